@@ -1,0 +1,1 @@
+//! caseledger-commands: command types, roles, authorisation and the handler. Filled by issue 3.

@@ -1,0 +1,1 @@
+//! caseledger-projections: read models rebuilt from the log. Filled by issue 5.

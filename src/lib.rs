@@ -1,0 +1,18 @@
+//! caseledger: an event-sourced case lifecycle engine for probation in England and Wales.
+//!
+//! This root crate is the facade that services embed (the `Engine`, added by the domain
+//! issue) and the home of the `caseledger` command-line interface.
+//!
+//! The layers beneath, re-exported here:
+//! - [`domain`]: the pure functional core (events, state, decide/evolve, policy calculators);
+//! - [`store`]: the append-only, hash-chained event log;
+//! - [`commands`], [`projections`], [`replay`], [`fixtures`].
+
+pub use caseledger_commands as commands;
+pub use caseledger_domain as domain;
+pub use caseledger_fixtures as fixtures;
+pub use caseledger_projections as projections;
+pub use caseledger_replay as replay;
+pub use caseledger_store as store;
+
+pub mod policy_cli;

@@ -1,0 +1,271 @@
+//! caseledger-store: the append-only, hash-chained event log.
+//!
+//! This crate stores *bytes plus envelope metadata*; it knows nothing of probation, of
+//! the domain's event types or of JSON. Everything above it (commands, projections, replay)
+//! talks to the log only through the [`EventStore`] trait defined here.
+//!
+//! Invariants kept here (see `docs/architecture.md` and `../shared/design.md`):
+//! 1. A stored record is never changed or deleted.
+//! 2. Global positions are 1..=head, gapless, in commit order; one writer assigns them.
+//! 3. Stream versions are 1..=n, gapless; a stale expected version writes nothing.
+//! 4. An append acknowledged in a durable mode survives a crash of the process.
+//! 9. Every record is hash-chained over the global log (`previous_hash` → `hash`).
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Longest stream id accepted, in bytes. A CRN is 7 bytes; 128 leaves room for audit and
+/// system streams without letting a caller store an unbounded key.
+pub const STREAM_ID_BYTES_MAX: usize = 128;
+/// Largest payload of one event, in bytes. Domain events are small (hundreds of bytes);
+/// anything near this limit is a bug upstream, not a probation fact.
+pub const EVENT_PAYLOAD_BYTES_MAX: usize = 64 * 1024;
+/// Most events accepted in one `append` call (one command rarely emits more than a handful).
+pub const EVENTS_PER_APPEND_MAX: usize = 1_024;
+/// Most events returned by one `read_all` page, so a reader's memory is bounded.
+pub const READ_ALL_PAGE_EVENTS_MAX: u32 = 4_096;
+
+/// Identity of a stream: for a case, its CRN; otherwise a system stream such as `audit-refusals`.
+///
+/// Valid ids are 1..=[`STREAM_ID_BYTES_MAX`] bytes of printable ASCII without spaces.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct StreamId(String);
+
+impl StreamId {
+    pub fn new(id: impl Into<String>) -> Result<Self, StoreError> {
+        let id = id.into();
+        if id.is_empty() {
+            return Err(StoreError::InvalidStreamId {
+                stream: id,
+                reason: "must not be empty".into(),
+            });
+        }
+        if id.len() > STREAM_ID_BYTES_MAX {
+            return Err(StoreError::InvalidStreamId {
+                reason: format!(
+                    "is {} bytes; at most {STREAM_ID_BYTES_MAX} allowed",
+                    id.len()
+                ),
+                stream: id.chars().take(32).collect::<String>() + "…",
+            });
+        }
+        if let Some(bad) = id.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(StoreError::InvalidStreamId {
+                reason: format!("contains {bad:?}; only printable ASCII without spaces is allowed"),
+                stream: id,
+            });
+        }
+        Ok(StreamId(id))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who caused an event: the person or system, their role, and their organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Actor {
+    pub id: String,
+    pub role: String,
+    pub organisation: String,
+}
+
+/// An event as a caller hands it to [`EventStore::append`]: everything except what the store
+/// assigns (position, stream version, recorded_at, hashes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    /// e.g. `SentenceImposed`; the domain's name for the payload's type.
+    pub event_type: String,
+    /// Version of the payload schema for this event type.
+    pub schema_version: u16,
+    /// When the fact took effect in the world, microseconds since the Unix epoch (UTC).
+    /// Supplied by the caller; may be earlier than `recorded_at_us` (late recording).
+    pub effective_at_us: i64,
+    pub actor: Actor,
+    pub command_id: Uuid,
+    pub correlation_id: Uuid,
+    /// The event or command that caused this one; `Uuid::nil()` when none.
+    pub causation_id: Uuid,
+    /// The policy version that produced a decision; empty for facts that are not decisions.
+    pub ruleset_id: String,
+    pub payload: Vec<u8>,
+}
+
+/// The stored record (envelope). Fixed for the life of the log: see `design.md`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedEvent {
+    /// Global position, 1-based, gapless, in commit order.
+    pub position: u64,
+    pub stream_id: String,
+    /// Version of this event within its stream, 1-based, gapless.
+    pub stream_version: u64,
+    /// When the store committed it, microseconds since the Unix epoch (UTC), from the injected clock.
+    pub recorded_at_us: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: u16,
+    pub effective_at_us: i64,
+    pub actor: Actor,
+    pub command_id: Uuid,
+    pub correlation_id: Uuid,
+    pub causation_id: Uuid,
+    pub ruleset_id: String,
+    pub payload: Vec<u8>,
+    /// Hash of the record at `position - 1` (all zeros for position 1).
+    pub previous_hash: [u8; 32],
+    /// SHA-256 over the canonical encoding of every other field (including `previous_hash`).
+    pub hash: [u8; 32],
+}
+
+/// What the caller believes the stream's version to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpectedVersion {
+    /// No check.
+    Any,
+    /// The stream must not exist yet (version 0).
+    NoStream,
+    /// The stream's current version must be exactly this (0 = empty).
+    Exact(u64),
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any"),
+            ExpectedVersion::NoStream => f.write_str("no stream (0)"),
+            ExpectedVersion::Exact(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// The answer to a successful append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendResult {
+    pub first_position: u64,
+    pub last_position: u64,
+    /// The stream's version after the append.
+    pub stream_version: u64,
+    pub recorded_at_us: i64,
+    /// True when this call repeated an earlier idempotency key: nothing was written and the
+    /// original result is returned.
+    pub deduplicated: bool,
+}
+
+/// How hard an append is pushed to disk before it is acknowledged (docs/operations.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// sled flush before acknowledging (default).
+    #[default]
+    Flush,
+    /// flush, then fsync sled's files (survives power loss with volatile drive caches).
+    Fsync,
+    /// acknowledge before durability; bulk import only.
+    Buffered,
+}
+
+/// Result of recomputing the hash chain over a range of positions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub from_position: u64,
+    pub to_position: u64,
+    pub records_checked: u64,
+    /// The first position whose stored hash or chain link does not match, with why.
+    pub first_bad: Option<(u64, String)>,
+}
+
+/// Source of `recorded_at`. Injected so tests and replays are deterministic.
+pub trait Clock: Send + Sync + 'static {
+    fn now_us(&self) -> i64;
+}
+
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    #[error("stream id {stream:?} {reason}")]
+    InvalidStreamId { stream: String, reason: String },
+    #[error("wrong expected version on stream {stream}: expected {expected}, actual {actual}; reload the stream and decide again")]
+    WrongExpectedVersion {
+        stream: String,
+        expected: ExpectedVersion,
+        actual: u64,
+    },
+    #[error("an append must carry at least one event")]
+    EmptyAppend,
+    #[error("too many events in one append: {count}; at most {max} allowed")]
+    TooManyEvents { count: usize, max: usize },
+    #[error("event {index} payload is {bytes} bytes; at most {max} allowed")]
+    EventTooLarge {
+        index: usize,
+        bytes: usize,
+        max: usize,
+    },
+    #[error("invalid event {index}: {reason}")]
+    InvalidEvent { index: usize, reason: String },
+    #[error("append queue is full ({depth_max} appends waiting); retry later")]
+    QueueFull { depth_max: usize },
+    #[error("corrupt record at position {position}: {reason}")]
+    Corrupt { position: u64, reason: String },
+    #[error("codec: {0}")]
+    Codec(String),
+    #[error(
+        "store is in use by another process ({path}); stop it or use another --data directory"
+    )]
+    InUse { path: String },
+    #[error("storage backend: {0}")]
+    Backend(String),
+    #[error("store is closed")]
+    Closed,
+}
+
+/// The event log. One conformance suite (`conformance`) is run against every implementation.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Append `events` to `stream` atomically if its version matches `expected`.
+    ///
+    /// With `idempotency_key` (the command id), repeating the call returns the original
+    /// result with `deduplicated = true` and writes nothing.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<Uuid>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// Events of `stream` with version ≥ `from_version`, in version order.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// One page of the global log: at most `max_count` (≤ [`READ_ALL_PAGE_EVENTS_MAX`])
+    /// records with position ≥ `from_position`, in position order.
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The highest committed position (0 when empty).
+    async fn head(&self) -> Result<u64, StoreError>;
+
+    /// A receiver that changes whenever the head moves; used by subscriptions.
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// Recompute the hash chain over positions `from..=to` (`to = None`: to the head).
+    async fn verify(
+        &self,
+        from_position: u64,
+        to_position: Option<u64>,
+    ) -> Result<VerifyReport, StoreError>;
+}
