@@ -11,5 +11,6 @@
 pub mod calendar;
 pub mod compliance;
 pub mod handover;
+pub mod risk;
 pub mod tier;
 pub mod workload;
