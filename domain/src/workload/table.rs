@@ -59,7 +59,11 @@ impl<T: Copy> PerGrade<T> {
 
 /// Hours as a fixed-point number with three decimal places (thousandths of an hour), so
 /// 35.2 h is exact and the §4.3 arithmetic never depends on binary floating point.
+///
+/// Serialised as the decimal string (`"35.2"`) and validated on the way in, so a stored table
+/// cannot smuggle in hours that [`Hours::parse`] would reject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Hours {
     thousandths: u32,
 }
@@ -125,6 +129,19 @@ impl fmt::Display for Hours {
             let s = format!("{frac:03}");
             write!(f, "{whole}.{}", s.trim_end_matches('0'))
         }
+    }
+}
+
+impl TryFrom<String> for Hours {
+    type Error = WorkloadError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Hours::parse(&s)
+    }
+}
+
+impl From<Hours> for String {
+    fn from(h: Hours) -> String {
+        h.to_string()
     }
 }
 
@@ -426,6 +443,14 @@ mod tests {
         assert_eq!(Hours::parse("168").unwrap().thousandths(), 168_000);
         assert_eq!(Hours::parse("1.8").unwrap().to_string(), "1.8");
         assert_eq!(Hours::parse("37.000").unwrap().to_string(), "37");
+        assert_eq!(
+            serde_json::to_string(&Hours::parse("35.2").unwrap()).unwrap(),
+            "\"35.2\""
+        );
+        assert!(serde_json::from_str::<Hours>("\"999\"").is_err());
+        let table = WorkloadTable::hmpps_workload_seed_v1();
+        let json = serde_json::to_string(&table).unwrap();
+        assert_eq!(serde_json::from_str::<WorkloadTable>(&json).unwrap(), table);
         for bad in [
             "", ".5", "5.", "-1", "1.2345", "168.001", "1e3", "x", "1.2.3", "0001",
         ] {
