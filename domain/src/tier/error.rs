@@ -89,11 +89,16 @@ pub fn validate(input: &TierInput) -> Result<(), TierError> {
     )?;
     for (i, r) in input.registrations.iter().enumerate() {
         code_ok(|| format!("registrations[{i}].code"), &r.code)?;
-        if let Some(level) = &r.level {
-            code_ok(|| format!("registrations[{i}].level"), level)?;
-        }
-        if let Some(category) = &r.category {
-            code_ok(|| format!("registrations[{i}].category"), category)?;
+        // Level and category may be empty (Delius leaves them blank on most register
+        // types; blank has no effect, §2.3) but not unbounded.
+        for (name, value) in [("level", &r.level), ("category", &r.category)] {
+            let bytes = value.as_ref().map_or(0, |v| v.len() as u64);
+            if bytes > u64::from(CODE_BYTES_MAX) {
+                return Err(TierError::CodeLength {
+                    field: format!("registrations[{i}].{name}"),
+                    bytes,
+                });
+            }
         }
     }
     if let Some(a) = &input.assessment {
