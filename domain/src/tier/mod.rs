@@ -249,6 +249,31 @@ mod tests {
                 ..
             })
         ));
+        // Blank levels and categories are allowed (no effect); unbounded ones are not.
+        input.registrations = vec![Registration::new("MAPP", date(2024, 1, 1))
+            .with_level("")
+            .with_category("")];
+        assert!(calculate(&input).is_ok());
+        input.registrations = vec![Registration::new("MAPP", date(2024, 1, 1))
+            .with_level("M".repeat(CODE_BYTES_MAX as usize + 1))];
+        assert!(matches!(
+            calculate(&input),
+            Err(TierError::CodeTooLong { ref field, bytes: 33 }) if field == "registrations[0].level"
+        ));
+        let mut c = Conviction::new(SentenceType::Community);
+        c.requirements = vec![
+            Requirement {
+                category: "F".into(),
+                restrictive: false
+            };
+            REQUIREMENTS_PER_CONVICTION_MAX as usize + 1
+        ];
+        input.registrations.clear();
+        input.convictions = vec![c];
+        assert!(calculate(&input)
+            .unwrap_err()
+            .to_string()
+            .starts_with("convictions[0].requirements: "));
     }
 
     /// tier-rules.md §6.1 gates through `calculate`.
