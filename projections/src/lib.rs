@@ -1,1 +1,53 @@
-//! caseledger-projections: read models rebuilt from the log. Filled by issue 5.
+//! caseledger-projections: read models rebuilt from the log.
+//!
+//! - [`projection`]: the contract — a deterministic per-stream fold plus the rows each stream
+//!   contributes;
+//! - [`memory`]: folding in memory (benchmarks, as-of queries);
+//! - [`persisted`]: the sled read-model database with generations, the checkpointed runner,
+//!   full and single-case rebuilds;
+//! - [`digest`]: SHA-256 over canonical rows.
+
+pub mod digest;
+pub mod error;
+pub mod memory;
+pub mod persisted;
+pub mod projection;
+pub mod source;
+
+pub use error::ProjectionError;
+pub use memory::{fold_store, MemoryFold, MemoryReadModels};
+pub use persisted::{catch_up, rebuild, rebuild_stream, run_live, ReadModelDb, RebuildReport};
+pub use projection::{Projection, Rows};
+pub use source::RowSource;
+
+/// Which part of the log a read model reflects (issue 5 item 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    /// Everything recorded so far.
+    Now,
+    /// What the system knew at this instant: records with `recorded_at_us ≤` it (a prefix of
+    /// the log, since recorded_at never decreases by position).
+    Recorded(i64),
+    /// What was true in the world by this instant, as known now: records with
+    /// `effective_at_us ≤` it, in position order.
+    Effective(i64),
+}
+
+/// Receives progress while a projection folds.
+pub trait Progress: Send {
+    /// `position` of `head` folded so far for `projection`.
+    fn update(&mut self, projection: &str, position: u64, head: u64);
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn update(&mut self, _projection: &str, _position: u64, _head: u64) {}
+}
+
+impl<F: FnMut(&str, u64, u64) + Send> Progress for F {
+    fn update(&mut self, projection: &str, position: u64, head: u64) {
+        self(projection, position, head)
+    }
+}
