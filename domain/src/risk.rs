@@ -137,7 +137,12 @@ mod tests {
 
     #[test]
     fn rosh_round_trips_through_its_contract_spelling() {
-        for r in [RoshLevel::Low, RoshLevel::Medium, RoshLevel::High, RoshLevel::VeryHigh] {
+        for r in [
+            RoshLevel::Low,
+            RoshLevel::Medium,
+            RoshLevel::High,
+            RoshLevel::VeryHigh,
+        ] {
             assert_eq!(RoshLevel::parse(r.as_str()), Ok(r));
         }
         assert!(RoshLevel::parse("VERY_HIGH").is_err());
