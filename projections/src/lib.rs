@@ -7,11 +7,14 @@
 //!   full and single-case rebuilds;
 //! - [`digest`]: SHA-256 over canonical rows.
 
+pub mod case;
+pub mod codec;
 pub mod digest;
 pub mod error;
 pub mod memory;
 pub mod persisted;
 pub mod projection;
+pub mod report;
 pub mod source;
 
 pub use error::ProjectionError;
