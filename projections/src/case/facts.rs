@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 /// Most failures to comply kept per case (the compliance window is 12 months; a case with
 /// more failures than this in a year is in breach long before).
 pub const FAILURES_TO_COMPLY_KEPT_MAX: usize = 64;
+/// Most concluded breaches kept per case (only the latest sets the compliance window).
+pub const BREACHES_CONCLUDED_KEPT_MAX: usize = 8;
 /// Most status records (accommodation, employment) kept per case, newest kept.
 pub const STATUS_RECORDS_KEPT_MAX: usize = 32;
 /// Most appointments awaiting an outcome kept per case; older ones are dropped first.
@@ -52,6 +54,8 @@ pub struct CaseFacts {
     pub appointments_by_month: BTreeMap<String, (u32, u32)>,
     pub failures_to_comply: Vec<Date>,
     pub last_breach_end: Option<Date>,
+    /// Concluded breaches, newest last: (sentence, raised on, concluded on, proven).
+    pub breaches_concluded: Vec<(u16, Date, Date, bool)>,
     /// Open breaches: id → (sentence, raised on).
     pub breaches_open: BTreeMap<u16, (u16, Date)>,
     /// Open recalls: id → (sentence, raised on).
@@ -442,7 +446,13 @@ impl CaseFacts {
                     .insert(e.breach_id, (e.sentence_id.0, e.raised_on));
             }
             Event::BreachConcluded(e) => {
-                self.breaches_open.remove(&e.breach_id);
+                if let Some((sentence, raised_on)) = self.breaches_open.remove(&e.breach_id) {
+                    push_capped(
+                        &mut self.breaches_concluded,
+                        (sentence, raised_on, e.concluded_on, e.proven),
+                        BREACHES_CONCLUDED_KEPT_MAX,
+                    );
+                }
                 self.last_breach_end = Some(e.concluded_on);
             }
             Event::RecallRaised(e) => {

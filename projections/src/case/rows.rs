@@ -125,6 +125,8 @@ pub struct EnforcementRow {
     /// Dates of failures to comply on the case (enforcement-and-workload.md §5.2), newest last.
     pub failures_to_comply: Vec<Date>,
     pub last_breach_end: Option<Date>,
+    /// Breaches of this sentence: (raised on, concluded on, proven).
+    pub breaches: Vec<(Date, Option<Date>, Option<bool>)>,
     pub breaches_open: u16,
     pub recalls_open: u16,
 }
@@ -239,6 +241,18 @@ pub fn derive(crn: &str, f: &CaseFacts) -> CaseRows {
                 place: place.clone(),
                 failures_to_comply: f.failures_to_comply.clone(),
                 last_breach_end: f.last_breach_end,
+                breaches: f
+                    .breaches_concluded
+                    .iter()
+                    .filter(|b| b.0 == *id)
+                    .map(|b| (b.1, Some(b.2), Some(b.3)))
+                    .chain(
+                        f.breaches_open
+                            .values()
+                            .filter(|b| b.0 == *id)
+                            .map(|b| (b.1, None, None)),
+                    )
+                    .collect(),
                 breaches_open: count_u16(f.breaches_open.values().filter(|b| b.0 == *id).count()),
                 recalls_open: count_u16(f.recalls_open.values().filter(|r| r.0 == *id).count()),
             });
