@@ -140,3 +140,4 @@ impl EventStore for VecStore {
         })
     }
 }
+pub mod history;
