@@ -54,3 +54,49 @@ impl<F: FnMut(&str, u64, u64) + Send> Progress for F {
         self(projection, position, head)
     }
 }
+
+/// Rebuild every read model of the case projection in the database at `readmodels_path`
+/// (usually `<data>/readmodels`) from `store`; returns each projection's report with digests.
+pub async fn rebuild_read_models(
+    store: &dyn caseledger_store::EventStore,
+    readmodels_path: &std::path::Path,
+    progress: &mut dyn Progress,
+) -> Result<Vec<RebuildReport>, ProjectionError> {
+    let db = ReadModelDb::open(readmodels_path)?;
+    let report = rebuild(store, &db, &case::CaseProjection, progress).await?;
+    db.flush()?;
+    Ok(vec![report])
+}
+
+/// The table of report `name` on `today`: from the persisted read models for [`AsOf::Now`]
+/// (caught up with the log first), otherwise folded in memory as of the given instant.
+pub async fn report_read_model(
+    store: &dyn caseledger_store::EventStore,
+    readmodels_path: &std::path::Path,
+    name: &str,
+    as_of: AsOf,
+    today: jiff::civil::Date,
+) -> Result<report::Table, ProjectionError> {
+    if !report::REPORTS.contains(&name) {
+        return Err(ProjectionError::InvalidArgument(format!(
+            "no report {name:?}; choose one of {}",
+            report::REPORTS.join(", ")
+        )));
+    }
+    match as_of {
+        AsOf::Now => {
+            let db = ReadModelDb::open(readmodels_path)?;
+            catch_up(store, &db, &case::CaseProjection, &mut NoProgress).await?;
+            let view = db.view(&case::CaseProjection)?.ok_or_else(|| {
+                ProjectionError::InvalidArgument(
+                    "read models were never built; run `caseledger rebuild`".into(),
+                )
+            })?;
+            report::run(name, &view, today)
+        }
+        _ => {
+            let models = fold_store(&case::CaseProjection, store, as_of, &mut NoProgress).await?;
+            report::run(name, &models, today)
+        }
+    }
+}
