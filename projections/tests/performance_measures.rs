@@ -104,7 +104,7 @@ fn pm05_custody_first_appointment_within_24_hours_of_release() {
 fn pm05_is_pending_until_the_week_has_passed() {
     let waiting = case("A000001", vec![community("2024-03-01", vec![])]);
     assert_eq!(
-        measure(&[waiting.clone()], "2024-03-08", "PM05"),
+        measure(std::slice::from_ref(&waiting), "2024-03-08", "PM05"),
         (0, 0, vec![])
     );
     assert_eq!(measure(&[waiting], "2024-03-09", "PM05"), (0, 1, vec![]));
