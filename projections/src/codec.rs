@@ -1,8 +1,7 @@
 //! Decoding event payloads from envelopes.
 //!
-//! The store's codec (`caseledger_store::codec`) had not landed on this branch when this was
-//! written; until it does, payloads are JSON of `caseledger_domain::Event` and this module is
-//! the single place to switch to `caseledger_store::codec::decode_payload::<Event>`.
+//! Payloads are `caseledger_domain::Event` in the store's codec
+//! (`caseledger_store::codec`: bincode 1.3.3 behind a version byte).
 
 use caseledger_domain::Event;
 use caseledger_store::RecordedEvent;
@@ -18,7 +17,7 @@ pub fn decode_event(record: &RecordedEvent) -> Result<Event, ProjectionError> {
         event_type: record.event_type.clone(),
         reason,
     };
-    let event: Event = serde_json::from_slice(&record.payload).map_err(|e| bad(e.to_string()))?;
+    let event: Event = caseledger_store::codec::decode_payload(&record.payload).map_err(|e| bad(e.to_string()))?;
     if event.event_type() != record.event_type {
         return Err(bad(format!(
             "envelope says {} but the payload is {}",
@@ -31,5 +30,5 @@ pub fn decode_event(record: &RecordedEvent) -> Result<Event, ProjectionError> {
 
 /// Encode an event the way [`decode_event`] reads it (tests, benchmarks).
 pub fn encode_event(event: &Event) -> Vec<u8> {
-    serde_json::to_vec(event).unwrap_or_default()
+    caseledger_store::codec::encode_payload(event).unwrap_or_default()
 }
