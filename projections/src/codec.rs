@@ -17,7 +17,8 @@ pub fn decode_event(record: &RecordedEvent) -> Result<Event, ProjectionError> {
         event_type: record.event_type.clone(),
         reason,
     };
-    let event: Event = caseledger_store::codec::decode_payload(&record.payload).map_err(|e| bad(e.to_string()))?;
+    let event: Event =
+        caseledger_store::codec::decode_payload(&record.payload).map_err(|e| bad(e.to_string()))?;
     if event.event_type() != record.event_type {
         return Err(bad(format!(
             "envelope says {} but the payload is {}",
