@@ -266,3 +266,322 @@ pub fn assess(on: Date, rosh: RoshLevel, kind: AssessmentKind, by: Organisation)
         by,
     }
 }
+
+/// A long, valid life of one case that emits every event type at least once: TR-era
+/// community order with a CRC, escalation to the NPS, a custodial sentence with OMiC handover,
+/// release, recall, re-release, the move into the unified service, licence, PSS, closure and a
+/// correction. Useful as sample data for codecs, projections and catalogue checks.
+pub fn full_lifecycle() -> Vec<DomainCommand> {
+    use crate::enforcement::*;
+    use crate::event::{Attendee, PomType, ReallocationReason, ReasonCode, Responsibility};
+    use crate::identity::{EventRef, InputsDigest};
+    use crate::risk::{MappaCategory, MappaLevel, RegistrationKind};
+    use crate::ruleset::HandoverEra;
+    use crate::sentence::{ReleaseType, RequirementId, SentenceId, TerminationReason};
+    use crate::tier_code::TierCode;
+    use DomainCommand as C;
+
+    let crc_name = crc("DLNR CRC");
+    let crc_org = Organisation::Crc(crc_name.clone());
+    let s1 = SentenceId(1);
+    let s2 = SentenceId(2);
+    let digest = InputsDigest::of(b"inputs");
+    let d = date;
+    let mut commands = vec![
+        open_case(79, d(2015, 1, 5)),
+        C::RequestPreSentenceReport {
+            on: d(2015, 1, 5),
+            court: text("Nottingham Magistrates' Court"),
+            due_on: Some(d(2015, 1, 26)),
+        },
+        C::CompletePreSentenceReport {
+            on: d(2015, 1, 20),
+            proposal: Some(text("community order with unpaid work")),
+        },
+        assess(
+            d(2015, 1, 20),
+            RoshLevel::Medium,
+            AssessmentKind::Initial,
+            Organisation::Nps,
+        ),
+        community_order(
+            d(2015, 1, 26),
+            vec![
+                RequirementKind::UnpaidWork { hours: 40 },
+                RequirementKind::RehabilitationActivity { days: 10 },
+            ],
+        ),
+        C::RecalculateSentenceDates {
+            on: d(2015, 1, 27),
+            sentence_id: s1,
+            dates: SentenceDates {
+                sentence_expiry_date: Some(d(2016, 1, 25)),
+                ..SentenceDates::default()
+            },
+            reason: text("court amended the order length"),
+        },
+        C::AddRegistration {
+            on: d(2015, 1, 27),
+            kind: RegistrationKind::DomesticAbusePerpetrator,
+            review_on: Some(d(2015, 7, 27)),
+        },
+        C::RemoveRegistration {
+            on: d(2015, 1, 28),
+            registration_id: 1,
+            reason: text("added in error"),
+        },
+        C::ScreenForMappa {
+            on: d(2015, 1, 28),
+            eligible: false,
+            category: None,
+            recommended_level: None,
+        },
+        C::AllocateToProvider {
+            on: d(2015, 1, 28),
+            crc: crc_name.clone(),
+            deportation_order: false,
+            notoriety: false,
+            by: Organisation::Nps,
+        },
+        C::AllocatePractitioner {
+            on: d(2015, 1, 29),
+            practitioner: practitioner("C01", Grade::ProbationServicesOfficer),
+            team: team("CRC1"),
+            by: crc_org.clone(),
+        },
+        C::ReallocatePractitioner {
+            on: d(2015, 2, 2),
+            practitioner: practitioner("C02", Grade::ProbationOfficer),
+            team: team("CRC1"),
+            reason: ReallocationReason::WorkloadBalance,
+            by: crc_org.clone(),
+        },
+        C::RecordTier {
+            on: d(2015, 2, 2),
+            tier: TierCode::new("C2").expect("valid tier"),
+            inputs_digest: digest.clone(),
+            reason_code: ReasonCode::new("case_created").expect("valid reason"),
+        },
+        C::ScheduleAppointment {
+            on: d(2015, 2, 2),
+            sentence_id: s1,
+            kind: AppointmentKind::FaceToFace,
+            initial: true,
+        },
+        C::RecordAttendance {
+            on: d(2015, 2, 2),
+            appointment_id: 1,
+            outcome: AttendedOutcome::FailedToComply,
+        },
+        C::ScheduleAppointment {
+            on: d(2015, 2, 9),
+            sentence_id: s1,
+            kind: AppointmentKind::UnpaidWorkSession,
+            initial: false,
+        },
+        C::RecordAbsence {
+            on: d(2015, 2, 9),
+            appointment_id: 2,
+            absence: Absence::Unacceptable,
+        },
+        C::IssueWarning {
+            on: d(2015, 2, 10),
+            sentence_id: s1,
+            kind: WarningKind::First,
+            reason: text("missed unpaid work session"),
+        },
+        C::RaiseBreach {
+            on: d(2015, 3, 2),
+            sentence_id: s1,
+            reason: text("second unacceptable absence"),
+        },
+        C::ConcludeBreach {
+            on: d(2015, 3, 20),
+            breach_id: 1,
+            outcome: BreachOutcome::ProvenFine,
+        },
+        C::CreditUnpaidWork {
+            on: d(2015, 4, 1),
+            sentence_id: s1,
+            requirement_id: RequirementId(1),
+            minutes: 40 * 60,
+        },
+        C::CompleteRequirement {
+            on: d(2015, 4, 1),
+            sentence_id: s1,
+            requirement_id: RequirementId(1),
+        },
+        C::TerminateRequirement {
+            on: d(2015, 4, 2),
+            sentence_id: s1,
+            requirement_id: RequirementId(2),
+            reason: text("varied by the court"),
+        },
+        C::CreateSentencePlan {
+            on: d(2015, 2, 5),
+            sentence_id: s1,
+            service_user_involved: true,
+        },
+        C::ReviewSentencePlan {
+            on: d(2015, 5, 5),
+            sentence_id: s1,
+            service_user_involved: true,
+        },
+        C::RecordAccommodation {
+            on: d(2015, 5, 5),
+            status: AccommodationStatus::Settled,
+            checkpoint: StatusCheckpoint::ThreeMonths,
+        },
+        C::RecordEmployment {
+            on: d(2015, 5, 5),
+            status: EmploymentStatus::Employed,
+            checkpoint: StatusCheckpoint::ThreeMonths,
+        },
+        C::RequestRiskEscalation {
+            on: d(2015, 6, 1),
+            proposed_rosh: RoshLevel::High,
+            evidence: Some(text("new intelligence from police")),
+            by: crc_org.clone(),
+        },
+        C::DecideRiskEscalation {
+            on: d(2015, 6, 3),
+            confirmed_rosh: RoshLevel::High,
+            by: Organisation::Nps,
+        },
+        C::ScreenForMappa {
+            on: d(2015, 6, 4),
+            eligible: true,
+            category: Some(MappaCategory::new(2).expect("valid")),
+            recommended_level: Some(MappaLevel::new(2).expect("valid")),
+        },
+        C::ReferToMappa {
+            on: d(2015, 6, 5),
+            level: MappaLevel::new(2).expect("valid"),
+            by: Organisation::Nps,
+        },
+        C::SetMappaLevel {
+            on: d(2015, 6, 20),
+            category: MappaCategory::new(2).expect("valid"),
+            level: MappaLevel::new(2).expect("valid"),
+            by: Organisation::MappaPanel,
+        },
+        C::TransferCase {
+            on: d(2015, 7, 1),
+            to_pdu: pdu(80),
+            to_team: Some(team("N02")),
+            reason: text("moved to Mansfield"),
+        },
+        C::TerminateSentence {
+            on: d(2016, 1, 25),
+            sentence_id: s1,
+            reason: TerminationReason::Expired,
+        },
+        determinate_custody(d(2019, 11, 1), 12),
+        assess(
+            d(2019, 11, 4),
+            RoshLevel::High,
+            AssessmentKind::Review,
+            Organisation::Nps,
+        ),
+        C::AllocatePrisonOffenderManager {
+            on: d(2019, 11, 5),
+            sentence_id: s2,
+            prison_offender_manager: practitioner("P01", Grade::ProbationOfficer),
+            pom_type: PomType::Probation,
+        },
+        C::RecordHandoverDates {
+            on: d(2019, 11, 5),
+            sentence_id: s2,
+            handover_era: HandoverEra::Omic2019,
+            responsibility: Responsibility::CustodyOnly,
+            start_date: Some(d(2020, 3, 16)),
+            handover_date: Some(d(2020, 6, 16)),
+            handover_reason: ReasonCode::new("nps_determinate").expect("valid"),
+            inputs_digest: digest.clone(),
+        },
+        C::AllocateCommunityOffenderManager {
+            on: d(2020, 3, 16),
+            sentence_id: s2,
+            community_offender_manager: practitioner("N07", Grade::ProbationOfficer),
+            team: team("N02"),
+        },
+        C::RecordHandoverMeeting {
+            on: d(2020, 6, 10),
+            sentence_id: s2,
+            attendees: vec![
+                Attendee::CommunityOffenderManager,
+                Attendee::PrisonOffenderManager,
+                Attendee::Individual,
+            ],
+        },
+        C::RecordPreReleaseContact {
+            on: d(2020, 7, 1),
+            sentence_id: s2,
+        },
+        C::TransferResponsibility {
+            on: d(2020, 6, 16),
+            sentence_id: s2,
+        },
+        C::OverrideResponsibility {
+            on: d(2020, 7, 2),
+            sentence_id: s2,
+            to: Responsibility::CustodyWithCom,
+            reason: text("transferred to a prison out of area; POM keeps the case"),
+        },
+        C::Release {
+            on: d(2020, 11, 1),
+            sentence_id: s2,
+            release_type: ReleaseType::Automatic,
+        },
+        C::RaiseRecall {
+            on: d(2020, 12, 1),
+            sentence_id: s2,
+            reason: text("risk no longer manageable in the community"),
+        },
+        C::ConcludeRecall {
+            on: d(2020, 12, 3),
+            recall_id: 1,
+            outcome: RecallOutcome::FixedTerm,
+        },
+        C::Release {
+            on: d(2021, 1, 15),
+            sentence_id: s2,
+            release_type: ReleaseType::Automatic,
+        },
+        C::UnifyProbationService { on: d(2021, 6, 26) },
+        assess(
+            d(2021, 7, 1),
+            RoshLevel::Medium,
+            AssessmentKind::Review,
+            Organisation::Nps,
+        ),
+        C::EndLicence {
+            on: d(2021, 10, 1),
+            sentence_id: s2,
+        },
+        C::StartPostSentenceSupervision {
+            on: d(2021, 10, 1),
+            sentence_id: s2,
+        },
+        C::EndPostSentenceSupervision {
+            on: d(2021, 11, 1),
+            sentence_id: s2,
+        },
+        C::TerminateSentence {
+            on: d(2021, 11, 1),
+            sentence_id: s2,
+            reason: TerminationReason::Expired,
+        },
+        C::CloseCase {
+            on: d(2021, 11, 2),
+            reason: text("all sentences ended"),
+        },
+    ];
+    commands.push(C::CorrectEvent {
+        on: d(2021, 11, 3),
+        corrected_event_id: EventRef::new("0f8fad5b-d9cb-469f-a165-70867728950e").expect("valid"),
+        corrected_event_type: crate::event::EventTypeName::new("RegistrationAdded").expect("valid"),
+        reason: text("registration date was wrong"),
+    });
+    commands
+}
