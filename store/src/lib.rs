@@ -11,6 +11,8 @@
 //! 4. An append acknowledged in a durable mode survives a crash of the process.
 //! 9. Every record is hash-chained over the global log (`previous_hash` → `hash`).
 
+pub mod postgres;
+
 use std::fmt;
 
 use async_trait::async_trait;
