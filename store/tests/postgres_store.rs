@@ -10,7 +10,8 @@ use std::time::Duration;
 use caseledger_store::postgres::migrations::{latest_version, MIGRATIONS};
 use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
 use caseledger_store::{EventStore, ExpectedVersion, StoreError, StreamId};
-use postgres_support::{event, server, FixedClock, SystemClock, TestSchema};
+use caseledger_store::{ManualClock, SystemClock};
+use postgres_support::{event, server, TestSchema};
 use uuid::Uuid;
 
 fn crn(s: &str) -> StreamId {
@@ -80,7 +81,7 @@ async fn append_then_read_back_byte_for_byte_with_a_valid_chain() {
     let Some(url) = server().await else { return };
     let schema = TestSchema::new(&url);
     let store = schema
-        .open_with_clock(Arc::new(FixedClock(1_750_000_000_000_000)))
+        .open_with_clock(Arc::new(ManualClock::new(1_750_000_000_000_000)))
         .await;
     let a = crn("X123456");
     let b = crn("Y654321");

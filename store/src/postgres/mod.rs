@@ -4,9 +4,9 @@
 //! Layout (one rule family per module):
 //! - [`config`]: URL + schema, validated before any SQL is written.
 //! - [`migrations`]: versioned schema steps applied by the engine under an advisory lock.
-//! - `plan`: pure decision of one group-commit batch (versions, idempotency, positions, hashes).
 //! - `writer`: the one writer task per process; one transaction per batch, serialised across
-//!   processes by locking the head row.
+//!   processes by locking the head row; decisions by the shared planner, records by the shared
+//!   codec and hash chain, so the bytes are those sled stores.
 //! - `notify`: LISTEN/NOTIFY plus a slow poll feeding [`EventStore::watch_head`].
 //!
 //! Why positions are gapless and in commit order even with several writer processes is
@@ -15,9 +15,7 @@
 pub mod config;
 pub mod migrations;
 
-mod bridge;
 mod notify;
-mod plan;
 mod writer;
 
 use std::sync::Arc;
@@ -29,19 +27,18 @@ use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 pub use config::{PostgresConfig, PostgresConfigError, SCHEMA_DEFAULT};
-pub use writer::{APPENDS_PER_BATCH_MAX, EVENTS_PER_BATCH_MAX};
 
 use migrations::backend;
-use writer::{to_hash, to_i64, to_u64, AppendRequest};
+use writer::{to_i64, to_u64, AppendRequest};
 
+use crate::hash::ChainVerifier;
+use crate::validate::validate_append;
 use crate::{
-    AppendResult, Clock, Durability, EventStore, ExpectedVersion, NewEvent, RecordedEvent,
-    StoreError, StreamId, VerifyReport, READ_ALL_PAGE_EVENTS_MAX,
+    codec, AppendResult, Clock, Durability, EventStore, ExpectedVersion, NewEvent, RecordedEvent,
+    StoreError, StreamId, VerifyReport, APPEND_QUEUE_DEPTH_MAX, POSITION_MAX,
+    READ_ALL_PAGE_EVENTS_MAX,
 };
 
-/// Most appends waiting for the writer at once; one more is refused with
-/// [`StoreError::QueueFull`] rather than queued without bound.
-pub const APPEND_QUEUE_DEPTH_MAX_DEFAULT: usize = 4_096;
 /// Records read per round trip while verifying.
 const VERIFY_PAGE_EVENTS: u32 = READ_ALL_PAGE_EVENTS_MAX;
 
@@ -51,6 +48,8 @@ pub struct PostgresOptions {
     /// `Flush` and `Fsync` wait for the server's WAL flush (synchronous_commit on);
     /// `Buffered` does not (bulk import only).
     pub durability: Durability,
+    /// Appends that may wait for the writer at once (default [`APPEND_QUEUE_DEPTH_MAX`]);
+    /// one more is refused with [`StoreError::QueueFull`] rather than queued without bound.
     pub append_queue_depth_max: usize,
 }
 
@@ -58,7 +57,7 @@ impl Default for PostgresOptions {
     fn default() -> Self {
         PostgresOptions {
             durability: Durability::Flush,
-            append_queue_depth_max: APPEND_QUEUE_DEPTH_MAX_DEFAULT,
+            append_queue_depth_max: APPEND_QUEUE_DEPTH_MAX,
         }
     }
 }
@@ -144,7 +143,7 @@ impl EventStore for PostgresStore {
         idempotency_key: Option<Uuid>,
     ) -> Result<AppendResult, StoreError> {
         // Refuse bad input before it takes a queue slot (the writer checks again; cheap).
-        bridge::validate(&events)?;
+        validate_append(stream, expected, &events)?;
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest {
             stream: stream.clone(),
@@ -167,6 +166,9 @@ impl EventStore for PostgresStore {
         stream: &StreamId,
         from_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if from_version > POSITION_MAX {
+            return Ok(Vec::new());
+        }
         let conn = self.reader.get().await?;
         let from = to_i64(from_version)?;
         let rows = conn
@@ -257,7 +259,7 @@ pub(crate) fn raise_head(head: &watch::Sender<u64>, position: u64) {
 /// Decode a stored row and check the indexed column agrees with the canonical bytes.
 fn decode_row(position: i64, bytes: &[u8]) -> Result<RecordedEvent, StoreError> {
     let column = to_u64(position, "position")?;
-    let record = bridge::decode(bytes).map_err(|e| StoreError::Corrupt {
+    let record = codec::decode_record(bytes).map_err(|e| StoreError::Corrupt {
         position: column,
         reason: e.to_string(),
     })?;
@@ -284,7 +286,7 @@ struct ReadConnection {
     read_all: Statement,
     read_stream: Statement,
     head: Statement,
-    hash_at: Statement,
+    record_at: Statement,
 }
 
 impl Reader {
@@ -315,7 +317,7 @@ impl Reader {
         };
         let conn = Arc::new(ReadConnection {
             read_all: prepare(format!(
-                "SELECT position, record FROM {s}.events WHERE position >= $1 \
+                "SELECT position, record, hash FROM {s}.events WHERE position >= $1 \
                  ORDER BY position LIMIT $2"
             ))
             .await?,
@@ -325,7 +327,10 @@ impl Reader {
             ))
             .await?,
             head: prepare(format!("SELECT position FROM {s}.head WHERE singleton")).await?,
-            hash_at: prepare(format!("SELECT hash FROM {s}.events WHERE position = $1")).await?,
+            record_at: prepare(format!(
+                "SELECT position, record FROM {s}.events WHERE position = $1"
+            ))
+            .await?,
             client,
         });
         *current = Some(conn.clone());
@@ -349,7 +354,7 @@ impl Reader {
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let from = from_position.max(1);
         let count = max_count.min(READ_ALL_PAGE_EVENTS_MAX);
-        if count == 0 {
+        if count == 0 || from > POSITION_MAX {
             return Ok(Vec::new());
         }
         let conn = self.get().await?;
@@ -387,74 +392,70 @@ impl Reader {
         let head = self.head().await?;
         let from = from_position.max(1);
         let to = to_position.unwrap_or(head).min(head);
-        let mut report = VerifyReport {
-            from_position: from,
-            to_position: to,
-            records_checked: 0,
-            first_bad: None,
-        };
         if from > to {
-            return Ok(report);
+            return Ok(VerifyReport {
+                from_position: from,
+                to_position: to,
+                records_checked: 0,
+                first_bad: None,
+            });
         }
         let conn = self.get().await?;
-        let mut previous_hash = if from == 1 {
-            [0u8; 32]
+        let mut verifier = if from == 1 {
+            ChainVerifier::after(None)
         } else {
             let row = conn
                 .client
-                .query_opt(&conn.hash_at, &[&to_i64(from - 1)?])
+                .query_opt(&conn.record_at, &[&to_i64(from - 1)?])
                 .await
-                .map_err(backend("read the hash before the verified range"))?;
-            match row {
-                Some(row) => to_hash(row.get(0))?,
+                .map_err(backend("read the record before the verified range"))?;
+            match row.map(|row| decode_row(row.get(0), row.get(1))) {
+                Some(Ok(previous)) => ChainVerifier::after(Some(&previous)),
+                Some(Err(e)) => {
+                    let mut v = ChainVerifier::after(None);
+                    v.mark_bad(from - 1, e.to_string());
+                    return Ok(v.finish(to));
+                }
                 None => {
-                    report.first_bad = Some((from - 1, "record is missing".into()));
-                    return Ok(report);
+                    let mut v = ChainVerifier::after(None);
+                    v.mark_bad(from - 1, "record is missing");
+                    return Ok(v.finish(to));
                 }
             }
         };
-        let mut next = from;
-        while next <= to {
-            let page = (to - next + 1).min(u64::from(VERIFY_PAGE_EVENTS)) as u32;
+        // Page through so memory stays bounded over any range.
+        while verifier.next_position() <= to && !verifier.failed() {
+            let next = verifier.next_position();
+            let page = (to - next + 1).min(u64::from(VERIFY_PAGE_EVENTS));
             let rows = conn
                 .client
-                .query(&conn.read_all, &[&to_i64(next)?, &i64::from(page)])
+                .query(&conn.read_all, &[&to_i64(next)?, &(page as i64)])
                 .await
                 .map_err(backend("read the log for verification"))?;
             if rows.is_empty() {
-                report.first_bad = Some((next, "record is missing".into()));
-                return Ok(report);
+                verifier.mark_bad(next, "record is missing");
+                break;
             }
             for row in &rows {
                 let position: i64 = row.get(0);
-                let problem = match decode_row(position, row.get(1)) {
-                    Err(e) => Some(e.to_string()),
-                    Ok(record) if record.position != next => Some(format!(
-                        "record is missing (the log jumps to {})",
-                        record.position
-                    )),
-                    Ok(record) if record.previous_hash != previous_hash => {
-                        Some("previous_hash does not match the hash of the record before".into())
-                    }
-                    Ok(record) if bridge::record_hash(&record) != record.hash => {
-                        Some("stored hash does not match the record's contents".into())
-                    }
-                    Ok(record) => {
-                        previous_hash = record.hash;
-                        None
+                let record = match decode_row(position, row.get(1)) {
+                    Ok(record) => record,
+                    Err(e) => {
+                        verifier.mark_bad(verifier.next_position(), e.to_string());
+                        break;
                     }
                 };
-                if let Some(reason) = problem {
-                    report.first_bad = Some((next, reason));
-                    return Ok(report);
+                let at = verifier.next_position();
+                if !verifier.check(&record) {
+                    break;
                 }
-                report.records_checked += 1;
-                next += 1;
-                if next > to {
+                // The hash column is what operators and the head row see; it must agree.
+                if row.get::<_, &[u8]>(2) != &record.hash[..] {
+                    verifier.mark_bad(at, "hash column differs from the record's hash");
                     break;
                 }
             }
         }
-        Ok(report)
+        Ok(verifier.finish(to))
     }
 }

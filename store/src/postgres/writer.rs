@@ -2,33 +2,34 @@
 //! queued appends into one transaction.
 //!
 //! Each transaction, in order:
-//! 1. `SELECT … FROM head FOR UPDATE` — the single head row is the cross-process writer lock.
+//! 1. `SELECT … FROM head FOR UPDATE`: the single head row is the cross-process writer lock.
 //!    A second writer (another process, or this one after a reconnect) blocks here until the
 //!    holder commits or rolls back, and then reads the head *that commit left*.
-//! 2. Under the lock: read the current versions of the batch's streams, the stored
-//!    idempotency keys and event ids the batch mentions.
-//! 3. [`plan_batch`] decides each request and assigns positions head+1… (pure code).
+//! 2. Under the lock: read the current versions of the batch's streams, and the stored
+//!    idempotency keys and event ids the batch mentions (three pipelined queries).
+//! 3. The shared planner (`crate::planner::Batch`, the one sled and memory use) decides each
+//!    append and assigns positions head+1, head+2, …; this module adds only the check that an
+//!    event id is not already stored (the unique index would otherwise fail the whole batch).
 //! 4. Insert the events and keys, move the head row, `pg_notify` the new head.
-//! 5. COMMIT. Positions, hashes and the head row become visible together, at once; the lock
-//!    is released only after that, so no later position can become visible first.
+//! 5. COMMIT. Rows and head become visible at once; the lock is released only after that, so
+//!    no later position can become visible before an earlier one (docs/operations.md).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Statement};
+use tokio_postgres::{Client, Statement, Transaction};
 use uuid::Uuid;
 
 use super::config::PostgresConfig;
 use super::migrations::{backend, describe_error};
-use super::plan::{plan_batch, Head, Known, Plan, Request};
-use crate::{AppendResult, Clock, Durability, ExpectedVersion, NewEvent, StoreError, StreamId};
-
-/// Most appends folded into one transaction. Bounds the transaction's size and the latency a
-/// queued append can add to the ones before it.
-pub const APPENDS_PER_BATCH_MAX: usize = 256;
-/// Most events folded into one transaction (a batch stops growing at whichever limit first).
-pub const EVENTS_PER_BATCH_MAX: usize = 8_192;
+use crate::codec;
+use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
+use crate::{
+    AppendResult, Clock, Durability, ExpectedVersion, NewEvent, StoreError, StreamId,
+    BATCH_APPENDS_MAX, BATCH_EVENTS_MAX,
+};
 
 /// One queued append and where to send its answer.
 pub(crate) struct AppendRequest {
@@ -93,8 +94,8 @@ impl WriteConnection {
             ))
             .await?,
             stored_keys: prepare(format!(
-                "SELECT key, first_position, last_position, stream_version, recorded_at_us \
-                 FROM {s}.idempotency WHERE key = ANY($1::uuid[])"
+                "SELECT key, stream_id, first_position, last_position, stream_version, \
+                 recorded_at_us FROM {s}.idempotency WHERE key = ANY($1::uuid[])"
             ))
             .await?,
             stored_event_ids: prepare(format!(
@@ -138,7 +139,7 @@ pub(crate) async fn run(
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         let mut events = batch[0].events.len();
-        while batch.len() < APPENDS_PER_BATCH_MAX && events < EVENTS_PER_BATCH_MAX {
+        while batch.len() < BATCH_APPENDS_MAX && events < BATCH_EVENTS_MAX {
             match queue.try_recv() {
                 Ok(next) => {
                     events += next.events.len();
@@ -148,195 +149,247 @@ pub(crate) async fn run(
             }
         }
         if connection.as_ref().map_or(true, |c| c.client.is_closed()) {
-            connection = match WriteConnection::open(&config, durability).await {
-                Ok(c) => Some(c),
+            connection = None;
+            match WriteConnection::open(&config, durability).await {
+                Ok(c) => connection = Some(c),
                 Err(e) => {
                     for request in batch {
                         let _ = request.reply.send(Err(e.clone()));
                     }
                     continue;
                 }
-            };
+            }
         }
         let Some(conn) = connection.as_mut() else {
             continue;
         };
-        let outcomes = match commit(conn, &config, clock.as_ref(), &batch).await {
-            Ok(outcomes) => outcomes,
-            Err(e) if batch.len() > 1 && !conn.client.is_closed() => {
-                // One request broke the shared transaction (a database-side refusal the plan
-                // did not foresee); give each its own so the others still land.
-                let _ = e;
-                let mut outcomes = Vec::with_capacity(batch.len());
-                for request in &batch {
-                    let single =
-                        commit(conn, &config, clock.as_ref(), std::slice::from_ref(request))
-                            .await
-                            .map(|mut o| o.pop().unwrap_or(Err(StoreError::Closed)))
-                            .unwrap_or_else(Err);
-                    outcomes.push(single);
-                }
-                outcomes
-            }
-            Err(e) => vec![Err(e); batch.len()],
-        };
-        debug_assert_eq!(outcomes.len(), batch.len());
+        let (replies, appends): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|r| (r.reply, (r.stream, r.expected, r.events, r.key)))
+            .unzip();
+        let outcomes = commit(conn, &config, clock.as_ref(), appends).await;
+        debug_assert_eq!(outcomes.len(), replies.len());
         let mut highest = 0;
-        for (request, outcome) in batch.into_iter().zip(outcomes) {
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
             if let Ok(result) = &outcome {
                 highest = highest.max(result.last_position);
             }
             // The caller may have given up waiting; the append stands regardless.
-            let _ = request.reply.send(outcome);
+            let _ = reply.send(outcome);
         }
         super::raise_head(&head, highest);
     }
 }
 
-/// One transaction for `batch`. `Ok` means COMMIT succeeded (or nothing needed writing);
-/// the vector holds each request's own outcome.
+type Append = (StreamId, ExpectedVersion, Vec<NewEvent>, Option<Uuid>);
+type Outcome = Result<AppendResult, StoreError>;
+
+/// One transaction for `appends`; one outcome per append, in order. If the transaction
+/// fails, every append it accepted gets the error (nothing of it is acknowledged) and the
+/// refusals keep their own reasons.
 async fn commit(
     conn: &mut WriteConnection,
     config: &PostgresConfig,
     clock: &dyn Clock,
-    batch: &[AppendRequest],
-) -> Result<Vec<Result<AppendResult, StoreError>>, StoreError> {
-    let mut stream_ids: Vec<&str> = batch.iter().map(|r| r.stream.as_str()).collect();
-    stream_ids.sort_unstable();
-    stream_ids.dedup();
-    let keys: Vec<Uuid> = batch.iter().filter_map(|r| r.key).collect();
-    let event_ids: Vec<Uuid> = batch
-        .iter()
-        .flat_map(|r| r.events.iter().map(|e| e.event_id))
-        .collect();
-
+    appends: Vec<Append>,
+) -> Vec<Outcome> {
+    let count = appends.len();
     let WriteConnection { client, statements } = conn;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(backend("begin an append transaction"))?;
-    match decide_and_write(
-        &tx,
-        statements,
-        config,
-        clock,
-        batch,
-        &stream_ids,
-        &keys,
-        &event_ids,
-    )
-    .await
-    {
-        Ok((outcomes, wrote)) => {
-            if wrote {
-                tx.commit().await.map_err(|e| {
-                    StoreError::Backend(format!(
-                        "PostgreSQL: COMMIT of an append batch failed ({}); it may or may not be \
-                         stored: retry with the same idempotency key, or read the stream to check",
-                        describe_error(&e)
-                    ))
-                })?;
-            } else {
-                // Nothing to write (all refused or deduplicated): just release the lock.
-                tx.rollback()
-                    .await
-                    .map_err(backend("end a read-only append"))?;
-            }
-            Ok(outcomes)
-        }
+    let tx = match client.transaction().await {
+        Ok(tx) => tx,
         Err(e) => {
-            // Release the head lock now, not whenever the dropped transaction's ROLLBACK
-            // gets sent: other processes are waiting for it.
+            let e = backend("begin an append transaction")(e);
+            return vec![Err(e); count];
+        }
+    };
+    match decide_and_write(&tx, statements, config, clock, appends).await {
+        Ok((outcomes, false)) => {
+            // Nothing to write (all refused or deduplicated): just release the lock.
             let _ = tx.rollback().await;
-            Err(e)
+            outcomes
+        }
+        Ok((outcomes, true)) => match tx.commit().await {
+            Ok(()) => outcomes,
+            Err(e) => {
+                let e = StoreError::Backend(format!(
+                    "PostgreSQL: COMMIT of an append batch failed ({}); it may or may not be \
+                     stored: retry with the same idempotency key, or read the stream to check",
+                    describe_error(&e)
+                ));
+                fail_accepted(outcomes, e)
+            }
+        },
+        Err((outcomes, e)) => {
+            // Release the head lock now, not whenever the dropped transaction's ROLLBACK gets
+            // sent: other processes are waiting for it.
+            let _ = tx.rollback().await;
+            match outcomes {
+                Some(outcomes) => fail_accepted(outcomes, e),
+                None => vec![Err(e); count],
+            }
         }
     }
 }
 
-/// Everything between BEGIN and COMMIT. Returns each request's outcome and whether any row was
+fn fail_accepted(outcomes: Vec<Outcome>, e: StoreError) -> Vec<Outcome> {
+    outcomes
+        .into_iter()
+        .map(|o| match o {
+            Ok(r) if !r.deduplicated => Err(e.clone()),
+            other => other,
+        })
+        .collect()
+}
+
+/// The committed state the planner asks about, read in bulk under the lock.
+struct Prefetched {
+    /// Current version of every stream the batch names (absent: 0).
+    versions: BTreeMap<String, u64>,
+    keys: BTreeMap<Uuid, IdempotencyEntry>,
+}
+
+impl Lookup for Prefetched {
+    fn stream_version(&mut self, stream: &str) -> Result<u64, StoreError> {
+        Ok(self.versions.get(stream).copied().unwrap_or(0))
+    }
+    fn idempotency(&mut self, key: &Uuid) -> Result<Option<IdempotencyEntry>, StoreError> {
+        Ok(self.keys.get(key).cloned())
+    }
+}
+
+type Decided = (Vec<Outcome>, bool);
+type Failed = (Option<Vec<Outcome>>, StoreError);
+
+/// Everything between BEGIN and COMMIT. Returns each append's outcome and whether any row was
 /// written (if not, the caller rolls back instead of committing).
-#[allow(clippy::too_many_arguments)]
 async fn decide_and_write(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &Transaction<'_>,
     statements: &Statements,
     config: &PostgresConfig,
     clock: &dyn Clock,
-    batch: &[AppendRequest],
-    stream_ids: &Vec<&str>,
-    keys: &Vec<Uuid>,
-    event_ids: &Vec<Uuid>,
-) -> Result<(Vec<Result<AppendResult, StoreError>>, bool), StoreError> {
+    appends: Vec<Append>,
+) -> Result<Decided, Failed> {
+    let mut stream_ids: Vec<&str> = appends.iter().map(|a| a.0.as_str()).collect();
+    stream_ids.sort_unstable();
+    stream_ids.dedup();
+    let keys: Vec<Uuid> = appends.iter().filter_map(|a| a.3).collect();
+    let event_ids: Vec<Uuid> = appends
+        .iter()
+        .flat_map(|a| a.2.iter().map(|e| e.event_id))
+        .collect();
+
     let head_row = tx
         .query_one(&statements.lock_head, &[])
         .await
-        .map_err(backend("lock the head row"))?;
-    let head = Head {
-        position: to_u64(head_row.get::<_, i64>(0), "head position")?,
-        hash: to_hash(head_row.get::<_, &[u8]>(1))?,
-        recorded_at_us: head_row.get(2),
+        .map_err(|e| (None, backend("lock the head row")(e)))?;
+    let tip = Tip {
+        head: to_u64(head_row.get::<_, i64>(0), "head position").map_err(|e| (None, e))?,
+        last_hash: to_hash(head_row.get::<_, &[u8]>(1)).map_err(|e| (None, e))?,
+        last_recorded_at_us: head_row.get(2),
     };
-    // Three independent reads, pipelined on the one connection.
-    let (p_streams, p_keys, p_ids): (
-        [&(dyn ToSql + Sync); 1],
-        [&(dyn ToSql + Sync); 1],
-        [&(dyn ToSql + Sync); 1],
-    ) = ([stream_ids], [keys], [event_ids]);
+    let p_streams: [&(dyn ToSql + Sync); 1] = [&stream_ids];
+    let p_keys: [&(dyn ToSql + Sync); 1] = [&keys];
+    let p_ids: [&(dyn ToSql + Sync); 1] = [&event_ids];
     let (version_rows, key_rows, id_rows) = futures_util::try_join!(
         tx.query(&statements.stream_versions, &p_streams),
         tx.query(&statements.stored_keys, &p_keys),
         tx.query(&statements.stored_event_ids, &p_ids),
     )
-    .map_err(backend("read stream versions and idempotency keys"))?;
-    let mut known = Known::default();
-    for row in &version_rows {
-        known
-            .stream_versions
-            .insert(row.get(0), to_u64(row.get(1), "stream version")?);
-    }
-    for row in &key_rows {
-        known.keys.insert(
-            row.get(0),
-            AppendResult {
-                first_position: to_u64(row.get(1), "idempotency first position")?,
-                last_position: to_u64(row.get(2), "idempotency last position")?,
-                stream_version: to_u64(row.get(3), "idempotency stream version")?,
-                recorded_at_us: row.get(4),
+    .map_err(|e| {
+        (
+            None,
+            backend("read stream versions and idempotency keys")(e),
+        )
+    })?;
+    let prefetch = || -> Result<(Prefetched, BTreeMap<Uuid, u64>), StoreError> {
+        let mut known = Prefetched {
+            versions: BTreeMap::new(),
+            keys: BTreeMap::new(),
+        };
+        for row in &version_rows {
+            known
+                .versions
+                .insert(row.get(0), to_u64(row.get(1), "stream version")?);
+        }
+        for row in &key_rows {
+            let result = AppendResult {
+                first_position: to_u64(row.get(2), "idempotency first position")?,
+                last_position: to_u64(row.get(3), "idempotency last position")?,
+                stream_version: to_u64(row.get(4), "idempotency stream version")?,
+                recorded_at_us: row.get(5),
                 deduplicated: false,
-            },
-        );
-    }
-    for row in &id_rows {
-        known
-            .event_ids
-            .insert(row.get(0), to_u64(row.get(1), "event position")?);
-    }
+            };
+            let stream_id = row.get(1);
+            known
+                .keys
+                .insert(row.get(0), IdempotencyEntry { stream_id, result });
+        }
+        let mut stored_ids = BTreeMap::new();
+        for row in &id_rows {
+            stored_ids.insert(row.get(0), to_u64(row.get(1), "event position")?);
+        }
+        Ok((known, stored_ids))
+    };
+    let (mut known, mut stored_ids) = prefetch().map_err(|e| (None, e))?;
 
     // The clock is read under the lock, so recorded_at follows the lock (= position) order.
-    let now_us = clock.now_us();
-    let requests: Vec<Request<'_>> = batch
-        .iter()
-        .map(|r| Request {
-            stream: &r.stream,
-            expected: r.expected,
-            events: &r.events,
-            key: r.key,
-        })
-        .collect();
-    let plan = plan_batch(head, &known, now_us, &requests);
-    if plan.records.is_empty() {
-        return Ok((plan.outcomes, false));
+    let mut batch = Batch::begin(tip, clock.now_us());
+    let mut outcomes = Vec::with_capacity(appends.len());
+    for (stream, expected, events, key) in appends {
+        // A repeated key is answered by the planner before anything else (its events are
+        // stored already, under the first call); otherwise no event id may be stored twice.
+        let repeated =
+            key.is_some_and(|k| known.keys.contains_key(&k) || batch.keys().contains_key(&k));
+        if !repeated {
+            if let Some(refusal) = reused_event_id(&events, &stored_ids) {
+                outcomes.push(Err(refusal));
+                continue;
+            }
+        }
+        let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+        let outcome = batch.decide(&mut known, &stream, expected, events, key);
+        if let Ok(result) = &outcome {
+            if !result.deduplicated {
+                for (offset, id) in (0..).zip(ids) {
+                    stored_ids.insert(id, result.first_position + offset);
+                }
+            }
+        }
+        outcomes.push(outcome);
     }
-    write_plan(tx, statements, config, &plan).await?;
-    Ok((plan.outcomes, true))
+    if batch.is_empty() {
+        return Ok((outcomes, false));
+    }
+    match write_batch(tx, statements, config, &batch).await {
+        Ok(()) => Ok((outcomes, true)),
+        Err(e) => Err((Some(outcomes), e)),
+    }
 }
 
-async fn write_plan(
-    tx: &tokio_postgres::Transaction<'_>,
+/// The first event of `events` whose id is already stored, as the refusal to return.
+fn reused_event_id(events: &[NewEvent], stored: &BTreeMap<Uuid, u64>) -> Option<StoreError> {
+    events.iter().enumerate().find_map(|(index, event)| {
+        stored
+            .get(&event.event_id)
+            .map(|position| StoreError::InvalidEvent {
+                index,
+                reason: format!(
+                    "event id {} is already stored at position {position}; give every event a \
+                 fresh id (a retry of the same command should reuse its idempotency key)",
+                    event.event_id
+                ),
+            })
+    })
+}
+
+async fn write_batch(
+    tx: &Transaction<'_>,
     statements: &Statements,
     config: &PostgresConfig,
-    plan: &Plan,
+    batch: &Batch,
 ) -> Result<(), StoreError> {
-    let n = plan.records.len();
+    let records = batch.records();
+    let n = records.len();
     let mut positions = Vec::with_capacity(n);
     let mut streams = Vec::with_capacity(n);
     let mut versions = Vec::with_capacity(n);
@@ -344,8 +397,8 @@ async fn write_plan(
     let mut types = Vec::with_capacity(n);
     let mut recorded = Vec::with_capacity(n);
     let mut hashes: Vec<&[u8]> = Vec::with_capacity(n);
-    let mut bytes: Vec<&[u8]> = Vec::with_capacity(n);
-    for (record, encoded) in &plan.records {
+    let mut encoded: Vec<Vec<u8>> = Vec::with_capacity(n);
+    for record in records {
         positions.push(to_i64(record.position)?);
         streams.push(record.stream_id.as_str());
         versions.push(to_i64(record.stream_version)?);
@@ -353,7 +406,7 @@ async fn write_plan(
         types.push(record.event_type.as_str());
         recorded.push(record.recorded_at_us);
         hashes.push(&record.hash[..]);
-        bytes.push(encoded.as_slice());
+        encoded.push(codec::encode_record(record)?);
     }
     let mut key_ids = Vec::new();
     let mut key_streams = Vec::new();
@@ -361,19 +414,20 @@ async fn write_plan(
     let mut key_last = Vec::new();
     let mut key_versions = Vec::new();
     let mut key_recorded = Vec::new();
-    for (key, stream, result) in &plan.keys {
+    for (key, entry) in batch.keys() {
         key_ids.push(*key);
-        key_streams.push(stream.as_str());
-        key_first.push(to_i64(result.first_position)?);
-        key_last.push(to_i64(result.last_position)?);
-        key_versions.push(to_i64(result.stream_version)?);
-        key_recorded.push(result.recorded_at_us);
+        key_streams.push(entry.stream_id.as_str());
+        key_first.push(to_i64(entry.result.first_position)?);
+        key_last.push(to_i64(entry.result.last_position)?);
+        key_versions.push(to_i64(entry.result.stream_version)?);
+        key_recorded.push(entry.result.recorded_at_us);
     }
-    let head_position = to_i64(plan.head.position)?;
-    let head_hash = &plan.head.hash[..];
+    let tip = batch.tip();
+    let head_position = to_i64(tip.head)?;
+    let head_hash = &tip.last_hash[..];
     let channel = config.channel();
     let event_params: [&(dyn ToSql + Sync); 8] = [
-        &positions, &streams, &versions, &ids, &types, &recorded, &hashes, &bytes,
+        &positions, &streams, &versions, &ids, &types, &recorded, &hashes, &encoded,
     ];
     let key_params: [&(dyn ToSql + Sync); 6] = [
         &key_ids,
@@ -386,7 +440,7 @@ async fn write_plan(
     let head_params: [&(dyn ToSql + Sync); 4] = [
         &head_position,
         &head_hash,
-        &plan.head.recorded_at_us,
+        &tip.last_recorded_at_us,
         &channel,
     ];
     let (inserted, _, moved) = futures_util::try_join!(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
-use caseledger_store::{Actor, Clock, NewEvent};
+use caseledger_store::{Actor, Clock, NewEvent, SystemClock};
 use uuid::Uuid;
 
 /// Overrides the server URL (default [`URL_DEFAULT`]).
@@ -128,24 +128,6 @@ fn drop_schema_blocking(url: &str, schema: &str) {
         });
     });
     let _ = done.join();
-}
-
-pub struct SystemClock;
-impl Clock for SystemClock {
-    fn now_us(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros() as i64)
-            .unwrap_or(0)
-    }
-}
-
-/// A clock that returns a fixed instant (deterministic hashes).
-pub struct FixedClock(pub i64);
-impl Clock for FixedClock {
-    fn now_us(&self) -> i64 {
-        self.0
-    }
 }
 
 pub fn event(id: u128, event_type: &str, payload: &[u8]) -> NewEvent {
