@@ -148,3 +148,44 @@ pub fn event(id: u128, event_type: &str, payload: &[u8]) -> NewEvent {
         payload: payload.to_vec(),
     }
 }
+
+/// One acknowledged append as printed by `caseledger-pg-writer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ack {
+    pub stream: String,
+    pub stream_version: u64,
+    pub first_position: u64,
+    pub last_position: u64,
+    pub event_ids: Vec<Uuid>,
+}
+
+/// Parse the writer's stdout. A torn last line (the kill landed mid-write) is not an ack.
+pub fn parse_acks(stdout: &str) -> Vec<Ack> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.split(' ');
+            if parts.next()? != "ack" {
+                return None;
+            }
+            let stream = parts.next()?.to_owned();
+            let stream_version = parts.next()?.parse().ok()?;
+            let first_position = parts.next()?.parse().ok()?;
+            let last_position: u64 = parts.next()?.parse().ok()?;
+            let event_ids: Vec<Uuid> = parts
+                .next()?
+                .split(',')
+                .map(|id| id.parse().ok())
+                .collect::<Option<_>>()?;
+            (event_ids.len() as u64 == last_position + 1 - first_position).then_some(Ack {
+                stream,
+                stream_version,
+                first_position,
+                last_position,
+                event_ids,
+            })
+        })
+        .collect()
+}
+
+pub const PG_WRITER: &str = env!("CARGO_BIN_EXE_caseledger-pg-writer");
