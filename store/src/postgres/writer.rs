@@ -148,7 +148,8 @@ pub(crate) async fn run(
                 Err(_) => break,
             }
         }
-        if connection.as_ref().map_or(true, |c| c.client.is_closed()) {
+        let usable = matches!(&connection, Some(c) if !c.client.is_closed());
+        if !usable {
             connection = None;
             match WriteConnection::open(&config, durability).await {
                 Ok(c) => connection = Some(c),
