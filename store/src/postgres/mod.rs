@@ -69,6 +69,7 @@ pub struct PostgresStore {
     queue_depth_max: usize,
     reader: Reader,
     head: Arc<watch::Sender<u64>>,
+    counters: Arc<writer::Counters>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -93,12 +94,14 @@ impl PostgresStore {
         let (head_tx, _) = watch::channel(position);
         let head = Arc::new(head_tx);
         let (queue, queue_rx) = mpsc::channel(options.append_queue_depth_max);
+        let counters = Arc::new(writer::Counters::default());
         let writer = tokio::spawn(writer::run(
             config.clone(),
             options.durability,
             clock,
             queue_rx,
             head.clone(),
+            counters.clone(),
         ));
         let listener = tokio::spawn(notify::run(config.clone(), head.clone()));
         Ok(PostgresStore {
@@ -107,6 +110,7 @@ impl PostgresStore {
             queue_depth_max: options.append_queue_depth_max,
             reader,
             head,
+            counters,
             tasks: vec![writer, listener],
         })
     }
@@ -120,6 +124,11 @@ impl PostgresStore {
 
     pub fn config(&self) -> &PostgresConfig {
         &self.config
+    }
+
+    /// What this process's writer has done so far (for benchmarks and operators).
+    pub fn stats(&self) -> crate::WriterStats {
+        self.counters.snapshot()
     }
 }
 

@@ -15,6 +15,7 @@
 //!    no later position can become visible before an earlier one (docs/operations.md).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -30,6 +31,24 @@ use crate::{
     AppendResult, Clock, Durability, ExpectedVersion, NewEvent, StoreError, StreamId,
     BATCH_APPENDS_MAX, BATCH_EVENTS_MAX,
 };
+
+/// What the writer has done, for [`super::PostgresStore::stats`].
+#[derive(Default)]
+pub(crate) struct Counters {
+    batches: AtomicU64,
+    appends: AtomicU64,
+    events: AtomicU64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> crate::WriterStats {
+        crate::WriterStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            appends: self.appends.load(Ordering::Relaxed),
+            events: self.events.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// One queued append and where to send its answer.
 pub(crate) struct AppendRequest {
@@ -134,6 +153,7 @@ pub(crate) async fn run(
     clock: Arc<dyn Clock>,
     mut queue: mpsc::Receiver<AppendRequest>,
     head: Arc<watch::Sender<u64>>,
+    counters: Arc<Counters>,
 ) {
     let mut connection: Option<WriteConnection> = None;
     while let Some(first) = queue.recv().await {
@@ -171,12 +191,23 @@ pub(crate) async fn run(
         let outcomes = commit(conn, &config, clock.as_ref(), appends).await;
         debug_assert_eq!(outcomes.len(), replies.len());
         let mut highest = 0;
+        let mut written = 0;
+        counters
+            .appends
+            .fetch_add(replies.len() as u64, Ordering::Relaxed);
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             if let Ok(result) = &outcome {
                 highest = highest.max(result.last_position);
+                if !result.deduplicated {
+                    written += result.last_position + 1 - result.first_position;
+                }
             }
             // The caller may have given up waiting; the append stands regardless.
             let _ = reply.send(outcome);
+        }
+        if written > 0 {
+            counters.batches.fetch_add(1, Ordering::Relaxed);
+            counters.events.fetch_add(written, Ordering::Relaxed);
         }
         super::raise_head(&head, highest);
     }
