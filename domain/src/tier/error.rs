@@ -32,8 +32,12 @@ pub enum TierError {
         count: u64,
         max: u32,
     },
-    #[error("{field}: must be 1 to {CODE_BYTES_MAX} bytes; got {bytes}")]
-    CodeLength { field: String, bytes: u64 },
+    #[error("convictions[{conviction}].requirements: at most {REQUIREMENTS_PER_CONVICTION_MAX} allowed; got {count}")]
+    TooManyRequirements { conviction: u64, count: u64 },
+    #[error("{field}: must be a Delius code of at most {CODE_BYTES_MAX} bytes; got {bytes} bytes")]
+    CodeTooLong { field: String, bytes: u64 },
+    #[error("{field}: must not be empty")]
+    CodeEmpty { field: String },
     /// A medium DC-SRP band with a score below 0.60, the lowest rung of the ladder
     /// (tier-rules.md §6.2): the source has no tier for it, so the whole line fails.
     #[error(
@@ -49,8 +53,11 @@ pub enum TierError {
 
 fn code_ok(field: impl FnOnce() -> String, code: &str) -> Result<(), TierError> {
     let bytes = code.len() as u64;
-    if bytes == 0 || bytes > u64::from(CODE_BYTES_MAX) {
-        return Err(TierError::CodeLength {
+    if bytes == 0 {
+        return Err(TierError::CodeEmpty { field: field() });
+    }
+    if bytes > u64::from(CODE_BYTES_MAX) {
+        return Err(TierError::CodeTooLong {
             field: field(),
             bytes,
         });
@@ -94,7 +101,7 @@ pub fn validate(input: &TierInput) -> Result<(), TierError> {
         for (name, value) in [("level", &r.level), ("category", &r.category)] {
             let bytes = value.as_ref().map_or(0, |v| v.len() as u64);
             if bytes > u64::from(CODE_BYTES_MAX) {
-                return Err(TierError::CodeLength {
+                return Err(TierError::CodeTooLong {
                     field: format!("registrations[{i}].{name}"),
                     bytes,
                 });
@@ -116,10 +123,9 @@ pub fn validate(input: &TierInput) -> Result<(), TierError> {
     )?;
     for (i, c) in input.convictions.iter().enumerate() {
         if c.requirements.len() > REQUIREMENTS_PER_CONVICTION_MAX as usize {
-            return Err(TierError::TooMany {
-                field: "convictions[].requirements",
+            return Err(TierError::TooManyRequirements {
+                conviction: i as u64,
                 count: c.requirements.len() as u64,
-                max: REQUIREMENTS_PER_CONVICTION_MAX,
             });
         }
         for (j, r) in c.requirements.iter().enumerate() {

@@ -57,8 +57,8 @@ pub use recalculation::{
 };
 pub use registrations::{ComplexityFactor, RegistrationFacts};
 pub use v3::{
-    V3Level, V3Steps, V3Tier, ARP_COLUMN_THRESHOLDS, CSRP_ROW_THRESHOLDS, DC_SRP_MEDIUM_LADDER,
-    LIFER_RECENT_RELEASE_MONTHS, LIFER_WITHIN_RELEASE_MONTHS,
+    V3Level, V3Steps, V3Tier, V3TierParseError, ARP_COLUMN_THRESHOLDS, CSRP_ROW_THRESHOLDS,
+    DC_SRP_MEDIUM_LADDER, LIFER_RECENT_RELEASE_MONTHS, LIFER_WITHIN_RELEASE_MONTHS, V3_TIERS,
 };
 
 /// The rules this calculator implements; stored with every result so a replay can tell
@@ -249,6 +249,31 @@ mod tests {
                 ..
             })
         ));
+        // Blank levels and categories are allowed (no effect); unbounded ones are not.
+        input.registrations = vec![Registration::new("MAPP", date(2024, 1, 1))
+            .with_level("")
+            .with_category("")];
+        assert!(calculate(&input).is_ok());
+        input.registrations = vec![Registration::new("MAPP", date(2024, 1, 1))
+            .with_level("M".repeat(CODE_BYTES_MAX as usize + 1))];
+        assert!(matches!(
+            calculate(&input),
+            Err(TierError::CodeTooLong { ref field, bytes: 33 }) if field == "registrations[0].level"
+        ));
+        let mut c = Conviction::new(SentenceType::Community);
+        c.requirements = vec![
+            Requirement {
+                category: "F".into(),
+                restrictive: false
+            };
+            REQUIREMENTS_PER_CONVICTION_MAX as usize + 1
+        ];
+        input.registrations.clear();
+        input.convictions = vec![c];
+        assert!(calculate(&input)
+            .unwrap_err()
+            .to_string()
+            .starts_with("convictions[0].requirements: "));
     }
 
     /// tier-rules.md §6.1 gates through `calculate`.
@@ -320,6 +345,34 @@ mod tests {
         let r = calculate(&input).unwrap();
         assert_eq!(r.v3, Some(V3Tier::Level(V3Level::A)));
         assert!(r.provisional && r.breakdown.provisional.static_predictors);
+    }
+
+    /// The engine stores inputs and results in decision events (design.md invariant 5):
+    /// both survive a serde round trip, with tiers in their contract spelling.
+    #[test]
+    fn inputs_and_results_round_trip_through_serde() {
+        let mut input = supervised();
+        input.rsr = Some(7.5);
+        input.registrations = vec![Registration::new("MAPP", date(2024, 1, 1))
+            .with_level("M2")
+            .with_category("M1")];
+        let mut a = Assessment::new(date(2025, 1, 1));
+        a.needs.insert(Need::Attitudes, Severity::Severe);
+        input.assessment = Some(a);
+        input.v3 = Some(v3(50.0, 1.0));
+        let result = calculate(&input).unwrap();
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["tier"], "A1");
+        assert_eq!(
+            json["v3"], "D",
+            "ARP 50 × CSRP 1.0; MAPPA without RoSH gives only E"
+        );
+        assert_eq!(json["provisional"], true);
+        let back: TierResult = serde_json::from_value(json).unwrap();
+        assert_eq!(back, result);
+        let input_back: TierInput =
+            serde_json::from_str(&serde_json::to_string(&input).unwrap()).unwrap();
+        assert_eq!(input_back, input);
     }
 
     /// tier-rules.md §9: "changed" looks at V3, provisional, protect, change, unsupervised

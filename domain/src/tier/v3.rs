@@ -46,8 +46,9 @@ impl V3Level {
     }
 }
 
-/// The V3 result (tier-rules.md §6.1, §8).
+/// The V3 result (tier-rules.md §6.1, §8). Stored and shown in its contract spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum V3Tier {
     Level(V3Level),
     /// §6.1 gate 1: no current conviction.
@@ -70,6 +71,46 @@ impl V3Tier {
             V3Tier::NotSupervised => "NOT_SUPERVISED",
             V3Tier::Missing => "MISSING",
         }
+    }
+}
+
+/// Every V3 result, in contract spelling order.
+pub const V3_TIERS: [V3Tier; 9] = [
+    V3Tier::Level(V3Level::A),
+    V3Tier::Level(V3Level::B),
+    V3Tier::Level(V3Level::C),
+    V3Tier::Level(V3Level::D),
+    V3Tier::Level(V3Level::E),
+    V3Tier::Level(V3Level::F),
+    V3Tier::Level(V3Level::G),
+    V3Tier::NotSupervised,
+    V3Tier::Missing,
+];
+
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[error("v3: {0:?} is not a V3 tier (A–G, NOT_SUPERVISED or MISSING)")]
+pub struct V3TierParseError(pub String);
+
+impl std::str::FromStr for V3Tier {
+    type Err = V3TierParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        V3_TIERS
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| V3TierParseError(s.to_owned()))
+    }
+}
+
+impl From<V3Tier> for String {
+    fn from(t: V3Tier) -> String {
+        t.as_str().to_owned()
+    }
+}
+
+impl TryFrom<String> for V3Tier {
+    type Error = V3TierParseError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
     }
 }
 
@@ -318,6 +359,16 @@ mod tests {
     use super::*;
     use crate::tier::input::{Conviction, SentenceType};
     use jiff::civil::date;
+
+    /// tier-rules.md §8: V3 results round-trip through their contract spelling.
+    #[test]
+    fn tier_8_v3_tier_spelling_round_trips() {
+        for t in V3_TIERS {
+            assert_eq!(t.as_str().parse::<V3Tier>(), Ok(t));
+        }
+        assert!("H".parse::<V3Tier>().is_err());
+        assert!("not_supervised".parse::<V3Tier>().is_err());
+    }
 
     /// tier-rules.md §6.2: every cell of the ARP × CSRP table at its threshold values.
     #[test]
