@@ -277,11 +277,11 @@ pub fn parse_command(line: &str) -> Result<CommandEnvelope, ParseError> {
 /// Parse one command line; on failure also return what could be read of its header.
 pub fn parse_command_with_header(
     line: &str,
-) -> Result<CommandEnvelope, (ParseError, PartialHeader)> {
+) -> Result<CommandEnvelope, (ParseError, Box<PartialHeader>)> {
     let mut header = PartialHeader::default();
     match parse_inner(line, &mut header) {
         Ok(envelope) => Ok(envelope),
-        Err(e) => Err((e, header)),
+        Err(e) => Err((e, Box::new(header))),
     }
 }
 
