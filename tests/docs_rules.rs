@@ -271,3 +271,37 @@ fn the_source_tree_knows_this_test() {
         .contains("a_test_name_that_is_nowhere_in_the_tree_x9"));
     assert!(tree.files.contains("docs_rules.rs"));
 }
+
+/// Abbreviations used in code identifiers and docs that docs/glossary.md must define, each in
+/// exactly one row (a row may define several, written `A / B`).
+const GLOSSARY_ABBREVIATIONS: [&str; 41] = [
+    "CRN", "PDU", "UPW", "RAR", "OMiC", "POM", "COM", "PO", "SPO", "PSO", "PQiP", "RoSH", "RSR",
+    "OGRS", "ARP", "CSRP", "DC-SRP", "OASys", "MAPPA", "IOM", "HDC", "CRD", "ARD", "PED", "HDCED",
+    "HDCAD", "TED", "THD", "SED", "LED", "TUSED", "PSS", "NSI", "FTC", "TR", "CRC", "NPS", "TOM",
+    "T2A", "ROTL", "AAMR",
+];
+
+#[test]
+fn every_abbreviation_is_defined_once_in_the_glossary() {
+    let doc =
+        std::fs::read_to_string(root().join("docs/glossary.md")).expect("read docs/glossary.md");
+    let terms: Vec<String> = doc
+        .lines()
+        .filter(|l| l.starts_with("| "))
+        .filter_map(|l| cells(l).first().map(|c| c.to_string()))
+        .collect();
+    assert!(
+        terms.len() >= GLOSSARY_ABBREVIATIONS.len(),
+        "glossary table not found"
+    );
+    for abbreviation in GLOSSARY_ABBREVIATIONS {
+        let rows = terms
+            .iter()
+            .filter(|term| term.split(" / ").any(|t| t.trim() == abbreviation))
+            .count();
+        assert_eq!(
+            rows, 1,
+            "{abbreviation} is defined in {rows} glossary rows; it needs exactly one"
+        );
+    }
+}
