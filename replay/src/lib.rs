@@ -1,1 +1,4 @@
-//! caseledger-replay: case history, as-of, explain, verify, export/import. Filled by issue 6.
+//! caseledger-replay: audit replay of the caseledger log (issue 6).
+//!
+//! - [`merkle`]: RFC 6962 tree hash over the records, streaming, bounded memory.
+pub mod merkle;
