@@ -1,4 +1,16 @@
 //! caseledger-replay: audit replay of the caseledger log (issue 6).
 //!
 //! - [`merkle`]: RFC 6962 tree hash over the records, streaming, bounded memory.
+//! - [`verify`]: the hash chain and the Merkle root over the whole log; `--extends` checks.
+//! - [`export`] / [`import`]: self-describing JSON Lines, and import that refuses any
+//!   tampered line before writing anything.
+
+pub mod error;
+pub mod export;
+pub mod import;
 pub mod merkle;
+pub mod payload;
+mod store_glue;
+pub mod verify;
+
+pub use error::ReplayError;
