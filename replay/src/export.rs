@@ -268,7 +268,7 @@ pub async fn export_log<S: EventStore + ?Sized, W: Write>(
                 })?;
             out.write_all(text.as_bytes())?;
             out.write_all(b"\n")?;
-            merkle.push_leaf_bytes(&canonical_record_bytes(record));
+            merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
             next += 1;
         }
     }

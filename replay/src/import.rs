@@ -180,7 +180,8 @@ pub fn stage_import<R: BufRead>(
             break;
         }
         let record = check_record_line(&buffer, line, head, &mut walker, payloads)?;
-        merkle.push_leaf_bytes(&canonical_record_bytes(&record));
+        let leaf = canonical_record_bytes(&record).map_err(|e| line_error(line, e.to_string()))?;
+        merkle.push_leaf_bytes(&leaf);
         staged.write_all(&buffer)?;
         staged.write_all(b"\n")?;
     }

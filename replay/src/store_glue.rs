@@ -4,19 +4,19 @@
 //!
 //! TEMPORARY until the store branch lands its codec: a local stand-in so the crate builds.
 
-use caseledger_store::RecordedEvent;
+use caseledger_store::{RecordedEvent, StoreError};
 use sha2::{Digest, Sha256};
 
 use crate::merkle::Hash32;
 
 /// Canonical bytes of the whole record (hash included): the Merkle leaf input.
-pub fn canonical_record_bytes(record: &RecordedEvent) -> Vec<u8> {
-    serde_json::to_vec(record).unwrap_or_default()
+pub fn canonical_record_bytes(record: &RecordedEvent) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(record).map_err(|e| StoreError::Codec(e.to_string()))
 }
 
 /// Recompute `record.hash` from every other field.
-pub fn recompute_hash(record: &RecordedEvent) -> Hash32 {
+pub fn recompute_hash(record: &RecordedEvent) -> Result<Hash32, StoreError> {
     let mut copy = record.clone();
     copy.hash = [0; 32];
-    Sha256::digest(serde_json::to_vec(&copy).unwrap_or_default()).into()
+    Ok(Sha256::digest(canonical_record_bytes(&copy)?).into())
 }

@@ -112,7 +112,8 @@ impl ChainWalker {
                 self.next_position.saturating_sub(1)
             ));
         }
-        let recomputed = recompute_hash(record);
+        let recomputed = recompute_hash(record)
+            .map_err(|e| format!("the record cannot be encoded canonically: {e}"))?;
         if recomputed != record.hash {
             return Err(format!(
                 "stored hash {} differs from the hash {} recomputed from the record's contents (the record was altered)",
@@ -212,7 +213,7 @@ pub async fn verify_log<S: EventStore + ?Sized>(
             }
             // The Merkle root covers the records as stored, intact or not, so a published
             // root can be compared even when the chain breaks.
-            merkle.push_leaf_bytes(&canonical_record_bytes(record));
+            merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
             if extends.is_some_and(|c| c.position == record.position) {
                 root_at_checkpoint = Some(merkle.root());
             }
