@@ -260,12 +260,10 @@ pub async fn export_log<S: EventStore + ?Sized, W: Write>(
                     },
                 });
             }
-            let text = line
-                .to_line()
-                .map_err(|reason| ReplayError::LogNotIntact {
-                    position: record.position,
-                    reason,
-                })?;
+            let text = line.to_line().map_err(|reason| ReplayError::LogNotIntact {
+                position: record.position,
+                reason,
+            })?;
             out.write_all(text.as_bytes())?;
             out.write_all(b"\n")?;
             merkle.push_leaf_bytes(&canonical_record_bytes(record)?);

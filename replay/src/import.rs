@@ -146,7 +146,9 @@ fn check_record_line(
             ),
         ));
     }
-    let record = parsed.to_record(payloads).map_err(|e| line_error(line, e))?;
+    let record = parsed
+        .to_record(payloads)
+        .map_err(|e| line_error(line, e))?;
     walker.accept(&record).map_err(|e| line_error(line, e))?;
     // Last: the hash and chain checks above name the more useful fault when both apply.
     let canonical = parsed.to_line().map_err(|e| line_error(line, e))?;
@@ -166,7 +168,10 @@ pub fn stage_import<R: BufRead>(
 ) -> Result<StagedImport, ReplayError> {
     let mut buffer = Vec::new();
     if !read_line_bounded(&mut input, &mut buffer, 1)? {
-        return Err(line_error(1, "the export is empty; a header line is required"));
+        return Err(line_error(
+            1,
+            "the export is empty; a header line is required",
+        ));
     }
     let (header, root) = parse_header(&buffer)?;
     let head = header.head_position;

@@ -9,8 +9,12 @@ use serde_json::Value;
 /// `from_json(to_json(bytes)) == bytes` must hold for every payload the log holds; export
 /// checks it for every record before writing a line.
 pub trait PayloadJson {
-    fn to_json(&self, event_type: &str, schema_version: u16, payload: &[u8])
-        -> Result<Value, String>;
+    fn to_json(
+        &self,
+        event_type: &str,
+        schema_version: u16,
+        payload: &[u8],
+    ) -> Result<Value, String>;
     fn from_json(
         &self,
         event_type: &str,

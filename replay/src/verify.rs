@@ -14,7 +14,6 @@ use crate::error::ReplayError;
 use crate::merkle::{Hash32, MerkleAccumulator};
 use crate::store_glue::{canonical_record_bytes, recompute_hash};
 
-
 /// Records read per page while walking the log: large enough to amortise a read, small enough
 /// to keep a page well under a few MiB (a record is at most 64 KiB of payload, typically < 1 KiB).
 pub const VERIFY_PAGE_EVENTS: u32 = 1_024;
