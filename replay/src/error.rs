@@ -11,6 +11,12 @@ pub enum ReplayError {
     Io(#[from] std::io::Error),
     #[error("checkpoint {input:?} is not ROOT@POSITION: {reason} (ROOT is 64 hex digits as printed by `caseledger verify`, POSITION a whole number ≥ 0)")]
     BadCheckpoint { input: String, reason: String },
+    #[error("{option} {input:?}: {reason}")]
+    BadAsOf {
+        option: String,
+        input: String,
+        reason: String,
+    },
     #[error("the store returned position {actual} where position {expected} was due; the log is not gapless — run `caseledger verify`")]
     PositionGap { expected: u64, actual: u64 },
     #[error("the log is not intact at position {position}: {reason}; nothing was exported — run `caseledger verify` and investigate before exporting")]

@@ -5,6 +5,7 @@
 //! - [`export`] / [`import`]: self-describing JSON Lines, and import that refuses any
 //!   tampered line before writing anything.
 
+pub mod asof;
 pub mod diff;
 pub mod error;
 pub mod export;

@@ -68,6 +68,9 @@ impl FromStr for Checkpoint {
 pub struct ChainWalker {
     next_position: u64,
     previous_hash: Hash32,
+    /// `recorded_at` never decreases with position (a store invariant the as-of query
+    /// relies on: "recorded by R" is a prefix of the log).
+    previous_recorded_at_us: i64,
 }
 
 impl Default for ChainWalker {
@@ -81,6 +84,7 @@ impl ChainWalker {
         ChainWalker {
             next_position: 1,
             previous_hash: [0; 32],
+            previous_recorded_at_us: i64::MIN,
         }
     }
 
@@ -111,6 +115,14 @@ impl ChainWalker {
                 self.next_position.saturating_sub(1)
             ));
         }
+        if record.recorded_at_us < self.previous_recorded_at_us {
+            return Err(format!(
+                "recorded_at {} µs is earlier than the {} µs of position {} (recorded_at must not decrease)",
+                record.recorded_at_us,
+                self.previous_recorded_at_us,
+                self.next_position.saturating_sub(1)
+            ));
+        }
         let recomputed = recompute_hash(record)
             .map_err(|e| format!("the record cannot be encoded canonically: {e}"))?;
         if recomputed != record.hash {
@@ -121,6 +133,7 @@ impl ChainWalker {
             ));
         }
         self.previous_hash = record.hash;
+        self.previous_recorded_at_us = record.recorded_at_us;
         self.next_position += 1;
         Ok(())
     }
