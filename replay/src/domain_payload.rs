@@ -13,7 +13,11 @@ use crate::payload::PayloadJson;
 pub struct DomainPayloads;
 
 /// Decode a stored payload and check it is the event the envelope says it is.
-pub fn decode_event(event_type: &str, schema_version: u16, payload: &[u8]) -> Result<Event, String> {
+pub fn decode_event(
+    event_type: &str,
+    schema_version: u16,
+    payload: &[u8],
+) -> Result<Event, String> {
     let event: Event = decode_payload(payload).map_err(|e| e.to_string())?;
     check_matches(&event, event_type, schema_version)?;
     Ok(event)
@@ -31,7 +35,12 @@ fn check_matches(event: &Event, event_type: &str, schema_version: u16) -> Result
 }
 
 impl PayloadJson for DomainPayloads {
-    fn to_json(&self, event_type: &str, schema_version: u16, payload: &[u8]) -> Result<Value, String> {
+    fn to_json(
+        &self,
+        event_type: &str,
+        schema_version: u16,
+        payload: &[u8],
+    ) -> Result<Value, String> {
         let event = decode_event(event_type, schema_version, payload)?;
         // `Event` is externally tagged: `{"RiskAssessed": {…}}`. The tag is already the
         // envelope's event_type, so only the fields are shown.
@@ -43,7 +52,12 @@ impl PayloadJson for DomainPayloads {
         }
     }
 
-    fn from_json(&self, event_type: &str, schema_version: u16, json: &Value) -> Result<Vec<u8>, String> {
+    fn from_json(
+        &self,
+        event_type: &str,
+        schema_version: u16,
+        json: &Value,
+    ) -> Result<Vec<u8>, String> {
         let mut tagged = Map::new();
         tagged.insert(event_type.to_owned(), json.clone());
         let event: Event =

@@ -30,6 +30,18 @@ pub enum ReplayError {
         schema_version: u16,
         reason: String,
     },
+    #[error("the record at position {position} cannot be replayed: {reason}")]
+    Undecodable { position: u64, reason: String },
+    #[error("case {stream_id} has {events} events; replay handles at most {max} per case")]
+    CaseTooLong {
+        stream_id: String,
+        events: u64,
+        max: u64,
+    },
+    #[error("no case {stream_id} in the log; check the CRN")]
+    NoSuchCase { stream_id: String },
+    #[error("no event {event_id} in the log; check the id (as shown by `caseledger replay`)")]
+    NoSuchEvent { event_id: String },
     #[error("import refused at line {line}: {reason}; nothing was imported")]
     ImportLine { line: u64, reason: String },
     #[error("import refused: the target store is not empty (head position {head}); import only into a new, empty store; nothing was imported")]
