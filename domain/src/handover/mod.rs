@@ -1,0 +1,111 @@
+//! Handover (OMiC): when a Community Offender Manager (COM) is allocated to a person in
+//! custody and when responsibility passes from the Prison Offender Manager (POM) to the COM.
+//!
+//! A pure calculator: [`calculate`] reads a [`HandoverInput`] (with `today` as an
+//! argument, never a clock) and returns a [`HandoverResult`] or a typed [`HandoverError`].
+//! The rules are those of `handover-rules.md` (the restatement of the Ministry of Justice
+//! "Manage POM Cases" service), one module per rule family:
+//!
+//! | module | rules |
+//! |---|---|
+//! | `dates` | §2 date arithmetic (months then days, end-of-month clamping) |
+//! | `era` | §4 choosing the era |
+//! | `input` | §3 inputs and defaults |
+//! | `gates` | §5 OMiC scope, §6 prisons, nations and policy gates |
+//! | `era2019` | §7 `omic-2019` (the §7.1 ladder is shared with `omic-2022`) |
+//! | `era2022` | §8 `omic-2022` NPS dates |
+//! | `era2023` | §9 `omic-2023` override ladder and date maths |
+//! | `reasons` | §12 reason codes |
+//! | `error` | §3.3 errors and their texts |
+//!
+//! Every result records its era (the ruleset id), the reason code, the release date the
+//! dates came from and the ladder step that fired (§11 design notes), so a reader can
+//! see why it was reached.
+
+pub mod dates;
+pub mod era;
+pub mod era2019;
+pub mod era2022;
+pub mod era2023;
+pub mod error;
+pub mod gates;
+pub mod input;
+pub mod outcome;
+pub mod reasons;
+
+#[cfg(test)]
+mod properties;
+
+pub use dates::{months_then_days_before, Period};
+pub use era::HandoverEra;
+pub use error::{HandoverError, OutsideOmicReason, SentenceStartRule};
+pub use input::{
+    CaseAllocation, HandoverInput, Prison, PrisonEstate, PrisonKind, CATEGORY_BYTES_MAX,
+    PAROLE_OUTCOME_BYTES_MAX,
+};
+pub use outcome::{HandoverResult, ReleaseDate, ReleaseDateKind, Responsibility, RuleStep};
+pub use reasons::HandoverReason;
+
+/// Calculate the handover for one person on `input.today`.
+///
+/// Order (handover-rules.md §3.3, §5, §4): the input is checked first (HMP Prescoed is a
+/// male open prison, §3.2; text limits), then OMiC scope (step 0 of every ladder: under 18,
+/// not sentenced, civil sentence, §5), then the era's ladder runs: §7 for `omic-2019`,
+/// §7 with §8 dates for `omic-2022`, §9 for `omic-2023`.
+///
+/// Errors are [`HandoverError`]s whose `Display` is the contract error text.
+pub fn calculate(input: &HandoverInput) -> Result<HandoverResult, HandoverError> {
+    validate(input)?;
+    gates::check_omic_scope(input)?;
+    let result = match input.effective_era() {
+        HandoverEra::Omic2019 => era2019::calculate_v1(input, era2019::NpsRules::Omic2019),
+        HandoverEra::Omic2022 => era2019::calculate_v1(input, era2019::NpsRules::Omic2022),
+        HandoverEra::Omic2023 => era2023::calculate(input),
+    }?;
+    // Every era keeps the window in order (§7.4 final step, §8, §9.4): the COM is never
+    // responsible before being allocated.
+    debug_assert!(
+        match (result.start_date, result.handover_date) {
+            (Some(start), Some(handover)) => start <= handover,
+            _ => true,
+        },
+        "start_date after handover_date: {result:?}"
+    );
+    Ok(result)
+}
+
+/// Checks that do not depend on the rules: `prescoed` needs the male open estate
+/// (handover-rules.md §3.2, §3.3) and text inputs stay within their limits.
+fn validate(input: &HandoverInput) -> Result<(), HandoverError> {
+    if input.prison.prescoed && input.prison.estate != PrisonEstate::MaleOpen {
+        return Err(HandoverError::PrescoedOutsideMaleOpenEstate {
+            estate: input.prison.estate,
+        });
+    }
+    check_text_length(
+        "parole_outcome",
+        input.parole_outcome.as_deref(),
+        PAROLE_OUTCOME_BYTES_MAX,
+    )?;
+    check_text_length(
+        "prison.category",
+        input.prison.category.as_deref(),
+        CATEGORY_BYTES_MAX,
+    )
+}
+
+fn check_text_length(
+    field: &'static str,
+    text: Option<&str>,
+    bytes_max: u32,
+) -> Result<(), HandoverError> {
+    let bytes = text.map_or(0, |t| u64::try_from(t.len()).unwrap_or(u64::MAX));
+    if bytes > u64::from(bytes_max) {
+        return Err(HandoverError::TextTooLong {
+            field,
+            bytes,
+            bytes_max,
+        });
+    }
+    Ok(())
+}
