@@ -14,6 +14,7 @@ pub mod import;
 pub mod merkle;
 pub mod model;
 pub mod payload;
+pub mod render;
 mod store_glue;
 pub mod verify;
 
