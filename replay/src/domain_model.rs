@@ -61,9 +61,9 @@ impl CaseModel for DomainCase {
 
     fn event_json(&self, event: &Event) -> Value {
         match serde_json::to_value(event) {
-            Ok(Value::Object(mut tagged)) if tagged.len() == 1 => tagged
-                .remove(event.event_type())
-                .unwrap_or(Value::Null),
+            Ok(Value::Object(mut tagged)) if tagged.len() == 1 => {
+                tagged.remove(event.event_type()).unwrap_or(Value::Null)
+            }
             Ok(other) => other,
             Err(e) => Value::String(format!("(cannot be shown as JSON: {e})")),
         }

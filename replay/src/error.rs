@@ -43,7 +43,10 @@ pub enum ReplayError {
     #[error("no event {event_id} in the log; check the id (as shown by `caseledger replay`)")]
     NoSuchEvent { event_id: String },
     #[error("event {event_id} is a {event_type}, which is a fact, not a decision; explain works on decision events (allocation, tier, escalation outcome, handover dates, breach or recall decision, override)")]
-    NotADecision { event_id: String, event_type: String },
+    NotADecision {
+        event_id: String,
+        event_type: String,
+    },
     #[error("import refused at line {line}: {reason}; nothing was imported")]
     ImportLine { line: u64, reason: String },
     #[error("import refused: the target store is not empty (head position {head}); import only into a new, empty store; nothing was imported")]

@@ -151,9 +151,7 @@ fn explain_handover(
     let mut parts = HandoverParts {
         recorded_outcome: recorded_outcome.clone(),
         inputs: None,
-        inputs_source: InputsSource::NotAvailable {
-            why: String::new(),
-        },
+        inputs_source: InputsSource::NotAvailable { why: String::new() },
         reevaluation: None,
         under_todays_rules: None,
         not_reevaluated: None,
@@ -168,16 +166,19 @@ fn explain_handover(
         parts.not_reevaluated = Some(why);
         return parts;
     };
-    let input =
-        match handover_input_from_state(state, decision.sentence_id, decision.calculated_on, era_then)
-        {
-            Ok(input) => input,
-            Err(why) => {
-                parts.inputs_source = InputsSource::NotAvailable { why: why.clone() };
-                parts.not_reevaluated = Some(why);
-                return parts;
-            }
-        };
+    let input = match handover_input_from_state(
+        state,
+        decision.sentence_id,
+        decision.calculated_on,
+        era_then,
+    ) {
+        Ok(input) => input,
+        Err(why) => {
+            parts.inputs_source = InputsSource::NotAvailable { why: why.clone() };
+            parts.not_reevaluated = Some(why);
+            return parts;
+        }
+    };
     let rederived_digest = handover_inputs_digest(&input).unwrap_or_default();
     parts.inputs_source = InputsSource::RederivedFromCaseState {
         digest_matches: rederived_digest.as_str() == decision.inputs_digest.as_str(),
@@ -268,9 +269,7 @@ pub fn explain_decision(
         recorded: model.event_json(&event),
         recorded_outcome: None,
         inputs: None,
-        inputs_source: InputsSource::NotAvailable {
-            why: String::new(),
-        },
+        inputs_source: InputsSource::NotAvailable { why: String::new() },
         case_state_when_made: model.state_json(&state),
         reevaluation: None,
         under_todays_rules: None,

@@ -5,18 +5,17 @@
 //! the line byte-for-byte canonical, the count and the Merkle root against the header — while
 //! copying the lines into a private staging file. Nothing touches the target store. The first
 //! bad line is named and the import stops. [`StagedImport::commit`] then writes the staged
-//! records, in position order, to an empty store through [`EventStore::append`], with an
-//! [`ImportClock`] set to each record's original `recorded_at`: the store assigns the same
+//! records, in position order, to an empty store through [`EventStore::append`], with a
+//! [`ManualClock`] set to each record's original `recorded_at`: the store assigns the same
 //! positions and stream versions and computes the same hashes, so the result is byte-identical
 //! (checked: positions and times per append, and the last hash, which chains every other).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
 
 use caseledger_store::{
-    Clock, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StreamId, EVENTS_PER_APPEND_MAX,
+    EventStore, ExpectedVersion, ManualClock, NewEvent, RecordedEvent, StreamId,
+    EVENTS_PER_APPEND_MAX,
 };
 
 use crate::error::ReplayError;
@@ -27,26 +26,6 @@ use crate::merkle::{Hash32, MerkleAccumulator};
 use crate::payload::PayloadJson;
 use crate::store_glue::canonical_record_bytes;
 use crate::verify::ChainWalker;
-
-/// The clock an import target store must be opened with: it answers whatever instant the
-/// importer last set, so each record keeps its original `recorded_at`.
-#[derive(Clone, Debug, Default)]
-pub struct ImportClock(Arc<AtomicI64>);
-
-impl ImportClock {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn set(&self, us: i64) {
-        self.0.store(us, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ImportClock {
-    fn now_us(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// An export that passed every check, held in a private staging file.
 #[derive(Debug)]
@@ -233,7 +212,7 @@ impl StagedImport {
     pub async fn commit<S: EventStore + ?Sized>(
         self,
         target: &S,
-        clock: &ImportClock,
+        clock: &ManualClock,
         payloads: &dyn PayloadJson,
     ) -> Result<ImportSummary, ReplayError> {
         let target_head = target.head().await?;
@@ -311,7 +290,7 @@ impl StagedImport {
 /// put it exactly where the export had it. Returns the new count of records written.
 async fn append_batch<S: EventStore + ?Sized>(
     target: &S,
-    clock: &ImportClock,
+    clock: &ManualClock,
     batch: &[RecordedEvent],
     written: u64,
 ) -> Result<u64, ReplayError> {

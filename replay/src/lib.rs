@@ -7,6 +7,7 @@
 
 pub mod asof;
 pub mod diff;
+pub mod domain_payload;
 pub mod error;
 pub mod export;
 pub mod history;

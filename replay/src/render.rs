@@ -68,11 +68,7 @@ pub fn history_text(history: &CaseHistory) -> String {
             let at = link
                 .position
                 .map_or_else(|| "not in this case".to_owned(), |p| format!("#{p}"));
-            let _ = writeln!(
-                out,
-                "  CORRECTS {} ({at}): {}",
-                link.event_id, link.reason
-            );
+            let _ = writeln!(out, "  CORRECTS {} ({at}): {}", link.event_id, link.reason);
         }
         for link in &entry.corrected_by {
             let at = link.position.map_or_else(String::new, |p| format!("#{p}"));

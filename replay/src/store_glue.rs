@@ -1,22 +1,18 @@
 //! The two things replay needs from the store's codec: the canonical bytes of a record (the
 //! Merkle leaf) and the record hash (the chain). Kept in one place so the rest of the crate
 //! never depends on how the store encodes.
-//!
-//! TEMPORARY until the store branch lands its codec: a local stand-in so the crate builds.
 
-use caseledger_store::{RecordedEvent, StoreError};
-use sha2::{Digest, Sha256};
+use caseledger_store::{codec, hash, RecordedEvent, StoreError};
 
 use crate::merkle::Hash32;
 
-/// Canonical bytes of the whole record (hash included): the Merkle leaf input.
+/// Canonical bytes of the whole record, hash included: the store codec's record encoding
+/// (version byte + body). The Merkle leaf input.
 pub fn canonical_record_bytes(record: &RecordedEvent) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(record).map_err(|e| StoreError::Codec(e.to_string()))
+    codec::encode_record(record)
 }
 
-/// Recompute `record.hash` from every other field.
+/// Recompute `record.hash` from every other field, as the store does when it appends.
 pub fn recompute_hash(record: &RecordedEvent) -> Result<Hash32, StoreError> {
-    let mut copy = record.clone();
-    copy.hash = [0; 32];
-    Ok(Sha256::digest(canonical_record_bytes(&copy)?).into())
+    hash::record_hash(record)
 }
