@@ -21,13 +21,13 @@ pub mod conformance;
 pub mod hash;
 pub mod memory;
 mod planner;
-// pub mod sled_store;
+pub mod sled_store;
 pub mod subscription;
 mod validate;
 
 pub use clock::{ManualClock, SystemClock};
 pub use memory::MemoryStore;
-// pub use sled_store::{SledOptions, SledStore, WriterStats};
+pub use sled_store::{SledOptions, SledStore, WriterStats};
 pub use subscription::{EventStoreExt, ReadAll, Subscription};
 
 use serde::{Deserialize, Serialize};
