@@ -307,3 +307,99 @@ pub fn explain_decision(
     }
     Ok(explanation)
 }
+
+fn evaluation_text(out: &mut String, evaluation: &Evaluation) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "\n{}:", evaluation.label);
+    let _ = writeln!(out, "  outcome {}", evaluation.outcome);
+    if evaluation.same_as_recorded {
+        let _ = writeln!(out, "  same as recorded");
+    } else {
+        let _ = writeln!(out, "  DIFFERS from what was recorded:");
+        for change in &evaluation.differences {
+            let show = |v: &Option<Value>| v.as_ref().map_or("(absent)".to_owned(), Value::to_string);
+            let _ = writeln!(
+                out,
+                "    {}: recorded {}, here {}",
+                change.path,
+                show(&change.before),
+                show(&change.after)
+            );
+        }
+    }
+}
+
+/// The explanation for people (`caseledger explain`).
+pub fn explain_text(explanation: &Explanation) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let e = explanation;
+    let _ = writeln!(out, "decision {} [{}]", e.event_type, e.event_id);
+    let _ = writeln!(out, "case {} position {}", e.stream_id, e.position);
+    let _ = writeln!(out, "effective {}  recorded {}", e.effective_at, e.recorded_at);
+    let _ = writeln!(
+        out,
+        "made by {} (role {}, {})",
+        e.actor.id, e.actor.role, e.actor.organisation
+    );
+    let _ = writeln!(
+        out,
+        "ruleset {}  reason {}",
+        e.decision_ruleset.as_deref().unwrap_or(&e.ruleset_id),
+        e.reason_code.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(out, "recorded {}", e.recorded);
+    if let Some(outcome) = &e.recorded_outcome {
+        let _ = writeln!(out, "recorded outcome {outcome}");
+    }
+    match &e.inputs_source {
+        InputsSource::RecordedInEvent => {
+            let _ = writeln!(out, "\ninputs (as recorded in the event):");
+        }
+        InputsSource::RederivedFromCaseState {
+            digest_matches,
+            recorded_digest,
+            rederived_digest,
+        } => {
+            let _ = writeln!(
+                out,
+                "\ninputs (re-derived from the case state when the decision was made; the event records only their digest):"
+            );
+            let _ = writeln!(
+                out,
+                "  digest {} ({})",
+                if *digest_matches {
+                    "MATCHES the recorded one: these are the inputs used"
+                } else {
+                    "DIFFERS from the recorded one: the decision used inputs the case record does not hold"
+                },
+                if *digest_matches {
+                    recorded_digest.clone()
+                } else {
+                    format!("recorded {recorded_digest}, re-derived {rederived_digest}")
+                }
+            );
+        }
+        InputsSource::NotAvailable { why } => {
+            let _ = writeln!(out, "\ninputs not available: {why}");
+        }
+    }
+    if let Some(inputs) = &e.inputs {
+        let _ = writeln!(out, "{inputs:#}");
+    }
+    if let Some(evaluation) = &e.reevaluation {
+        evaluation_text(&mut out, evaluation);
+    }
+    if let Some(evaluation) = &e.under_todays_rules {
+        evaluation_text(&mut out, evaluation);
+    }
+    if let Some(why) = &e.not_reevaluated {
+        let _ = writeln!(out, "\nnot re-evaluated: {why}");
+    }
+    let _ = writeln!(
+        out,
+        "\ncase state when the decision was made:\n{:#}",
+        e.case_state_when_made
+    );
+    out
+}
