@@ -16,3 +16,4 @@ pub use caseledger_replay as replay;
 pub use caseledger_store as store;
 
 pub mod policy_cli;
+pub mod cli_replay;

@@ -28,6 +28,8 @@ enum Command {
     },
     /// Show what caseledger does on a synthetic cohort.
     Demo,
+    #[command(flatten)]
+    Replay(caseledger::cli_replay::ReplayCommand),
 }
 
 #[derive(Subcommand)]
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
             }
             .map_err(|e| format!("I/O error: {e}"))
         }
+        Command::Replay(command) => caseledger::cli_replay::run(command),
         Command::Demo => {
             println!("caseledger demo: the workspace builds; the cohort demo arrives with the CLI issue.");
             Ok(())

@@ -179,11 +179,13 @@ fn explain_handover(
             return parts;
         }
     };
-    let rederived_digest = handover_inputs_digest(&input).unwrap_or_default();
+    let rederived_digest = handover_inputs_digest(&input)
+        .map(|d| d.as_str().to_owned())
+        .unwrap_or_else(|e| format!("(cannot be computed: {e})"));
     parts.inputs_source = InputsSource::RederivedFromCaseState {
-        digest_matches: rederived_digest.as_str() == decision.inputs_digest.as_str(),
+        digest_matches: rederived_digest == decision.inputs_digest.as_str(),
         recorded_digest: decision.inputs_digest.as_str().to_owned(),
-        rederived_digest: rederived_digest.as_str().to_owned(),
+        rederived_digest,
     };
     parts.inputs = serde_json::to_value(&input).ok();
     let run = |era: CalculatorEra| {

@@ -7,9 +7,12 @@
 
 pub mod asof;
 pub mod diff;
+pub mod domain_model;
 pub mod domain_payload;
 pub mod error;
+pub mod explain;
 pub mod export;
+pub mod handover_inputs;
 pub mod history;
 pub mod import;
 pub mod merkle;
