@@ -128,7 +128,10 @@ fn text(e: ReplayError) -> String {
     e.to_string()
 }
 
-async fn read_case(store: &SledStore, crn: &str) -> Result<Vec<caseledger_store::RecordedEvent>, String> {
+async fn read_case(
+    store: &SledStore,
+    crn: &str,
+) -> Result<Vec<caseledger_store::RecordedEvent>, String> {
     let stream = StreamId::new(crn).map_err(|e| e.to_string())?;
     let records = store
         .read_stream(&stream, 1)
@@ -262,8 +265,8 @@ async fn import(args: ImportArgs) -> Result<(), String> {
     if head != 0 {
         return Err(text(ReplayError::TargetNotEmpty { head }));
     }
-    let file = File::open(&args.file)
-        .map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
+    let file =
+        File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
     let staged = stage_import(BufReader::new(file), &DomainPayloads).map_err(text)?;
     let summary = staged
         .commit(&store, &clock, &DomainPayloads)

@@ -319,7 +319,8 @@ fn evaluation_text(out: &mut String, evaluation: &Evaluation) {
     } else {
         let _ = writeln!(out, "  DIFFERS from what was recorded:");
         for change in &evaluation.differences {
-            let show = |v: &Option<Value>| v.as_ref().map_or("(absent)".to_owned(), Value::to_string);
+            let show =
+                |v: &Option<Value>| v.as_ref().map_or("(absent)".to_owned(), Value::to_string);
             let _ = writeln!(
                 out,
                 "    {}: recorded {}, here {}",
@@ -338,7 +339,11 @@ pub fn explain_text(explanation: &Explanation) -> String {
     let e = explanation;
     let _ = writeln!(out, "decision {} [{}]", e.event_type, e.event_id);
     let _ = writeln!(out, "case {} position {}", e.stream_id, e.position);
-    let _ = writeln!(out, "effective {}  recorded {}", e.effective_at, e.recorded_at);
+    let _ = writeln!(
+        out,
+        "effective {}  recorded {}",
+        e.effective_at, e.recorded_at
+    );
     let _ = writeln!(
         out,
         "made by {} (role {}, {})",

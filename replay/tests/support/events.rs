@@ -76,3 +76,19 @@ pub fn registration_added(id: u16, on: &str) -> Event {
         review_on: None,
     })
 }
+
+pub fn event_corrected(
+    on: &str,
+    corrected: uuid::Uuid,
+    corrected_type: &str,
+    reason: &str,
+) -> Event {
+    Event::EventCorrected(caseledger_domain::event::EventCorrected {
+        corrected_on: date(on),
+        corrected_event_id: caseledger_domain::identity::EventRef::new(corrected.to_string())
+            .expect("event ref"),
+        corrected_event_type: caseledger_domain::event::EventTypeName::new(corrected_type)
+            .expect("event type"),
+        reason: caseledger_domain::identity::Text::new(reason).expect("reason"),
+    })
+}
