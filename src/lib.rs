@@ -15,5 +15,5 @@ pub use caseledger_projections as projections;
 pub use caseledger_replay as replay;
 pub use caseledger_store as store;
 
-pub mod policy_cli;
 pub mod cli_replay;
+pub mod policy_cli;

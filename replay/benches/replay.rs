@@ -100,7 +100,9 @@ fn event(i: u32, on: Date) -> Event {
 
 async fn build_case(store: &SledStore, clock: &ManualClock) -> Vec<RecordedEvent> {
     let first_day: Date = "2020-01-06".parse().expect("date");
-    let start_us = jiff::Timestamp::from_second(1_578_268_800).expect("ts").as_microsecond();
+    let start_us = jiff::Timestamp::from_second(1_578_268_800)
+        .expect("ts")
+        .as_microsecond();
     let stream = StreamId::new("X000001").expect("stream");
     for i in 0..CASE_EVENTS {
         let on = first_day
@@ -177,14 +179,20 @@ fn main() {
     let records = runtime.block_on(build_case(&store, &clock));
     assert_eq!(records.len(), CASE_EVENTS as usize);
     let stream = StreamId::new("X000001").expect("stream");
-    println!("case of {} events on sled (medians of {RUNS} runs)", records.len());
+    println!(
+        "case of {} events on sled (medians of {RUNS} runs)",
+        records.len()
+    );
 
-    measure("full replay: read stream from sled + decode + evolve", || {
-        let records = runtime
-            .block_on(store.read_stream(&stream, 1))
-            .expect("read");
-        black_box(state_as_of(&DomainCase, &records, AsOf::now()).expect("replay"));
-    });
+    measure(
+        "full replay: read stream from sled + decode + evolve",
+        || {
+            let records = runtime
+                .block_on(store.read_stream(&stream, 1))
+                .expect("read");
+            black_box(state_as_of(&DomainCase, &records, AsOf::now()).expect("replay"));
+        },
+    );
     measure("full replay: decode + evolve (records in memory)", || {
         black_box(state_as_of(&DomainCase, &records, AsOf::now()).expect("replay"));
     });
@@ -202,7 +210,10 @@ fn main() {
     measure("as-of (R, E) query: fold (records in memory)", || {
         black_box(state_as_of(&DomainCase, &records, as_of).expect("as-of"));
     });
-    measure("history timeline: JSON state + diff after every event", || {
-        black_box(case_history(&DomainCase, &records, AsOf::now()).expect("history"));
-    });
+    measure(
+        "history timeline: JSON state + diff after every event",
+        || {
+            black_box(case_history(&DomainCase, &records, AsOf::now()).expect("history"));
+        },
+    );
 }

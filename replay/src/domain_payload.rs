@@ -35,7 +35,7 @@ fn check_matches(event: &Event, event_type: &str, schema_version: u16) -> Result
 }
 
 impl PayloadJson for DomainPayloads {
-    fn to_json(
+    fn payload_to_json(
         &self,
         event_type: &str,
         schema_version: u16,
@@ -52,7 +52,7 @@ impl PayloadJson for DomainPayloads {
         }
     }
 
-    fn from_json(
+    fn payload_from_json(
         &self,
         event_type: &str,
         schema_version: u16,

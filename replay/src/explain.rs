@@ -211,8 +211,8 @@ fn explain_handover(
         caseledger_domain::reference::Nation::England
     };
     let era_today = RulesetEra::for_date(today, nation);
-    parts.under_todays_rules = match CalculatorEra::parse(era_today.as_str()) {
-        Some(era_now) => Some(evaluation(
+    parts.under_todays_rules = CalculatorEra::parse(era_today.as_str()).map(|era_now| {
+        evaluation(
             format!(
                 "under today's rules ({}, in force on {today}), same inputs and calculation date — not the rules the decision was made under",
                 era_now.as_str()
@@ -220,9 +220,8 @@ fn explain_handover(
             era_now.as_str().to_owned(),
             run(era_now),
             &recorded_outcome,
-        )),
-        None => None,
-    };
+        )
+    });
     parts
 }
 

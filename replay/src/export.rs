@@ -119,7 +119,7 @@ impl RecordLine {
             reason,
         };
         let json = payloads
-            .to_json(&record.event_type, record.schema_version, &record.payload)
+            .payload_to_json(&record.event_type, record.schema_version, &record.payload)
             .map_err(not_exportable)?;
         Ok(RecordLine {
             position: record.position,
@@ -151,7 +151,7 @@ impl RecordLine {
     /// hashes (the caller does, with the chain).
     pub fn to_record(&self, payloads: &dyn PayloadJson) -> Result<RecordedEvent, String> {
         let payload = payloads
-            .from_json(
+            .payload_from_json(
                 &self.payload.event_type,
                 self.payload.schema_version,
                 &self.payload.payload,

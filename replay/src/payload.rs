@@ -6,16 +6,16 @@ use serde_json::Value;
 
 /// Converts stored payload bytes of an event type / schema version to JSON and back.
 ///
-/// `from_json(to_json(bytes)) == bytes` must hold for every payload the log holds; export
+/// `payload_from_json(payload_to_json(bytes)) == bytes` must hold for every payload the log holds; export
 /// checks it for every record before writing a line.
 pub trait PayloadJson {
-    fn to_json(
+    fn payload_to_json(
         &self,
         event_type: &str,
         schema_version: u16,
         payload: &[u8],
     ) -> Result<Value, String>;
-    fn from_json(
+    fn payload_from_json(
         &self,
         event_type: &str,
         schema_version: u16,
