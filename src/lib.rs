@@ -16,4 +16,5 @@ pub use caseledger_replay as replay;
 pub use caseledger_store as store;
 
 pub mod cli_replay;
+pub mod cli_report;
 pub mod policy_cli;

@@ -26,6 +26,8 @@ pub mod risk;
 pub mod ruleset;
 pub mod sentence;
 pub mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tier;
 pub mod tier_code;
 pub mod workload;

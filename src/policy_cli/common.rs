@@ -2,7 +2,7 @@
 //! rejection and typed field readers whose error texts follow the contract
 //! (`<field>: <why>`; handover-rules.md §3.3, tier-rules.md §1).
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use jiff::civil::Date;
 use serde_json::{Map, Value};
@@ -15,16 +15,34 @@ pub const LINE_BYTES_MAX: usize = 1 << 20;
 /// line to `output`. Returns an I/O error only for I/O failures; per-line problems become
 /// `{"id": ..., "error": ...}` lines.
 pub fn run_lines<R: BufRead, W: Write>(
-    input: R,
+    mut input: R,
     mut output: W,
     evaluate: impl Fn(&Map<String, Value>) -> Result<Map<String, Value>, String>,
 ) -> io::Result<()> {
-    for line in input.lines() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
+    // Read raw bytes, at most LINE_BYTES_MAX + 1 per line, so neither an over-long line nor
+    // invalid UTF-8 can stop the batch or make memory grow without bound: each becomes a
+    // per-line error and the next line is processed.
+    let mut buffer = Vec::with_capacity(4096);
+    loop {
+        buffer.clear();
+        let read =
+            Read::take(&mut input, LINE_BYTES_MAX as u64 + 1).read_until(b'\n', &mut buffer)?;
+        if read == 0 {
+            break;
         }
-        let result = evaluate_raw(&line, &evaluate);
+        let result = if buffer.len() > LINE_BYTES_MAX && buffer.last() != Some(&b'\n') {
+            input.skip_until(b'\n')?;
+            error_line(
+                Value::Null,
+                format!("input: line is longer than {LINE_BYTES_MAX} bytes"),
+            )
+        } else {
+            match std::str::from_utf8(&buffer) {
+                Ok(line) if line.trim().is_empty() => continue,
+                Ok(line) => evaluate_raw(line.trim_end_matches(['\n', '\r']), &evaluate),
+                Err(_) => error_line(Value::Null, "input: line is not valid UTF-8".into()),
+            }
+        };
         serde_json::to_writer(&mut output, &result)?;
         output.write_all(b"\n")?;
     }
@@ -213,6 +231,24 @@ mod tests {
         assert!(lines[2]["error"].as_str().unwrap().starts_with("input: "));
         assert_eq!(lines[3]["error"], "id: must be a string");
         assert_eq!(lines[4]["id"], "b");
+    }
+
+    #[test]
+    fn invalid_utf8_and_over_long_lines_are_per_line_errors() {
+        let mut input = b"{\"id\":\"a\"}\n\xff\xfe\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', LINE_BYTES_MAX + 10));
+        input.extend(b"\n{\"id\":\"b\"}\n");
+        let mut out = Vec::new();
+        run_lines(&input[..], &mut out, |_| Ok(Map::new())).unwrap();
+        let lines: Vec<Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[1]["error"], "input: line is not valid UTF-8");
+        assert!(lines[2]["error"].as_str().unwrap().contains("longer than"));
+        assert_eq!(lines[3]["id"], "b");
     }
 
     #[test]

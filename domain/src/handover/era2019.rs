@@ -311,3 +311,278 @@ fn h45(input: &HandoverInput, crd_or_ard: ReleaseDate) -> Result<Date, HandoverE
         None => four_and_a_half,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handover::{calculate, PrisonEstate};
+    use crate::risk::MappaLevel;
+    use jiff::civil::date;
+
+    /// An English NPS determinate case in a public closed prison, OMiC policy case by SSD.
+    fn nps(today: Date, crd: Date) -> HandoverInput {
+        HandoverInput {
+            era: Some(HandoverEra::Omic2019),
+            sentence_start: Some(date(2019, 10, 5)),
+            crd: Some(crd),
+            ..HandoverInput::new(today)
+        }
+    }
+
+    fn run(input: &HandoverInput) -> HandoverResult {
+        calculate(input).unwrap()
+    }
+
+    #[test]
+    fn s7_1_steps_1_and_2_recall_then_immigration_have_no_dates() {
+        let mut input = nps(date(2021, 1, 1), date(2022, 9, 1));
+        input.recalled = true;
+        input.immigration = true;
+        let r = run(&input);
+        assert_eq!(
+            (r.responsibility, r.reason, r.start_date, r.handover_date),
+            (
+                Responsibility::Community,
+                HandoverReason::RecallCase,
+                None,
+                None
+            )
+        );
+        input.recalled = false;
+        assert_eq!(run(&input).reason, HandoverReason::ImmigrationCase);
+        assert_eq!(run(&input).rule, RuleStep::V1Immigration);
+    }
+
+    #[test]
+    fn s7_1_step_3_unknown_release_date_is_custody_only() {
+        let mut input = nps(date(2021, 1, 1), date(2022, 9, 1));
+        input.crd = None;
+        let r = run(&input);
+        assert_eq!(r.responsibility, Responsibility::CustodyOnly);
+        assert_eq!(r.reason, HandoverReason::ReleaseDateUnknown);
+        assert_eq!(r.release_date, None);
+    }
+
+    #[test]
+    fn s7_1_step_4_crc_skips_the_10_month_rule_and_the_policy_gate() {
+        // Short sentence (release 5 months after SSD) and an open prison before O2: an NPS
+        // case would be `less_than_10_months_left_to_serve`; CRC gets R − 84 days.
+        let mut input = nps(date(2019, 10, 1), date(2020, 3, 5));
+        input.case_allocation = CaseAllocation::Crc;
+        input.prison.estate = PrisonEstate::MaleOpen;
+        input.prison.arrival = Some(date(2019, 10, 5));
+        let r = run(&input);
+        assert_eq!(r.reason, HandoverReason::CrcCase);
+        assert_eq!(r.start_date, Some(date(2019, 12, 12)));
+        assert_eq!(r.handover_date, Some(date(2019, 12, 12)));
+        assert_eq!(r.responsibility, Responsibility::CustodyOnly);
+        // CRC does not need a sentence start date.
+        input.sentence_start = None;
+        assert_eq!(run(&input).reason, HandoverReason::CrcCase);
+    }
+
+    #[test]
+    fn s7_1_step_4_an_indeterminate_case_recorded_as_crc_is_nps() {
+        let mut input = nps(date(2021, 12, 31), date(2030, 1, 1));
+        input.case_allocation = CaseAllocation::Crc;
+        input.indeterminate = true;
+        input.ted = Some(date(2022, 9, 1));
+        let r = run(&input);
+        assert_eq!(r.reason, HandoverReason::NpsIndeterminate);
+        assert_eq!(r.handover_date, Some(date(2022, 1, 1)));
+    }
+
+    #[test]
+    fn s7_1_step_5_exactly_10_months_to_serve_counts_as_short() {
+        // SSD 2020-01-31 + 10 months clamps to 2020-11-30 (§2 D2).
+        let mut input = nps(date(2020, 2, 1), date(2020, 11, 30));
+        input.sentence_start = Some(date(2020, 1, 31));
+        let r = run(&input);
+        assert_eq!(r.reason, HandoverReason::LessThan10MonthsLeftToServe);
+        assert_eq!(r.responsibility, Responsibility::Community);
+        assert_eq!((r.start_date, r.handover_date), (None, None));
+        input.crd = Some(date(2020, 12, 1));
+        assert_ne!(
+            run(&input).reason,
+            HandoverReason::LessThan10MonthsLeftToServe
+        );
+    }
+
+    #[test]
+    fn s7_1_step_5_needs_the_sentence_start_date() {
+        let mut input = nps(date(2021, 1, 1), date(2022, 9, 1));
+        input.sentence_start = None;
+        let err = calculate(&input).unwrap_err();
+        assert_eq!(
+            err,
+            HandoverError::SentenceStartRequired(SentenceStartRule::LessThan10MonthsLeftToServe)
+        );
+        assert!(err.to_string().starts_with("sentence_start: required for "));
+    }
+
+    #[test]
+    fn s7_1_step_7_pre_omic_rules_when_not_a_policy_case() {
+        // A-19a: SSD before 2019-10-01, release before 2021-02-15.
+        let mut input = nps(date(2021, 1, 1), date(2021, 2, 14));
+        input.sentence_start = Some(date(2019, 9, 30));
+        let r = run(&input);
+        assert_eq!(r.reason, HandoverReason::PreOmicRules);
+        assert_eq!(r.responsibility, Responsibility::Community);
+        assert_eq!(r.rule, RuleStep::V1PreOmic);
+    }
+
+    #[test]
+    fn s7_2_nps_determinate_ped_wins_even_if_past_and_ard_crd_ties_report_ard() {
+        let mut input = nps(date(2021, 1, 1), date(2022, 9, 1));
+        input.ard = Some(date(2022, 9, 1));
+        assert_eq!(
+            release_date(&input),
+            Some(ReleaseDate {
+                kind: ReleaseDateKind::Ard,
+                date: date(2022, 9, 1)
+            })
+        );
+        input.ard = Some(date(2022, 8, 31));
+        assert_eq!(release_date(&input).unwrap().date, date(2022, 8, 31));
+        input.ped = Some(date(2020, 6, 1));
+        assert_eq!(
+            release_date(&input),
+            ReleaseDate::known(ReleaseDateKind::Ped, Some(date(2020, 6, 1)))
+        );
+        // HDC dates are not NPS release dates.
+        input.ped = None;
+        input.hdced = Some(date(2021, 6, 1));
+        assert_eq!(release_date(&input).unwrap().kind, ReleaseDateKind::Ard);
+    }
+
+    #[test]
+    fn s7_2_indeterminate_uses_future_ted_else_earliest_prd_or_ped_not_in_the_past() {
+        let today = date(2021, 6, 1);
+        let mut input = nps(today, date(2030, 1, 1));
+        input.indeterminate = true;
+        input.ted = Some(today); // not in the future (§2 D4)
+        input.ped = Some(date(2021, 5, 31)); // in the past
+        input.prd = Some(date(2022, 3, 1));
+        assert_eq!(
+            release_date(&input),
+            ReleaseDate::known(ReleaseDateKind::Prd, Some(date(2022, 3, 1)))
+        );
+        input.ped = Some(today); // today is not in the past
+        assert_eq!(
+            release_date(&input),
+            ReleaseDate::known(ReleaseDateKind::Ped, Some(today))
+        );
+        input.ted = Some(date(2021, 6, 2));
+        assert_eq!(release_date(&input).unwrap().kind, ReleaseDateKind::Ted);
+        input.ted = None;
+        input.ped = None;
+        input.prd = Some(date(2020, 1, 1));
+        assert_eq!(release_date(&input), None, "only past dates: unknown");
+    }
+
+    #[test]
+    fn s7_2_crc_uses_hdcad_else_the_earliest_of_ard_crd_hdced() {
+        let mut input = nps(date(2021, 1, 1), date(2022, 9, 1));
+        input.case_allocation = CaseAllocation::Crc;
+        input.hdced = Some(date(2022, 5, 1));
+        assert_eq!(release_date(&input).unwrap().kind, ReleaseDateKind::Hdced);
+        input.hdcad = Some(date(2022, 7, 1));
+        assert_eq!(
+            release_date(&input),
+            ReleaseDate::known(ReleaseDateKind::Hdcad, Some(date(2022, 7, 1)))
+        );
+    }
+
+    #[test]
+    fn s7_3_mappa_blank_and_level_0_give_the_same_dates_under_different_reasons() {
+        let input = nps(date(2021, 1, 1), date(2022, 9, 1));
+        let blank = run(&input);
+        assert_eq!(blank.reason, HandoverReason::NpsMappaUnknown);
+        let level0 = run(&HandoverInput {
+            mappa_level: Some(MappaLevel::new(0).unwrap()),
+            ..input.clone()
+        });
+        assert_eq!(level0.reason, HandoverReason::NpsDeterminateMappa1N);
+        assert_eq!(
+            (level0.start_date, level0.handover_date),
+            (blank.start_date, blank.handover_date)
+        );
+        assert_eq!(blank.handover_date, Some(date(2022, 4, 16)));
+    }
+
+    #[test]
+    fn s7_3_mappa_2_3_handover_is_7_5_months_before_release_but_never_before_today() {
+        let mut input = nps(date(2021, 1, 1), date(2022, 9, 1));
+        input.mappa_level = Some(MappaLevel::new(2).unwrap());
+        let r = run(&input);
+        assert_eq!(r.reason, HandoverReason::NpsDeterminateMappa23);
+        assert_eq!(r.start_date, Some(date(2022, 1, 17)));
+        assert_eq!(r.handover_date, Some(date(2022, 1, 17)));
+        // §13.1: after the 7.5-month point the handover date is today → community.
+        input.today = date(2022, 3, 1);
+        input.mappa_level = Some(MappaLevel::new(3).unwrap());
+        let r = run(&input);
+        assert_eq!(r.handover_date, Some(date(2022, 3, 1)));
+        assert_eq!(r.responsibility, Responsibility::Community);
+    }
+
+    #[test]
+    fn s7_3_h45_uses_hdcad_then_earlier_hdced_and_is_raised_to_the_start_date() {
+        let mut input = nps(date(2021, 1, 1), date(2022, 9, 1));
+        input.hdced = Some(date(2022, 3, 1)); // before 4.5-month point, after start
+        assert_eq!(run(&input).handover_date, Some(date(2022, 3, 1)));
+        // HDCED before the start date: raised to the start (§7.4 final step, §13.3).
+        input.hdced = Some(date(2021, 12, 1));
+        let r = run(&input);
+        assert_eq!(r.start_date, Some(date(2022, 1, 17)));
+        assert_eq!(r.handover_date, Some(date(2022, 1, 17)));
+        input.hdcad = Some(date(2022, 6, 1));
+        assert_eq!(run(&input).handover_date, Some(date(2022, 6, 1)));
+    }
+
+    #[test]
+    fn s7_3_ped_and_early_allocation_dates() {
+        let mut input = nps(date(2021, 1, 1), date(2023, 9, 1));
+        input.ped = Some(date(2022, 10, 31));
+        let r = run(&input);
+        assert_eq!(r.reason, HandoverReason::NpsDeterminateParoleCase);
+        assert_eq!(r.start_date, Some(date(2022, 2, 28)));
+        assert_eq!(r.handover_date, Some(date(2022, 2, 28)));
+        input.early_allocation = true;
+        let r = run(&input);
+        assert_eq!(r.reason, HandoverReason::NpsEarlyAllocation);
+        assert_eq!(r.handover_date, Some(date(2021, 7, 31)));
+    }
+
+    #[test]
+    fn s7_4_womens_open_with_unknown_category_since_has_no_start_date() {
+        let mut input = nps(date(2021, 5, 7), date(2030, 1, 1));
+        input.sentence_start = Some(date(2021, 4, 30));
+        input.indeterminate = true;
+        input.ted = Some(date(2022, 9, 1));
+        input.prison.estate = PrisonEstate::Womens;
+        input.prison.category = Some("T".into());
+        let r = run(&input);
+        assert_eq!(r.reason, HandoverReason::NpsIndeterminateOpen);
+        assert_eq!(r.start_date, None);
+        assert_eq!(r.handover_date, Some(date(2022, 1, 1)));
+        assert_eq!(r.responsibility, Responsibility::CustodyWithCom);
+        input.today = date(2022, 1, 1);
+        assert_eq!(run(&input).responsibility, Responsibility::Community);
+    }
+
+    #[test]
+    fn s7_5_responsibility_windows_are_half_open() {
+        let start = date(2022, 1, 17);
+        let handover = date(2022, 4, 16);
+        let at = |today| responsibility(today, Some(start), handover);
+        assert_eq!(at(date(2022, 1, 16)), Responsibility::CustodyOnly);
+        assert_eq!(at(start), Responsibility::CustodyWithCom);
+        assert_eq!(at(date(2022, 4, 15)), Responsibility::CustodyWithCom);
+        assert_eq!(at(handover), Responsibility::Community);
+        assert_eq!(
+            responsibility(date(2021, 1, 1), None, handover),
+            Responsibility::CustodyWithCom
+        );
+    }
+}

@@ -254,3 +254,324 @@ pub fn start_date(input: &HandoverInput, handover: Option<Date>) -> Option<Date>
         handover
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handover::{calculate, CaseAllocation, PrisonEstate};
+    use crate::risk::MappaLevel;
+    use jiff::civil::date;
+
+    const TODAY: Date = date(2024, 1, 1);
+
+    /// An indeterminate case whose next parole hearing is exactly 12 months away.
+    fn indeterminate() -> HandoverInput {
+        HandoverInput {
+            era: Some(HandoverEra::Omic2023),
+            sentence_start: Some(date(2015, 1, 1)),
+            indeterminate: true,
+            ted: Some(date(2020, 1, 1)),
+            thd: Some(date(2025, 1, 1)),
+            parole_outcome: Some("Stay In Closed [*]".into()),
+            ..HandoverInput::new(TODAY)
+        }
+    }
+
+    fn determinate(crd: Date) -> HandoverInput {
+        HandoverInput {
+            era: Some(HandoverEra::Omic2023),
+            sentence_start: Some(date(2023, 1, 1)),
+            crd: Some(crd),
+            ..HandoverInput::new(TODAY)
+        }
+    }
+
+    fn mappa(level: u8) -> Option<MappaLevel> {
+        Some(MappaLevel::new(level).unwrap())
+    }
+
+    fn reason(input: &HandoverInput) -> HandoverReason {
+        calculate(input).unwrap().reason
+    }
+
+    #[test]
+    fn s9_1_step_1_additional_isp_beats_every_other_override() {
+        let input = HandoverInput {
+            additional_isp: true,
+            recalled: true,
+            ..indeterminate()
+        };
+        let r = calculate(&input).unwrap();
+        assert_eq!(r.reason, HandoverReason::AdditionalIsp);
+        assert_eq!(r.responsibility, Responsibility::CustodyOnly);
+        // Only for indeterminate sentences.
+        let determinate = HandoverInput {
+            indeterminate: false,
+            ..input
+        };
+        assert_eq!(reason(&determinate), HandoverReason::RecallCase);
+    }
+
+    #[test]
+    fn s9_1_step_2_recall_with_thd_exactly_12_months_away_and_mappa_blank_0_or_1() {
+        for level in [None, mappa(0), mappa(1)] {
+            let input = HandoverInput {
+                recalled: true,
+                mappa_level: level,
+                parole_outcome: None,
+                ..indeterminate()
+            };
+            let r = calculate(&input).unwrap();
+            assert_eq!(r.reason, HandoverReason::RecallThdOver12Months);
+            assert_eq!(r.responsibility, Responsibility::CustodyWithCom);
+            assert_eq!((r.start_date, r.handover_date), (None, None));
+        }
+        // THD one day short of 12 months: falls through to step 5.
+        let input = HandoverInput {
+            recalled: true,
+            thd: Some(date(2024, 12, 31)),
+            ..indeterminate()
+        };
+        assert_eq!(reason(&input), HandoverReason::RecallCase);
+    }
+
+    #[test]
+    fn s9_1_step_3_failed_parole_and_mappa_2_3_is_community() {
+        for level in [2, 3] {
+            let input = HandoverInput {
+                mappa_level: mappa(level),
+                ..indeterminate()
+            };
+            let r = calculate(&input).unwrap();
+            assert_eq!(r.reason, HandoverReason::ParoleMappa23);
+            assert_eq!(r.responsibility, Responsibility::Community);
+            // A recall with MAPPA 2/3 does not take step 2; with a failed parole it is step 3.
+            let recalled = HandoverInput {
+                recalled: true,
+                ..input
+            };
+            assert_eq!(reason(&recalled), HandoverReason::ParoleMappa23);
+            // Without a failed parole it falls through to the recall step.
+            let no_outcome = HandoverInput {
+                parole_outcome: None,
+                ..recalled
+            };
+            assert_eq!(reason(&no_outcome), HandoverReason::RecallCase);
+        }
+    }
+
+    #[test]
+    fn s9_1_step_4_failed_parole_with_thd_12_months_away() {
+        let r = calculate(&indeterminate()).unwrap();
+        assert_eq!(r.reason, HandoverReason::ThdOver12Months);
+        assert_eq!(r.responsibility, Responsibility::CustodyWithCom);
+        assert_eq!((r.start_date, r.handover_date), (None, None));
+    }
+
+    #[test]
+    fn s9_1_release_and_no_outcome_texts_are_not_a_failed_parole() {
+        for outcome in ["Release [*]", "", "Not Applicable", "Not Specified"] {
+            let input = HandoverInput {
+                parole_outcome: Some(outcome.into()),
+                ..indeterminate()
+            };
+            assert!(!parole_not_release(&input), "{outcome:?}");
+            // Falls through to ERD: TED and THD — THD is in the future → THD − 12 months.
+            let r = calculate(&input).unwrap();
+            assert_eq!(r.reason, HandoverReason::Indeterminate);
+            assert_eq!(r.handover_date, Some(TODAY));
+        }
+        let release_lowercase = HandoverInput {
+            parole_outcome: Some("release [*]".into()),
+            ..indeterminate()
+        };
+        assert!(
+            parole_not_release(&release_lowercase),
+            "only exactly `Release [*]`"
+        );
+    }
+
+    #[test]
+    fn s9_2_indeterminate_erd_prefers_future_ted_then_future_thd_then_the_closer() {
+        let mut input = indeterminate();
+        input.ted = Some(date(2024, 6, 1));
+        assert_eq!(
+            earliest_release_date(&input).unwrap().kind,
+            ReleaseDateKind::Ted
+        );
+        input.ted = Some(TODAY); // today is not in the future: THD (future) wins
+        assert_eq!(
+            earliest_release_date(&input).unwrap().kind,
+            ReleaseDateKind::Thd
+        );
+        input.thd = Some(date(2023, 12, 1));
+        assert_eq!(
+            earliest_release_date(&input).unwrap().kind,
+            ReleaseDateKind::Ted,
+            "both not in the future: the closer to today"
+        );
+        input.thd = Some(TODAY);
+        assert_eq!(
+            earliest_release_date(&input).unwrap().kind,
+            ReleaseDateKind::Ted,
+            "tie → TED"
+        );
+        input.ted = None;
+        input.thd = None;
+        assert_eq!(earliest_release_date(&input), None);
+        input.ped = Some(date(2025, 1, 1));
+        assert_eq!(
+            earliest_release_date(&input),
+            None,
+            "PED is ignored for ISPs"
+        );
+    }
+
+    #[test]
+    fn s9_2_determinate_erd_is_ped_even_if_past_else_min_ard_crd() {
+        let mut input = determinate(date(2025, 3, 1));
+        input.ard = Some(date(2025, 3, 1));
+        assert_eq!(
+            earliest_release_date(&input).unwrap().kind,
+            ReleaseDateKind::Ard
+        );
+        input.crd = Some(date(2025, 2, 28));
+        assert_eq!(
+            earliest_release_date(&input).unwrap().kind,
+            ReleaseDateKind::Crd
+        );
+        input.ped = Some(date(2023, 6, 1));
+        assert_eq!(
+            earliest_release_date(&input),
+            ReleaseDate::known(ReleaseDateKind::Ped, Some(date(2023, 6, 1)))
+        );
+    }
+
+    #[test]
+    fn s9_3_early_allocation_comes_before_the_10_month_rule() {
+        let mut input = determinate(date(2023, 11, 1)); // exactly SSD + 10 months
+        assert_eq!(reason(&input), HandoverReason::DeterminateShort);
+        input.early_allocation = true;
+        let r = calculate(&input).unwrap();
+        assert_eq!(r.reason, HandoverReason::EarlyAllocation);
+        assert_eq!(r.handover_date, Some(date(2022, 8, 1)));
+        assert_eq!(r.responsibility, Responsibility::Community);
+    }
+
+    #[test]
+    fn s9_3_short_sentence_has_no_dates_and_is_community() {
+        let r = calculate(&determinate(date(2023, 11, 1))).unwrap();
+        assert_eq!((r.start_date, r.handover_date), (None, None));
+        assert_eq!(r.responsibility, Responsibility::Community);
+        assert_eq!(
+            reason(&determinate(date(2023, 11, 2))),
+            HandoverReason::Determinate
+        );
+    }
+
+    #[test]
+    fn s9_3_determinate_short_needs_the_sentence_start_but_isps_do_not() {
+        let mut input = determinate(date(2025, 1, 1));
+        input.sentence_start = None;
+        assert_eq!(
+            calculate(&input),
+            Err(HandoverError::SentenceStartRequired(
+                SentenceStartRule::DeterminateShort
+            ))
+        );
+        input.early_allocation = true;
+        assert_eq!(reason(&input), HandoverReason::EarlyAllocation);
+        let isp = HandoverInput {
+            sentence_start: None,
+            parole_outcome: None,
+            ..indeterminate()
+        };
+        assert_eq!(reason(&isp), HandoverReason::Indeterminate);
+    }
+
+    #[test]
+    fn s9_3_parole_and_determinate_dates_ignore_crc_and_hdc() {
+        let mut input = determinate(date(2025, 10, 31));
+        input.case_allocation = CaseAllocation::Crc;
+        input.hdced = Some(date(2024, 2, 1));
+        input.hdcad = Some(date(2024, 3, 1));
+        let r = calculate(&input).unwrap();
+        assert_eq!(r.reason, HandoverReason::Determinate);
+        // 2025-10-31 − 8 months = 2025-02-28 (clamped), − 14 days = 2025-02-14.
+        assert_eq!(r.handover_date, Some(date(2025, 2, 14)));
+        assert_eq!(r.start_date, r.handover_date);
+        input.ped = Some(date(2025, 6, 30));
+        let r = calculate(&input).unwrap();
+        assert_eq!(r.reason, HandoverReason::DeterminateParole);
+        assert_eq!(r.handover_date, Some(date(2024, 6, 30)));
+    }
+
+    #[test]
+    fn s9_4_open_prison_start_is_the_earlier_of_handover_and_open_date() {
+        let mut input = indeterminate();
+        input.parole_outcome = None;
+        input.thd = None;
+        input.ted = Some(date(2025, 6, 1)); // handover 2024-06-01
+        input.prison.estate = PrisonEstate::MaleOpen;
+        input.prison.arrival = Some(date(2023, 10, 1));
+        let r = calculate(&input).unwrap();
+        assert_eq!(r.reason, HandoverReason::IndeterminateOpen);
+        assert_eq!(r.start_date, Some(date(2023, 10, 1)));
+        assert_eq!(r.responsibility, Responsibility::CustodyWithCom);
+        input.prison.arrival = Some(date(2024, 8, 1));
+        assert_eq!(
+            calculate(&input).unwrap().start_date,
+            Some(date(2024, 6, 1))
+        );
+        input.prison.arrival = None;
+        let r = calculate(&input).unwrap();
+        assert_eq!(
+            r.start_date,
+            Some(date(2024, 6, 1)),
+            "unknown open date ignored"
+        );
+        assert_eq!(
+            r.reason,
+            HandoverReason::IndeterminateOpen,
+            "still open conditions"
+        );
+        // A determinate case in open conditions starts on its handover date.
+        let mut det = determinate(date(2025, 10, 31));
+        det.prison = input.prison.clone();
+        det.prison.arrival = Some(date(2023, 10, 1));
+        let r = calculate(&det).unwrap();
+        assert_eq!(r.start_date, r.handover_date);
+    }
+
+    #[test]
+    fn s9_5_responsibility_windows() {
+        let start = date(2024, 3, 1);
+        let handover = date(2024, 6, 1);
+        assert_eq!(responsibility(TODAY, None, None), Responsibility::Community);
+        assert_eq!(
+            responsibility(TODAY, Some(start), Some(handover)),
+            Responsibility::CustodyOnly
+        );
+        assert_eq!(
+            responsibility(start, Some(start), Some(handover)),
+            Responsibility::CustodyWithCom
+        );
+        assert_eq!(
+            responsibility(handover, Some(start), Some(handover)),
+            Responsibility::Community
+        );
+    }
+
+    #[test]
+    fn s9_6_no_pre_omic_gate_in_2023() {
+        // A man who arrived in an open prison before 2021-03-31, sentenced before OMiC:
+        // `pre_omic_rules` in 2019/2022, dates in 2023.
+        let mut input = determinate(date(2025, 10, 31));
+        input.sentence_start = Some(date(2019, 1, 1));
+        input.prison.estate = PrisonEstate::MaleOpen;
+        input.prison.arrival = Some(date(2021, 3, 1));
+        assert_eq!(reason(&input), HandoverReason::Determinate);
+        input.era = Some(HandoverEra::Omic2022);
+        assert_eq!(reason(&input), HandoverReason::PreOmicRules);
+    }
+}

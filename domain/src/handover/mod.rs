@@ -109,3 +109,114 @@ fn check_text_length(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn case(today: jiff::civil::Date) -> HandoverInput {
+        HandoverInput {
+            sentence_start: Some(date(2019, 10, 5)),
+            crd: Some(date(2022, 9, 1)),
+            ..HandoverInput::new(today)
+        }
+    }
+
+    #[test]
+    fn s4_without_an_era_the_rules_in_force_on_today_are_used() {
+        let r = calculate(&case(date(2022, 9, 30))).unwrap();
+        assert_eq!(r.era, HandoverEra::Omic2019);
+        assert_eq!(r.reason, HandoverReason::NpsMappaUnknown);
+        let r = calculate(&case(date(2022, 10, 1))).unwrap();
+        assert_eq!(r.era, HandoverEra::Omic2022);
+        assert_eq!(r.reason, HandoverReason::NpsDeterminate);
+        let r = calculate(&case(date(2023, 4, 1))).unwrap();
+        assert_eq!(r.era, HandoverEra::Omic2023);
+        assert_eq!(r.reason, HandoverReason::Determinate);
+        // An explicit era wins whatever today is.
+        let explicit = HandoverInput {
+            era: Some(HandoverEra::Omic2019),
+            ..case(date(2024, 1, 1))
+        };
+        assert_eq!(calculate(&explicit).unwrap().era, HandoverEra::Omic2019);
+    }
+
+    #[test]
+    fn s3_3_prescoed_outside_the_male_open_estate_is_refused_before_scope() {
+        let mut input = case(date(2021, 1, 1));
+        input.prison.prescoed = true;
+        input.civil = true;
+        for estate in [PrisonEstate::MaleClosed, PrisonEstate::Womens] {
+            input.prison.estate = estate;
+            assert_eq!(
+                calculate(&input),
+                Err(HandoverError::PrescoedOutsideMaleOpenEstate { estate })
+            );
+        }
+        input.prison.estate = PrisonEstate::MaleOpen;
+        assert_eq!(
+            calculate(&input),
+            Err(HandoverError::OutsideOmicPolicy(
+                OutsideOmicReason::CivilSentence
+            ))
+        );
+    }
+
+    #[test]
+    fn s5_scope_is_checked_before_a_missing_sentence_start() {
+        let mut input = case(date(2021, 1, 1));
+        input.sentence_start = None;
+        input.age = 17;
+        assert_eq!(
+            calculate(&input),
+            Err(HandoverError::OutsideOmicPolicy(OutsideOmicReason::Under18))
+        );
+        input.age = 18;
+        assert_eq!(
+            calculate(&input),
+            Err(HandoverError::SentenceStartRequired(
+                SentenceStartRule::LessThan10MonthsLeftToServe
+            ))
+        );
+    }
+
+    #[test]
+    fn text_inputs_over_their_limits_are_refused() {
+        let mut input = case(date(2024, 1, 1));
+        input.parole_outcome = Some("x".repeat(PAROLE_OUTCOME_BYTES_MAX as usize));
+        assert!(calculate(&input).is_ok());
+        input.parole_outcome = Some("x".repeat(PAROLE_OUTCOME_BYTES_MAX as usize + 1));
+        let err = calculate(&input).unwrap_err();
+        assert!(
+            err.to_string().starts_with("parole_outcome: 257 bytes"),
+            "{err}"
+        );
+        input.parole_outcome = None;
+        input.prison.category = Some("T".repeat(CATEGORY_BYTES_MAX as usize + 1));
+        assert!(calculate(&input)
+            .unwrap_err()
+            .to_string()
+            .starts_with("prison.category: "));
+    }
+
+    #[test]
+    fn dates_at_the_edge_of_the_calendar_give_errors_not_panics() {
+        let mut input = HandoverInput::new(date(-9999, 1, 1));
+        input.era = Some(HandoverEra::Omic2023);
+        input.sentence_start = Some(date(-9999, 1, 1));
+        input.indeterminate = true;
+        input.ted = Some(date(-9999, 3, 1));
+        assert_eq!(
+            calculate(&input),
+            Err(HandoverError::DateOutOfRange { field: "ted" })
+        );
+        // today + 12 months beyond the calendar: no THD can be 12 months away.
+        let mut late = HandoverInput::new(date(9999, 6, 1));
+        late.indeterminate = true;
+        late.thd = Some(date(9999, 12, 31));
+        late.parole_outcome = Some("Stay In Closed [*]".into());
+        let r = calculate(&late).unwrap();
+        assert_eq!(r.reason, HandoverReason::Indeterminate);
+    }
+}

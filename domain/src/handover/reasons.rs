@@ -21,6 +21,7 @@ pub enum HandoverReason {
     /// CRC determinate case (2019, 2022). §7.1 step 4.
     CrcCase,
     /// Release ≤ sentence start + 10 months (2019, 2022). §7.1 step 5.
+    #[serde(rename = "less_than_10_months_left_to_serve")]
     LessThan10MonthsLeftToServe,
     /// Early allocation (2019, 2022). §7.3.
     NpsEarlyAllocation,
