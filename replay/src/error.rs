@@ -7,6 +7,8 @@ use caseledger_store::StoreError;
 pub enum ReplayError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("read models: {0}")]
+    Projection(#[from] caseledger_projections::ProjectionError),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("checkpoint {input:?} is not ROOT@POSITION: {reason} (ROOT is 64 hex digits as printed by `caseledger verify`, POSITION a whole number ≥ 0)")]

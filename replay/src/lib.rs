@@ -18,6 +18,7 @@ pub mod import;
 pub mod merkle;
 pub mod model;
 pub mod payload;
+pub mod read_models;
 pub mod render;
 mod store_glue;
 pub mod verify;
