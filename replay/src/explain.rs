@@ -25,6 +25,7 @@ use crate::export::format_instant_us;
 use crate::handover_inputs::{handover_input_from_state, handover_inputs_digest};
 use crate::history::state_as_of;
 use crate::model::CaseModel;
+use crate::redecide;
 
 /// Where the inputs shown come from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -300,10 +301,45 @@ pub fn explain_decision(
                 },
             };
             explanation.inputs = recorded_inputs;
-            explanation.not_reevaluated = Some(format!(
-                "re-evaluation is implemented for HandoverDatesCalculated; the domain exposes no pure function to re-run a {} decision",
-                other.event_type()
-            ));
+            match redecide::command_for(other) {
+                Some((command, on)) => {
+                    let recorded = explanation.recorded.clone();
+                    explanation.recorded_outcome = Some(recorded.clone());
+                    let event_type = other.event_type();
+                    let then = redecide::ruleset_on(&state, on);
+                    match &then {
+                        Ok(ruleset) => {
+                            explanation.reevaluation = Some(evaluation(
+                                format!(
+                                    "re-decided under the rules of the time ({}), same case state and date",
+                                    ruleset.id.as_str()
+                                ),
+                                ruleset.id.as_str().to_owned(),
+                                redecide::redecide(&state, &command, ruleset, on, event_type),
+                                &recorded,
+                            ));
+                        }
+                        Err(why) => explanation.not_reevaluated = Some(why.clone()),
+                    }
+                    if let Ok(now) = redecide::ruleset_on(&state, today) {
+                        explanation.under_todays_rules = Some(evaluation(
+                            format!(
+                                "under today's rules ({}, in force on {today}), same case state and date — not the rules the decision was made under",
+                                now.id.as_str()
+                            ),
+                            now.id.as_str().to_owned(),
+                            redecide::redecide(&state, &command, &now, on, event_type),
+                            &recorded,
+                        ));
+                    }
+                }
+                None => {
+                    explanation.not_reevaluated = Some(format!(
+                        "re-evaluation is implemented for handover dates, provider allocation and risk escalation outcomes; the domain exposes no pure function to re-run a {} decision",
+                        other.event_type()
+                    ));
+                }
+            }
         }
     }
     Ok(explanation)

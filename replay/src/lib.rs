@@ -19,6 +19,7 @@ pub mod merkle;
 pub mod model;
 pub mod payload;
 pub mod read_models;
+pub mod redecide;
 pub mod render;
 mod store_glue;
 pub mod verify;

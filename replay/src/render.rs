@@ -19,15 +19,15 @@ fn compact(value: &Option<Value>) -> String {
 pub fn history_text(history: &CaseHistory) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "case {}", history.stream_id);
-    let bound = |b: Option<i64>| {
+    let bound = |b: Option<i64>, none: &str| {
         b.and_then(|us| crate::export::format_instant_us(us).ok())
-            .unwrap_or_else(|| "no bound".to_owned())
+            .map_or_else(|| none.to_owned(), |t| format!("by {t}"))
     };
     let _ = writeln!(
         out,
-        "as of: recorded by {}, effective by {}",
-        bound(history.as_of.recorded_through_us),
-        bound(history.as_of.effective_through_us)
+        "as of: recorded {}; in effect {}",
+        bound(history.as_of.recorded_through_us, "up to now"),
+        bound(history.as_of.effective_through_us, "at any time")
     );
     if history.recorded_later > 0 {
         let _ = writeln!(

@@ -270,3 +270,135 @@ async fn a_decision_without_a_calculator_shows_its_recorded_context() {
         Some(&serde_json::Value::Null)
     );
 }
+
+/// A TR-era case (England, 2016): community order, NPS assessment RoSH medium; the provider
+/// allocation is produced by the domain's own `decide`, as the command handler would.
+async fn tr_case_with_provider_allocation(tamper: bool) -> (Vec<RecordedEvent>, Uuid) {
+    use caseledger_domain::event::{CaseAllocatedToProvider, Decision};
+    use caseledger_domain::reference::{CrcName, Organisation, Provider};
+    use caseledger_domain::{decide, CaseState, DomainCommand, Ruleset};
+    let mut log = new_log();
+    let officer = actor("PO-0001", "probation_officer");
+    let mut state = CaseState::default();
+    let facts = [
+        (case_opened(CRN, "2016-03-01"), "2016-03-01"),
+        (
+            Event::SentenceImposed(SentenceImposed {
+                sentence_id: SentenceId(1),
+                sentence_type: SentenceType::CommunityOrder,
+                sentenced_on: date("2016-03-01"),
+                court: Text::new("Hereford Magistrates").expect("court"),
+                length_months: Some(12),
+                dates: SentenceDates::default(),
+                requirements: Vec::new(),
+            }),
+            "2016-03-01",
+        ),
+        (
+            risk_assessed("2016-03-03", RoshLevel::Medium, RulesetId::Tr2014),
+            "2016-03-03",
+        ),
+    ];
+    for (event, day) in facts {
+        state = caseledger_domain::evolve(state, &event);
+        log.append(
+            CRN,
+            event,
+            day_us(day),
+            us(&format!("{day}T10:00:00Z")),
+            officer.clone(),
+        )
+        .await;
+    }
+    let on = date("2016-03-04");
+    let ruleset =
+        Ruleset::for_date(on, caseledger_domain::reference::Nation::England).expect("TR ruleset");
+    let command = DomainCommand::AllocateToProvider {
+        on,
+        crc: CrcName::new("Warwickshire and West Mercia CRC").expect("crc"),
+        deportation_order: false,
+        notoriety: false,
+        by: Organisation::Nps,
+    };
+    let mut emitted = decide(&state, &command, &ruleset, on).expect("allocation decided");
+    assert_eq!(emitted.len(), 1);
+    let mut allocation = emitted.remove(0);
+    if tamper {
+        // A recorded decision that the rules never gave: NPS "because RoSH high".
+        if let Event::CaseAllocatedToProvider(CaseAllocatedToProvider {
+            provider,
+            decision,
+            nps_until_sentence_ends,
+            ..
+        }) = &mut allocation
+        {
+            *provider = Provider::Nps;
+            *nps_until_sentence_ends = Some(SentenceId(1));
+            *decision = Decision {
+                ruleset_id: RulesetId::Tr2014,
+                reason_code: ReasonCode::new("rosh_high_or_above").expect("code"),
+            };
+        }
+    }
+    let id = log
+        .append(
+            CRN,
+            allocation,
+            day_us("2016-03-04"),
+            us("2016-03-04T10:00:00Z"),
+            actor("PO-0009", "nps_case_allocation"),
+        )
+        .await;
+    let records = log
+        .store
+        .read_stream(&StreamId::new(CRN).expect("stream"), 1)
+        .await
+        .expect("read");
+    (records, id)
+}
+
+#[tokio::test]
+async fn br_a3_tr_provider_allocation_re_decided_same_under_tr_2014_refused_under_todays_rules() {
+    let (records, id) = tr_case_with_provider_allocation(false).await;
+    let explanation = explain_decision(&records, id, date("2026-11-22")).expect("explained");
+    assert_eq!(
+        explanation.reason_code.as_deref(),
+        Some("lower_risk_to_crc")
+    );
+    assert_eq!(explanation.inputs_source, InputsSource::RecordedInEvent);
+    assert_eq!(
+        explanation
+            .inputs
+            .as_ref()
+            .and_then(|i| i.pointer("/confirmed_rosh")),
+        Some(&json!("medium"))
+    );
+    let then = explanation.reevaluation.as_ref().expect("re-decided");
+    assert_eq!(then.ruleset, "tr-2014");
+    assert!(then.same_as_recorded, "{:?}", then.differences);
+    let now = explanation.under_todays_rules.as_ref().expect("today");
+    assert_eq!(now.ruleset, "unified-2021");
+    assert!(now.label.starts_with("under today's rules"));
+    assert!(!now.same_as_recorded);
+    let refused = now.outcome.pointer("/refused").and_then(|v| v.as_str());
+    assert!(
+        refused.is_some_and(|r| r.contains("no CRCs")),
+        "{:?}",
+        now.outcome
+    );
+}
+
+#[tokio::test]
+async fn br_a3_a_recorded_allocation_the_rules_never_gave_is_flagged_as_different() {
+    let (records, id) = tr_case_with_provider_allocation(true).await;
+    let explanation = explain_decision(&records, id, date("2026-11-22")).expect("explained");
+    let then = explanation.reevaluation.as_ref().expect("re-decided");
+    assert!(!then.same_as_recorded);
+    let paths: Vec<&str> = then.differences.iter().map(|c| c.path.as_str()).collect();
+    assert!(paths.contains(&"/decision/reason_code"), "{paths:?}");
+    assert!(
+        paths.iter().any(|p| p.starts_with("/provider")),
+        "{paths:?}"
+    );
+    assert!(explain_text(&explanation).contains("DIFFERS from what was recorded"));
+}
