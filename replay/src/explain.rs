@@ -333,6 +333,11 @@ pub fn explain_decision(
                         ));
                     }
                 }
+                None if matches!(other, Event::TierCalculated(_)) => {
+                    explanation.not_reevaluated = Some(
+                        "a TierCalculated records only a digest of its inputs, and the tier input is built from the case state by the commands crate (derived::tier_input), which replay may not depend on; move that builder into the domain to re-evaluate tiers here".to_owned(),
+                    );
+                }
                 None => {
                     explanation.not_reevaluated = Some(format!(
                         "re-evaluation is implemented for handover dates, provider allocation and risk escalation outcomes; the domain exposes no pure function to re-run a {} decision",

@@ -6,21 +6,23 @@
 //! from handover-rules.md §3.1, and their digest is compared with the recorded one: a match
 //! proves the rebuilt inputs are exactly those the decision used.
 //!
-//! Canonical form of the digest: SHA-256 (hex) of the store codec's encoding of the
-//! `HandoverInput` ([`handover_inputs_digest`]). Whoever records a `HandoverDatesCalculated`
-//! must compute its digest with this function for the check to hold.
+//! Canonical form of the digest: SHA-256 (hex) of the compact `serde_json` encoding of the
+//! `HandoverInput` ([`handover_inputs_digest`]), as the command handler computes it when it
+//! records handover dates (commands crate, `derived::handover_decision`). The rebuild below
+//! follows the handler's `derived::handover_input` field for field; replay may not depend on
+//! the commands crate (docs/architecture.md), so the two copies must stay in step — the
+//! digest check is what catches a drift.
 
 use caseledger_domain::handover::{CaseAllocation, HandoverEra, HandoverInput, Prison};
 use caseledger_domain::identity::InputsDigest;
 use caseledger_domain::reference::Nation;
 use caseledger_domain::sentence::{SentenceId, SentenceType};
 use caseledger_domain::state::{CaseState, SentenceStatus};
-use caseledger_store::codec::encode_payload;
 use jiff::civil::Date;
 
-/// Digest of handover inputs: hex SHA-256 of their store-codec encoding.
+/// Digest of handover inputs: hex SHA-256 of their compact JSON encoding.
 pub fn handover_inputs_digest(input: &HandoverInput) -> Result<InputsDigest, String> {
-    let bytes = encode_payload(input).map_err(|e| e.to_string())?;
+    let bytes = serde_json::to_vec(input).map_err(|e| e.to_string())?;
     Ok(InputsDigest::of(&bytes))
 }
 
@@ -39,7 +41,8 @@ fn age_on(born: Date, on: Date) -> u32 {
 /// and hearing dates = the sentence's key dates (CRD, ARD, PED, HDCED, HDCAD, TED, THD);
 /// `indeterminate` = an indeterminate custodial sentence; `recalled` = the sentence is in
 /// recall; `case_allocation` = CRC when a CRC manages the case (TR era), else NPS; `mappa_level`
-/// = the case's MAPPA level (unknown stays unknown, §7.3); `welsh` = the case's PDU is in Wales
+/// = the level of an active MAPPA registration, else the case's MAPPA level (unknown stays
+/// unknown, §7.3); `welsh` = the case's PDU is in Wales
 /// (seed-digest §6a); `age` = whole years on `today` from the date of birth (default 30 when
 /// the person is not recorded, §3.1). Not held in the case record, so left at the contract
 /// defaults (§3.1): prison details (public male closed English prison), parole review date and
@@ -74,7 +77,11 @@ pub fn handover_input_from_state(
         Some(p) if p.is_crc() => CaseAllocation::Crc,
         _ => CaseAllocation::Nps,
     };
-    input.mappa_level = state.mappa.level;
+    input.sentenced = true;
+    input.mappa_level = state
+        .active_mappa_registration()
+        .map(|(_, level)| level)
+        .or(state.mappa.level);
     input.welsh = state.pdu.is_some_and(|p| p.nation() == Nation::Wales);
     input.prison = Prison::default();
     Ok(input)
