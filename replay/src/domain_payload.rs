@@ -35,6 +35,10 @@ fn check_matches(event: &Event, event_type: &str, schema_version: u16) -> Result
 }
 
 impl PayloadJson for DomainPayloads {
+    fn knows(&self, event_type: &str) -> bool {
+        caseledger_domain::EVENT_TYPES.contains(&event_type)
+    }
+
     fn payload_to_json(
         &self,
         event_type: &str,

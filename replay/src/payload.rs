@@ -9,6 +9,9 @@ use serde_json::Value;
 /// `payload_from_json(payload_to_json(bytes)) == bytes` must hold for every payload the log holds; export
 /// checks it for every record before writing a line.
 pub trait PayloadJson {
+    /// True for the event types this converter shows as JSON; the others are exported as
+    /// their stored bytes in hex.
+    fn knows(&self, event_type: &str) -> bool;
     fn payload_to_json(
         &self,
         event_type: &str,

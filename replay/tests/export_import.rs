@@ -112,6 +112,12 @@ async fn sample_log() -> TestLog {
         officer,
     )
     .await;
+    // Not a domain event: the handler's audit of a refused command.
+    log.append_audit(
+        "assess_risk refused: case is closed",
+        us("2025-03-07T08:00:00Z"),
+    )
+    .await;
     log
 }
 
@@ -169,11 +175,11 @@ fn join(lines: &[String]) -> String {
 async fn untouched_export_imports_to_byte_identical_records_and_the_same_root() {
     let log = sample_log().await;
     let text = export_text(&log.store).await;
-    assert_eq!(lines(&text).len(), 13, "header + 12 records");
+    assert_eq!(lines(&text).len(), 14, "header + 13 records");
     let target = import_ok(&text).await;
     let source_records = log.store.read_all(1, 100).await.expect("read source");
     let target_records = target.read_all(1, 100).await.expect("read target");
-    assert_eq!(source_records.len(), 12);
+    assert_eq!(source_records.len(), 13);
     for (a, b) in source_records.iter().zip(&target_records) {
         assert_eq!(
             encode_record(a).expect("encode"),
@@ -219,7 +225,7 @@ async fn last_line_deleted_is_refused_as_missing() {
     let mut all = lines(&text);
     all.pop();
     let (line, reason) = refusal(&join(&all)).await;
-    assert_eq!(line, 13, "the first missing line");
+    assert_eq!(line, 14, "the first missing line");
     assert!(reason.contains("missing"), "{reason}");
 }
 
@@ -272,9 +278,9 @@ async fn altered_header_root_or_head_is_refused_at_line_1() {
     let text = export_text(&sample_log().await.store).await;
     let mut all = lines(&text);
     let header = all[0].clone();
-    all[0] = header.replace("\"head_position\":12", "\"head_position\":11");
+    all[0] = header.replace("\"head_position\":13", "\"head_position\":12");
     let (line, _) = refusal(&join(&all)).await;
-    assert_eq!(line, 13, "record 12 is beyond the claimed head");
+    assert_eq!(line, 14, "record 13 is beyond the claimed head");
     let root_at = header.find("\"root\":\"").expect("root field") + 8;
     let mut flipped = header.clone().into_bytes();
     flipped[root_at] = if flipped[root_at] == b'0' { b'1' } else { b'0' };
@@ -314,6 +320,35 @@ async fn a_renamed_payload_field_that_the_event_would_ignore_is_refused() {
 }
 
 #[tokio::test]
+async fn a_record_the_domain_does_not_define_travels_as_hex_bytes_and_a_known_one_cannot() {
+    let text = export_text(&sample_log().await.store).await;
+    let all = lines(&text);
+    let audit: serde_json::Value = serde_json::from_str(&all[13]).expect("json");
+    assert_eq!(
+        audit.pointer("/stream_id"),
+        Some(&serde_json::json!("audit-refusals"))
+    );
+    assert_eq!(
+        audit.pointer("/payload/payload"),
+        Some(&serde_json::Value::Null)
+    );
+    assert!(audit.pointer("/payload/payload_bytes_hex").is_some());
+    let known: serde_json::Value = serde_json::from_str(&all[12]).expect("json");
+    assert!(known.pointer("/payload/payload_bytes_hex").is_none());
+    // A known event rewritten with its (correct) bytes in hex: same record, not the line
+    // export writes, refused.
+    let log = sample_log().await;
+    let record = &log.store.read_all(12, 1).await.expect("read")[0];
+    let mut as_hex = known.clone();
+    as_hex["payload"]["payload"] = serde_json::Value::Null;
+    as_hex["payload"]["payload_bytes_hex"] = serde_json::json!(hex::encode(&record.payload));
+    let mut tampered = all.clone();
+    tampered[12] = as_hex.to_string();
+    let (line, _) = refusal(&join(&tampered)).await;
+    assert_eq!(line, 13);
+}
+
+#[tokio::test]
 async fn import_into_a_store_that_is_not_empty_writes_nothing() {
     let log = sample_log().await;
     let text = export_text(&log.store).await;
@@ -323,10 +358,10 @@ async fn import_into_a_store_that_is_not_empty_writes_nothing() {
         .await
         .expect_err("refused");
     assert!(
-        matches!(error, ReplayError::TargetNotEmpty { head: 12 }),
+        matches!(error, ReplayError::TargetNotEmpty { head: 13 }),
         "{error}"
     );
-    assert_eq!(log.store.head().await.expect("head"), 12);
+    assert_eq!(log.store.head().await.expect("head"), 13);
 }
 
 proptest! {

@@ -98,3 +98,44 @@ impl TestLog {
         event_id
     }
 }
+
+/// A record the domain does not define (like the command handler's `CommandRefused` audit
+/// records on `audit-refusals`): a serde struct encoded with the store codec.
+#[derive(serde::Serialize)]
+pub struct AuditRecord {
+    pub command_id: Uuid,
+    pub reason: String,
+}
+
+impl TestLog {
+    pub async fn append_audit(&mut self, reason: &str, recorded_us: i64) -> Uuid {
+        let event_id = Uuid::from_u128(self.next_id);
+        self.next_id += 1;
+        let record = AuditRecord {
+            command_id: event_id,
+            reason: reason.to_owned(),
+        };
+        self.clock.set(recorded_us);
+        self.store
+            .append(
+                &StreamId::new("audit-refusals").expect("stream id"),
+                ExpectedVersion::Any,
+                vec![NewEvent {
+                    event_id,
+                    event_type: "CommandRefused".to_owned(),
+                    schema_version: 1,
+                    effective_at_us: recorded_us,
+                    actor: actor("PO-0001", "probation_officer"),
+                    command_id: event_id,
+                    correlation_id: event_id,
+                    causation_id: Uuid::nil(),
+                    ruleset_id: String::new(),
+                    payload: encode_payload(&record).expect("payload encodes"),
+                }],
+                Some(event_id),
+            )
+            .await
+            .expect("append");
+        event_id
+    }
+}
