@@ -132,6 +132,26 @@ pub enum DomainError {
     },
     #[error("no ruleset covers {date} in {nation}: caseledger models probation from the start of Transforming Rehabilitation on 2014-06-01")]
     NoRuleset { date: String, nation: &'static str },
+    #[error(
+        "{what} {date} is in the future (today is {today}); record facts once they have happened"
+    )]
+    DateInFuture {
+        what: &'static str,
+        date: String,
+        today: String,
+    },
+    #[error("{what} {date} is before {earlier_what} {earlier}; check the date")]
+    DateTooEarly {
+        what: &'static str,
+        date: String,
+        earlier_what: &'static str,
+        earlier: String,
+    },
+    #[error("the ruleset given is for {given} but the case's PDU is in {case}; choose the ruleset by the case's nation")]
+    RulesetNationMismatch {
+        given: &'static str,
+        case: &'static str,
+    },
     #[error("CRN {crn} has reached the limit of {limit} {what}; this is far beyond any real case and suggests a runaway caller")]
     LimitReached {
         crn: String,

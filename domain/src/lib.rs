@@ -13,7 +13,9 @@
 //! [`evolve`]; [`command`] the domain commands; [`decide`] the rules; [`ruleset`] the eras.
 
 pub mod calendar;
+pub mod command;
 pub mod compliance;
+pub mod decide;
 pub mod enforcement;
 pub mod error;
 pub mod event;
@@ -23,10 +25,16 @@ pub mod reference;
 pub mod risk;
 pub mod ruleset;
 pub mod sentence;
+pub mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tier;
 pub mod tier_code;
 pub mod workload;
 
+pub use command::DomainCommand;
+pub use decide::decide;
 pub use error::{DomainError, ValueError};
 pub use event::{Event, EVENT_TYPES};
 pub use ruleset::Ruleset;
+pub use state::{evolve, CaseState};

@@ -59,6 +59,14 @@ string_newtype!(
     }
 );
 
+impl ReasonCode {
+    /// A reason code the domain itself emits (a constant of [`reason`], checked by a test).
+    pub(crate) fn known(code: &'static str) -> ReasonCode {
+        debug_assert!(ReasonCode::new(code).is_ok(), "bad reason code {code}");
+        ReasonCode(code.to_owned())
+    }
+}
+
 /// Ruleset and reason of a decision event (design.md invariant 5).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
@@ -96,6 +104,40 @@ pub mod reason {
     pub const RISK_UNMANAGEABLE: &str = "risk_unmanageable_in_community";
     pub const COURT_OUTCOME: &str = "court_outcome";
     pub const RECALL_OUTCOME: &str = "recall_outcome";
+    pub const WALES_SENTENCE_MANAGEMENT_UNIFIED: &str = "wales_sentence_management_unified";
+
+    /// Every code above, for the test that checks they are valid.
+    pub const ALL: &[&str] = &[
+        ROSH_HIGH_OR_ABOVE,
+        MAPPA_ELIGIBLE,
+        DEPORTATION_ORDER,
+        NOTORIETY,
+        LOWER_RISK_TO_CRC,
+        NPS_UNTIL_ORDER_ENDS,
+        UNIFIED_MODEL_ALL_NPS,
+        CRC_ASSESSED_ROSH_HIGH,
+        CRC_CONCERN,
+        NPS_CONFIRMED,
+        ROSH_CONFIRMED_HIGH,
+        ROSH_NOT_HIGH,
+        CRC_CONTRACTS_ENDED,
+        ALLOCATED_ON_TIER,
+        ALLOCATED_WITHIN_PROVIDER,
+        RISK_REASSESSED,
+        PSO_CANNOT_HOLD_HIGH_ROSH,
+        HIGH_ROSH_PROBATION_POM,
+        LOWER_ROSH_PRISON_POM,
+        HANDOVER_DATE_REACHED,
+        SENIOR_PROBATION_OFFICER_OVERRIDE,
+        NPS_REFERRAL,
+        PANEL_DECISION,
+        PRACTITIONER_DECISION,
+        FAILURES_TO_COMPLY,
+        RISK_UNMANAGEABLE,
+        COURT_OUTCOME,
+        RECALL_OUTCOME,
+        WALES_SENTENCE_MANAGEMENT_UNIFIED,
+    ];
 }
 
 macro_rules! events {
@@ -263,7 +305,9 @@ mod tests {
 
     #[test]
     fn reason_codes_are_snake_case() {
-        assert!(ReasonCode::new(reason::ROSH_HIGH_OR_ABOVE).is_ok());
+        for code in reason::ALL {
+            assert!(ReasonCode::new(*code).is_ok(), "{code}");
+        }
         assert!(ReasonCode::new("Rosh").is_err());
         assert!(ReasonCode::new("").is_err());
         assert!(ReasonCode::new("a".repeat(65)).is_err());

@@ -105,14 +105,14 @@ pub struct RiskEscalationRequested {
     pub decision: Decision,
 }
 
-/// Outcome of an escalation (BR-A9, seed 001 l.65–66).
+/// Outcome of an escalation (BR-A9, seed 001 l.65–66; MAPPA cases are NPS cases, BR-A4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationOutcome {
-    /// RoSH confirmed high or very high: the case transfers to the NPS.
-    ConfirmedHigh,
+    /// RoSH confirmed high or very high, or the case is MAPPA-eligible: it transfers to the NPS.
+    TransferToNps,
     /// Risk increased but not to high: the case stays with the CRC.
-    NotHigh,
+    RemainWithCrc,
 }
 
 /// What an escalation decision looked at.
@@ -121,6 +121,7 @@ pub struct EscalationInputs {
     pub proposed_rosh: RoshLevel,
     pub previous_confirmed_rosh: Option<RoshLevel>,
     pub confirmed_rosh: RoshLevel,
+    pub mappa_eligible: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
