@@ -14,6 +14,7 @@ use caseledger_store::{
 use uuid::Uuid;
 
 pub mod history;
+pub mod script;
 
 /// Which backend a test log uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
