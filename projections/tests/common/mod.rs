@@ -174,6 +174,38 @@ impl TestLog {
         ))
     }
 
+    /// Append `events` to `stream` in ONE append (as a command's events are), recorded at
+    /// `recorded_at_us` and effective at `effective_at_us`.
+    pub fn push_events(
+        &self,
+        stream: &str,
+        events: &[Event],
+        recorded_at_us: i64,
+        effective_at_us: i64,
+    ) -> u64 {
+        self.clock.set(recorded_at_us);
+        let batch = events
+            .iter()
+            .map(|e| {
+                self.new_event(
+                    e.event_type(),
+                    e.schema_version(),
+                    encode_event(e),
+                    effective_at_us,
+                )
+            })
+            .collect();
+        self.rt
+            .block_on(self.store.append(
+                &StreamId::new(stream).unwrap(),
+                ExpectedVersion::Any,
+                batch,
+                None,
+            ))
+            .unwrap()
+            .last_position
+    }
+
     pub fn head(&self) -> u64 {
         self.rt.block_on(self.store.head()).unwrap()
     }
