@@ -75,6 +75,8 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    #[command(flatten)]
+    Replay(caseledger::cli_replay::ReplayCommand),
 }
 
 #[derive(Subcommand)]
@@ -106,6 +108,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
             .map_err(|e| Failure::Failed(format!("I/O error: {e}")))
+        }
+        Command::Replay(command) => {
+            caseledger::cli_replay::run(command, &data).map_err(Failure::Failed)
         }
         Command::Demo => {
             println!("caseledger demo: the cohort demo arrives with the fixtures generator; try `caseledger init`, `import`, `tick` and `case`.");
@@ -140,7 +145,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Rebuild { digest } => runtime()?.block_on(async {
             let engine = cli_ops::open(&data)?;
             caseledger::cli_report::rebuild(
-                engine.store().as_ref(),
+                engine.store().clone(),
                 &data,
                 digest,
                 &mut io::stdout(),
@@ -169,7 +174,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             let engine = cli_ops::open(&data)?;
             caseledger::cli_report::report(
-                engine.store().as_ref(),
+                engine.store().clone(),
                 &data,
                 &name,
                 as_of,
