@@ -146,7 +146,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let engine = cli_ops::open(&data)?;
             caseledger::cli_report::rebuild(
                 engine.store().clone(),
-                &data,
+                &caseledger::cli_report::readmodels_path(&data),
                 digest,
                 &mut io::stdout(),
             )
@@ -175,7 +175,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let engine = cli_ops::open(&data)?;
             caseledger::cli_report::report(
                 engine.store().clone(),
-                &data,
+                &caseledger::cli_report::readmodels_path(&data),
                 &name,
                 as_of,
                 today,
