@@ -302,6 +302,16 @@ pub enum StoreError {
         "store is in use by another process ({path}); stop it or use another --data directory"
     )]
     InUse { path: String },
+    #[error(
+        "store at {path} uses on-disk layout {found}; this build reads layout {supported} only: \
+         open it with the caseledger version that wrote it (or upgrade caseledger), export the \
+         log and import it into a new directory"
+    )]
+    UnknownLayout {
+        path: String,
+        found: String,
+        supported: u8,
+    },
     #[error("storage backend: {0}")]
     Backend(String),
     #[error("store is closed")]
