@@ -4,17 +4,22 @@
 //! run. Never a timed test: numbers are printed, not asserted.
 //!
 //! Fairness: for each writer count the engine runs first; then raw sled writes the very same
-//! encoded record bytes, stream index and stream head entries into the same four trees, in
-//! batches of the engine's observed mean group-commit size, one transaction and one flush per
-//! batch (the engine's `Flush` durability). The difference is the engine's own cost: queueing,
-//! deciding, encoding, hashing, waking callers.
+//! keys and bytes the engine wrote (layout 2: records `r`‖position, stream index
+//! `s`‖stream‖0‖version, stream heads `h`‖stream, in the one `log` tree), in batches of the
+//! engine's observed mean group-commit size, one `apply_batch` and one flush per batch (the
+//! engine's `Flush` durability). The difference is the engine's own cost: queueing, deciding,
+//! encoding, hashing, waking callers. A second raw column writes the same entries the way
+//! layout 1 did (four trees, one multi-tree transaction per batch) to show what the layout
+//! change gained.
 //!
 //! Columns are a list of [`Column`]s so another backend (PostgreSQL) can be added as one more.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use caseledger_store::sled_store::WriterStats;
+use caseledger_store::sled_store::{
+    WriterStats, KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_HEAD, KEY_PREFIX_STREAM_INDEX, TREE_LOG,
+};
 use caseledger_store::{
     codec, Actor, Durability, EventStore, ExpectedVersion, NewEvent, SledOptions, SledStore,
     StreamId, SystemClock,
@@ -32,6 +37,8 @@ struct Measurement {
     events: u64,
     elapsed: Duration,
     batches: u64,
+    /// Batches committed inline by the caller (engine only).
+    inline_batches: u64,
 }
 
 impl Measurement {
@@ -98,11 +105,57 @@ async fn engine(store: Arc<SledStore>, writers: u32, appends: u32) -> Measuremen
         events: after.events - before.events,
         elapsed,
         batches: after.batches - before.batches,
+        inline_batches: after.inline_batches - before.inline_batches,
     }
 }
 
-/// Raw sled: the same bytes into the same trees, `batch` events per transaction + flush.
-fn raw_sled(entries: &[Entry], batch: usize) -> Measurement {
+fn prefixed(prefix: u8, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + key.len());
+    out.push(prefix);
+    out.extend_from_slice(key);
+    out
+}
+
+/// Raw sled as the engine writes (layout 2): the same keys and bytes into the one `log` tree,
+/// `batch` events per `apply_batch` + flush.
+fn raw_sled_one_tree(entries: &[Entry], batch: usize) -> Measurement {
+    let dir = bench_dir();
+    let db = sled::Config::new()
+        .path(dir.path())
+        .flush_every_ms(None)
+        .open()
+        .unwrap();
+    let log = db.open_tree(TREE_LOG).unwrap();
+    let started = Instant::now();
+    let mut batches = 0;
+    for chunk in entries.chunks(batch.max(1)) {
+        let mut writes = sled::Batch::default();
+        for (position, record, index_key, stream_version) in chunk {
+            writes.insert(prefixed(KEY_PREFIX_RECORD, position), record.as_slice());
+            writes.insert(
+                prefixed(KEY_PREFIX_STREAM_INDEX, index_key),
+                position.as_slice(),
+            );
+            writes.insert(
+                prefixed(KEY_PREFIX_STREAM_HEAD, &index_key[..index_key.len() - 9]),
+                stream_version.as_slice(),
+            );
+        }
+        log.apply_batch(writes).unwrap();
+        db.flush().unwrap();
+        batches += 1;
+    }
+    Measurement {
+        events: entries.len() as u64,
+        elapsed: started.elapsed(),
+        batches,
+        inline_batches: 0,
+    }
+}
+
+/// Raw sled as layout 1 wrote: the same bytes into four trees, `batch` events per
+/// multi-tree transaction + flush.
+fn raw_sled_four_trees(entries: &[Entry], batch: usize) -> Measurement {
     let dir = bench_dir();
     let db = sled::Config::new()
         .path(dir.path())
@@ -133,6 +186,7 @@ fn raw_sled(entries: &[Entry], batch: usize) -> Measurement {
         events: entries.len() as u64,
         elapsed: started.elapsed(),
         batches,
+        inline_batches: 0,
     }
 }
 
@@ -176,8 +230,8 @@ fn main() {
         .unwrap();
     println!("caseledger-store append benchmark: {PAYLOAD_BYTES}-byte payloads, durability Flush");
     println!(
-        "{:>8} {:>8} | {:<14} {:>12} {:>10} {:>9} | {:>8}",
-        "writers", "events", "backend", "events/s", "µs/event", "batch", "vs raw"
+        "{:>8} {:>8} | {:<22} {:>10} {:>9} {:>7} {:>7} | {:>7}",
+        "writers", "events", "backend", "events/s", "µs/event", "batch", "inline", "vs raw"
     );
     let mut single_writer: Option<(f64, f64)> = None;
     for (writers, appends) in SCENARIOS {
@@ -196,15 +250,20 @@ fn main() {
         let entries = runtime.block_on(written_entries(&store));
         drop(store);
         let mean_batch = (engine_m.events as f64 / engine_m.batches.max(1) as f64).round() as usize;
-        let raw_m = raw_sled(&entries, mean_batch);
+        let raw_m = raw_sled_one_tree(&entries, mean_batch);
+        let raw_v1_m = raw_sled_four_trees(&entries, mean_batch);
         let columns = [
             Column {
-                name: "engine (sled)",
+                name: "engine (sled, 1 tree)",
                 measurement: engine_m,
             },
             Column {
-                name: "raw sled",
+                name: "raw sled 1 tree batch",
                 measurement: raw_m,
+            },
+            Column {
+                name: "raw sled 4 trees tx",
+                measurement: raw_v1_m,
             },
             // A PostgreSQL backend adds its column here.
         ];
@@ -212,13 +271,14 @@ fn main() {
         for c in &columns {
             let m = &c.measurement;
             println!(
-                "{:>8} {:>8} | {:<14} {:>12.0} {:>10.1} {:>9.1} | {:>7.2}×",
+                "{:>8} {:>8} | {:<22} {:>10.0} {:>9.1} {:>7.1} {:>7} | {:>6.2}×",
                 writers,
                 m.events,
                 c.name,
                 m.events_per_second(),
                 m.micros_per_event(),
                 m.events as f64 / m.batches.max(1) as f64,
+                m.inline_batches,
                 m.elapsed.as_secs_f64() / raw_secs
             );
         }
@@ -231,7 +291,7 @@ fn main() {
     }
     if let Some((engine_us, raw_us)) = single_writer {
         println!(
-            "single-writer append latency: {engine_us:.1} µs vs one raw sled insert+flush {raw_us:.1} µs ({:.2}×)",
+            "single-writer append latency: {engine_us:.1} µs vs one raw sled batch+flush {raw_us:.1} µs ({:.2}×)",
             engine_us / raw_us
         );
     }
