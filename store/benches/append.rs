@@ -30,6 +30,8 @@ use uuid::Uuid;
 /// (concurrent writers, appends per writer): sized so the whole bench takes well under a
 /// minute on 2 cores.
 const SCENARIOS: [(u32, u32); 3] = [(1, 1_000), (16, 300), (256, 200)];
+/// Runs of each column per scenario; the fastest is reported.
+const ROUNDS: u32 = 3;
 /// Payload of each benchmark event, in bytes (a typical domain event).
 const PAYLOAD_BYTES: usize = 200;
 
@@ -228,30 +230,57 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    println!("caseledger-store append benchmark: {PAYLOAD_BYTES}-byte payloads, durability Flush");
+    println!(
+        "caseledger-store append benchmark: {PAYLOAD_BYTES}-byte payloads, durability Flush, best of {ROUNDS}"
+    );
     println!(
         "{:>8} {:>8} | {:<22} {:>10} {:>9} {:>7} {:>7} | {:>7}",
         "writers", "events", "backend", "events/s", "µs/event", "batch", "inline", "vs raw"
     );
     let mut single_writer: Option<(f64, f64)> = None;
     for (writers, appends) in SCENARIOS {
-        let dir = bench_dir();
-        let store = Arc::new(
-            SledStore::open(
-                dir.path(),
-                SledOptions {
-                    durability: Durability::Flush,
-                    clock: Arc::new(SystemClock),
-                },
-            )
-            .unwrap(),
-        );
-        let engine_m = runtime.block_on(engine(Arc::clone(&store), writers, appends));
-        let entries = runtime.block_on(written_entries(&store));
-        drop(store);
+        // Best of ROUNDS for every column: the machine is shared, and the least disturbed run
+        // is the closest to each backend's own cost.
+        let mut best_engine: Option<(Measurement, Vec<Entry>)> = None;
+        for _ in 0..ROUNDS {
+            let dir = bench_dir();
+            let store = Arc::new(
+                SledStore::open(
+                    dir.path(),
+                    SledOptions {
+                        durability: Durability::Flush,
+                        clock: Arc::new(SystemClock),
+                    },
+                )
+                .unwrap(),
+            );
+            let m = runtime.block_on(engine(Arc::clone(&store), writers, appends));
+            if best_engine
+                .as_ref()
+                .is_none_or(|(best, _)| m.elapsed < best.elapsed)
+            {
+                let entries = runtime.block_on(written_entries(&store));
+                best_engine = Some((m, entries));
+            }
+        }
+        let (engine_m, entries) = best_engine.expect("ROUNDS > 0");
         let mean_batch = (engine_m.events as f64 / engine_m.batches.max(1) as f64).round() as usize;
-        let raw_m = raw_sled_one_tree(&entries, mean_batch);
-        let raw_v1_m = raw_sled_four_trees(&entries, mean_batch);
+        let mut raw_m: Option<Measurement> = None;
+        let mut raw_v1_m: Option<Measurement> = None;
+        for _ in 0..ROUNDS {
+            let m = raw_sled_one_tree(&entries, mean_batch);
+            if raw_m.as_ref().is_none_or(|best| m.elapsed < best.elapsed) {
+                raw_m = Some(m);
+            }
+            let m = raw_sled_four_trees(&entries, mean_batch);
+            if raw_v1_m
+                .as_ref()
+                .is_none_or(|best| m.elapsed < best.elapsed)
+            {
+                raw_v1_m = Some(m);
+            }
+        }
+        let (raw_m, raw_v1_m) = (raw_m.expect("ROUNDS > 0"), raw_v1_m.expect("ROUNDS > 0"));
         let columns = [
             Column {
                 name: "engine (sled, 1 tree)",

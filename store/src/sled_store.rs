@@ -28,8 +28,8 @@
 //! (group commit); then the new head is published and every caller answered.
 //!
 //! Two ways to reach the writer:
-//! - uncontended (nothing queued, nobody committing, on a multi-threaded tokio runtime): the
-//!   caller commits its own append inline under the mutex, saving two thread wake-ups (the
+//! - uncontended (no other append in flight, nothing queued, nobody committing, on a
+//!   multi-threaded tokio runtime): the caller commits its own append inline under the mutex, saving two thread wake-ups (the
 //!   hop to a writer thread and back), which on a small machine cost about as much as the
 //!   flush itself;
 //! - otherwise the append is queued on a bounded channel ([`APPEND_QUEUE_DEPTH_MAX`]) to a
@@ -154,9 +154,33 @@ struct StoredIdempotency {
 /// What the store and its writer thread share.
 struct Shared {
     writer: Mutex<Writer>,
-    /// Requests sent to the writer thread and not yet taken off the channel by it. An
-    /// append commits inline only when this is 0, so it never overtakes queued appends.
+    /// Requests sent to the writer thread and not yet taken off the channel by it (so the
+    /// thread never counts below zero: asserted).
     queued: AtomicU64,
+    /// Appends between entering `append` and receiving their answer, on either path. An
+    /// append commits inline only when it is the only one: then there is nobody to share a
+    /// group commit with, and under load (callers re-appending as soon as they are answered)
+    /// appends keep going to the writer thread, whose batches stay large.
+    appends_in_flight: AtomicU64,
+}
+
+/// Counts one append in [`Shared::appends_in_flight`] until dropped (also when the caller's
+/// future is dropped mid-append).
+struct InFlight<'a>(&'a AtomicU64);
+
+impl InFlight<'_> {
+    /// Count an append in; true when it is the only one in flight.
+    fn enter(counter: &AtomicU64) -> (InFlight<'_>, bool) {
+        let before = counter.fetch_add(1, Ordering::AcqRel);
+        (InFlight(counter), before == 0)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let before = self.0.fetch_sub(1, Ordering::AcqRel);
+        assert!(before > 0, "appends in flight never go below zero");
+    }
 }
 
 /// The durable event log.
@@ -442,6 +466,7 @@ impl SledStore {
                 failed: None,
             }),
             queued: AtomicU64::new(0),
+            appends_in_flight: AtomicU64::new(0),
         });
         let (requests, receiver) = std_mpsc::sync_channel(APPEND_QUEUE_DEPTH_MAX);
         let thread_shared = Arc::clone(&shared);
@@ -501,13 +526,14 @@ impl SledStore {
         })
     }
 
-    /// Commit `append` on the calling thread if nobody else is writing or queued; `Err` hands
-    /// the append back to be queued.
+    /// Commit `append` on the calling thread if it is the only append in flight and nobody is
+    /// writing or queued; `Err` hands the append back to be queued.
     fn try_commit_inline(
         &self,
         append: Append,
+        alone: bool,
     ) -> Result<Result<AppendResult, StoreError>, Append> {
-        if self.shared.queued.load(Ordering::Acquire) != 0 || !inline_commit_allowed() {
+        if !alone || self.shared.queued.load(Ordering::Acquire) != 0 || !inline_commit_allowed() {
             return Err(append);
         }
         let mut writer = match self.shared.writer.try_lock() {
@@ -574,7 +600,8 @@ impl EventStore for SledStore {
             events,
             idempotency_key,
         };
-        let append = match self.try_commit_inline(append) {
+        let (_in_flight, alone) = InFlight::enter(&self.shared.appends_in_flight);
+        let append = match self.try_commit_inline(append, alone) {
             Ok(answer) => return answer,
             Err(append) => append,
         };
