@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use caseledger_store::sled_store::{
-    KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_HEAD, LAYOUT_V2, META_LAYOUT_KEY, TREE_LOG,
+    KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_INDEX, LAYOUT_V2, META_LAYOUT_KEY, TREE_LOG,
 };
 use caseledger_store::{
     conformance, Durability, EventStore, ExpectedVersion, SledOptions, SledStore, StoreError,
@@ -257,11 +257,22 @@ async fn a_new_store_writes_layout_two_with_prefixed_keys_in_one_tree() {
         [LAYOUT_V2]
     );
     let records = log.scan_prefix([KEY_PREFIX_RECORD]).count();
-    let index = log.scan_prefix(b"sX100003\0").count();
-    let head = log.get(b"hX100003").unwrap().unwrap();
-    assert_eq!((records, index), (3, 3));
-    assert_eq!(head.as_ref(), 3u64.to_be_bytes());
-    assert_eq!(log.scan_prefix([KEY_PREFIX_STREAM_HEAD]).count(), 1);
+    let index: Vec<(Vec<u8>, Vec<u8>)> = log
+        .scan_prefix([KEY_PREFIX_STREAM_INDEX])
+        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+        .collect();
+    assert_eq!(records, 3);
+    for (n, (key, position)) in index.iter().enumerate() {
+        let version = n as u64 + 1;
+        let mut want = b"sX100003\0".to_vec();
+        want.extend_from_slice(&version.to_be_bytes());
+        assert_eq!(key, &want);
+        assert_eq!(position, &version.to_be_bytes(), "positions 1..=3");
+    }
+    assert_eq!(index.len(), 3);
+    // Only records, stream index, idempotency and meta: four kinds of keys.
+    let kinds: std::collections::BTreeSet<u8> = log.iter().map(|e| e.unwrap().0[0]).collect();
+    assert_eq!(kinds, [b'i', b'm', b'r', b's'].into_iter().collect());
     let mut key = vec![b'i'];
     key.extend_from_slice(uuid::Uuid::from_u128(77).as_bytes());
     assert!(
