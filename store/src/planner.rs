@@ -220,9 +220,7 @@ impl Batch {
     pub fn index(&self) -> &[(String, u64, u64)] {
         &self.index
     }
-    /// Each stream's version after the batch. The sled layout derives heads from the stream
-    /// index and does not need this; a backend with a stream-heads table (PostgreSQL) does.
-    #[allow(dead_code)]
+    /// Each stream's version after the batch.
     pub fn heads(&self) -> &BTreeMap<String, u64> {
         &self.heads
     }

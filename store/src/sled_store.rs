@@ -44,6 +44,7 @@
 //! Readers see only the published head: a record committed but not yet flushed (in a durable
 //! mode) is invisible, so nobody can observe an event that a crash could still take back.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -363,34 +364,65 @@ fn check_layout(db: &sled::Db, path: &Path) -> Result<sled::Tree, StoreError> {
     }
 }
 
-struct SledLookup<'a>(&'a sled::Tree);
+/// Most streams whose committed version the writer keeps in memory. Bounds the cache at a few
+/// MiB; when it is full it is emptied and refilled from the stream index on demand.
+pub const STREAM_VERSIONS_CACHED_MAX: usize = 65_536;
+
+/// Committed stream versions, so deciding an append does not read sled for streams written
+/// recently. Only the writer writes the log, so a cached version is the committed one.
+#[derive(Default)]
+struct StreamVersions(BTreeMap<String, u64>);
+
+impl StreamVersions {
+    fn insert(&mut self, stream: &str, version: u64) {
+        if self.0.len() >= STREAM_VERSIONS_CACHED_MAX && !self.0.contains_key(stream) {
+            self.0.clear();
+        }
+        self.0.insert(stream.to_owned(), version);
+        assert!(self.0.len() <= STREAM_VERSIONS_CACHED_MAX);
+    }
+}
+
+struct SledLookup<'a> {
+    log: &'a sled::Tree,
+    versions: &'a mut StreamVersions,
+}
 
 impl Lookup for SledLookup<'_> {
     fn stream_version(&mut self, stream: &str) -> Result<u64, StoreError> {
-        let last = self
-            .0
-            .range(stream_index_key(stream, 0)..=stream_index_key(stream, u64::MAX))
-            .next_back()
-            .transpose()
-            .map_err(|e| backend("reading the stream index", e))?;
-        match last {
-            // The key ends with the version (u64 BE) after `s` ‖ stream ‖ 0x00.
-            Some((key, _)) => u64_from(
-                key.get(key.len().saturating_sub(8)..).unwrap_or_default(),
-                "stream index key version",
-            ),
-            None => Ok(0),
+        if let Some(&version) = self.versions.0.get(stream) {
+            return Ok(version);
         }
+        let version = committed_stream_version(self.log, stream)?;
+        self.versions.insert(stream, version);
+        Ok(version)
     }
     fn idempotency(&mut self, key: &Uuid) -> Result<Option<IdempotencyEntry>, StoreError> {
         match self
-            .0
+            .log
             .get(idempotency_key(key))
             .map_err(|e| backend("reading idempotency index", e))?
         {
             Some(bytes) => decode_idempotency(&bytes).map(Some),
             None => Ok(None),
         }
+    }
+}
+
+/// The version in the last stream index key of `stream` (0 when it has none).
+fn committed_stream_version(log: &sled::Tree, stream: &str) -> Result<u64, StoreError> {
+    let last = log
+        .range(stream_index_key(stream, 0)..=stream_index_key(stream, u64::MAX))
+        .next_back()
+        .transpose()
+        .map_err(|e| backend("reading the stream index", e))?;
+    match last {
+        // The key ends with the version (u64 BE) after `s` ‖ stream ‖ 0x00.
+        Some((key, _)) => u64_from(
+            key.get(key.len().saturating_sub(8)..).unwrap_or_default(),
+            "stream index key version",
+        ),
+        None => Ok(0),
     }
 }
 
@@ -462,6 +494,7 @@ impl SledStore {
                 tip,
                 head: head.clone(),
                 counters: Arc::clone(&counters),
+                versions: StreamVersions::default(),
                 failed: None,
             }),
             queued: AtomicU64::new(0),
@@ -799,6 +832,7 @@ struct Writer {
     tip: Tip,
     head: watch::Sender<u64>,
     counters: Arc<Counters>,
+    versions: StreamVersions,
     /// Set when a commit's outcome is unknown (the batch or the flush failed): from then on
     /// the writer refuses everything, because it can no longer say what is on disk. Reopen
     /// to recover.
@@ -827,7 +861,10 @@ impl Writer {
                 .collect();
         }
         let mut batch = Batch::begin(self.tip.clone(), self.clock.now_us());
-        let mut lookup = SledLookup(&self.log);
+        let mut lookup = SledLookup {
+            log: &self.log,
+            versions: &mut self.versions,
+        };
         let mut answers = Vec::with_capacity(appends.len());
         for a in appends {
             answers.push(batch.decide(
@@ -862,6 +899,9 @@ impl Writer {
             "positions are gapless"
         );
         self.tip = batch.tip().clone();
+        for (stream, &version) in batch.heads() {
+            self.versions.insert(stream, version);
+        }
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
         self.counters.events.fetch_add(events, Ordering::Relaxed);
         // Publish only now: in the durable modes the batch is flushed, so no reader ever sees
@@ -905,6 +945,18 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stream_version_cache_stays_within_its_limit() {
+        let mut versions = StreamVersions::default();
+        for n in 0..=STREAM_VERSIONS_CACHED_MAX as u64 {
+            versions.insert(&format!("S{n}"), n);
+        }
+        assert_eq!(versions.0.len(), 1, "emptied when full, then refilled");
+        versions.insert("S0", 9);
+        versions.insert("S0", 10);
+        assert_eq!(versions.0.get("S0"), Some(&10));
+    }
 
     #[test]
     fn keys_of_each_kind_sort_apart_and_in_numeric_order() {
