@@ -21,8 +21,9 @@
 //! [`StoreError::UnknownLayout`], as is any layout byte this build does not know.
 //!
 //! Why one tree: `Tree::apply_batch` is atomic after a crash (sled pins its log for the batch
-//! and recovers it all or nothing) and costs far less than a `Transactional` over four trees,
-//! which is where most of the commit time went (docs/benchmarks.md).
+//! and recovers it all or nothing, `Tree::apply_batch_inner`) without the per-tree write sets
+//! and validation of a `Transactional` over four trees, where most of the commit time went;
+//! measured in docs/benchmarks.md.
 //!
 //! Writes: ONE writer owns position assignment — the [`Writer`] state behind a mutex. A batch
 //! of appends is decided with the shared planner (a stale expected version fails only that
