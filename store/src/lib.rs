@@ -304,8 +304,7 @@ pub enum StoreError {
     InUse { path: String },
     #[error(
         "store at {path} uses on-disk layout {found}; this build reads layout {supported} only: \
-         open it with the caseledger version that wrote it (or upgrade caseledger), export the \
-         log and import it into a new directory"
+         open it with the caseledger build that wrote it, or point --data at another directory"
     )]
     UnknownLayout {
         path: String,
