@@ -312,7 +312,10 @@ fn a_layout_one_store_is_refused_and_left_untouched() {
             };
             assert!(found.starts_with('1'), "{found}");
             assert_eq!(supported, LAYOUT_V2);
-            assert!(e.to_string().contains("another directory"), "actionable: {e}");
+            assert!(
+                e.to_string().contains("another directory"),
+                "actionable: {e}"
+            );
         }
         Err(other) => panic!("expected UnknownLayout, got {other}"),
         Ok(_) => panic!("a layout 1 store must not open"),
