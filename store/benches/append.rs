@@ -42,6 +42,8 @@ struct Measurement {
     batches: u64,
     /// Batches committed inline by the caller (engine only).
     inline_batches: u64,
+    /// CPU time of the whole process (all threads, user + system) during the run.
+    cpu: Duration,
 }
 
 impl Measurement {
@@ -51,6 +53,28 @@ impl Measurement {
     fn micros_per_event(&self) -> f64 {
         self.elapsed.as_secs_f64() * 1e6 / self.events as f64
     }
+    fn cpu_micros_per_event(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.events as f64
+    }
+}
+
+/// CPU time used by this process so far (user + system, all threads), from
+/// `/proc/self/stat` in clock ticks of 10 ms; zero where that file does not exist. Shows
+/// whether a backend is slower because it does more work or because it waits.
+fn process_cpu() -> Duration {
+    const TICKS_PER_SECOND: u64 = 100;
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // Fields after the parenthesised command name; utime and stime are 14 and 15.
+            let rest = stat.get(stat.rfind(')')? + 2..)?.to_owned();
+            let fields: Vec<&str> = rest.split(' ').collect();
+            let user: u64 = fields.get(11)?.parse().ok()?;
+            let system: u64 = fields.get(12)?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 1_000 / TICKS_PER_SECOND)
 }
 
 /// A typical event. Ids are derived from (writer, n) rather than drawn at random: a random
@@ -84,6 +108,7 @@ fn bench_dir() -> tempfile::TempDir {
 /// The engine: `writers` tasks, each appending one event at a time to its own stream.
 async fn engine(store: Arc<SledStore>, writers: u32, appends: u32) -> Measurement {
     let before: WriterStats = store.stats();
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
@@ -113,6 +138,7 @@ async fn engine(store: Arc<SledStore>, writers: u32, appends: u32) -> Measuremen
         elapsed,
         batches: after.batches - before.batches,
         inline_batches: after.inline_batches - before.inline_batches,
+        cpu: process_cpu().saturating_sub(cpu_before),
     }
 }
 
@@ -133,6 +159,7 @@ fn raw_sled_one_tree(entries: &[Entry], batch: usize) -> Measurement {
         .open()
         .unwrap();
     let log = db.open_tree(TREE_LOG).unwrap();
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let mut batches = 0;
     for chunk in entries.chunks(batch.max(1)) {
@@ -153,6 +180,7 @@ fn raw_sled_one_tree(entries: &[Entry], batch: usize) -> Measurement {
         elapsed: started.elapsed(),
         batches,
         inline_batches: 0,
+        cpu: process_cpu().saturating_sub(cpu_before),
     }
 }
 
@@ -169,6 +197,7 @@ fn raw_sled_four_trees(entries: &[Entry], batch: usize) -> Measurement {
     let index = db.open_tree("stream_index").unwrap();
     let heads = db.open_tree("stream_heads").unwrap();
     let keys = db.open_tree("idempotency").unwrap();
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let mut batches = 0;
     for chunk in entries.chunks(batch.max(1)) {
@@ -190,6 +219,7 @@ fn raw_sled_four_trees(entries: &[Entry], batch: usize) -> Measurement {
         elapsed: started.elapsed(),
         batches,
         inline_batches: 0,
+        cpu: process_cpu().saturating_sub(cpu_before),
     }
 }
 
@@ -243,8 +273,16 @@ fn main() {
          (time / raw 1-tree time of the same round)"
     );
     println!(
-        "{:>8} {:>8} | {:<22} {:>10} {:>9} {:>7} {:>7} | {:>7}",
-        "writers", "events", "backend", "events/s", "µs/event", "batch", "inline", "vs raw"
+        "{:>8} {:>8} | {:<22} {:>10} {:>9} {:>9} {:>7} {:>7} | {:>7}",
+        "writers",
+        "events",
+        "backend",
+        "events/s",
+        "µs/event",
+        "cpu µs/ev",
+        "batch",
+        "inline",
+        "vs raw"
     );
     let mut single_writer: Option<(f64, f64, f64)> = None;
     for (writers, appends) in SCENARIOS {
@@ -289,12 +327,13 @@ fn main() {
             let m = best[i].as_ref().expect("ROUNDS > 0");
             medians[i] = median(ratios[i].clone());
             println!(
-                "{:>8} {:>8} | {:<22} {:>10.0} {:>9.1} {:>7.1} {:>7} | {:>6.2}×",
+                "{:>8} {:>8} | {:<22} {:>10.0} {:>9.1} {:>9.1} {:>7.1} {:>7} | {:>6.2}×",
                 writers,
                 m.events,
                 name,
                 m.events_per_second(),
                 m.micros_per_event(),
+                m.cpu_micros_per_event(),
                 m.events as f64 / m.batches.max(1) as f64,
                 m.inline_batches,
                 medians[i]
