@@ -21,7 +21,8 @@
 //! [`StoreError::UnknownLayout`], as is any layout byte this build does not know.
 //!
 //! Why one tree: `Tree::apply_batch` is atomic after a crash (sled pins its log for the batch
-//! and recovers it all or nothing, `Tree::apply_batch_inner`) without the per-tree write sets
+//! and recovers it all or nothing: `pin_log` … `seal_batch` in `Tree::apply_batch_inner`, the
+//! same mechanism sled's transactions commit with) without the per-tree write sets
 //! and validation of a `Transactional` over four trees, where most of the commit time went;
 //! measured in docs/benchmarks.md.
 //!
