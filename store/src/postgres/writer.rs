@@ -46,6 +46,8 @@ impl Counters {
             batches: self.batches.load(Ordering::Relaxed),
             appends: self.appends.load(Ordering::Relaxed),
             events: self.events.load(Ordering::Relaxed),
+            // The PostgreSQL writer always commits through its writer task.
+            inline_batches: 0,
         }
     }
 }
