@@ -19,9 +19,14 @@ use caseledger::policy_cli;
     about = "Event-sourced case lifecycle engine for probation in England and Wales"
 )]
 struct Cli {
-    /// Data directory of the store (one process at a time).
+    /// Data directory: the sled store (one process at a time) and the read models.
     #[arg(long, global = true, default_value = "./caseledger-data")]
     data: PathBuf,
+    /// Keep the log in PostgreSQL instead: postgres://user@host:5432/db[?schema=name]
+    /// (schema default caseledger). Read models stay local, under
+    /// <data>/postgres/<host>-<port>-<db>-<schema>/readmodels.
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,7 +40,7 @@ enum Command {
     },
     /// Show what caseledger does on a synthetic cohort.
     Demo,
-    /// Create (or open) the store in --data.
+    /// Create (or open) the store in --data, or the schema named by --store.
     Init,
     /// Apply a file of commands (JSON Lines, docs/commands.md), in file order per case.
     Import {
@@ -90,7 +95,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let data = cli.data;
+    let args = cli_ops::StoreArgs {
+        data: cli.data,
+        store: cli.store,
+    };
     match cli.command {
         Command::Policy { calculator } => {
             let stdin = BufReader::new(io::stdin().lock());
@@ -111,9 +119,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
             println!("caseledger demo: the cohort demo arrives with the fixtures generator; try `caseledger init`, `import`, `tick` and `case`.");
             Ok(())
         }
-        Command::Init => runtime()?.block_on(cli_ops::init(&data, &mut io::stdout())),
+        Command::Init => runtime()?.block_on(cli_ops::init(&args, &mut io::stdout())),
         Command::Import { file, ack_log } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             let summary =
                 cli_ops::import(&engine, &file, ack_log.as_deref(), &mut io::stderr()).await?;
             println!(
@@ -126,22 +134,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }),
         Command::Exec => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             cli_ops::exec(&engine, &mut io::stdin().lock(), &mut io::stdout()).await
         }),
         Command::Tick { to, format } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             cli_ops::tick(&engine, &to, &format, &mut io::stdout()).await
         }),
         Command::Case { crn } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             cli_ops::case(&engine, &crn, &mut io::stdout()).await
         }),
         Command::Rebuild { digest } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             caseledger::cli_report::rebuild(
                 engine.store().as_ref(),
-                &data,
+                &args.readmodels_home()?,
                 digest,
                 &mut io::stdout(),
             )
@@ -167,10 +175,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 // The shell may read the clock; domain code never does.
                 None => jiff::Zoned::now().date(),
             };
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             caseledger::cli_report::report(
                 engine.store().as_ref(),
-                &data,
+                &args.readmodels_home()?,
                 &name,
                 as_of,
                 today,
