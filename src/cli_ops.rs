@@ -120,15 +120,16 @@ impl StoreArgs {
         })
     }
 
-    /// The directory handed to `cli_report` (read models go in its `readmodels`): `data`
-    /// for sled; a subdirectory per PostgreSQL log otherwise, so that one `--data` used with
-    /// several logs never folds one log's events on top of another's read models.
-    pub fn readmodels_home(&self) -> Result<PathBuf, Failure> {
+    /// The read-model directory handed to `cli_report`: `<data>/readmodels` for sled;
+    /// `<data>/postgres/<host>-<port>-<database>-<schema>/readmodels` for PostgreSQL, so
+    /// that one `--data` used with several logs never folds one log's events on top of
+    /// another's read models.
+    pub fn readmodels_dir(&self) -> Result<PathBuf, Failure> {
         Ok(match self.engine_config()?.store {
-            StoreConfig::Postgres { config, .. } => {
-                self.data.join("postgres").join(config.location_key())
-            }
-            _ => self.data.clone(),
+            StoreConfig::Postgres { config, .. } => crate::cli_report::readmodels_path(
+                &self.data.join("postgres").join(config.location_key()),
+            ),
+            _ => crate::cli_report::readmodels_path(&self.data),
         })
     }
 }
@@ -452,8 +453,8 @@ mod tests {
             StoreConfig::Sled { .. }
         ));
         assert_eq!(
-            args.readmodels_home().unwrap(),
-            PathBuf::from("/srv/ledger")
+            args.readmodels_dir().unwrap(),
+            PathBuf::from("/srv/ledger/readmodels")
         );
         assert_eq!(args.describe().unwrap(), "/srv/ledger");
     }
@@ -467,8 +468,8 @@ mod tests {
             ),
         };
         assert_eq!(
-            args.readmodels_home().unwrap(),
-            PathBuf::from("/srv/ledger/postgres/db.internal-5433-probation-ledger")
+            args.readmodels_dir().unwrap(),
+            PathBuf::from("/srv/ledger/postgres/db.internal-5433-probation-ledger/readmodels")
         );
         let described = args.describe().unwrap();
         assert_eq!(

@@ -80,6 +80,8 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    #[command(flatten)]
+    Replay(caseledger::cli_replay::ReplayCommand),
 }
 
 #[derive(Subcommand)]
@@ -115,6 +117,18 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             .map_err(|e| Failure::Failed(format!("I/O error: {e}")))
         }
+        Command::Replay(command) => {
+            // cli_replay opens the sled store in --data; refuse rather than silently read a
+            // different log than the one --store names.
+            if args.store.is_some() {
+                return Err(Failure::Usage(
+                    "replay, explain, verify, export and import-log read the sled store in \
+                     --data only; drop --store (PostgreSQL support for them is not wired yet)"
+                        .into(),
+                ));
+            }
+            caseledger::cli_replay::run(command, &args.data).map_err(Failure::Failed)
+        }
         Command::Demo => {
             println!("caseledger demo: the cohort demo arrives with the fixtures generator; try `caseledger init`, `import`, `tick` and `case`.");
             Ok(())
@@ -148,8 +162,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Rebuild { digest } => runtime()?.block_on(async {
             let engine = cli_ops::open(&args).await?;
             caseledger::cli_report::rebuild(
-                engine.store().as_ref(),
-                &args.readmodels_home()?,
+                engine.store().clone(),
+                &args.readmodels_dir()?,
                 digest,
                 &mut io::stdout(),
             )
@@ -177,8 +191,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             let engine = cli_ops::open(&args).await?;
             caseledger::cli_report::report(
-                engine.store().as_ref(),
-                &args.readmodels_home()?,
+                engine.store().clone(),
+                &args.readmodels_dir()?,
                 &name,
                 as_of,
                 today,
