@@ -65,7 +65,8 @@ pub enum StoreConfig {
     /// [`Engine::open_async`], because the store's writer and listener run on the caller's
     /// Tokio runtime.
     Postgres {
-        config: PostgresConfig,
+        /// Boxed: a client configuration is large next to the other variants.
+        config: Box<PostgresConfig>,
         /// `Flush` and `Fsync` wait for the server's WAL flush before acknowledging
         /// (`synchronous_commit = on`); `Buffered` does not (bulk import only).
         durability: Durability,
@@ -102,7 +103,7 @@ impl EngineConfig {
     pub fn postgres(url: &str) -> Result<EngineConfig, EngineError> {
         Ok(EngineConfig {
             store: StoreConfig::Postgres {
-                config: PostgresConfig::from_url(url)?,
+                config: Box::new(PostgresConfig::from_url(url)?),
                 durability: Durability::Flush,
             },
         })
@@ -201,7 +202,7 @@ impl Engine {
                     durability,
                     ..PostgresOptions::default()
                 };
-                let store = PostgresStore::open(config, Arc::new(SystemClock), options)
+                let store = PostgresStore::open(*config, Arc::new(SystemClock), options)
                     .await
                     .map_err(EngineError::PostgresOpen)?;
                 Ok(Engine::with_store(Arc::new(store)))
