@@ -1,5 +1,11 @@
 //! Operator commands of the `caseledger` CLI: `init`, `import`, `exec`, `tick`, `case`.
 //! Exit codes are documented in docs/commands.md and defined by [`Failure::exit_code`].
+//!
+//! Where the log lives ([`StoreArgs`]): `--data DIR` alone is a sled store in DIR (one
+//! process at a time). With `--store postgres://user@host:5432/db[?schema=name]` the log is
+//! in PostgreSQL (shared by any number of processes) and DIR keeps only the local read
+//! models, under `DIR/postgres/<host>-<port>-<database>-<schema>/readmodels`, so read models
+//! built from different logs never mix.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -12,7 +18,7 @@ use caseledger_store::StoreError;
 use jiff::civil::Date;
 use serde_json::json;
 
-use crate::engine::{Engine, EngineConfig, EngineError};
+use crate::engine::{Engine, EngineConfig, EngineError, StoreConfig};
 
 /// Commands read and executed per batch by `import`. Within a batch different cases run
 /// concurrently (the store group-commits their appends); one case's commands stay in file
@@ -32,6 +38,8 @@ pub enum Failure {
     InUse(String),
     /// 5: a command was refused by the rules or the authorisation matrix (recorded).
     Refused(String),
+    /// 2: an argument cannot be used (e.g. a `--store` URL that is not a PostgreSQL URL).
+    Usage(String),
 }
 
 impl Failure {
@@ -41,13 +49,16 @@ impl Failure {
             Failure::BadInput(_) => 3,
             Failure::InUse(_) => 4,
             Failure::Refused(_) => 5,
+            Failure::Usage(_) => 2,
         }
     }
     pub fn message(&self) -> &str {
         match self {
-            Failure::Failed(m) | Failure::BadInput(m) | Failure::InUse(m) | Failure::Refused(m) => {
-                m
-            }
+            Failure::Failed(m)
+            | Failure::BadInput(m)
+            | Failure::InUse(m)
+            | Failure::Refused(m)
+            | Failure::Usage(m) => m,
         }
     }
 }
@@ -63,6 +74,7 @@ impl From<EngineError> for Failure {
                 Failure::BadInput(e.to_string())
             }
             EngineError::Command(CommandError::Refused(_)) => Failure::Refused(e.to_string()),
+            EngineError::PostgresConfig(_) => Failure::Usage(format!("--store: {e}")),
             other => Failure::Failed(other.to_string()),
         }
     }
@@ -72,14 +84,66 @@ fn io_failure(what: &str, path: &Path, e: std::io::Error) -> Failure {
     Failure::Failed(format!("{what} {}: {e}", path.display()))
 }
 
-/// Open the engine over the sled store in `data`.
-pub fn open(data: &Path) -> Result<Engine, Failure> {
-    Engine::open(EngineConfig::sled(data)).map_err(Failure::from)
+/// The global `--data` and `--store` arguments.
+#[derive(Clone, Debug)]
+pub struct StoreArgs {
+    /// The sled store (without `--store`) and the local read models (always).
+    pub data: PathBuf,
+    /// A `postgres://…[?schema=name]` URL: the log lives there instead of in `data`.
+    pub store: Option<String>,
 }
 
-/// `caseledger init`: create (or open) the store in `data`.
-pub async fn init(data: &Path, out: &mut dyn Write) -> Result<(), Failure> {
-    let engine = open(data)?;
+impl StoreArgs {
+    /// Sled in `data`.
+    pub fn sled(data: impl Into<PathBuf>) -> StoreArgs {
+        StoreArgs {
+            data: data.into(),
+            store: None,
+        }
+    }
+
+    /// The engine configuration; a `--store` URL that cannot be used is exit code 2 and its
+    /// password is not repeated.
+    pub fn engine_config(&self) -> Result<EngineConfig, Failure> {
+        match &self.store {
+            None => Ok(EngineConfig::sled(&self.data)),
+            Some(url) => EngineConfig::postgres(url).map_err(Failure::from),
+        }
+    }
+
+    /// Where the log is, for messages: a directory, or the PostgreSQL target without
+    /// credentials.
+    pub fn describe(&self) -> Result<String, Failure> {
+        Ok(match self.engine_config()?.store {
+            StoreConfig::Postgres { config, .. } => config.describe(),
+            _ => self.data.display().to_string(),
+        })
+    }
+
+    /// The read-model directory handed to `cli_report`: `<data>/readmodels` for sled;
+    /// `<data>/postgres/<host>-<port>-<database>-<schema>/readmodels` for PostgreSQL, so
+    /// that one `--data` used with several logs never folds one log's events on top of
+    /// another's read models.
+    pub fn readmodels_dir(&self) -> Result<PathBuf, Failure> {
+        Ok(match self.engine_config()?.store {
+            StoreConfig::Postgres { config, .. } => crate::cli_report::readmodels_path(
+                &self.data.join("postgres").join(config.location_key()),
+            ),
+            _ => crate::cli_report::readmodels_path(&self.data),
+        })
+    }
+}
+
+/// Open the engine over the log named by `args`.
+pub async fn open(args: &StoreArgs) -> Result<Engine, Failure> {
+    Engine::open_async(args.engine_config()?)
+        .await
+        .map_err(Failure::from)
+}
+
+/// `caseledger init`: create (or open) the store (for PostgreSQL: the schema and its tables).
+pub async fn init(args: &StoreArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let engine = open(args).await?;
     let head = engine
         .store()
         .head()
@@ -88,7 +152,7 @@ pub async fn init(data: &Path, out: &mut dyn Write) -> Result<(), Failure> {
     writeln!(
         out,
         "store ready at {} (head position {head})",
-        data.display()
+        args.describe()?
     )
     .map_err(|e| Failure::Failed(e.to_string()))
 }
@@ -367,7 +431,7 @@ pub async fn case(engine: &Engine, crn: &str, out: &mut dyn Write) -> Result<(),
             writeln!(out, "{json}").map_err(|e| Failure::Failed(e.to_string()))
         }
         None => Err(Failure::Failed(format!(
-            "no case {crn} in this store; check the CRN or the --data directory"
+            "no case {crn} in this store; check the CRN and the --data directory or --store URL"
         ))),
     }
 }
@@ -375,4 +439,94 @@ pub async fn case(engine: &Engine, crn: &str, out: &mut dyn Write) -> Result<(),
 /// Default data directory.
 pub fn default_data() -> PathBuf {
     PathBuf::from("./caseledger-data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_store_the_log_and_read_models_are_in_data() {
+        let args = StoreArgs::sled("/srv/ledger");
+        assert!(matches!(
+            args.engine_config().unwrap().store,
+            StoreConfig::Sled { .. }
+        ));
+        assert_eq!(
+            args.readmodels_dir().unwrap(),
+            PathBuf::from("/srv/ledger/readmodels")
+        );
+        assert_eq!(args.describe().unwrap(), "/srv/ledger");
+    }
+
+    #[test]
+    fn with_store_read_models_go_under_data_per_postgres_log() {
+        let args = StoreArgs {
+            data: PathBuf::from("/srv/ledger"),
+            store: Some(
+                "postgres://clerk:hunter22@db.internal:5433/probation?schema=ledger".into(),
+            ),
+        };
+        assert_eq!(
+            args.readmodels_dir().unwrap(),
+            PathBuf::from("/srv/ledger/postgres/db.internal-5433-probation-ledger/readmodels")
+        );
+        let described = args.describe().unwrap();
+        assert_eq!(
+            described,
+            "postgres://clerk@db.internal:5433/probation (schema ledger)"
+        );
+        assert!(!described.contains("hunter22"));
+    }
+
+    #[test]
+    fn an_unusable_store_url_is_exit_2_and_never_shows_the_password() {
+        for url in [
+            "mysql://clerk:hunter22@db/probation",
+            "postgres://clerk:hunter22@db/probation?schema=Bad-Name",
+            "postgres://clerk:hunter22@db/probation?nonsense=1",
+        ] {
+            let args = StoreArgs {
+                data: PathBuf::from("d"),
+                store: Some(url.into()),
+            };
+            let failure = args.engine_config().unwrap_err();
+            assert_eq!(failure.exit_code(), 2, "{url}: {}", failure.message());
+            assert!(
+                failure.message().starts_with("--store: "),
+                "{}",
+                failure.message()
+            );
+            assert!(
+                !failure.message().contains("hunter22"),
+                "{}",
+                failure.message()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_exit_1_naming_the_target_without_the_password() {
+        // Port 1 on the loopback: nothing listens there, so the connection is refused at once.
+        let args = StoreArgs {
+            data: PathBuf::from("d"),
+            store: Some("postgres://clerk:hunter22@127.0.0.1:1/probation?connect_timeout=2".into()),
+        };
+        let failure = match open(&args).await {
+            Ok(_) => panic!("nothing listens on port 1"),
+            Err(f) => f,
+        };
+        assert_eq!(failure.exit_code(), 1, "{}", failure.message());
+        let message = failure.message();
+        assert!(
+            message.contains("cannot open the PostgreSQL store"),
+            "{message}"
+        );
+        assert!(message.contains("127.0.0.1:1/probation"), "{message}");
+        assert!(
+            message.contains("check that the server is running"),
+            "{message}"
+        );
+        assert!(!message.contains("hunter22"), "{message}");
+    }
 }

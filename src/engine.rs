@@ -26,6 +26,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::sync::Mutex;
+
 use caseledger_commands::audit::{CommandRefused, COMMAND_REFUSED, REFUSALS_STREAM};
 use caseledger_commands::due::{due_commands, Blocked};
 use caseledger_commands::handler::{load_case, CommandError, Handler, Receipt};
@@ -34,6 +36,9 @@ use caseledger_commands::{ParseError, Role};
 use caseledger_domain::identity::Crn;
 use caseledger_domain::CaseState;
 use caseledger_store::codec::decode_payload;
+use caseledger_store::postgres::{
+    PostgresConfig, PostgresConfigError, PostgresOptions, PostgresStore,
+};
 use caseledger_store::{
     Durability, EventStore, MemoryStore, RecordedEvent, SledOptions, SledStore, StoreError,
     StreamId, SystemClock, READ_ALL_PAGE_EVENTS_MAX,
@@ -53,6 +58,17 @@ pub enum StoreConfig {
     /// A sled database directory (one process at a time).
     Sled {
         path: PathBuf,
+        durability: Durability,
+    },
+    /// A schema in a PostgreSQL database, shared by every process that opens it (the
+    /// head-row lock keeps positions gapless across them). Opened with
+    /// [`Engine::open_async`], because the store's writer and listener run on the caller's
+    /// Tokio runtime.
+    Postgres {
+        /// Boxed: a client configuration is large next to the other variants.
+        config: Box<PostgresConfig>,
+        /// `Flush` and `Fsync` wait for the server's WAL flush before acknowledging
+        /// (`synchronous_commit = on`); `Buffered` does not (bulk import only).
         durability: Durability,
     },
 }
@@ -79,6 +95,19 @@ impl EngineConfig {
             },
         }
     }
+
+    /// A PostgreSQL store from a `postgres://user@host:5432/database[?schema=name]` URL
+    /// (schema default `caseledger`), acknowledged after the server's WAL flush. A URL that
+    /// cannot be used is refused here, before anything connects; its password is never
+    /// repeated in the error.
+    pub fn postgres(url: &str) -> Result<EngineConfig, EngineError> {
+        Ok(EngineConfig {
+            store: StoreConfig::Postgres {
+                config: Box::new(PostgresConfig::from_url(url)?),
+                durability: Durability::Flush,
+            },
+        })
+    }
 }
 
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -97,6 +126,16 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("{0:?} is not a CRN: one capital letter then six digits, e.g. X123456")]
     BadCrn(String),
+    /// The PostgreSQL URL or schema cannot be used (nothing was contacted).
+    #[error(transparent)]
+    PostgresConfig(#[from] PostgresConfigError),
+    /// The PostgreSQL store could not be opened: server down, wrong host, user or database,
+    /// or no right to create the schema. The message names the target without its password.
+    #[error("cannot open the PostgreSQL store: {0}; check that the server is running and that the URL's host, port, user and database are right (and that the user may create the schema)")]
+    PostgresOpen(StoreError),
+    /// [`Engine::open`] is synchronous; a PostgreSQL store needs [`Engine::open_async`].
+    #[error("a PostgreSQL store is opened with Engine::open_async from inside a Tokio runtime, not with Engine::open")]
+    OpenAsyncRequired,
 }
 
 /// What `advance_to` did.
@@ -112,19 +151,33 @@ pub struct TickReport {
     pub blocked: Vec<Blocked>,
 }
 
+/// The case streams seen so far and how far the log has been scanned for them. Kept so
+/// `advance_to` reads only the part of the log appended since its last call instead of the
+/// whole log each time (the store trait has no stream listing). Memory: one CRN string per
+/// case, about 40 bytes each.
+#[derive(Default)]
+struct CaseIndex {
+    crns: BTreeSet<String>,
+    /// Highest position already looked at (0: nothing yet).
+    scanned_to: u64,
+}
+
 /// The engine: one store, one handler.
 pub struct Engine {
     handler: Handler,
     store: Arc<dyn EventStore>,
     sled: Option<Arc<SledStore>>,
+    cases: Mutex<CaseIndex>,
 }
 
 impl Engine {
-    /// Open the store. A sled store already open in another process (or handle) fails with
-    /// `StoreError::InUse` ("store is in use").
+    /// Open a memory or sled store. A sled store already open in another process (or handle)
+    /// fails with `StoreError::InUse` ("store is in use"). A PostgreSQL store is refused with
+    /// [`EngineError::OpenAsyncRequired`]: use [`Engine::open_async`].
     pub fn open(config: EngineConfig) -> Result<Engine, EngineError> {
         let (store, sled): (Arc<dyn EventStore>, _) = match config.store {
             StoreConfig::Memory => (Arc::new(MemoryStore::new(Arc::new(SystemClock))), None),
+            StoreConfig::Postgres { .. } => return Err(EngineError::OpenAsyncRequired),
             StoreConfig::Sled { path, durability } => {
                 let sled = Arc::new(SledStore::open(
                     &path,
@@ -139,6 +192,25 @@ impl Engine {
         Ok(Engine::with_store_inner(store, sled))
     }
 
+    /// Open any store; must run inside a Tokio runtime (the PostgreSQL store's writer and
+    /// listener tasks live on it). Connects, creates or migrates the schema, and starts the
+    /// writer. A server that does not answer is [`EngineError::PostgresOpen`].
+    pub async fn open_async(config: EngineConfig) -> Result<Engine, EngineError> {
+        match config.store {
+            StoreConfig::Postgres { config, durability } => {
+                let options = PostgresOptions {
+                    durability,
+                    ..PostgresOptions::default()
+                };
+                let store = PostgresStore::open(*config, Arc::new(SystemClock), options)
+                    .await
+                    .map_err(EngineError::PostgresOpen)?;
+                Ok(Engine::with_store(Arc::new(store)))
+            }
+            other => Engine::open(EngineConfig { store: other }),
+        }
+    }
+
     /// An engine over any store (e.g. one with a manual clock).
     pub fn with_store(store: Arc<dyn EventStore>) -> Engine {
         Engine::with_store_inner(store, None)
@@ -149,6 +221,7 @@ impl Engine {
             handler: Handler::new(store.clone()),
             store,
             sled,
+            cases: Mutex::new(CaseIndex::default()),
         }
     }
 
@@ -215,20 +288,30 @@ impl Engine {
     }
 
     /// Every case stream (streams that begin with `CaseOpened`), in CRN order.
+    ///
+    /// The first call reads the whole log once; later calls read only what was appended
+    /// since (by this process or, on PostgreSQL, by any other), so `advance_to` costs
+    /// O(new events), not O(log size), to find its cases. Positions are gapless and in
+    /// commit order (design.md invariant 2), so nothing below the scanned position can
+    /// appear later.
     pub async fn case_ids(&self) -> Result<BTreeSet<String>, EngineError> {
-        let mut crns = BTreeSet::new();
-        let mut from = 1u64;
+        let mut index = self.cases.lock().await;
         loop {
+            let from = index.scanned_to + 1;
             let page = self.store.read_all(from, READ_ALL_PAGE_EVENTS_MAX).await?;
             let Some(last) = page.last() else { break };
-            from = last.position + 1;
+            // A page starts where asked and is gapless; anything else is a store bug, and
+            // skipping it would silently lose cases.
+            debug_assert_eq!(page[0].position, from);
+            debug_assert_eq!(last.position, from + page.len() as u64 - 1);
             for record in &page {
                 if record.stream_version == 1 && record.event_type == "CaseOpened" {
-                    crns.insert(record.stream_id.clone());
+                    index.crns.insert(record.stream_id.clone());
                 }
             }
+            index.scanned_to = last.position;
         }
-        Ok(crns)
+        Ok(index.crns.clone())
     }
 
     /// Append what falls due on every case up to and including `date`: COM allocation at the
@@ -281,8 +364,9 @@ impl Engine {
         Ok(report)
     }
 
-    /// Make every acknowledged append durable (a no-op for the memory store and for the
-    /// durable sled modes, where every acknowledged append already is).
+    /// Make every acknowledged append durable (a no-op for the memory store, for the
+    /// durable sled modes and for PostgreSQL with `Flush`, where every acknowledged append
+    /// already is).
     pub async fn flush(&self) -> Result<(), EngineError> {
         if let Some(sled) = &self.sled {
             sled.flush().await?;
@@ -294,4 +378,56 @@ impl Engine {
 fn case_stream(crn: &str) -> Result<StreamId, EngineError> {
     let crn = Crn::new(crn).map_err(|_| EngineError::BadCrn(crn.chars().take(32).collect()))?;
     Ok(StreamId::new(crn.as_str())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_postgres_url_is_a_typed_error_before_anything_connects() {
+        let e = EngineConfig::postgres("postgres://u:pw123456@h/db?schema=1bad").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                EngineError::PostgresConfig(PostgresConfigError::InvalidSchema { .. })
+            ),
+            "{e:?}"
+        );
+        assert!(!e.to_string().contains("pw123456"), "{e}");
+    }
+
+    #[test]
+    fn the_synchronous_open_points_to_open_async_for_postgres() {
+        let config = EngineConfig::postgres("postgres://u@127.0.0.1:1/db").unwrap();
+        let e = Engine::open(config).err().expect("refused");
+        assert_eq!(e, EngineError::OpenAsyncRequired);
+        assert!(e.to_string().contains("open_async"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn case_ids_catch_up_with_cases_opened_after_the_first_call() {
+        let engine = Engine::open_async(EngineConfig::memory()).await.unwrap();
+        assert!(engine.case_ids().await.unwrap().is_empty());
+        let open = |crn: &str, id: u128| {
+            format!(
+                r#"{{"command_id": "{}", "crn": "{crn}",
+                "actor": {{"id": "clerk1", "role": "case_administrator", "organisation": "nps"}},
+                "effective_at": "2016-03-01",
+                "command": {{"type": "open_case", "crn": "{crn}", "pdu": 1, "team": null,
+                    "on": "2016-03-01", "person": {{"name": "Alex Example",
+                    "date_of_birth": "1990-05-04", "gender": "male"}}}}}}"#,
+                uuid::Uuid::from_u128(id)
+            )
+        };
+        engine.execute_json(&open("X000002", 1)).await.unwrap();
+        let first: Vec<String> = engine.case_ids().await.unwrap().into_iter().collect();
+        assert_eq!(first, ["X000002"]);
+        engine.execute_json(&open("X000001", 2)).await.unwrap();
+        let second: Vec<String> = engine.case_ids().await.unwrap().into_iter().collect();
+        assert_eq!(second, ["X000001", "X000002"]);
+        // Only what was appended since the last call is read again.
+        let head = engine.store().head().await.unwrap();
+        assert_eq!(engine.cases.lock().await.scanned_to, head);
+    }
 }

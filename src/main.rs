@@ -19,9 +19,14 @@ use caseledger::policy_cli;
     about = "Event-sourced case lifecycle engine for probation in England and Wales"
 )]
 struct Cli {
-    /// Data directory of the store (one process at a time).
+    /// Data directory: the sled store (one process at a time) and the read models.
     #[arg(long, global = true, default_value = "./caseledger-data")]
     data: PathBuf,
+    /// Keep the log in PostgreSQL instead: postgres://user@host:5432/db[?schema=name]
+    /// (schema default caseledger). Read models stay local, under
+    /// <data>/postgres/<host>-<port>-<db>-<schema>/readmodels.
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,7 +40,7 @@ enum Command {
     },
     /// Show what caseledger does on a synthetic cohort.
     Demo,
-    /// Create (or open) the store in --data.
+    /// Create (or open) the store in --data, or the schema named by --store.
     Init,
     /// Apply a file of commands (JSON Lines, docs/commands.md), in file order per case.
     Import {
@@ -92,7 +97,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let data = cli.data;
+    let args = cli_ops::StoreArgs {
+        data: cli.data,
+        store: cli.store,
+    };
     match cli.command {
         Command::Policy { calculator } => {
             let stdin = BufReader::new(io::stdin().lock());
@@ -110,15 +118,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(|e| Failure::Failed(format!("I/O error: {e}")))
         }
         Command::Replay(command) => {
-            caseledger::cli_replay::run(command, &data).map_err(Failure::Failed)
+            // cli_replay opens the sled store in --data; refuse rather than silently read a
+            // different log than the one --store names.
+            if args.store.is_some() {
+                return Err(Failure::Usage(
+                    "replay, explain, verify, export and import-log read the sled store in \
+                     --data only; drop --store (PostgreSQL support for them is not wired yet)"
+                        .into(),
+                ));
+            }
+            caseledger::cli_replay::run(command, &args.data).map_err(Failure::Failed)
         }
         Command::Demo => {
             println!("caseledger demo: the cohort demo arrives with the fixtures generator; try `caseledger init`, `import`, `tick` and `case`.");
             Ok(())
         }
-        Command::Init => runtime()?.block_on(cli_ops::init(&data, &mut io::stdout())),
+        Command::Init => runtime()?.block_on(cli_ops::init(&args, &mut io::stdout())),
         Command::Import { file, ack_log } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             let summary =
                 cli_ops::import(&engine, &file, ack_log.as_deref(), &mut io::stderr()).await?;
             println!(
@@ -131,22 +148,22 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }),
         Command::Exec => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             cli_ops::exec(&engine, &mut io::stdin().lock(), &mut io::stdout()).await
         }),
         Command::Tick { to, format } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             cli_ops::tick(&engine, &to, &format, &mut io::stdout()).await
         }),
         Command::Case { crn } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             cli_ops::case(&engine, &crn, &mut io::stdout()).await
         }),
         Command::Rebuild { digest } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             caseledger::cli_report::rebuild(
                 engine.store().clone(),
-                &caseledger::cli_report::readmodels_path(&data),
+                &args.readmodels_dir()?,
                 digest,
                 &mut io::stdout(),
             )
@@ -172,10 +189,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 // The shell may read the clock; domain code never does.
                 None => jiff::Zoned::now().date(),
             };
-            let engine = cli_ops::open(&data)?;
+            let engine = cli_ops::open(&args).await?;
             caseledger::cli_report::report(
                 engine.store().clone(),
-                &caseledger::cli_report::readmodels_path(&data),
+                &args.readmodels_dir()?,
                 &name,
                 as_of,
                 today,

@@ -154,6 +154,49 @@ impl PostgresConfig {
     }
 }
 
+impl PostgresConfig {
+    /// A file-name-safe key for this log's location (host, port, database, schema; never the
+    /// user or password), e.g. `127.0.0.1-5432-test-caseledger`. Local state derived from
+    /// the log (the CLI's read models) is kept under it, so state built from one log is
+    /// never mixed with another's.
+    pub fn location_key(&self) -> String {
+        let host = match self.client.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => String::new(),
+        };
+        let port = self.client.get_ports().first().copied().unwrap_or(5432);
+        let database = self
+            .client
+            .get_dbname()
+            .or(self.client.get_user())
+            .unwrap_or("");
+        let safe = |text: &str| -> String {
+            text.chars()
+                .take(LOCATION_KEY_PART_CHARS_MAX)
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        };
+        format!(
+            "{}-{port}-{}-{}",
+            safe(&host),
+            safe(database),
+            safe(&self.schema)
+        )
+    }
+}
+
+/// Longest host or database name kept in a [`PostgresConfig::location_key`], in characters:
+/// the key becomes a directory name, and file systems limit those to 255 bytes.
+pub const LOCATION_KEY_PART_CHARS_MAX: usize = 64;
+
 impl fmt::Debug for PostgresConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.describe())
@@ -263,6 +306,20 @@ mod tests {
             PostgresConfig::from_url(&long).unwrap_err(),
             PostgresConfigError::UrlTooLong { .. }
         ));
+    }
+
+    #[test]
+    fn location_key_names_host_port_database_and_schema_but_no_credentials() {
+        let c =
+            PostgresConfig::from_url("postgres://alice:s3cret@db.example:6543/prod?schema=ledger")
+                .unwrap();
+        assert_eq!(c.location_key(), "db.example-6543-prod-ledger");
+        let d = PostgresConfig::from_url("postgres://alice@127.0.0.1/test").unwrap();
+        assert_eq!(d.location_key(), "127.0.0.1-5432-test-caseledger");
+        let odd = PostgresConfig::from_url("postgres://u@h/we%2Fird%20db").unwrap();
+        let key = odd.location_key();
+        assert!(!key.contains('/') && !key.contains(' '), "{key}");
+        assert!(!c.location_key().contains("s3cret") && !c.location_key().contains("alice"));
     }
 
     #[test]

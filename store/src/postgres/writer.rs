@@ -1,18 +1,33 @@
 //! The group-commit writer: one task per process owns one connection and turns every batch of
 //! queued appends into one transaction.
 //!
-//! Each transaction, in order:
+//! Each transaction, in order, in TWO network round trips (requests pipelined on the one
+//! connection; the server still runs them one after another, in order):
+//!
+//! Round trip 1 — `BEGIN`, then
 //! 1. `SELECT … FROM head FOR UPDATE`: the single head row is the cross-process writer lock.
 //!    A second writer (another process, or this one after a reconnect) blocks here until the
 //!    holder commits or rolls back, and then reads the head *that commit left*.
 //! 2. Under the lock: read the current versions of the batch's streams, and the stored
-//!    idempotency keys and event ids the batch mentions (three pipelined queries).
+//!    idempotency keys and event ids the batch mentions. Each is a READ COMMITTED statement
+//!    that starts only after step 1 was granted, so it sees the previous holder's commit.
+//!
+//! Between the round trips, in this process:
 //! 3. The shared planner (`crate::planner::Batch`, the one sled and memory use) decides each
 //!    append and assigns positions head+1, head+2, …; this module adds only the check that an
 //!    event id is not already stored (the unique index would otherwise fail the whole batch).
-//! 4. Insert the events and keys, move the head row, `pg_notify` the new head.
-//! 5. COMMIT. Rows and head become visible at once; the lock is released only after that, so
-//!    no later position can become visible before an earlier one (docs/operations.md).
+//!
+//! Round trip 2 —
+//! 4. ONE statement inserts the events and keys, moves the head row (only if every row went
+//!    in) and `pg_notify`s the new head; then
+//! 5. `COMMIT`. Rows and head become visible at once; the lock is released only after that, so
+//!    no later position can become visible before an earlier one (docs/operations.md). If
+//!    step 4 failed, the transaction is aborted and this COMMIT rolls it back.
+//!
+//! Until 2026-11 this took five round trips (BEGIN, lock, reads, writes, COMMIT each
+//! awaited); on a loaded 2-core host every round trip is also a wake-up of the server
+//! process and of this task, which is what made single-writer latency several times the
+//! WAL flush (docs/benchmarks.md).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +35,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Statement, Transaction};
+use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 use super::config::PostgresConfig;
@@ -72,9 +87,7 @@ struct Statements {
     stream_versions: Statement,
     stored_keys: Statement,
     stored_event_ids: Statement,
-    insert_events: Statement,
-    insert_keys: Statement,
-    move_head: Statement,
+    write_batch: Statement,
 }
 
 impl WriteConnection {
@@ -123,24 +136,31 @@ impl WriteConnection {
                 "SELECT event_id, position FROM {s}.events WHERE event_id = ANY($1::uuid[])"
             ))
             .await?,
-            insert_events: prepare(format!(
-                "INSERT INTO {s}.events (position, stream_id, stream_version, event_id, \
-                 event_type, recorded_at_us, hash, record) \
-                 SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], \
-                 $5::text[], $6::bigint[], $7::bytea[], $8::bytea[])"
-            ))
-            .await?,
-            insert_keys: prepare(format!(
-                "INSERT INTO {s}.idempotency (key, stream_id, first_position, last_position, \
-                 stream_version, recorded_at_us) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::bigint[], $4::bigint[], \
-                 $5::bigint[], $6::bigint[])"
-            ))
-            .await?,
-            move_head: prepare(format!(
-                "WITH moved AS (UPDATE {s}.head SET position = $1, hash = $2, recorded_at_us = $3 \
-                 WHERE singleton RETURNING position) \
-                 SELECT pg_notify($4, position::text) FROM moved"
+            // One statement for every write of a batch, so it succeeds or fails as a whole
+            // (no partial batch can reach the pipelined COMMIT). The head moves only if every
+            // event and key row was inserted; otherwise its position is set to NULL, which the
+            // NOT NULL constraint turns into an error that aborts the transaction.
+            write_batch: prepare(format!(
+                "WITH inserted_events AS ( \
+                     INSERT INTO {s}.events (position, stream_id, stream_version, event_id, \
+                     event_type, recorded_at_us, hash, record) \
+                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], \
+                     $5::text[], $6::bigint[], $7::bytea[], $8::bytea[]) RETURNING 1), \
+                 inserted_keys AS ( \
+                     INSERT INTO {s}.idempotency (key, stream_id, first_position, \
+                     last_position, stream_version, recorded_at_us) \
+                     SELECT * FROM UNNEST($9::uuid[], $10::text[], $11::bigint[], \
+                     $12::bigint[], $13::bigint[], $14::bigint[]) RETURNING 1), \
+                 moved AS ( \
+                     UPDATE {s}.head SET \
+                     position = CASE WHEN (SELECT count(*) FROM inserted_events) \
+                                          = cardinality($1::bigint[]) \
+                                      AND (SELECT count(*) FROM inserted_keys) \
+                                          = cardinality($9::uuid[]) \
+                                 THEN $15::bigint END, \
+                     hash = $16, recorded_at_us = $17 \
+                     WHERE singleton RETURNING position) \
+                 SELECT pg_notify($18, position::text) FROM moved"
             ))
             .await?,
         };
@@ -190,7 +210,10 @@ pub(crate) async fn run(
             .into_iter()
             .map(|r| (r.reply, (r.stream, r.expected, r.events, r.key)))
             .unzip();
-        let outcomes = commit(conn, &config, clock.as_ref(), appends).await;
+        let (outcomes, usable) = commit(conn, &config, clock.as_ref(), appends).await;
+        if !usable {
+            connection = None;
+        }
         debug_assert_eq!(outcomes.len(), replies.len());
         let mut highest = 0;
         let mut written = 0;
@@ -218,7 +241,8 @@ pub(crate) async fn run(
 type Append = (StreamId, ExpectedVersion, Vec<NewEvent>, Option<Uuid>);
 type Outcome = Result<AppendResult, StoreError>;
 
-/// One transaction for `appends`; one outcome per append, in order. If the transaction
+/// One transaction for `appends`, in two round trips (see the module comment); one outcome
+/// per append, in order, and whether the connection may be used again. If the transaction
 /// fails, every append it accepted gets the error (nothing of it is acknowledged) and the
 /// refusals keep their own reasons.
 async fn commit(
@@ -226,41 +250,60 @@ async fn commit(
     config: &PostgresConfig,
     clock: &dyn Clock,
     appends: Vec<Append>,
-) -> Vec<Outcome> {
+) -> (Vec<Outcome>, bool) {
     let count = appends.len();
     let WriteConnection { client, statements } = conn;
-    let tx = match client.transaction().await {
-        Ok(tx) => tx,
-        Err(e) => {
-            let e = backend("begin an append transaction")(e);
-            return vec![Err(e); count];
-        }
-    };
-    match decide_and_write(&tx, statements, config, clock, appends).await {
-        Ok((outcomes, false)) => {
+    match decide_and_write(client, statements, config, clock, appends).await {
+        Ok((outcomes, Ended::Committed)) => (outcomes, true),
+        Ok((outcomes, Ended::Open)) => {
             // Nothing to write (all refused or deduplicated): just release the lock.
-            let _ = tx.rollback().await;
-            outcomes
+            let usable = client.batch_execute("ROLLBACK").await.is_ok();
+            (outcomes, usable)
         }
-        Ok((outcomes, true)) => match tx.commit().await {
-            Ok(()) => outcomes,
-            Err(e) => {
-                let e = StoreError::Backend(format!(
-                    "PostgreSQL: COMMIT of an append batch failed ({}); it may or may not be \
-                     stored: retry with the same idempotency key, or read the stream to check",
-                    describe_error(&e)
-                ));
-                fail_accepted(outcomes, e)
-            }
-        },
-        Err((outcomes, e)) => {
-            // Release the head lock now, not whenever the dropped transaction's ROLLBACK gets
-            // sent: other processes are waiting for it.
-            let _ = tx.rollback().await;
-            match outcomes {
-                Some(outcomes) => fail_accepted(outcomes, e),
-                None => vec![Err(e); count],
-            }
+        Err(Failed {
+            outcomes,
+            error,
+            ended,
+        }) => {
+            let usable = match ended {
+                // Release the head lock now: other processes are waiting for it. A
+                // connection that cannot even roll back is dropped, so the next batch starts
+                // on a fresh one rather than inside a stale transaction.
+                Ended::Open => client.batch_execute("ROLLBACK").await.is_ok(),
+                Ended::Committed => true,
+            };
+            let outcomes = match outcomes {
+                Some(outcomes) => fail_accepted(outcomes, error),
+                None => vec![Err(error); count],
+            };
+            (outcomes, usable)
+        }
+    }
+}
+
+/// How a transaction was left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    /// Still open (BEGIN sent, no COMMIT): the caller must send ROLLBACK.
+    Open,
+    /// COMMIT was sent (whether it committed or, after a failed statement, rolled back).
+    Committed,
+}
+
+/// A transaction that did not store its batch.
+struct Failed {
+    /// Each append's decision, when the failure came after deciding.
+    outcomes: Option<Vec<Outcome>>,
+    error: StoreError,
+    ended: Ended,
+}
+
+impl Failed {
+    fn before_deciding(error: StoreError) -> Failed {
+        Failed {
+            outcomes: None,
+            error,
+            ended: Ended::Open,
         }
     }
 }
@@ -275,7 +318,6 @@ fn fail_accepted(outcomes: Vec<Outcome>, e: StoreError) -> Vec<Outcome> {
         .collect()
 }
 
-/// The committed state the planner asks about, read in bulk under the lock.
 struct Prefetched {
     /// Current version of every stream the batch names (absent: 0).
     versions: BTreeMap<String, u64>,
@@ -291,13 +333,13 @@ impl Lookup for Prefetched {
     }
 }
 
-type Decided = (Vec<Outcome>, bool);
-type Failed = (Option<Vec<Outcome>>, StoreError);
+type Decided = (Vec<Outcome>, Ended);
 
-/// Everything between BEGIN and COMMIT. Returns each append's outcome and whether any row was
-/// written (if not, the caller rolls back instead of committing).
+/// Everything from BEGIN to COMMIT, in two round trips. Returns each append's outcome and
+/// how the transaction ended: `Committed` when rows were written and committed, `Open` when
+/// there was nothing to write (the caller rolls back).
 async fn decide_and_write(
-    tx: &Transaction<'_>,
+    client: &Client,
     statements: &Statements,
     config: &PostgresConfig,
     clock: &dyn Clock,
@@ -312,29 +354,34 @@ async fn decide_and_write(
         .flat_map(|a| a.2.iter().map(|e| e.event_id))
         .collect();
 
-    let head_row = tx
-        .query_one(&statements.lock_head, &[])
-        .await
-        .map_err(|e| (None, backend("lock the head row")(e)))?;
-    let tip = Tip {
-        head: to_u64(head_row.get::<_, i64>(0), "head position").map_err(|e| (None, e))?,
-        last_hash: to_hash(head_row.get::<_, &[u8]>(1)).map_err(|e| (None, e))?,
-        last_recorded_at_us: head_row.get(2),
-    };
+    // Round trip 1: BEGIN, lock the head row, read what the planner needs. The five requests
+    // go out together (tokio-postgres sends them in the order `join!` first polls them) and
+    // the server runs them in that order: each read is a READ COMMITTED statement that starts
+    // after the lock was granted, so it sees everything the previous lock holder committed.
     let p_streams: [&(dyn ToSql + Sync); 1] = [&stream_ids];
     let p_keys: [&(dyn ToSql + Sync); 1] = [&keys];
     let p_ids: [&(dyn ToSql + Sync); 1] = [&event_ids];
-    let (version_rows, key_rows, id_rows) = futures_util::try_join!(
-        tx.query(&statements.stream_versions, &p_streams),
-        tx.query(&statements.stored_keys, &p_keys),
-        tx.query(&statements.stored_event_ids, &p_ids),
-    )
-    .map_err(|e| {
-        (
-            None,
-            backend("read stream versions and idempotency keys")(e),
-        )
-    })?;
+    let (began, locked, version_rows, key_rows, id_rows) = futures_util::join!(
+        client.batch_execute("BEGIN"),
+        client.query_one(&statements.lock_head, &[]),
+        client.query(&statements.stream_versions, &p_streams),
+        client.query(&statements.stored_keys, &p_keys),
+        client.query(&statements.stored_event_ids, &p_ids),
+    );
+    began.map_err(|e| Failed::before_deciding(backend("begin an append transaction")(e)))?;
+    let head_row = locked.map_err(|e| Failed::before_deciding(backend("lock the head row")(e)))?;
+    let read = |e| Failed::before_deciding(backend("read stream versions and idempotency keys")(e));
+    let (version_rows, key_rows, id_rows) = (
+        version_rows.map_err(read)?,
+        key_rows.map_err(read)?,
+        id_rows.map_err(read)?,
+    );
+    let tip = Tip {
+        head: to_u64(head_row.get::<_, i64>(0), "head position")
+            .map_err(Failed::before_deciding)?,
+        last_hash: to_hash(head_row.get::<_, &[u8]>(1)).map_err(Failed::before_deciding)?,
+        last_recorded_at_us: head_row.get(2),
+    };
     let prefetch = || -> Result<(Prefetched, BTreeMap<Uuid, u64>), StoreError> {
         let mut known = Prefetched {
             versions: BTreeMap::new(),
@@ -364,7 +411,7 @@ async fn decide_and_write(
         }
         Ok((known, stored_ids))
     };
-    let (mut known, mut stored_ids) = prefetch().map_err(|e| (None, e))?;
+    let (mut known, mut stored_ids) = prefetch().map_err(Failed::before_deciding)?;
 
     // The clock is read under the lock, so recorded_at follows the lock (= position) order.
     let mut batch = Batch::begin(tip, clock.now_us());
@@ -392,15 +439,18 @@ async fn decide_and_write(
         outcomes.push(outcome);
     }
     if batch.is_empty() {
-        return Ok((outcomes, false));
+        return Ok((outcomes, Ended::Open));
     }
-    match write_batch(tx, statements, config, &batch).await {
-        Ok(()) => Ok((outcomes, true)),
-        Err(e) => Err((Some(outcomes), e)),
+    match write_and_commit(client, statements, config, &batch).await {
+        Ok(()) => Ok((outcomes, Ended::Committed)),
+        Err((error, ended)) => Err(Failed {
+            outcomes: Some(outcomes),
+            error,
+            ended,
+        }),
     }
 }
 
-/// The first event of `events` whose id is already stored, as the refusal to return.
 fn reused_event_id(events: &[NewEvent], stored: &BTreeMap<Uuid, u64>) -> Option<StoreError> {
     events.iter().enumerate().find_map(|(index, event)| {
         stored
@@ -416,14 +466,19 @@ fn reused_event_id(events: &[NewEvent], stored: &BTreeMap<Uuid, u64>) -> Option<
     })
 }
 
-async fn write_batch(
-    tx: &Transaction<'_>,
+/// Round trip 2: the one write statement (events, keys, head, NOTIFY) and COMMIT, sent
+/// together. If the write fails the transaction is aborted and the pipelined COMMIT rolls it
+/// back, so "write failed, COMMIT answered" means nothing was stored. Only a failed COMMIT
+/// leaves the outcome unknown.
+async fn write_and_commit(
+    client: &Client,
     statements: &Statements,
     config: &PostgresConfig,
     batch: &Batch,
-) -> Result<(), StoreError> {
+) -> Result<(), (StoreError, Ended)> {
     let records = batch.records();
     let n = records.len();
+    let not_sent = |e| (e, Ended::Open);
     let mut positions = Vec::with_capacity(n);
     let mut streams = Vec::with_capacity(n);
     let mut versions = Vec::with_capacity(n);
@@ -433,14 +488,14 @@ async fn write_batch(
     let mut hashes: Vec<&[u8]> = Vec::with_capacity(n);
     let mut encoded: Vec<Vec<u8>> = Vec::with_capacity(n);
     for record in records {
-        positions.push(to_i64(record.position)?);
+        positions.push(to_i64(record.position).map_err(not_sent)?);
         streams.push(record.stream_id.as_str());
-        versions.push(to_i64(record.stream_version)?);
+        versions.push(to_i64(record.stream_version).map_err(not_sent)?);
         ids.push(record.event_id);
         types.push(record.event_type.as_str());
         recorded.push(record.recorded_at_us);
         hashes.push(&record.hash[..]);
-        encoded.push(codec::encode_record(record)?);
+        encoded.push(codec::encode_record(record).map_err(not_sent)?);
     }
     let mut key_ids = Vec::new();
     let mut key_streams = Vec::new();
@@ -451,45 +506,82 @@ async fn write_batch(
     for (key, entry) in batch.keys() {
         key_ids.push(*key);
         key_streams.push(entry.stream_id.as_str());
-        key_first.push(to_i64(entry.result.first_position)?);
-        key_last.push(to_i64(entry.result.last_position)?);
-        key_versions.push(to_i64(entry.result.stream_version)?);
+        key_first.push(to_i64(entry.result.first_position).map_err(not_sent)?);
+        key_last.push(to_i64(entry.result.last_position).map_err(not_sent)?);
+        key_versions.push(to_i64(entry.result.stream_version).map_err(not_sent)?);
         key_recorded.push(entry.result.recorded_at_us);
     }
     let tip = batch.tip();
-    let head_position = to_i64(tip.head)?;
+    let head_position = to_i64(tip.head).map_err(not_sent)?;
     let head_hash = &tip.last_hash[..];
     let channel = config.channel();
-    let event_params: [&(dyn ToSql + Sync); 8] = [
-        &positions, &streams, &versions, &ids, &types, &recorded, &hashes, &encoded,
-    ];
-    let key_params: [&(dyn ToSql + Sync); 6] = [
+    let params: [&(dyn ToSql + Sync); 18] = [
+        &positions,
+        &streams,
+        &versions,
+        &ids,
+        &types,
+        &recorded,
+        &hashes,
+        &encoded,
         &key_ids,
         &key_streams,
         &key_first,
         &key_last,
         &key_versions,
         &key_recorded,
-    ];
-    let head_params: [&(dyn ToSql + Sync); 4] = [
         &head_position,
         &head_hash,
         &tip.last_recorded_at_us,
         &channel,
     ];
-    let (inserted, _, moved) = futures_util::try_join!(
-        tx.execute(&statements.insert_events, &event_params),
-        tx.execute(&statements.insert_keys, &key_params),
-        tx.execute(&statements.move_head, &head_params),
-    )
-    .map_err(backend("insert the events"))?;
-    if inserted != n as u64 || moved != 1 {
-        return Err(StoreError::Backend(format!(
-            "PostgreSQL: inserted {inserted} of {n} events and moved {moved} head rows; \
-             the transaction was rolled back"
-        )));
+    let (written, committed) = futures_util::join!(
+        client.execute(&statements.write_batch, &params),
+        client.batch_execute("COMMIT"),
+    );
+    match (written, committed) {
+        (Ok(1), Ok(())) => Ok(()),
+        (_, Err(e)) => Err((
+            StoreError::Backend(format!(
+                "PostgreSQL: COMMIT of an append batch failed ({}); it may or may not be \
+                 stored: retry with the same idempotency key, or read the stream to check",
+                describe_error(&e)
+            )),
+            Ended::Committed,
+        )),
+        // The server refused the statement: the transaction was aborted and the pipelined
+        // COMMIT rolled it back.
+        (Err(e), Ok(())) if e.as_db_error().is_some() => Err((
+            StoreError::Backend(format!(
+                "PostgreSQL: could not write an append batch ({}); nothing of it was stored",
+                describe_error(&e)
+            )),
+            Ended::Committed,
+        )),
+        // A client-side failure: most likely before the statement was sent (then the COMMIT
+        // only released the lock), but the answer may also have been lost after it ran.
+        (Err(e), Ok(())) => Err((
+            StoreError::Backend(format!(
+                "PostgreSQL: writing an append batch failed in the client ({}); it may or may \
+                 not be stored: retry with the same idempotency key, or read the stream to check",
+                describe_error(&e)
+            )),
+            Ended::Committed,
+        )),
+        (Ok(moved), Ok(())) => {
+            // The head row is locked by this transaction since round trip 1, so it cannot
+            // be missing; if it somehow were, the events are committed without their head.
+            debug_assert_eq!(moved, 1);
+            Err((
+                StoreError::Backend(format!(
+                    "PostgreSQL: the append batch moved {moved} head rows instead of 1; the \
+                     head row of schema {} was changed by hand: stop writers and run verify",
+                    config.schema
+                )),
+                Ended::Committed,
+            ))
+        }
     }
-    Ok(())
 }
 
 pub(crate) fn to_i64(value: u64) -> Result<i64, StoreError> {
