@@ -7,6 +7,7 @@
 //! (all recorded by then), applied when effective by the decision's effective time — the
 //! bitemporal as-of of [`crate::asof`] at the decision's own (recorded, effective) instants.
 
+use caseledger_domain::derived;
 use caseledger_domain::event::{Event, HandoverDatesCalculated};
 use caseledger_domain::handover::{self, HandoverEra as CalculatorEra, HandoverResult};
 use caseledger_domain::ruleset::HandoverEra as RulesetEra;
@@ -22,7 +23,6 @@ use crate::diff::{diff, Change};
 use crate::domain_model::{decision_of, DomainCase};
 use crate::error::ReplayError;
 use crate::export::format_instant_us;
-use crate::handover_inputs::{handover_input_from_state, handover_inputs_digest};
 use crate::history::state_as_of;
 use crate::model::CaseModel;
 use crate::redecide;
@@ -158,7 +158,7 @@ fn explain_handover(
         not_reevaluated: None,
     };
     // The calculator knows the three OMiC eras; `pre-omic` decisions have nothing to re-run.
-    let Some(era_then) = CalculatorEra::parse(decision.handover_era.as_str()) else {
+    let Some(era_then) = derived::calculator_era(decision.handover_era) else {
         let why = format!(
             "the decision was made under {}, which the handover calculator does not model",
             decision.handover_era.as_str()
@@ -167,20 +167,21 @@ fn explain_handover(
         parts.not_reevaluated = Some(why);
         return parts;
     };
-    let input = match handover_input_from_state(
+    let input = match derived::handover_input(
         state,
         decision.sentence_id,
+        decision.handover_era,
         decision.calculated_on,
-        era_then,
     ) {
         Ok(input) => input,
         Err(why) => {
+            let why = why.to_string();
             parts.inputs_source = InputsSource::NotAvailable { why: why.clone() };
             parts.not_reevaluated = Some(why);
             return parts;
         }
     };
-    let rederived_digest = handover_inputs_digest(&input)
+    let rederived_digest = derived::inputs_digest(&input)
         .map(|d| d.as_str().to_owned())
         .unwrap_or_else(|e| format!("(cannot be computed: {e})"));
     parts.inputs_source = InputsSource::RederivedFromCaseState {
@@ -212,7 +213,7 @@ fn explain_handover(
         caseledger_domain::reference::Nation::England
     };
     let era_today = RulesetEra::for_date(today, nation);
-    parts.under_todays_rules = CalculatorEra::parse(era_today.as_str()).map(|era_now| {
+    parts.under_todays_rules = derived::calculator_era(era_today).map(|era_now| {
         evaluation(
             format!(
                 "under today's rules ({}, in force on {today}), same inputs and calculation date — not the rules the decision was made under",
