@@ -215,6 +215,107 @@ mod tests {
     use super::*;
     use jiff::civil::date;
 
+    use crate::event::TierCalculated;
+    use crate::reference::Organisation;
+    use crate::risk::{AssessmentKind, RoshLevel};
+    use crate::sentence::RequirementKind;
+    use crate::testing::{assess, community_order, determinate_custody, open_case, run, run_from};
+
+    /// A unified-era English case: community order with a rehabilitation activity
+    /// requirement, then an assessment of RoSH `rosh`. Returns the state and the assessment's
+    /// events (the trigger).
+    fn community_case_assessed(rosh: RoshLevel) -> (CaseState, Vec<Event>) {
+        let (state, _) = run([
+            open_case(1, date(2022, 3, 1)),
+            community_order(
+                date(2022, 3, 1),
+                vec![RequirementKind::RehabilitationActivity { days: 20 }],
+            ),
+        ]);
+        run_from(
+            state,
+            [assess(
+                date(2022, 3, 3),
+                rosh,
+                AssessmentKind::Initial,
+                Organisation::Nps,
+            )],
+        )
+    }
+
+    /// tier-rules.md §9: an OASys assessment recalculates the tier; the recorded digest is the
+    /// digest of [`tier_input`] on that date, and the reason names the trigger.
+    #[test]
+    fn tier_9_an_assessment_records_the_tier_with_its_inputs_digest() {
+        let (state, trigger) = community_case_assessed(RoshLevel::High);
+        let derived = derived_decisions(&state, &trigger, date(2022, 3, 3));
+        let [Event::TierCalculated(TierCalculated {
+            tier,
+            inputs_digest: digest,
+            decision,
+            ..
+        })] = derived.as_slice()
+        else {
+            panic!("expected one TierCalculated, got {derived:?}");
+        };
+        // RoSH high is 20 protect points, band B (tier-rules.md §3.1, §3.3).
+        assert_eq!(tier.protect(), 'B');
+        let input = tier_input(&state, date(2022, 3, 3));
+        assert_eq!(digest, &inputs_digest(&input).unwrap());
+        assert_eq!(decision.reason_code.as_str(), "risk_assessed");
+    }
+
+    /// design.md: the engine records a derived decision only when the result differs.
+    #[test]
+    fn tier_9_the_same_tier_again_is_not_recorded() {
+        let (state, trigger) = community_case_assessed(RoshLevel::High);
+        let first = derived_decisions(&state, &trigger, date(2022, 3, 3));
+        assert_eq!(first.len(), 1);
+        let state = first.iter().fold(state, evolve);
+        assert!(derived_decisions(&state, &trigger, date(2022, 3, 4)).is_empty());
+        // A different RoSH gives a different tier, which is recorded.
+        let (lower, _) = community_case_assessed(RoshLevel::Low);
+        let lower_first = derived_decisions(&lower, &trigger, date(2022, 3, 3));
+        let (Some(Event::TierCalculated(high)), Some(Event::TierCalculated(low))) =
+            (first.first(), lower_first.first())
+        else {
+            panic!("tiers expected: {first:?} {lower_first:?}");
+        };
+        assert_ne!(high.tier, low.tier);
+    }
+
+    /// handover-rules.md §3.1: a custodial sentence in the OMiC era records handover dates for
+    /// that sentence, with the digest of [`handover_input`]; a community order records none.
+    #[test]
+    fn handover_3_1_custody_records_handover_dates_community_does_not() {
+        let (state, trigger) = run([
+            open_case(1, date(2023, 6, 1)),
+            determinate_custody(date(2023, 6, 1), 24),
+        ]);
+        let derived = derived_decisions(&state, &trigger, date(2023, 6, 1));
+        let handover = derived
+            .iter()
+            .find_map(|e| match e {
+                Event::HandoverDatesCalculated(h) => Some(h),
+                _ => None,
+            })
+            .expect("handover dates recorded");
+        assert_eq!(handover.handover_era, HandoverEra::Omic2023);
+        let input = handover_input(
+            &state,
+            handover.sentence_id,
+            HandoverEra::Omic2023,
+            date(2023, 6, 1),
+        )
+        .unwrap();
+        assert_eq!(handover.inputs_digest, inputs_digest(&input).unwrap());
+
+        let (community, trigger) = community_case_assessed(RoshLevel::Medium);
+        assert!(derived_decisions(&community, &trigger, date(2022, 3, 3))
+            .iter()
+            .all(|e| !matches!(e, Event::HandoverDatesCalculated(_))));
+    }
+
     #[test]
     fn an_empty_state_derives_nothing() {
         assert!(derived_decisions(&CaseState::default(), &[], date(2020, 1, 1)).is_empty());
