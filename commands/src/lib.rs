@@ -6,7 +6,7 @@
 //! | [`envelope`] | the command JSON (`command_id`, `crn`, `actor`, `effective_at`, `command`) and its strict parser |
 //! | [`role`] | actor roles and the authorisation matrix |
 //! | [`handler`] | authorise → load → decide → derived decisions → append with expected version |
-//! | [`derived`] | pure: recalculate handover dates and tier when an input changed |
+//! | [`derived`] | re-export of `caseledger_domain::derived`: recalculate handover dates and tier when an input changed |
 //! | [`due`] | pure: time-driven commands (COM allocation, responsibility transfer) |
 //! | [`audit`] | the `audit-refusals` stream of refused commands |
 

@@ -16,6 +16,7 @@ pub mod calendar;
 pub mod command;
 pub mod compliance;
 pub mod decide;
+pub mod derived;
 pub mod enforcement;
 pub mod error;
 pub mod event;

@@ -7,10 +7,12 @@
 //! (all recorded by then), applied when effective by the decision's effective time — the
 //! bitemporal as-of of [`crate::asof`] at the decision's own (recorded, effective) instants.
 
-use caseledger_domain::event::{Event, HandoverDatesCalculated};
+use caseledger_domain::derived;
+use caseledger_domain::event::{Event, HandoverDatesCalculated, TierCalculated};
 use caseledger_domain::handover::{self, HandoverEra as CalculatorEra, HandoverResult};
 use caseledger_domain::ruleset::HandoverEra as RulesetEra;
 use caseledger_domain::state::CaseState;
+use caseledger_domain::tier;
 use caseledger_store::{Actor, RecordedEvent};
 use jiff::civil::Date;
 use serde::Serialize;
@@ -22,7 +24,6 @@ use crate::diff::{diff, Change};
 use crate::domain_model::{decision_of, DomainCase};
 use crate::error::ReplayError;
 use crate::export::format_instant_us;
-use crate::handover_inputs::{handover_input_from_state, handover_inputs_digest};
 use crate::history::state_as_of;
 use crate::model::CaseModel;
 use crate::redecide;
@@ -125,8 +126,8 @@ fn evaluation(label: String, ruleset: String, outcome: Value, recorded: &Value) 
     }
 }
 
-/// The explanation parts specific to a handover decision.
-struct HandoverParts {
+/// The explanation parts specific to a calculator decision (handover dates, tier).
+struct CalculatorParts {
     recorded_outcome: Value,
     inputs: Option<Value>,
     inputs_source: InputsSource,
@@ -139,7 +140,7 @@ fn explain_handover(
     decision: &HandoverDatesCalculated,
     state: &CaseState,
     today: Date,
-) -> HandoverParts {
+) -> CalculatorParts {
     let recorded_outcome = handover_outcome(
         &serde_json::to_value(decision.responsibility)
             .ok()
@@ -149,7 +150,7 @@ fn explain_handover(
         decision.handover_date,
         decision.handover_reason.as_str(),
     );
-    let mut parts = HandoverParts {
+    let mut parts = CalculatorParts {
         recorded_outcome: recorded_outcome.clone(),
         inputs: None,
         inputs_source: InputsSource::NotAvailable { why: String::new() },
@@ -158,7 +159,7 @@ fn explain_handover(
         not_reevaluated: None,
     };
     // The calculator knows the three OMiC eras; `pre-omic` decisions have nothing to re-run.
-    let Some(era_then) = CalculatorEra::parse(decision.handover_era.as_str()) else {
+    let Some(era_then) = derived::calculator_era(decision.handover_era) else {
         let why = format!(
             "the decision was made under {}, which the handover calculator does not model",
             decision.handover_era.as_str()
@@ -167,20 +168,21 @@ fn explain_handover(
         parts.not_reevaluated = Some(why);
         return parts;
     };
-    let input = match handover_input_from_state(
+    let input = match derived::handover_input(
         state,
         decision.sentence_id,
+        decision.handover_era,
         decision.calculated_on,
-        era_then,
     ) {
         Ok(input) => input,
         Err(why) => {
+            let why = why.to_string();
             parts.inputs_source = InputsSource::NotAvailable { why: why.clone() };
             parts.not_reevaluated = Some(why);
             return parts;
         }
     };
-    let rederived_digest = handover_inputs_digest(&input)
+    let rederived_digest = derived::inputs_digest(&input)
         .map(|d| d.as_str().to_owned())
         .unwrap_or_else(|e| format!("(cannot be computed: {e})"));
     parts.inputs_source = InputsSource::RederivedFromCaseState {
@@ -212,7 +214,7 @@ fn explain_handover(
         caseledger_domain::reference::Nation::England
     };
     let era_today = RulesetEra::for_date(today, nation);
-    parts.under_todays_rules = CalculatorEra::parse(era_today.as_str()).map(|era_now| {
+    parts.under_todays_rules = derived::calculator_era(era_today).map(|era_now| {
         evaluation(
             format!(
                 "under today's rules ({}, in force on {today}), same inputs and calculation date — not the rules the decision was made under",
@@ -224,6 +226,80 @@ fn explain_handover(
         )
     });
     parts
+}
+
+/// Explain a `TierCalculated`: the tier inputs are rebuilt from the case as it stood with the
+/// domain's own builder (`derived::tier_input`, tier-rules.md §1) on the decision's calculation
+/// date, their digest is compared with the recorded one, and `decide` records the tier again
+/// under the ruleset of that date and under today's, so every field the event records (tier,
+/// previous tier, digest, reallocation advice, ruleset, reason) is compared with what was
+/// recorded. The tier calculator itself has one version (`tier::TIER_RULES_VERSION`); the
+/// operating-model ruleset is what differs between eras (BR-C4, BR-C6 reallocation advice only
+/// in the unified model).
+fn explain_tier(decision: &TierCalculated, state: &CaseState, today: Date) -> CalculatorParts {
+    let event_type = "TierCalculated";
+    let recorded_outcome = serde_json::to_value(decision).unwrap_or(Value::Null);
+    let on = decision.calculated_on;
+    let input = derived::tier_input(state, on);
+    let rederived_digest = derived::inputs_digest(&input)
+        .map(|d| d.as_str().to_owned())
+        .unwrap_or_else(|e| format!("(cannot be computed: {e})"));
+    let mut parts = CalculatorParts {
+        recorded_outcome: recorded_outcome.clone(),
+        inputs: serde_json::to_value(&input).ok(),
+        inputs_source: InputsSource::RederivedFromCaseState {
+            digest_matches: rederived_digest == decision.inputs_digest.as_str(),
+            recorded_digest: decision.inputs_digest.as_str().to_owned(),
+            rederived_digest,
+        },
+        reevaluation: None,
+        under_todays_rules: None,
+        not_reevaluated: None,
+    };
+    let command = match derived::tier_command(state, decision.decision.reason_code.clone(), on) {
+        Ok(command) => command,
+        Err(why) => {
+            parts.not_reevaluated = Some(why.to_string());
+            return parts;
+        }
+    };
+    match redecide::ruleset_on(state, on) {
+        Ok(then) => {
+            parts.reevaluation = Some(evaluation(
+                format!(
+                    "re-evaluated under the rules of the time ({}, tier rules {}), same case state and calculation date",
+                    then.id.as_str(),
+                    tier::TIER_RULES_VERSION
+                ),
+                then.id.as_str().to_owned(),
+                redecide::redecide(state, &command, &then, on, event_type),
+                &recorded_outcome,
+            ))
+        }
+        Err(why) => parts.not_reevaluated = Some(why),
+    }
+    if let Ok(now) = redecide::ruleset_on(state, today) {
+        parts.under_todays_rules = Some(evaluation(
+            format!(
+                "under today's rules ({}, in force on {today}; tier rules {}), same case state and calculation date — not the rules the decision was made under",
+                now.id.as_str(),
+                tier::TIER_RULES_VERSION
+            ),
+            now.id.as_str().to_owned(),
+            redecide::redecide(state, &command, &now, on, event_type),
+            &recorded_outcome,
+        ));
+    }
+    parts
+}
+
+fn parts_into(explanation: &mut Explanation, parts: CalculatorParts) {
+    explanation.recorded_outcome = Some(parts.recorded_outcome);
+    explanation.inputs = parts.inputs;
+    explanation.inputs_source = parts.inputs_source;
+    explanation.reevaluation = parts.reevaluation;
+    explanation.under_todays_rules = parts.under_todays_rules;
+    explanation.not_reevaluated = parts.not_reevaluated;
 }
 
 /// Explain the decision `event_id` of the case whose stream is `records` (version order),
@@ -280,13 +356,10 @@ pub fn explain_decision(
     };
     match &event {
         Event::HandoverDatesCalculated(handover) => {
-            let parts = explain_handover(handover, &state, today);
-            explanation.recorded_outcome = Some(parts.recorded_outcome);
-            explanation.inputs = parts.inputs;
-            explanation.inputs_source = parts.inputs_source;
-            explanation.reevaluation = parts.reevaluation;
-            explanation.under_todays_rules = parts.under_todays_rules;
-            explanation.not_reevaluated = parts.not_reevaluated;
+            parts_into(&mut explanation, explain_handover(handover, &state, today));
+        }
+        Event::TierCalculated(tier) => {
+            parts_into(&mut explanation, explain_tier(tier, &state, today));
         }
         other => {
             // Decisions that carry an `inputs` field show it as recorded.
@@ -333,14 +406,9 @@ pub fn explain_decision(
                         ));
                     }
                 }
-                None if matches!(other, Event::TierCalculated(_)) => {
-                    explanation.not_reevaluated = Some(
-                        "a TierCalculated records only a digest of its inputs, and the tier input is built from the case state by the commands crate (derived::tier_input), which replay may not depend on; move that builder into the domain to re-evaluate tiers here".to_owned(),
-                    );
-                }
                 None => {
                     explanation.not_reevaluated = Some(format!(
-                        "re-evaluation is implemented for handover dates, provider allocation and risk escalation outcomes; the domain exposes no pure function to re-run a {} decision",
+                        "re-evaluation is implemented for handover dates, tiers, provider allocation and risk escalation outcomes; the domain exposes no pure function to re-run a {} decision",
                         other.event_type()
                     ));
                 }

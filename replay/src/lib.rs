@@ -12,7 +12,6 @@ pub mod domain_payload;
 pub mod error;
 pub mod explain;
 pub mod export;
-pub mod handover_inputs;
 pub mod history;
 pub mod import;
 pub mod merkle;

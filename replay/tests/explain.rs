@@ -11,7 +11,6 @@ use caseledger_domain::risk::{MappaLevel, RoshLevel};
 use caseledger_domain::ruleset::{HandoverEra, RulesetId};
 use caseledger_domain::sentence::{SentenceDates, SentenceId, SentenceType};
 use caseledger_replay::explain::{explain_decision, explain_text, InputsSource};
-use caseledger_replay::handover_inputs::handover_inputs_digest;
 use caseledger_replay::ReplayError;
 use caseledger_store::{EventStore, RecordedEvent, StreamId};
 use serde_json::json;
@@ -93,7 +92,7 @@ async fn case_with_2019_handover_decision(
     let result = handover::calculate(&input).expect("the 2019 calculation runs");
     let digest = match digest_override {
         Some(d) => caseledger_domain::identity::InputsDigest::new(d).expect("digest"),
-        None => handover_inputs_digest(&input).expect("digest"),
+        None => caseledger_domain::derived::inputs_digest(&input).expect("digest"),
     };
     let responsibility = serde_json::from_value(json!(result.responsibility.as_str()))
         .expect("same responsibility spelling");

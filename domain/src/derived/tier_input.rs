@@ -1,0 +1,324 @@
+//! The tier calculator's input, filled from the case state (tier-rules.md §1).
+//!
+//! One builder serves the engine (which records `TierCalculated` when the tier changes) and
+//! replay's explain (which rebuilds the inputs of a recorded tier from the case as it stood and
+//! checks their digest against the recorded one).
+
+use jiff::civil::Date;
+
+use crate::identity::Gender as PersonGender;
+use crate::risk::{Need as RiskNeed, NeedSeverity, RegistrationKind};
+use crate::sentence::{RequirementKind, SentenceType};
+use crate::state::{CaseState, RequirementStatus};
+use crate::tier::{self, TierInput};
+
+/// Days back a breach or recall outcome counts as previous enforcement (tier-rules.md §1,
+/// `previous_enforcement`: "a breach or recall outcome in the last 365 days").
+pub const PREVIOUS_ENFORCEMENT_DAYS: i64 = 365;
+
+/// The tier inputs of the case on `today` (tier-rules.md §1).
+///
+/// Sources: `gender` = the person's recorded gender (not recorded → `male`, the §1 default);
+/// `rsr`, `rosh`, `ogrs` = the latest risk assessment; `registrations` = the active ones, a
+/// MAPPA registration with its level `M1`–`M3` and category `M1`–`M4` (§2); `assessment` = the
+/// latest OASys needs when an assessment was recorded (none → §4.2); `convictions` = every
+/// sentence, community orders and suspended sentence orders as `SP`, custody as `SC`, with its
+/// termination date (§1: any termination ends a conviction) and its active requirements
+/// ([`requirement`]); `previous_enforcement` = a breach or recall concluded in the
+/// [`PREVIOUS_ENFORCEMENT_DAYS`] up to `today`. `v3` is not requested (§6.1 gate 0).
+pub fn tier_input(state: &CaseState, today: Date) -> TierInput {
+    let mut input = TierInput::new(today);
+    if let Some(person) = &state.person {
+        input.gender = match person.gender {
+            PersonGender::Female => tier::Gender::Female,
+            PersonGender::Male | PersonGender::NotRecorded => tier::Gender::Male,
+        };
+    }
+    input.rsr = state.risk.rsr.map(|r| f64::from(r.hundredths()) / 100.0);
+    input.rosh = state.risk.rosh;
+    input.ogrs = state.risk.ogrs.map(|o| o.get());
+    input.registrations = state
+        .registrations
+        .values()
+        .filter(|r| r.removed_on.is_none())
+        .map(|r| {
+            let registration = tier::Registration::new(r.kind.delius_code(), r.registered_on);
+            match r.kind {
+                RegistrationKind::Mappa { category, level } => registration
+                    .with_level(format!("M{}", level.get()))
+                    .with_category(format!("M{}", category.get())),
+                _ => registration,
+            }
+        })
+        .collect();
+    if let Some(assessed_on) = state.risk.last_assessed_on {
+        let mut assessment = tier::Assessment::new(assessed_on);
+        for (need, severity) in &state.risk.needs {
+            assessment
+                .needs
+                .insert(need_of(*need), severity_of(*severity));
+        }
+        input.assessment = Some(assessment);
+    }
+    input.convictions = state
+        .sentences
+        .values()
+        .map(|s| tier::Conviction {
+            sentence_type: match s.sentence_type {
+                SentenceType::CommunityOrder | SentenceType::SuspendedSentenceOrder => {
+                    tier::SentenceType::Community
+                }
+                _ => tier::SentenceType::CustodialSc,
+            },
+            terminated: s.terminated.as_ref().map(|(on, _)| *on),
+            requirements: s
+                .requirements
+                .values()
+                .filter(|r| r.status == RequirementStatus::Active)
+                .map(|r| requirement(r.kind))
+                .collect(),
+        })
+        .collect();
+    let since = today
+        .checked_sub(jiff::Span::new().days(PREVIOUS_ENFORCEMENT_DAYS))
+        .unwrap_or(today);
+    input.previous_enforcement = state
+        .breaches
+        .values()
+        .filter_map(|b| b.concluded.as_ref().map(|(on, _)| *on))
+        .chain(
+            state
+                .recalls
+                .values()
+                .filter_map(|r| r.concluded.as_ref().map(|(on, _)| *on)),
+        )
+        .any(|on| on >= since && on <= today);
+    input
+}
+
+/// nDelius requirement category and restrictive flag of a requirement, for the mandate for
+/// change (tier-rules.md §4.1: a current community conviction has a mandate when a requirement
+/// is not restrictive and its category is neither `W`, unpaid work, nor `W1`, order extended).
+///
+/// The requirement types are the domain's [`RequirementKind`] (seed 003 l.1677, CJA 2003
+/// s.177). Only two things affect the tier:
+/// - `W`: unpaid work (seed 003 l.1393–1481) is no mandate (tier-rules.md §4.1). `W1`, order
+///   extended, is not a requirement the domain records (an extension changes the sentence's
+///   dates), so nothing maps to it.
+/// - restrictive: requirements that restrict liberty rather than address needs are no mandate
+///   (tier-rules.md §4.1): curfew, with or without electronic monitoring (seed 003 l.321,
+///   l.3453); alcohol abstinence and monitoring, an electronic monitoring requirement (seed 003
+///   l.325); exclusion; prohibited activity; foreign travel prohibition.
+///
+/// Every other requirement (rehabilitation activity, accredited programme, structured
+/// intervention, the three treatment requirements, attendance centre, residence) is a
+/// mandate. Their letters are this engine's labels, stable because they are hashed into the
+/// recorded inputs digest; the tier rules read no letter but `W`/`W1`.
+pub fn requirement(kind: RequirementKind) -> tier::Requirement {
+    let (category, restrictive) = match kind {
+        RequirementKind::UnpaidWork { .. } => ("W", false),
+        RequirementKind::Curfew { .. } => ("J", true),
+        RequirementKind::AlcoholAbstinenceMonitoring { .. } => ("AAM", true),
+        RequirementKind::Exclusion => ("L", true),
+        RequirementKind::ProhibitedActivity => ("K", true),
+        RequirementKind::ForeignTravelProhibition => ("FTP", true),
+        RequirementKind::Residence => ("H", false),
+        RequirementKind::RehabilitationActivity { .. } => ("F", false),
+        RequirementKind::AccreditedProgramme { .. } => ("A", false),
+        RequirementKind::StructuredIntervention => ("SI", false),
+        RequirementKind::MentalHealthTreatment => ("E", false),
+        RequirementKind::DrugRehabilitation => ("D", false),
+        RequirementKind::AlcoholTreatment => ("C", false),
+        RequirementKind::AttendanceCentre { .. } => ("AC", false),
+    };
+    tier::Requirement {
+        category: category.to_owned(),
+        restrictive,
+    }
+}
+
+/// The ten OASys needs are the same in the risk record and the tier calculator
+/// (tier-rules.md §4.3).
+fn need_of(need: RiskNeed) -> tier::Need {
+    match need {
+        RiskNeed::Accommodation => tier::Need::Accommodation,
+        RiskNeed::EducationTrainingEmployability => tier::Need::EducationTrainingEmployability,
+        RiskNeed::Relationships => tier::Need::Relationships,
+        RiskNeed::LifestyleAndAssociates => tier::Need::LifestyleAndAssociates,
+        RiskNeed::DrugMisuse => tier::Need::DrugMisuse,
+        RiskNeed::AlcoholMisuse => tier::Need::AlcoholMisuse,
+        RiskNeed::ThinkingAndBehaviour => tier::Need::ThinkingAndBehaviour,
+        RiskNeed::Attitudes => tier::Need::Attitudes,
+        RiskNeed::FinancialManagement => tier::Need::FinancialManagement,
+        RiskNeed::EmotionalWellbeing => tier::Need::EmotionalWellbeing,
+    }
+}
+
+/// Need severities (tier-rules.md §1 `assessment.needs`: `no_need` / `standard` / `severe`).
+fn severity_of(severity: NeedSeverity) -> tier::Severity {
+    match severity {
+        NeedSeverity::NoNeed => tier::Severity::NoNeed,
+        NeedSeverity::Standard => tier::Severity::Standard,
+        NeedSeverity::Severe => tier::Severity::Severe,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentence::AccreditedProgramme;
+    use crate::tier::{has_mandate_for_change, Conviction};
+
+    /// The mapping, and what it means for the mandate for change of a community conviction
+    /// holding only that requirement (tier-rules.md §4.1).
+    fn check(kind: RequirementKind, category: &str, restrictive: bool, mandate: bool) {
+        let mapped = requirement(kind);
+        assert_eq!(mapped.category, category, "{kind:?}");
+        assert_eq!(mapped.restrictive, restrictive, "{kind:?}");
+        let mut conviction = Conviction::new(tier::SentenceType::Community);
+        conviction.requirements = vec![mapped];
+        assert_eq!(has_mandate_for_change(&[conviction]), mandate, "{kind:?}");
+    }
+
+    #[test]
+    fn tier_4_1_unpaid_work_is_w_and_no_mandate() {
+        check(
+            RequirementKind::UnpaidWork { hours: 100 },
+            "W",
+            false,
+            false,
+        );
+    }
+
+    #[test]
+    fn tier_4_1_curfew_is_restrictive_with_or_without_electronic_monitoring() {
+        for electronic_monitoring in [false, true] {
+            check(
+                RequirementKind::Curfew {
+                    electronic_monitoring,
+                },
+                "J",
+                true,
+                false,
+            );
+        }
+    }
+
+    #[test]
+    fn tier_4_1_alcohol_abstinence_monitoring_is_restrictive_electronic_monitoring() {
+        check(
+            RequirementKind::AlcoholAbstinenceMonitoring { days: 90 },
+            "AAM",
+            true,
+            false,
+        );
+    }
+
+    #[test]
+    fn tier_4_1_exclusion_is_restrictive() {
+        check(RequirementKind::Exclusion, "L", true, false);
+    }
+
+    #[test]
+    fn tier_4_1_prohibited_activity_is_restrictive() {
+        check(RequirementKind::ProhibitedActivity, "K", true, false);
+    }
+
+    #[test]
+    fn tier_4_1_foreign_travel_prohibition_is_restrictive() {
+        check(
+            RequirementKind::ForeignTravelProhibition,
+            "FTP",
+            true,
+            false,
+        );
+    }
+
+    #[test]
+    fn tier_4_1_residence_is_a_mandate() {
+        check(RequirementKind::Residence, "H", false, true);
+    }
+
+    #[test]
+    fn tier_4_1_rehabilitation_activity_is_a_mandate() {
+        check(
+            RequirementKind::RehabilitationActivity { days: 20 },
+            "F",
+            false,
+            true,
+        );
+    }
+
+    #[test]
+    fn tier_4_1_accredited_programme_is_a_mandate() {
+        check(
+            RequirementKind::AccreditedProgramme {
+                programme: AccreditedProgramme::BuildingBetterRelationships,
+            },
+            "A",
+            false,
+            true,
+        );
+    }
+
+    #[test]
+    fn tier_4_1_structured_intervention_is_a_mandate() {
+        check(RequirementKind::StructuredIntervention, "SI", false, true);
+    }
+
+    #[test]
+    fn tier_4_1_mental_health_treatment_is_a_mandate() {
+        check(RequirementKind::MentalHealthTreatment, "E", false, true);
+    }
+
+    #[test]
+    fn tier_4_1_drug_rehabilitation_is_a_mandate() {
+        check(RequirementKind::DrugRehabilitation, "D", false, true);
+    }
+
+    #[test]
+    fn tier_4_1_alcohol_treatment_is_a_mandate() {
+        check(RequirementKind::AlcoholTreatment, "C", false, true);
+    }
+
+    #[test]
+    fn tier_4_1_attendance_centre_is_a_mandate() {
+        check(
+            RequirementKind::AttendanceCentre { hours: 12 },
+            "AC",
+            false,
+            true,
+        );
+    }
+
+    /// tier-rules.md §4.1: no letter the engine emits is `W1`, and only unpaid work is `W`.
+    #[test]
+    fn tier_4_1_no_requirement_maps_to_order_extended() {
+        let kinds = [
+            RequirementKind::UnpaidWork { hours: 40 },
+            RequirementKind::RehabilitationActivity { days: 1 },
+            RequirementKind::StructuredIntervention,
+            RequirementKind::Curfew {
+                electronic_monitoring: true,
+            },
+            RequirementKind::AlcoholAbstinenceMonitoring { days: 1 },
+            RequirementKind::MentalHealthTreatment,
+            RequirementKind::DrugRehabilitation,
+            RequirementKind::AlcoholTreatment,
+            RequirementKind::AttendanceCentre { hours: 12 },
+            RequirementKind::Residence,
+            RequirementKind::ProhibitedActivity,
+            RequirementKind::Exclusion,
+            RequirementKind::ForeignTravelProhibition,
+        ];
+        for kind in kinds {
+            let category = requirement(kind).category;
+            assert_ne!(category, "W1", "{kind:?}");
+            assert_eq!(
+                category == "W",
+                matches!(kind, RequirementKind::UnpaidWork { .. }),
+                "{kind:?}"
+            );
+        }
+    }
+}
