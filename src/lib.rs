@@ -18,6 +18,7 @@ pub mod cli_ops;
 pub mod cli_replay;
 pub mod cli_report;
 pub mod engine;
+pub mod engine_audit;
 pub mod policy_cli;
 
 pub use engine::{Engine, EngineConfig, EngineError, StoreConfig, TickReport};

@@ -9,14 +9,20 @@
 //! [`ManualClock`] set to each record's original `recorded_at`: the store assigns the same
 //! positions and stream versions and computes the same hashes, so the result is byte-identical
 //! (checked: positions and times per append, and the last hash, which chains every other).
+//!
+//! The import also rebuilds the store's idempotency index, so a command retried after an
+//! import is recognised as a repeat: consecutive records of one stream with the same
+//! recorded_at and the same idempotency key are one append, given the key the command handler
+//! gave it (see [`handler_idempotency_key`]).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use caseledger_store::{
-    EventStore, ExpectedVersion, ManualClock, NewEvent, RecordedEvent, StreamId,
+    EventStore, ExpectedVersion, ManualClock, NewEvent, RecordedEvent, StoreError, StreamId,
     EVENTS_PER_APPEND_MAX,
 };
+use uuid::Uuid;
 
 use crate::error::ReplayError;
 use crate::export::{
@@ -41,6 +47,32 @@ pub struct StagedImport {
 pub struct ImportSummary {
     pub head: u64,
     pub root: Hash32,
+    /// Appends written with an idempotency key (entries of the rebuilt idempotency index).
+    pub appends_keyed: u64,
+}
+
+/// Stream of the command handler's refusal records (`commands/src/audit.rs`
+/// `REFUSALS_STREAM`). Replay does not depend on the commands crate; the root crate's
+/// `tests/import_idempotency.rs` checks the two agree.
+const REFUSALS_STREAM: &str = "audit-refusals";
+/// Event type of a refusal record (`commands/src/audit.rs` `COMMAND_REFUSED`).
+const COMMAND_REFUSED: &str = "CommandRefused";
+
+/// The idempotency key the command handler passed with the append that wrote `record`
+/// (`commands/src/handler.rs`), or `None` when it gave none:
+/// - a refusal record on `audit-refusals`: `refusal_key(command id)`, which the handler also
+///   makes the record's event id (`Handler::record_refusal`), so the key is the event id;
+/// - any other record: its command id (`Handler::execute` appends a command's own events and
+///   its derived decisions in one append keyed by the command id);
+/// - a nil command id (records not written by a command): no key.
+pub fn handler_idempotency_key(record: &RecordedEvent) -> Option<Uuid> {
+    if record.command_id.is_nil() {
+        return None;
+    }
+    if record.stream_id == REFUSALS_STREAM && record.event_type == COMMAND_REFUSED {
+        return Some(record.event_id);
+    }
+    Some(record.command_id)
 }
 
 fn line_error(line: u64, reason: impl Into<String>) -> ReplayError {
@@ -230,6 +262,7 @@ impl StagedImport {
         let mut walker = ChainWalker::new();
         let mut batch: Vec<RecordedEvent> = Vec::new();
         let mut written = 0u64;
+        let mut appends_keyed = 0u64;
         let mut line = 1u64;
         loop {
             line += 1;
@@ -252,12 +285,15 @@ impl StagedImport {
                 (Some(r), Some(first)) => {
                     r.stream_id == first.stream_id
                         && r.recorded_at_us == first.recorded_at_us
+                        && handler_idempotency_key(r) == handler_idempotency_key(first)
                         && batch.len() < EVENTS_PER_APPEND_MAX
                 }
                 _ => true,
             };
             if !joins_batch || record.is_none() {
-                written = append_batch(target, clock, &batch, written).await?;
+                let keyed;
+                (written, keyed) = append_batch(target, clock, &batch, written).await?;
+                appends_keyed += u64::from(keyed);
                 batch.clear();
             }
             match record {
@@ -288,21 +324,32 @@ impl StagedImport {
         Ok(ImportSummary {
             head: self.head,
             root: self.root,
+            appends_keyed,
         })
     }
 }
 
-/// Append one batch (same stream, same recorded_at, consecutive positions) and check the store
-/// put it exactly where the export had it. Returns the new count of records written.
+/// Append one batch (same stream, same recorded_at, same idempotency key, consecutive
+/// positions) with the handler's idempotency key and check the store put it exactly where the
+/// export had it. Returns the new count of records written and whether the append was keyed.
+///
+/// A key the import already used (the log holds two appends the handler would have keyed
+/// alike: written without keys, e.g. by an earlier import) is not reused: the store would
+/// answer "deduplicated" and write nothing, or refuse a key first used on another stream. The
+/// first append keeps the key, as in the store that wrote them, and the later one is appended
+/// without a key.
 async fn append_batch<S: EventStore + ?Sized>(
     target: &S,
     clock: &ManualClock,
     batch: &[RecordedEvent],
     written: u64,
-) -> Result<u64, ReplayError> {
+) -> Result<(u64, bool), ReplayError> {
     let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
-        return Ok(written);
+        return Ok((written, false));
     };
+    debug_assert!(batch
+        .iter()
+        .all(|r| handler_idempotency_key(r) == handler_idempotency_key(first)));
     let failed = |reason: String| ReplayError::ImportWriteFailed { written, reason };
     let stream = StreamId::new(first.stream_id.clone()).map_err(|e| failed(e.to_string()))?;
     let events: Vec<NewEvent> = batch
@@ -321,15 +368,30 @@ async fn append_batch<S: EventStore + ?Sized>(
         })
         .collect();
     clock.set(first.recorded_at_us);
-    let result = target
-        .append(
-            &stream,
-            ExpectedVersion::Exact(first.stream_version.saturating_sub(1)),
-            events,
-            None,
-        )
-        .await
-        .map_err(|e| failed(e.to_string()))?;
+    let expected = ExpectedVersion::Exact(first.stream_version.saturating_sub(1));
+    let mut keyed = false;
+    let mut result = None;
+    if let Some(key) = handler_idempotency_key(first) {
+        // A deduplicated answer or a refused key writes nothing; fall through to no key.
+        match target
+            .append(&stream, expected, events.clone(), Some(key))
+            .await
+        {
+            Ok(r) if !r.deduplicated => {
+                keyed = true;
+                result = Some(r);
+            }
+            Ok(_) | Err(StoreError::IdempotencyKeyReused { .. }) => {}
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    }
+    let result = match result {
+        Some(r) => r,
+        None => target
+            .append(&stream, expected, events, None)
+            .await
+            .map_err(|e| failed(e.to_string()))?,
+    };
     if result.first_position != first.position
         || result.last_position != last.position
         || result.stream_version != last.stream_version
@@ -347,5 +409,5 @@ async fn append_batch<S: EventStore + ?Sized>(
             first.recorded_at_us
         )));
     }
-    Ok(written + batch.len() as u64)
+    Ok((written + batch.len() as u64, keyed))
 }

@@ -1,0 +1,186 @@
+//! Audit replay through the [`Engine`] (issue 6: "surfaced through the Engine and the CLI"):
+//! a case's history, the case as of a recorded and an effective instant, the explanation of a
+//! decision, verification of the log, export, and any read model as of (R, E).
+//!
+//! Thin wrappers over `caseledger_replay` (and through it `caseledger_projections`) on the
+//! engine's own store: the algorithms live there, the engine only finds the records. Nothing
+//! here reads a clock: `today` and every as-of bound are arguments.
+//!
+//! ```
+//! use caseledger::engine::{Engine, EngineConfig};
+//! use caseledger::replay::asof::AsOf;
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let engine = Engine::open(EngineConfig::memory()).unwrap();
+//! engine
+//!     .execute_json(r#"{"command_id": "0b7f3c8e-2f1a-4c55-9d5e-1d2c3b4a5f60", "crn": "X123456",
+//!         "actor": {"id": "clerk1", "role": "case_administrator", "organisation": "nps"},
+//!         "effective_at": "2016-03-01",
+//!         "command": {"type": "open_case", "crn": "X123456", "pdu": 1, "team": null,
+//!                     "on": "2016-03-01",
+//!                     "person": {"name": "Alex Example", "date_of_birth": "1990-05-04",
+//!                                "gender": "male"}}}"#)
+//!     .await
+//!     .unwrap();
+//!
+//! // The timeline of the case, everything recorded so far.
+//! let history = engine.history("X123456", AsOf::now()).await.unwrap();
+//! assert_eq!(history.entries[0].event_type, "CaseOpened");
+//!
+//! // The case as it stood on 29 February 2016 (effective time): not yet opened.
+//! let before = "2016-02-29T23:59:59Z".parse().unwrap();
+//! let case = engine.case_as_of("X123456", None, Some(before)).await.unwrap().unwrap();
+//! assert_eq!(case.opened_on, None);
+//!
+//! // The chain is intact; publish ROOT@POSITION.
+//! let outcome = engine.verify(None).await.unwrap();
+//! assert!(outcome.is_ok());
+//! assert_eq!(outcome.head, history.entries.len() as u64); // one case, nothing else
+//!
+//! // The caseload read model as of now, judged on a given day.
+//! let table = engine
+//!     .read_model_as_of("caseload", AsOf::now(), jiff::civil::date(2016, 3, 2))
+//!     .await
+//!     .unwrap();
+//! assert!(!table.columns.is_empty());
+//! # });
+//! ```
+
+use std::io::Write;
+
+use caseledger_domain::identity::Crn;
+use caseledger_domain::CaseState;
+use caseledger_projections::report::Table;
+use caseledger_replay::asof::AsOf;
+use caseledger_replay::domain_model::DomainCase;
+use caseledger_replay::domain_payload::DomainPayloads;
+use caseledger_replay::explain::{explain_decision, Explanation};
+use caseledger_replay::export::{export_log, ExportSummary};
+use caseledger_replay::history::{case_history, state_as_of, CaseHistory};
+use caseledger_replay::read_models::report_as_of;
+use caseledger_replay::verify::{verify_log, Checkpoint, VerifyOutcome};
+use caseledger_replay::ReplayError;
+use caseledger_store::{RecordedEvent, StreamId, READ_ALL_PAGE_EVENTS_MAX};
+use jiff::civil::Date;
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use crate::engine::Engine;
+
+/// Why an audit query could not be answered.
+#[derive(thiserror::Error, Debug)]
+pub enum AuditError {
+    #[error("{0:?} is not a CRN: one capital letter then six digits, e.g. X123456")]
+    BadCrn(String),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
+impl From<caseledger_store::StoreError> for AuditError {
+    fn from(error: caseledger_store::StoreError) -> Self {
+        AuditError::Replay(ReplayError::Store(error))
+    }
+}
+
+/// The stream id of case `crn`, refusing anything that is not a CRN (system streams such as
+/// `audit-refusals` are not cases and do not replay as one).
+fn case_stream(crn: &str) -> Result<StreamId, AuditError> {
+    let crn = Crn::new(crn).map_err(|_| AuditError::BadCrn(crn.chars().take(32).collect()))?;
+    Ok(StreamId::new(crn.as_str())?)
+}
+
+impl Engine {
+    async fn case_records(&self, crn: &str) -> Result<Vec<RecordedEvent>, AuditError> {
+        let stream = case_stream(crn)?;
+        Ok(self.store().read_stream(&stream, 1).await?)
+    }
+
+    /// The timeline of case `crn` as of (R, E): every event recorded by R, each with its
+    /// times, actor, ruleset, reason and what it changed; events effective after E are listed
+    /// but not applied. `AsOf::now()` for the whole current history.
+    pub async fn history(&self, crn: &str, as_of: AsOf) -> Result<CaseHistory, AuditError> {
+        let records = self.case_records(crn).await?;
+        if records.is_empty() {
+            return Err(ReplayError::NoSuchCase {
+                stream_id: crn.to_owned(),
+            }
+            .into());
+        }
+        Ok(case_history(&DomainCase, &records, as_of)?)
+    }
+
+    /// Case `crn` as the service knew it at `recorded_through` (inclusive; `None`: everything
+    /// recorded so far), with only the events effective by `effective_through` applied
+    /// (`None`: whatever their effective time). `None` when nothing of the case had been
+    /// recorded by then: the service did not know the case.
+    pub async fn case_as_of(
+        &self,
+        crn: &str,
+        recorded_through: Option<Timestamp>,
+        effective_through: Option<Timestamp>,
+    ) -> Result<Option<CaseState>, AuditError> {
+        let as_of = AsOf {
+            recorded_through_us: recorded_through.map(|t| t.as_microsecond()),
+            effective_through_us: effective_through.map(|t| t.as_microsecond()),
+        };
+        let records = self.case_records(crn).await?;
+        if as_of.known_prefix(&records).is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(state_as_of(&DomainCase, &records, as_of)?))
+    }
+
+    /// Explain the decision event `event_id`: its inputs as they stood, ruleset, reason and
+    /// actor, a re-evaluation under the rules of its time and, labelled, under the rules in
+    /// force on `today` (an argument: the library reads no clock).
+    pub async fn explain(&self, event_id: Uuid, today: Date) -> Result<Explanation, AuditError> {
+        let stream = self.stream_of_event(event_id).await?;
+        let records = self.store().read_stream(&stream, 1).await?;
+        Ok(explain_decision(&records, event_id, today)?)
+    }
+
+    /// Recompute the hash chain and the Merkle root over the whole log; with `extends`, also
+    /// check the log still extends that published `ROOT@POSITION`. A broken chain is reported
+    /// in the outcome (`first_bad`), not as an error.
+    pub async fn verify(&self, extends: Option<Checkpoint>) -> Result<VerifyOutcome, AuditError> {
+        Ok(verify_log(self.store().as_ref(), extends).await?)
+    }
+
+    /// Write the whole log to `out` as self-describing JSON Lines (the format `import-log`
+    /// reads). A log whose chain is broken is refused before anything is written.
+    pub async fn export<W: Write>(&self, out: W) -> Result<ExportSummary, AuditError> {
+        Ok(export_log(self.store().as_ref(), &DomainPayloads, out).await?)
+    }
+
+    /// Read model `name` (caseload, mappa, handovers, … as the projections' reports name
+    /// them) as of (R, E), judged on `today`.
+    pub async fn read_model_as_of(
+        &self,
+        name: &str,
+        as_of: AsOf,
+        today: Date,
+    ) -> Result<Table, AuditError> {
+        Ok(report_as_of(self.store().as_ref(), name, as_of, today).await?)
+    }
+
+    /// The stream holding `event_id`: a scan of the log in bounded pages, because the store
+    /// keeps no event-id index (explain is an occasional audit query, not a hot path).
+    async fn stream_of_event(&self, event_id: Uuid) -> Result<StreamId, AuditError> {
+        let store = self.store();
+        let head = store.head().await?;
+        let mut next = 1u64;
+        while next <= head {
+            let page = store.read_all(next, READ_ALL_PAGE_EVENTS_MAX).await?;
+            let Some(last) = page.last() else { break };
+            assert!(last.position >= next, "read_all returned an earlier page");
+            next = last.position + 1;
+            if let Some(found) = page.iter().find(|r| r.event_id == event_id) {
+                return Ok(StreamId::new(found.stream_id.clone())?);
+            }
+        }
+        Err(ReplayError::NoSuchEvent {
+            event_id: event_id.to_string(),
+        }
+        .into())
+    }
+}
