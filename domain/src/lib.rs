@@ -7,10 +7,34 @@
 //! argument, so the same inputs always give the same outputs (design.md, "Layout").
 //! Dates are `jiff::civil::Date`; month arithmetic clamps to the end of the month
 //! (handover-rules.md §2 D2), which is jiff's behaviour for `Span` months.
+//!
+//! Lifecycle map: [`identity`], [`reference`], [`risk`], [`sentence`], [`enforcement`] and
+//! [`tier_code`] hold the value types; [`event`] the events; [`state`] the case state and
+//! [`evolve`]; [`command`] the domain commands; [`decide`] the rules; [`ruleset`] the eras.
 
 pub mod calendar;
+pub mod command;
 pub mod compliance;
+pub mod decide;
+pub mod enforcement;
+pub mod error;
+pub mod event;
 pub mod handover;
+pub mod identity;
+pub mod reference;
 pub mod risk;
+pub mod ruleset;
+pub mod sentence;
+pub mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tier;
+pub mod tier_code;
 pub mod workload;
+
+pub use command::DomainCommand;
+pub use decide::decide;
+pub use error::{DomainError, ValueError};
+pub use event::{Event, EVENT_TYPES};
+pub use ruleset::Ruleset;
+pub use state::{evolve, CaseState};

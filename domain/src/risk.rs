@@ -112,6 +112,162 @@ impl From<MappaCategory> for u8 {
     }
 }
 
+/// Risk of Serious Recidivism score in hundredths of a percent (0..=10000, i.e. 0.00 %–100.00 %).
+/// Kept as an integer so stored events hash the same on every platform. RSR is used
+/// throughout supervision, not only at allocation (BR-D1, seed 003 l.755).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct RsrScore(u16);
+
+impl RsrScore {
+    pub const HUNDREDTHS_MAX: u16 = 10_000;
+    pub fn from_hundredths(hundredths: u16) -> Result<Self, RiskValueError> {
+        if hundredths <= Self::HUNDREDTHS_MAX {
+            Ok(RsrScore(hundredths))
+        } else {
+            Err(RiskValueError::Rsr(hundredths))
+        }
+    }
+    pub fn hundredths(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<u16> for RsrScore {
+    type Error = RiskValueError;
+    fn try_from(v: u16) -> Result<Self, Self::Error> {
+        RsrScore::from_hundredths(v)
+    }
+}
+
+impl From<RsrScore> for u16 {
+    fn from(v: RsrScore) -> u16 {
+        v.0
+    }
+}
+
+/// OGRS score, whole percent 0..=100 (tier-rules.md §1 `ogrs`; OGRS3 in seed 003 l.2865).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct OgrsScore(u8);
+
+impl OgrsScore {
+    pub const MAX: u8 = 100;
+    pub fn new(percent: u8) -> Result<Self, RiskValueError> {
+        if percent <= Self::MAX {
+            Ok(OgrsScore(percent))
+        } else {
+            Err(RiskValueError::Ogrs(percent))
+        }
+    }
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for OgrsScore {
+    type Error = RiskValueError;
+    fn try_from(v: u8) -> Result<Self, Self::Error> {
+        OgrsScore::new(v)
+    }
+}
+
+impl From<OgrsScore> for u8 {
+    fn from(v: OgrsScore) -> u8 {
+        v.0
+    }
+}
+
+/// OASys criminogenic need areas, spelled as the tier contract spells them (tier-rules.md §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Need {
+    Accommodation,
+    EducationTrainingEmployability,
+    Relationships,
+    LifestyleAndAssociates,
+    DrugMisuse,
+    AlcoholMisuse,
+    ThinkingAndBehaviour,
+    Attitudes,
+    FinancialManagement,
+    EmotionalWellbeing,
+}
+
+/// Severity of one need (tier-rules.md §4.3: `no_need`, `standard`, `severe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeedSeverity {
+    NoNeed,
+    Standard,
+    Severe,
+}
+
+/// Why a risk assessment was done (seed-digest §4 `RiskAssessmentCompleted`: initial, review,
+/// pre-release, termination; BR-D1 seed 003 l.751).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssessmentKind {
+    Initial,
+    Review,
+    PreRelease,
+    Termination,
+}
+
+/// Kinds of registration (risk flags) on a case, with their nDelius codes as the tier rules read
+/// them (tier-rules.md §2; MAPPA codes enforcement-and-workload.md §7). MARAC: BR-A13, seed 000
+/// l.10.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationKind {
+    Mappa {
+        category: MappaCategory,
+        level: MappaLevel,
+    },
+    DomesticAbusePerpetrator,
+    ChildProtection,
+    RiskToChildren,
+    ChildConcerns,
+    Stalking,
+    IntegratedOffenderManagement,
+    MentalHealthIssues,
+    AttemptedSuicideOrSelfHarm,
+    Vulnerability,
+    AdultAtRisk,
+    PublicInterestCase,
+    StreetGangs,
+    TerrorismActOffender,
+    LiferOrIpp,
+    Marac,
+}
+
+impl RegistrationKind {
+    /// The nDelius register type code (tier-rules.md §2).
+    pub fn delius_code(self) -> &'static str {
+        match self {
+            RegistrationKind::Mappa { .. } => "MAPP",
+            RegistrationKind::DomesticAbusePerpetrator => "ADVP",
+            RegistrationKind::ChildProtection => "RCPR",
+            RegistrationKind::RiskToChildren => "RCHD",
+            RegistrationKind::ChildConcerns => "RCCO",
+            RegistrationKind::Stalking => "SPO",
+            RegistrationKind::IntegratedOffenderManagement => "IIOM",
+            RegistrationKind::MentalHealthIssues => "RMDO",
+            RegistrationKind::AttemptedSuicideOrSelfHarm => "ALSH",
+            RegistrationKind::Vulnerability => "RVLN",
+            RegistrationKind::AdultAtRisk => "RVAD",
+            RegistrationKind::PublicInterestCase => "RPIR",
+            RegistrationKind::StreetGangs => "STRG",
+            RegistrationKind::TerrorismActOffender => "RTAO",
+            RegistrationKind::LiferOrIpp => "INLL",
+            RegistrationKind::Marac => "MARAC",
+        }
+    }
+    pub fn is_mappa(self) -> bool {
+        matches!(self, RegistrationKind::Mappa { .. })
+    }
+}
+
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum RiskValueError {
     #[error("RoSH level {0:?} is not one of low, medium, high, very_high")]
@@ -120,6 +276,10 @@ pub enum RiskValueError {
     MappaLevel(u8),
     #[error("MAPPA category {0} is not 1, 2, 3 or 4")]
     MappaCategory(u8),
+    #[error("RSR score {0} hundredths of a percent is above 100.00 %")]
+    Rsr(u16),
+    #[error("OGRS score {0} % is above 100 %")]
+    Ogrs(u8),
 }
 
 #[cfg(test)]
@@ -147,5 +307,30 @@ mod tests {
         }
         assert!(RoshLevel::parse("VERY_HIGH").is_err());
         assert!(RoshLevel::High.is_high_or_above() && !RoshLevel::Medium.is_high_or_above());
+    }
+
+    #[test]
+    fn scores_outside_their_ranges_cannot_be_constructed() {
+        assert!(RsrScore::from_hundredths(10_000).is_ok());
+        assert_eq!(
+            RsrScore::from_hundredths(10_001),
+            Err(RiskValueError::Rsr(10_001))
+        );
+        assert!(OgrsScore::new(100).is_ok());
+        assert_eq!(OgrsScore::new(101), Err(RiskValueError::Ogrs(101)));
+        assert!(serde_json::from_str::<OgrsScore>("101").is_err());
+    }
+
+    #[test]
+    fn registrations_carry_their_delius_codes() {
+        let mappa = RegistrationKind::Mappa {
+            category: MappaCategory::new(1).unwrap(),
+            level: MappaLevel::new(2).unwrap(),
+        };
+        assert_eq!(mappa.delius_code(), "MAPP");
+        assert!(mappa.is_mappa());
+        assert_eq!(RegistrationKind::Stalking.delius_code(), "SPO");
+        let json = serde_json::to_string(&mappa).unwrap();
+        assert_eq!(json, r#"{"mappa":{"category":1,"level":2}}"#);
     }
 }

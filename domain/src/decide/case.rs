@@ -1,0 +1,413 @@
+//! Case-level rules: opening, pre-sentence reports, sentencing, sentence plans, status
+//! records, transfers, termination, closure and corrections.
+
+use jiff::civil::Date;
+
+use super::{next_id, not_before, not_future, Ctx, SENTENCES_PER_CASE_MAX};
+use crate::command::DomainCommand;
+use crate::error::DomainError;
+use crate::event::*;
+use crate::identity::{Crn, Person, TeamCode};
+use crate::reference::Pdu;
+use crate::ruleset::Ruleset;
+use crate::sentence::{
+    Requirement, RequirementId, SentenceDates, SentenceId, SentenceType,
+    REQUIREMENTS_PER_SENTENCE_MAX,
+};
+use crate::state::CaseState;
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn open_case(
+    state: &CaseState,
+    crn: &Crn,
+    person: &Person,
+    pdu: Pdu,
+    team: &Option<TeamCode>,
+    on: Date,
+    ruleset: &Ruleset,
+    today: Date,
+) -> Result<Vec<Event>, DomainError> {
+    if let Some(existing) = &state.crn {
+        return Err(DomainError::CaseAlreadyOpen {
+            crn: existing.as_str().to_owned(),
+        });
+    }
+    not_future("the case opening date", on, today)?;
+    not_before(
+        "the case opening date",
+        on,
+        "the date of birth",
+        person.date_of_birth,
+    )?;
+    if pdu.nation() != ruleset.nation {
+        return Err(DomainError::RulesetNationMismatch {
+            given: ruleset.nation.as_str(),
+            case: pdu.nation().as_str(),
+        });
+    }
+    Ok(vec![CaseOpened {
+        crn: crn.clone(),
+        person: person.clone(),
+        pdu,
+        team: team.clone(),
+        opened_on: on,
+    }
+    .into()])
+}
+
+/// Key dates must not fall before the sentence date (they are all release, expiry or hearing
+/// dates of that sentence, handover-rules.md §3.1).
+fn check_dates(sentenced_on: Date, dates: &SentenceDates) -> Result<(), DomainError> {
+    for (name, date) in dates.all() {
+        if let Some(date) = date {
+            not_before(name_of(name), date, "the sentence date", sentenced_on)?;
+        }
+    }
+    Ok(())
+}
+
+fn name_of(abbreviation: &'static str) -> &'static str {
+    match abbreviation {
+        "CRD" => "the conditional release date (CRD)",
+        "ARD" => "the automatic release date (ARD)",
+        "PED" => "the parole eligibility date (PED)",
+        "HDCED" => "the HDC eligibility date (HDCED)",
+        "HDCAD" => "the HDC approved date (HDCAD)",
+        "TED" => "the tariff expiry date (TED)",
+        "THD" => "the target hearing date (THD)",
+        "SED" => "the sentence expiry date (SED)",
+        "LED" => "the licence expiry date (LED)",
+        _ => "the top-up supervision expiry date (TUSED)",
+    }
+}
+
+pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event>, DomainError> {
+    use DomainCommand as C;
+    let state = ctx.state;
+    match command {
+        C::RequestPreSentenceReport { on, court, due_on } => {
+            if let Some(due) = due_on {
+                not_before("the report due date", *due, "the request date", *on)?;
+            }
+            Ok(vec![PreSentenceReportRequested {
+                requested_on: *on,
+                court: court.clone(),
+                due_on: *due_on,
+            }
+            .into()])
+        }
+        C::CompletePreSentenceReport { on, proposal } => {
+            let Some(open) = state
+                .pre_sentence_reports
+                .iter()
+                .rev()
+                .find(|p| p.completed_on.is_none())
+            else {
+                return Err(ctx.refuse(
+                    "complete a pre-sentence report",
+                    "no pre-sentence report has been requested",
+                ));
+            };
+            not_before(
+                "the completion date",
+                *on,
+                "the request date",
+                open.requested_on,
+            )?;
+            Ok(vec![PreSentenceReportCompleted {
+                completed_on: *on,
+                proposal: proposal.clone(),
+            }
+            .into()])
+        }
+        C::ImposeSentence {
+            on,
+            sentence_type,
+            court,
+            length_months,
+            dates,
+            requirements,
+        } => impose_sentence(
+            ctx,
+            *on,
+            *sentence_type,
+            court,
+            *length_months,
+            dates,
+            requirements,
+        ),
+        C::RecalculateSentenceDates {
+            on,
+            sentence_id,
+            dates,
+            reason,
+        } => {
+            let sentence = ctx.active_sentence(*sentence_id, "recalculate sentence dates")?;
+            check_dates(sentence.sentenced_on, dates)?;
+            Ok(vec![SentenceDatesRecalculated {
+                sentence_id: *sentence_id,
+                recalculated_on: *on,
+                dates: dates.clone(),
+                reason: reason.clone(),
+            }
+            .into()])
+        }
+        C::CreateSentencePlan {
+            on,
+            sentence_id,
+            service_user_involved,
+        } => {
+            let sentence = ctx.active_sentence(*sentence_id, "create a sentence plan")?;
+            if let Some(created) = sentence.sentence_plan_created_on {
+                return Err(ctx.refuse(
+                    "create a sentence plan",
+                    format!(
+                        "sentence {} already has a plan created on {created}; review it instead",
+                        sentence_id.0
+                    ),
+                ));
+            }
+            not_before(
+                "the plan date",
+                *on,
+                "the sentence date",
+                sentence.sentenced_on,
+            )?;
+            Ok(vec![SentencePlanCreated {
+                sentence_id: *sentence_id,
+                created_on: *on,
+                service_user_involved: *service_user_involved,
+            }
+            .into()])
+        }
+        C::ReviewSentencePlan {
+            on,
+            sentence_id,
+            service_user_involved,
+        } => {
+            let sentence = ctx.active_sentence(*sentence_id, "review a sentence plan")?;
+            let Some(created) = sentence.sentence_plan_created_on else {
+                return Err(ctx.refuse(
+                    "review a sentence plan",
+                    format!(
+                        "sentence {} has no plan yet; create it first (BR-E2)",
+                        sentence_id.0
+                    ),
+                ));
+            };
+            not_before("the review date", *on, "the plan date", created)?;
+            Ok(vec![SentencePlanReviewed {
+                sentence_id: *sentence_id,
+                reviewed_on: *on,
+                service_user_involved: *service_user_involved,
+            }
+            .into()])
+        }
+        C::RecordAccommodation {
+            on,
+            status,
+            checkpoint,
+        } => Ok(vec![AccommodationStatusRecorded {
+            recorded_on: *on,
+            status: *status,
+            checkpoint: *checkpoint,
+        }
+        .into()]),
+        C::RecordEmployment {
+            on,
+            status,
+            checkpoint,
+        } => Ok(vec![EmploymentStatusRecorded {
+            recorded_on: *on,
+            status: *status,
+            checkpoint: *checkpoint,
+        }
+        .into()]),
+        C::TransferCase {
+            on,
+            to_pdu,
+            to_team,
+            reason,
+        } => {
+            let Some(from_pdu) = state.pdu else {
+                return Err(DomainError::CaseNotOpen);
+            };
+            if from_pdu == *to_pdu {
+                return Err(ctx.refuse(
+                    "transfer the case",
+                    format!("the case is already in {from_pdu}"),
+                ));
+            }
+            if from_pdu.nation() != to_pdu.nation() {
+                // Rules differ by nation (seed 003 l.216); a cross-border move would change the
+                // ruleset mid-command, so it is recorded as a close in one nation and an opening
+                // in the other by the service, not here.
+                return Err(ctx.refuse(
+                    "transfer the case",
+                    format!(
+                        "{to_pdu} is in {} and the case is in {}; transfers between England and Wales are not supported",
+                        to_pdu.nation().as_str(),
+                        from_pdu.nation().as_str()
+                    ),
+                ));
+            }
+            Ok(vec![CaseTransferredBetweenPdus {
+                transferred_on: *on,
+                from_pdu,
+                to_pdu: *to_pdu,
+                to_team: to_team.clone(),
+                between_regions: from_pdu.region() != to_pdu.region(),
+                reason: reason.clone(),
+            }
+            .into()])
+        }
+        C::TerminateSentence {
+            on,
+            sentence_id,
+            reason,
+        } => {
+            let sentence = ctx.active_sentence(*sentence_id, "terminate it")?;
+            not_before(
+                "the termination date",
+                *on,
+                "the sentence date",
+                sentence.sentenced_on,
+            )?;
+            if let Some(breach) = state
+                .breaches
+                .iter()
+                .find(|(_, b)| b.sentence_id == *sentence_id && b.concluded.is_none())
+            {
+                return Err(ctx.refuse(
+                    "terminate the sentence",
+                    format!("breach {} is still open; conclude it first", breach.0),
+                ));
+            }
+            if let Some(recall) = state
+                .recalls
+                .iter()
+                .find(|(_, r)| r.sentence_id == *sentence_id && r.concluded.is_none())
+            {
+                return Err(ctx.refuse(
+                    "terminate the sentence",
+                    format!("recall {} is still open; conclude it first", recall.0),
+                ));
+            }
+            Ok(vec![SentenceTerminated {
+                sentence_id: *sentence_id,
+                terminated_on: *on,
+                reason: *reason,
+            }
+            .into()])
+        }
+        C::CloseCase { on, reason } => {
+            if let Some((id, _)) = state.current_sentence() {
+                return Err(ctx.refuse(
+                    "close the case",
+                    format!("sentence {} is still active; terminate it first", id.0),
+                ));
+            }
+            Ok(vec![CaseClosed {
+                closed_on: *on,
+                reason: reason.clone(),
+            }
+            .into()])
+        }
+        C::CorrectEvent {
+            on,
+            corrected_event_id,
+            corrected_event_type,
+            reason,
+        } => {
+            if state
+                .corrections
+                .iter()
+                .any(|c| &c.corrected_event_id == corrected_event_id)
+            {
+                return Err(ctx.refuse(
+                    "correct the event",
+                    format!("event {corrected_event_id} has already been corrected"),
+                ));
+            }
+            Ok(vec![EventCorrected {
+                corrected_on: *on,
+                corrected_event_id: corrected_event_id.clone(),
+                corrected_event_type: corrected_event_type.clone(),
+                reason: reason.clone(),
+            }
+            .into()])
+        }
+        _ => Err(ctx.refuse("route the command", "it is not a case-level command")),
+    }
+}
+
+/// Sentencing (T3, seed 003 l.1602, l.1448). Requirements belong to community orders and
+/// suspended sentence orders (seed 003 l.1677); a custodial sentence has licence conditions
+/// instead. A determinate custodial sentence needs a release date (CRD or ARD) because its
+/// release is automatic (seed 002 l.53; BR-F11).
+fn impose_sentence(
+    ctx: &Ctx<'_>,
+    on: Date,
+    sentence_type: SentenceType,
+    court: &crate::identity::Text,
+    length_months: Option<u16>,
+    dates: &SentenceDates,
+    requirements: &[crate::sentence::RequirementKind],
+) -> Result<Vec<Event>, DomainError> {
+    let action = "impose the sentence";
+    let id = next_id(
+        ctx,
+        ctx.state.sentences.len(),
+        SENTENCES_PER_CASE_MAX,
+        "sentences",
+    )?;
+    if !requirements.is_empty() && !sentence_type.is_community() {
+        return Err(ctx.rule(
+            action,
+            format!(
+                "a {} has no requirements; requirements belong to community orders and suspended sentence orders",
+                sentence_type.as_str()
+            ),
+            "seed 003 l.1677",
+        ));
+    }
+    let count = u32::try_from(requirements.len()).unwrap_or(u32::MAX);
+    if count > REQUIREMENTS_PER_SENTENCE_MAX {
+        return Err(DomainError::LimitReached {
+            crn: ctx.crn.clone(),
+            what: "requirements on one sentence",
+            limit: REQUIREMENTS_PER_SENTENCE_MAX,
+        });
+    }
+    if sentence_type == SentenceType::DeterminateCustody
+        && dates.conditional_release_date.is_none()
+        && dates.automatic_release_date.is_none()
+    {
+        return Err(ctx.rule(
+            action,
+            "a determinate custodial sentence needs its conditional or automatic release date (CRD or ARD)",
+            "BR-F11",
+        ));
+    }
+    check_dates(on, dates)?;
+    let mut imposed = Vec::with_capacity(requirements.len());
+    for (index, kind) in requirements.iter().enumerate() {
+        let kind = kind.validate()?;
+        let number = u16::try_from(index + 1).unwrap_or(u16::MAX);
+        imposed.push(Requirement {
+            id: RequirementId(number),
+            kind,
+        });
+    }
+    let sentence_id = SentenceId(u16::try_from(id).unwrap_or(u16::MAX));
+    Ok(vec![SentenceImposed {
+        sentence_id,
+        sentence_type,
+        sentenced_on: on,
+        court: court.clone(),
+        length_months,
+        dates: dates.clone(),
+        requirements: imposed,
+    }
+    .into()])
+}

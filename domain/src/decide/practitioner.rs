@@ -1,0 +1,178 @@
+//! Practitioner allocation and reallocation.
+//!
+//! - TR era: each provider allocates its own cases to its practitioners once the NPS has
+//!   chosen the provider (BR-A2, seed 001 l.55).
+//! - Unified model: allocation on RoSH and complexity through the tier (BR-C1, seed 003
+//!   l.769), within 5 working days of sentence (BR-C2, seed 003 l.775; recorded as an input,
+//!   measured by read models with the working-day calendar); a case cannot be allocated
+//!   without a tier (enforcement-and-workload.md §3, "Missing tier"); a PSO holds medium and
+//!   low RoSH only (BR-C4, seed 003 l.817). A case still with a CRC must first be moved into
+//!   the unified service explicitly.
+
+use jiff::civil::Date;
+
+use super::Ctx;
+use crate::command::DomainCommand;
+use crate::error::DomainError;
+use crate::event::*;
+use crate::identity::{Grade, Practitioner};
+use crate::reference::{Organisation, Provider};
+
+pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event>, DomainError> {
+    use DomainCommand as C;
+    match command {
+        C::AllocatePractitioner {
+            on,
+            practitioner,
+            team,
+            by,
+        } => {
+            let action = "allocate a practitioner";
+            if let Some(current) = &ctx.state.practitioner {
+                return Err(ctx.refuse(
+                    action,
+                    format!(
+                        "it is already allocated to {} ({}); reallocate it instead",
+                        current.practitioner.name, current.practitioner.staff_code
+                    ),
+                ));
+            }
+            let (inputs, code) = check(ctx, action, *on, practitioner, by)?;
+            Ok(vec![PractitionerAllocated {
+                allocated_on: *on,
+                practitioner: practitioner.clone(),
+                team: team.clone(),
+                inputs,
+                decision: ctx.decision(code),
+            }
+            .into()])
+        }
+        C::ReallocatePractitioner {
+            on,
+            practitioner,
+            team,
+            reason,
+            by,
+        } => {
+            let action = "reallocate the case";
+            let Some(current) = &ctx.state.practitioner else {
+                return Err(ctx.refuse(action, "it has no practitioner yet; allocate one first"));
+            };
+            if current.practitioner.staff_code == practitioner.staff_code {
+                return Err(ctx.refuse(
+                    action,
+                    format!("it is already allocated to {}", practitioner.staff_code),
+                ));
+            }
+            super::not_before(
+                "the reallocation date",
+                *on,
+                "the current allocation date",
+                current.since,
+            )?;
+            let (inputs, code) = check(ctx, action, *on, practitioner, by)?;
+            Ok(vec![PractitionerReallocated {
+                reallocated_on: *on,
+                from: current.practitioner.staff_code.clone(),
+                practitioner: practitioner.clone(),
+                team: team.clone(),
+                reason: *reason,
+                inputs,
+                decision: ctx.decision(code),
+            }
+            .into()])
+        }
+        _ => Err(ctx.refuse("route the command", "it is not an allocation command")),
+    }
+}
+
+fn check(
+    ctx: &Ctx<'_>,
+    action: &'static str,
+    on: Date,
+    practitioner: &Practitioner,
+    by: &Organisation,
+) -> Result<(PractitionerAllocationInputs, &'static str), DomainError> {
+    let state = ctx.state;
+    let (_, sentence) = ctx.current_sentence(action)?;
+    super::not_before(
+        "the allocation date",
+        on,
+        "the sentence date",
+        sentence.sentenced_on,
+    )?;
+    let code = if ctx.ruleset.is_two_provider() {
+        let (allowed, expected) = match &state.provider {
+            None => {
+                return Err(ctx.rule(
+                    action,
+                    "the NPS has not allocated the case to a provider yet",
+                    "BR-A2, seed 001 l.55",
+                ))
+            }
+            Some(Provider::Nps) => ("the NPS", Organisation::Nps),
+            Some(Provider::Crc(name)) => {
+                ("the CRC managing the case", Organisation::Crc(name.clone()))
+            }
+        };
+        if *by != expected {
+            return Err(DomainError::WrongOrganisation {
+                crn: ctx.crn.clone(),
+                action,
+                allowed,
+                acting: by.to_string(),
+                rule: "BR-A3–A5, seed 000 l.8",
+            });
+        }
+        reason::ALLOCATED_WITHIN_PROVIDER
+    } else {
+        if let Some(Provider::Crc(name)) = &state.provider {
+            return Err(ctx.refuse(
+                action,
+                format!(
+                    "it is still recorded with CRC {name}; move it into the unified service first"
+                ),
+            ));
+        }
+        if *by != Organisation::Nps {
+            return Err(DomainError::WrongOrganisation {
+                crn: ctx.crn.clone(),
+                action,
+                allowed: "the probation service",
+                acting: by.to_string(),
+                rule: "BR-C1, seed 003 l.769",
+            });
+        }
+        if state.tier.is_none() {
+            return Err(ctx.rule(
+                action,
+                "it has no tier; calculate the tier first",
+                "BR-C1, seed 003 l.769",
+            ));
+        }
+        if practitioner.grade == Grade::ProbationServicesOfficer
+            && state.risk.rosh.is_some_and(|r| r.is_high_or_above())
+        {
+            return Err(ctx.rule(
+                action,
+                format!(
+                    "{} is a PSO and the case's RoSH is {}; PSOs hold medium and low RoSH cases",
+                    practitioner.name,
+                    state.risk.rosh.map_or("unknown", |r| r.as_str())
+                ),
+                "BR-C4, seed 003 l.817",
+            ));
+        }
+        reason::ALLOCATED_ON_TIER
+    };
+    Ok((
+        PractitionerAllocationInputs {
+            tier: state.tier.as_ref().map(|t| t.tier.clone()),
+            rosh: state.risk.rosh,
+            provider: state.provider.clone(),
+            sentenced_on: sentence.sentenced_on,
+            allocation_deadline_working_days: ctx.ruleset.allocation_deadline_working_days,
+        },
+        code,
+    ))
+}

@@ -1,0 +1,371 @@
+//! Risk rules: assessments, registrations, MAPPA screening / referral / level, and tier
+//! results.
+//!
+//! - BR-A2 the NPS does the initial risk assessment (seed 001 l.55); BR-A6 both providers
+//!   reassess (001 l.56); BR-A11 the NPS has the final word on RoSH (001 l.68), so a CRC's high
+//!   assessment waits for NPS confirmation and must be escalated (BR-A7, seed 000 l.8).
+//! - BR-C6 in the unified model a reassessment triggers a tier review (seed 003 l.777); BR-C4
+//!   grade fit (seed 003 l.817).
+//! - BR-A12 the NPS refers to MAPPA level 2 and 3 panels (seed 000 l.9); BR-D4 cases are
+//!   screened for MAPPA (seed 004 l.30); BR-A4 MAPPA cases are NPS cases in the TR era.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+
+use super::{next_id, Ctx, REGISTRATIONS_PER_CASE_MAX};
+use crate::command::DomainCommand;
+use crate::error::DomainError;
+use crate::event::*;
+use crate::identity::Grade;
+use crate::reference::{Organisation, Provider};
+use crate::risk::{AssessmentKind, Need, NeedSeverity, OgrsScore, RoshLevel, RsrScore};
+
+pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event>, DomainError> {
+    use DomainCommand as C;
+    let state = ctx.state;
+    match command {
+        C::AssessRisk {
+            on,
+            kind,
+            rosh,
+            rsr,
+            ogrs,
+            needs,
+            by,
+        } => assess(ctx, *on, *kind, *rosh, *rsr, *ogrs, needs, by),
+        C::AddRegistration {
+            on,
+            kind,
+            review_on,
+        } => {
+            let action = "add the registration";
+            let id = next_id(
+                ctx,
+                state.registrations.len(),
+                REGISTRATIONS_PER_CASE_MAX,
+                "registrations",
+            )?;
+            if let Some(review) = review_on {
+                super::not_before("the review date", *review, "the registration date", *on)?;
+            }
+            let duplicate = state.registrations.values().any(|r| {
+                r.removed_on.is_none()
+                    && (r.kind == *kind || (r.kind.is_mappa() && kind.is_mappa()))
+            });
+            if duplicate {
+                return Err(ctx.refuse(
+                    action,
+                    format!(
+                        "an active {} registration already exists; remove it first",
+                        kind.delius_code()
+                    ),
+                ));
+            }
+            let mut events: Vec<Event> = vec![RegistrationAdded {
+                registration_id: u16::try_from(id).unwrap_or(u16::MAX),
+                kind: *kind,
+                registered_on: *on,
+                review_on: *review_on,
+            }
+            .into()];
+            // BR-A4 (seed 000 l.9): MAPPA cases are NPS cases in the TR era, so a MAPPA
+            // registration on a CRC case is escalated at once.
+            if let (true, true, Some(Provider::Crc(crc)), None) = (
+                ctx.ruleset.is_two_provider(),
+                kind.is_mappa(),
+                &state.provider,
+                &state.pending_escalation,
+            ) {
+                events.push(
+                    RiskEscalationRequested {
+                        requested_on: *on,
+                        requested_by: crc.clone(),
+                        proposed_rosh: state.risk.rosh.unwrap_or(RoshLevel::Medium),
+                        evidence: None,
+                        decision: ctx.decision(reason::MAPPA_ELIGIBLE),
+                    }
+                    .into(),
+                );
+            }
+            Ok(events)
+        }
+        C::RemoveRegistration {
+            on,
+            registration_id,
+            reason,
+        } => {
+            let Some(registration) = state.registrations.get(registration_id) else {
+                return Err(DomainError::UnknownItem {
+                    crn: ctx.crn.clone(),
+                    what: "registration",
+                    id: u32::from(*registration_id),
+                });
+            };
+            if let Some(removed) = registration.removed_on {
+                return Err(ctx.refuse(
+                    "remove the registration",
+                    format!("registration {registration_id} was already removed on {removed}"),
+                ));
+            }
+            super::not_before(
+                "the removal date",
+                *on,
+                "the registration date",
+                registration.registered_on,
+            )?;
+            Ok(vec![RegistrationRemoved {
+                registration_id: *registration_id,
+                removed_on: *on,
+                reason: reason.clone(),
+            }
+            .into()])
+        }
+        C::ScreenForMappa {
+            on,
+            eligible,
+            category,
+            recommended_level,
+        } => {
+            // BR-D4 (seed 004 l.30): an auditable screening; an eligible case has a category.
+            if *eligible && category.is_none() {
+                return Err(ctx.rule(
+                    "record MAPPA screening",
+                    "an eligible case needs its MAPPA category (1–4)",
+                    "BR-D4, seed 004 l.30",
+                ));
+            }
+            if !*eligible && (category.is_some() || recommended_level.is_some()) {
+                return Err(ctx.rule(
+                    "record MAPPA screening",
+                    "a case screened not eligible has no MAPPA category or level",
+                    "BR-D4, seed 004 l.30",
+                ));
+            }
+            Ok(vec![MappaScreened {
+                screened_on: *on,
+                eligible: *eligible,
+                category: *category,
+                recommended_level: *recommended_level,
+            }
+            .into()])
+        }
+        C::ReferToMappa { on, level, by } => {
+            let action = "refer the case to a MAPPA panel";
+            if level.get() < 2 {
+                return Err(ctx.rule(
+                    action,
+                    format!(
+                        "referrals go to MAPPA level 2 and 3 panels, not level {}",
+                        level.get()
+                    ),
+                    "BR-A12, seed 000 l.9",
+                ));
+            }
+            if *by != Organisation::Nps {
+                return Err(DomainError::WrongOrganisation {
+                    crn: ctx.crn.clone(),
+                    action,
+                    allowed: "the NPS",
+                    acting: by.to_string(),
+                    rule: "BR-A12, seed 000 l.9",
+                });
+            }
+            if !state.mappa_eligible() {
+                return Err(ctx.rule(
+                    action,
+                    "the case is not MAPPA-eligible; screen it first",
+                    "BR-D4, seed 004 l.30",
+                ));
+            }
+            Ok(vec![MappaReferred {
+                referred_on: *on,
+                level: *level,
+                referred_by: by.clone(),
+                decision: ctx.decision(reason::NPS_REFERRAL),
+            }
+            .into()])
+        }
+        C::SetMappaLevel {
+            on,
+            category,
+            level,
+            by,
+        } => {
+            let action = "set the MAPPA level";
+            if !matches!(by, Organisation::MappaPanel | Organisation::Nps) {
+                return Err(DomainError::WrongOrganisation {
+                    crn: ctx.crn.clone(),
+                    action,
+                    allowed: "a MAPPA panel or the NPS",
+                    acting: by.to_string(),
+                    rule: "BR-D3, seed 003 l.755",
+                });
+            }
+            if !state.mappa_eligible() && state.mappa.referred.is_none() {
+                return Err(ctx.rule(
+                    action,
+                    "the case has not been screened MAPPA-eligible or referred",
+                    "BR-D4, seed 004 l.30",
+                ));
+            }
+            Ok(vec![MappaLevelSet {
+                set_on: *on,
+                category: *category,
+                level: *level,
+                decision: ctx.decision(reason::PANEL_DECISION),
+            }
+            .into()])
+        }
+        C::RecordTier {
+            on,
+            tier,
+            inputs_digest,
+            reason_code,
+        } => {
+            let previous_tier = state.tier.as_ref().map(|t| t.tier.clone());
+            // BR-C6 (seed 003 l.777): a tier change may call for reallocation either way; with
+            // BR-C4 (seed 003 l.817) a PSO holds medium and low RoSH, so protect level A/B on a
+            // PSO's case, or C/D on a PO's, is flagged for the SPO.
+            let changed = previous_tier.as_ref() != Some(tier);
+            let reallocation_advised = changed
+                && !ctx.ruleset.is_two_provider()
+                && state.practitioner.as_ref().is_some_and(|p| {
+                    let high = matches!(tier.protect(), 'A' | 'B');
+                    match p.practitioner.grade {
+                        Grade::ProbationServicesOfficer => high,
+                        Grade::ProbationOfficer => !high,
+                        _ => false,
+                    }
+                });
+            Ok(vec![TierCalculated {
+                calculated_on: *on,
+                tier: tier.clone(),
+                previous_tier,
+                inputs_digest: inputs_digest.clone(),
+                reallocation_advised,
+                decision: Decision {
+                    ruleset_id: ctx.ruleset.id,
+                    reason_code: reason_code.clone(),
+                },
+            }
+            .into()])
+        }
+        _ => Err(ctx.refuse("route the command", "it is not a risk command")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assess(
+    ctx: &Ctx<'_>,
+    on: Date,
+    kind: AssessmentKind,
+    rosh: RoshLevel,
+    rsr: Option<RsrScore>,
+    ogrs: Option<OgrsScore>,
+    needs: &BTreeMap<Need, NeedSeverity>,
+    by: &Organisation,
+) -> Result<Vec<Event>, DomainError> {
+    let action = "record the risk assessment";
+    let state = ctx.state;
+    let assessed = |rosh_status, code| -> Event {
+        RiskAssessed {
+            assessed_on: on,
+            kind,
+            assessed_by: by.clone(),
+            rosh,
+            rosh_status,
+            rsr,
+            ogrs,
+            needs: needs.clone(),
+            decision: ctx.decision(code),
+        }
+        .into()
+    };
+    if ctx.ruleset.is_two_provider() {
+        match by {
+            // BR-A11: the NPS's assessment is the case's RoSH.
+            Organisation::Nps => Ok(vec![assessed(RoshStatus::Confirmed, reason::NPS_CONFIRMED)]),
+            Organisation::Crc(name) => {
+                // BR-A2: the initial assessment is the NPS's.
+                if kind == AssessmentKind::Initial {
+                    return Err(DomainError::WrongOrganisation {
+                        crn: ctx.crn.clone(),
+                        action,
+                        allowed: "the NPS (initial assessment)",
+                        acting: by.to_string(),
+                        rule: "BR-A2, seed 001 l.55",
+                    });
+                }
+                if state.provider != Some(Provider::Crc(name.clone())) {
+                    return Err(DomainError::WrongOrganisation {
+                        crn: ctx.crn.clone(),
+                        action,
+                        allowed: "the NPS or the CRC managing the case",
+                        acting: by.to_string(),
+                        rule: "BR-A6, seed 001 l.56",
+                    });
+                }
+                let rose_to_high = rosh.is_high_or_above()
+                    && !state.risk.rosh.is_some_and(RoshLevel::is_high_or_above);
+                if !rose_to_high {
+                    return Ok(vec![assessed(
+                        RoshStatus::Confirmed,
+                        reason::PRACTITIONER_DECISION,
+                    )]);
+                }
+                // BR-A7/A8/A11: a CRC's high assessment waits for the NPS and must be escalated.
+                let mut events = vec![assessed(
+                    RoshStatus::AwaitingNpsConfirmation,
+                    reason::CRC_ASSESSED_ROSH_HIGH,
+                )];
+                if state.pending_escalation.is_none() {
+                    ctx.current_sentence("escalate risk to the NPS")?;
+                    events.push(
+                        RiskEscalationRequested {
+                            requested_on: on,
+                            requested_by: name.clone(),
+                            proposed_rosh: rosh,
+                            evidence: None,
+                            decision: ctx.decision(reason::CRC_ASSESSED_ROSH_HIGH),
+                        }
+                        .into(),
+                    );
+                }
+                Ok(events)
+            }
+            other => Err(DomainError::WrongOrganisation {
+                crn: ctx.crn.clone(),
+                action,
+                allowed: "the NPS or the CRC managing the case",
+                acting: other.to_string(),
+                rule: "BR-A6, seed 001 l.56",
+            }),
+        }
+    } else {
+        if !matches!(by, Organisation::Nps | Organisation::Prison) {
+            return Err(DomainError::WrongOrganisation {
+                crn: ctx.crn.clone(),
+                action,
+                allowed: "the probation service or a prison offender manager",
+                acting: by.to_string(),
+                rule: "BR-D1, seed 003 l.751",
+            });
+        }
+        let mut events = vec![assessed(
+            RoshStatus::Confirmed,
+            reason::PRACTITIONER_DECISION,
+        )];
+        // BR-C6: a reassessment triggers a tier review.
+        if state.risk.assessments > 0 {
+            events.push(
+                TierReviewTriggered {
+                    triggered_on: on,
+                    decision: ctx.decision(reason::RISK_REASSESSED),
+                }
+                .into(),
+            );
+        }
+        Ok(events)
+    }
+}

@@ -1,0 +1,88 @@
+//! Case-level events: opening, pre-sentence reports, sentences, transfers, termination,
+//! closure and corrections.
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use super::EventTypeName;
+use crate::identity::{Crn, EventRef, Person, TeamCode, Text};
+use crate::reference::Pdu;
+use crate::sentence::{Requirement, SentenceDates, SentenceId, SentenceType, TerminationReason};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseOpened {
+    pub crn: Crn,
+    pub person: Person,
+    pub pdu: Pdu,
+    pub team: Option<TeamCode>,
+    pub opened_on: Date,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreSentenceReportRequested {
+    pub requested_on: Date,
+    pub court: Text,
+    pub due_on: Option<Date>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreSentenceReportCompleted {
+    pub completed_on: Date,
+    pub proposal: Option<Text>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentenceImposed {
+    pub sentence_id: SentenceId,
+    pub sentence_type: SentenceType,
+    pub sentenced_on: Date,
+    pub court: Text,
+    /// Length of the order or custodial term in months, where the court gives one.
+    pub length_months: Option<u16>,
+    pub dates: SentenceDates,
+    pub requirements: Vec<Requirement>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentenceDatesRecalculated {
+    pub sentence_id: SentenceId,
+    pub recalculated_on: Date,
+    pub dates: SentenceDates,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseTransferredBetweenPdus {
+    pub transferred_on: Date,
+    pub from_pdu: Pdu,
+    pub to_pdu: Pdu,
+    pub to_team: Option<TeamCode>,
+    /// The receiving PDU is in another region.
+    pub between_regions: bool,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentenceTerminated {
+    pub sentence_id: SentenceId,
+    pub terminated_on: Date,
+    pub reason: TerminationReason,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseClosed {
+    pub closed_on: Date,
+    pub reason: Text,
+}
+
+/// Names an earlier event on this case as wrong and says why. The corrected fact, if any, is
+/// re-stated by a new event of its own type; both stay visible (design.md invariant 1). The
+/// corrected event's id is envelope metadata, so the command passes it and this payload
+/// carries it: `evolve` never reads envelopes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventCorrected {
+    pub corrected_on: Date,
+    pub corrected_event_id: EventRef,
+    pub corrected_event_type: EventTypeName,
+    pub reason: Text,
+}

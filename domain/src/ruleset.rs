@@ -1,0 +1,216 @@
+//! Eras as data: the rules in force on a date in a nation.
+//!
+//! History is replayed under the rules of its own time (design.md invariant 6), so `decide`
+//! never hard-codes an era: it receives a [`Ruleset`] chosen by [`Ruleset::for_date`] from the
+//! effective date and the nation of the case's PDU (region H = Wales, seed-digest §6a).
+//!
+//! Operating models:
+//! - `tr-2014` Transforming Rehabilitation, two providers (NPS + CRCs), from 1 Jun 2014 (seed 002
+//!   l.19) to 25 Jun 2021, the day before the unified model (seed 003 l.358).
+//! - `wales-unified-2019` Wales only: sentence management integrated into the NPS "at the end of
+//!   2019" (seed 003 l.216, l.2279). The seeds give no day; we choose **2019-12-02**, the first
+//!   working day of December 2019 (the date HMPPS Wales moved CRC sentence management into the
+//!   NPS — an outside-seed fact recorded here as the choice made). All cases are NPS-managed
+//!   from then, so no CRC allocation.
+//! - `unified-2021` the unified probation service from 26 Jun 2021 (seed 003 l.358, l.3447):
+//!   allocation to a practitioner informed by tier and workload (BR-C1–C6).
+//!
+//! Handover eras (the calculator is `domain::handover`): `omic-2019` from 2019-10-01 in England
+//! and 2019-02-04 in Wales (seed 003 l.313, l.997; handover-rules.md §6.3), `omic-2022` from
+//! 2022-10-01 and `omic-2023` from 2023-04-01 (handover-rules.md §4); before OMiC, `pre-omic`.
+
+use jiff::civil::{date, Date};
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+use crate::reference::Nation;
+
+/// First day of Transforming Rehabilitation (seed 002 l.19).
+pub const TR_START: Date = date(2014, 6, 1);
+/// First day of the unified probation service, "Day 1" (seed 003 l.358).
+pub const UNIFIED_START: Date = date(2021, 6, 26);
+/// First day of unified sentence management in Wales (seed 003 l.216 "end of 2019"; day chosen,
+/// see module docs).
+pub const WALES_UNIFIED_START: Date = date(2019, 12, 2);
+/// OMiC case management start, England (seed 003 l.313, l.997).
+pub const OMIC_2019_START_ENGLAND: Date = date(2019, 10, 1);
+/// OMiC case management start, Wales (seed 003 l.313 "from February 2019"; handover-rules.md
+/// §6.3 row 2 gives 2019-02-04).
+pub const OMIC_2019_START_WALES: Date = date(2019, 2, 4);
+/// `omic-2022` start (handover-rules.md §4).
+pub const OMIC_2022_START: Date = date(2022, 10, 1);
+/// `omic-2023` start (handover-rules.md §4).
+pub const OMIC_2023_START: Date = date(2023, 4, 1);
+/// Allocation to a practitioner within five working days of sentence (BR-C2, seed 003 l.775).
+pub const ALLOCATION_DEADLINE_WORKING_DAYS: u8 = 5;
+/// Custody with 10 months or more to serve is prison-managed (POM); less is community-managed
+/// from sentence (BR-F1, BR-C11, seed 003 l.997, l.1009).
+pub const OMIC_MONTHS_TO_SERVE_THRESHOLD: u8 = 10;
+
+/// Id of an operating-model ruleset, stored in every decision event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RulesetId {
+    #[serde(rename = "tr-2014")]
+    Tr2014,
+    #[serde(rename = "wales-unified-2019")]
+    WalesUnified2019,
+    #[serde(rename = "unified-2021")]
+    Unified2021,
+}
+
+impl RulesetId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RulesetId::Tr2014 => "tr-2014",
+            RulesetId::WalesUnified2019 => "wales-unified-2019",
+            RulesetId::Unified2021 => "unified-2021",
+        }
+    }
+}
+
+/// Who manages cases in an era.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatingModel {
+    /// NPS allocates each case to itself or a CRC by risk (BR-A2–A5).
+    TwoProviders,
+    /// One service for all risk levels; cases go to practitioners (BR-C1).
+    Unified,
+}
+
+/// OMiC handover era (handover-rules.md §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum HandoverEra {
+    #[serde(rename = "pre-omic")]
+    PreOmic,
+    #[serde(rename = "omic-2019")]
+    Omic2019,
+    #[serde(rename = "omic-2022")]
+    Omic2022,
+    #[serde(rename = "omic-2023")]
+    Omic2023,
+}
+
+impl HandoverEra {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandoverEra::PreOmic => "pre-omic",
+            HandoverEra::Omic2019 => "omic-2019",
+            HandoverEra::Omic2022 => "omic-2022",
+            HandoverEra::Omic2023 => "omic-2023",
+        }
+    }
+
+    pub fn for_date(on: Date, nation: Nation) -> HandoverEra {
+        let omic_start = match nation {
+            Nation::England => OMIC_2019_START_ENGLAND,
+            Nation::Wales => OMIC_2019_START_WALES,
+        };
+        if on >= OMIC_2023_START {
+            HandoverEra::Omic2023
+        } else if on >= OMIC_2022_START {
+            HandoverEra::Omic2022
+        } else if on >= omic_start {
+            HandoverEra::Omic2019
+        } else {
+            HandoverEra::PreOmic
+        }
+    }
+}
+
+/// The rules in force on a date in a nation, as data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ruleset {
+    pub id: RulesetId,
+    pub nation: Nation,
+    pub operating_model: OperatingModel,
+    pub handover_era: HandoverEra,
+    pub allocation_deadline_working_days: u8,
+    pub omic_months_to_serve_threshold: u8,
+}
+
+impl Ruleset {
+    /// The ruleset in force on `on` in `nation`. Dates before Transforming Rehabilitation are
+    /// refused: the engine does not model the probation trusts.
+    pub fn for_date(on: Date, nation: Nation) -> Result<Ruleset, DomainError> {
+        if on < TR_START {
+            return Err(DomainError::NoRuleset {
+                date: on.to_string(),
+                nation: nation.as_str(),
+            });
+        }
+        let (id, operating_model) = if on >= UNIFIED_START {
+            (RulesetId::Unified2021, OperatingModel::Unified)
+        } else if nation == Nation::Wales && on >= WALES_UNIFIED_START {
+            (RulesetId::WalesUnified2019, OperatingModel::Unified)
+        } else {
+            (RulesetId::Tr2014, OperatingModel::TwoProviders)
+        };
+        Ok(Ruleset {
+            id,
+            nation,
+            operating_model,
+            handover_era: HandoverEra::for_date(on, nation),
+            allocation_deadline_working_days: ALLOCATION_DEADLINE_WORKING_DAYS,
+            omic_months_to_serve_threshold: OMIC_MONTHS_TO_SERVE_THRESHOLD,
+        })
+    }
+
+    pub fn is_two_provider(&self) -> bool {
+        self.operating_model == OperatingModel::TwoProviders
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(y: i16, m: i8, d: i8, n: Nation) -> &'static str {
+        Ruleset::for_date(date(y, m, d), n).unwrap().id.as_str()
+    }
+
+    #[test]
+    fn br_tr_era_runs_from_1_june_2014_to_25_june_2021() {
+        assert!(Ruleset::for_date(date(2014, 5, 31), Nation::England).is_err());
+        assert_eq!(id(2014, 6, 1, Nation::England), "tr-2014");
+        assert_eq!(id(2021, 6, 25, Nation::England), "tr-2014");
+        assert_eq!(id(2021, 6, 26, Nation::England), "unified-2021");
+        assert_eq!(id(2021, 6, 26, Nation::Wales), "unified-2021");
+    }
+
+    #[test]
+    fn wales_unified_sentence_management_at_the_end_of_2019() {
+        assert_eq!(id(2019, 12, 1, Nation::Wales), "tr-2014");
+        assert_eq!(id(2019, 12, 2, Nation::Wales), "wales-unified-2019");
+        assert_eq!(id(2019, 12, 2, Nation::England), "tr-2014");
+        let r = Ruleset::for_date(date(2020, 3, 1), Nation::Wales).unwrap();
+        assert_eq!(r.operating_model, OperatingModel::Unified);
+    }
+
+    #[test]
+    fn handover_eras_by_date_and_nation() {
+        let era = |y, m, d, n| HandoverEra::for_date(date(y, m, d), n).as_str();
+        assert_eq!(era(2019, 2, 3, Nation::Wales), "pre-omic");
+        assert_eq!(era(2019, 2, 4, Nation::Wales), "omic-2019");
+        assert_eq!(era(2019, 2, 4, Nation::England), "pre-omic");
+        assert_eq!(era(2019, 10, 1, Nation::England), "omic-2019");
+        assert_eq!(era(2022, 9, 30, Nation::England), "omic-2019");
+        assert_eq!(era(2022, 10, 1, Nation::England), "omic-2022");
+        assert_eq!(era(2023, 4, 1, Nation::Wales), "omic-2023");
+    }
+
+    #[test]
+    fn br_c2_allocation_deadline_is_five_working_days_in_every_era() {
+        for (d, n) in [
+            (date(2015, 1, 1), Nation::England),
+            (date(2022, 1, 1), Nation::Wales),
+        ] {
+            assert_eq!(
+                Ruleset::for_date(d, n)
+                    .unwrap()
+                    .allocation_deadline_working_days,
+                5
+            );
+        }
+    }
+}

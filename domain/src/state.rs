@@ -1,0 +1,782 @@
+//! Case state and `evolve`: a left fold of events into what the rules and read models need.
+//!
+//! `evolve` is total: it never fails and never panics. It trusts the payload (events were
+//! checked by `decide` before they were stored), and where a payload names something the state
+//! does not have (e.g. a sentence id) it leaves the state unchanged rather than guess.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::enforcement::{
+    Absence, AccommodationStatus, AppointmentKind, AttendedOutcome, BreachOutcome,
+    EmploymentStatus, RecallOutcome, StatusCheckpoint, WarningKind,
+};
+use crate::event::*;
+use crate::identity::{Crn, EventRef, InputsDigest, Person, Practitioner, TeamCode, Text};
+use crate::reference::{Pdu, Provider};
+use crate::risk::{
+    MappaCategory, MappaLevel, Need, NeedSeverity, OgrsScore, RegistrationKind, RoshLevel, RsrScore,
+};
+use crate::ruleset::{HandoverEra, RulesetId};
+use crate::sentence::{
+    ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId, SentenceType,
+    TerminationReason,
+};
+use crate::tier_code::TierCode;
+
+/// Where a sentence stands (custodial status codes, enforcement-and-workload.md §2: A/D in
+/// custody, B released on licence, C recalled, P post-sentence supervision, T terminated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SentenceStatus {
+    /// A community order or SSO being served.
+    Community,
+    InCustody,
+    ReleasedOnLicence,
+    Recalled,
+    PostSentenceSupervision,
+    /// Licence or PSS has ended; the sentence awaits termination.
+    SupervisionEnded,
+    Terminated,
+}
+
+impl SentenceStatus {
+    pub fn is_active(self) -> bool {
+        self != SentenceStatus::Terminated
+    }
+    pub fn in_custody(self) -> bool {
+        matches!(self, SentenceStatus::InCustody | SentenceStatus::Recalled)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequirementStatus {
+    Active,
+    Completed,
+    Terminated,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequirementState {
+    pub kind: RequirementKind,
+    pub status: RequirementStatus,
+    /// Unpaid work minutes credited so far (0 for other kinds).
+    pub unpaid_work_minutes_credited: u32,
+}
+
+impl RequirementState {
+    /// Unpaid work minutes ordered (0 for other kinds).
+    pub fn unpaid_work_minutes_ordered(&self) -> u32 {
+        match self.kind {
+            RequirementKind::UnpaidWork { hours } => u32::from(hours) * 60,
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverState {
+    pub calculated_on: Date,
+    pub handover_era: HandoverEra,
+    pub start_date: Option<Date>,
+    pub handover_date: Option<Date>,
+    pub handover_reason: String,
+    pub inputs_digest: InputsDigest,
+    pub ruleset_id: RulesetId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    pub released_on: Date,
+    pub release_type: ReleaseType,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentenceState {
+    pub sentence_type: SentenceType,
+    pub sentenced_on: Date,
+    pub court: Text,
+    pub length_months: Option<u16>,
+    pub dates: SentenceDates,
+    pub requirements: BTreeMap<RequirementId, RequirementState>,
+    pub status: SentenceStatus,
+    pub responsibility: Option<Responsibility>,
+    pub handover: Option<HandoverState>,
+    pub prison_offender_manager: Option<(Practitioner, PomType)>,
+    pub community_offender_manager: Option<(Practitioner, TeamCode)>,
+    pub handover_meeting_held_on: Option<Date>,
+    pub pre_release_contacts: u16,
+    pub releases: Vec<ReleaseRecord>,
+    pub post_sentence_supervision_ends_on: Option<Date>,
+    pub sentence_plan_created_on: Option<Date>,
+    pub sentence_plan_reviews: u32,
+    pub terminated: Option<(Date, TerminationReason)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskState {
+    /// The case's RoSH as it stands (in the TR era, as confirmed by the NPS, BR-A11).
+    pub rosh: Option<RoshLevel>,
+    /// A CRC-assessed RoSH waiting for the NPS to confirm (BR-A8, BR-A11).
+    pub rosh_awaiting_nps_confirmation: Option<RoshLevel>,
+    pub rsr: Option<RsrScore>,
+    pub ogrs: Option<OgrsScore>,
+    pub needs: BTreeMap<Need, NeedSeverity>,
+    pub last_assessed_on: Option<Date>,
+    pub assessments: u32,
+    /// The NPS has done an assessment (the initial one it must do, BR-A2).
+    pub assessed_by_nps: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationState {
+    pub kind: RegistrationKind,
+    pub registered_on: Date,
+    pub review_on: Option<Date>,
+    pub removed_on: Option<Date>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappaState {
+    pub screened_on: Option<Date>,
+    pub screened_eligible: Option<bool>,
+    pub referred: Option<(Date, MappaLevel)>,
+    pub category: Option<MappaCategory>,
+    pub level: Option<MappaLevel>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingEscalation {
+    pub requested_on: Date,
+    pub proposed_rosh: RoshLevel,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscalationRecord {
+    pub requested_on: Date,
+    pub decided_on: Date,
+    pub outcome: EscalationOutcome,
+    pub confirmed_rosh: RoshLevel,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PractitionerAllocation {
+    pub practitioner: Practitioner,
+    pub team: TeamCode,
+    pub since: Date,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierState {
+    pub tier: TierCode,
+    pub calculated_on: Date,
+    pub reason_code: String,
+    pub inputs_digest: InputsDigest,
+    pub ruleset_id: RulesetId,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentOutcome {
+    Attended(AttendedOutcome),
+    Missed(Absence),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentState {
+    pub sentence_id: SentenceId,
+    pub scheduled_for: Date,
+    pub kind: AppointmentKind,
+    pub initial: bool,
+    pub outcome: Option<(Date, AppointmentOutcome)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WarningState {
+    pub sentence_id: SentenceId,
+    pub issued_on: Date,
+    pub kind: WarningKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreachState {
+    pub sentence_id: SentenceId,
+    pub raised_on: Date,
+    pub concluded: Option<(Date, BreachOutcome)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecallState {
+    pub sentence_id: SentenceId,
+    pub raised_on: Date,
+    pub concluded: Option<(Date, RecallOutcome)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRecord<S> {
+    pub recorded_on: Date,
+    pub status: S,
+    pub checkpoint: StatusCheckpoint,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    pub transferred_on: Date,
+    pub from_pdu: Pdu,
+    pub to_pdu: Pdu,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorrectionRecord {
+    pub corrected_on: Date,
+    pub corrected_event_id: EventRef,
+    pub corrected_event_type: EventTypeName,
+    pub reason: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreSentenceReportState {
+    pub requested_on: Date,
+    pub court: Text,
+    pub completed_on: Option<Date>,
+}
+
+/// Everything the lifecycle rules and the read models need to know about one case.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseState {
+    pub crn: Option<Crn>,
+    pub person: Option<Person>,
+    pub opened_on: Option<Date>,
+    pub closed_on: Option<Date>,
+    pub pdu: Option<Pdu>,
+    pub team: Option<TeamCode>,
+    /// Who manages the case (TR: NPS or a CRC; unified: NPS).
+    pub provider: Option<Provider>,
+    /// The sentence the TR provider allocation was made for.
+    pub provider_sentence: Option<SentenceId>,
+    /// TR ratchet: the case stays with the NPS until this order ends (BR-A10, seed 001 l.67).
+    pub nps_until_sentence_ends: Option<SentenceId>,
+    /// Date the case joined the unified service, if it was open on 26 Jun 2021.
+    pub unified_on: Option<Date>,
+    pub practitioner: Option<PractitionerAllocation>,
+    pub pre_sentence_reports: Vec<PreSentenceReportState>,
+    pub sentences: BTreeMap<SentenceId, SentenceState>,
+    pub risk: RiskState,
+    pub registrations: BTreeMap<u16, RegistrationState>,
+    pub mappa: MappaState,
+    pub pending_escalation: Option<PendingEscalation>,
+    pub escalations: Vec<EscalationRecord>,
+    pub tier: Option<TierState>,
+    pub tier_review_due: bool,
+    pub reallocation_advised: bool,
+    pub appointments: BTreeMap<u32, AppointmentState>,
+    pub warnings: Vec<WarningState>,
+    pub breaches: BTreeMap<u16, BreachState>,
+    pub recalls: BTreeMap<u16, RecallState>,
+    pub accommodation: Vec<StatusRecord<AccommodationStatus>>,
+    pub employment: Vec<StatusRecord<EmploymentStatus>>,
+    pub transfers: Vec<TransferRecord>,
+    pub corrections: Vec<CorrectionRecord>,
+    /// Events folded so far (the stream version this state is at).
+    pub version: u64,
+}
+
+impl CaseState {
+    /// The most recent sentence that has not ended, if any.
+    pub fn current_sentence(&self) -> Option<(SentenceId, &SentenceState)> {
+        self.sentences
+            .iter()
+            .rev()
+            .find(|(_, s)| s.status.is_active())
+            .map(|(id, s)| (*id, s))
+    }
+
+    /// An active MAPPA registration, if any.
+    pub fn active_mappa_registration(&self) -> Option<(MappaCategory, MappaLevel)> {
+        self.registrations
+            .values()
+            .rev()
+            .filter(|r| r.removed_on.is_none())
+            .find_map(|r| match r.kind {
+                RegistrationKind::Mappa { category, level } => Some((category, level)),
+                _ => None,
+            })
+    }
+
+    /// MAPPA-eligible: an active MAPPA registration, a MAPPA level set, or screened eligible
+    /// (BR-A4, BR-A12, seed 000 l.9).
+    pub fn mappa_eligible(&self) -> bool {
+        self.active_mappa_registration().is_some()
+            || self.mappa.level.is_some()
+            || self.mappa.screened_eligible == Some(true)
+    }
+
+    /// Open breach (raised, not concluded) on any sentence.
+    pub fn open_breach(&self) -> Option<u16> {
+        self.breaches
+            .iter()
+            .find(|(_, b)| b.concluded.is_none())
+            .map(|(id, _)| *id)
+    }
+
+    /// Open recall (raised, not concluded).
+    pub fn open_recall(&self) -> Option<u16> {
+        self.recalls
+            .iter()
+            .find(|(_, r)| r.concluded.is_none())
+            .map(|(id, _)| *id)
+    }
+
+    /// Fold a whole history.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> CaseState {
+        events.into_iter().fold(CaseState::default(), evolve)
+    }
+}
+
+/// Apply one event to the state. Pure and total.
+pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
+    state.version = state.version.saturating_add(1);
+    match event {
+        Event::CaseOpened(e) => {
+            state.crn = Some(e.crn.clone());
+            state.person = Some(e.person.clone());
+            state.pdu = Some(e.pdu);
+            state.team = e.team.clone();
+            state.opened_on = Some(e.opened_on);
+        }
+        Event::PreSentenceReportRequested(e) => {
+            state.pre_sentence_reports.push(PreSentenceReportState {
+                requested_on: e.requested_on,
+                court: e.court.clone(),
+                completed_on: None,
+            });
+        }
+        Event::PreSentenceReportCompleted(e) => {
+            if let Some(psr) = state
+                .pre_sentence_reports
+                .iter_mut()
+                .rev()
+                .find(|p| p.completed_on.is_none())
+            {
+                psr.completed_on = Some(e.completed_on);
+            }
+        }
+        Event::SentenceImposed(e) => {
+            let status = match e.sentence_type {
+                SentenceType::CommunityOrder | SentenceType::SuspendedSentenceOrder => {
+                    SentenceStatus::Community
+                }
+                SentenceType::DeterminateCustody | SentenceType::IndeterminateCustody => {
+                    SentenceStatus::InCustody
+                }
+                SentenceType::Licence => SentenceStatus::ReleasedOnLicence,
+                SentenceType::PostSentenceSupervision => SentenceStatus::PostSentenceSupervision,
+            };
+            let requirements = e
+                .requirements
+                .iter()
+                .map(|r| {
+                    (
+                        r.id,
+                        RequirementState {
+                            kind: r.kind,
+                            status: RequirementStatus::Active,
+                            unpaid_work_minutes_credited: 0,
+                        },
+                    )
+                })
+                .collect();
+            state.sentences.insert(
+                e.sentence_id,
+                SentenceState {
+                    sentence_type: e.sentence_type,
+                    sentenced_on: e.sentenced_on,
+                    court: e.court.clone(),
+                    length_months: e.length_months,
+                    dates: e.dates.clone(),
+                    requirements,
+                    status,
+                    responsibility: None,
+                    handover: None,
+                    prison_offender_manager: None,
+                    community_offender_manager: None,
+                    handover_meeting_held_on: None,
+                    pre_release_contacts: 0,
+                    releases: Vec::new(),
+                    post_sentence_supervision_ends_on: None,
+                    sentence_plan_created_on: None,
+                    sentence_plan_reviews: 0,
+                    terminated: None,
+                },
+            );
+        }
+        Event::SentenceDatesRecalculated(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.dates = e.dates.clone();
+            }
+        }
+        Event::RiskAssessed(e) => {
+            match e.rosh_status {
+                RoshStatus::Confirmed => {
+                    state.risk.rosh = Some(e.rosh);
+                    state.risk.rosh_awaiting_nps_confirmation = None;
+                }
+                RoshStatus::AwaitingNpsConfirmation => {
+                    state.risk.rosh_awaiting_nps_confirmation = Some(e.rosh);
+                }
+            }
+            state.risk.rsr = e.rsr;
+            state.risk.ogrs = e.ogrs;
+            state.risk.needs = e.needs.clone();
+            state.risk.last_assessed_on = Some(e.assessed_on);
+            state.risk.assessments = state.risk.assessments.saturating_add(1);
+            if e.assessed_by == crate::reference::Organisation::Nps {
+                state.risk.assessed_by_nps = true;
+            }
+        }
+        Event::RegistrationAdded(e) => {
+            state.registrations.insert(
+                e.registration_id,
+                RegistrationState {
+                    kind: e.kind,
+                    registered_on: e.registered_on,
+                    review_on: e.review_on,
+                    removed_on: None,
+                },
+            );
+            if let RegistrationKind::Mappa { category, level } = e.kind {
+                state.mappa.category = Some(category);
+                state.mappa.level = Some(level);
+            }
+        }
+        Event::RegistrationRemoved(e) => {
+            let was_mappa = match state.registrations.get_mut(&e.registration_id) {
+                Some(r) => {
+                    r.removed_on = Some(e.removed_on);
+                    r.kind.is_mappa()
+                }
+                None => false,
+            };
+            if was_mappa && state.active_mappa_registration().is_none() {
+                state.mappa.category = None;
+                state.mappa.level = None;
+            }
+        }
+        Event::MappaScreened(e) => {
+            state.mappa.screened_on = Some(e.screened_on);
+            state.mappa.screened_eligible = Some(e.eligible);
+        }
+        Event::MappaReferred(e) => {
+            state.mappa.referred = Some((e.referred_on, e.level));
+        }
+        Event::MappaLevelSet(e) => {
+            state.mappa.category = Some(e.category);
+            state.mappa.level = Some(e.level);
+        }
+        Event::CaseAllocatedToProvider(e) => {
+            state.provider = Some(e.provider.clone());
+            state.provider_sentence = Some(e.inputs.sentence_id);
+            state.nps_until_sentence_ends = e.nps_until_sentence_ends;
+        }
+        Event::PractitionerAllocated(e) => {
+            state.practitioner = Some(PractitionerAllocation {
+                practitioner: e.practitioner.clone(),
+                team: e.team.clone(),
+                since: e.allocated_on,
+            });
+            state.reallocation_advised = false;
+        }
+        Event::PractitionerReallocated(e) => {
+            state.practitioner = Some(PractitionerAllocation {
+                practitioner: e.practitioner.clone(),
+                team: e.team.clone(),
+                since: e.reallocated_on,
+            });
+            state.reallocation_advised = false;
+        }
+        Event::TierCalculated(e) => {
+            state.tier = Some(TierState {
+                tier: e.tier.clone(),
+                calculated_on: e.calculated_on,
+                reason_code: e.decision.reason_code.as_str().to_owned(),
+                inputs_digest: e.inputs_digest.clone(),
+                ruleset_id: e.decision.ruleset_id,
+            });
+            state.tier_review_due = false;
+            state.reallocation_advised = e.reallocation_advised;
+        }
+        Event::TierReviewTriggered(_) => {
+            state.tier_review_due = true;
+        }
+        Event::RiskEscalationRequested(e) => {
+            state.pending_escalation = Some(PendingEscalation {
+                requested_on: e.requested_on,
+                proposed_rosh: e.proposed_rosh,
+            });
+        }
+        Event::RiskEscalationDecided(e) => {
+            let requested_on = state
+                .pending_escalation
+                .take()
+                .map_or(e.decided_on, |p| p.requested_on);
+            state.escalations.push(EscalationRecord {
+                requested_on,
+                decided_on: e.decided_on,
+                outcome: e.outcome,
+                confirmed_rosh: e.inputs.confirmed_rosh,
+            });
+            // The NPS's decision is the case's RoSH (BR-A11).
+            state.risk.rosh = Some(e.inputs.confirmed_rosh);
+            state.risk.rosh_awaiting_nps_confirmation = None;
+        }
+        Event::CaseTransferredToNps(e) => {
+            state.provider = Some(Provider::Nps);
+            state.nps_until_sentence_ends = Some(e.nps_until_sentence_ends);
+            // A CRC practitioner does not move with the case.
+            state.practitioner = None;
+        }
+        Event::CaseTransferredToUnifiedService(e) => {
+            state.provider = Some(Provider::Nps);
+            state.unified_on = Some(e.transferred_on);
+            state.nps_until_sentence_ends = None;
+            state.pending_escalation = None;
+        }
+        Event::PrisonOffenderManagerAllocated(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.prison_offender_manager = Some((e.prison_offender_manager.clone(), e.pom_type));
+                if s.responsibility.is_none() {
+                    s.responsibility = Some(Responsibility::CustodyOnly);
+                }
+            }
+        }
+        Event::HandoverDatesCalculated(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.handover = Some(HandoverState {
+                    calculated_on: e.calculated_on,
+                    handover_era: e.handover_era,
+                    start_date: e.start_date,
+                    handover_date: e.handover_date,
+                    handover_reason: e.handover_reason.as_str().to_owned(),
+                    inputs_digest: e.inputs_digest.clone(),
+                    ruleset_id: e.decision.ruleset_id,
+                });
+                s.responsibility = Some(e.responsibility);
+            }
+        }
+        Event::CommunityOffenderManagerAllocated(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.community_offender_manager =
+                    Some((e.community_offender_manager.clone(), e.team.clone()));
+                if s.responsibility == Some(Responsibility::CustodyOnly) {
+                    s.responsibility = Some(Responsibility::CustodyWithCom);
+                }
+            }
+        }
+        Event::ResponsibilityTransferred(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.responsibility = Some(e.to);
+            }
+        }
+        Event::ResponsibilityOverridden(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.responsibility = Some(e.to);
+            }
+        }
+        Event::HandoverMeetingHeld(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.handover_meeting_held_on = Some(e.held_on);
+            }
+        }
+        Event::PreReleaseContactHeld(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.pre_release_contacts = e.contact_number;
+            }
+        }
+        Event::Released(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.status = SentenceStatus::ReleasedOnLicence;
+                s.releases.push(ReleaseRecord {
+                    released_on: e.released_on,
+                    release_type: e.release_type,
+                });
+                if e.licence_expiry_date.is_some() {
+                    s.dates.licence_expiry_date = e.licence_expiry_date;
+                }
+                s.responsibility = Some(Responsibility::Community);
+            }
+        }
+        Event::LicenceEnded(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.status = SentenceStatus::SupervisionEnded;
+            }
+        }
+        Event::PostSentenceSupervisionStarted(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.status = SentenceStatus::PostSentenceSupervision;
+                s.post_sentence_supervision_ends_on = Some(e.ends_on);
+            }
+        }
+        Event::PostSentenceSupervisionEnded(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.status = SentenceStatus::SupervisionEnded;
+            }
+        }
+        Event::AppointmentScheduled(e) => {
+            state.appointments.insert(
+                e.appointment_id,
+                AppointmentState {
+                    sentence_id: e.sentence_id,
+                    scheduled_for: e.scheduled_for,
+                    kind: e.kind,
+                    initial: e.initial,
+                    outcome: None,
+                },
+            );
+        }
+        Event::AppointmentAttended(e) => {
+            if let Some(a) = state.appointments.get_mut(&e.appointment_id) {
+                a.outcome = Some((e.recorded_on, AppointmentOutcome::Attended(e.outcome)));
+            }
+        }
+        Event::AppointmentMissed(e) => {
+            if let Some(a) = state.appointments.get_mut(&e.appointment_id) {
+                a.outcome = Some((e.recorded_on, AppointmentOutcome::Missed(e.absence)));
+            }
+        }
+        Event::WarningIssued(e) => {
+            state.warnings.push(WarningState {
+                sentence_id: e.sentence_id,
+                issued_on: e.issued_on,
+                kind: e.kind,
+            });
+        }
+        Event::BreachRaised(e) => {
+            state.breaches.insert(
+                e.breach_id,
+                BreachState {
+                    sentence_id: e.sentence_id,
+                    raised_on: e.raised_on,
+                    concluded: None,
+                },
+            );
+        }
+        Event::BreachConcluded(e) => {
+            if let Some(b) = state.breaches.get_mut(&e.breach_id) {
+                b.concluded = Some((e.concluded_on, e.outcome));
+            }
+        }
+        Event::RecallRaised(e) => {
+            state.recalls.insert(
+                e.recall_id,
+                RecallState {
+                    sentence_id: e.sentence_id,
+                    raised_on: e.raised_on,
+                    concluded: None,
+                },
+            );
+        }
+        Event::RecallConcluded(e) => {
+            let sentence_id = match state.recalls.get_mut(&e.recall_id) {
+                Some(r) => {
+                    r.concluded = Some((e.concluded_on, e.outcome));
+                    Some(r.sentence_id)
+                }
+                None => None,
+            };
+            if e.recalled {
+                if let Some(s) = sentence_id.and_then(|id| state.sentences.get_mut(&id)) {
+                    s.status = SentenceStatus::Recalled;
+                    s.responsibility = Some(Responsibility::CustodyOnly);
+                }
+            }
+        }
+        Event::UnpaidWorkHoursCredited(e) => {
+            if let Some(r) = state
+                .sentences
+                .get_mut(&e.sentence_id)
+                .and_then(|s| s.requirements.get_mut(&e.requirement_id))
+            {
+                r.unpaid_work_minutes_credited =
+                    r.unpaid_work_minutes_credited.saturating_add(e.minutes);
+            }
+        }
+        Event::RequirementCompleted(e) => {
+            if let Some(r) = state
+                .sentences
+                .get_mut(&e.sentence_id)
+                .and_then(|s| s.requirements.get_mut(&e.requirement_id))
+            {
+                r.status = RequirementStatus::Completed;
+            }
+        }
+        Event::RequirementTerminated(e) => {
+            if let Some(r) = state
+                .sentences
+                .get_mut(&e.sentence_id)
+                .and_then(|s| s.requirements.get_mut(&e.requirement_id))
+            {
+                r.status = RequirementStatus::Terminated;
+            }
+        }
+        Event::SentencePlanCreated(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.sentence_plan_created_on = Some(e.created_on);
+            }
+        }
+        Event::SentencePlanReviewed(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.sentence_plan_reviews = s.sentence_plan_reviews.saturating_add(1);
+            }
+        }
+        Event::AccommodationStatusRecorded(e) => {
+            state.accommodation.push(StatusRecord {
+                recorded_on: e.recorded_on,
+                status: e.status,
+                checkpoint: e.checkpoint,
+            });
+        }
+        Event::EmploymentStatusRecorded(e) => {
+            state.employment.push(StatusRecord {
+                recorded_on: e.recorded_on,
+                status: e.status,
+                checkpoint: e.checkpoint,
+            });
+        }
+        Event::CaseTransferredBetweenPdus(e) => {
+            state.transfers.push(TransferRecord {
+                transferred_on: e.transferred_on,
+                from_pdu: e.from_pdu,
+                to_pdu: e.to_pdu,
+            });
+            state.pdu = Some(e.to_pdu);
+            state.team = e.to_team.clone();
+            // The receiving PDU allocates its own practitioner (T27).
+            state.practitioner = None;
+        }
+        Event::SentenceTerminated(e) => {
+            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
+                s.status = SentenceStatus::Terminated;
+                s.terminated = Some((e.terminated_on, e.reason));
+            }
+            // The TR ratchet holds "until the end of that Order" (BR-A10, seed 001 l.67).
+            if state.nps_until_sentence_ends == Some(e.sentence_id) {
+                state.nps_until_sentence_ends = None;
+            }
+        }
+        Event::CaseClosed(e) => {
+            state.closed_on = Some(e.closed_on);
+        }
+        Event::EventCorrected(e) => {
+            state.corrections.push(CorrectionRecord {
+                corrected_on: e.corrected_on,
+                corrected_event_id: e.corrected_event_id.clone(),
+                corrected_event_type: e.corrected_event_type.clone(),
+                reason: e.reason.clone(),
+            });
+        }
+    }
+    state
+}
