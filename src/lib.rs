@@ -15,4 +15,5 @@ pub use caseledger_projections as projections;
 pub use caseledger_replay as replay;
 pub use caseledger_store as store;
 
+pub mod cli_report;
 pub mod policy_cli;

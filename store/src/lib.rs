@@ -14,6 +14,22 @@
 use std::fmt;
 
 use async_trait::async_trait;
+
+pub mod clock;
+pub mod codec;
+pub mod conformance;
+pub mod hash;
+pub mod memory;
+mod planner;
+pub mod sled_store;
+pub mod subscription;
+mod validate;
+
+pub use clock::{ManualClock, SystemClock};
+pub use memory::MemoryStore;
+pub use sled_store::{SledOptions, SledStore, WriterStats};
+pub use subscription::{EventStoreExt, ReadAll, Subscription};
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -27,12 +43,50 @@ pub const EVENT_PAYLOAD_BYTES_MAX: usize = 64 * 1024;
 pub const EVENTS_PER_APPEND_MAX: usize = 1_024;
 /// Most events returned by one `read_all` page, so a reader's memory is bounded.
 pub const READ_ALL_PAGE_EVENTS_MAX: u32 = 4_096;
+/// Sum of the payload sizes of one append, in bytes. Without it one call could queue
+/// `EVENTS_PER_APPEND_MAX × EVENT_PAYLOAD_BYTES_MAX` = 64 MiB in the writer's memory.
+pub const APPEND_PAYLOAD_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Longest event type name, in bytes (`SentenceImposed` is 15).
+pub const EVENT_TYPE_BYTES_MAX: usize = 128;
+/// Longest actor id, role or organisation, in bytes each.
+pub const ACTOR_FIELD_BYTES_MAX: usize = 256;
+/// Longest ruleset id, in bytes (e.g. `omic-handover-2023-04`).
+pub const RULESET_ID_BYTES_MAX: usize = 128;
+/// Largest encoded record, in bytes: the payload limit plus room for every bounded envelope
+/// field. The codec refuses to decode anything larger, so a corrupt length prefix cannot make
+/// a reader allocate without bound.
+pub const RECORD_BYTES_MAX: u64 = EVENT_PAYLOAD_BYTES_MAX as u64 + 8 * 1024;
+/// Highest position or stream version the log will ever assign. Positions and versions are
+/// `u64` in Rust but `bigint` (signed 64-bit) in PostgreSQL; capping both at `i64::MAX` keeps
+/// every backend able to store every log.
+pub const POSITION_MAX: u64 = i64::MAX as u64;
+/// Appends that may wait for the writer at once; one more is refused with
+/// [`StoreError::QueueFull`] so memory stays bounded under overload.
+pub const APPEND_QUEUE_DEPTH_MAX: usize = 8_192;
+/// Most appends the writer commits in one group commit (one transaction, one flush).
+pub const BATCH_APPENDS_MAX: usize = 1_024;
+/// Most events the writer commits in one group commit; bounds the size of one transaction.
+pub const BATCH_EVENTS_MAX: usize = 8_192;
 
 /// Identity of a stream: for a case, its CRN; otherwise a system stream such as `audit-refusals`.
 ///
 /// Valid ids are 1..=[`STREAM_ID_BYTES_MAX`] bytes of printable ASCII without spaces.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct StreamId(String);
+
+impl TryFrom<String> for StreamId {
+    type Error = StoreError;
+    fn try_from(id: String) -> Result<Self, StoreError> {
+        StreamId::new(id)
+    }
+}
+
+impl From<StreamId> for String {
+    fn from(id: StreamId) -> String {
+        id.0
+    }
+}
 
 impl StreamId {
     pub fn new(id: impl Into<String>) -> Result<Self, StoreError> {
@@ -183,6 +237,13 @@ pub struct VerifyReport {
     pub first_bad: Option<(u64, String)>,
 }
 
+impl VerifyReport {
+    /// True when every checked record matched.
+    pub fn is_ok(&self) -> bool {
+        self.first_bad.is_none()
+    }
+}
+
 /// Source of `recorded_at`. Injected so tests and replays are deterministic.
 pub trait Clock: Send + Sync + 'static {
     fn now_us(&self) -> i64;
@@ -198,6 +259,20 @@ pub enum StoreError {
         expected: ExpectedVersion,
         actual: u64,
     },
+    #[error("invalid expected version {expected} for stream {stream}: {reason}")]
+    InvalidExpectedVersion {
+        stream: String,
+        expected: ExpectedVersion,
+        reason: String,
+    },
+    #[error("idempotency key {key} was first used on stream {original_stream}, now on stream {stream}; use a fresh command id for a different command")]
+    IdempotencyKeyReused {
+        key: Uuid,
+        original_stream: String,
+        stream: String,
+    },
+    #[error("append payloads total {bytes} bytes; at most {max} allowed in one append; split it")]
+    AppendTooLarge { bytes: usize, max: usize },
     #[error("an append must carry at least one event")]
     EmptyAppend,
     #[error("too many events in one append: {count}; at most {max} allowed")]

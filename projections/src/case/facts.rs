@@ -1,0 +1,594 @@
+//! Per-case state folded from the case's events: only what the read models need.
+//!
+//! This is the projections' own fold (the domain exposes events and value types; a shared
+//! `evolve` had not landed when this was written). Every collection is an ordered map or a
+//! capped vector, so the state of one case is bounded and its JSON is canonical.
+
+use std::collections::BTreeMap;
+
+use caseledger_domain::enforcement::{
+    Absence, AccommodationStatus, AppointmentKind, AttendedOutcome, EmploymentStatus,
+    StatusCheckpoint,
+};
+use caseledger_domain::event::{Event, Responsibility};
+use caseledger_domain::reference::{Provider, Region};
+use caseledger_domain::risk::{MappaCategory, MappaLevel, RegistrationKind, RoshLevel};
+use caseledger_domain::ruleset::Ruleset;
+use caseledger_domain::sentence::{RequirementKind, SentenceType};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+/// Most failures to comply kept per case (the compliance window is 12 months; a case with
+/// more failures than this in a year is in breach long before).
+pub const FAILURES_TO_COMPLY_KEPT_MAX: usize = 64;
+/// Most concluded breaches kept per case (only the latest sets the compliance window).
+pub const BREACHES_CONCLUDED_KEPT_MAX: usize = 8;
+/// Most status records (accommodation, employment) kept per case, newest kept.
+pub const STATUS_RECORDS_KEPT_MAX: usize = 32;
+/// Most appointments awaiting an outcome kept per case; older ones are dropped first.
+pub const APPOINTMENTS_PENDING_MAX: usize = 256;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseFacts {
+    pub opened: bool,
+    pub closed: bool,
+    pub pdu: Option<u8>,
+    pub team: Option<String>,
+    pub provider: Option<String>,
+    /// Transforming Rehabilitation two-provider era, from the ruleset in force on the latest
+    /// dated event (`Ruleset::for_date`, design.md invariant 6).
+    pub two_provider_era: bool,
+    pub practitioner: Option<PractitionerFacts>,
+    /// First practitioner allocation on the case (allocation within 5 working days, BR-C2).
+    pub first_allocated_on: Option<Date>,
+    pub tier: Option<String>,
+    pub rosh: Option<RoshLevel>,
+    pub mappa: Option<MappaFacts>,
+    pub mappa_screened_on: Option<Date>,
+    pub mappa_screened_eligible: Option<bool>,
+    pub mappa_referred: Option<(Date, MappaLevel)>,
+    pub sentences: BTreeMap<u16, SentenceFacts>,
+    /// Appointments booked but not yet attended or missed: id → (sentence, date, kind, initial).
+    pub appointments_pending: BTreeMap<u32, PendingAppointment>,
+    /// Per calendar month `YYYY-MM`: (attended, unacceptable absences) — PM7.
+    pub appointments_by_month: BTreeMap<String, (u32, u32)>,
+    pub failures_to_comply: Vec<Date>,
+    pub last_breach_end: Option<Date>,
+    /// Concluded breaches, newest last: (sentence, raised on, concluded on, proven).
+    pub breaches_concluded: Vec<(u16, Date, Date, bool)>,
+    /// Open breaches: id → (sentence, raised on).
+    pub breaches_open: BTreeMap<u16, (u16, Date)>,
+    /// Open recalls: id → (sentence, raised on).
+    pub recalls_open: BTreeMap<u16, (u16, Date)>,
+    pub accommodation: Vec<(Date, AccommodationStatus, StatusCheckpoint)>,
+    pub employment: Vec<(Date, EmploymentStatus, StatusCheckpoint)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PractitionerFacts {
+    pub staff_code: String,
+    pub name: String,
+    pub grade: String,
+    pub team: String,
+    pub allocated_on: Date,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappaFacts {
+    pub category: MappaCategory,
+    pub level: MappaLevel,
+    pub set_on: Date,
+    pub review_on: Option<Date>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAppointment {
+    pub sentence: u16,
+    pub date: Date,
+    pub kind: AppointmentKind,
+    pub initial: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentenceFacts {
+    pub sentence_type: SentenceType,
+    pub sentenced_on: Date,
+    pub length_months: Option<u16>,
+    /// Expected release (CRD, else ARD) for custody.
+    pub release_expected_on: Option<Date>,
+    /// Sentence expiry (SED, else LED, else TUSED): "before the sentence expires" (PM8).
+    pub expires_on: Option<Date>,
+    pub ended_on: Option<Date>,
+    pub released_on: Option<Date>,
+    pub responsibility: Option<Responsibility>,
+    pub handover_start_on: Option<Date>,
+    pub handover_on: Option<Date>,
+    pub community_offender_manager: Option<String>,
+    pub handover_meeting_on: Option<Date>,
+    /// First sentence plan created on or after sentence (PM6, PM12).
+    pub plan_created_on: Option<Date>,
+    /// Latest plan created or reviewed while in custody (PM12).
+    pub pre_release_plan_on: Option<Date>,
+    /// First attended supervision appointment on/after sentence (PM5, community).
+    pub first_appointment_on: Option<Date>,
+    /// First attended supervision appointment on/after release (PM5, custody).
+    pub first_appointment_after_release_on: Option<Date>,
+    pub requirements: BTreeMap<u16, RequirementFacts>,
+}
+
+impl SentenceFacts {
+    pub fn is_active(&self) -> bool {
+        self.ended_on.is_none()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequirementFamily {
+    UnpaidWork,
+    AccreditedProgramme,
+    StructuredIntervention,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequirementFacts {
+    pub family: RequirementFamily,
+    pub hours_ordered: u16,
+    pub minutes_credited: u32,
+    /// UPW assessment: the attended `initial` UPW appointment (PM15).
+    pub assessed_on: Option<Date>,
+    /// First attended UPW / programme session, or first UPW time credited (PM16, PM19).
+    pub started_on: Option<Date>,
+    /// Date the credited time reached the ordered hours (PM18).
+    pub hours_done_on: Option<Date>,
+    pub completed_on: Option<Date>,
+    pub terminated_on: Option<Date>,
+}
+
+fn family(kind: &RequirementKind) -> (RequirementFamily, u16) {
+    match kind {
+        RequirementKind::UnpaidWork { hours } => (RequirementFamily::UnpaidWork, *hours),
+        RequirementKind::AccreditedProgramme { .. } => (RequirementFamily::AccreditedProgramme, 0),
+        RequirementKind::StructuredIntervention => (RequirementFamily::StructuredIntervention, 0),
+        _ => (RequirementFamily::Other, 0),
+    }
+}
+
+fn push_capped<T>(list: &mut Vec<T>, item: T, max: usize) {
+    list.push(item);
+    if list.len() > max {
+        list.remove(0);
+    }
+}
+
+fn min_date(current: Option<Date>, candidate: Date) -> Option<Date> {
+    Some(current.map_or(candidate, |c| c.min(candidate)))
+}
+
+/// `YYYY-MM` of a date.
+pub fn month_of(d: Date) -> String {
+    format!("{:04}-{:02}", d.year(), d.month())
+}
+
+impl CaseFacts {
+    pub fn region(&self) -> Option<Region> {
+        let pdu = caseledger_domain::reference::Pdu::new(u32::from(self.pdu?)).ok()?;
+        Some(pdu.region())
+    }
+
+    fn note_era(&mut self, on: Date) {
+        if let Some(pdu) = self
+            .pdu
+            .and_then(|p| caseledger_domain::reference::Pdu::new(u32::from(p)).ok())
+        {
+            if let Ok(ruleset) = Ruleset::for_date(on, pdu.nation()) {
+                self.two_provider_era = ruleset.is_two_provider();
+            }
+        }
+    }
+
+    /// The sentence an appointment / outcome belongs to, if known.
+    fn sentence_mut(&mut self, id: u16) -> Option<&mut SentenceFacts> {
+        self.sentences.get_mut(&id)
+    }
+
+    /// Fold one event. Unknown references (a sentence or requirement the case never had) are
+    /// ignored here: `decide` refuses them before they reach the log, and a projection must
+    /// not stop the world over a fact it cannot place.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::CaseOpened(e) => {
+                self.opened = true;
+                self.closed = false;
+                self.pdu = Some(e.pdu.number());
+                self.team = e.team.as_ref().map(|t| t.as_str().to_owned());
+                self.note_era(e.opened_on);
+            }
+            Event::SentenceImposed(e) => {
+                let dates = &e.dates;
+                let requirements = e
+                    .requirements
+                    .iter()
+                    .map(|r| {
+                        let (family, hours_ordered) = family(&r.kind);
+                        (
+                            r.id.0,
+                            RequirementFacts {
+                                family,
+                                hours_ordered,
+                                minutes_credited: 0,
+                                assessed_on: None,
+                                started_on: None,
+                                hours_done_on: None,
+                                completed_on: None,
+                                terminated_on: None,
+                            },
+                        )
+                    })
+                    .collect();
+                self.sentences.insert(
+                    e.sentence_id.0,
+                    SentenceFacts {
+                        sentence_type: e.sentence_type,
+                        sentenced_on: e.sentenced_on,
+                        length_months: e.length_months,
+                        release_expected_on: dates
+                            .conditional_release_date
+                            .or(dates.automatic_release_date),
+                        expires_on: dates
+                            .sentence_expiry_date
+                            .or(dates.licence_expiry_date)
+                            .or(dates.top_up_supervision_expiry_date),
+                        ended_on: None,
+                        released_on: None,
+                        responsibility: None,
+                        handover_start_on: None,
+                        handover_on: None,
+                        community_offender_manager: None,
+                        handover_meeting_on: None,
+                        plan_created_on: None,
+                        pre_release_plan_on: None,
+                        first_appointment_on: None,
+                        first_appointment_after_release_on: None,
+                        requirements,
+                    },
+                );
+                self.note_era(e.sentenced_on);
+            }
+            Event::SentenceDatesRecalculated(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    let d = &e.dates;
+                    s.release_expected_on = d.conditional_release_date.or(d.automatic_release_date);
+                    s.expires_on = d
+                        .sentence_expiry_date
+                        .or(d.licence_expiry_date)
+                        .or(d.top_up_supervision_expiry_date);
+                }
+            }
+            Event::RiskAssessed(e) => {
+                self.rosh = Some(e.rosh);
+                self.note_era(e.assessed_on);
+            }
+            Event::RegistrationAdded(e) => {
+                if let RegistrationKind::Mappa { category, level } = e.kind {
+                    self.mappa = Some(MappaFacts {
+                        category,
+                        level,
+                        set_on: e.registered_on,
+                        review_on: e.review_on,
+                    });
+                }
+            }
+            Event::RegistrationRemoved(_) => {
+                // Removal names a registration id; MAPPA is the only registration kept, and a
+                // removal of it is recognisable only by id, which the MAPPA facts do not keep.
+                // The domain records de-registration of MAPPA as MappaLevelSet / case closure.
+            }
+            Event::MappaScreened(e) => {
+                self.mappa_screened_on = Some(e.screened_on);
+                self.mappa_screened_eligible = Some(e.eligible);
+            }
+            Event::MappaReferred(e) => self.mappa_referred = Some((e.referred_on, e.level)),
+            Event::MappaLevelSet(e) => {
+                let review_on = self.mappa.as_ref().and_then(|m| m.review_on);
+                self.mappa = Some(MappaFacts {
+                    category: e.category,
+                    level: e.level,
+                    set_on: e.set_on,
+                    review_on,
+                });
+            }
+            Event::CaseAllocatedToProvider(e) => {
+                self.provider = Some(e.provider.to_string());
+                self.note_era(e.allocated_on);
+            }
+            Event::PractitionerAllocated(e) => {
+                self.practitioner = Some(PractitionerFacts {
+                    staff_code: e.practitioner.staff_code.as_str().to_owned(),
+                    name: e.practitioner.name.as_str().to_owned(),
+                    grade: e.practitioner.grade.as_str().to_owned(),
+                    team: e.team.as_str().to_owned(),
+                    allocated_on: e.allocated_on,
+                });
+                self.first_allocated_on = min_date(self.first_allocated_on, e.allocated_on);
+                if let Some(t) = &e.inputs.tier {
+                    self.tier = Some(t.as_str().to_owned());
+                }
+                if let Some(p) = &e.inputs.provider {
+                    self.provider = Some(p.to_string());
+                }
+                self.note_era(e.allocated_on);
+            }
+            Event::PractitionerReallocated(e) => {
+                self.practitioner = Some(PractitionerFacts {
+                    staff_code: e.practitioner.staff_code.as_str().to_owned(),
+                    name: e.practitioner.name.as_str().to_owned(),
+                    grade: e.practitioner.grade.as_str().to_owned(),
+                    team: e.team.as_str().to_owned(),
+                    allocated_on: e.reallocated_on,
+                });
+            }
+            Event::TierCalculated(e) => self.tier = Some(e.tier.as_str().to_owned()),
+            Event::CaseTransferredToNps(e) => {
+                self.provider = Some(Provider::Nps.to_string());
+                self.note_era(e.transferred_on);
+            }
+            Event::CaseTransferredToUnifiedService(e) => {
+                self.provider = Some("Probation Service".to_owned());
+                self.note_era(e.transferred_on);
+            }
+            Event::HandoverDatesCalculated(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.responsibility = Some(e.responsibility);
+                    s.handover_start_on = e.start_date;
+                    s.handover_on = e.handover_date;
+                }
+            }
+            Event::CommunityOffenderManagerAllocated(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.community_offender_manager =
+                        Some(e.community_offender_manager.name.as_str().to_owned());
+                }
+            }
+            Event::ResponsibilityTransferred(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.responsibility = Some(e.to);
+                }
+            }
+            Event::ResponsibilityOverridden(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.responsibility = Some(e.to);
+                }
+            }
+            Event::HandoverMeetingHeld(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.handover_meeting_on = min_date(s.handover_meeting_on, e.held_on);
+                }
+            }
+            Event::Released(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.released_on = Some(e.released_on);
+                    s.first_appointment_after_release_on = None;
+                    if let Some(led) = e.licence_expiry_date {
+                        s.expires_on = Some(led);
+                    }
+                }
+            }
+            Event::LicenceEnded(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.ended_on = Some(e.ended_on);
+                }
+            }
+            Event::PostSentenceSupervisionStarted(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.ended_on = None;
+                    s.expires_on = Some(e.ends_on);
+                }
+            }
+            Event::PostSentenceSupervisionEnded(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.ended_on = Some(e.ended_on);
+                }
+            }
+            Event::AppointmentScheduled(e) => {
+                self.appointments_pending.insert(
+                    e.appointment_id,
+                    PendingAppointment {
+                        sentence: e.sentence_id.0,
+                        date: e.scheduled_for,
+                        kind: e.kind,
+                        initial: e.initial,
+                    },
+                );
+                while self.appointments_pending.len() > APPOINTMENTS_PENDING_MAX {
+                    self.appointments_pending.pop_first();
+                }
+            }
+            Event::AppointmentAttended(e) => {
+                let Some(a) = self.appointments_pending.remove(&e.appointment_id) else {
+                    return;
+                };
+                self.appointments_by_month
+                    .entry(month_of(a.date))
+                    .or_default()
+                    .0 += 1;
+                if e.outcome == AttendedOutcome::FailedToComply {
+                    push_capped(
+                        &mut self.failures_to_comply,
+                        a.date,
+                        FAILURES_TO_COMPLY_KEPT_MAX,
+                    );
+                }
+                if let Some(s) = self.sentences.get_mut(&a.sentence) {
+                    attended(s, &a);
+                }
+            }
+            Event::AppointmentMissed(e) => {
+                let Some(a) = self.appointments_pending.remove(&e.appointment_id) else {
+                    return;
+                };
+                if e.absence == Absence::Unacceptable {
+                    self.appointments_by_month
+                        .entry(month_of(a.date))
+                        .or_default()
+                        .1 += 1;
+                    push_capped(
+                        &mut self.failures_to_comply,
+                        a.date,
+                        FAILURES_TO_COMPLY_KEPT_MAX,
+                    );
+                }
+            }
+            Event::WarningIssued(_) => {}
+            Event::BreachRaised(e) => {
+                self.breaches_open
+                    .insert(e.breach_id, (e.sentence_id.0, e.raised_on));
+            }
+            Event::BreachConcluded(e) => {
+                if let Some((sentence, raised_on)) = self.breaches_open.remove(&e.breach_id) {
+                    push_capped(
+                        &mut self.breaches_concluded,
+                        (sentence, raised_on, e.concluded_on, e.proven),
+                        BREACHES_CONCLUDED_KEPT_MAX,
+                    );
+                }
+                self.last_breach_end = Some(e.concluded_on);
+            }
+            Event::RecallRaised(e) => {
+                self.recalls_open
+                    .insert(e.recall_id, (e.sentence_id.0, e.raised_on));
+            }
+            Event::RecallConcluded(e) => {
+                self.recalls_open.remove(&e.recall_id);
+            }
+            Event::UnpaidWorkHoursCredited(e) => {
+                if let Some(r) = self
+                    .sentences
+                    .get_mut(&e.sentence_id.0)
+                    .and_then(|s| s.requirements.get_mut(&e.requirement_id.0))
+                {
+                    r.minutes_credited = r.minutes_credited.saturating_add(e.minutes);
+                    r.started_on = min_date(r.started_on, e.credited_on);
+                    if r.hours_done_on.is_none()
+                        && r.minutes_credited >= u32::from(r.hours_ordered) * 60
+                    {
+                        r.hours_done_on = Some(e.credited_on);
+                    }
+                }
+            }
+            Event::RequirementCompleted(e) => {
+                if let Some(r) = self
+                    .sentences
+                    .get_mut(&e.sentence_id.0)
+                    .and_then(|s| s.requirements.get_mut(&e.requirement_id.0))
+                {
+                    r.completed_on = Some(e.completed_on);
+                }
+            }
+            Event::RequirementTerminated(e) => {
+                if let Some(r) = self
+                    .sentences
+                    .get_mut(&e.sentence_id.0)
+                    .and_then(|s| s.requirements.get_mut(&e.requirement_id.0))
+                {
+                    r.terminated_on = Some(e.terminated_on);
+                }
+            }
+            Event::SentencePlanCreated(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    if e.created_on >= s.sentenced_on {
+                        s.plan_created_on = min_date(s.plan_created_on, e.created_on);
+                    }
+                    note_pre_release_plan(s, e.created_on);
+                }
+            }
+            Event::SentencePlanReviewed(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    note_pre_release_plan(s, e.reviewed_on);
+                }
+            }
+            Event::AccommodationStatusRecorded(e) => push_capped(
+                &mut self.accommodation,
+                (e.recorded_on, e.status, e.checkpoint),
+                STATUS_RECORDS_KEPT_MAX,
+            ),
+            Event::EmploymentStatusRecorded(e) => push_capped(
+                &mut self.employment,
+                (e.recorded_on, e.status, e.checkpoint),
+                STATUS_RECORDS_KEPT_MAX,
+            ),
+            Event::CaseTransferredBetweenPdus(e) => {
+                self.pdu = Some(e.to_pdu.number());
+                if let Some(t) = &e.to_team {
+                    self.team = Some(t.as_str().to_owned());
+                }
+            }
+            Event::SentenceTerminated(e) => {
+                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
+                    s.ended_on = Some(e.terminated_on);
+                }
+            }
+            Event::CaseClosed(_) => self.closed = true,
+            Event::PreSentenceReportRequested(_)
+            | Event::PreSentenceReportCompleted(_)
+            | Event::TierReviewTriggered(_)
+            | Event::RiskEscalationRequested(_)
+            | Event::RiskEscalationDecided(_)
+            | Event::PrisonOffenderManagerAllocated(_)
+            | Event::PreReleaseContactHeld(_)
+            | Event::EventCorrected(_) => {}
+        }
+    }
+}
+
+fn note_pre_release_plan(s: &mut SentenceFacts, on: Date) {
+    if s.sentence_type.is_custodial() && s.released_on.is_none() && on >= s.sentenced_on {
+        s.pre_release_plan_on = Some(on);
+    }
+}
+
+/// An attended appointment: first appointment (PM5) and requirement starts (PM15, PM16, PM19).
+fn attended(s: &mut SentenceFacts, a: &PendingAppointment) {
+    match a.kind {
+        AppointmentKind::UnpaidWorkSession => {
+            if let Some(r) = s
+                .requirements
+                .values_mut()
+                .find(|r| r.family == RequirementFamily::UnpaidWork)
+            {
+                if a.initial {
+                    r.assessed_on = min_date(r.assessed_on, a.date);
+                } else {
+                    r.started_on = min_date(r.started_on, a.date);
+                }
+            }
+        }
+        AppointmentKind::ProgrammeSession => {
+            if let Some(r) = s.requirements.values_mut().find(|r| {
+                matches!(
+                    r.family,
+                    RequirementFamily::AccreditedProgramme
+                        | RequirementFamily::StructuredIntervention
+                ) && r.completed_on.is_none()
+                    && r.terminated_on.is_none()
+            }) {
+                r.started_on = min_date(r.started_on, a.date);
+            }
+        }
+        AppointmentKind::FaceToFace
+        | AppointmentKind::Telephone
+        | AppointmentKind::Video
+        | AppointmentKind::HomeVisit => {
+            if a.date >= s.sentenced_on {
+                s.first_appointment_on = min_date(s.first_appointment_on, a.date);
+            }
+            if let Some(released) = s.released_on {
+                if a.date >= released {
+                    s.first_appointment_after_release_on =
+                        min_date(s.first_appointment_after_release_on, a.date);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The case projection: one fold per case (CRN) feeding six read models — caseload, MAPPA
+//! register, handover, enforcement, allocation queue and performance measures.
+
+pub mod facts;
+pub mod performance;
+pub mod rows;
+
+use caseledger_store::RecordedEvent;
+
+use crate::codec::decode_event;
+use crate::projection::{Projection, Rows};
+use crate::ProjectionError;
+
+pub use facts::CaseFacts;
+pub use rows::MODELS;
+
+/// The case projection.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CaseProjection;
+
+impl Projection for CaseProjection {
+    type State = CaseFacts;
+
+    fn name(&self) -> &'static str {
+        "cases"
+    }
+
+    fn models(&self) -> &'static [&'static str] {
+        MODELS
+    }
+
+    fn apply(&self, state: &mut CaseFacts, record: &RecordedEvent) -> Result<(), ProjectionError> {
+        let event = decode_event(record)?;
+        state.apply(&event);
+        Ok(())
+    }
+
+    fn rows(&self, stream_id: &str, state: &CaseFacts, out: &mut Rows) {
+        let r = rows::derive(stream_id, state);
+        if let Some(row) = &r.caseload {
+            out.put_json(rows::CASELOAD, Vec::new(), row);
+        }
+        if let Some(row) = &r.mappa {
+            out.put_json(rows::MAPPA, Vec::new(), row);
+        }
+        for row in &r.handover {
+            out.put_json(rows::HANDOVER, row.sentence.to_be_bytes().to_vec(), row);
+        }
+        for row in &r.enforcement {
+            out.put_json(rows::ENFORCEMENT, row.sentence.to_be_bytes().to_vec(), row);
+        }
+        if let Some(row) = &r.allocation {
+            out.put_json(rows::ALLOCATION, Vec::new(), row);
+        }
+        for row in &r.performance {
+            let key = format!("{}/{}", row.measure, row.subject);
+            out.put_json(rows::PERFORMANCE, key.into_bytes(), row);
+        }
+    }
+}

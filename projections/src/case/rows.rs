@@ -1,0 +1,340 @@
+//! The rows one case contributes to each read model, derived from its [`CaseFacts`] alone.
+//!
+//! Nothing here reads a clock: rows hold dates, and the report functions decide with `today`
+//! what is upcoming, overdue or pending. That keeps persisted rows a pure function of the log
+//! (design.md invariant 7).
+
+use caseledger_domain::calendar;
+use caseledger_domain::enforcement::{AccommodationStatus, EmploymentStatus};
+use caseledger_domain::event::Responsibility;
+use caseledger_domain::reference::Pdu;
+use caseledger_domain::sentence::SentenceType;
+use jiff::civil::Date;
+use jiff::ToSpan;
+use serde::{Deserialize, Serialize};
+
+use super::facts::{month_of, CaseFacts, RequirementFamily, SentenceFacts};
+
+/// Model indexes, in `CaseProjection::models()` order.
+pub const CASELOAD: u8 = 0;
+pub const MAPPA: u8 = 1;
+pub const HANDOVER: u8 = 2;
+pub const ENFORCEMENT: u8 = 3;
+pub const ALLOCATION: u8 = 4;
+pub const PERFORMANCE: u8 = 5;
+pub const MODELS: &[&str] = &[
+    "caseload",
+    "mappa",
+    "handover",
+    "enforcement",
+    "allocation",
+    "performance",
+];
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    pub pdu: Option<u8>,
+    pub pdu_name: Option<String>,
+    pub region: Option<String>,
+}
+
+pub fn place(facts: &CaseFacts) -> Place {
+    let pdu = facts.pdu.and_then(|p| Pdu::new(u32::from(p)).ok());
+    Place {
+        pdu: facts.pdu,
+        pdu_name: pdu.map(|p| p.name().to_owned()),
+        region: pdu.map(|p| p.region().code().to_owned()),
+    }
+}
+
+/// Case type for workload (enforcement-and-workload.md §1): the active sentence with the
+/// latest end, ties broken by latest start; custodial → `custody` until released, then
+/// `licence`; community orders → `community`.
+pub fn case_type(facts: &CaseFacts) -> Option<&'static str> {
+    let s = facts
+        .sentences
+        .values()
+        .filter(|s| s.is_active())
+        .max_by_key(|s| (s.expires_on, s.sentenced_on))?;
+    Some(match s.sentence_type {
+        SentenceType::CommunityOrder | SentenceType::SuspendedSentenceOrder => "community",
+        SentenceType::DeterminateCustody | SentenceType::IndeterminateCustody => {
+            if s.released_on.is_some() {
+                "licence"
+            } else {
+                "custody"
+            }
+        }
+        SentenceType::Licence | SentenceType::PostSentenceSupervision => "licence",
+    })
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseloadRow {
+    pub crn: String,
+    pub staff_code: Option<String>,
+    pub practitioner: Option<String>,
+    pub grade: Option<String>,
+    pub team: Option<String>,
+    #[serde(flatten)]
+    pub place: Place,
+    pub provider: Option<String>,
+    pub case_type: String,
+    pub tier: Option<String>,
+    pub rosh: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappaRow {
+    pub crn: String,
+    pub category: u8,
+    pub level: u8,
+    #[serde(flatten)]
+    pub place: Place,
+    pub provider: Option<String>,
+    pub set_on: Date,
+    pub review_on: Option<Date>,
+    pub screened_on: Option<Date>,
+    pub screened_eligible: Option<bool>,
+    pub referred_on: Option<Date>,
+    /// TR era: a MAPPA case must be managed by the NPS (BR-A4, seed 000 l.9); flagged when a
+    /// CRC holds it.
+    pub not_managed_by_nps: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverRow {
+    pub crn: String,
+    pub sentence: u16,
+    #[serde(flatten)]
+    pub place: Place,
+    pub responsibility: Option<String>,
+    pub start_on: Option<Date>,
+    pub handover_on: Option<Date>,
+    pub community_offender_manager: Option<String>,
+    pub release_expected_on: Option<Date>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnforcementRow {
+    pub crn: String,
+    pub sentence: u16,
+    pub sentence_type: SentenceType,
+    #[serde(flatten)]
+    pub place: Place,
+    /// Dates of failures to comply on the case (enforcement-and-workload.md §5.2), newest last.
+    pub failures_to_comply: Vec<Date>,
+    pub last_breach_end: Option<Date>,
+    /// Breaches of this sentence: (raised on, concluded on, proven).
+    pub breaches: Vec<(Date, Option<Date>, Option<bool>)>,
+    pub breaches_open: u16,
+    pub recalls_open: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocationRow {
+    pub crn: String,
+    pub sentenced_on: Date,
+    #[serde(flatten)]
+    pub place: Place,
+    pub tier: Option<String>,
+    pub rosh: Option<String>,
+}
+
+/// How a performance row is counted at report time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeasureKind {
+    /// Met if `done ≤ due`; missed once `today > due` with nothing done; pending otherwise.
+    Deadline,
+    /// Met if `met`; counted once `today ≥ due` (a status at a checkpoint date).
+    Status,
+    /// `numerator` of `denominator` (counts, e.g. appointments in a month).
+    Count,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PerformanceRow {
+    pub measure: String,
+    pub crn: String,
+    /// What is measured within the case: `s1`, `s1/r2`, a month, …
+    pub subject: String,
+    #[serde(flatten)]
+    pub place: Place,
+    /// `YYYY-MM` of the trigger (sentence, release, supervision start, appointment month).
+    pub month: String,
+    pub kind: MeasureKind,
+    pub start: Date,
+    pub due: Option<Date>,
+    pub done: Option<Date>,
+    pub met: Option<bool>,
+    pub numerator: u32,
+    pub denominator: u32,
+}
+
+/// Rows of one case, as (model, local key, row).
+pub struct CaseRows {
+    pub caseload: Option<CaseloadRow>,
+    pub mappa: Option<MappaRow>,
+    pub handover: Vec<HandoverRow>,
+    pub enforcement: Vec<EnforcementRow>,
+    pub allocation: Option<AllocationRow>,
+    pub performance: Vec<PerformanceRow>,
+}
+
+pub fn derive(crn: &str, f: &CaseFacts) -> CaseRows {
+    let open = f.opened && !f.closed;
+    let place = place(f);
+    let active = f.sentences.values().any(SentenceFacts::is_active);
+    let caseload = (open && active).then(|| CaseloadRow {
+        crn: crn.to_owned(),
+        staff_code: f.practitioner.as_ref().map(|p| p.staff_code.clone()),
+        practitioner: f.practitioner.as_ref().map(|p| p.name.clone()),
+        grade: f.practitioner.as_ref().map(|p| p.grade.clone()),
+        team: f
+            .practitioner
+            .as_ref()
+            .map(|p| p.team.clone())
+            .or_else(|| f.team.clone()),
+        place: place.clone(),
+        provider: f.provider.clone(),
+        case_type: case_type(f).unwrap_or("unknown").to_owned(),
+        tier: f.tier.clone(),
+        rosh: f.rosh.map(|r| r.as_str().to_owned()),
+    });
+    let mappa = f.mappa.as_ref().filter(|_| open).map(|m| MappaRow {
+        crn: crn.to_owned(),
+        category: m.category.get(),
+        level: m.level.get(),
+        place: place.clone(),
+        provider: f.provider.clone(),
+        set_on: m.set_on,
+        review_on: m.review_on,
+        screened_on: f.mappa_screened_on,
+        screened_eligible: f.mappa_screened_eligible,
+        referred_on: f.mappa_referred.map(|r| r.0),
+        not_managed_by_nps: f.two_provider_era
+            && f.provider.as_deref().is_some_and(|p| p.starts_with("CRC")),
+    });
+    let mut handover = Vec::new();
+    let mut enforcement = Vec::new();
+    for (id, s) in &f.sentences {
+        if !open || !s.is_active() {
+            continue;
+        }
+        if s.sentence_type.is_custodial() && s.released_on.is_none() {
+            handover.push(HandoverRow {
+                crn: crn.to_owned(),
+                sentence: *id,
+                place: place.clone(),
+                responsibility: s.responsibility.map(|r| responsibility_str(r).to_owned()),
+                start_on: s.handover_start_on,
+                handover_on: s.handover_on,
+                community_offender_manager: s.community_offender_manager.clone(),
+                release_expected_on: s.release_expected_on,
+            });
+        } else {
+            enforcement.push(EnforcementRow {
+                crn: crn.to_owned(),
+                sentence: *id,
+                sentence_type: s.sentence_type,
+                place: place.clone(),
+                failures_to_comply: f.failures_to_comply.clone(),
+                last_breach_end: f.last_breach_end,
+                breaches: f
+                    .breaches_concluded
+                    .iter()
+                    .filter(|b| b.0 == *id)
+                    .map(|b| (b.1, Some(b.2), Some(b.3)))
+                    .chain(
+                        f.breaches_open
+                            .values()
+                            .filter(|b| b.0 == *id)
+                            .map(|b| (b.1, None, None)),
+                    )
+                    .collect(),
+                breaches_open: count_u16(f.breaches_open.values().filter(|b| b.0 == *id).count()),
+                recalls_open: count_u16(f.recalls_open.values().filter(|r| r.0 == *id).count()),
+            });
+        }
+    }
+    let latest_active = f
+        .sentences
+        .values()
+        .filter(|s| s.is_active())
+        .map(|s| s.sentenced_on)
+        .max();
+    let allocation = match (open, f.practitioner.is_none(), latest_active) {
+        (true, true, Some(sentenced_on)) => Some(AllocationRow {
+            crn: crn.to_owned(),
+            sentenced_on,
+            place: place.clone(),
+            tier: f.tier.clone(),
+            rosh: f.rosh.map(|r| r.as_str().to_owned()),
+        }),
+        _ => None,
+    };
+    CaseRows {
+        caseload,
+        mappa,
+        handover,
+        enforcement,
+        allocation,
+        performance: super::performance::derive(crn, f, &place),
+    }
+}
+
+fn count_u16(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+pub fn responsibility_str(r: Responsibility) -> &'static str {
+    match r {
+        Responsibility::CustodyOnly => "custody_only",
+        Responsibility::CustodyWithCom => "custody_with_com",
+        Responsibility::Community => "community",
+    }
+}
+
+/// Latest accommodation status recorded on or before `on`.
+pub fn accommodation_on(f: &CaseFacts, on: Date) -> Option<AccommodationStatus> {
+    f.accommodation
+        .iter()
+        .filter(|(d, _, _)| *d <= on)
+        .max_by_key(|(d, _, _)| *d)
+        .map(|(_, s, _)| *s)
+}
+
+/// Latest employment status recorded on or before `on`.
+pub fn employment_on(f: &CaseFacts, on: Date) -> Option<EmploymentStatus> {
+    f.employment
+        .iter()
+        .filter(|(d, _, _)| *d <= on)
+        .max_by_key(|(d, _, _)| *d)
+        .map(|(_, s, _)| *s)
+}
+
+pub(crate) fn add_months(d: Date, months: i32) -> Option<Date> {
+    d.checked_add(months.months()).ok()
+}
+
+pub(crate) fn add_days(d: Date, days: i32) -> Option<Date> {
+    d.checked_add(days.days()).ok()
+}
+
+pub(crate) fn add_working_days(d: Date, n: u32) -> Option<Date> {
+    calendar::add_working_days(d, n).ok()
+}
+
+pub(crate) fn families(
+    s: &SentenceFacts,
+    family: RequirementFamily,
+) -> impl Iterator<Item = (&u16, &super::facts::RequirementFacts)> {
+    s.requirements
+        .iter()
+        .filter(move |(_, r)| r.family == family)
+}
+
+pub(crate) fn month(d: Date) -> String {
+    month_of(d)
+}

@@ -1,0 +1,470 @@
+//! Persisted read models: a sled database of their own beside the log, with generations.
+//!
+//! Layout (one sled database, usually `<data>/readmodels`):
+//! - tree `meta`: `current/<projection>` → generation in service (u64 BE);
+//!   `next/<projection>` → next generation number to hand out (never reused).
+//! - tree `<projection>/gen/<generation>`: `c` → checkpoint (u64 BE, last folded position);
+//!   `s<stream>` → the stream's state (JSON); `r<model byte><stream>\0<key>` → row value.
+//!
+//! Rows, states and the checkpoint of a batch are written in ONE sled transaction, so a reader
+//! or a restart never sees rows without their checkpoint or the reverse (design.md invariant 7).
+//! A full rebuild folds into a fresh generation and moves `current` only once it has caught
+//! up with the head; until then readers keep using the previous generation, and a crash
+//! mid-way leaves an abandoned generation that the next rebuild deletes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use caseledger_store::{EventStore, StreamId, READ_ALL_PAGE_EVENTS_MAX};
+use serde::{de::DeserializeOwned, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::projection::{check_models, model_row_key, Projection, Rows};
+use crate::source::{RowSource, RowVisitor};
+use crate::{Progress, ProjectionError};
+
+/// Most events folded into one transaction. One `read_all` page: large enough that the
+/// transaction cost is amortised, small enough that a batch's dirty states stay small.
+pub const EVENTS_PER_BATCH_MAX: u32 = READ_ALL_PAGE_EVENTS_MAX;
+
+const META_TREE: &str = "meta";
+const CHECKPOINT_KEY: &[u8] = b"c";
+const STATE_PREFIX: u8 = b's';
+const ROW_PREFIX: u8 = b'r';
+
+/// The read-model database.
+pub struct ReadModelDb {
+    db: sled::Db,
+    meta: sled::Tree,
+    path: PathBuf,
+    /// One writer at a time per database: batches, rebuilds and single-case repairs of the
+    /// same projection must not interleave.
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl ReadModelDb {
+    /// Open (or create) the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ProjectionError> {
+        let path = path.as_ref().to_path_buf();
+        let db = sled::Config::new().path(&path).open().map_err(|e| {
+            let text = e.to_string();
+            if text.contains("lock") || text.contains("WouldBlock") {
+                ProjectionError::DatabaseInUse {
+                    path: path.display().to_string(),
+                }
+            } else {
+                ProjectionError::Database(format!("{}: {text}", path.display()))
+            }
+        })?;
+        let meta = db.open_tree(META_TREE)?;
+        Ok(Self {
+            db,
+            meta,
+            path,
+            writer: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The generation in service for `projection`, if it was ever built.
+    pub fn current_generation(&self, projection: &str) -> Result<Option<u64>, ProjectionError> {
+        read_u64(&self.meta, format!("current/{projection}").as_bytes())
+    }
+
+    /// Generations of `projection` present on disk (in service or abandoned), ascending.
+    pub fn generations(&self, projection: &str) -> Vec<u64> {
+        let prefix = format!("{projection}/gen/");
+        let mut out: Vec<u64> = self
+            .db
+            .tree_names()
+            .iter()
+            .filter_map(|name| {
+                std::str::from_utf8(name)
+                    .ok()?
+                    .strip_prefix(&prefix)?
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    fn generation_tree(
+        &self,
+        projection: &str,
+        generation: u64,
+    ) -> Result<sled::Tree, ProjectionError> {
+        Ok(self
+            .db
+            .open_tree(format!("{projection}/gen/{generation:020}"))?)
+    }
+
+    fn drop_generation(&self, projection: &str, generation: u64) -> Result<(), ProjectionError> {
+        self.db
+            .drop_tree(format!("{projection}/gen/{generation:020}"))?;
+        Ok(())
+    }
+
+    /// A read-only view of the generation in service, or `None` if never built.
+    pub fn view<P: Projection>(
+        &self,
+        projection: &P,
+    ) -> Result<Option<PersistedView>, ProjectionError> {
+        let Some(generation) = self.current_generation(projection.name())? else {
+            return Ok(None);
+        };
+        let tree = self.generation_tree(projection.name(), generation)?;
+        Ok(Some(PersistedView {
+            tree,
+            models: projection
+                .models()
+                .iter()
+                .map(|m| (*m).to_owned())
+                .collect(),
+            generation,
+        }))
+    }
+
+    /// Flush everything to disk.
+    pub fn flush(&self) -> Result<(), ProjectionError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+/// The rows of one generation, read from sled.
+pub struct PersistedView {
+    tree: sled::Tree,
+    models: Vec<String>,
+    generation: u64,
+}
+
+impl PersistedView {
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl RowSource for PersistedView {
+    fn models(&self) -> Vec<String> {
+        self.models.clone()
+    }
+
+    fn checkpoint(&self) -> u64 {
+        read_u64(&self.tree, CHECKPOINT_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    fn for_each_row(&self, model: u8, visit: &mut RowVisitor<'_>) -> Result<(), ProjectionError> {
+        for item in self.tree.scan_prefix([ROW_PREFIX, model]) {
+            let (k, v) = item?;
+            visit(&k[2..], &v)?;
+        }
+        Ok(())
+    }
+}
+
+fn read_u64(tree: &sled::Tree, key: &[u8]) -> Result<Option<u64>, ProjectionError> {
+    match tree.get(key)? {
+        None => Ok(None),
+        Some(v) => {
+            let bytes: [u8; 8] = v
+                .as_ref()
+                .try_into()
+                .map_err(|_| ProjectionError::Corrupt {
+                    what: format!("counter {}", String::from_utf8_lossy(key)),
+                    reason: format!("{} bytes, expected 8", v.len()),
+                })?;
+            Ok(Some(u64::from_be_bytes(bytes)))
+        }
+    }
+}
+
+fn state_key(stream: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + stream.len());
+    k.push(STATE_PREFIX);
+    k.extend_from_slice(stream.as_bytes());
+    k
+}
+
+fn row_key(model: u8, stream: &str, local: &[u8]) -> Vec<u8> {
+    let mut k = vec![ROW_PREFIX, model];
+    k.extend_from_slice(&model_row_key(stream, local));
+    k
+}
+
+fn encode_state<S: Serialize>(state: &S) -> Result<Vec<u8>, ProjectionError> {
+    serde_json::to_vec(state).map_err(|e| ProjectionError::Corrupt {
+        what: "projection state".to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+fn decode_state<S: DeserializeOwned>(stream: &str, bytes: &[u8]) -> Result<S, ProjectionError> {
+    serde_json::from_slice(bytes).map_err(|e| ProjectionError::Corrupt {
+        what: format!("state of stream {stream}"),
+        reason: e.to_string(),
+    })
+}
+
+/// State of one stream touched by the batch in progress.
+struct Dirty<S> {
+    state: S,
+    /// Rows the stream contributed when the batch loaded it (what is on disk now).
+    rows_before: Rows,
+}
+
+/// Fold the log into `tree` from its checkpoint up to `until` (inclusive), one transaction per
+/// batch. Returns the new checkpoint.
+async fn fold_into<P: Projection>(
+    store: &dyn EventStore,
+    tree: &sled::Tree,
+    projection: &P,
+    until: u64,
+    progress: &mut dyn Progress,
+) -> Result<u64, ProjectionError> {
+    let models = projection.models().len();
+    let mut checkpoint = read_u64(tree, CHECKPOINT_KEY)?.unwrap_or(0);
+    while checkpoint < until {
+        let want = u32::try_from((until - checkpoint).min(u64::from(EVENTS_PER_BATCH_MAX)))
+            .unwrap_or(EVENTS_PER_BATCH_MAX);
+        let page = store.read_all(checkpoint + 1, want).await?;
+        if page.is_empty() {
+            // The head said there was more; the log never shrinks, so this is a store fault.
+            return Err(ProjectionError::LogGap {
+                checkpoint,
+                got: until,
+            });
+        }
+        let mut dirty: BTreeMap<String, Dirty<P::State>> = BTreeMap::new();
+        let mut batch_checkpoint = checkpoint;
+        for record in page.iter().take_while(|r| r.position <= until) {
+            if record.position != batch_checkpoint + 1 {
+                return Err(ProjectionError::LogGap {
+                    checkpoint: batch_checkpoint,
+                    got: record.position,
+                });
+            }
+            if !dirty.contains_key(record.stream_id.as_str()) {
+                let state: P::State = match tree.get(state_key(&record.stream_id))? {
+                    Some(bytes) => decode_state(&record.stream_id, &bytes)?,
+                    None => P::State::default(),
+                };
+                let mut rows_before = Rows::new();
+                projection.rows(&record.stream_id, &state, &mut rows_before);
+                dirty.insert(record.stream_id.clone(), Dirty { state, rows_before });
+            }
+            let entry = dirty
+                .get_mut(record.stream_id.as_str())
+                .ok_or_else(|| ProjectionError::InvalidArgument("dirty state vanished".into()))?;
+            projection.apply(&mut entry.state, record)?;
+            batch_checkpoint = record.position;
+        }
+        let mut batch = sled::Batch::default();
+        let mut rows_after = Rows::new();
+        for (stream, entry) in &dirty {
+            rows_after.clear();
+            projection.rows(stream, &entry.state, &mut rows_after);
+            rows_after.check(stream, models)?;
+            for (model, key, _) in entry.rows_before.iter() {
+                if rows_after.get(model, key).is_none() {
+                    batch.remove(row_key(model, stream, key));
+                }
+            }
+            for (model, key, value) in rows_after.iter() {
+                if entry.rows_before.get(model, key).map(Vec::as_slice) != Some(value) {
+                    batch.insert(row_key(model, stream, key), value);
+                }
+            }
+            batch.insert(state_key(stream), encode_state(&entry.state)?);
+        }
+        batch.insert(CHECKPOINT_KEY, &batch_checkpoint.to_be_bytes());
+        commit(tree, &batch)?;
+        checkpoint = batch_checkpoint;
+        progress.update(projection.name(), checkpoint, until);
+    }
+    Ok(checkpoint)
+}
+
+fn commit(tree: &sled::Tree, batch: &sled::Batch) -> Result<(), ProjectionError> {
+    tree.transaction(|tx| {
+        tx.apply_batch(batch)?;
+        Ok::<(), ConflictableTransactionError<ProjectionError>>(())
+    })
+    .map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => ProjectionError::from(e),
+    })
+}
+
+/// Outcome of a rebuild.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RebuildReport {
+    pub projection: String,
+    pub generation: u64,
+    pub previous_generation: Option<u64>,
+    pub checkpoint: u64,
+    /// SHA-256 of each read model, by model name.
+    pub digests: BTreeMap<String, String>,
+}
+
+/// Bring the generation in service up to the head of the log. Builds the first generation
+/// (through [`rebuild`]) when there is none. Returns the new checkpoint.
+pub async fn catch_up<P: Projection>(
+    store: &dyn EventStore,
+    db: &ReadModelDb,
+    projection: &P,
+    progress: &mut dyn Progress,
+) -> Result<u64, ProjectionError> {
+    check_models(projection)?;
+    let Some(generation) = db.current_generation(projection.name())? else {
+        return Ok(rebuild(store, db, projection, progress).await?.checkpoint);
+    };
+    let _writer = db.writer.lock().await;
+    let tree = db.generation_tree(projection.name(), generation)?;
+    let head = store.head().await?;
+    fold_into(store, &tree, projection, head, progress).await
+}
+
+/// Fold the whole log into a new generation and put it in service once it has caught up.
+///
+/// Readers keep the previous generation until the switch, which is one sled insert. An
+/// abandoned generation (a crash in an earlier rebuild) is deleted first.
+pub async fn rebuild<P: Projection>(
+    store: &dyn EventStore,
+    db: &ReadModelDb,
+    projection: &P,
+    progress: &mut dyn Progress,
+) -> Result<RebuildReport, ProjectionError> {
+    check_models(projection)?;
+    let name = projection.name();
+    let _writer = db.writer.lock().await;
+    let previous = db.current_generation(name)?;
+    for abandoned in db.generations(name) {
+        if Some(abandoned) != previous {
+            db.drop_generation(name, abandoned)?;
+        }
+    }
+    let next_key = format!("next/{name}");
+    let generation = read_u64(&db.meta, next_key.as_bytes())?
+        .unwrap_or(1)
+        .max(previous.map_or(1, |p| p + 1));
+    db.meta
+        .insert(next_key.as_bytes(), &(generation + 1).to_be_bytes())?;
+    let tree = db.generation_tree(name, generation)?;
+    // Catch up with a head that may move while we fold; switch only when level with it.
+    let mut checkpoint = 0;
+    loop {
+        let head = store.head().await?;
+        if checkpoint >= head {
+            break;
+        }
+        checkpoint = fold_into(store, &tree, projection, head, progress).await?;
+    }
+    // Make the new generation durable before anyone can be pointed at it.
+    tree.flush_async().await?;
+    db.meta.insert(
+        format!("current/{name}").as_bytes(),
+        &generation.to_be_bytes(),
+    )?;
+    db.meta.flush_async().await?;
+    if let Some(old) = previous {
+        db.drop_generation(name, old)?;
+    }
+    let view = PersistedView {
+        tree,
+        models: projection
+            .models()
+            .iter()
+            .map(|m| (*m).to_owned())
+            .collect(),
+        generation,
+    };
+    Ok(RebuildReport {
+        projection: name.to_owned(),
+        generation,
+        previous_generation: previous,
+        checkpoint,
+        digests: view.digests()?,
+    })
+}
+
+/// Re-fold one stream from its own events up to the checkpoint of the generation in service
+/// and replace its state and rows, in one transaction. Used to repair one case without a
+/// full rebuild.
+pub async fn rebuild_stream<P: Projection>(
+    store: &dyn EventStore,
+    db: &ReadModelDb,
+    projection: &P,
+    stream: &StreamId,
+) -> Result<(), ProjectionError> {
+    check_models(projection)?;
+    let _writer = db.writer.lock().await;
+    let Some(generation) = db.current_generation(projection.name())? else {
+        return Err(ProjectionError::InvalidArgument(format!(
+            "projection {} was never built; run a full rebuild first",
+            projection.name()
+        )));
+    };
+    let tree = db.generation_tree(projection.name(), generation)?;
+    let checkpoint = read_u64(&tree, CHECKPOINT_KEY)?.unwrap_or(0);
+    let mut state = P::State::default();
+    // Events after the checkpoint are folded by the runner later; folding them here would
+    // count them twice.
+    for record in store.read_stream(stream, 1).await? {
+        if record.position <= checkpoint {
+            projection.apply(&mut state, &record)?;
+        }
+    }
+    let mut rows = Rows::new();
+    projection.rows(stream.as_str(), &state, &mut rows);
+    rows.check(stream.as_str(), projection.models().len())?;
+    let mut batch = sled::Batch::default();
+    for model in 0..projection.models().len() {
+        let model = u8::try_from(model).unwrap_or(u8::MAX);
+        let mut prefix = vec![ROW_PREFIX, model];
+        prefix.extend_from_slice(stream.as_str().as_bytes());
+        prefix.push(0);
+        for item in tree.scan_prefix(&prefix) {
+            let (k, _) = item?;
+            batch.remove(k);
+        }
+    }
+    for (model, key, value) in rows.iter() {
+        batch.insert(row_key(model, stream.as_str(), key), value);
+    }
+    batch.insert(state_key(stream.as_str()), encode_state(&state)?);
+    commit(&tree, &batch)
+}
+
+/// Keep the generation in service level with the log until `shutdown` becomes true.
+pub async fn run_live<P: Projection>(
+    store: &dyn EventStore,
+    db: &ReadModelDb,
+    projection: &P,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    progress: &mut dyn Progress,
+) -> Result<u64, ProjectionError> {
+    let mut head = store.watch_head();
+    loop {
+        let checkpoint = catch_up(store, db, projection, progress).await?;
+        if *shutdown.borrow() {
+            return Ok(checkpoint);
+        }
+        tokio::select! {
+            changed = head.changed() => {
+                if changed.is_err() {
+                    // The store was dropped: nothing more will arrive.
+                    return Ok(checkpoint);
+                }
+            }
+            _ = shutdown.changed() => {}
+        }
+    }
+}

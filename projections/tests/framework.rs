@@ -1,0 +1,326 @@
+//! The projection framework on a toy projection: incremental with restarts, full rebuild and
+//! in-memory fold agree; generations switch atomically; bad events write nothing.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use caseledger_projections::{
+    catch_up, fold_store, rebuild, rebuild_stream, run_live, AsOf, NoProgress, Projection,
+    ProjectionError, ReadModelDb, RowSource, Rows,
+};
+use caseledger_store::{RecordedEvent, StreamId};
+use common::VecStore;
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Counts events per stream and per event type; a payload of `[0xFF]` is "undecodable".
+struct Toy;
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+struct ToyState {
+    events: u64,
+    by_type: BTreeMap<String, u64>,
+    closed: bool,
+}
+
+impl Projection for Toy {
+    type State = ToyState;
+    fn name(&self) -> &'static str {
+        "toy"
+    }
+    fn models(&self) -> &'static [&'static str] {
+        &["streams", "types"]
+    }
+    fn apply(&self, state: &mut ToyState, record: &RecordedEvent) -> Result<(), ProjectionError> {
+        if record.payload == [0xFF] {
+            return Err(ProjectionError::UndecodableEvent {
+                position: record.position,
+                stream: record.stream_id.clone(),
+                event_type: record.event_type.clone(),
+                reason: "toy payload 0xFF".into(),
+            });
+        }
+        state.events += 1;
+        *state.by_type.entry(record.event_type.clone()).or_default() += 1;
+        state.closed = record.event_type == "Closed";
+        Ok(())
+    }
+    fn rows(&self, _stream: &str, state: &ToyState, out: &mut Rows) {
+        // A closed stream contributes no rows: exercises row deletion.
+        if state.closed {
+            return;
+        }
+        out.put(0, Vec::new(), state.events.to_be_bytes().to_vec());
+        for (t, n) in &state.by_type {
+            out.put(1, t.as_bytes().to_vec(), n.to_be_bytes().to_vec());
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+const TYPES: [&str; 4] = ["Opened", "Noted", "Moved", "Closed"];
+
+fn fill(store: &VecStore, events: &[(u8, u8)]) {
+    for (i, (stream, kind)) in events.iter().enumerate() {
+        let t = TYPES[usize::from(*kind) % TYPES.len()];
+        store.push(&format!("X{stream}"), t, vec![*kind], i as i64, i as i64);
+    }
+}
+
+fn memory_digests(store: &VecStore) -> BTreeMap<String, String> {
+    runtime()
+        .block_on(fold_store(&Toy, store, AsOf::Now, &mut NoProgress))
+        .unwrap()
+        .digests()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    /// Issue 5 "must show": incremental projection with restarts at random checkpoints and a
+    /// full rebuild give identical digests (and equal the in-memory fold).
+    #[test]
+    fn incremental_with_restarts_equals_full_rebuild(
+        events in proptest::collection::vec((0u8..6, 0u8..4), 1..300),
+        cuts in proptest::collection::vec(0usize..300, 0..5),
+    ) {
+        let rt = runtime();
+        let dir = tempfile::tempdir().unwrap();
+        let store = VecStore::default();
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % events.len()).collect();
+        cuts.push(events.len());
+        cuts.sort_unstable();
+        let mut done = 0;
+        for cut in cuts {
+            fill(&store, &events[done..cut]);
+            done = cut;
+            // A restart: a fresh handle on the same database each time.
+            let db = ReadModelDb::open(dir.path().join("rm")).unwrap();
+            rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress)).unwrap();
+        }
+        let db = ReadModelDb::open(dir.path().join("rm")).unwrap();
+        let incremental = db.view(&Toy).unwrap().unwrap().digests().unwrap();
+        let fresh = ReadModelDb::open(dir.path().join("fresh")).unwrap();
+        let full = rt.block_on(rebuild(&store, &fresh, &Toy, &mut NoProgress)).unwrap();
+        prop_assert_eq!(&incremental, &full.digests);
+        prop_assert_eq!(&incremental, &memory_digests(&store));
+        // And a rebuild over the incrementally built database switches to the same rows.
+        let again = rt.block_on(rebuild(&store, &db, &Toy, &mut NoProgress)).unwrap();
+        prop_assert_eq!(&again.digests, &incremental);
+    }
+}
+
+#[test]
+fn rows_of_a_closed_stream_are_deleted_incrementally() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let store = VecStore::default();
+    let db = ReadModelDb::open(dir.path()).unwrap();
+    store.push("A", "Opened", vec![0], 0, 0);
+    store.push("B", "Opened", vec![0], 0, 0);
+    rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+        .unwrap();
+    let view = db.view(&Toy).unwrap().unwrap();
+    let mut streams = Vec::new();
+    view.for_each_row(0, &mut |k, _| {
+        streams.push(k.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(streams, vec![b"A\0".to_vec(), b"B\0".to_vec()]);
+    store.push("A", "Closed", vec![3], 1, 1);
+    assert_eq!(
+        rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+            .unwrap(),
+        3
+    );
+    let mut streams = Vec::new();
+    view.for_each_row(0, &mut |k, _| {
+        streams.push(k.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(streams, vec![b"B\0".to_vec()]);
+    assert_eq!(view.checkpoint(), 3);
+}
+
+#[test]
+fn an_undecodable_event_is_a_typed_error_and_writes_nothing() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let store = VecStore::default();
+    let db = ReadModelDb::open(dir.path()).unwrap();
+    store.push("A", "Opened", vec![0], 0, 0);
+    rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+        .unwrap();
+    let before = db.view(&Toy).unwrap().unwrap().digests().unwrap();
+    store.push("A", "Noted", vec![1], 0, 0);
+    store.push("A", "Garbled", vec![0xFF], 0, 0);
+    let err = rt
+        .block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+        .unwrap_err();
+    assert!(
+        matches!(err, ProjectionError::UndecodableEvent { position: 3, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("caseledger verify"));
+    let view = db.view(&Toy).unwrap().unwrap();
+    // The whole batch (position 2 included) was refused: rows and checkpoint unchanged.
+    assert_eq!(view.checkpoint(), 1);
+    assert_eq!(view.digests().unwrap(), before);
+    // A rebuild over the same bad log fails too and leaves generation 1 in service.
+    assert!(rt
+        .block_on(rebuild(&store, &db, &Toy, &mut NoProgress))
+        .is_err());
+    assert_eq!(db.current_generation("toy").unwrap(), Some(1));
+    assert_eq!(db.view(&Toy).unwrap().unwrap().digests().unwrap(), before);
+}
+
+#[test]
+fn rebuild_switches_generation_and_deletes_abandoned_ones() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let store = VecStore::default();
+    fill(&store, &[(1, 0), (2, 1), (1, 2)]);
+    let db = ReadModelDb::open(dir.path()).unwrap();
+    let first = rt
+        .block_on(rebuild(&store, &db, &Toy, &mut NoProgress))
+        .unwrap();
+    assert_eq!(
+        (
+            first.generation,
+            first.previous_generation,
+            first.checkpoint
+        ),
+        (1, None, 3)
+    );
+    let second = rt
+        .block_on(rebuild(&store, &db, &Toy, &mut NoProgress))
+        .unwrap();
+    assert_eq!(
+        (second.generation, second.previous_generation),
+        (2, Some(1))
+    );
+    assert_eq!(second.digests, first.digests);
+    assert_eq!(db.generations("toy"), vec![2]);
+    let mut seen = Vec::new();
+    let mut progress = |p: &str, pos: u64, head: u64| seen.push((p.to_owned(), pos, head));
+    rt.block_on(rebuild(&store, &db, &Toy, &mut progress))
+        .unwrap();
+    assert_eq!(seen, vec![("toy".to_owned(), 3, 3)]);
+}
+
+#[test]
+fn single_stream_rebuild_repairs_only_that_stream() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let store = VecStore::default();
+    fill(&store, &[(1, 0), (2, 1), (1, 2), (2, 2)]);
+    let db = ReadModelDb::open(dir.path()).unwrap();
+    let built = rt
+        .block_on(rebuild(&store, &db, &Toy, &mut NoProgress))
+        .unwrap();
+    rt.block_on(rebuild_stream(
+        &store,
+        &db,
+        &Toy,
+        &StreamId::new("X1").unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        db.view(&Toy).unwrap().unwrap().digests().unwrap(),
+        built.digests
+    );
+    // An event past the checkpoint is left to the runner, not folded twice.
+    store.push("X1", "Noted", vec![1], 9, 9);
+    rt.block_on(rebuild_stream(
+        &store,
+        &db,
+        &Toy,
+        &StreamId::new("X1").unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(
+        db.view(&Toy).unwrap().unwrap().digests().unwrap(),
+        built.digests
+    );
+    rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+        .unwrap();
+    assert_eq!(
+        db.view(&Toy).unwrap().unwrap().digests().unwrap(),
+        memory_digests(&store)
+    );
+}
+
+#[test]
+fn as_of_recorded_is_a_prefix_and_as_of_effective_filters_by_world_time() {
+    let rt = runtime();
+    let store = VecStore::default();
+    // recorded 10, 20, 30; the third happened in the world at 5 (late recording).
+    store.push("A", "Opened", vec![0], 10, 10);
+    store.push("A", "Noted", vec![1], 20, 20);
+    store.push("A", "Moved", vec![2], 30, 5);
+    let at = |as_of| {
+        rt.block_on(fold_store(&Toy, &store, as_of, &mut NoProgress))
+            .unwrap()
+    };
+    assert_eq!(at(AsOf::Recorded(20)).events_folded(), 2);
+    assert_eq!(at(AsOf::Recorded(9)).events_folded(), 0);
+    let effective = at(AsOf::Effective(10));
+    assert_eq!(
+        effective.events_folded(),
+        2,
+        "Opened and the late-recorded Moved"
+    );
+    let mut types = Vec::new();
+    effective
+        .for_each_row(1, &mut |k, _| {
+            types.push(String::from_utf8_lossy(k).into_owned());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(types, vec!["A\0Moved", "A\0Opened"]);
+}
+
+#[test]
+fn live_runner_follows_the_head_until_shut_down() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(VecStore::default());
+    let db = std::sync::Arc::new(ReadModelDb::open(dir.path()).unwrap());
+    store.push("A", "Opened", vec![0], 0, 0);
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let (s2, d2) = (store.clone(), db.clone());
+    let task = rt.spawn(async move { run_live(&*s2, &d2, &Toy, shutdown, &mut NoProgress).await });
+    rt.block_on(async {
+        // Wait (bounded) until the runner has folded position 1, then append more.
+        for _ in 0..500 {
+            if db.view(&Toy).unwrap().is_some_and(|v| v.checkpoint() == 1) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        store.push("A", "Noted", vec![1], 1, 1);
+        for _ in 0..500 {
+            if db.view(&Toy).unwrap().is_some_and(|v| v.checkpoint() == 2) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    stop.send_replace(true);
+    let checkpoint = rt.block_on(task).unwrap().unwrap();
+    assert_eq!(checkpoint, 2);
+}

@@ -1,0 +1,168 @@
+//! `MemoryStore`: the event log in memory, for tests and embedding without persistence.
+//! It decides appends with the same planner as the durable backends, so the conformance
+//! suite holds it to exactly the same behaviour; it simply forgets everything on drop.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
+use crate::validate::validate_append;
+use crate::{
+    hash, AppendResult, Clock, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
+    StreamId, VerifyReport, READ_ALL_PAGE_EVENTS_MAX,
+};
+
+#[derive(Debug)]
+struct State {
+    /// `records[i]` has position `i + 1`.
+    records: Vec<RecordedEvent>,
+    /// Positions of each stream's events; `streams[s][v - 1]` is version `v`.
+    streams: BTreeMap<String, Vec<u64>>,
+    keys: BTreeMap<Uuid, IdempotencyEntry>,
+    tip: Tip,
+}
+
+impl Lookup for State {
+    fn stream_version(&mut self, stream: &str) -> Result<u64, StoreError> {
+        Ok(self.streams.get(stream).map_or(0, |p| p.len() as u64))
+    }
+    fn idempotency(&mut self, key: &Uuid) -> Result<Option<IdempotencyEntry>, StoreError> {
+        Ok(self.keys.get(key).cloned())
+    }
+}
+
+/// The in-memory event log.
+pub struct MemoryStore {
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+    head: watch::Sender<u64>,
+}
+
+impl MemoryStore {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        MemoryStore {
+            clock,
+            state: Mutex::new(State {
+                records: Vec::new(),
+                streams: BTreeMap::new(),
+                keys: BTreeMap::new(),
+                tip: Tip::empty(),
+            }),
+            head: watch::channel(0).0,
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock can only come from a broken internal assertion; the
+        // state is only mutated after all checks pass, so it is still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<Uuid>,
+    ) -> Result<AppendResult, StoreError> {
+        validate_append(stream, expected, &events)?;
+        let mut state = self.state();
+        let mut batch = Batch::begin(state.tip.clone(), self.clock.now_us());
+        let result = batch.decide(&mut *state, stream, expected, events, idempotency_key)?;
+        for (key, entry) in batch.keys() {
+            state.keys.insert(*key, entry.clone());
+        }
+        let (tip, records) = batch.into_parts();
+        for record in records {
+            assert_eq!(record.position, state.records.len() as u64 + 1);
+            state
+                .streams
+                .entry(record.stream_id.clone())
+                .or_default()
+                .push(record.position);
+            state.records.push(record);
+        }
+        state.tip = tip;
+        let head = state.tip.head;
+        drop(state);
+        self.head.send_replace(head);
+        Ok(result)
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let state = self.state();
+        let Some(positions) = state.streams.get(stream.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let skip = usize::try_from(from_version.saturating_sub(1)).unwrap_or(usize::MAX);
+        Ok(positions
+            .iter()
+            .skip(skip)
+            .map(|&p| state.records[(p - 1) as usize].clone())
+            .collect())
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let state = self.state();
+        let from = usize::try_from(from_position.max(1) - 1).unwrap_or(usize::MAX);
+        let count = max_count.min(READ_ALL_PAGE_EVENTS_MAX) as usize;
+        Ok(state
+            .records
+            .iter()
+            .skip(from)
+            .take(count)
+            .cloned()
+            .collect())
+    }
+
+    async fn head(&self) -> Result<u64, StoreError> {
+        Ok(self.state().tip.head)
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    async fn verify(
+        &self,
+        from_position: u64,
+        to_position: Option<u64>,
+    ) -> Result<VerifyReport, StoreError> {
+        let state = self.state();
+        let head = state.tip.head;
+        let from = from_position.max(1);
+        let to = to_position.unwrap_or(head).min(head);
+        let previous = if from > 1 {
+            state.records.get((from - 2) as usize)
+        } else {
+            None
+        };
+        if from > to {
+            return Ok(VerifyReport {
+                from_position: from,
+                to_position: to,
+                records_checked: 0,
+                first_bad: None,
+            });
+        }
+        let range = &state.records[(from - 1) as usize..to as usize];
+        Ok(hash::verify_chain(previous, range))
+    }
+}
