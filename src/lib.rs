@@ -1,7 +1,6 @@
 //! caseledger: an event-sourced case lifecycle engine for probation in England and Wales.
 //!
-//! This root crate is the facade that services embed (the `Engine`, added by the domain
-//! issue) and the home of the `caseledger` command-line interface.
+//! This root crate is the facade that services embed ([`Engine`]) and the home of the `caseledger` command-line interface.
 //!
 //! The layers beneath, re-exported here:
 //! - [`domain`]: the pure functional core (events, state, decide/evolve, policy calculators);
@@ -15,5 +14,9 @@ pub use caseledger_projections as projections;
 pub use caseledger_replay as replay;
 pub use caseledger_store as store;
 
+pub mod cli_ops;
 pub mod cli_report;
+pub mod engine;
 pub mod policy_cli;
+
+pub use engine::{Engine, EngineConfig, EngineError, StoreConfig, TickReport};

@@ -1,11 +1,15 @@
-//! The `caseledger` command-line interface. Exit codes: 0 success, 1 failure (I/O, store,
-//! refused input), 2 unusable arguments (clap's own exit code for usage errors).
+//! The `caseledger` command-line interface. Exit codes (docs/commands.md): 0 success,
+//! 1 failure (I/O, store), 2 unusable arguments (clap), 3 bad input (file, line and field
+//! named), 4 store in use by another process, 5 command refused (recorded in
+//! `audit-refusals`).
 
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use caseledger::cli_ops::{self, Failure};
 use caseledger::policy_cli;
 
 #[derive(Parser)]
@@ -15,6 +19,9 @@ use caseledger::policy_cli;
     about = "Event-sourced case lifecycle engine for probation in England and Wales"
 )]
 struct Cli {
+    /// Data directory of the store (one process at a time).
+    #[arg(long, global = true, default_value = "./caseledger-data")]
+    data: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,6 +35,46 @@ enum Command {
     },
     /// Show what caseledger does on a synthetic cohort.
     Demo,
+    /// Create (or open) the store in --data.
+    Init,
+    /// Apply a file of commands (JSON Lines, docs/commands.md), in file order per case.
+    Import {
+        file: PathBuf,
+        /// Append one line per command once its events are durable: line, command id,
+        /// status and positions.
+        #[arg(long)]
+        ack_log: Option<PathBuf>,
+    },
+    /// Execute one command read from stdin; print its receipt as JSON.
+    Exec,
+    /// Append what falls due up to a date (COM allocation, responsibility transfer).
+    Tick {
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
+    /// Print the current state of a case as JSON.
+    Case { crn: String },
+    /// Rebuild every read model from the log (src/cli_report.rs).
+    Rebuild {
+        /// Print each read model's SHA-256.
+        #[arg(long)]
+        digest: bool,
+    },
+    /// Print a read model (src/cli_report.rs).
+    Report {
+        name: String,
+        #[arg(long)]
+        as_of_recorded: Option<String>,
+        #[arg(long)]
+        as_of_effective: Option<String>,
+        /// The date rules such as "overdue" are judged on (default: today's date).
+        #[arg(long)]
+        today: Option<String>,
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -38,9 +85,13 @@ enum PolicyCalculator {
     Tier,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Runtime::new().map_err(|e| Failure::Failed(format!("cannot start: {e}")))
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let data = cli.data;
+    match cli.command {
         Command::Policy { calculator } => {
             let stdin = BufReader::new(io::stdin().lock());
             let stdout = io::BufWriter::new(io::stdout().lock());
@@ -54,18 +105,95 @@ fn main() -> ExitCode {
                     policy_cli::common::run_lines(stdin, stdout, policy_cli::tier::evaluate_line)
                 }
             }
-            .map_err(|e| format!("I/O error: {e}"))
+            .map_err(|e| Failure::Failed(format!("I/O error: {e}")))
         }
         Command::Demo => {
-            println!("caseledger demo: the workspace builds; the cohort demo arrives with the CLI issue.");
+            println!("caseledger demo: the cohort demo arrives with the fixtures generator; try `caseledger init`, `import`, `tick` and `case`.");
             Ok(())
         }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("caseledger: {message}");
-            ExitCode::from(1)
+        Command::Init => runtime()?.block_on(cli_ops::init(&data, &mut io::stdout())),
+        Command::Import { file, ack_log } => runtime()?.block_on(async {
+            let engine = cli_ops::open(&data)?;
+            let summary =
+                cli_ops::import(&engine, &file, ack_log.as_deref(), &mut io::stderr()).await?;
+            println!(
+                "imported {}: {} applied, {} already applied, {} refused (see audit-refusals)",
+                file.display(),
+                summary.applied,
+                summary.duplicates,
+                summary.refused
+            );
+            Ok(())
+        }),
+        Command::Exec => runtime()?.block_on(async {
+            let engine = cli_ops::open(&data)?;
+            cli_ops::exec(&engine, &mut io::stdin().lock(), &mut io::stdout()).await
+        }),
+        Command::Tick { to, format } => runtime()?.block_on(async {
+            let engine = cli_ops::open(&data)?;
+            cli_ops::tick(&engine, &to, &format, &mut io::stdout()).await
+        }),
+        Command::Case { crn } => runtime()?.block_on(async {
+            let engine = cli_ops::open(&data)?;
+            cli_ops::case(&engine, &crn, &mut io::stdout()).await
+        }),
+        Command::Rebuild { digest } => runtime()?.block_on(async {
+            let engine = cli_ops::open(&data)?;
+            caseledger::cli_report::rebuild(
+                engine.store().as_ref(),
+                &data,
+                digest,
+                &mut io::stdout(),
+            )
+            .await
+            .map_err(Failure::Failed)
+        }),
+        Command::Report {
+            name,
+            as_of_recorded,
+            as_of_effective,
+            today,
+            format,
+        } => runtime()?.block_on(async {
+            let as_of = caseledger::cli_report::parse_as_of(
+                as_of_recorded.as_deref(),
+                as_of_effective.as_deref(),
+            )
+            .map_err(Failure::BadInput)?;
+            let today: jiff::civil::Date = match today {
+                Some(t) => t.parse().map_err(|_| {
+                    Failure::BadInput(format!("--today: {t:?} is not a date YYYY-MM-DD"))
+                })?,
+                // The shell may read the clock; domain code never does.
+                None => jiff::Zoned::now().date(),
+            };
+            let engine = cli_ops::open(&data)?;
+            caseledger::cli_report::report(
+                engine.store().as_ref(),
+                &data,
+                &name,
+                as_of,
+                today,
+                &format,
+                &mut io::stdout(),
+            )
+            .await
+            .map_err(Failure::Failed)
+        }),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => {
+            let _ = io::stdout().flush();
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            let _ = io::stdout().flush();
+            eprintln!("caseledger: {}", failure.message());
+            ExitCode::from(failure.exit_code())
         }
     }
 }

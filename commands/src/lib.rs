@@ -1,1 +1,28 @@
-//! caseledger-commands: command types, roles, authorisation and the handler. Filled by issue 3.
+//! caseledger-commands: the public command JSON, actor roles and authorisation, and the
+//! handler that turns a command into events.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`envelope`] | the command JSON (`command_id`, `crn`, `actor`, `effective_at`, `command`) and its strict parser |
+//! | [`role`] | actor roles and the authorisation matrix |
+//! | [`handler`] | authorise → load → decide → derived decisions → append with expected version |
+//! | [`derived`] | pure: recalculate handover dates and tier when an input changed |
+//! | [`due`] | pure: time-driven commands (COM allocation, responsibility transfer) |
+//! | [`audit`] | the `audit-refusals` stream of refused commands |
+
+pub mod audit;
+pub mod derived;
+pub mod due;
+pub mod envelope;
+pub mod handler;
+pub mod role;
+
+pub use audit::{CommandRefused, RefusalKind, REFUSALS_STREAM};
+pub use derived::derived_decisions;
+pub use due::{due_commands, Blocked, DueCommand};
+pub use envelope::{
+    parse_command, parse_command_with_header, CommandActor, CommandEnvelope, EffectiveAt,
+    ParseError, PartialHeader,
+};
+pub use handler::{load_case, CommandError, Handler, Receipt, Refusal};
+pub use role::{authorise, AuthorisationError, Role};

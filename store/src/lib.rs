@@ -10,6 +10,13 @@
 //! 3. Stream versions are 1..=n, gapless; a stale expected version writes nothing.
 //! 4. An append acknowledged in a durable mode survives a crash of the process.
 //! 9. Every record is hash-chained over the global log (`previous_hash` → `hash`).
+//!
+//! Modules: [`codec`] (the ONE bincode configuration, version byte per record), [`hash`] (the
+//! chain and its verifier), [`memory`] and [`sled_store`] (backends), [`subscription`]
+//! (`Subscription`, `ReadAll`, and `subscribe` for every backend via [`EventStoreExt`]),
+//! [`conformance`] (the one suite every backend must pass), [`clock`] (injected clocks).
+//! `validate` and `planner` are the input checks and the append decision shared by all
+//! backends. Operations: `docs/operations.md`; numbers: `docs/benchmarks.md`.
 
 use std::fmt;
 

@@ -1,0 +1,134 @@
+//! Time-driven events: what falls due on a case by a date (issue 4 item 3).
+//!
+//! Pure: [`due_commands`] reads the case state and a date and returns the commands the engine
+//! should execute, each with a command id derived from the case, the sentence, the kind and
+//! the due date, so running the clock forward twice (or replaying) records each once.
+
+use caseledger_domain::event::Responsibility;
+use caseledger_domain::identity::Crn;
+use caseledger_domain::sentence::SentenceType;
+use caseledger_domain::{CaseState, DomainCommand};
+use jiff::civil::Date;
+use uuid::Uuid;
+
+/// Namespace of the command ids of time-driven commands (UUID v5).
+const DUE_COMMAND_NAMESPACE: Uuid = Uuid::from_u128(0x2c6e_91b4_07d3_4f58_a1e2_5b3c_4d6e_7f80);
+
+/// A command that has fallen due.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueCommand {
+    /// Deterministic: the same due item always has the same id (idempotency key).
+    pub command_id: Uuid,
+    /// The date it fell due; it is executed as of that date.
+    pub on: Date,
+    pub command: DomainCommand,
+}
+
+/// Something due that cannot be done automatically, with why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blocked {
+    pub on: Date,
+    pub what: String,
+}
+
+fn due_id(crn: &Crn, sentence: u16, kind: &str, on: Date) -> Uuid {
+    Uuid::new_v5(
+        &DUE_COMMAND_NAMESPACE,
+        format!("{crn}/{sentence}/{kind}/{on}").as_bytes(),
+    )
+}
+
+/// What is due on `crn` by `up_to` (inclusive), earliest first.
+///
+/// - COM allocation at the handover start date (handover-rules.md §1: "the COM should be
+///   allocated" on `start_date`). The COM is the case's allocated practitioner; without one
+///   the allocation is reported as [`Blocked`].
+/// - Responsibility transfer at the handover date (handover-rules.md §1, §2 D5: handed over
+///   when `today ≥ handover_date`), once a COM is allocated.
+pub fn due_commands(crn: &Crn, state: &CaseState, up_to: Date) -> (Vec<DueCommand>, Vec<Blocked>) {
+    let mut due = Vec::new();
+    let mut blocked = Vec::new();
+    if state.closed_on.is_some() {
+        return (due, blocked);
+    }
+    for (sentence_id, sentence) in &state.sentences {
+        let custodial = matches!(
+            sentence.sentence_type,
+            SentenceType::DeterminateCustody | SentenceType::IndeterminateCustody
+        );
+        if !custodial || !sentence.status.in_custody() {
+            continue;
+        }
+        let Some(handover) = &sentence.handover else {
+            continue;
+        };
+        if sentence.responsibility == Some(Responsibility::Community) {
+            continue;
+        }
+        let com_allocated = sentence.community_offender_manager.is_some();
+        if let Some(start) = handover.start_date.filter(|d| *d <= up_to) {
+            if !com_allocated {
+                match &state.practitioner {
+                    Some(allocation) => due.push(DueCommand {
+                        command_id: due_id(crn, sentence_id.0, "com", start),
+                        on: start,
+                        command: DomainCommand::AllocateCommunityOffenderManager {
+                            on: start,
+                            sentence_id: *sentence_id,
+                            community_offender_manager: allocation.practitioner.clone(),
+                            team: allocation.team.clone(),
+                        },
+                    }),
+                    None => blocked.push(Blocked {
+                        on: start,
+                        what: format!(
+                            "{crn}: a Community Offender Manager is due for sentence {} but the case has no practitioner; allocate one",
+                            sentence_id.0
+                        ),
+                    }),
+                }
+            }
+        }
+        if let Some(handover_date) = handover.handover_date.filter(|d| *d <= up_to) {
+            // The transfer waits for the COM (decide refuses it without one); when the COM
+            // allocation is due in the same run it is executed first (earliest first).
+            if com_allocated || handover.start_date.is_some_and(|s| s <= up_to) {
+                due.push(DueCommand {
+                    command_id: due_id(crn, sentence_id.0, "responsibility", handover_date),
+                    on: handover_date,
+                    command: DomainCommand::TransferResponsibility {
+                        on: handover_date,
+                        sentence_id: *sentence_id,
+                    },
+                });
+            }
+        }
+    }
+    due.sort_by_key(|d| d.on);
+    (due, blocked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_without_handover_dates_has_nothing_due() {
+        let crn = Crn::new("X123456").unwrap();
+        let (due, blocked) =
+            due_commands(&crn, &CaseState::default(), jiff::civil::date(2030, 1, 1));
+        assert!(due.is_empty() && blocked.is_empty());
+    }
+
+    #[test]
+    fn due_ids_are_deterministic_and_distinct() {
+        let crn = Crn::new("X123456").unwrap();
+        let d = jiff::civil::date(2021, 1, 1);
+        assert_eq!(due_id(&crn, 1, "com", d), due_id(&crn, 1, "com", d));
+        assert_ne!(
+            due_id(&crn, 1, "com", d),
+            due_id(&crn, 1, "responsibility", d)
+        );
+        assert_ne!(due_id(&crn, 1, "com", d), due_id(&crn, 2, "com", d));
+    }
+}

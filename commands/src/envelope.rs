@@ -1,0 +1,691 @@
+//! The public command JSON (docs/commands.md) and its strict parser.
+//!
+//! ```json
+//! {"command_id": "0b7f…", "crn": "X123456",
+//!  "actor": {"id": "jsmith", "role": "probation_officer", "organisation": "nps"},
+//!  "effective_at": "2016-03-01",
+//!  "command": {"type": "assess_risk", "on": "2016-03-01", "kind": "initial", "rosh": "high", …}}
+//! ```
+//!
+//! Every error names the field it is about (`command.rosh: unknown variant …`), unknown
+//! fields are refused at every level, and the acting organisation is taken from the actor:
+//! commands whose rules depend on it get their `by` field filled here, never from the body.
+
+use std::collections::BTreeSet;
+
+use caseledger_domain::identity::Crn;
+use caseledger_domain::reference::{CrcName, Organisation};
+use caseledger_domain::DomainCommand;
+use jiff::civil::Date;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::role::Role;
+
+/// Longest command line accepted, in bytes. Real commands are under 2 KiB; the limit keeps a
+/// broken file from being buffered without bound.
+pub const COMMAND_BYTES_MAX: usize = 64 * 1024;
+/// Longest actor id, in bytes (the store's limit for actor fields is 256).
+pub const ACTOR_ID_BYTES_MAX: usize = 128;
+
+/// Every command type: public `snake_case` name, the domain's variant name, and whether the
+/// command carries the acting organisation (`by`).
+pub const COMMAND_TYPES: &[(&str, &str, bool)] = &[
+    ("open_case", "OpenCase", false),
+    (
+        "request_pre_sentence_report",
+        "RequestPreSentenceReport",
+        false,
+    ),
+    (
+        "complete_pre_sentence_report",
+        "CompletePreSentenceReport",
+        false,
+    ),
+    ("impose_sentence", "ImposeSentence", false),
+    (
+        "recalculate_sentence_dates",
+        "RecalculateSentenceDates",
+        false,
+    ),
+    ("assess_risk", "AssessRisk", true),
+    ("add_registration", "AddRegistration", false),
+    ("remove_registration", "RemoveRegistration", false),
+    ("screen_for_mappa", "ScreenForMappa", false),
+    ("refer_to_mappa", "ReferToMappa", true),
+    ("set_mappa_level", "SetMappaLevel", true),
+    ("allocate_to_provider", "AllocateToProvider", true),
+    ("allocate_practitioner", "AllocatePractitioner", true),
+    ("reallocate_practitioner", "ReallocatePractitioner", true),
+    ("record_tier", "RecordTier", false),
+    ("request_risk_escalation", "RequestRiskEscalation", true),
+    ("decide_risk_escalation", "DecideRiskEscalation", true),
+    ("unify_probation_service", "UnifyProbationService", false),
+    (
+        "allocate_prison_offender_manager",
+        "AllocatePrisonOffenderManager",
+        false,
+    ),
+    ("record_handover_dates", "RecordHandoverDates", false),
+    (
+        "allocate_community_offender_manager",
+        "AllocateCommunityOffenderManager",
+        false,
+    ),
+    ("transfer_responsibility", "TransferResponsibility", false),
+    ("override_responsibility", "OverrideResponsibility", false),
+    ("record_handover_meeting", "RecordHandoverMeeting", false),
+    (
+        "record_pre_release_contact",
+        "RecordPreReleaseContact",
+        false,
+    ),
+    ("release", "Release", false),
+    ("end_licence", "EndLicence", false),
+    (
+        "start_post_sentence_supervision",
+        "StartPostSentenceSupervision",
+        false,
+    ),
+    (
+        "end_post_sentence_supervision",
+        "EndPostSentenceSupervision",
+        false,
+    ),
+    ("schedule_appointment", "ScheduleAppointment", false),
+    ("record_attendance", "RecordAttendance", false),
+    ("record_absence", "RecordAbsence", false),
+    ("issue_warning", "IssueWarning", false),
+    ("raise_breach", "RaiseBreach", false),
+    ("conclude_breach", "ConcludeBreach", false),
+    ("raise_recall", "RaiseRecall", false),
+    ("conclude_recall", "ConcludeRecall", false),
+    ("credit_unpaid_work", "CreditUnpaidWork", false),
+    ("complete_requirement", "CompleteRequirement", false),
+    ("terminate_requirement", "TerminateRequirement", false),
+    ("create_sentence_plan", "CreateSentencePlan", false),
+    ("review_sentence_plan", "ReviewSentencePlan", false),
+    ("record_accommodation", "RecordAccommodation", false),
+    ("record_employment", "RecordEmployment", false),
+    ("transfer_case", "TransferCase", false),
+    ("terminate_sentence", "TerminateSentence", false),
+    ("close_case", "CloseCase", false),
+    ("correct_event", "CorrectEvent", false),
+];
+
+/// Who sends a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandActor {
+    pub id: String,
+    pub role: Role,
+    /// The organisation as written (`nps`, `crc:DLNR CRC`, `prison`, …).
+    pub organisation: String,
+}
+
+impl CommandActor {
+    /// The organisation as the domain rules see it.
+    pub fn domain_organisation(&self) -> Result<Organisation, ParseError> {
+        parse_organisation(&self.organisation)
+    }
+}
+
+/// When the command takes effect: a civil date or an instant. Its date is the `today` given
+/// to `decide` (the engine never reads the system clock for a decision).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EffectiveAt {
+    /// The calendar date (for an instant, its date in UTC).
+    pub date: Date,
+    /// Microseconds since the Unix epoch (UTC); a date is taken at 00:00 UTC.
+    pub instant_us: i64,
+    /// True when the JSON gave a date rather than an instant (kept for round-trips).
+    pub date_only: bool,
+}
+
+impl EffectiveAt {
+    pub fn from_date(date: Date) -> EffectiveAt {
+        let instant_us = date
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp().as_microsecond())
+            .unwrap_or(0);
+        EffectiveAt {
+            date,
+            instant_us,
+            date_only: true,
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<EffectiveAt, String> {
+        if s.len() == 10 {
+            let date: Date = s
+                .parse()
+                .map_err(|_| "must be a date YYYY-MM-DD or an RFC 3339 instant".to_string())?;
+            return Ok(EffectiveAt::from_date(date));
+        }
+        let ts: jiff::Timestamp = s.parse().map_err(|_| {
+            "must be a date YYYY-MM-DD or an RFC 3339 instant such as 2016-03-01T09:30:00Z"
+                .to_string()
+        })?;
+        Ok(EffectiveAt {
+            date: ts.to_zoned(jiff::tz::TimeZone::UTC).date(),
+            instant_us: ts.as_microsecond(),
+            date_only: false,
+        })
+    }
+
+    fn to_json(self) -> String {
+        if self.date_only {
+            self.date.to_string()
+        } else {
+            jiff::Timestamp::from_microsecond(self.instant_us)
+                .map(|t| t.to_string())
+                .unwrap_or_else(|_| self.date.to_string())
+        }
+    }
+}
+
+/// One command: its idempotency key, the case, the actor, when, and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandEnvelope {
+    /// The idempotency key: sending the same command id twice applies it once.
+    pub command_id: Uuid,
+    pub crn: Crn,
+    pub actor: CommandActor,
+    pub effective_at: EffectiveAt,
+    pub command: DomainCommand,
+}
+
+/// A command that cannot be read: which field, and why.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[error("{field}: {message}")]
+pub struct ParseError {
+    /// Dotted path of the field (`command.rosh`, `actor.role`); `input` for the whole line.
+    pub field: String,
+    pub message: String,
+}
+
+impl ParseError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> ParseError {
+        ParseError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What could be read of a bad command, so its refusal can still be recorded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PartialHeader {
+    pub command_id: Option<Uuid>,
+    pub crn: Option<String>,
+    pub actor: Option<CommandActor>,
+    pub command_type: Option<String>,
+    pub effective_at: Option<EffectiveAt>,
+}
+
+/// Map the actor's organisation text onto the domain's [`Organisation`].
+///
+/// `nps`, `crc:<name>` (e.g. `crc:DLNR CRC`, seed 001 l.10), `prison`, `court`,
+/// `parole_board`, `mappa_panel`; anything else that is non-empty (`hmpps`, `hmi_probation`, …)
+/// is another organisation.
+pub fn parse_organisation(s: &str) -> Result<Organisation, ParseError> {
+    let field = "actor.organisation";
+    if s.trim().is_empty() {
+        return Err(ParseError::new(
+            field,
+            "must not be empty (e.g. nps, crc:DLNR CRC)",
+        ));
+    }
+    if s.len() > ACTOR_ID_BYTES_MAX {
+        return Err(ParseError::new(
+            field,
+            format!("is {} bytes; at most {ACTOR_ID_BYTES_MAX} allowed", s.len()),
+        ));
+    }
+    Ok(match s {
+        "nps" => Organisation::Nps,
+        "prison" => Organisation::Prison,
+        "court" => Organisation::Court,
+        "parole_board" => Organisation::ParoleBoard,
+        "mappa_panel" => Organisation::MappaPanel,
+        _ => match s.strip_prefix("crc:") {
+            Some(name) => Organisation::Crc(
+                CrcName::new(name).map_err(|e| ParseError::new(field, e.to_string()))?,
+            ),
+            None => Organisation::Other,
+        },
+    })
+}
+
+fn type_entry_by_name(name: &str) -> Option<&'static (&'static str, &'static str, bool)> {
+    COMMAND_TYPES.iter().find(|(snake, _, _)| *snake == name)
+}
+
+fn type_entry_by_variant(variant: &str) -> Option<&'static (&'static str, &'static str, bool)> {
+    COMMAND_TYPES
+        .iter()
+        .find(|(_, pascal, _)| *pascal == variant)
+}
+
+const TOP_LEVEL_FIELDS: [&str; 5] = ["command_id", "crn", "actor", "effective_at", "command"];
+const ACTOR_FIELDS: [&str; 3] = ["id", "role", "organisation"];
+
+/// Parse one command line.
+pub fn parse_command(line: &str) -> Result<CommandEnvelope, ParseError> {
+    parse_command_with_header(line).map_err(|(e, _)| e)
+}
+
+/// Parse one command line; on failure also return what could be read of its header.
+pub fn parse_command_with_header(
+    line: &str,
+) -> Result<CommandEnvelope, (ParseError, Box<PartialHeader>)> {
+    let mut header = PartialHeader::default();
+    match parse_inner(line, &mut header) {
+        Ok(envelope) => Ok(envelope),
+        Err(e) => Err((e, Box::new(header))),
+    }
+}
+
+fn parse_inner(line: &str, header: &mut PartialHeader) -> Result<CommandEnvelope, ParseError> {
+    if line.len() > COMMAND_BYTES_MAX {
+        return Err(ParseError::new(
+            "input",
+            format!(
+                "line is {} bytes; at most {COMMAND_BYTES_MAX} allowed",
+                line.len()
+            ),
+        ));
+    }
+    let value: Value = serde_json::from_str(line)
+        .map_err(|e| ParseError::new("input", format!("not valid JSON ({e})")))?;
+    let Value::Object(mut top) = value else {
+        return Err(ParseError::new("input", "a command must be a JSON object"));
+    };
+    reject_unknown(&top, &TOP_LEVEL_FIELDS, "")?;
+
+    let command_id = match top.get("command_id") {
+        None | Some(Value::Null) => return Err(ParseError::new("command_id", "required")),
+        Some(Value::String(s)) => Uuid::parse_str(s).map_err(|_| {
+            ParseError::new(
+                "command_id",
+                "must be a UUID such as 0b7f3c8e-2f1a-4c55-9d5e-1d2c3b4a5f60",
+            )
+        })?,
+        Some(_) => return Err(ParseError::new("command_id", "must be a UUID string")),
+    };
+    header.command_id = Some(command_id);
+
+    let crn_text = required_string(&top, "crn", "crn")?;
+    header.crn = Some(crn_text.chars().take(32).collect());
+    let crn = Crn::new(crn_text).map_err(|e| ParseError::new("crn", e.to_string()))?;
+
+    let actor = match top.get("actor") {
+        None | Some(Value::Null) => return Err(ParseError::new("actor", "required")),
+        Some(Value::Object(actor)) => parse_actor(actor)?,
+        Some(_) => {
+            return Err(ParseError::new(
+                "actor",
+                "must be an object {\"id\", \"role\", \"organisation\"}",
+            ))
+        }
+    };
+    let organisation = actor.domain_organisation()?;
+    header.actor = Some(actor.clone());
+
+    let effective_at = EffectiveAt::parse(required_string(&top, "effective_at", "effective_at")?)
+        .map_err(|m| ParseError::new("effective_at", m))?;
+    header.effective_at = Some(effective_at);
+
+    let body = match top.remove("command") {
+        None | Some(Value::Null) => return Err(ParseError::new("command", "required")),
+        Some(Value::Object(body)) => body,
+        Some(_) => {
+            return Err(ParseError::new(
+                "command",
+                "must be an object with a \"type\"",
+            ))
+        }
+    };
+    let command = parse_body(body, &organisation, header)?;
+    if let DomainCommand::OpenCase { crn: opened, .. } = &command {
+        if opened != &crn {
+            return Err(ParseError::new(
+                "command.crn",
+                format!("is {opened} but the command is addressed to crn {crn}"),
+            ));
+        }
+    }
+    Ok(CommandEnvelope {
+        command_id,
+        crn,
+        actor,
+        effective_at,
+        command,
+    })
+}
+
+fn parse_actor(actor: &Map<String, Value>) -> Result<CommandActor, ParseError> {
+    reject_unknown(actor, &ACTOR_FIELDS, "actor.")?;
+    let id = required_string(actor, "id", "actor.id")?;
+    if id.trim().is_empty() || id.len() > ACTOR_ID_BYTES_MAX {
+        return Err(ParseError::new(
+            "actor.id",
+            format!("must be 1 to {ACTOR_ID_BYTES_MAX} bytes"),
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(ParseError::new(
+            "actor.id",
+            "must not contain control characters",
+        ));
+    }
+    let role_text = required_string(actor, "role", "actor.role")?;
+    let role = Role::parse(role_text).ok_or_else(|| {
+        ParseError::new(
+            "actor.role",
+            format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
+        )
+    })?;
+    let organisation = required_string(actor, "organisation", "actor.organisation")?;
+    Ok(CommandActor {
+        id: id.to_owned(),
+        role,
+        organisation: organisation.to_owned(),
+    })
+}
+
+fn parse_body(
+    mut body: Map<String, Value>,
+    organisation: &Organisation,
+    header: &mut PartialHeader,
+) -> Result<DomainCommand, ParseError> {
+    let type_name = match body.remove("type") {
+        None | Some(Value::Null) => return Err(ParseError::new("command.type", "required")),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(ParseError::new("command.type", "must be a string")),
+    };
+    header.command_type = Some(type_name.chars().take(64).collect());
+    let Some(&(_, variant, takes_by)) = type_entry_by_name(&type_name) else {
+        return Err(ParseError::new(
+            "command.type",
+            format!(
+                "unknown command type {:?}; see docs/commands.md for the list",
+                type_name.chars().take(64).collect::<String>()
+            ),
+        ));
+    };
+    if body.contains_key("by") {
+        return Err(ParseError::new(
+            "command.by",
+            "is taken from actor.organisation; remove it",
+        ));
+    }
+    if takes_by {
+        let by = serde_json::to_value(organisation)
+            .map_err(|e| ParseError::new("actor.organisation", e.to_string()))?;
+        body.insert("by".into(), by);
+    }
+    let given = Value::Object(body);
+    let mut wrapped = Map::new();
+    wrapped.insert(variant.to_owned(), given.clone());
+    let wrapped = Value::Object(wrapped);
+    let command: DomainCommand = serde_path_to_error::deserialize(&wrapped).map_err(|e| {
+        let path = e.path().to_string();
+        // The path starts with the variant name; the public path starts with `command`.
+        let field = match path.split_once('.') {
+            Some((_, rest)) => format!("command.{rest}"),
+            None => "command".to_owned(),
+        };
+        ParseError::new(field, e.into_inner().to_string())
+    })?;
+    // serde ignores fields it does not know; re-encoding shows which were not used.
+    let used =
+        serde_json::to_value(&command).map_err(|e| ParseError::new("command", e.to_string()))?;
+    let used = used.get(variant).cloned().unwrap_or(Value::Null);
+    let mut unknown = BTreeSet::new();
+    unknown_fields(&given, &used, "command", &mut unknown);
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.into_iter().collect();
+        return Err(ParseError::new(
+            names[0].clone(),
+            format!("unknown field (unknown: {})", names.join(", ")),
+        ));
+    }
+    Ok(command)
+}
+
+/// Paths present in `given` but absent from `used`, recursively through objects and arrays.
+fn unknown_fields(given: &Value, used: &Value, path: &str, out: &mut BTreeSet<String>) {
+    match (given, used) {
+        (Value::Object(g), Value::Object(u)) => {
+            for (key, value) in g {
+                let child = format!("{path}.{key}");
+                match u.get(key) {
+                    Some(used_value) => unknown_fields(value, used_value, &child, out),
+                    None => {
+                        out.insert(child);
+                    }
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(u)) => {
+            for (i, (gv, uv)) in g.iter().zip(u.iter()).enumerate() {
+                unknown_fields(gv, uv, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn reject_unknown(
+    object: &Map<String, Value>,
+    allowed: &[&str],
+    prefix: &str,
+) -> Result<(), ParseError> {
+    let unknown: Vec<String> = object
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .map(|k| format!("{prefix}{k}"))
+        .collect();
+    match unknown.first() {
+        None => Ok(()),
+        Some(first) => Err(ParseError::new(
+            first.clone(),
+            format!(
+                "unknown field; expected only {}",
+                allowed
+                    .iter()
+                    .map(|a| format!("{prefix}{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
+    }
+}
+
+fn required_string<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<&'a str, ParseError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Err(ParseError::new(field, "required")),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(ParseError::new(field, "must be a string")),
+    }
+}
+
+impl CommandEnvelope {
+    /// The public JSON of this command (the inverse of [`parse_command`]).
+    pub fn to_json(&self) -> Value {
+        let mut body = match serde_json::to_value(&self.command) {
+            Ok(Value::Object(mut outer)) => match outer.iter_mut().next() {
+                Some((_, Value::Object(inner))) => std::mem::take(inner),
+                _ => Map::new(),
+            },
+            // A unit variant or a serialisation failure cannot happen for DomainCommand (every
+            // variant has fields); fall back to an empty body rather than panic.
+            _ => Map::new(),
+        };
+        let variant = serde_json::to_value(&self.command)
+            .ok()
+            .and_then(|v| v.as_object().and_then(|o| o.keys().next().cloned()))
+            .unwrap_or_default();
+        let type_name = type_entry_by_variant(&variant)
+            .map(|(snake, _, _)| *snake)
+            .unwrap_or("unknown");
+        body.remove("by");
+        let mut command = Map::new();
+        command.insert("type".into(), Value::String(type_name.into()));
+        command.append(&mut body);
+        serde_json::json!({
+            "command_id": self.command_id.to_string(),
+            "crn": self.crn.as_str(),
+            "actor": {
+                "id": self.actor.id,
+                "role": self.actor.role.as_str(),
+                "organisation": self.actor.organisation,
+            },
+            "effective_at": self.effective_at.to_json(),
+            "command": Value::Object(command),
+        })
+    }
+
+    /// The public type name of the command (`assess_risk`, …).
+    pub fn command_type(&self) -> &'static str {
+        crate::role::permission(&self.command).0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ASSESS: &str = r#"{"command_id":"0b7f3c8e-2f1a-4c55-9d5e-1d2c3b4a5f60","crn":"X123456",
+        "actor":{"id":"jsmith","role":"probation_officer","organisation":"nps"},
+        "effective_at":"2016-03-01",
+        "command":{"type":"assess_risk","on":"2016-03-01","kind":"initial","rosh":"high",
+                   "rsr":null,"ogrs":null,"needs":{}}}"#;
+
+    #[test]
+    fn a_valid_command_parses_and_takes_the_organisation_from_the_actor() {
+        let envelope = parse_command(ASSESS).unwrap();
+        assert_eq!(envelope.crn.as_str(), "X123456");
+        assert_eq!(envelope.actor.role, Role::ProbationOfficer);
+        assert_eq!(envelope.effective_at.date, jiff::civil::date(2016, 3, 1));
+        match &envelope.command {
+            DomainCommand::AssessRisk { by, rosh, .. } => {
+                assert_eq!(*by, Organisation::Nps);
+                assert_eq!(rosh.as_str(), "high");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert_eq!(envelope.command_type(), "assess_risk");
+    }
+
+    #[test]
+    fn the_public_json_round_trips() {
+        let envelope = parse_command(ASSESS).unwrap();
+        let json = envelope.to_json().to_string();
+        assert_eq!(parse_command(&json).unwrap(), envelope);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (ASSESS.replace("\"high\"", "\"extreme\""), "command.rosh"),
+            (ASSESS.replace("probation_officer", "judge"), "actor.role"),
+            (ASSESS.replace("X123456", "123"), "crn"),
+            (
+                ASSESS.replace("\"2016-03-01\",\n", "\"01/03/2016\",\n"),
+                "effective_at",
+            ),
+            (ASSESS.replace("assess_risk", "assess_rsik"), "command.type"),
+            (
+                ASSESS.replace("\"needs\":{}", "\"needs\":{},\"colour\":1"),
+                "command.colour",
+            ),
+            (
+                ASSESS.replace("\"needs\":{}", "\"needs\":{},\"by\":\"Nps\""),
+                "command.by",
+            ),
+            (
+                ASSESS.replace("\"command_id\"", "\"commandid\""),
+                "commandid",
+            ),
+            (ASSESS.replace("0b7f3c8e-", "zz"), "command_id"),
+            ("[1,2]".to_owned(), "input"),
+            ("{".to_owned(), "input"),
+        ];
+        for (line, field) in cases {
+            let err = parse_command(&line).unwrap_err();
+            assert_eq!(err.field, field, "{line}: {err}");
+        }
+        let err = parse_command(&ASSESS.replace("\"high\"", "\"extreme\"")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("command.rosh: unknown variant `extreme`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_command_still_yields_its_header_for_the_refusal_record() {
+        let (_, header) =
+            parse_command_with_header(&ASSESS.replace("\"high\"", "\"extreme\"")).unwrap_err();
+        assert!(header.command_id.is_some());
+        assert_eq!(header.actor.unwrap().id, "jsmith");
+        assert_eq!(header.command_type.as_deref(), Some("assess_risk"));
+    }
+
+    #[test]
+    fn organisations_map_onto_the_domain() {
+        assert_eq!(parse_organisation("nps").unwrap(), Organisation::Nps);
+        assert_eq!(
+            parse_organisation("crc:DLNR CRC").unwrap(),
+            Organisation::Crc(CrcName::new("DLNR CRC").unwrap())
+        );
+        assert_eq!(
+            parse_organisation("hmi_probation").unwrap(),
+            Organisation::Other
+        );
+        assert!(parse_organisation("").is_err());
+        assert!(parse_organisation("crc:").is_err());
+    }
+
+    #[test]
+    fn effective_at_takes_a_date_or_an_instant() {
+        let d = EffectiveAt::parse("2020-02-29").unwrap();
+        assert!(d.date_only);
+        assert_eq!(d.instant_us, 1_582_934_400_000_000);
+        let i = EffectiveAt::parse("2020-02-29T23:30:00Z").unwrap();
+        assert_eq!(i.date, jiff::civil::date(2020, 2, 29));
+        assert!(EffectiveAt::parse("2020-02-30").is_err());
+        assert!(EffectiveAt::parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn every_command_type_has_a_distinct_public_name_matching_the_matrix() {
+        let mut names: Vec<&str> = COMMAND_TYPES.iter().map(|t| t.0).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), COMMAND_TYPES.len());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_input_never_panics(line in "\\PC{0,300}") {
+            let _ = parse_command(&line);
+        }
+
+        #[test]
+        fn arbitrary_field_values_are_errors_not_panics(value in "\\PC{0,40}", n in 0u32..5) {
+            let field = ["rosh", "kind", "on", "needs", "ogrs"][n as usize];
+            let mut v: Value = serde_json::from_str(ASSESS).unwrap();
+            v["command"][field] = Value::String(value);
+            if let Err(e) = parse_command(&v.to_string()) {
+                prop_assert!(e.field.starts_with("command."), "{e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! The command handler: authorise → load the stream → decide → derived decisions → append with
+//! the expected version, retrying a bounded number of times on a version conflict.
+//!
+//! The command id is the idempotency key: a command already recorded on its case returns its
+//! original receipt and writes nothing. A refused command writes nothing to its case; the
+//! refusal is appended to `audit-refusals` (once per command id).
+
+use std::sync::Arc;
+
+use caseledger_domain::{decide, evolve, CaseState, DomainCommand, Event, Ruleset};
+use caseledger_store::codec::{decode_payload, encode_payload};
+use caseledger_store::{
+    Actor, AppendResult, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError, StreamId,
+};
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::audit::{
+    bounded_reason, refusal_key, CommandRefused, RefusalKind, COMMAND_REFUSED,
+    COMMAND_REFUSED_SCHEMA_VERSION, REFUSALS_STREAM,
+};
+use crate::derived::derived_decisions;
+use crate::envelope::{CommandActor, CommandEnvelope, ParseError, PartialHeader};
+use crate::role::{authorise, Role};
+
+/// Attempts of load → decide → append before a version conflict is reported. Conflicts need
+/// two writers on one case at once; a few retries absorb that without livelock.
+pub const CONFLICT_RETRIES_MAX: u32 = 8;
+/// Most events one case stream may hold before the handler refuses to load it; a case of
+/// 40 years has a few thousand events, so this bounds memory without touching real cases.
+pub const CASE_EVENTS_MAX: usize = 200_000;
+
+/// Namespace of event ids (UUID v5 over command id and index), so re-running a command
+/// stream produces the same event ids.
+const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x9b1f_3c2d_4e5a_4b6c_8d7e_0f1a_2b3c_4d5e);
+
+/// The actor recorded on derived decision events: the engine itself.
+pub fn engine_actor() -> Actor {
+    Actor {
+        id: "caseledger".into(),
+        role: Role::System.as_str().into(),
+        organisation: "hmpps".into(),
+    }
+}
+
+/// What a successful command wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub command_id: Uuid,
+    pub crn: String,
+    /// Global positions of the events written (or found, when deduplicated).
+    pub first_position: u64,
+    pub last_position: u64,
+    /// The case stream's version after the command.
+    pub stream_version: u64,
+    /// Event types written: the command's own, then derived decisions.
+    pub event_types: Vec<String>,
+    /// How many of `event_types` are derived decisions (tier, handover dates).
+    pub derived_events: u32,
+    /// True when the command had been applied before: nothing was written now.
+    pub deduplicated: bool,
+}
+
+/// A refused command, as recorded in the audit stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    pub reason: String,
+    /// Position of the refusal record in the global log.
+    pub audit_position: u64,
+}
+
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// Refused: nothing was written to the case; the refusal is in `audit-refusals`.
+    #[error("refused ({kind:?}): {reason}", kind = .0.kind, reason = .0.reason)]
+    Refused(Refusal),
+    #[error("case {crn} kept changing while the command was decided ({attempts} attempts); retry the command")]
+    Conflict { crn: String, attempts: u32 },
+    #[error("case {crn} has more than {max} events; it cannot be loaded", max = CASE_EVENTS_MAX)]
+    CaseTooLarge { crn: String },
+    #[error("stored event at position {position} cannot be read: {reason}")]
+    UnreadableEvent { position: u64, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CommandError {
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            CommandError::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A loaded case: its stream, events and folded state.
+pub struct LoadedCase {
+    pub records: Vec<RecordedEvent>,
+    pub state: CaseState,
+}
+
+/// Load and fold a case stream.
+pub async fn load_case(
+    store: &dyn EventStore,
+    stream: &StreamId,
+) -> Result<LoadedCase, CommandError> {
+    let records = store.read_stream(stream, 1).await?;
+    if records.len() > CASE_EVENTS_MAX {
+        return Err(CommandError::CaseTooLarge {
+            crn: stream.to_string(),
+        });
+    }
+    let mut state = CaseState::default();
+    for record in &records {
+        let event: Event =
+            decode_payload(&record.payload).map_err(|e| CommandError::UnreadableEvent {
+                position: record.position,
+                reason: e.to_string(),
+            })?;
+        state = evolve(state, &event);
+    }
+    // evolve counts events; the stream's version must agree or the fold missed something.
+    debug_assert_eq!(state.version, records.len() as u64);
+    Ok(LoadedCase { records, state })
+}
+
+/// Executes commands against one store.
+#[derive(Clone)]
+pub struct Handler {
+    store: Arc<dyn EventStore>,
+}
+
+impl Handler {
+    pub fn new(store: Arc<dyn EventStore>) -> Handler {
+        Handler { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// Execute one command. `Ok` when its events are appended (or were already);
+    /// `Err(CommandError::Refused)` when it was refused and the refusal recorded.
+    pub async fn execute(&self, envelope: &CommandEnvelope) -> Result<Receipt, CommandError> {
+        let (type_name, _) = crate::role::permission(&envelope.command);
+        if let Err(e) = authorise(envelope.actor.role, &envelope.command) {
+            return Err(self
+                .refuse(envelope, RefusalKind::Unauthorised, &e.to_string())
+                .await);
+        }
+        let stream = StreamId::new(envelope.crn.as_str())?;
+        let today = envelope.effective_at.date;
+        for _attempt in 0..CONFLICT_RETRIES_MAX {
+            let case = load_case(self.store.as_ref(), &stream).await?;
+            if let Some(receipt) = already_applied(envelope, &case.records) {
+                return Ok(receipt);
+            }
+            let planned = match plan(&case.state, &envelope.command, today) {
+                Ok(planned) => planned,
+                Err(reason) => {
+                    return Err(self.refuse(envelope, RefusalKind::Rule, &reason).await);
+                }
+            };
+            let new_events = self.envelopes(envelope, &planned)?;
+            let expected = ExpectedVersion::Exact(case.records.len() as u64);
+            match self
+                .store
+                .append(&stream, expected, new_events, Some(envelope.command_id))
+                .await
+            {
+                Ok(result) => {
+                    return Ok(receipt(
+                        envelope,
+                        &result,
+                        planned.own.iter().chain(planned.derived.iter()),
+                        planned.derived.len(),
+                    ));
+                }
+                Err(StoreError::WrongExpectedVersion { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        let _ = type_name;
+        Err(CommandError::Conflict {
+            crn: stream.to_string(),
+            attempts: CONFLICT_RETRIES_MAX,
+        })
+    }
+
+    fn envelopes(
+        &self,
+        envelope: &CommandEnvelope,
+        planned: &Planned,
+    ) -> Result<Vec<NewEvent>, CommandError> {
+        let actor = Actor {
+            id: envelope.actor.id.clone(),
+            role: envelope.actor.role.as_str().to_owned(),
+            organisation: envelope.actor.organisation.clone(),
+        };
+        let mut out = Vec::with_capacity(planned.own.len() + planned.derived.len());
+        let all = planned
+            .own
+            .iter()
+            .map(|e| (e, actor.clone(), Uuid::nil()))
+            .chain(
+                planned
+                    .derived
+                    .iter()
+                    .map(|e| (e, engine_actor(), envelope.command_id)),
+            );
+        for (index, (event, actor, causation_id)) in all.enumerate() {
+            let mut name = envelope.command_id.as_bytes().to_vec();
+            name.extend_from_slice(&(index as u32).to_be_bytes());
+            out.push(NewEvent {
+                event_id: Uuid::new_v5(&EVENT_ID_NAMESPACE, &name),
+                event_type: event.event_type().to_owned(),
+                schema_version: event.schema_version(),
+                effective_at_us: envelope.effective_at.instant_us,
+                actor,
+                command_id: envelope.command_id,
+                correlation_id: envelope.command_id,
+                causation_id,
+                ruleset_id: decision_ruleset(event).unwrap_or_default(),
+                payload: encode_payload(event)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Record a refusal in `audit-refusals` and return the error to give the caller.
+    pub async fn refuse(
+        &self,
+        envelope: &CommandEnvelope,
+        kind: RefusalKind,
+        reason: &str,
+    ) -> CommandError {
+        let record = CommandRefused {
+            command_id: envelope.command_id,
+            crn: envelope.crn.as_str().to_owned(),
+            actor_id: envelope.actor.id.clone(),
+            actor_role: envelope.actor.role.as_str().to_owned(),
+            actor_organisation: envelope.actor.organisation.clone(),
+            command_type: envelope.command_type().to_owned(),
+            effective_on: Some(envelope.effective_at.date.to_string()),
+            kind,
+            reason: bounded_reason(reason),
+        };
+        self.record_refusal(record, envelope.effective_at.instant_us)
+            .await
+    }
+
+    /// Record the refusal of a command that could not be parsed, when enough of it was read
+    /// to say who sent it (`command_id` and `actor`). Returns `None` when it could not.
+    pub async fn refuse_unparsed(
+        &self,
+        header: &PartialHeader,
+        error: &ParseError,
+    ) -> Option<CommandError> {
+        let (Some(command_id), Some(actor)) = (header.command_id, header.actor.as_ref()) else {
+            return None;
+        };
+        let CommandActor {
+            id,
+            role,
+            organisation,
+        } = actor;
+        let record = CommandRefused {
+            command_id,
+            crn: header.crn.clone().unwrap_or_default(),
+            actor_id: id.clone(),
+            actor_role: role.as_str().to_owned(),
+            actor_organisation: organisation.clone(),
+            command_type: header.command_type.clone().unwrap_or_default(),
+            effective_on: header.effective_at.map(|e| e.date.to_string()),
+            kind: RefusalKind::BadInput,
+            reason: bounded_reason(&error.to_string()),
+        };
+        let effective = header.effective_at.map(|e| e.instant_us).unwrap_or(0);
+        Some(self.record_refusal(record, effective).await)
+    }
+
+    async fn record_refusal(&self, record: CommandRefused, effective_at_us: i64) -> CommandError {
+        let kind = record.kind;
+        let reason = record.reason.clone();
+        let payload = match encode_payload(&record) {
+            Ok(p) => p,
+            Err(e) => return CommandError::Store(e),
+        };
+        let stream = match StreamId::new(REFUSALS_STREAM) {
+            Ok(s) => s,
+            Err(e) => return CommandError::Store(e),
+        };
+        let event = NewEvent {
+            event_id: refusal_key(record.command_id),
+            event_type: COMMAND_REFUSED.into(),
+            schema_version: COMMAND_REFUSED_SCHEMA_VERSION,
+            effective_at_us,
+            actor: Actor {
+                id: record.actor_id.clone(),
+                role: record.actor_role.clone(),
+                organisation: record.actor_organisation.clone(),
+            },
+            command_id: record.command_id,
+            correlation_id: record.command_id,
+            causation_id: Uuid::nil(),
+            ruleset_id: String::new(),
+            payload,
+        };
+        match self
+            .store
+            .append(
+                &stream,
+                ExpectedVersion::Any,
+                vec![event],
+                Some(refusal_key(record.command_id)),
+            )
+            .await
+        {
+            Ok(result) => CommandError::Refused(Refusal {
+                kind,
+                reason,
+                audit_position: result.last_position,
+            }),
+            Err(e) => CommandError::Store(e),
+        }
+    }
+}
+
+/// The command's own events and the derived decisions that follow.
+pub struct Planned {
+    pub own: Vec<Event>,
+    pub derived: Vec<Event>,
+}
+
+/// Pure: decide the command on `state` as of `today`, then the derived decisions.
+pub fn plan(state: &CaseState, command: &DomainCommand, today: Date) -> Result<Planned, String> {
+    let nation = match (state.pdu, command) {
+        (Some(pdu), _) => pdu.nation(),
+        (None, DomainCommand::OpenCase { pdu, .. }) => pdu.nation(),
+        (None, _) => return Err(caseledger_domain::DomainError::CaseNotOpen.to_string()),
+    };
+    // History is decided under the rules of its own time (design.md invariant 6).
+    let ruleset = Ruleset::for_date(command.on(), nation).map_err(|e| e.to_string())?;
+    let own = decide(state, command, &ruleset, today).map_err(|e| e.to_string())?;
+    // decide returns at least one event for an accepted command; an empty append would be a
+    // store error, so treat it as a refusal with a clear reason instead.
+    if own.is_empty() {
+        return Err("the command changes nothing on this case".into());
+    }
+    let after = own.iter().fold(state.clone(), evolve);
+    let derived = derived_decisions(&after, &own, today);
+    Ok(Planned { own, derived })
+}
+
+fn decision_ruleset(event: &Event) -> Option<String> {
+    let value = serde_json::to_value(event).ok()?;
+    let inner = value.as_object()?.values().next()?;
+    let ruleset = inner.get("decision")?.get("ruleset_id")?;
+    ruleset.as_str().map(str::to_owned)
+}
+
+fn already_applied(envelope: &CommandEnvelope, records: &[RecordedEvent]) -> Option<Receipt> {
+    let mine: Vec<&RecordedEvent> = records
+        .iter()
+        .filter(|r| r.command_id == envelope.command_id)
+        .collect();
+    let first = mine.first()?;
+    let last = mine.last()?;
+    Some(Receipt {
+        command_id: envelope.command_id,
+        crn: envelope.crn.as_str().to_owned(),
+        first_position: first.position,
+        last_position: last.position,
+        stream_version: records.len() as u64,
+        event_types: mine.iter().map(|r| r.event_type.clone()).collect(),
+        derived_events: u32::try_from(
+            mine.iter()
+                .filter(|r| r.causation_id != Uuid::nil())
+                .count(),
+        )
+        .unwrap_or(u32::MAX),
+        deduplicated: true,
+    })
+}
+
+fn receipt<'a>(
+    envelope: &CommandEnvelope,
+    result: &AppendResult,
+    events: impl Iterator<Item = &'a Event>,
+    derived: usize,
+) -> Receipt {
+    Receipt {
+        command_id: envelope.command_id,
+        crn: envelope.crn.as_str().to_owned(),
+        first_position: result.first_position,
+        last_position: result.last_position,
+        stream_version: result.stream_version,
+        event_types: events.map(|e| e.event_type().to_owned()).collect(),
+        derived_events: u32::try_from(derived).unwrap_or(u32::MAX),
+        deduplicated: result.deduplicated,
+    }
+}

@@ -1,0 +1,378 @@
+//! Operator commands of the `caseledger` CLI: `init`, `import`, `exec`, `tick`, `case`.
+//! Exit codes are documented in docs/commands.md and defined by [`Failure::exit_code`].
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use caseledger_commands::handler::{CommandError, Receipt};
+use caseledger_commands::{parse_command_with_header, CommandEnvelope};
+use caseledger_store::StoreError;
+use jiff::civil::Date;
+use serde_json::json;
+
+use crate::engine::{Engine, EngineConfig, EngineError};
+
+/// Commands read and executed per batch by `import`. Within a batch different cases run
+/// concurrently (the store group-commits their appends); one case's commands stay in file
+/// order. Acknowledgements are written per batch, after its appends are durable.
+pub const IMPORT_BATCH_COMMANDS_MAX: usize = 512;
+/// Longest command line `import` and `exec` accept, in bytes.
+pub const COMMAND_LINE_BYTES_MAX: usize = caseledger_commands::envelope::COMMAND_BYTES_MAX;
+
+/// Why a CLI command failed, mapped onto an exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// 1: I/O, store or other failure.
+    Failed(String),
+    /// 3: bad input (a malformed command; the message names file, line and field).
+    BadInput(String),
+    /// 4: the store is open in another process.
+    InUse(String),
+    /// 5: a command was refused by the rules or the authorisation matrix (recorded).
+    Refused(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Failed(_) => 1,
+            Failure::BadInput(_) => 3,
+            Failure::InUse(_) => 4,
+            Failure::Refused(_) => 5,
+        }
+    }
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Failed(m) | Failure::BadInput(m) | Failure::InUse(m) | Failure::Refused(m) => {
+                m
+            }
+        }
+    }
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Failure {
+        match e {
+            EngineError::Store(StoreError::InUse { .. })
+            | EngineError::Command(CommandError::Store(StoreError::InUse { .. })) => {
+                Failure::InUse(e.to_string())
+            }
+            EngineError::BadCommand { .. } | EngineError::BadCrn(_) => {
+                Failure::BadInput(e.to_string())
+            }
+            EngineError::Command(CommandError::Refused(_)) => Failure::Refused(e.to_string()),
+            other => Failure::Failed(other.to_string()),
+        }
+    }
+}
+
+fn io_failure(what: &str, path: &Path, e: std::io::Error) -> Failure {
+    Failure::Failed(format!("{what} {}: {e}", path.display()))
+}
+
+/// Open the engine over the sled store in `data`.
+pub fn open(data: &Path) -> Result<Engine, Failure> {
+    Engine::open(EngineConfig::sled(data)).map_err(Failure::from)
+}
+
+/// `caseledger init`: create (or open) the store in `data`.
+pub async fn init(data: &Path, out: &mut dyn Write) -> Result<(), Failure> {
+    let engine = open(data)?;
+    let head = engine
+        .store()
+        .head()
+        .await
+        .map_err(|e| Failure::from(EngineError::from(e)))?;
+    writeln!(
+        out,
+        "store ready at {} (head position {head})",
+        data.display()
+    )
+    .map_err(|e| Failure::Failed(e.to_string()))
+}
+
+/// What `import` did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub applied: u64,
+    pub duplicates: u64,
+    pub refused: u64,
+}
+
+enum Outcome {
+    Applied(Receipt),
+    Refused(String, u64),
+}
+
+/// `caseledger import FILE [--ack-log FILE]`.
+///
+/// Commands are applied in file order per case. A malformed line stops the import: the
+/// commands before it are committed and acknowledged, nothing after it is applied, and the
+/// error names the file, line and field. Re-running is idempotent (command ids).
+pub async fn import(
+    engine: &Engine,
+    file: &Path,
+    ack_log: Option<&Path>,
+    err: &mut dyn Write,
+) -> Result<ImportSummary, Failure> {
+    let input = File::open(file).map_err(|e| io_failure("cannot open", file, e))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut reader = BufReader::new(input);
+    let mut ack = match ack_log {
+        Some(path) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| io_failure("cannot open ack log", path, e))?,
+        ),
+        None => None,
+    };
+    let bar = indicatif::ProgressBar::new(size);
+    let mut summary = ImportSummary::default();
+    let mut line_number = 0u64;
+    let mut bytes_read = 0u64;
+    let mut stop: Option<Failure> = None;
+    let mut buffer = String::new();
+    while stop.is_none() {
+        let mut batch: Vec<(u64, CommandEnvelope)> = Vec::new();
+        let mut at_end = false;
+        while batch.len() < IMPORT_BATCH_COMMANDS_MAX {
+            buffer.clear();
+            let n = reader
+                .by_ref()
+                .take(COMMAND_LINE_BYTES_MAX as u64 + 2)
+                .read_line(&mut buffer)
+                .map_err(|e| io_failure("cannot read", file, e))?;
+            if n == 0 {
+                at_end = true;
+                break;
+            }
+            line_number += 1;
+            bytes_read += n as u64;
+            let line = buffer.trim_end_matches(['\n', '\r']);
+            if n > COMMAND_LINE_BYTES_MAX + 1 && !buffer.ends_with('\n') {
+                stop = Some(Failure::BadInput(format!(
+                    "{}:{line_number}: input: line is longer than {COMMAND_LINE_BYTES_MAX} bytes",
+                    file.display()
+                )));
+                break;
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            match parse_command_with_header(line) {
+                Ok(envelope) => batch.push((line_number, envelope)),
+                Err((error, header)) => {
+                    // Record the refusal when the sender can be named; the import stops here.
+                    let _ = engine.handler().refuse_unparsed(&header, &error).await;
+                    stop = Some(Failure::BadInput(format!(
+                        "{}:{line_number}: {error}",
+                        file.display()
+                    )));
+                    break;
+                }
+            }
+        }
+        let outcomes = run_batch(engine, &batch).await;
+        // Acknowledge in file order, only what is durable: in the Flush mode every
+        // acknowledged append has been flushed by the store before it answered.
+        engine.flush().await.map_err(Failure::from)?;
+        let mut lines = String::new();
+        for ((line, envelope), outcome) in batch.iter().zip(outcomes) {
+            let record = match outcome {
+                Ok(Outcome::Applied(r)) => {
+                    if r.deduplicated {
+                        summary.duplicates += 1;
+                    } else {
+                        summary.applied += 1;
+                    }
+                    json!({"line": line, "command_id": envelope.command_id.to_string(),
+                           "status": if r.deduplicated { "duplicate" } else { "applied" },
+                           "first_position": r.first_position, "last_position": r.last_position})
+                }
+                Ok(Outcome::Refused(reason, position)) => {
+                    summary.refused += 1;
+                    let _ = writeln!(err, "{}:{line}: refused: {reason}", file.display());
+                    json!({"line": line, "command_id": envelope.command_id.to_string(),
+                           "status": "refused", "first_position": position, "last_position": position})
+                }
+                Err(failure) => {
+                    // Stop acknowledging at the first failure: later lines of this batch may
+                    // or may not be committed; a re-run settles them by command id.
+                    write_ack(&mut ack, &lines, ack_log)?;
+                    bar.finish_and_clear();
+                    return Err(Failure::Failed(format!(
+                        "{}:{line}: {}",
+                        file.display(),
+                        failure.message()
+                    )));
+                }
+            };
+            lines.push_str(&record.to_string());
+            lines.push('\n');
+        }
+        write_ack(&mut ack, &lines, ack_log)?;
+        bar.set_position(bytes_read);
+        if at_end {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    match stop {
+        Some(failure) => Err(failure),
+        None => Ok(summary),
+    }
+}
+
+fn write_ack(ack: &mut Option<File>, lines: &str, path: Option<&Path>) -> Result<(), Failure> {
+    let (Some(file), Some(path)) = (ack.as_mut(), path) else {
+        return Ok(());
+    };
+    if lines.is_empty() {
+        return Ok(());
+    }
+    file.write_all(lines.as_bytes())
+        .and_then(|()| file.sync_data())
+        .map_err(|e| io_failure("cannot write ack log", path, e))
+}
+
+/// Run one batch: cases concurrently, each case's commands in order.
+async fn run_batch(
+    engine: &Engine,
+    batch: &[(u64, CommandEnvelope)],
+) -> Vec<Result<Outcome, Failure>> {
+    let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (index, (_, envelope)) in batch.iter().enumerate() {
+        by_case
+            .entry(envelope.crn.as_str())
+            .or_default()
+            .push(index);
+    }
+    let per_case = by_case.into_values().map(|indices| async move {
+        let mut results = Vec::with_capacity(indices.len());
+        for index in indices {
+            let envelope = &batch[index].1;
+            let outcome = match engine.execute(envelope).await {
+                Ok(receipt) => Ok(Outcome::Applied(receipt)),
+                Err(CommandError::Refused(refusal)) => {
+                    Ok(Outcome::Refused(refusal.reason, refusal.audit_position))
+                }
+                Err(other) => Err(Failure::from(EngineError::from(other))),
+            };
+            results.push((index, outcome));
+        }
+        results
+    });
+    let mut slots: Vec<Option<Result<Outcome, Failure>>> = (0..batch.len()).map(|_| None).collect();
+    for results in futures::future::join_all(per_case).await {
+        for (index, outcome) in results {
+            slots[index] = Some(outcome);
+        }
+    }
+    slots
+        .into_iter()
+        .map(|s| s.unwrap_or_else(|| Err(Failure::Failed("command was not run".into()))))
+        .collect()
+}
+
+/// `caseledger exec`: one command from `input`; prints its receipt as JSON.
+pub async fn exec(
+    engine: &Engine,
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let mut text = String::new();
+    input
+        .take(COMMAND_LINE_BYTES_MAX as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Failure::Failed(format!("cannot read stdin: {e}")))?;
+    let receipt = engine
+        .execute_json(text.trim())
+        .await
+        .map_err(|e| match e {
+            EngineError::BadCommand { error, .. } => Failure::BadInput(format!("stdin: {error}")),
+            other => Failure::from(other),
+        })?;
+    let json = serde_json::to_string(&receipt).map_err(|e| Failure::Failed(e.to_string()))?;
+    writeln!(out, "{json}").map_err(|e| Failure::Failed(e.to_string()))
+}
+
+/// `caseledger tick --to DATE`.
+pub async fn tick(
+    engine: &Engine,
+    to: &str,
+    format: &str,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let date: Date = to
+        .parse()
+        .map_err(|_| Failure::BadInput(format!("--to: {to:?} is not a date YYYY-MM-DD")))?;
+    let report = engine.advance_to(date).await.map_err(Failure::from)?;
+    let write = |out: &mut dyn Write, s: String| {
+        out.write_all(s.as_bytes())
+            .map_err(|e| Failure::Failed(e.to_string()))
+    };
+    match format {
+        "json" => {
+            let value = json!({
+                "to": date.to_string(),
+                "cases": report.cases,
+                "applied": report.applied,
+                "already_recorded": report.already_recorded,
+                "blocked": report.blocked.iter().map(|b| json!({"on": b.on.to_string(), "what": b.what})).collect::<Vec<_>>(),
+            });
+            write(out, format!("{value}\n"))
+        }
+        "table" | "csv" => {
+            let sep = if format == "csv" { "," } else { "  " };
+            let mut s = format!("crn{sep}command_id{sep}events{sep}first_position\n");
+            for r in &report.applied {
+                s.push_str(&format!(
+                    "{}{sep}{}{sep}{}{sep}{}\n",
+                    r.crn,
+                    r.command_id,
+                    r.event_types.join(" "),
+                    r.first_position
+                ));
+            }
+            if format == "table" {
+                s.push_str(&format!(
+                    "{} case(s) looked at, {} applied, {} already recorded, {} blocked\n",
+                    report.cases,
+                    report.applied.len(),
+                    report.already_recorded,
+                    report.blocked.len()
+                ));
+                for b in &report.blocked {
+                    s.push_str(&format!("blocked {}: {}\n", b.on, b.what));
+                }
+            }
+            write(out, s)
+        }
+        other => Err(Failure::BadInput(format!(
+            "--format: {other:?} is not one of table, json, csv"
+        ))),
+    }
+}
+
+/// `caseledger case CRN`: the current state as JSON.
+pub async fn case(engine: &Engine, crn: &str, out: &mut dyn Write) -> Result<(), Failure> {
+    match engine.case(crn).await.map_err(Failure::from)? {
+        Some(state) => {
+            let json =
+                serde_json::to_string_pretty(&state).map_err(|e| Failure::Failed(e.to_string()))?;
+            writeln!(out, "{json}").map_err(|e| Failure::Failed(e.to_string()))
+        }
+        None => Err(Failure::Failed(format!(
+            "no case {crn} in this store; check the CRN or the --data directory"
+        ))),
+    }
+}
+
+/// Default data directory.
+pub fn default_data() -> PathBuf {
+    PathBuf::from("./caseledger-data")
+}
