@@ -20,7 +20,7 @@ use crate::cli_report;
 
 /// People in the default demo cohort: measured to finish well under 2 minutes on 2 cores in
 /// release mode (docs/benchmarks.md, "Demo").
-pub const DEMO_PEOPLE_DEFAULT: u64 = 5_000;
+pub const DEMO_PEOPLE_DEFAULT: u64 = 1_500;
 /// The seed of the demo cohort.
 pub const DEMO_SEED: u64 = 1;
 /// Most people a demo may have (a demo, not a benchmark: `generate` + `import` for more).
