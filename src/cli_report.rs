@@ -3,10 +3,11 @@
 //! `caseledger_projections::{rebuild_read_models, report_read_model}`.
 //!
 //! The caller opens the event store (the engine/CLI issue owns how) and passes it with the
-//! `--data` directory; read models live in `<data>/readmodels`.
+//! read-model directory, normally [`readmodels_path`]`(--data)` = `<data>/readmodels`.
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use caseledger_projections::report::Format;
 use caseledger_projections::{rebuild_read_models, report_read_model, AsOf};
@@ -21,8 +22,8 @@ pub fn readmodels_path(data: &Path) -> std::path::PathBuf {
 /// Rebuild all read models, drawing progress on stderr; with `digest`, print each read
 /// model's SHA-256 on `out`.
 pub async fn rebuild(
-    store: &dyn EventStore,
-    data: &Path,
+    store: Arc<dyn EventStore>,
+    readmodels: &Path,
     digest: bool,
     out: &mut dyn Write,
 ) -> Result<(), String> {
@@ -31,7 +32,7 @@ pub async fn rebuild(
         bar.set_length(head);
         bar.set_position(position);
     };
-    let reports = rebuild_read_models(store, &readmodels_path(data), &mut progress)
+    let reports = rebuild_read_models(&*store, readmodels, &mut progress)
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
@@ -77,8 +78,8 @@ pub fn parse_as_of(recorded: Option<&str>, effective: Option<&str>) -> Result<As
 
 /// Print report `name`; `today` is the date rules such as "overdue" are judged on.
 pub async fn report(
-    store: &dyn EventStore,
-    data: &Path,
+    store: Arc<dyn EventStore>,
+    readmodels: &Path,
     name: &str,
     as_of: AsOf,
     today: Date,
@@ -86,7 +87,7 @@ pub async fn report(
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let format = Format::parse(format).map_err(|e| e.to_string())?;
-    let table = report_read_model(store, &readmodels_path(data), name, as_of, today)
+    let table = report_read_model(&*store, readmodels, name, as_of, today)
         .await
         .map_err(|e| e.to_string())?;
     out.write_all(table.render(format).as_bytes())

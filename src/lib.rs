@@ -16,6 +16,7 @@ pub use caseledger_store as store;
 
 pub mod cli_demo;
 pub mod cli_ops;
+pub mod cli_replay;
 pub mod cli_report;
 pub mod engine;
 pub mod policy_cli;

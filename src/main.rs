@@ -88,6 +88,8 @@ enum Command {
         #[arg(long, default_value = "table")]
         format: String,
     },
+    #[command(flatten)]
+    Replay(caseledger::cli_replay::ReplayCommand),
 }
 
 #[derive(Subcommand)]
@@ -119,6 +121,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
             }
             .map_err(|e| Failure::Failed(format!("I/O error: {e}")))
+        }
+        Command::Replay(command) => {
+            caseledger::cli_replay::run(command, &data).map_err(Failure::Failed)
         }
         Command::Demo { dir, people } => {
             runtime()?.block_on(caseledger::cli_demo::demo(dir, people, &mut io::stdout()))
@@ -155,8 +160,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Rebuild { digest } => runtime()?.block_on(async {
             let engine = cli_ops::open(&data)?;
             caseledger::cli_report::rebuild(
-                engine.store().as_ref(),
-                &data,
+                engine.store().clone(),
+                &caseledger::cli_report::readmodels_path(&data),
                 digest,
                 &mut io::stdout(),
             )
@@ -184,8 +189,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             let engine = cli_ops::open(&data)?;
             caseledger::cli_report::report(
-                engine.store().as_ref(),
-                &data,
+                engine.store().clone(),
+                &caseledger::cli_report::readmodels_path(&data),
                 &name,
                 as_of,
                 today,

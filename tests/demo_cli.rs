@@ -45,7 +45,10 @@ fn a_generated_cohort_imports_with_zero_refusals_and_the_chain_verifies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("cohort.jsonl");
     std::fs::write(&file, generate("50", "1")).expect("write");
-    let lines = std::fs::read_to_string(&file).expect("read").lines().count();
+    let lines = std::fs::read_to_string(&file)
+        .expect("read")
+        .lines()
+        .count();
     let data = dir.path().join("data");
     let data_arg = data.to_str().expect("utf-8 path");
     let out = caseledger(&["--data", data_arg, "import", file.to_str().expect("path")]);
@@ -67,6 +70,11 @@ fn a_generated_cohort_imports_with_zero_refusals_and_the_chain_verifies() {
         "{stdout}"
     );
     verify(&data, lines);
+    // `caseledger verify` (replay) recomputes the chain and the Merkle root.
+    let verified = caseledger(&["--data", data_arg, "verify"]);
+    let stdout = String::from_utf8_lossy(&verified.stdout);
+    assert!(verified.status.success(), "{stdout}");
+    assert!(stdout.contains("chain intact"), "{stdout}");
 }
 
 fn verify(data: &Path, commands: usize) {
@@ -74,7 +82,10 @@ fn verify(data: &Path, commands: usize) {
     runtime.block_on(async {
         let engine = Engine::open(EngineConfig::sled(data)).expect("open");
         let head = engine.store().head().await.expect("head");
-        assert!(head >= commands as u64, "{head} events for {commands} commands");
+        assert!(
+            head >= commands as u64,
+            "{head} events for {commands} commands"
+        );
         let report = engine.store().verify(1, None).await.expect("verify");
         assert!(report.is_ok(), "{report:?}");
         assert_eq!(report.records_checked, head);
@@ -103,7 +114,10 @@ fn demo_runs_on_a_fresh_directory_and_prints_the_summaries() {
         "hash chain intact",
         "Where to look next",
     ] {
-        assert!(stdout.contains(expected), "missing {expected:?} in\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in\n{stdout}"
+        );
     }
     // The store it leaves is usable by the commands it suggests.
     let data = demo_dir.join("data");

@@ -16,6 +16,7 @@ pub mod persisted;
 pub mod projection;
 pub mod report;
 pub mod source;
+pub mod synthetic;
 
 pub use error::ProjectionError;
 pub use memory::{fold_store, MemoryFold, MemoryReadModels};

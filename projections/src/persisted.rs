@@ -14,8 +14,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use caseledger_store::{EventStore, StreamId, READ_ALL_PAGE_EVENTS_MAX};
+use caseledger_store::{
+    EventStore, EventStoreExt, RecordedEvent, StreamId, READ_ALL_PAGE_EVENTS_MAX,
+};
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
@@ -221,7 +224,7 @@ struct Dirty<S> {
 }
 
 /// Fold the log into `tree` from its checkpoint up to `until` (inclusive), one transaction per
-/// batch. Returns the new checkpoint.
+/// page. Returns the new checkpoint.
 async fn fold_into<P: Projection>(
     store: &dyn EventStore,
     tree: &sled::Tree,
@@ -229,7 +232,6 @@ async fn fold_into<P: Projection>(
     until: u64,
     progress: &mut dyn Progress,
 ) -> Result<u64, ProjectionError> {
-    let models = projection.models().len();
     let mut checkpoint = read_u64(tree, CHECKPOINT_KEY)?.unwrap_or(0);
     while checkpoint < until {
         let want = u32::try_from((until - checkpoint).min(u64::from(EVENTS_PER_BATCH_MAX)))
@@ -242,54 +244,70 @@ async fn fold_into<P: Projection>(
                 got: until,
             });
         }
-        let mut dirty: BTreeMap<String, Dirty<P::State>> = BTreeMap::new();
-        let mut batch_checkpoint = checkpoint;
-        for record in page.iter().take_while(|r| r.position <= until) {
-            if record.position != batch_checkpoint + 1 {
-                return Err(ProjectionError::LogGap {
-                    checkpoint: batch_checkpoint,
-                    got: record.position,
-                });
-            }
-            if !dirty.contains_key(record.stream_id.as_str()) {
+        let end = page.partition_point(|r| r.position <= until);
+        checkpoint = fold_batch(tree, projection, checkpoint, &page[..end])?;
+        progress.update(projection.name(), checkpoint, until);
+    }
+    Ok(checkpoint)
+}
+
+/// Fold `records` (which must start right after `checkpoint`, gapless) into `tree`: rows,
+/// states and the new checkpoint in ONE transaction. Returns the new checkpoint.
+fn fold_batch<P: Projection>(
+    tree: &sled::Tree,
+    projection: &P,
+    checkpoint: u64,
+    records: &[RecordedEvent],
+) -> Result<u64, ProjectionError> {
+    let models = projection.models().len();
+    let mut dirty: BTreeMap<&str, Dirty<P::State>> = BTreeMap::new();
+    let mut batch_checkpoint = checkpoint;
+    for record in records {
+        if record.position != batch_checkpoint + 1 {
+            return Err(ProjectionError::LogGap {
+                checkpoint: batch_checkpoint,
+                got: record.position,
+            });
+        }
+        let entry = match dirty.entry(record.stream_id.as_str()) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
                 let state: P::State = match tree.get(state_key(&record.stream_id))? {
                     Some(bytes) => decode_state(&record.stream_id, &bytes)?,
                     None => P::State::default(),
                 };
                 let mut rows_before = Rows::new();
                 projection.rows(&record.stream_id, &state, &mut rows_before);
-                dirty.insert(record.stream_id.clone(), Dirty { state, rows_before });
+                e.insert(Dirty { state, rows_before })
             }
-            let entry = dirty
-                .get_mut(record.stream_id.as_str())
-                .ok_or_else(|| ProjectionError::InvalidArgument("dirty state vanished".into()))?;
-            projection.apply(&mut entry.state, record)?;
-            batch_checkpoint = record.position;
-        }
-        let mut batch = sled::Batch::default();
-        let mut rows_after = Rows::new();
-        for (stream, entry) in &dirty {
-            rows_after.clear();
-            projection.rows(stream, &entry.state, &mut rows_after);
-            rows_after.check(stream, models)?;
-            for (model, key, _) in entry.rows_before.iter() {
-                if rows_after.get(model, key).is_none() {
-                    batch.remove(row_key(model, stream, key));
-                }
-            }
-            for (model, key, value) in rows_after.iter() {
-                if entry.rows_before.get(model, key).map(Vec::as_slice) != Some(value) {
-                    batch.insert(row_key(model, stream, key), value);
-                }
-            }
-            batch.insert(state_key(stream), encode_state(&entry.state)?);
-        }
-        batch.insert(CHECKPOINT_KEY, &batch_checkpoint.to_be_bytes());
-        commit(tree, &batch)?;
-        checkpoint = batch_checkpoint;
-        progress.update(projection.name(), checkpoint, until);
+        };
+        projection.apply(&mut entry.state, record)?;
+        batch_checkpoint = record.position;
     }
-    Ok(checkpoint)
+    if batch_checkpoint == checkpoint {
+        return Ok(checkpoint);
+    }
+    let mut batch = sled::Batch::default();
+    let mut rows_after = Rows::new();
+    for (stream, entry) in &dirty {
+        rows_after.clear();
+        projection.rows(stream, &entry.state, &mut rows_after);
+        rows_after.check(stream, models)?;
+        for (model, key, _) in entry.rows_before.iter() {
+            if rows_after.get(model, key).is_none() {
+                batch.remove(row_key(model, stream, key));
+            }
+        }
+        for (model, key, value) in rows_after.iter() {
+            if entry.rows_before.get(model, key).map(Vec::as_slice) != Some(value) {
+                batch.insert(row_key(model, stream, key), value);
+            }
+        }
+        batch.insert(state_key(stream), encode_state(&entry.state)?);
+    }
+    batch.insert(CHECKPOINT_KEY, &batch_checkpoint.to_be_bytes());
+    commit(tree, &batch)?;
+    Ok(batch_checkpoint)
 }
 
 fn commit(tree: &sled::Tree, batch: &sled::Batch) -> Result<(), ProjectionError> {
@@ -444,27 +462,67 @@ pub async fn rebuild_stream<P: Projection>(
 }
 
 /// Keep the generation in service level with the log until `shutdown` becomes true.
+///
+/// Catches up first (building the first generation if there is none), then follows the
+/// store's [`Subscription`]: each wake-up folds every record up to the head seen then (at most
+/// [`EVENTS_PER_BATCH_MAX`]) in one transaction. If a rebuild switched generations meanwhile,
+/// the runner re-synchronises from the new generation's checkpoint.
 pub async fn run_live<P: Projection>(
-    store: &dyn EventStore,
+    store: Arc<dyn EventStore>,
     db: &ReadModelDb,
     projection: &P,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     progress: &mut dyn Progress,
 ) -> Result<u64, ProjectionError> {
-    let mut head = store.watch_head();
+    let mut checkpoint = catch_up(&*store, db, projection, progress).await?;
+    let mut subscription = store.subscribe(checkpoint + 1);
+    let mut records: Vec<RecordedEvent> = Vec::new();
     loop {
-        let checkpoint = catch_up(store, db, projection, progress).await?;
-        if *shutdown.borrow() {
+        if *shutdown.borrow_and_update() {
             return Ok(checkpoint);
         }
-        tokio::select! {
-            changed = head.changed() => {
+        let first = tokio::select! {
+            next = subscription.next() => match next {
+                Ok(record) => record,
+                // The store was closed: nothing more will arrive.
+                Err(caseledger_store::StoreError::Closed) => return Ok(checkpoint),
+                Err(e) => return Err(e.into()),
+            },
+            changed = shutdown.changed() => {
                 if changed.is_err() {
-                    // The store was dropped: nothing more will arrive.
+                    // Nobody can ask us to stop any more: stop now.
                     return Ok(checkpoint);
                 }
+                continue;
             }
-            _ = shutdown.changed() => {}
+        };
+        // Everything up to the head published now is readable without waiting.
+        let head = *store.watch_head().borrow();
+        let last = head.min(first.position + u64::from(EVENTS_PER_BATCH_MAX) - 1);
+        records.clear();
+        records.push(first);
+        while subscription.next_position() <= last {
+            records.push(subscription.next().await?);
         }
+        let writer = db.writer.lock().await;
+        let Some(generation) = db.current_generation(projection.name())? else {
+            return Err(ProjectionError::InvalidArgument(format!(
+                "projection {} disappeared from the read-model database while running",
+                projection.name()
+            )));
+        };
+        let tree = db.generation_tree(projection.name(), generation)?;
+        let in_service = read_u64(&tree, CHECKPOINT_KEY)?.unwrap_or(0);
+        if records[0].position != in_service + 1 {
+            // A rebuild put a generation in service that is not where this runner is:
+            // follow it from its own checkpoint.
+            drop(writer);
+            checkpoint = catch_up(&*store, db, projection, progress).await?;
+            subscription = store.subscribe(checkpoint + 1);
+            continue;
+        }
+        checkpoint = fold_batch(&tree, projection, in_service, &records)?;
+        drop(writer);
+        progress.update(projection.name(), checkpoint, head);
     }
 }

@@ -10,7 +10,7 @@ use caseledger_projections::{
     ProjectionError, ReadModelDb, RowSource, Rows,
 };
 use caseledger_store::{RecordedEvent, StreamId};
-use common::VecStore;
+use common::{Backend, TestLog};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -67,16 +67,21 @@ fn runtime() -> tokio::runtime::Runtime {
 
 const TYPES: [&str; 4] = ["Opened", "Noted", "Moved", "Closed"];
 
-fn fill(store: &VecStore, events: &[(u8, u8)]) {
+fn fill(store: &TestLog, events: &[(u8, u8)]) {
     for (i, (stream, kind)) in events.iter().enumerate() {
         let t = TYPES[usize::from(*kind) % TYPES.len()];
         store.push(&format!("X{stream}"), t, vec![*kind], i as i64, i as i64);
     }
 }
 
-fn memory_digests(store: &VecStore) -> BTreeMap<String, String> {
+fn memory_digests(store: &TestLog) -> BTreeMap<String, String> {
     runtime()
-        .block_on(fold_store(&Toy, store, AsOf::Now, &mut NoProgress))
+        .block_on(fold_store(
+            &Toy,
+            store.dyn_store(),
+            AsOf::Now,
+            &mut NoProgress,
+        ))
         .unwrap()
         .digests()
         .unwrap()
@@ -91,10 +96,11 @@ proptest! {
     fn incremental_with_restarts_equals_full_rebuild(
         events in proptest::collection::vec((0u8..6, 0u8..4), 1..300),
         cuts in proptest::collection::vec(0usize..300, 0..5),
+        on_sled in any::<bool>(),
     ) {
         let rt = runtime();
         let dir = tempfile::tempdir().unwrap();
-        let store = VecStore::default();
+        let store = TestLog::new(if on_sled { Backend::Sled } else { Backend::Memory });
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % events.len()).collect();
         cuts.push(events.len());
         cuts.sort_unstable();
@@ -104,16 +110,16 @@ proptest! {
             done = cut;
             // A restart: a fresh handle on the same database each time.
             let db = ReadModelDb::open(dir.path().join("rm")).unwrap();
-            rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress)).unwrap();
+            rt.block_on(catch_up(store.dyn_store(), &db, &Toy, &mut NoProgress)).unwrap();
         }
         let db = ReadModelDb::open(dir.path().join("rm")).unwrap();
         let incremental = db.view(&Toy).unwrap().unwrap().digests().unwrap();
         let fresh = ReadModelDb::open(dir.path().join("fresh")).unwrap();
-        let full = rt.block_on(rebuild(&store, &fresh, &Toy, &mut NoProgress)).unwrap();
+        let full = rt.block_on(rebuild(store.dyn_store(), &fresh, &Toy, &mut NoProgress)).unwrap();
         prop_assert_eq!(&incremental, &full.digests);
         prop_assert_eq!(&incremental, &memory_digests(&store));
         // And a rebuild over the incrementally built database switches to the same rows.
-        let again = rt.block_on(rebuild(&store, &db, &Toy, &mut NoProgress)).unwrap();
+        let again = rt.block_on(rebuild(store.dyn_store(), &db, &Toy, &mut NoProgress)).unwrap();
         prop_assert_eq!(&again.digests, &incremental);
     }
 }
@@ -122,11 +128,11 @@ proptest! {
 fn rows_of_a_closed_stream_are_deleted_incrementally() {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let store = VecStore::default();
+    let store = TestLog::memory();
     let db = ReadModelDb::open(dir.path()).unwrap();
     store.push("A", "Opened", vec![0], 0, 0);
     store.push("B", "Opened", vec![0], 0, 0);
-    rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+    rt.block_on(catch_up(store.dyn_store(), &db, &Toy, &mut NoProgress))
         .unwrap();
     let view = db.view(&Toy).unwrap().unwrap();
     let mut streams = Vec::new();
@@ -138,7 +144,7 @@ fn rows_of_a_closed_stream_are_deleted_incrementally() {
     assert_eq!(streams, vec![b"A\0".to_vec(), b"B\0".to_vec()]);
     store.push("A", "Closed", vec![3], 1, 1);
     assert_eq!(
-        rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+        rt.block_on(catch_up(store.dyn_store(), &db, &Toy, &mut NoProgress))
             .unwrap(),
         3
     );
@@ -156,16 +162,16 @@ fn rows_of_a_closed_stream_are_deleted_incrementally() {
 fn an_undecodable_event_is_a_typed_error_and_writes_nothing() {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let store = VecStore::default();
+    let store = TestLog::memory();
     let db = ReadModelDb::open(dir.path()).unwrap();
     store.push("A", "Opened", vec![0], 0, 0);
-    rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+    rt.block_on(catch_up(store.dyn_store(), &db, &Toy, &mut NoProgress))
         .unwrap();
     let before = db.view(&Toy).unwrap().unwrap().digests().unwrap();
     store.push("A", "Noted", vec![1], 0, 0);
     store.push("A", "Garbled", vec![0xFF], 0, 0);
     let err = rt
-        .block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+        .block_on(catch_up(store.dyn_store(), &db, &Toy, &mut NoProgress))
         .unwrap_err();
     assert!(
         matches!(err, ProjectionError::UndecodableEvent { position: 3, .. }),
@@ -178,7 +184,7 @@ fn an_undecodable_event_is_a_typed_error_and_writes_nothing() {
     assert_eq!(view.digests().unwrap(), before);
     // A rebuild over the same bad log fails too and leaves generation 1 in service.
     assert!(rt
-        .block_on(rebuild(&store, &db, &Toy, &mut NoProgress))
+        .block_on(rebuild(store.dyn_store(), &db, &Toy, &mut NoProgress))
         .is_err());
     assert_eq!(db.current_generation("toy").unwrap(), Some(1));
     assert_eq!(db.view(&Toy).unwrap().unwrap().digests().unwrap(), before);
@@ -188,11 +194,11 @@ fn an_undecodable_event_is_a_typed_error_and_writes_nothing() {
 fn rebuild_switches_generation_and_deletes_abandoned_ones() {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let store = VecStore::default();
+    let store = TestLog::memory();
     fill(&store, &[(1, 0), (2, 1), (1, 2)]);
     let db = ReadModelDb::open(dir.path()).unwrap();
     let first = rt
-        .block_on(rebuild(&store, &db, &Toy, &mut NoProgress))
+        .block_on(rebuild(store.dyn_store(), &db, &Toy, &mut NoProgress))
         .unwrap();
     assert_eq!(
         (
@@ -203,7 +209,7 @@ fn rebuild_switches_generation_and_deletes_abandoned_ones() {
         (1, None, 3)
     );
     let second = rt
-        .block_on(rebuild(&store, &db, &Toy, &mut NoProgress))
+        .block_on(rebuild(store.dyn_store(), &db, &Toy, &mut NoProgress))
         .unwrap();
     assert_eq!(
         (second.generation, second.previous_generation),
@@ -213,7 +219,7 @@ fn rebuild_switches_generation_and_deletes_abandoned_ones() {
     assert_eq!(db.generations("toy"), vec![2]);
     let mut seen = Vec::new();
     let mut progress = |p: &str, pos: u64, head: u64| seen.push((p.to_owned(), pos, head));
-    rt.block_on(rebuild(&store, &db, &Toy, &mut progress))
+    rt.block_on(rebuild(store.dyn_store(), &db, &Toy, &mut progress))
         .unwrap();
     assert_eq!(seen, vec![("toy".to_owned(), 3, 3)]);
 }
@@ -222,14 +228,14 @@ fn rebuild_switches_generation_and_deletes_abandoned_ones() {
 fn single_stream_rebuild_repairs_only_that_stream() {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
-    let store = VecStore::default();
+    let store = TestLog::memory();
     fill(&store, &[(1, 0), (2, 1), (1, 2), (2, 2)]);
     let db = ReadModelDb::open(dir.path()).unwrap();
     let built = rt
-        .block_on(rebuild(&store, &db, &Toy, &mut NoProgress))
+        .block_on(rebuild(store.dyn_store(), &db, &Toy, &mut NoProgress))
         .unwrap();
     rt.block_on(rebuild_stream(
-        &store,
+        store.dyn_store(),
         &db,
         &Toy,
         &StreamId::new("X1").unwrap(),
@@ -242,7 +248,7 @@ fn single_stream_rebuild_repairs_only_that_stream() {
     // An event past the checkpoint is left to the runner, not folded twice.
     store.push("X1", "Noted", vec![1], 9, 9);
     rt.block_on(rebuild_stream(
-        &store,
+        store.dyn_store(),
         &db,
         &Toy,
         &StreamId::new("X1").unwrap(),
@@ -252,7 +258,7 @@ fn single_stream_rebuild_repairs_only_that_stream() {
         db.view(&Toy).unwrap().unwrap().digests().unwrap(),
         built.digests
     );
-    rt.block_on(catch_up(&store, &db, &Toy, &mut NoProgress))
+    rt.block_on(catch_up(store.dyn_store(), &db, &Toy, &mut NoProgress))
         .unwrap();
     assert_eq!(
         db.view(&Toy).unwrap().unwrap().digests().unwrap(),
@@ -263,13 +269,13 @@ fn single_stream_rebuild_repairs_only_that_stream() {
 #[test]
 fn as_of_recorded_is_a_prefix_and_as_of_effective_filters_by_world_time() {
     let rt = runtime();
-    let store = VecStore::default();
+    let store = TestLog::memory();
     // recorded 10, 20, 30; the third happened in the world at 5 (late recording).
     store.push("A", "Opened", vec![0], 10, 10);
     store.push("A", "Noted", vec![1], 20, 20);
     store.push("A", "Moved", vec![2], 30, 5);
     let at = |as_of| {
-        rt.block_on(fold_store(&Toy, &store, as_of, &mut NoProgress))
+        rt.block_on(fold_store(&Toy, store.dyn_store(), as_of, &mut NoProgress))
             .unwrap()
     };
     assert_eq!(at(AsOf::Recorded(20)).events_folded(), 2);
@@ -290,37 +296,56 @@ fn as_of_recorded_is_a_prefix_and_as_of_effective_filters_by_world_time() {
     assert_eq!(types, vec!["A\0Moved", "A\0Opened"]);
 }
 
+/// The live runner follows the store's subscription on both backends, folds appends made
+/// while it runs, follows a rebuild that switched generations under it, and stops on request.
 #[test]
 fn live_runner_follows_the_head_until_shut_down() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(VecStore::default());
-    let db = std::sync::Arc::new(ReadModelDb::open(dir.path()).unwrap());
-    store.push("A", "Opened", vec![0], 0, 0);
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let (s2, d2) = (store.clone(), db.clone());
-    let task = rt.spawn(async move { run_live(&*s2, &d2, &Toy, shutdown, &mut NoProgress).await });
-    rt.block_on(async {
-        // Wait (bounded) until the runner has folded position 1, then append more.
-        for _ in 0..500 {
-            if db.view(&Toy).unwrap().is_some_and(|v| v.checkpoint() == 1) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    for backend in [Backend::Memory, Backend::Sled] {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = std::sync::Arc::new(TestLog::new(backend));
+        let db = std::sync::Arc::new(ReadModelDb::open(dir.path()).unwrap());
+        log.push("A", "Opened", vec![0], 0, 0);
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let (store, d2) = (log.store.clone(), db.clone());
+        let task =
+            rt.spawn(async move { run_live(store, &d2, &Toy, shutdown, &mut NoProgress).await });
+        // Wait (bounded: 5 s) until the runner has folded `position`.
+        let wait_for = |position: u64| {
+            rt.block_on(async {
+                for _ in 0..500 {
+                    if db
+                        .view(&Toy)
+                        .unwrap()
+                        .is_some_and(|v| v.checkpoint() >= position)
+                    {
+                        return true;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                false
+            })
+        };
+        assert!(wait_for(1), "{backend:?}: first catch-up");
+        for i in 0..20u8 {
+            log.push(&format!("S{}", i % 3), "Noted", vec![1], 1, 1);
         }
-        store.push("A", "Noted", vec![1], 1, 1);
-        for _ in 0..500 {
-            if db.view(&Toy).unwrap().is_some_and(|v| v.checkpoint() == 2) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    });
-    stop.send_replace(true);
-    let checkpoint = rt.block_on(task).unwrap().unwrap();
-    assert_eq!(checkpoint, 2);
+        assert!(wait_for(21), "{backend:?}: live appends");
+        // A rebuild switches generations under the runner; it keeps following the new one.
+        rt.block_on(rebuild(log.dyn_store(), &db, &Toy, &mut NoProgress))
+            .unwrap();
+        log.push("A", "Closed", vec![3], 2, 2);
+        assert!(wait_for(22), "{backend:?}: after a rebuild");
+        stop.send_replace(true);
+        let checkpoint = rt.block_on(task).unwrap().unwrap();
+        assert_eq!(checkpoint, 22);
+        assert_eq!(
+            db.view(&Toy).unwrap().unwrap().digests().unwrap(),
+            memory_digests(&log)
+        );
+    }
 }

@@ -9,7 +9,10 @@
 //! batch (the engine's `Flush` durability). The difference is the engine's own cost: queueing,
 //! deciding, encoding, hashing, waking callers.
 //!
-//! Columns are a list of [`Column`]s so another backend (PostgreSQL) can be added as one more.
+//! Columns are a list of [`Column`]s; the third is the same engine on PostgreSQL
+//! (`CASELEDGER_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`, a schema of its
+//! own dropped afterwards; synchronous_commit on, i.e. the server's WAL flush before each
+//! acknowledgement). If no server answers, the column says so loudly and is left out.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,6 +104,72 @@ async fn engine(store: Arc<SledStore>, writers: u32, appends: u32) -> Measuremen
     }
 }
 
+/// The same workload on PostgreSQL: one fresh schema per scenario.
+async fn engine_postgres(url: &str, writers: u32, appends: u32) -> Result<Measurement, String> {
+    use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
+    let schema = format!("caseledger_bench_{}_{writers}", std::process::id());
+    let config = PostgresConfig::from_url(url)
+        .and_then(|c| c.with_schema(&schema))
+        .map_err(|e| e.to_string())?;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("PostgreSQL not reachable at {}: {e}", config.describe()))?;
+    tokio::spawn(connection);
+    let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+    client
+        .batch_execute(&drop_schema)
+        .await
+        .map_err(|e| e.to_string())?;
+    let store = PostgresStore::open(
+        config,
+        Arc::new(SystemClock),
+        PostgresOptions {
+            durability: Durability::Flush,
+            ..PostgresOptions::default()
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let store = Arc::new(store);
+    let before = store.stats();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let stream = StreamId::new(format!("BENCH-{w}")).unwrap();
+            for n in 0..appends {
+                store
+                    .append(
+                        &stream,
+                        ExpectedVersion::Exact(u64::from(n)),
+                        vec![event(w, n)],
+                        None,
+                    )
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let after = store.stats();
+    let report = store.verify(1, None).await.map_err(|e| e.to_string())?;
+    assert!(report.is_ok(), "{report:?}");
+    drop(store);
+    client
+        .batch_execute(&drop_schema)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Measurement {
+        events: after.events - before.events,
+        elapsed,
+        batches: after.batches - before.batches,
+    })
+}
+
 /// Raw sled: the same bytes into the same trees, `batch` events per transaction + flush.
 fn raw_sled(entries: &[Entry], batch: usize) -> Measurement {
     let dir = bench_dir();
@@ -179,6 +248,8 @@ fn main() {
         "{:>8} {:>8} | {:<14} {:>12} {:>10} {:>9} | {:>8}",
         "writers", "events", "backend", "events/s", "µs/event", "batch", "vs raw"
     );
+    let pg_url = std::env::var("CASELEDGER_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let mut single_writer: Option<(f64, f64)> = None;
     for (writers, appends) in SCENARIOS {
         let dir = bench_dir();
@@ -197,7 +268,7 @@ fn main() {
         drop(store);
         let mean_batch = (engine_m.events as f64 / engine_m.batches.max(1) as f64).round() as usize;
         let raw_m = raw_sled(&entries, mean_batch);
-        let columns = [
+        let mut columns = vec![
             Column {
                 name: "engine (sled)",
                 measurement: engine_m,
@@ -206,8 +277,14 @@ fn main() {
                 name: "raw sled",
                 measurement: raw_m,
             },
-            // A PostgreSQL backend adds its column here.
         ];
+        match runtime.block_on(engine_postgres(&pg_url, writers, appends)) {
+            Ok(measurement) => columns.push(Column {
+                name: "engine (pg)",
+                measurement,
+            }),
+            Err(e) => println!("!!! PostgreSQL column LEFT OUT for {writers} writers: {e}"),
+        }
         let raw_secs = columns[1].measurement.elapsed.as_secs_f64();
         for c in &columns {
             let m = &c.measurement;

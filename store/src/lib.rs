@@ -28,6 +28,7 @@ pub mod conformance;
 pub mod hash;
 pub mod memory;
 mod planner;
+pub mod postgres;
 pub mod sled_store;
 pub mod subscription;
 mod validate;

@@ -30,12 +30,20 @@ impl Projection for CaseProjection {
     }
 
     fn apply(&self, state: &mut CaseFacts, record: &RecordedEvent) -> Result<(), ProjectionError> {
+        // Only case streams (named by their CRN) carry case facts. System streams such as
+        // `audit-refusals` hold other payloads (refused commands) and feed no read model.
+        if !is_case_stream(&record.stream_id) {
+            return Ok(());
+        }
         let event = decode_event(record)?;
         state.apply(&event);
         Ok(())
     }
 
     fn rows(&self, stream_id: &str, state: &CaseFacts, out: &mut Rows) {
+        if !is_case_stream(stream_id) {
+            return;
+        }
         let r = rows::derive(stream_id, state);
         if let Some(row) = &r.caseload {
             out.put_json(rows::CASELOAD, Vec::new(), row);
@@ -57,4 +65,9 @@ impl Projection for CaseProjection {
             out.put_json(rows::PERFORMANCE, key.into_bytes(), row);
         }
     }
+}
+
+/// A case stream is named by its CRN (`caseledger_domain` validates the shape).
+pub fn is_case_stream(stream_id: &str) -> bool {
+    caseledger_domain::identity::Crn::new(stream_id).is_ok()
 }

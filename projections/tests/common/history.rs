@@ -13,9 +13,7 @@ use caseledger_domain::ruleset::RulesetId;
 use caseledger_domain::sentence::*;
 use caseledger_domain::Event;
 use caseledger_projections::case::CaseProjection;
-use caseledger_projections::codec::encode_event;
-use caseledger_projections::{MemoryFold, MemoryReadModels};
-use caseledger_store::RecordedEvent;
+use caseledger_projections::{fold_store, AsOf, MemoryReadModels, NoProgress};
 use jiff::civil::Date;
 
 pub fn d(s: &str) -> Date {
@@ -196,39 +194,30 @@ pub fn handover(
     })
 }
 
-/// Envelopes for `cases`: each case's events in order, cases interleaved one after another.
-pub fn records(cases: &[(&str, Vec<Event>)]) -> Vec<RecordedEvent> {
-    let mut out = Vec::new();
+/// Append `cases` to a real `MemoryStore` (each case's events in order, one case after
+/// another; recorded and effective at the position) and fold the case projection over it.
+pub fn fold(cases: &[(&str, Vec<Event>)]) -> MemoryReadModels {
+    let log = super::TestLog::memory();
+    let mut at = 0;
     for (crn, events) in cases {
-        for (i, e) in events.iter().enumerate() {
-            let position = out.len() as u64 + 1;
-            out.push(RecordedEvent {
-                position,
-                stream_id: (*crn).to_owned(),
-                stream_version: i as u64 + 1,
-                recorded_at_us: position as i64,
-                event_id: uuid::Uuid::nil(),
-                event_type: e.event_type().to_owned(),
-                schema_version: e.schema_version(),
-                effective_at_us: position as i64,
-                actor: Default::default(),
-                command_id: uuid::Uuid::nil(),
-                correlation_id: uuid::Uuid::nil(),
-                causation_id: uuid::Uuid::nil(),
-                ruleset_id: String::new(),
-                payload: encode_event(e),
-                previous_hash: [0; 32],
-                hash: [0; 32],
-            });
+        for e in events {
+            at += 1;
+            log.push_event(crn, e, at, at);
         }
     }
-    out
+    fold_log(&log, AsOf::Now)
 }
 
-pub fn fold(cases: &[(&str, Vec<Event>)]) -> MemoryReadModels {
-    let mut fold = MemoryFold::new(&CaseProjection).unwrap();
-    for r in records(cases) {
-        fold.fold(&r).unwrap();
-    }
-    fold.finish().unwrap()
+/// Fold the case projection over `log` as of `as_of`.
+pub fn fold_log(log: &super::TestLog, as_of: AsOf) -> MemoryReadModels {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(fold_store(
+        &CaseProjection,
+        log.dyn_store(),
+        as_of,
+        &mut NoProgress,
+    ))
+    .unwrap()
 }

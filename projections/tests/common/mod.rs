@@ -1,33 +1,149 @@
-//! Test support. `VecStore` is a stand-in for `caseledger_store::MemoryStore` until the store
-//! branch lands on this branch; it keeps the EventStore contract (gapless positions,
-//! non-decreasing recorded_at) but no hash chain.
+//! Test support: a real event log (`caseledger_store::MemoryStore` or `SledStore`) with a
+//! manual clock, so each test chooses `recorded_at` and `effective_at` exactly.
 #![allow(dead_code)]
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use async_trait::async_trait;
+use caseledger_domain::Event;
+use caseledger_projections::codec::encode_event;
 use caseledger_store::{
-    AppendResult, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError, StreamId,
-    VerifyReport,
+    Durability, EventStore, ExpectedVersion, ManualClock, MemoryStore, NewEvent, SledOptions,
+    SledStore, StreamId,
 };
 use uuid::Uuid;
 
-pub struct VecStore {
-    records: Mutex<Vec<RecordedEvent>>,
-    head: tokio::sync::watch::Sender<u64>,
+pub mod history;
+pub mod script;
+
+/// Which backend a test log uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Sled,
 }
 
-impl Default for VecStore {
-    fn default() -> Self {
+/// A real event log plus what a test needs to write to it synchronously.
+pub struct TestLog {
+    pub store: Arc<dyn EventStore>,
+    clock: Arc<ManualClock>,
+    next_event: AtomicU64,
+    /// Drives appends made from synchronous test code.
+    rt: tokio::runtime::Runtime,
+    /// Keeps a sled store's directory alive for as long as the log.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestLog {
+    pub fn memory() -> Self {
+        Self::new(Backend::Memory)
+    }
+
+    pub fn sled() -> Self {
+        Self::new(Backend::Sled)
+    }
+
+    pub fn new(backend: Backend) -> Self {
+        let clock = Arc::new(ManualClock::new(0));
+        let (store, dir): (Arc<dyn EventStore>, _) = match backend {
+            Backend::Memory => (Arc::new(MemoryStore::new(clock.clone())), None),
+            Backend::Sled => {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SledStore::open(
+                    dir.path().join("log"),
+                    SledOptions {
+                        // Tests need visibility, not durability; each append still waits for
+                        // the writer's commit.
+                        durability: Durability::Buffered,
+                        clock: clock.clone(),
+                    },
+                )
+                .unwrap();
+                (Arc::new(store), Some(dir))
+            }
+        };
         Self {
-            records: Mutex::new(Vec::new()),
-            head: tokio::sync::watch::channel(0).0,
+            store,
+            clock,
+            next_event: AtomicU64::new(1),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            _dir: dir,
         }
     }
-}
 
-impl VecStore {
-    /// Append one event with explicit times (test helper).
+    pub fn dyn_store(&self) -> &dyn EventStore {
+        &*self.store
+    }
+
+    fn new_event(
+        &self,
+        event_type: &str,
+        schema_version: u16,
+        payload: Vec<u8>,
+        effective_at_us: i64,
+    ) -> NewEvent {
+        let n = self.next_event.fetch_add(1, Ordering::Relaxed);
+        NewEvent {
+            event_id: Uuid::from_u128(u128::from(n)),
+            event_type: event_type.to_owned(),
+            schema_version,
+            effective_at_us,
+            actor: Default::default(),
+            command_id: Uuid::from_u128(u128::from(n) | 1 << 64),
+            correlation_id: Uuid::nil(),
+            causation_id: Uuid::nil(),
+            ruleset_id: String::new(),
+            payload,
+        }
+    }
+
+    /// Append one event at recorded instant `recorded_at_us` (from async code).
+    pub async fn append(
+        &self,
+        stream: &str,
+        event_type: &str,
+        payload: Vec<u8>,
+        recorded_at_us: i64,
+        effective_at_us: i64,
+    ) -> u64 {
+        self.append_versioned(
+            stream,
+            event_type,
+            1,
+            payload,
+            recorded_at_us,
+            effective_at_us,
+        )
+        .await
+    }
+
+    async fn append_versioned(
+        &self,
+        stream: &str,
+        event_type: &str,
+        schema_version: u16,
+        payload: Vec<u8>,
+        recorded_at_us: i64,
+        effective_at_us: i64,
+    ) -> u64 {
+        self.clock.set(recorded_at_us);
+        let event = self.new_event(event_type, schema_version, payload, effective_at_us);
+        self.store
+            .append(
+                &StreamId::new(stream).unwrap(),
+                ExpectedVersion::Any,
+                vec![event],
+                None,
+            )
+            .await
+            .unwrap()
+            .last_position
+    }
+
+    /// Append one event at recorded instant `recorded_at_us` (from synchronous code).
     pub fn push(
         &self,
         stream: &str,
@@ -36,108 +152,61 @@ impl VecStore {
         recorded_at_us: i64,
         effective_at_us: i64,
     ) -> u64 {
-        let mut records = self.records.lock().unwrap();
-        let position = records.len() as u64 + 1;
-        let stream_version = records.iter().filter(|r| r.stream_id == stream).count() as u64 + 1;
-        records.push(RecordedEvent {
-            position,
-            stream_id: stream.to_owned(),
-            stream_version,
-            recorded_at_us,
-            event_id: Uuid::nil(),
-            event_type: event_type.to_owned(),
-            schema_version: 1,
-            effective_at_us,
-            actor: Default::default(),
-            command_id: Uuid::nil(),
-            correlation_id: Uuid::nil(),
-            causation_id: Uuid::nil(),
-            ruleset_id: String::new(),
-            payload,
-            previous_hash: [0; 32],
-            hash: [0; 32],
-        });
-        self.head.send_replace(position);
-        position
+        self.rt
+            .block_on(self.append(stream, event_type, payload, recorded_at_us, effective_at_us))
     }
-}
 
-#[async_trait]
-impl EventStore for VecStore {
-    async fn append(
+    /// Append one domain event in the store's codec.
+    pub fn push_event(
         &self,
-        stream: &StreamId,
-        _expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-        _idempotency_key: Option<Uuid>,
-    ) -> Result<AppendResult, StoreError> {
-        let mut first = 0;
-        let mut last = 0;
-        for e in events {
-            last = self.push(
-                stream.as_str(),
-                &e.event_type,
-                e.payload,
-                e.effective_at_us,
-                e.effective_at_us,
-            );
-            if first == 0 {
-                first = last;
-            }
-        }
-        Ok(AppendResult {
-            first_position: first,
-            last_position: last,
-            stream_version: 0,
-            recorded_at_us: 0,
-            deduplicated: false,
-        })
+        stream: &str,
+        event: &Event,
+        recorded_at_us: i64,
+        effective_at_us: i64,
+    ) -> u64 {
+        self.rt.block_on(self.append_versioned(
+            stream,
+            event.event_type(),
+            event.schema_version(),
+            encode_event(event),
+            recorded_at_us,
+            effective_at_us,
+        ))
     }
-    async fn read_stream(
+
+    /// Append `events` to `stream` in ONE append (as a command's events are), recorded at
+    /// `recorded_at_us` and effective at `effective_at_us`.
+    pub fn push_events(
         &self,
-        stream: &StreamId,
-        from_version: u64,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        Ok(self
-            .records
-            .lock()
+        stream: &str,
+        events: &[Event],
+        recorded_at_us: i64,
+        effective_at_us: i64,
+    ) -> u64 {
+        self.clock.set(recorded_at_us);
+        let batch = events
+            .iter()
+            .map(|e| {
+                self.new_event(
+                    e.event_type(),
+                    e.schema_version(),
+                    encode_event(e),
+                    effective_at_us,
+                )
+            })
+            .collect();
+        self.rt
+            .block_on(self.store.append(
+                &StreamId::new(stream).unwrap(),
+                ExpectedVersion::Any,
+                batch,
+                None,
+            ))
             .unwrap()
-            .iter()
-            .filter(|r| r.stream_id == stream.as_str() && r.stream_version >= from_version)
-            .cloned()
-            .collect())
+            .last_position
     }
-    async fn read_all(
-        &self,
-        from_position: u64,
-        max_count: u32,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let records = self.records.lock().unwrap();
-        let start = from_position.max(1) as usize - 1;
-        Ok(records
-            .iter()
-            .skip(start)
-            .take(max_count as usize)
-            .cloned()
-            .collect())
-    }
-    async fn head(&self) -> Result<u64, StoreError> {
-        Ok(self.records.lock().unwrap().len() as u64)
-    }
-    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.head.subscribe()
-    }
-    async fn verify(
-        &self,
-        from_position: u64,
-        to_position: Option<u64>,
-    ) -> Result<VerifyReport, StoreError> {
-        Ok(VerifyReport {
-            from_position,
-            to_position: to_position.unwrap_or(0),
-            records_checked: 0,
-            first_bad: None,
-        })
+
+    pub fn head(&self) -> u64 {
+        self.rt.block_on(self.store.head()).unwrap()
     }
 }
-pub mod history;

@@ -1,0 +1,452 @@
+//! Explain a decision (issue 6 item 3): for a decision event, the inputs as they stood when it
+//! was made, the ruleset and reason code, the actor and role; a re-evaluation of the same
+//! inputs under the ruleset of that time, flagging any difference from what was recorded;
+//! and, clearly labelled, what today's ruleset would decide on the same inputs.
+//!
+//! "As they stood when it was made": the case's events before the decision in position order
+//! (all recorded by then), applied when effective by the decision's effective time — the
+//! bitemporal as-of of [`crate::asof`] at the decision's own (recorded, effective) instants.
+
+use caseledger_domain::event::{Event, HandoverDatesCalculated};
+use caseledger_domain::handover::{self, HandoverEra as CalculatorEra, HandoverResult};
+use caseledger_domain::ruleset::HandoverEra as RulesetEra;
+use caseledger_domain::state::CaseState;
+use caseledger_store::{Actor, RecordedEvent};
+use jiff::civil::Date;
+use serde::Serialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::asof::AsOf;
+use crate::diff::{diff, Change};
+use crate::domain_model::{decision_of, DomainCase};
+use crate::error::ReplayError;
+use crate::export::format_instant_us;
+use crate::handover_inputs::{handover_input_from_state, handover_inputs_digest};
+use crate::history::state_as_of;
+use crate::model::CaseModel;
+use crate::redecide;
+
+/// Where the inputs shown come from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum InputsSource {
+    /// The event carries its inputs in full.
+    RecordedInEvent,
+    /// The event carries only a digest; the inputs were rebuilt from the case state as of the
+    /// decision. `digest_matches` says whether they are provably the inputs used.
+    RederivedFromCaseState {
+        recorded_digest: String,
+        rederived_digest: String,
+        digest_matches: bool,
+    },
+    /// Neither recorded nor re-derivable.
+    NotAvailable { why: String },
+}
+
+/// One evaluation of the inputs under a named ruleset.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// What this evaluation is, in words (e.g. "under today's rules").
+    pub label: String,
+    pub ruleset: String,
+    pub outcome: Value,
+    /// True when the outcome equals what was recorded.
+    pub same_as_recorded: bool,
+    /// From the recorded outcome to this one.
+    pub differences: Vec<Change>,
+}
+
+/// Everything an inspector needs about one decision.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    pub event_id: Uuid,
+    pub stream_id: String,
+    pub position: u64,
+    pub event_type: String,
+    pub effective_at: String,
+    pub recorded_at: String,
+    /// Who made the decision: id, role and organisation.
+    pub actor: Actor,
+    /// The ruleset id in the envelope (the policy version that produced the decision).
+    pub ruleset_id: String,
+    /// The operating-model ruleset and reason code in the payload.
+    pub decision_ruleset: Option<String>,
+    pub reason_code: Option<String>,
+    /// The event as recorded.
+    pub recorded: Value,
+    /// The outcome as recorded, in the same shape as the evaluations' outcomes.
+    pub recorded_outcome: Option<Value>,
+    pub inputs: Option<Value>,
+    pub inputs_source: InputsSource,
+    /// The case state when the decision was made.
+    pub case_state_when_made: Value,
+    /// The same inputs under the ruleset of the decision's time.
+    pub reevaluation: Option<Evaluation>,
+    /// The same inputs under the ruleset in force on `today` (labelled as such).
+    pub under_todays_rules: Option<Evaluation>,
+    /// `today` as given by the caller (the library never reads a clock).
+    pub today: String,
+    /// Why there is no re-evaluation, when there is none.
+    pub not_reevaluated: Option<String>,
+}
+
+fn handover_outcome(
+    responsibility: &str,
+    start: Option<Date>,
+    handover: Option<Date>,
+    reason: &str,
+) -> Value {
+    json!({
+        "responsibility": responsibility,
+        "start_date": start.map(|d| d.to_string()),
+        "handover_date": handover.map(|d| d.to_string()),
+        "reason": reason,
+    })
+}
+
+fn result_outcome(result: &HandoverResult) -> Value {
+    handover_outcome(
+        result.responsibility.as_str(),
+        result.start_date,
+        result.handover_date,
+        result.reason.as_str(),
+    )
+}
+
+fn evaluation(label: String, ruleset: String, outcome: Value, recorded: &Value) -> Evaluation {
+    let differences = diff(recorded, &outcome);
+    Evaluation {
+        label,
+        ruleset,
+        same_as_recorded: differences.is_empty(),
+        outcome,
+        differences,
+    }
+}
+
+/// The explanation parts specific to a handover decision.
+struct HandoverParts {
+    recorded_outcome: Value,
+    inputs: Option<Value>,
+    inputs_source: InputsSource,
+    reevaluation: Option<Evaluation>,
+    under_todays_rules: Option<Evaluation>,
+    not_reevaluated: Option<String>,
+}
+
+fn explain_handover(
+    decision: &HandoverDatesCalculated,
+    state: &CaseState,
+    today: Date,
+) -> HandoverParts {
+    let recorded_outcome = handover_outcome(
+        &serde_json::to_value(decision.responsibility)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        decision.start_date,
+        decision.handover_date,
+        decision.handover_reason.as_str(),
+    );
+    let mut parts = HandoverParts {
+        recorded_outcome: recorded_outcome.clone(),
+        inputs: None,
+        inputs_source: InputsSource::NotAvailable { why: String::new() },
+        reevaluation: None,
+        under_todays_rules: None,
+        not_reevaluated: None,
+    };
+    // The calculator knows the three OMiC eras; `pre-omic` decisions have nothing to re-run.
+    let Some(era_then) = CalculatorEra::parse(decision.handover_era.as_str()) else {
+        let why = format!(
+            "the decision was made under {}, which the handover calculator does not model",
+            decision.handover_era.as_str()
+        );
+        parts.inputs_source = InputsSource::NotAvailable { why: why.clone() };
+        parts.not_reevaluated = Some(why);
+        return parts;
+    };
+    let input = match handover_input_from_state(
+        state,
+        decision.sentence_id,
+        decision.calculated_on,
+        era_then,
+    ) {
+        Ok(input) => input,
+        Err(why) => {
+            parts.inputs_source = InputsSource::NotAvailable { why: why.clone() };
+            parts.not_reevaluated = Some(why);
+            return parts;
+        }
+    };
+    let rederived_digest = handover_inputs_digest(&input)
+        .map(|d| d.as_str().to_owned())
+        .unwrap_or_else(|e| format!("(cannot be computed: {e})"));
+    parts.inputs_source = InputsSource::RederivedFromCaseState {
+        digest_matches: rederived_digest == decision.inputs_digest.as_str(),
+        recorded_digest: decision.inputs_digest.as_str().to_owned(),
+        rederived_digest,
+    };
+    parts.inputs = serde_json::to_value(&input).ok();
+    let run = |era: CalculatorEra| {
+        let mut with_era = input.clone();
+        with_era.era = Some(era);
+        match handover::calculate(&with_era) {
+            Ok(result) => result_outcome(&result),
+            Err(error) => json!({ "error": error.to_string() }),
+        }
+    };
+    parts.reevaluation = Some(evaluation(
+        format!(
+            "re-evaluated under the rules of the time ({}), same inputs and calculation date",
+            era_then.as_str()
+        ),
+        era_then.as_str().to_owned(),
+        run(era_then),
+        &recorded_outcome,
+    ));
+    let nation = if input.welsh {
+        caseledger_domain::reference::Nation::Wales
+    } else {
+        caseledger_domain::reference::Nation::England
+    };
+    let era_today = RulesetEra::for_date(today, nation);
+    parts.under_todays_rules = CalculatorEra::parse(era_today.as_str()).map(|era_now| {
+        evaluation(
+            format!(
+                "under today's rules ({}, in force on {today}), same inputs and calculation date — not the rules the decision was made under",
+                era_now.as_str()
+            ),
+            era_now.as_str().to_owned(),
+            run(era_now),
+            &recorded_outcome,
+        )
+    });
+    parts
+}
+
+/// Explain the decision `event_id` of the case whose stream is `records` (version order),
+/// with `today` for "under today's rules".
+pub fn explain_decision(
+    records: &[RecordedEvent],
+    event_id: Uuid,
+    today: Date,
+) -> Result<Explanation, ReplayError> {
+    let model = DomainCase;
+    let index = records
+        .iter()
+        .position(|r| r.event_id == event_id)
+        .ok_or_else(|| ReplayError::NoSuchEvent {
+            event_id: event_id.to_string(),
+        })?;
+    let record = &records[index];
+    let undecodable = |reason: String| ReplayError::Undecodable {
+        position: record.position,
+        reason,
+    };
+    let event = model.decode(record).map_err(undecodable)?;
+    let Some(decision) = decision_of(&event) else {
+        return Err(ReplayError::NotADecision {
+            event_id: event_id.to_string(),
+            event_type: record.event_type.clone(),
+        });
+    };
+    let as_of = AsOf {
+        recorded_through_us: Some(record.recorded_at_us),
+        effective_through_us: Some(record.effective_at_us),
+    };
+    let state = state_as_of(&model, &records[..index], as_of)?;
+    let mut explanation = Explanation {
+        event_id,
+        stream_id: record.stream_id.clone(),
+        position: record.position,
+        event_type: record.event_type.clone(),
+        effective_at: format_instant_us(record.effective_at_us).map_err(undecodable)?,
+        recorded_at: format_instant_us(record.recorded_at_us).map_err(undecodable)?,
+        actor: record.actor.clone(),
+        ruleset_id: record.ruleset_id.clone(),
+        decision_ruleset: Some(decision.ruleset_id.as_str().to_owned()),
+        reason_code: Some(decision.reason_code.as_str().to_owned()),
+        recorded: model.event_json(&event),
+        recorded_outcome: None,
+        inputs: None,
+        inputs_source: InputsSource::NotAvailable { why: String::new() },
+        case_state_when_made: model.state_json(&state),
+        reevaluation: None,
+        under_todays_rules: None,
+        today: today.to_string(),
+        not_reevaluated: None,
+    };
+    match &event {
+        Event::HandoverDatesCalculated(handover) => {
+            let parts = explain_handover(handover, &state, today);
+            explanation.recorded_outcome = Some(parts.recorded_outcome);
+            explanation.inputs = parts.inputs;
+            explanation.inputs_source = parts.inputs_source;
+            explanation.reevaluation = parts.reevaluation;
+            explanation.under_todays_rules = parts.under_todays_rules;
+            explanation.not_reevaluated = parts.not_reevaluated;
+        }
+        other => {
+            // Decisions that carry an `inputs` field show it as recorded.
+            let recorded_inputs = explanation.recorded.get("inputs").cloned();
+            explanation.inputs_source = match &recorded_inputs {
+                Some(_) => InputsSource::RecordedInEvent,
+                None => InputsSource::NotAvailable {
+                    why: format!(
+                        "{} does not record its inputs; the case state when it was made is shown instead",
+                        other.event_type()
+                    ),
+                },
+            };
+            explanation.inputs = recorded_inputs;
+            match redecide::command_for(other) {
+                Some((command, on)) => {
+                    let recorded = explanation.recorded.clone();
+                    explanation.recorded_outcome = Some(recorded.clone());
+                    let event_type = other.event_type();
+                    let then = redecide::ruleset_on(&state, on);
+                    match &then {
+                        Ok(ruleset) => {
+                            explanation.reevaluation = Some(evaluation(
+                                format!(
+                                    "re-decided under the rules of the time ({}), same case state and date",
+                                    ruleset.id.as_str()
+                                ),
+                                ruleset.id.as_str().to_owned(),
+                                redecide::redecide(&state, &command, ruleset, on, event_type),
+                                &recorded,
+                            ));
+                        }
+                        Err(why) => explanation.not_reevaluated = Some(why.clone()),
+                    }
+                    if let Ok(now) = redecide::ruleset_on(&state, today) {
+                        explanation.under_todays_rules = Some(evaluation(
+                            format!(
+                                "under today's rules ({}, in force on {today}), same case state and date — not the rules the decision was made under",
+                                now.id.as_str()
+                            ),
+                            now.id.as_str().to_owned(),
+                            redecide::redecide(&state, &command, &now, on, event_type),
+                            &recorded,
+                        ));
+                    }
+                }
+                None if matches!(other, Event::TierCalculated(_)) => {
+                    explanation.not_reevaluated = Some(
+                        "a TierCalculated records only a digest of its inputs, and the tier input is built from the case state by the commands crate (derived::tier_input), which replay may not depend on; move that builder into the domain to re-evaluate tiers here".to_owned(),
+                    );
+                }
+                None => {
+                    explanation.not_reevaluated = Some(format!(
+                        "re-evaluation is implemented for handover dates, provider allocation and risk escalation outcomes; the domain exposes no pure function to re-run a {} decision",
+                        other.event_type()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(explanation)
+}
+
+fn evaluation_text(out: &mut String, evaluation: &Evaluation) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "\n{}:", evaluation.label);
+    let _ = writeln!(out, "  outcome {}", evaluation.outcome);
+    if evaluation.same_as_recorded {
+        let _ = writeln!(out, "  same as recorded");
+    } else {
+        let _ = writeln!(out, "  DIFFERS from what was recorded:");
+        for change in &evaluation.differences {
+            let show =
+                |v: &Option<Value>| v.as_ref().map_or("(absent)".to_owned(), Value::to_string);
+            let _ = writeln!(
+                out,
+                "    {}: recorded {}, here {}",
+                change.path,
+                show(&change.before),
+                show(&change.after)
+            );
+        }
+    }
+}
+
+/// The explanation for people (`caseledger explain`).
+pub fn explain_text(explanation: &Explanation) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let e = explanation;
+    let _ = writeln!(out, "decision {} [{}]", e.event_type, e.event_id);
+    let _ = writeln!(out, "case {} position {}", e.stream_id, e.position);
+    let _ = writeln!(
+        out,
+        "effective {}  recorded {}",
+        e.effective_at, e.recorded_at
+    );
+    let _ = writeln!(
+        out,
+        "made by {} (role {}, {})",
+        e.actor.id, e.actor.role, e.actor.organisation
+    );
+    let _ = writeln!(
+        out,
+        "ruleset {}  reason {}",
+        e.decision_ruleset.as_deref().unwrap_or(&e.ruleset_id),
+        e.reason_code.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(out, "recorded {}", e.recorded);
+    if let Some(outcome) = &e.recorded_outcome {
+        let _ = writeln!(out, "recorded outcome {outcome}");
+    }
+    match &e.inputs_source {
+        InputsSource::RecordedInEvent => {
+            let _ = writeln!(out, "\ninputs (as recorded in the event):");
+        }
+        InputsSource::RederivedFromCaseState {
+            digest_matches,
+            recorded_digest,
+            rederived_digest,
+        } => {
+            let _ = writeln!(
+                out,
+                "\ninputs (re-derived from the case state when the decision was made; the event records only their digest):"
+            );
+            let _ = writeln!(
+                out,
+                "  digest {} ({})",
+                if *digest_matches {
+                    "MATCHES the recorded one: these are the inputs used"
+                } else {
+                    "DIFFERS from the recorded one: the decision used inputs the case record does not hold"
+                },
+                if *digest_matches {
+                    recorded_digest.clone()
+                } else {
+                    format!("recorded {recorded_digest}, re-derived {rederived_digest}")
+                }
+            );
+        }
+        InputsSource::NotAvailable { why } => {
+            let _ = writeln!(out, "\ninputs not available: {why}");
+        }
+    }
+    if let Some(inputs) = &e.inputs {
+        let _ = writeln!(out, "{inputs:#}");
+    }
+    if let Some(evaluation) = &e.reevaluation {
+        evaluation_text(&mut out, evaluation);
+    }
+    if let Some(evaluation) = &e.under_todays_rules {
+        evaluation_text(&mut out, evaluation);
+    }
+    if let Some(why) = &e.not_reevaluated {
+        let _ = writeln!(out, "\nnot re-evaluated: {why}");
+    }
+    let _ = writeln!(
+        out,
+        "\ncase state when the decision was made:\n{:#}",
+        e.case_state_when_made
+    );
+    out
+}

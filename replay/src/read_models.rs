@@ -1,0 +1,56 @@
+//! Any read model as of (recorded instant R, effective instant E) (issue 6 item 2): the
+//! projections' in-memory fold fed with the records recorded by R — a prefix of the log, so the
+//! walk stops at the first later one — folding those effective by E and skipping the others,
+//! in position order. The projections crate alone offers one axis at a time; this combines
+//! both with the same semantics as the case-level [`crate::history::state_as_of`].
+
+use caseledger_projections::case::CaseProjection;
+use caseledger_projections::report::{self, Table};
+use caseledger_projections::{MemoryFold, MemoryReadModels, Projection};
+use caseledger_store::{EventStore, READ_ALL_PAGE_EVENTS_MAX};
+use jiff::civil::Date;
+
+use crate::asof::AsOf;
+use crate::error::ReplayError;
+
+/// Fold `projection` over the log as of (R, E), in bounded pages.
+pub async fn read_models_as_of<P: Projection, S: EventStore + ?Sized>(
+    projection: &P,
+    store: &S,
+    as_of: AsOf,
+) -> Result<MemoryReadModels, ReplayError> {
+    let head = store.head().await?;
+    let mut fold = MemoryFold::new(projection)?;
+    let mut next = 1u64;
+    'pages: while next <= head {
+        let page = store.read_all(next, READ_ALL_PAGE_EVENTS_MAX).await?;
+        if page.is_empty() {
+            break;
+        }
+        for record in &page {
+            if record.position > head || !as_of.knows(record) {
+                // Recorded after R: so is everything after it (recorded_at never decreases).
+                break 'pages;
+            }
+            if as_of.applies(record) {
+                fold.fold(record)?;
+            } else {
+                fold.skip(record);
+            }
+            next = record.position + 1;
+        }
+    }
+    Ok(fold.finish()?)
+}
+
+/// Report `name` (one of the projections' reports: caseload, mappa, handovers, …) as of
+/// (R, E), judged on `today`.
+pub async fn report_as_of<S: EventStore + ?Sized>(
+    store: &S,
+    name: &str,
+    as_of: AsOf,
+    today: Date,
+) -> Result<Table, ReplayError> {
+    let models = read_models_as_of(&CaseProjection, store, as_of).await?;
+    Ok(report::run(name, &models, today)?)
+}

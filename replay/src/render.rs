@@ -1,0 +1,139 @@
+//! Plain-text renderings for people (the CLI's `--format text`). JSON renderings are the
+//! serde forms of the same structures.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use crate::history::CaseHistory;
+use crate::verify::{Extension, VerifyOutcome};
+
+fn compact(value: &Option<Value>) -> String {
+    match value {
+        None => "(absent)".to_owned(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// The case timeline: one block per event; corrections shown beside what they correct.
+pub fn history_text(history: &CaseHistory) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "case {}", history.stream_id);
+    let bound = |b: Option<i64>, none: &str| {
+        b.and_then(|us| crate::export::format_instant_us(us).ok())
+            .map_or_else(|| none.to_owned(), |t| format!("by {t}"))
+    };
+    let _ = writeln!(
+        out,
+        "as of: recorded {}; in effect {}",
+        bound(history.as_of.recorded_through_us, "up to now"),
+        bound(history.as_of.effective_through_us, "at any time")
+    );
+    if history.recorded_later > 0 {
+        let _ = writeln!(
+            out,
+            "({} later-recorded events not shown: the service did not know them yet)",
+            history.recorded_later
+        );
+    }
+    for entry in &history.entries {
+        let _ = writeln!(
+            out,
+            "\n#{} v{} {} [{}]",
+            entry.position, entry.stream_version, entry.event_type, entry.event_id
+        );
+        let _ = writeln!(
+            out,
+            "  effective {}  recorded {}",
+            entry.effective_at, entry.recorded_at
+        );
+        let _ = writeln!(
+            out,
+            "  by {} ({}, {})",
+            entry.actor.id, entry.actor.role, entry.actor.organisation
+        );
+        if !entry.ruleset_id.is_empty() || entry.reason_code.is_some() {
+            let _ = writeln!(
+                out,
+                "  ruleset {}  reason {}",
+                if entry.ruleset_id.is_empty() {
+                    "-"
+                } else {
+                    &entry.ruleset_id
+                },
+                entry.reason_code.as_deref().unwrap_or("-")
+            );
+        }
+        if let Some(link) = &entry.corrects {
+            let at = link
+                .position
+                .map_or_else(|| "not in this case".to_owned(), |p| format!("#{p}"));
+            let _ = writeln!(out, "  CORRECTS {} ({at}): {}", link.event_id, link.reason);
+        }
+        for link in &entry.corrected_by {
+            let at = link.position.map_or_else(String::new, |p| format!("#{p}"));
+            let _ = writeln!(
+                out,
+                "  CORRECTED BY {at} [{}]: {} (this entry is kept as recorded)",
+                link.event_id, link.reason
+            );
+        }
+        if !entry.applied {
+            let _ = writeln!(
+                out,
+                "  not applied: effective after the as-of effective bound"
+            );
+        }
+        let _ = writeln!(out, "  payload {}", entry.payload);
+        for change in &entry.changes {
+            let _ = writeln!(
+                out,
+                "  changed {}: {} -> {}",
+                change.path,
+                compact(&change.before),
+                compact(&change.after)
+            );
+        }
+    }
+    let _ = writeln!(out, "\nstate as of the bounds:\n{:#}", history.state);
+    out
+}
+
+/// Verification result; the `ROOT@POSITION` line is the one to publish.
+pub fn verify_text(outcome: &VerifyOutcome) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "head position {}", outcome.head);
+    let _ = writeln!(out, "root {}", outcome.checkpoint());
+    match &outcome.first_bad {
+        None => {
+            let _ = writeln!(
+                out,
+                "chain intact: {} records checked",
+                outcome.records_checked
+            );
+        }
+        Some((position, reason)) => {
+            let _ = writeln!(out, "CHAIN BROKEN at position {position}: {reason}");
+        }
+    }
+    if let Some((checkpoint, relation)) = &outcome.extension {
+        let _ = match relation {
+            Extension::Extends => writeln!(
+                out,
+                "EXTENDS {checkpoint}: the first {} records are unchanged",
+                checkpoint.position
+            ),
+            Extension::Diverges { root_now } => writeln!(
+                out,
+                "DIVERGES from {checkpoint}: the first {} records now have root {}",
+                checkpoint.position,
+                hex::encode(root_now)
+            ),
+            Extension::ShorterThanCheckpoint { head } => writeln!(
+                out,
+                "SHORTER than {checkpoint}: the log ends at position {head}"
+            ),
+        };
+    }
+    out
+}

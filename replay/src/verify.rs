@@ -1,0 +1,251 @@
+//! Verification of the whole log: the hash chain recomputed record by record and the RFC 6962
+//! Merkle root over the records in position order (design.md invariant 9; issue 6 item 4).
+//!
+//! The walk is streaming: pages of at most [`VERIFY_PAGE_EVENTS`] records, a constant-size
+//! chain state and the Merkle accumulator's stack of subtree roots. The log is never loaded
+//! whole.
+
+use std::fmt;
+use std::str::FromStr;
+
+use caseledger_store::{EventStore, RecordedEvent};
+
+use crate::error::ReplayError;
+use crate::merkle::{Hash32, MerkleAccumulator};
+use crate::store_glue::{canonical_record_bytes, recompute_hash};
+
+/// Records read per page while walking the log: large enough to amortise a read, small enough
+/// to keep a page well under a few MiB (a record is at most 64 KiB of payload, typically < 1 KiB).
+pub const VERIFY_PAGE_EVENTS: u32 = 1_024;
+
+/// A published (root, position) pair: the Merkle root of the first `position` records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub root: Hash32,
+    pub position: u64,
+}
+
+impl fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", hex::encode(self.root), self.position)
+    }
+}
+
+impl FromStr for Checkpoint {
+    type Err = ReplayError;
+
+    /// Parses `ROOT@POSITION` as printed by `caseledger verify`.
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let bad = |reason: &str| ReplayError::BadCheckpoint {
+            input: input.chars().take(200).collect(),
+            reason: reason.to_owned(),
+        };
+        let (root_hex, position_text) = input
+            .trim()
+            .split_once('@')
+            .ok_or_else(|| bad("there is no '@'"))?;
+        if root_hex.len() != 64 {
+            return Err(bad(&format!(
+                "ROOT has {} characters, 64 hex digits are needed",
+                root_hex.chars().count()
+            )));
+        }
+        let root_bytes = hex::decode(root_hex).map_err(|e| bad(&format!("ROOT: {e}")))?;
+        let root: Hash32 = root_bytes
+            .try_into()
+            .map_err(|_| bad("ROOT is not 32 bytes"))?;
+        let position = position_text
+            .parse::<u64>()
+            .map_err(|e| bad(&format!("POSITION {position_text:?}: {e}")))?;
+        Ok(Checkpoint { root, position })
+    }
+}
+
+/// Incremental check of consecutive records: positions gapless from 1, each `previous_hash`
+/// equal to the hash before it, each `hash` equal to the hash recomputed from the record.
+/// Constant size: two fields, whatever the length of the log.
+#[derive(Clone, Debug)]
+pub struct ChainWalker {
+    next_position: u64,
+    previous_hash: Hash32,
+    /// `recorded_at` never decreases with position (a store invariant the as-of query
+    /// relies on: "recorded by R" is a prefix of the log).
+    previous_recorded_at_us: i64,
+}
+
+impl Default for ChainWalker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChainWalker {
+    pub fn new() -> Self {
+        ChainWalker {
+            next_position: 1,
+            previous_hash: [0; 32],
+            previous_recorded_at_us: i64::MIN,
+        }
+    }
+
+    /// Records accepted so far (= the position of the last one).
+    pub fn records(&self) -> u64 {
+        self.next_position - 1
+    }
+
+    /// Hash of the last record accepted (all zeros before the first).
+    pub fn last_hash(&self) -> Hash32 {
+        self.previous_hash
+    }
+
+    /// Check `record` as the next one. On failure nothing changes and the reason says which
+    /// check failed.
+    pub fn accept(&mut self, record: &RecordedEvent) -> Result<(), String> {
+        if record.position != self.next_position {
+            return Err(format!(
+                "position is {}, position {} was due (records missing, reordered or inserted)",
+                record.position, self.next_position
+            ));
+        }
+        if record.previous_hash != self.previous_hash {
+            return Err(format!(
+                "previous_hash {} does not match the hash {} of position {}",
+                hex::encode(record.previous_hash),
+                hex::encode(self.previous_hash),
+                self.next_position.saturating_sub(1)
+            ));
+        }
+        if record.recorded_at_us < self.previous_recorded_at_us {
+            return Err(format!(
+                "recorded_at {} µs is earlier than the {} µs of position {} (recorded_at must not decrease)",
+                record.recorded_at_us,
+                self.previous_recorded_at_us,
+                self.next_position.saturating_sub(1)
+            ));
+        }
+        let recomputed = recompute_hash(record)
+            .map_err(|e| format!("the record cannot be encoded canonically: {e}"))?;
+        if recomputed != record.hash {
+            return Err(format!(
+                "stored hash {} differs from the hash {} recomputed from the record's contents (the record was altered)",
+                hex::encode(record.hash),
+                hex::encode(recomputed)
+            ));
+        }
+        self.previous_hash = record.hash;
+        self.previous_recorded_at_us = record.recorded_at_us;
+        self.next_position += 1;
+        Ok(())
+    }
+}
+
+/// How the log relates to an earlier published checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Extension {
+    /// The root of the first `position` records equals the published root.
+    Extends,
+    /// The first `position` records now have a different root: history was rewritten.
+    Diverges { root_now: Hash32 },
+    /// The log is shorter than the checkpoint: records were removed (or it is another log).
+    ShorterThanCheckpoint { head: u64 },
+}
+
+/// The answer of [`verify_log`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyOutcome {
+    /// The head position read at the start; the records 1..=head were checked.
+    pub head: u64,
+    /// RFC 6962 root over records 1..=head; publish it with the head as `ROOT@HEAD`.
+    pub root: Hash32,
+    pub records_checked: u64,
+    /// The first position that fails a check, and why. `None` when the chain is intact.
+    pub first_bad: Option<(u64, String)>,
+    /// Present when a checkpoint was given.
+    pub extension: Option<(Checkpoint, Extension)>,
+}
+
+impl VerifyOutcome {
+    /// The chain is intact and, if a checkpoint was given, the log extends it.
+    pub fn is_ok(&self) -> bool {
+        self.first_bad.is_none()
+            && self
+                .extension
+                .as_ref()
+                .is_none_or(|(_, e)| *e == Extension::Extends)
+    }
+
+    /// The checkpoint to publish for this log.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            root: self.root,
+            position: self.head,
+        }
+    }
+}
+
+/// Walk records 1..=head of `store`: recompute the chain and the Merkle root, and, with
+/// `extends`, compare the root of the first `extends.position` records with `extends.root`.
+///
+/// A broken chain is reported in the outcome (`first_bad`), not as an error: the operator
+/// needs the position. Errors are for a store that cannot be read.
+pub async fn verify_log<S: EventStore + ?Sized>(
+    store: &S,
+    extends: Option<Checkpoint>,
+) -> Result<VerifyOutcome, ReplayError> {
+    let head = store.head().await?;
+    let mut walker = ChainWalker::new();
+    let mut merkle = MerkleAccumulator::new();
+    let mut first_bad: Option<(u64, String)> = None;
+    let mut root_at_checkpoint = match extends {
+        Some(c) if c.position == 0 => Some(merkle.root()),
+        _ => None,
+    };
+    let mut next = 1u64;
+    while next <= head {
+        let want = u32::try_from((head - next + 1).min(u64::from(VERIFY_PAGE_EVENTS)))
+            .unwrap_or(VERIFY_PAGE_EVENTS);
+        let page = store.read_all(next, want).await?;
+        if page.is_empty() {
+            return Err(ReplayError::PositionGap {
+                expected: next,
+                actual: 0,
+            });
+        }
+        for record in page.iter().take_while(|r| r.position <= head) {
+            if record.position != next {
+                return Err(ReplayError::PositionGap {
+                    expected: next,
+                    actual: record.position,
+                });
+            }
+            if first_bad.is_none() {
+                if let Err(reason) = walker.accept(record) {
+                    first_bad = Some((record.position, reason));
+                }
+            }
+            // The Merkle root covers the records as stored, intact or not, so a published
+            // root can be compared even when the chain breaks.
+            merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
+            if extends.is_some_and(|c| c.position == record.position) {
+                root_at_checkpoint = Some(merkle.root());
+            }
+            next += 1;
+        }
+    }
+    debug_assert_eq!(merkle.size(), head);
+    let extension = extends.map(|checkpoint| {
+        let relation = match root_at_checkpoint {
+            None => Extension::ShorterThanCheckpoint { head },
+            Some(root) if root == checkpoint.root => Extension::Extends,
+            Some(root_now) => Extension::Diverges { root_now },
+        };
+        (checkpoint, relation)
+    });
+    Ok(VerifyOutcome {
+        head,
+        root: merkle.root(),
+        records_checked: head,
+        first_bad,
+        extension,
+    })
+}

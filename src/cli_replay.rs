@@ -1,0 +1,267 @@
+//! `caseledger replay | explain | verify | export | import-log`: audit replay on the command
+//! line, a thin shell over `caseledger_replay` (issue 6 item 6). Output goes to stdout; errors
+//! come back as text for `main` to print with exit status 1.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use caseledger_replay::asof::{parse_bound, AsOf};
+use caseledger_replay::domain_model::DomainCase;
+use caseledger_replay::domain_payload::DomainPayloads;
+use caseledger_replay::explain::explain_decision;
+use caseledger_replay::export::export_log;
+use caseledger_replay::history::case_history;
+use caseledger_replay::import::stage_import;
+use caseledger_replay::render;
+use caseledger_replay::verify::{verify_log, Checkpoint};
+use caseledger_replay::ReplayError;
+use caseledger_store::{
+    Clock, Durability, EventStore, ManualClock, SledOptions, SledStore, StreamId, SystemClock,
+    READ_ALL_PAGE_EVENTS_MAX,
+};
+
+#[derive(Subcommand)]
+pub enum ReplayCommand {
+    /// The timeline of a case: every event with its times, actor, ruleset and what it changed.
+    Replay(ReplayArgs),
+    /// Explain a decision: its inputs, ruleset, reason, actor, and a re-evaluation.
+    Explain(ExplainArgs),
+    /// Recompute the hash chain and the Merkle root; print ROOT@POSITION to publish.
+    Verify(VerifyArgs),
+    /// Write the whole log to stdout as self-describing JSON Lines.
+    Export,
+    /// Import an export into an empty store, refusing any altered line.
+    ImportLog(ImportArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    /// Case reference number (stream id), e.g. X123456.
+    pub crn: String,
+    /// Only what was recorded by then: RFC 3339 instant, or a date meaning through its end (UTC).
+    #[arg(long, value_name = "T")]
+    pub as_of_recorded: Option<String>,
+    /// Only what was in effect by then: a date (through its end, UTC) or an RFC 3339 instant.
+    #[arg(long, value_name = "D")]
+    pub as_of_effective: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct ExplainArgs {
+    /// Event id (UUID) of the decision, as shown by `caseledger replay`.
+    pub event_id: String,
+    /// The date "today's rules" are taken from (default: the system date, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub today: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// Also check the log still extends an earlier published ROOT@POSITION.
+    #[arg(long, value_name = "ROOT@POSITION")]
+    pub extends: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The export (JSON Lines) to import.
+    pub file: PathBuf,
+}
+
+fn open(data: &Path, clock: Arc<dyn Clock>, durability: Durability) -> Result<SledStore, String> {
+    SledStore::open(data, SledOptions { durability, clock }).map_err(|e| e.to_string())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Run one of the replay subcommands.
+/// `data` is the global `--data` directory of the store.
+pub fn run(command: ReplayCommand, data: &Path) -> Result<(), String> {
+    runtime()?.block_on(async move {
+        match command {
+            ReplayCommand::Replay(args) => replay(args, data).await,
+            ReplayCommand::Explain(args) => explain(args, data).await,
+            ReplayCommand::Verify(args) => verify(args, data).await,
+            ReplayCommand::Export => export(data).await,
+            ReplayCommand::ImportLog(args) => import(args, data).await,
+        }
+    })
+}
+
+fn text(e: ReplayError) -> String {
+    e.to_string()
+}
+
+async fn read_case(
+    store: &SledStore,
+    crn: &str,
+) -> Result<Vec<caseledger_store::RecordedEvent>, String> {
+    let stream = StreamId::new(crn).map_err(|e| e.to_string())?;
+    let records = store
+        .read_stream(&stream, 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    if records.is_empty() {
+        return Err(text(ReplayError::NoSuchCase {
+            stream_id: crn.to_owned(),
+        }));
+    }
+    Ok(records)
+}
+
+fn print(out: &str) -> Result<(), String> {
+    let mut stdout = io::stdout().lock();
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| format!("writing to stdout: {e}"))
+}
+
+fn json(value: &impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string_pretty(value)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
+}
+
+async fn replay(args: ReplayArgs, data: &Path) -> Result<(), String> {
+    let as_of = AsOf {
+        recorded_through_us: args
+            .as_of_recorded
+            .as_deref()
+            .map(|t| parse_bound("--as-of-recorded", t))
+            .transpose()
+            .map_err(text)?,
+        effective_through_us: args
+            .as_of_effective
+            .as_deref()
+            .map(|d| parse_bound("--as-of-effective", d))
+            .transpose()
+            .map_err(text)?,
+    };
+    let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
+    let records = read_case(&store, &args.crn).await?;
+    let history = case_history(&DomainCase, &records, as_of).map_err(text)?;
+    print(&match args.format {
+        Format::Text => render::history_text(&history),
+        Format::Json => json(&history)?,
+    })
+}
+
+async fn explain(args: ExplainArgs, data: &Path) -> Result<(), String> {
+    let event_id = uuid::Uuid::parse_str(args.event_id.trim())
+        .map_err(|e| format!("event id {:?} is not a UUID: {e}", args.event_id))?;
+    // The shell reads the clock; the library takes `today` as an argument.
+    let today = match &args.today {
+        Some(d) => d
+            .parse::<jiff::civil::Date>()
+            .map_err(|e| format!("--today {d:?} is not a date (YYYY-MM-DD): {e}"))?,
+        None => jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date(),
+    };
+    let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
+    let stream_id = find_stream_of(&store, event_id).await?;
+    let records = read_case(&store, &stream_id).await?;
+    let explanation = explain_decision(&records, event_id, today).map_err(text)?;
+    print(&match args.format {
+        Format::Text => caseledger_replay::explain::explain_text(&explanation),
+        Format::Json => json(&explanation)?,
+    })
+}
+
+/// The stream holding `event_id`: a scan of the log in pages (the store has no event-id
+/// index; explain is an occasional audit query).
+async fn find_stream_of(store: &SledStore, event_id: uuid::Uuid) -> Result<String, String> {
+    let head = store.head().await.map_err(|e| e.to_string())?;
+    let mut next = 1;
+    while next <= head {
+        let page = store
+            .read_all(next, READ_ALL_PAGE_EVENTS_MAX)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else { break };
+        next = last.position + 1;
+        if let Some(found) = page.iter().find(|r| r.event_id == event_id) {
+            return Ok(found.stream_id.clone());
+        }
+    }
+    Err(text(ReplayError::NoSuchEvent {
+        event_id: event_id.to_string(),
+    }))
+}
+
+async fn verify(args: VerifyArgs, data: &Path) -> Result<(), String> {
+    let extends = args
+        .extends
+        .as_deref()
+        .map(str::parse::<Checkpoint>)
+        .transpose()
+        .map_err(text)?;
+    let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
+    let outcome = verify_log(&store, extends).await.map_err(text)?;
+    print(&render::verify_text(&outcome))?;
+    if outcome.is_ok() {
+        Ok(())
+    } else {
+        Err("verification failed (see above)".to_owned())
+    }
+}
+
+async fn export(data: &Path) -> Result<(), String> {
+    let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
+    let stdout = io::stdout().lock();
+    let summary = export_log(&store, &DomainPayloads, BufWriter::new(stdout))
+        .await
+        .map_err(text)?;
+    let published = Checkpoint {
+        root: summary.root,
+        position: summary.head,
+    };
+    eprintln!("exported {} records; root {published}", summary.head);
+    Ok(())
+}
+
+async fn import(args: ImportArgs, data: &Path) -> Result<(), String> {
+    let clock = Arc::new(ManualClock::new(0));
+    // Buffered appends and one flush at the end: a bulk load, checked before and after.
+    let store = open(data, clock.clone(), Durability::Buffered)?;
+    let head = store.head().await.map_err(|e| e.to_string())?;
+    if head != 0 {
+        return Err(text(ReplayError::TargetNotEmpty { head }));
+    }
+    let file =
+        File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
+    let staged = stage_import(BufReader::new(file), &DomainPayloads).map_err(text)?;
+    let summary = staged
+        .commit(&store, &clock, &DomainPayloads)
+        .await
+        .map_err(text)?;
+    store.flush().await.map_err(|e| e.to_string())?;
+    let published = Checkpoint {
+        root: summary.root,
+        position: summary.head,
+    };
+    print(&format!(
+        "imported {} records; root {published}\n",
+        summary.head
+    ))
+}

@@ -1,0 +1,470 @@
+//! The PostgreSQL backend: the same [`EventStore`] contract, envelope and hash chain as sled,
+//! on a server that several service instances share.
+//!
+//! Layout (one rule family per module):
+//! - [`config`]: URL + schema, validated before any SQL is written.
+//! - [`migrations`]: versioned schema steps applied by the engine under an advisory lock.
+//! - `writer`: the one writer task per process; one transaction per batch, serialised across
+//!   processes by locking the head row; decisions by the shared planner, records by the shared
+//!   codec and hash chain, so the bytes are those sled stores.
+//! - `notify`: LISTEN/NOTIFY plus a slow poll feeding [`EventStore::watch_head`].
+//!
+//! Why positions are gapless and in commit order even with several writer processes is
+//! argued in `docs/operations.md`, section "PostgreSQL".
+
+pub mod config;
+pub mod migrations;
+
+mod notify;
+mod writer;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_postgres::{Client, Statement};
+use uuid::Uuid;
+
+pub use config::{PostgresConfig, PostgresConfigError, SCHEMA_DEFAULT};
+
+use migrations::backend;
+use writer::{to_i64, to_u64, AppendRequest};
+
+use crate::hash::ChainVerifier;
+use crate::validate::validate_append;
+use crate::{
+    codec, AppendResult, Clock, Durability, EventStore, ExpectedVersion, NewEvent, RecordedEvent,
+    StoreError, StreamId, VerifyReport, APPEND_QUEUE_DEPTH_MAX, POSITION_MAX,
+    READ_ALL_PAGE_EVENTS_MAX,
+};
+
+/// Records read per round trip while verifying.
+const VERIFY_PAGE_EVENTS: u32 = READ_ALL_PAGE_EVENTS_MAX;
+
+/// How the store behaves beyond where it connects.
+#[derive(Clone, Copy, Debug)]
+pub struct PostgresOptions {
+    /// `Flush` and `Fsync` wait for the server's WAL flush (synchronous_commit on);
+    /// `Buffered` does not (bulk import only).
+    pub durability: Durability,
+    /// Appends that may wait for the writer at once (default [`APPEND_QUEUE_DEPTH_MAX`]);
+    /// one more is refused with [`StoreError::QueueFull`] rather than queued without bound.
+    pub append_queue_depth_max: usize,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            durability: Durability::Flush,
+            append_queue_depth_max: APPEND_QUEUE_DEPTH_MAX,
+        }
+    }
+}
+
+/// The event log in a PostgreSQL schema.
+pub struct PostgresStore {
+    config: PostgresConfig,
+    queue: mpsc::Sender<AppendRequest>,
+    queue_depth_max: usize,
+    reader: Reader,
+    head: Arc<watch::Sender<u64>>,
+    counters: Arc<writer::Counters>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl PostgresStore {
+    /// Connect, create or migrate the schema, and start the writer and the listener. Must be
+    /// called inside a Tokio runtime.
+    pub async fn open(
+        config: PostgresConfig,
+        clock: Arc<dyn Clock>,
+        options: PostgresOptions,
+    ) -> Result<Self, StoreError> {
+        if options.append_queue_depth_max == 0 {
+            return Err(StoreError::Backend(
+                "append_queue_depth_max is 0; allow at least one queued append".into(),
+            ));
+        }
+        let mut client = connect(&config).await?;
+        migrations::migrate(&mut client, &config.schema).await?;
+        drop(client);
+        let reader = Reader::new(config.clone());
+        let position = reader.head().await?;
+        let (head_tx, _) = watch::channel(position);
+        let head = Arc::new(head_tx);
+        let (queue, queue_rx) = mpsc::channel(options.append_queue_depth_max);
+        let counters = Arc::new(writer::Counters::default());
+        let writer = tokio::spawn(writer::run(
+            config.clone(),
+            options.durability,
+            clock,
+            queue_rx,
+            head.clone(),
+            counters.clone(),
+        ));
+        let listener = tokio::spawn(notify::run(config.clone(), head.clone()));
+        Ok(PostgresStore {
+            config,
+            queue,
+            queue_depth_max: options.append_queue_depth_max,
+            reader,
+            head,
+            counters,
+            tasks: vec![writer, listener],
+        })
+    }
+
+    /// Open from a `postgres://…[?schema=name]` URL with default options.
+    pub async fn open_url(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let config =
+            PostgresConfig::from_url(url).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Self::open(config, clock, PostgresOptions::default()).await
+    }
+
+    pub fn config(&self) -> &PostgresConfig {
+        &self.config
+    }
+
+    /// What this process's writer has done so far (for benchmarks and operators).
+    pub fn stats(&self) -> crate::WriterStats {
+        self.counters.snapshot()
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // The writer ends by itself once the queue's senders are gone (after finishing the
+        // batch in hand); the listener loops forever and must be stopped.
+        for task in &self.tasks[1..] {
+            task.abort();
+        }
+    }
+}
+
+#[async_trait]
+impl EventStore for PostgresStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<Uuid>,
+    ) -> Result<AppendResult, StoreError> {
+        // Refuse bad input before it takes a queue slot (the writer checks again; cheap).
+        validate_append(stream, expected, &events)?;
+        let (reply, answer) = oneshot::channel();
+        let request = AppendRequest {
+            stream: stream.clone(),
+            expected,
+            events,
+            key: idempotency_key,
+            reply,
+        };
+        self.queue.try_send(request).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::QueueFull {
+                depth_max: self.queue_depth_max,
+            },
+            mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+        })?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if from_version > POSITION_MAX {
+            return Ok(Vec::new());
+        }
+        let conn = self.reader.get().await?;
+        let from = to_i64(from_version)?;
+        let rows = conn
+            .client
+            .query(&conn.read_stream, &[&stream.as_str(), &from])
+            .await
+            .map_err(backend("read a stream"))?;
+        let records = rows
+            .iter()
+            .map(|row| decode_row(row.get(0), row.get(1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, record) in records.iter().enumerate() {
+            let expected_version = from_version.max(1) + i as u64;
+            if record.stream_id != stream.as_str() || record.stream_version != expected_version {
+                return Err(StoreError::Corrupt {
+                    position: record.position,
+                    reason: format!(
+                        "read stream {stream} version {expected_version} but the record holds {} version {}",
+                        record.stream_id, record.stream_version
+                    ),
+                });
+            }
+        }
+        Ok(records)
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.reader.read_all(from_position, max_count).await
+    }
+
+    async fn head(&self) -> Result<u64, StoreError> {
+        let position = self.reader.head().await?;
+        raise_head(&self.head, position);
+        Ok(position)
+    }
+
+    fn watch_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    async fn verify(
+        &self,
+        from_position: u64,
+        to_position: Option<u64>,
+    ) -> Result<VerifyReport, StoreError> {
+        self.reader.verify(from_position, to_position).await
+    }
+}
+
+/// Open one connection and drive it on a background task.
+pub(crate) async fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
+    let (client, connection) = config
+        .client
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| {
+            StoreError::Backend(format!(
+                "PostgreSQL not reachable at {}: {}",
+                config.describe(),
+                migrations::describe_error(&e)
+            ))
+        })?;
+    tokio::spawn(async move {
+        // Ends when the client is dropped or the server goes away; the owner notices through
+        // `Client::is_closed` and reconnects.
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+/// Move the watched head up to `position` (never down: notifications, polls and the local
+/// writer race, and a subscriber must never see the head go back).
+pub(crate) fn raise_head(head: &watch::Sender<u64>, position: u64) {
+    head.send_if_modified(|current| {
+        if position > *current {
+            *current = position;
+            true
+        } else {
+            false
+        }
+    });
+}
+
+/// Decode a stored row and check the indexed column agrees with the canonical bytes.
+fn decode_row(position: i64, bytes: &[u8]) -> Result<RecordedEvent, StoreError> {
+    let column = to_u64(position, "position")?;
+    let record = codec::decode_record(bytes).map_err(|e| StoreError::Corrupt {
+        position: column,
+        reason: e.to_string(),
+    })?;
+    if record.position != column {
+        return Err(StoreError::Corrupt {
+            position: column,
+            reason: format!(
+                "row at position {column} holds the record of position {}",
+                record.position
+            ),
+        });
+    }
+    Ok(record)
+}
+
+/// Reading connection(s): one pipelined client, reconnected when it closes.
+struct Reader {
+    config: PostgresConfig,
+    current: tokio::sync::Mutex<Option<Arc<ReadConnection>>>,
+}
+
+struct ReadConnection {
+    client: Client,
+    read_all: Statement,
+    read_stream: Statement,
+    head: Statement,
+    record_at: Statement,
+}
+
+impl Reader {
+    fn new(config: PostgresConfig) -> Self {
+        Reader {
+            config,
+            current: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn get(&self) -> Result<Arc<ReadConnection>, StoreError> {
+        let mut current = self.current.lock().await;
+        if let Some(conn) = current.as_ref() {
+            if !conn.client.is_closed() {
+                return Ok(conn.clone());
+            }
+        }
+        let client = connect(&self.config).await?;
+        let s = &self.config.schema;
+        let prepare = |sql: String| {
+            let client = &client;
+            async move {
+                client
+                    .prepare(&sql)
+                    .await
+                    .map_err(backend("prepare a read statement"))
+            }
+        };
+        let conn = Arc::new(ReadConnection {
+            read_all: prepare(format!(
+                "SELECT position, record, hash FROM {s}.events WHERE position >= $1 \
+                 ORDER BY position LIMIT $2"
+            ))
+            .await?,
+            read_stream: prepare(format!(
+                "SELECT position, record FROM {s}.events WHERE stream_id = $1 \
+                 AND stream_version >= $2 ORDER BY stream_version"
+            ))
+            .await?,
+            head: prepare(format!("SELECT position FROM {s}.head WHERE singleton")).await?,
+            record_at: prepare(format!(
+                "SELECT position, record FROM {s}.events WHERE position = $1"
+            ))
+            .await?,
+            client,
+        });
+        *current = Some(conn.clone());
+        Ok(conn)
+    }
+
+    async fn head(&self) -> Result<u64, StoreError> {
+        let conn = self.get().await?;
+        let row = conn
+            .client
+            .query_one(&conn.head, &[])
+            .await
+            .map_err(backend("read the head"))?;
+        to_u64(row.get(0), "head position")
+    }
+
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let from = from_position.max(1);
+        let count = max_count.min(READ_ALL_PAGE_EVENTS_MAX);
+        if count == 0 || from > POSITION_MAX {
+            return Ok(Vec::new());
+        }
+        let conn = self.get().await?;
+        let rows = conn
+            .client
+            .query(&conn.read_all, &[&to_i64(from)?, &i64::from(count)])
+            .await
+            .map_err(backend("read the log"))?;
+        let records = rows
+            .iter()
+            .map(|row| decode_row(row.get(0), row.get(1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Committed positions are a gapless prefix (docs/operations.md); a hole here means the
+        // table was tampered with, and a subscriber must not skip over it silently.
+        for (i, record) in records.iter().enumerate() {
+            if record.position != from + i as u64 {
+                return Err(StoreError::Corrupt {
+                    position: from + i as u64,
+                    reason: format!(
+                        "position {} is missing: the log jumps to {}",
+                        from + i as u64,
+                        record.position
+                    ),
+                });
+            }
+        }
+        Ok(records)
+    }
+
+    async fn verify(
+        &self,
+        from_position: u64,
+        to_position: Option<u64>,
+    ) -> Result<VerifyReport, StoreError> {
+        let head = self.head().await?;
+        let from = from_position.max(1);
+        let to = to_position.unwrap_or(head).min(head);
+        if from > to {
+            return Ok(VerifyReport {
+                from_position: from,
+                to_position: to,
+                records_checked: 0,
+                first_bad: None,
+            });
+        }
+        let conn = self.get().await?;
+        let mut verifier = if from == 1 {
+            ChainVerifier::after(None)
+        } else {
+            let row = conn
+                .client
+                .query_opt(&conn.record_at, &[&to_i64(from - 1)?])
+                .await
+                .map_err(backend("read the record before the verified range"))?;
+            match row.map(|row| decode_row(row.get(0), row.get(1))) {
+                Some(Ok(previous)) => ChainVerifier::after(Some(&previous)),
+                Some(Err(e)) => {
+                    let mut v = ChainVerifier::after(None);
+                    v.mark_bad(from - 1, e.to_string());
+                    return Ok(v.finish(to));
+                }
+                None => {
+                    let mut v = ChainVerifier::after(None);
+                    v.mark_bad(from - 1, "record is missing");
+                    return Ok(v.finish(to));
+                }
+            }
+        };
+        // Page through so memory stays bounded over any range.
+        while verifier.next_position() <= to && !verifier.failed() {
+            let next = verifier.next_position();
+            let page = (to - next + 1).min(u64::from(VERIFY_PAGE_EVENTS));
+            let rows = conn
+                .client
+                .query(&conn.read_all, &[&to_i64(next)?, &(page as i64)])
+                .await
+                .map_err(backend("read the log for verification"))?;
+            if rows.is_empty() {
+                verifier.mark_bad(next, "record is missing");
+                break;
+            }
+            for row in &rows {
+                let position: i64 = row.get(0);
+                let record = match decode_row(position, row.get(1)) {
+                    Ok(record) => record,
+                    Err(e) => {
+                        verifier.mark_bad(verifier.next_position(), e.to_string());
+                        break;
+                    }
+                };
+                let at = verifier.next_position();
+                if !verifier.check(&record) {
+                    break;
+                }
+                // The hash column is what operators and the head row see; it must agree.
+                if row.get::<_, &[u8]>(2) != &record.hash[..] {
+                    verifier.mark_bad(at, "hash column differs from the record's hash");
+                    break;
+                }
+            }
+        }
+        Ok(verifier.finish(to))
+    }
+}

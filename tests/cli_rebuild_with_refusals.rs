@@ -1,0 +1,71 @@
+//! A store whose log holds a refused command (stream `audit-refusals`, payload
+//! `CommandRefused`, not a domain event) still rebuilds its read models: system streams feed no
+//! read model (projections/src/case/mod.rs `is_case_stream`).
+use std::process::Command;
+
+fn caseledger(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run caseledger");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn rebuild_and_reports_skip_the_refusals_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let commands = dir.path().join("commands.jsonl");
+    std::fs::write(
+        &commands,
+        concat!(
+            r#"{"command_id": "0b7f3c8e-2f1a-4c55-9d5e-1d2c3b4a5f60", "crn": "X123456", "actor": {"id": "c1", "role": "court_officer", "organisation": "nps"}, "effective_at": "2016-03-01", "command": {"type": "open_case", "crn": "X123456", "pdu": 79, "team": null, "on": "2016-03-01", "person": {"name": "Sam Example", "date_of_birth": "1985-04-02", "gender": "male"}}}"#,
+            "\n",
+            r#"{"command_id": "0b7f3c8e-2f1a-4c55-9d5e-1d2c3b4a5f61", "crn": "X123456", "actor": {"id": "i1", "role": "inspector", "organisation": "hmi_probation"}, "effective_at": "2016-03-01", "command": {"type": "request_pre_sentence_report", "on": "2016-03-01", "court": "Nottingham Magistrates' Court", "due_on": "2016-03-15"}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = caseledger(&data, &["import", commands.to_str().unwrap()]);
+    assert_eq!(code, 0, "import: {out}{err}");
+    assert!(
+        out.contains("1 refused"),
+        "the inspector's write is refused: {out}"
+    );
+
+    let (code, out, err) = caseledger(&data, &["rebuild", "--digest"]);
+    assert_eq!(code, 0, "rebuild over a log with a refusal: {out}{err}");
+    for model in [
+        "allocation",
+        "caseload",
+        "enforcement",
+        "handover",
+        "mappa",
+        "performance",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(model)),
+            "{model} digest printed: {out}"
+        );
+    }
+    let (code, out, err) = caseledger(
+        &data,
+        &[
+            "report",
+            "caseload",
+            "--today",
+            "2016-04-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "report: {out}{err}");
+    let (code, out, _) = caseledger(&data, &["verify"]);
+    assert_eq!(code, 0, "verify: {out}");
+}
