@@ -155,8 +155,9 @@ pub async fn demo(dir: Option<PathBuf>, people: u64, out: &mut dyn Write) -> Res
 
     // 3. Rebuild the read models.
     let phase = Instant::now();
+    let readmodels = cli_report::readmodels_path(&data);
     let mut rebuilt = Vec::new();
-    cli_report::rebuild(engine.store().as_ref(), &data, false, &mut rebuilt)
+    cli_report::rebuild(engine.store().clone(), &readmodels, false, &mut rebuilt)
         .await
         .map_err(Failure::Failed)?;
     writeln!(
@@ -174,8 +175,8 @@ pub async fn demo(dir: Option<PathBuf>, people: u64, out: &mut dyn Write) -> Res
     ] {
         let mut table = Vec::new();
         cli_report::report(
-            engine.store().as_ref(),
-            &data,
+            engine.store().clone(),
+            &readmodels,
             name,
             AsOf::Now,
             HISTORY_END,
@@ -255,4 +256,3 @@ fn count_lines(path: &Path) -> Result<u64, Failure> {
         lines += buffer[..n].iter().filter(|b| **b == b'\n').count() as u64;
     }
 }
-
