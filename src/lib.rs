@@ -14,6 +14,7 @@ pub use caseledger_projections as projections;
 pub use caseledger_replay as replay;
 pub use caseledger_store as store;
 
+pub mod cli_demo;
 pub mod cli_ops;
 pub mod cli_replay;
 pub mod cli_report;

@@ -38,8 +38,21 @@ enum Command {
         #[command(subcommand)]
         calculator: PolicyCalculator,
     },
-    /// Show what caseledger does on a synthetic cohort.
-    Demo,
+    /// Show what caseledger does on a synthetic cohort (src/cli_demo.rs).
+    Demo {
+        /// A fresh directory for the demo (default: a new temporary one, kept).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long, default_value_t = caseledger::cli_demo::DEMO_PEOPLE_DEFAULT)]
+        people: u64,
+    },
+    /// Write a synthetic cohort as command JSON Lines to stdout (src/cli_demo.rs).
+    Generate {
+        #[arg(long)]
+        people: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Create (or open) the store in --data, or the schema named by --store.
     Init,
     /// Apply a file of commands (JSON Lines, docs/commands.md), in file order per case.
@@ -129,9 +142,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             caseledger::cli_replay::run(command, &args.data).map_err(Failure::Failed)
         }
-        Command::Demo => {
-            println!("caseledger demo: the cohort demo arrives with the fixtures generator; try `caseledger init`, `import`, `tick` and `case`.");
-            Ok(())
+        Command::Demo { dir, people } => {
+            runtime()?.block_on(caseledger::cli_demo::demo(dir, people, &mut io::stdout()))
+        }
+        Command::Generate { people, seed } => {
+            caseledger::cli_demo::generate(people, seed, &mut io::stdout().lock())
         }
         Command::Init => runtime()?.block_on(cli_ops::init(&args, &mut io::stdout())),
         Command::Import { file, ack_log } => runtime()?.block_on(async {
