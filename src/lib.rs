@@ -23,3 +23,8 @@ pub mod engine_audit;
 pub mod policy_cli;
 
 pub use engine::{Engine, EngineConfig, EngineError, StoreConfig, TickReport};
+
+/// The README's embedding example is compiled and run as a doctest, so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
