@@ -22,9 +22,10 @@ use caseledger_store::{
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use crate::memory::{fold_pages, MemoryFold};
 use crate::projection::{check_models, model_row_key, Projection, Rows};
 use crate::source::{RowSource, RowVisitor};
-use crate::{Progress, ProjectionError};
+use crate::{AsOf, Progress, ProjectionError};
 
 /// Most events folded into one transaction. One `read_all` page: large enough that the
 /// transaction cost is amortised, small enough that a batch's dirty states stay small.
@@ -310,6 +311,39 @@ fn fold_batch<P: Projection>(
     Ok(batch_checkpoint)
 }
 
+/// Most streams written to a new generation in one sled batch: bounds the batch's memory.
+pub const STREAMS_PER_WRITE_BATCH_MAX: usize = 1_024;
+
+/// Write every stream's state and rows from `fold`, then its checkpoint, into the (not yet
+/// in service) generation `tree`.
+fn write_generation<P: Projection>(
+    tree: &sled::Tree,
+    projection: &P,
+    fold: &MemoryFold<'_, P>,
+) -> Result<(), ProjectionError> {
+    let models = projection.models().len();
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    let mut rows = Rows::new();
+    for (stream, state) in fold.states() {
+        rows.clear();
+        projection.rows(stream, state, &mut rows);
+        rows.check(stream, models)?;
+        for (model, key, value) in rows.iter() {
+            batch.insert(row_key(model, stream, key), value);
+        }
+        batch.insert(state_key(stream), encode_state(state)?);
+        in_batch += 1;
+        if in_batch == STREAMS_PER_WRITE_BATCH_MAX {
+            tree.apply_batch(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+    }
+    batch.insert(CHECKPOINT_KEY, &fold.checkpoint().to_be_bytes());
+    tree.apply_batch(batch)?;
+    Ok(())
+}
+
 fn commit(tree: &sled::Tree, batch: &sled::Batch) -> Result<(), ProjectionError> {
     tree.transaction(|tx| {
         tx.apply_batch(batch)?;
@@ -376,8 +410,17 @@ pub async fn rebuild<P: Projection>(
     db.meta
         .insert(next_key.as_bytes(), &(generation + 1).to_be_bytes())?;
     let tree = db.generation_tree(name, generation)?;
-    // Catch up with a head that may move while we fold; switch only when level with it.
-    let mut checkpoint = 0;
+    // Fold the log up to the head in memory (one state per stream: memory is bounded by the
+    // number of streams, not events), then write states, rows and checkpoint into the new
+    // generation. Nobody reads it until the switch below, and a crash before the switch only
+    // leaves an abandoned generation, so it is written in plain batches, checkpoint last.
+    let head = store.head().await?;
+    let mut fold = MemoryFold::new(projection)?;
+    fold_pages(&mut fold, store, head, AsOf::Now, progress).await?;
+    write_generation(&tree, projection, &fold)?;
+    let mut checkpoint = fold.checkpoint();
+    drop(fold);
+    // Catch up with a head that moved while we folded; switch only when level with it.
     loop {
         let head = store.head().await?;
         if checkpoint >= head {
