@@ -141,16 +141,25 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
     let head = rt.block_on(store.head()).unwrap();
     let started = Instant::now();
     let digests = match mode {
-        "memory" => rt
-            .block_on(fold_store(
-                &CaseProjection,
-                &store,
-                AsOf::Now,
-                &mut NoProgress,
-            ))
-            .unwrap()
-            .digests()
-            .unwrap(),
+        "memory" => {
+            let models = rt
+                .block_on(fold_store(&CaseProjection, &store, AsOf::Now, &mut NoProgress))
+                .unwrap();
+            let mut sizes = Vec::new();
+            for (i, name) in models.models().iter().enumerate() {
+                let (mut rows, mut bytes) = (0u64, 0u64);
+                models
+                    .for_each_row(i as u8, &mut |k, v| {
+                        rows += 1;
+                        bytes += (k.len() + v.len()) as u64;
+                        Ok(())
+                    })
+                    .unwrap();
+                sizes.push(format!("{name} {rows} rows {} KiB", bytes / 1024));
+            }
+            eprintln!("  read models: {}", sizes.join(", "));
+            models.digests().unwrap()
+        }
         "persisted" => {
             let db = ReadModelDb::open(readmodels).unwrap();
             let report = rt

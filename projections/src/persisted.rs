@@ -22,6 +22,7 @@ use caseledger_store::{
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use crate::digest::RowDigest;
 use crate::memory::{fold_pages, MemoryFold};
 use crate::projection::{check_models, model_row_key, Projection, Rows};
 use crate::source::{RowSource, RowVisitor};
@@ -315,13 +316,17 @@ fn fold_batch<P: Projection>(
 pub const STREAMS_PER_WRITE_BATCH_MAX: usize = 1_024;
 
 /// Write every stream's state and rows from `fold`, then its checkpoint, into the (not yet
-/// in service) generation `tree`.
+/// in service) generation `tree`. Returns each model's digest, computed on the way: streams
+/// come in key order and each stream's rows in local-key order, and a model row key is
+/// `stream ‖ 0 ‖ local key` (0 sorts below every stream-id byte), so every model's rows are
+/// met in exactly the order a scan of the tree would give.
 fn write_generation<P: Projection>(
     tree: &sled::Tree,
     projection: &P,
     fold: &MemoryFold<'_, P>,
-) -> Result<(), ProjectionError> {
+) -> Result<BTreeMap<String, String>, ProjectionError> {
     let models = projection.models().len();
+    let mut digests: Vec<RowDigest> = vec![RowDigest::new(); models];
     let mut batch = sled::Batch::default();
     let mut in_batch = 0;
     let mut rows = Rows::new();
@@ -330,7 +335,11 @@ fn write_generation<P: Projection>(
         projection.rows(stream, state, &mut rows);
         rows.check(stream, models)?;
         for (model, key, value) in rows.iter() {
-            batch.insert(row_key(model, stream, key), value);
+            let full = row_key(model, stream, key);
+            if let Some(digest) = digests.get_mut(usize::from(model)) {
+                digest.push(&full[2..], value);
+            }
+            batch.insert(full, value);
         }
         batch.insert(state_key(stream), encode_state(state)?);
         in_batch += 1;
@@ -341,7 +350,12 @@ fn write_generation<P: Projection>(
     }
     batch.insert(CHECKPOINT_KEY, &fold.checkpoint().to_be_bytes());
     tree.apply_batch(batch)?;
-    Ok(())
+    Ok(projection
+        .models()
+        .iter()
+        .map(|m| (*m).to_owned())
+        .zip(digests.into_iter().map(RowDigest::finish))
+        .collect())
 }
 
 fn commit(tree: &sled::Tree, batch: &sled::Batch) -> Result<(), ProjectionError> {
@@ -417,8 +431,9 @@ pub async fn rebuild<P: Projection>(
     let head = store.head().await?;
     let mut fold = MemoryFold::new(projection)?;
     fold_pages(&mut fold, store, head, AsOf::Now, progress).await?;
-    write_generation(&tree, projection, &fold)?;
-    let mut checkpoint = fold.checkpoint();
+    let digests = write_generation(&tree, projection, &fold)?;
+    let folded = fold.checkpoint();
+    let mut checkpoint = folded;
     drop(fold);
     // Catch up with a head that moved while we folded; switch only when level with it.
     loop {
@@ -452,7 +467,12 @@ pub async fn rebuild<P: Projection>(
         generation,
         previous_generation: previous,
         checkpoint,
-        digests: view.digests()?,
+        // Appends that arrived during the fold were folded incrementally: digest the tree.
+        digests: if checkpoint == folded {
+            digests
+        } else {
+            view.digests()?
+        },
     })
 }
 
