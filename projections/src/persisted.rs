@@ -4,7 +4,10 @@
 //! - tree `meta`: `current/<projection>` → generation in service (u64 BE);
 //!   `next/<projection>` → next generation number to hand out (never reused).
 //! - tree `<projection>/gen/<generation>`: `c` → checkpoint (u64 BE, last folded position);
-//!   `s<stream>` → the stream's state (JSON); `r<model byte><stream>\0<key>` → row value.
+//!   `s<stream>` → the stream's state (JSON); `r<model byte><stream>\0` → every row the
+//!   stream contributes to that model, as one blob of `u32 BE key length ‖ local key ‖ u32 BE
+//!   value length ‖ value` in local-key order. One sled entry per (model, stream) instead of
+//!   one per row: a case has dozens of performance rows, and sled's cost is per entry.
 //!
 //! Rows, states and the checkpoint of a batch are written in ONE sled transaction, so a reader
 //! or a restart never sees rows without their checkpoint or the reverse (design.md invariant 7).
@@ -167,9 +170,17 @@ impl RowSource for PersistedView {
     }
 
     fn for_each_row(&self, model: u8, visit: &mut RowVisitor<'_>) -> Result<(), ProjectionError> {
+        let mut full = Vec::new();
         for item in self.tree.scan_prefix([ROW_PREFIX, model]) {
-            let (k, v) = item?;
-            visit(&k[2..], &v)?;
+            let (k, blob) = item?;
+            // `r ‖ model ‖ stream ‖ 0`: the stream part ends with the separator.
+            let stream_and_separator = k.get(2..).unwrap_or_default();
+            for_each_blob_row(&blob, |local, value| {
+                full.clear();
+                full.extend_from_slice(stream_and_separator);
+                full.extend_from_slice(local);
+                visit(&full, value)
+            })?;
         }
         Ok(())
     }
@@ -198,10 +209,60 @@ fn state_key(stream: &str) -> Vec<u8> {
     k
 }
 
-fn row_key(model: u8, stream: &str, local: &[u8]) -> Vec<u8> {
+/// Key of the blob holding `stream`'s rows of `model`.
+fn blob_key(model: u8, stream: &str) -> Vec<u8> {
     let mut k = vec![ROW_PREFIX, model];
-    k.extend_from_slice(&model_row_key(stream, local));
+    k.extend_from_slice(&model_row_key(stream, b""));
     k
+}
+
+/// Row keys and values are far below 4 GiB (keys ≤ `ROW_KEY_BYTES_MAX`), so u32 lengths fit.
+fn push_len(blob: &mut Vec<u8>, len: usize) {
+    blob.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+}
+
+/// The blobs of one stream's rows, one per model that has rows (index = model).
+fn row_blobs(rows: &Rows, models: usize) -> Vec<Option<Vec<u8>>> {
+    let mut blobs: Vec<Option<Vec<u8>>> = vec![None; models];
+    for (model, key, value) in rows.iter() {
+        if let Some(slot) = blobs.get_mut(usize::from(model)) {
+            let blob = slot.get_or_insert_with(Vec::new);
+            push_len(blob, key.len());
+            blob.extend_from_slice(key);
+            push_len(blob, value.len());
+            blob.extend_from_slice(value);
+        }
+    }
+    blobs
+}
+
+/// Visit each (local key, value) of a row blob, refusing a malformed one.
+fn for_each_blob_row(
+    mut blob: &[u8],
+    mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), ProjectionError>,
+) -> Result<(), ProjectionError> {
+    fn take<'a>(blob: &mut &'a [u8]) -> Result<&'a [u8], ProjectionError> {
+        let corrupt = |reason: &str| ProjectionError::Corrupt {
+            what: "read-model row blob".to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (len, rest) = blob
+            .split_first_chunk::<4>()
+            .ok_or_else(|| corrupt("truncated length"))?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| corrupt("length"))?;
+        if rest.len() < len {
+            return Err(corrupt("length beyond the end of the blob"));
+        }
+        let (part, rest) = rest.split_at(len);
+        *blob = rest;
+        Ok(part)
+    }
+    while !blob.is_empty() {
+        let key = take(&mut blob)?;
+        let value = take(&mut blob)?;
+        visit(key, value)?;
+    }
+    Ok(())
 }
 
 fn encode_state<S: Serialize>(state: &S) -> Result<Vec<u8>, ProjectionError> {
@@ -295,14 +356,17 @@ fn fold_batch<P: Projection>(
         rows_after.clear();
         projection.rows(stream, &entry.state, &mut rows_after);
         rows_after.check(stream, models)?;
-        for (model, key, _) in entry.rows_before.iter() {
-            if rows_after.get(model, key).is_none() {
-                batch.remove(row_key(model, stream, key));
-            }
-        }
-        for (model, key, value) in rows_after.iter() {
-            if entry.rows_before.get(model, key).map(Vec::as_slice) != Some(value) {
-                batch.insert(row_key(model, stream, key), value);
+        if rows_after != entry.rows_before {
+            let before = row_blobs(&entry.rows_before, models);
+            for (index, after) in row_blobs(&rows_after, models).into_iter().enumerate() {
+                if before.get(index) == Some(&after) {
+                    continue;
+                }
+                let key = blob_key(u8::try_from(index).unwrap_or(u8::MAX), stream);
+                match after {
+                    Some(blob) => batch.insert(key, blob),
+                    None => batch.remove(key),
+                }
             }
         }
         batch.insert(state_key(stream), encode_state(&entry.state)?);
@@ -335,11 +399,17 @@ fn write_generation<P: Projection>(
         projection.rows(stream, state, &mut rows);
         rows.check(stream, models)?;
         for (model, key, value) in rows.iter() {
-            let full = row_key(model, stream, key);
             if let Some(digest) = digests.get_mut(usize::from(model)) {
-                digest.push(&full[2..], value);
+                digest.push(&model_row_key(stream, key), value);
             }
-            batch.insert(full, value);
+        }
+        for (index, blob) in row_blobs(&rows, models).into_iter().enumerate() {
+            if let Some(blob) = blob {
+                batch.insert(
+                    blob_key(u8::try_from(index).unwrap_or(u8::MAX), stream),
+                    blob,
+                );
+            }
         }
         batch.insert(state_key(stream), encode_state(state)?);
         in_batch += 1;
@@ -507,18 +577,15 @@ pub async fn rebuild_stream<P: Projection>(
     projection.rows(stream.as_str(), &state, &mut rows);
     rows.check(stream.as_str(), projection.models().len())?;
     let mut batch = sled::Batch::default();
-    for model in 0..projection.models().len() {
-        let model = u8::try_from(model).unwrap_or(u8::MAX);
-        let mut prefix = vec![ROW_PREFIX, model];
-        prefix.extend_from_slice(stream.as_str().as_bytes());
-        prefix.push(0);
-        for item in tree.scan_prefix(&prefix) {
-            let (k, _) = item?;
-            batch.remove(k);
+    for (index, blob) in row_blobs(&rows, projection.models().len())
+        .into_iter()
+        .enumerate()
+    {
+        let key = blob_key(u8::try_from(index).unwrap_or(u8::MAX), stream.as_str());
+        match blob {
+            Some(blob) => batch.insert(key, blob),
+            None => batch.remove(key),
         }
-    }
-    for (model, key, value) in rows.iter() {
-        batch.insert(row_key(model, stream.as_str(), key), value);
     }
     batch.insert(state_key(stream.as_str()), encode_state(&state)?);
     commit(&tree, &batch)
@@ -587,5 +654,44 @@ pub async fn run_live<P: Projection>(
         checkpoint = fold_batch(&tree, projection, in_service, &records)?;
         drop(writer);
         progress.update(projection.name(), checkpoint, head);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_blobs_round_trip_and_a_malformed_blob_is_a_typed_error() {
+        let mut rows = Rows::new();
+        rows.put(0, b"b".to_vec(), b"2".to_vec());
+        rows.put(0, b"a".to_vec(), b"".to_vec());
+        rows.put(2, Vec::new(), b"x".to_vec());
+        let blobs = row_blobs(&rows, 3);
+        assert!(blobs[1].is_none());
+        let mut seen = Vec::new();
+        for_each_blob_row(blobs[0].as_ref().unwrap(), |k, v| {
+            seen.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (b"a".to_vec(), b"".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
+        let blob = blobs[0].as_ref().unwrap();
+        for cut in 1..blob.len() {
+            let result = for_each_blob_row(&blob[..cut], |_, _| Ok(()));
+            if cut != 9 {
+                // Only the cut after the first whole row (4 + 1 + 4 + 0 bytes) is well formed.
+                assert!(
+                    matches!(result, Err(ProjectionError::Corrupt { .. })),
+                    "cut {cut}"
+                );
+            }
+        }
     }
 }
