@@ -13,6 +13,7 @@
 //! same way; only the number of events grows. Nothing is asserted: numbers go to
 //! docs/benchmarks.md.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -161,6 +162,11 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
                 drop(page);
                 fold_s += t.elapsed().as_secs_f64();
             }
+            eprintln!(
+                "  memory: {} streams folded, peak RSS so far {} MiB",
+                fold.streams(),
+                peak_rss_kib() / 1024
+            );
             let t = Instant::now();
             let models = fold.finish().unwrap();
             let digests = models.digests().unwrap();
@@ -192,6 +198,17 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
                 .unwrap();
             db.flush().unwrap();
             report.digests
+        }
+        "read" => {
+            // Only page through the log: the store's own share of time and memory.
+            let mut next = 1;
+            while next <= head {
+                let page = rt
+                    .block_on(store.read_all(next, caseledger_store::READ_ALL_PAGE_EVENTS_MAX))
+                    .unwrap();
+                next += page.len() as u64;
+            }
+            BTreeMap::new()
         }
         "phases" => {
             phases(&rt, &store, head);
@@ -258,6 +275,7 @@ fn measure(mode: &str, log: &Path, readmodels: &Path) -> (u64, f64, u64, String)
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     let line = stdout.lines().find(|l| l.starts_with("result ")).unwrap();
     let f: Vec<&str> = line.split(' ').collect();
@@ -302,7 +320,7 @@ fn main() {
             eprintln!("  log kept at {}", kept.display());
             continue;
         }
-        for mode in ["memory", "persisted"] {
+        for mode in ["read", "memory", "persisted"] {
             let readmodels = dir.path().join(format!("readmodels-{mode}"));
             let (head, seconds, peak_kib, digest) = measure(mode, &log, &readmodels);
             println!(
