@@ -217,12 +217,11 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
         other => panic!("unknown mode {other}"),
     };
     let seconds = started.elapsed().as_secs_f64();
-    let digest = digests.get("performance").cloned().unwrap_or_default();
-    println!(
-        "result {head} {seconds} {} {}",
-        peak_rss_kib(),
-        &digest[..16]
-    );
+    // The first 16 hex digits of the performance model's digest, "-" when not computed.
+    let digest: String = digests
+        .get("performance")
+        .map_or_else(|| "-".to_owned(), |d| d.chars().take(16).collect());
+    println!("result {head} {seconds} {} {digest}", peak_rss_kib());
 }
 
 /// Where the in-memory fold spends its time: read pages, + decode payloads, + fold facts,

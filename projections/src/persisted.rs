@@ -35,6 +35,16 @@ use crate::{AsOf, Progress, ProjectionError};
 /// transaction cost is amortised, small enough that a batch's dirty states stay small.
 pub const EVENTS_PER_BATCH_MAX: u32 = READ_ALL_PAGE_EVENTS_MAX;
 
+/// sled page cache of the read-model database, in bytes. sled's default (1 GiB) would let a
+/// rebuild's resident memory grow with the size of the read models; reads of the current
+/// generation are scans, which a small cache serves as well.
+pub const READ_MODEL_CACHE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Longest wait for another handle's lock on the read-model database, in milliseconds.
+pub const OPEN_LOCK_WAIT_MS_MAX: u64 = 1_000;
+/// Pause between attempts to take the lock, in milliseconds.
+const OPEN_LOCK_RETRY_MS: u64 = 10;
+
 const META_TREE: &str = "meta";
 const CHECKPOINT_KEY: &[u8] = b"c";
 const STATE_PREFIX: u8 = b's';
@@ -52,18 +62,38 @@ pub struct ReadModelDb {
 
 impl ReadModelDb {
     /// Open (or create) the database at `path`.
+    ///
+    /// sled releases its file lock only when its background flusher has let go of a dropped
+    /// handle, a few milliseconds later; so a lock conflict is retried for up to
+    /// [`OPEN_LOCK_WAIT_MS_MAX`] before it is reported as [`ProjectionError::DatabaseInUse`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ProjectionError> {
         let path = path.as_ref().to_path_buf();
-        let db = sled::Config::new().path(&path).open().map_err(|e| {
-            let text = e.to_string();
-            if text.contains("lock") || text.contains("WouldBlock") {
-                ProjectionError::DatabaseInUse {
-                    path: path.display().to_string(),
+        let mut waited_ms = 0;
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(&path)
+                .cache_capacity(READ_MODEL_CACHE_BYTES_MAX)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                Err(e) => {
+                    let text = e.to_string();
+                    if !(text.contains("lock") || text.contains("WouldBlock")) {
+                        return Err(ProjectionError::Database(format!(
+                            "{}: {text}",
+                            path.display()
+                        )));
+                    }
+                    if waited_ms >= OPEN_LOCK_WAIT_MS_MAX {
+                        return Err(ProjectionError::DatabaseInUse {
+                            path: path.display().to_string(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(OPEN_LOCK_RETRY_MS));
+                    waited_ms += OPEN_LOCK_RETRY_MS;
                 }
-            } else {
-                ProjectionError::Database(format!("{}: {text}", path.display()))
             }
-        })?;
+        };
         let meta = db.open_tree(META_TREE)?;
         Ok(Self {
             db,
