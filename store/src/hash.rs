@@ -58,7 +58,15 @@ impl std::io::Write for HashWriter<'_> {
 /// The hash a record must carry. Fails only for a record larger than the codec's size limit
 /// (which the store never accepts).
 pub fn record_hash(record: &RecordedEvent) -> Result<[u8; 32], StoreError> {
-    let input = HashInput {
+    let input = hash_input(record);
+    let mut hasher = Sha256::new();
+    hasher.update(HASH_DOMAIN_V1);
+    codec::serialize_into(HashWriter(&mut hasher), &input)?;
+    Ok(hasher.finalize().into())
+}
+
+fn hash_input(record: &RecordedEvent) -> HashInput<'_> {
+    HashInput {
         position: record.position,
         stream_id: &record.stream_id,
         stream_version: record.stream_version,
@@ -74,11 +82,7 @@ pub fn record_hash(record: &RecordedEvent) -> Result<[u8; 32], StoreError> {
         ruleset_id: &record.ruleset_id,
         payload: &record.payload,
         previous_hash: &record.previous_hash,
-    };
-    let mut hasher = Sha256::new();
-    hasher.update(HASH_DOMAIN_V1);
-    codec::serialize_into(HashWriter(&mut hasher), &input)?;
-    Ok(hasher.finalize().into())
+    }
 }
 
 /// Checks records one at a time, in position order, against the chain; remembers the first
@@ -224,6 +228,58 @@ pub fn seal(record: &mut RecordedEvent, previous_hash: [u8; 32]) -> Result<(), S
     Ok(())
 }
 
+/// [`seal`] and [`codec::encode_record`] in one pass: the stored v1 record is
+/// `RECORD_FORMAT_V1 ‖ canonical encoding ‖ hash` (the envelope ends with `previous_hash`,
+/// `hash`, and a `[u8; 32]` encodes as its 32 bytes), so the writer serializes each record
+/// ONCE, hashes those bytes in one SHA-256 update, and appends the hash — instead of
+/// serializing once into the hasher and again (twice, counting the size pass) for storage.
+/// Returns the stored bytes, identical to `codec::encode_record(record)` (asserted in debug
+/// builds and by `sealing_and_encoding_in_one_pass_gives_the_stored_bytes`).
+pub fn seal_and_encode(
+    record: &mut RecordedEvent,
+    previous_hash: [u8; 32],
+) -> Result<Vec<u8>, StoreError> {
+    record.previous_hash = previous_hash;
+    let mut bytes = Vec::with_capacity(record_bytes_estimate(record));
+    bytes.push(codec::RECORD_FORMAT_V1);
+    codec::serialize_into(&mut bytes, &hash_input(record))?;
+    let mut hasher = Sha256::new();
+    hasher.update(HASH_DOMAIN_V1);
+    hasher.update(&bytes[1..]);
+    record.hash = hasher.finalize().into();
+    bytes.extend_from_slice(&record.hash);
+    if bytes.len() as u64 > crate::RECORD_BYTES_MAX + 1 {
+        return Err(StoreError::Codec(format!(
+            "record at position {} is {} bytes encoded; at most {} allowed",
+            record.position,
+            bytes.len(),
+            crate::RECORD_BYTES_MAX
+        )));
+    }
+    debug_assert_eq!(
+        codec::encode_record(record).ok().as_deref(),
+        Some(bytes.as_slice()),
+        "one-pass encoding must equal the codec's"
+    );
+    Ok(bytes)
+}
+
+/// Upper bound of a v1 record's encoded size, so [`seal_and_encode`] allocates once: the
+/// version byte, four 8-byte integers, the 2-byte schema version, four UUIDs (each encoded as
+/// an 8-byte length and 16 bytes), seven 8-byte length prefixes and two 32-byte hashes, plus
+/// the variable-length fields.
+fn record_bytes_estimate(record: &RecordedEvent) -> usize {
+    const FIXED_BYTES: usize = 1 + 8 * 4 + 2 + (8 + 16) * 4 + 8 * 7 + 32 * 2;
+    FIXED_BYTES
+        + record.stream_id.len()
+        + record.event_type.len()
+        + record.actor.id.len()
+        + record.actor.role.len()
+        + record.actor.organisation.len()
+        + record.ruleset_id.len()
+        + record.payload.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +314,36 @@ mod tests {
             out.push(record(p, prev));
         }
         out
+    }
+
+    #[test]
+    fn sealing_and_encoding_in_one_pass_gives_the_stored_bytes() {
+        for position in [1, 2, 300] {
+            let mut one_pass = record(position, [7; 32]);
+            one_pass.actor.organisation = "Probation Service — N07".into();
+            one_pass.ruleset_id = "omic-handover-2023-04".into();
+            one_pass.payload = vec![0xAB; 1_000];
+            let mut two_pass = one_pass.clone();
+            let bytes = seal_and_encode(&mut one_pass, [7; 32]).unwrap();
+            seal(&mut two_pass, [7; 32]).unwrap();
+            assert_eq!(one_pass, two_pass, "same previous_hash and hash");
+            assert_eq!(bytes, codec::encode_record(&two_pass).unwrap());
+            assert_eq!(
+                bytes.len(),
+                bytes.capacity(),
+                "the estimate is exact: one allocation"
+            );
+        }
+    }
+
+    #[test]
+    fn a_record_over_the_size_limit_is_refused_when_sealed() {
+        let mut r = record(1, GENESIS_HASH);
+        r.payload = vec![0; crate::RECORD_BYTES_MAX as usize + 1];
+        assert!(matches!(
+            seal_and_encode(&mut r, GENESIS_HASH),
+            Err(StoreError::Codec(_))
+        ));
     }
 
     #[test]

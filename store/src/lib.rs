@@ -70,9 +70,9 @@ pub const POSITION_MAX: u64 = i64::MAX as u64;
 /// Appends that may wait for the writer at once; one more is refused with
 /// [`StoreError::QueueFull`] so memory stays bounded under overload.
 pub const APPEND_QUEUE_DEPTH_MAX: usize = 8_192;
-/// Most appends the writer commits in one group commit (one transaction, one flush).
+/// Most appends the writer commits in one group commit (one atomic sled batch, one flush).
 pub const BATCH_APPENDS_MAX: usize = 1_024;
-/// Most events the writer commits in one group commit; bounds the size of one transaction.
+/// Most events the writer commits in one group commit; bounds the size of one atomic batch.
 pub const BATCH_EVENTS_MAX: usize = 8_192;
 
 /// Identity of a stream: for a case, its CRN; otherwise a system stream such as `audit-refusals`.
@@ -302,6 +302,15 @@ pub enum StoreError {
         "store is in use by another process ({path}); stop it or use another --data directory"
     )]
     InUse { path: String },
+    #[error(
+        "store at {path} uses on-disk layout {found}; this build reads layout {supported} only: \
+         open it with the caseledger build that wrote it, or point --data at another directory"
+    )]
+    UnknownLayout {
+        path: String,
+        found: String,
+        supported: u8,
+    },
     #[error("storage backend: {0}")]
     Backend(String),
     #[error("store is closed")]

@@ -63,6 +63,9 @@ pub(crate) struct Batch {
     heads: BTreeMap<String, u64>,
     keys: BTreeMap<Uuid, IdempotencyEntry>,
     records: Vec<RecordedEvent>,
+    /// `encoded[i]` is the stored bytes of `records[i]` (`codec::encode_record`), produced
+    /// while sealing so no backend serializes a record twice.
+    encoded: Vec<Vec<u8>>,
     /// (stream, version, position) for the stream index.
     index: Vec<(String, u64, u64)>,
 }
@@ -79,6 +82,7 @@ impl Batch {
             heads: BTreeMap::new(),
             keys: BTreeMap::new(),
             records: Vec::new(),
+            encoded: Vec::new(),
             index: Vec::new(),
         }
     }
@@ -139,6 +143,7 @@ impl Batch {
 
         let mut previous_hash = self.tip.last_hash;
         let mut sealed = Vec::with_capacity(events.len());
+        let mut sealed_bytes = Vec::with_capacity(events.len());
         for (offset, event) in (1..=count).zip(events) {
             let mut record = RecordedEvent {
                 position: self.tip.head + offset,
@@ -158,7 +163,7 @@ impl Batch {
                 previous_hash: [0; 32],
                 hash: [0; 32],
             };
-            hash::seal(&mut record, previous_hash)?;
+            sealed_bytes.push(hash::seal_and_encode(&mut record, previous_hash)?);
             previous_hash = record.hash;
             sealed.push(record);
         }
@@ -184,6 +189,8 @@ impl Batch {
             ));
         }
         self.records.extend(sealed);
+        self.encoded.extend(sealed_bytes);
+        assert_eq!(self.records.len(), self.encoded.len());
         self.heads.insert(stream.to_string(), result.stream_version);
         if let Some(key) = idempotency_key {
             self.keys.insert(
@@ -206,9 +213,14 @@ impl Batch {
     pub fn records(&self) -> &[RecordedEvent] {
         &self.records
     }
+    /// The stored bytes of each of [`Batch::records`], in the same order.
+    pub fn encoded(&self) -> &[Vec<u8>] {
+        &self.encoded
+    }
     pub fn index(&self) -> &[(String, u64, u64)] {
         &self.index
     }
+    /// Each stream's version after the batch.
     pub fn heads(&self) -> &BTreeMap<String, u64> {
         &self.heads
     }

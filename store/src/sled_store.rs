@@ -1,40 +1,62 @@
 //! `SledStore`: the durable event log on sled `=0.34.7`.
 //!
-//! Layout (all keys fixed-width big-endian so byte order is numeric order):
+//! On-disk layout 2 (`LAYOUT_V2`, since 2026-11-22; recorded in `docs/operations.md`): ONE
+//! sled tree, `log`, holding every kind of entry under a one-byte key prefix. All integers in
+//! keys are big-endian so byte order is numeric order.
 //!
-//! | tree           | key                                   | value                          |
-//! |----------------|---------------------------------------|--------------------------------|
-//! | `records`      | position (u64 BE)                     | `codec::encode_record`         |
-//! | `stream_index` | stream id ‖ 0x00 ‖ version (u64 BE)   | position (u64 BE)              |
-//! | `stream_heads` | stream id                             | current version (u64 BE)       |
-//! | `idempotency`  | command id (16 bytes)                 | codec-encoded stream + result  |
-//! | `meta`         | `format`                              | record format version byte     |
+//! | key                                         | value                                   |
+//! |---------------------------------------------|-----------------------------------------|
+//! | `r` ‖ position (u64 BE)                     | `codec::encode_record` (version byte …) |
+//! | `s` ‖ stream id ‖ 0x00 ‖ version (u64 BE)   | position (u64 BE)                       |
+//! | `i` ‖ command id (16 bytes)                 | codec-encoded stream + original result  |
+//! | `m` ‖ `format`                              | record format version byte (1)          |
+//! | `m` ‖ `layout`                              | layout version byte (2)                 |
 //!
 //! Stream ids are printable ASCII, so the 0x00 separator makes stream prefixes unambiguous.
+//! A stream's current version is the version in its last stream index key (one reverse range
+//! step) rather than a separate head entry: that head would be a third write per event, and
+//! measured, dropping it was the biggest single gain after leaving the four-tree transaction.
+//! Layout 1 (four trees `records`, `stream_index`, `stream_heads`, `idempotency` and `meta`,
+//! committed by a multi-tree sled transaction) is refused on open with
+//! [`StoreError::UnknownLayout`], as is any layout byte this build does not know.
 //!
-//! Writes: ONE writer thread owns position assignment. Callers queue appends on a bounded
-//! channel ([`APPEND_QUEUE_DEPTH_MAX`]); the writer drains a batch, decides each append with
-//! the shared planner (a stale expected version fails only that append; later appends see
-//! earlier ones), commits all accepted appends in ONE sled transaction over the four trees and
-//! ONE flush (group commit), then publishes the new head and answers every caller.
+//! Why one tree: `Tree::apply_batch` is atomic after a crash (sled pins its log for the batch
+//! and recovers it all or nothing: `pin_log` … `seal_batch` in `Tree::apply_batch_inner`, the
+//! same mechanism sled's transactions commit with) without the per-tree write sets
+//! and validation of a `Transactional` over four trees, where most of the commit time went;
+//! measured in docs/benchmarks.md.
 //!
-//! The writer is a dedicated OS thread rather than a tokio task: sled's transaction and flush
-//! block, and blocking inside a tokio task would stall a `current_thread` runtime (the default
-//! of `#[tokio::test]`) and starve other tasks on a multi-threaded one.
+//! Writes: ONE writer owns position assignment — the [`Writer`] state behind a mutex. A batch
+//! of appends is decided with the shared planner (a stale expected version fails only that
+//! append; later appends see earlier ones), written with ONE `apply_batch` and ONE flush
+//! (group commit); then the new head is published and every caller answered.
+//!
+//! Two ways to reach the writer:
+//! - uncontended (no other append in flight, nothing queued, nobody committing, on a
+//!   multi-threaded tokio runtime): the caller commits its own append inline under the mutex, saving two thread wake-ups (the
+//!   hop to a writer thread and back), which on a small machine cost about as much as the
+//!   flush itself;
+//! - otherwise the append is queued on a bounded channel ([`APPEND_QUEUE_DEPTH_MAX`]) to a
+//!   dedicated writer thread, which drains everything queued into one group commit.
+//!
+//! On a `current_thread` runtime (the default of `#[tokio::test]`) appends always go to the
+//! writer thread: committing inline would block the only thread for a flush, so no other task
+//! could queue behind it and group commit would never happen.
 //!
 //! Readers see only the published head: a record committed but not yet flushed (in a durable
 //! mode) is invisible, so nobody can observe an event that a crash could still take back.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
@@ -49,13 +71,30 @@ use crate::{
 pub const LOCK_FILE_NAME: &str = "caseledger.lock";
 /// How often sled's background thread flushes in `Buffered` mode, in milliseconds.
 pub const BUFFERED_FLUSH_EVERY_MS: u64 = 1_000;
+/// The on-disk layout this build reads and writes: one tree with prefixed keys (module doc).
+pub const LAYOUT_V2: u8 = 2;
+/// The one tree of layout 2.
+pub const TREE_LOG: &str = "log";
 
-const TREE_RECORDS: &str = "records";
-const TREE_STREAM_INDEX: &str = "stream_index";
-const TREE_STREAM_HEADS: &str = "stream_heads";
-const TREE_IDEMPOTENCY: &str = "idempotency";
-const TREE_META: &str = "meta";
-const META_FORMAT: &[u8] = b"format";
+/// Key prefix of a record (`r` ‖ position).
+pub const KEY_PREFIX_RECORD: u8 = b'r';
+/// Key prefix of a stream index entry (`s` ‖ stream ‖ 0x00 ‖ version).
+pub const KEY_PREFIX_STREAM_INDEX: u8 = b's';
+/// Key prefix of an idempotency entry (`i` ‖ command id).
+pub const KEY_PREFIX_IDEMPOTENCY: u8 = b'i';
+/// Key of the record format version byte.
+pub const META_FORMAT_KEY: &[u8] = b"mformat";
+/// Key of the layout version byte.
+pub const META_LAYOUT_KEY: &[u8] = b"mlayout";
+
+/// Trees of layout 1; their presence means a log this build cannot read.
+const LAYOUT_V1_TREES: [&str; 5] = [
+    "records",
+    "stream_index",
+    "stream_heads",
+    "idempotency",
+    "meta",
+];
 
 /// How to open a [`SledStore`].
 #[derive(Clone)]
@@ -76,39 +115,35 @@ impl Default for SledOptions {
 /// Counters kept by the writer (for operations and the benchmark).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriterStats {
-    /// Group commits made (one transaction + one flush each).
+    /// Group commits made (one atomic batch + one flush each).
     pub batches: u64,
     /// Appends answered (accepted, refused or deduplicated).
     pub appends: u64,
     /// Events written.
     pub events: u64,
+    /// Of `batches`, those committed inline by an uncontended caller rather than by the
+    /// writer thread.
+    pub inline_batches: u64,
 }
 
 #[derive(Default)]
 struct Counters {
     batches: AtomicU64,
+    inline_batches: AtomicU64,
     appends: AtomicU64,
     events: AtomicU64,
 }
 
-#[derive(Clone)]
-struct Trees {
-    records: sled::Tree,
-    stream_index: sled::Tree,
-    stream_heads: sled::Tree,
-    idempotency: sled::Tree,
-}
-
-struct AppendRequest {
+/// One append as the writer decides it.
+struct Append {
     stream: StreamId,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
     idempotency_key: Option<Uuid>,
-    reply: oneshot::Sender<Result<AppendResult, StoreError>>,
 }
 
 enum Request {
-    Append(AppendRequest),
+    Append(Append, oneshot::Sender<Result<AppendResult, StoreError>>),
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -119,15 +154,48 @@ struct StoredIdempotency {
     entry: IdempotencyEntry,
 }
 
+/// What the store and its writer thread share.
+struct Shared {
+    writer: Mutex<Writer>,
+    /// Requests sent to the writer thread and not yet taken off the channel by it (so the
+    /// thread never counts below zero: asserted).
+    queued: AtomicU64,
+    /// Appends between entering `append` and receiving their answer, on either path. An
+    /// append commits inline only when it is the only one: then there is nobody to share a
+    /// group commit with, and under load (callers re-appending as soon as they are answered)
+    /// appends keep going to the writer thread, whose batches stay large.
+    appends_in_flight: AtomicU64,
+}
+
+/// Counts one append in [`Shared::appends_in_flight`] until dropped (also when the caller's
+/// future is dropped mid-append).
+struct InFlight<'a>(&'a AtomicU64);
+
+impl InFlight<'_> {
+    /// Count an append in; true when it is the only one in flight.
+    fn enter(counter: &AtomicU64) -> (InFlight<'_>, bool) {
+        let before = counter.fetch_add(1, Ordering::AcqRel);
+        (InFlight(counter), before == 0)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let before = self.0.fetch_sub(1, Ordering::AcqRel);
+        assert!(before > 0, "appends in flight never go below zero");
+    }
+}
+
 /// The durable event log.
 pub struct SledStore {
     path: PathBuf,
     db: sled::Db,
-    trees: Trees,
+    log: sled::Tree,
     head: watch::Sender<u64>,
     head_rx: watch::Receiver<u64>,
-    requests: Option<mpsc::Sender<Request>>,
-    writer: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    requests: Option<std_mpsc::SyncSender<Request>>,
+    writer_thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
     /// Held for the life of the store: a second opener (any process) fails with `InUse`.
     _lock: File,
@@ -137,15 +205,24 @@ fn backend(context: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("{context}: {e}"))
 }
 
-fn position_key(position: u64) -> [u8; 8] {
-    position.to_be_bytes()
+fn record_key(position: u64) -> [u8; 9] {
+    let mut key = [KEY_PREFIX_RECORD; 9];
+    key[1..].copy_from_slice(&position.to_be_bytes());
+    key
 }
 
 fn stream_index_key(stream: &str, version: u64) -> Vec<u8> {
-    let mut key = Vec::with_capacity(stream.len() + 9);
+    let mut key = Vec::with_capacity(1 + stream.len() + 9);
+    key.push(KEY_PREFIX_STREAM_INDEX);
     key.extend_from_slice(stream.as_bytes());
     key.push(0);
     key.extend_from_slice(&version.to_be_bytes());
+    key
+}
+
+fn idempotency_key(command_id: &Uuid) -> [u8; 17] {
+    let mut key = [KEY_PREFIX_IDEMPOTENCY; 17];
+    key[1..].copy_from_slice(command_id.as_bytes());
     key
 }
 
@@ -155,6 +232,17 @@ fn u64_from(bytes: &[u8], what: &str) -> Result<u64, StoreError> {
         reason: format!("{what} is {} bytes, expected 8", bytes.len()),
     })?;
     Ok(u64::from_be_bytes(array))
+}
+
+/// The position in a record key (`r` ‖ u64 BE).
+fn position_of_record_key(key: &[u8]) -> Result<u64, StoreError> {
+    match key.split_first() {
+        Some((&KEY_PREFIX_RECORD, position)) => u64_from(position, "record key"),
+        _ => Err(StoreError::Corrupt {
+            position: 0,
+            reason: format!("{key:?} is not a record key"),
+        }),
+    }
 }
 
 /// Decode the record stored under `key_position`, insisting it says the same position.
@@ -222,25 +310,99 @@ fn fsync_tree(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-struct SledLookup<'a>(&'a Trees);
+/// Check (or, for a new store, write) the layout and format bytes. Writes nothing unless the
+/// directory holds no log at all.
+fn check_layout(db: &sled::Db, path: &Path) -> Result<sled::Tree, StoreError> {
+    let unknown = |found: String| StoreError::UnknownLayout {
+        path: path.display().to_string(),
+        found,
+        supported: LAYOUT_V2,
+    };
+    // Look before `open_tree`, which would create the tree in a store we must not touch.
+    for name in db.tree_names() {
+        if LAYOUT_V1_TREES
+            .iter()
+            .any(|v1| name.as_ref() == v1.as_bytes())
+        {
+            return Err(unknown("1 (four sled trees)".into()));
+        }
+    }
+    let log = db
+        .open_tree(TREE_LOG)
+        .map_err(|e| backend(&format!("opening tree {TREE_LOG}"), e))?;
+    let layout = log
+        .get(META_LAYOUT_KEY)
+        .map_err(|e| backend("reading the layout version", e))?;
+    match layout.as_deref() {
+        Some([LAYOUT_V2]) => {}
+        Some(other) => return Err(unknown(format!("{other:?}"))),
+        None => {
+            let empty = log
+                .first()
+                .map_err(|e| backend("reading the log", e))?
+                .is_none();
+            if !empty {
+                return Err(unknown("none (entries without a layout version)".into()));
+            }
+            let mut init = sled::Batch::default();
+            init.insert(META_FORMAT_KEY, &[codec::RECORD_FORMAT_V1][..]);
+            init.insert(META_LAYOUT_KEY, &[LAYOUT_V2][..]);
+            log.apply_batch(init)
+                .map_err(|e| backend("writing the layout version", e))?;
+            db.flush().map_err(|e| backend("flushing meta", e))?;
+        }
+    }
+    match log
+        .get(META_FORMAT_KEY)
+        .map_err(|e| backend("reading meta", e))?
+    {
+        Some(v) if v.as_ref() == [codec::RECORD_FORMAT_V1] => Ok(log),
+        other => Err(StoreError::Codec(format!(
+            "store at {} has record format {:?}; this build reads format {}",
+            path.display(),
+            other.as_deref(),
+            codec::RECORD_FORMAT_V1
+        ))),
+    }
+}
+
+/// Most streams whose committed version the writer keeps in memory. Bounds the cache at a few
+/// MiB; when it is full it is emptied and refilled from the stream index on demand.
+pub const STREAM_VERSIONS_CACHED_MAX: usize = 65_536;
+
+/// Committed stream versions, so deciding an append does not read sled for streams written
+/// recently. Only the writer writes the log, so a cached version is the committed one.
+#[derive(Default)]
+struct StreamVersions(BTreeMap<String, u64>);
+
+impl StreamVersions {
+    fn insert(&mut self, stream: &str, version: u64) {
+        if self.0.len() >= STREAM_VERSIONS_CACHED_MAX && !self.0.contains_key(stream) {
+            self.0.clear();
+        }
+        self.0.insert(stream.to_owned(), version);
+        assert!(self.0.len() <= STREAM_VERSIONS_CACHED_MAX);
+    }
+}
+
+struct SledLookup<'a> {
+    log: &'a sled::Tree,
+    versions: &'a mut StreamVersions,
+}
 
 impl Lookup for SledLookup<'_> {
     fn stream_version(&mut self, stream: &str) -> Result<u64, StoreError> {
-        match self
-            .0
-            .stream_heads
-            .get(stream.as_bytes())
-            .map_err(|e| backend("reading stream head", e))?
-        {
-            Some(bytes) => u64_from(&bytes, "stream head"),
-            None => Ok(0),
+        if let Some(&version) = self.versions.0.get(stream) {
+            return Ok(version);
         }
+        let version = committed_stream_version(self.log, stream)?;
+        self.versions.insert(stream, version);
+        Ok(version)
     }
     fn idempotency(&mut self, key: &Uuid) -> Result<Option<IdempotencyEntry>, StoreError> {
         match self
-            .0
-            .idempotency
-            .get(key.as_bytes())
+            .log
+            .get(idempotency_key(key))
             .map_err(|e| backend("reading idempotency index", e))?
         {
             Some(bytes) => decode_idempotency(&bytes).map(Some),
@@ -249,9 +411,37 @@ impl Lookup for SledLookup<'_> {
     }
 }
 
+/// The version in the last stream index key of `stream` (0 when it has none).
+fn committed_stream_version(log: &sled::Tree, stream: &str) -> Result<u64, StoreError> {
+    let last = log
+        .range(stream_index_key(stream, 0)..=stream_index_key(stream, u64::MAX))
+        .next_back()
+        .transpose()
+        .map_err(|e| backend("reading the stream index", e))?;
+    match last {
+        // The key ends with the version (u64 BE) after `s` ‖ stream ‖ 0x00.
+        Some((key, _)) => u64_from(
+            key.get(key.len().saturating_sub(8)..).unwrap_or_default(),
+            "stream index key version",
+        ),
+        None => Ok(0),
+    }
+}
+
+/// True when the caller runs on a multi-threaded tokio runtime, where committing inline
+/// blocks one worker while the others keep queueing (module doc).
+fn inline_commit_allowed() -> bool {
+    matches!(
+        tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread)
+    )
+}
+
 impl SledStore {
     /// Open (or create) the store at `path`. Fails with [`StoreError::InUse`] if another
-    /// process (or another handle in this one) has it open.
+    /// process (or another handle in this one) has it open, and with
+    /// [`StoreError::UnknownLayout`] if the directory holds a log in a layout this build does
+    /// not read.
     pub fn open(path: impl AsRef<Path>, options: SledOptions) -> Result<SledStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)
@@ -283,74 +473,50 @@ impl SledStore {
                 }
                 other => backend(&format!("opening sled at {}", path.display()), other),
             })?;
-        let open_tree = |name: &str| {
-            db.open_tree(name)
-                .map_err(|e| backend(&format!("opening tree {name}"), e))
-        };
-        let trees = Trees {
-            records: open_tree(TREE_RECORDS)?,
-            stream_index: open_tree(TREE_STREAM_INDEX)?,
-            stream_heads: open_tree(TREE_STREAM_HEADS)?,
-            idempotency: open_tree(TREE_IDEMPOTENCY)?,
-        };
-        let meta = open_tree(TREE_META)?;
-        match meta
-            .get(META_FORMAT)
-            .map_err(|e| backend("reading meta", e))?
-        {
-            Some(v) if v.as_ref() == [codec::RECORD_FORMAT_V1] => {}
-            Some(v) => {
-                return Err(StoreError::Codec(format!(
-                    "store at {} has format {:?}; this build reads format {}",
-                    path.display(),
-                    v.as_ref(),
-                    codec::RECORD_FORMAT_V1
-                )))
-            }
-            None => {
-                meta.insert(META_FORMAT, &[codec::RECORD_FORMAT_V1])
-                    .map_err(|e| backend("writing meta", e))?;
-                db.flush().map_err(|e| backend("flushing meta", e))?;
-            }
-        }
+        let log = check_layout(&db, &path)?;
 
-        let tip = match trees
-            .records
-            .last()
-            .map_err(|e| backend("reading the last record", e))?
-        {
-            Some((key, bytes)) => {
-                let position = u64_from(&key, "record key")?;
-                Tip::after(&decode_at(position, &bytes)?)
-            }
+        let last = log
+            .range(record_key(0)..=record_key(u64::MAX))
+            .next_back()
+            .transpose()
+            .map_err(|e| backend("reading the last record", e))?;
+        let tip = match last {
+            Some((key, bytes)) => Tip::after(&decode_at(position_of_record_key(&key)?, &bytes)?),
             None => Tip::empty(),
         };
         let (head, head_rx) = watch::channel(tip.head);
-        let (requests, receiver) = mpsc::channel(APPEND_QUEUE_DEPTH_MAX);
         let counters = Arc::new(Counters::default());
-        let writer = Writer {
-            db: db.clone(),
-            path: path.clone(),
-            trees: trees.clone(),
-            durability: options.durability,
-            clock: options.clock,
-            tip,
-            head: head.clone(),
-            counters: Arc::clone(&counters),
-            failed: None,
-        };
-        let writer = std::thread::Builder::new()
+        let shared = Arc::new(Shared {
+            writer: Mutex::new(Writer {
+                db: db.clone(),
+                path: path.clone(),
+                log: log.clone(),
+                durability: options.durability,
+                clock: options.clock,
+                tip,
+                head: head.clone(),
+                counters: Arc::clone(&counters),
+                versions: StreamVersions::default(),
+                failed: None,
+            }),
+            queued: AtomicU64::new(0),
+            appends_in_flight: AtomicU64::new(0),
+        });
+        let (requests, receiver) = std_mpsc::sync_channel(APPEND_QUEUE_DEPTH_MAX);
+        let thread_shared = Arc::clone(&shared);
+        let writer_thread = std::thread::Builder::new()
             .name("caseledger-writer".into())
-            .spawn(move || writer.run(receiver))
+            .spawn(move || run_writer_thread(&thread_shared, &receiver))
             .map_err(|e| backend("starting the writer thread", e))?;
         Ok(SledStore {
             path,
             db,
-            trees,
+            log,
             head,
             head_rx,
+            shared,
             requests: Some(requests),
-            writer: Some(writer),
+            writer_thread: Some(writer_thread),
             counters,
             _lock: lock,
         })
@@ -367,6 +533,7 @@ impl SledStore {
             batches: self.counters.batches.load(Ordering::Relaxed),
             appends: self.counters.appends.load(Ordering::Relaxed),
             events: self.counters.events.load(Ordering::Relaxed),
+            inline_batches: self.counters.inline_batches.load(Ordering::Relaxed),
         }
     }
 
@@ -380,12 +547,41 @@ impl SledStore {
 
     fn send(&self, request: Request) -> Result<(), StoreError> {
         let requests = self.requests.as_ref().ok_or(StoreError::Closed)?;
-        requests.try_send(request).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => StoreError::QueueFull {
-                depth_max: APPEND_QUEUE_DEPTH_MAX,
-            },
-            mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
+        // Count before sending so the writer thread never decrements below zero.
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        requests.try_send(request).map_err(|e| {
+            self.shared.queued.fetch_sub(1, Ordering::AcqRel);
+            match e {
+                std_mpsc::TrySendError::Full(_) => StoreError::QueueFull {
+                    depth_max: APPEND_QUEUE_DEPTH_MAX,
+                },
+                std_mpsc::TrySendError::Disconnected(_) => StoreError::Closed,
+            }
         })
+    }
+
+    /// Commit `append` on the calling thread if it is the only append in flight and nobody is
+    /// writing or queued; `Err` hands the append back to be queued.
+    fn try_commit_inline(
+        &self,
+        append: Append,
+        alone: bool,
+    ) -> Result<Result<AppendResult, StoreError>, Append> {
+        if !alone || self.shared.queued.load(Ordering::Acquire) != 0 || !inline_commit_allowed() {
+            return Err(append);
+        }
+        let mut writer = match self.shared.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(TryLockError::WouldBlock) => return Err(append),
+            Err(TryLockError::Poisoned(_)) => return Ok(Err(writer_panicked())),
+        };
+        let batches_before = self.counters.batches.load(Ordering::Relaxed);
+        let mut answers = writer.commit(vec![append]);
+        assert_eq!(answers.len(), 1, "one answer per append");
+        if self.counters.batches.load(Ordering::Relaxed) != batches_before {
+            self.counters.inline_batches.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(answers.remove(0))
     }
 
     fn published_head(&self) -> u64 {
@@ -394,9 +590,8 @@ impl SledStore {
 
     fn read_record(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
         match self
-            .trees
-            .records
-            .get(position_key(position))
+            .log
+            .get(record_key(position))
             .map_err(|e| backend("reading a record", e))?
         {
             Some(bytes) => decode_at(position, &bytes).map(Some),
@@ -405,12 +600,18 @@ impl SledStore {
     }
 }
 
+fn writer_panicked() -> StoreError {
+    StoreError::Backend(
+        "the writer stopped after an internal error (a broken invariant); reopen the store".into(),
+    )
+}
+
 impl Drop for SledStore {
     fn drop(&mut self) {
         // Closing the queue lets the writer finish what is queued, flush and exit; joining it
         // means the sled files are released when drop returns, so the path can be reopened.
         drop(self.requests.take());
-        if let Some(writer) = self.writer.take() {
+        if let Some(writer) = self.writer_thread.take() {
             let _ = writer.join();
         }
         let _ = self.db.flush();
@@ -427,14 +628,19 @@ impl EventStore for SledStore {
         idempotency_key: Option<Uuid>,
     ) -> Result<AppendResult, StoreError> {
         validate_append(stream, expected, &events)?;
-        let (reply, answer) = oneshot::channel();
-        self.send(Request::Append(AppendRequest {
+        let append = Append {
             stream: stream.clone(),
             expected,
             events,
             idempotency_key,
-            reply,
-        }))?;
+        };
+        let (_in_flight, alone) = InFlight::enter(&self.shared.appends_in_flight);
+        let append = match self.try_commit_inline(append, alone) {
+            Ok(answer) => return answer,
+            Err(append) => append,
+        };
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Append(append, reply))?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -447,7 +653,7 @@ impl EventStore for SledStore {
         let start = stream_index_key(stream.as_str(), from_version.max(1));
         let end = stream_index_key(stream.as_str(), u64::MAX);
         let mut out = Vec::new();
-        for entry in self.trees.stream_index.range(start..=end) {
+        for entry in self.log.range(start..=end) {
             let (_, value) = entry.map_err(|e| backend("reading the stream index", e))?;
             let position = u64_from(&value, "stream index entry")?;
             if position > head {
@@ -478,13 +684,9 @@ impl EventStore for SledStore {
         }
         let to = head.min(from.saturating_add(count - 1));
         let mut out = Vec::with_capacity((to - from + 1) as usize);
-        for entry in self
-            .trees
-            .records
-            .range(position_key(from)..=position_key(to))
-        {
+        for entry in self.log.range(record_key(from)..=record_key(to)) {
             let (key, bytes) = entry.map_err(|e| backend("reading records", e))?;
-            out.push(decode_at(u64_from(&key, "record key")?, &bytes)?);
+            out.push(decode_at(position_of_record_key(&key)?, &bytes)?);
         }
         Ok(out)
     }
@@ -535,13 +737,9 @@ impl EventStore for SledStore {
             let page_from = verifier.next_position();
             let page_to = to.min(page_from.saturating_add(u64::from(READ_ALL_PAGE_EVENTS_MAX) - 1));
             let mut expected = page_from;
-            for entry in self
-                .trees
-                .records
-                .range(position_key(page_from)..=position_key(page_to))
-            {
+            for entry in self.log.range(record_key(page_from)..=record_key(page_to)) {
                 let (key, bytes) = entry.map_err(|e| backend("reading records", e))?;
-                let position = u64_from(&key, "record key")?;
+                let position = position_of_record_key(&key)?;
                 match decode_at(position, &bytes) {
                     Ok(record) => {
                         if !verifier.check(&record) {
@@ -564,49 +762,86 @@ impl EventStore for SledStore {
     }
 }
 
+/// The writer thread: wait for a request, then take the writer and drain everything queued
+/// into one group commit. Exits when the store closes the channel (drop).
+fn run_writer_thread(shared: &Shared, receiver: &std_mpsc::Receiver<Request>) {
+    while let Ok(first) = receiver.recv() {
+        // Waiting for the lock (an inline commit in progress) lets more requests queue up,
+        // so take the lock before draining.
+        let mut writer = lock_writer(shared);
+        let mut appends = Vec::new();
+        let mut replies = Vec::new();
+        let mut flushes = Vec::new();
+        let mut taken: u64 = 0;
+        let mut events = 0usize;
+        let mut next = Some(first);
+        while let Some(request) = next.take() {
+            taken += 1;
+            match request {
+                Request::Append(append, reply) => {
+                    events += append.events.len();
+                    appends.push(append);
+                    replies.push(reply);
+                }
+                Request::Flush(reply) => flushes.push(reply),
+            }
+            if appends.len() < BATCH_APPENDS_MAX && events < BATCH_EVENTS_MAX {
+                next = receiver.try_recv().ok();
+            }
+        }
+        let before = shared.queued.fetch_sub(taken, Ordering::AcqRel);
+        assert!(before >= taken, "queued count {before} < taken {taken}");
+        let answers = match writer.as_mut() {
+            Some(writer) => writer.commit(appends),
+            None => appends.iter().map(|_| Err(writer_panicked())).collect(),
+        };
+        let flushed: Vec<_> = flushes
+            .iter()
+            .map(|_| match writer.as_ref() {
+                Some(writer) => writer.flush(Durability::Flush),
+                None => Err(writer_panicked()),
+            })
+            .collect();
+        drop(writer);
+        assert_eq!(answers.len(), replies.len(), "one answer per append");
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            // A caller that gave up (dropped its future) does not undo the commit.
+            let _ = reply.send(answer);
+        }
+        for (reply, answer) in flushes.into_iter().zip(flushed) {
+            let _ = reply.send(answer);
+        }
+    }
+    // Queue closed: the store is being dropped. Make buffered appends durable.
+    if let Some(writer) = lock_writer(shared).as_ref() {
+        let _ = writer.flush(Durability::Flush);
+    }
+}
+
+/// The writer, or `None` if a commit panicked while holding it (a broken internal
+/// invariant): its state can no longer be trusted, so every later append is refused.
+fn lock_writer(shared: &Shared) -> Option<MutexGuard<'_, Writer>> {
+    shared.writer.lock().ok()
+}
+
 /// The single owner of position assignment.
 struct Writer {
     db: sled::Db,
     path: PathBuf,
-    trees: Trees,
+    log: sled::Tree,
     durability: Durability,
     clock: Arc<dyn Clock>,
     tip: Tip,
     head: watch::Sender<u64>,
     counters: Arc<Counters>,
-    /// Set when a commit's durability is unknown (flush failed): from then on the writer
-    /// refuses everything, because it can no longer say what is on disk. Reopen to recover.
+    versions: StreamVersions,
+    /// Set when a commit's outcome is unknown (the batch or the flush failed): from then on
+    /// the writer refuses everything, because it can no longer say what is on disk. Reopen
+    /// to recover.
     failed: Option<String>,
 }
 
 impl Writer {
-    fn run(mut self, mut receiver: mpsc::Receiver<Request>) {
-        while let Some(first) = receiver.blocking_recv() {
-            let mut appends = Vec::new();
-            let mut flushes = Vec::new();
-            let mut events = 0usize;
-            let mut next = Some(first);
-            while let Some(request) = next.take() {
-                match request {
-                    Request::Append(a) => {
-                        events += a.events.len();
-                        appends.push(a);
-                    }
-                    Request::Flush(reply) => flushes.push(reply),
-                }
-                if appends.len() < BATCH_APPENDS_MAX && events < BATCH_EVENTS_MAX {
-                    next = receiver.try_recv().ok();
-                }
-            }
-            self.commit(appends);
-            for reply in flushes {
-                let _ = reply.send(self.flush(Durability::Flush));
-            }
-        }
-        // Queue closed: the store is being dropped. Make buffered appends durable.
-        let _ = self.flush(Durability::Flush);
-    }
-
     fn flush(&self, durability: Durability) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| backend("sled flush", e))?;
         if durability == Durability::Fsync {
@@ -615,99 +850,132 @@ impl Writer {
         Ok(())
     }
 
-    fn commit(&mut self, appends: Vec<AppendRequest>) {
-        if appends.is_empty() {
-            return;
-        }
+    /// Decide and commit `appends` as one group commit; one answer per append, in order.
+    fn commit(&mut self, appends: Vec<Append>) -> Vec<Result<AppendResult, StoreError>> {
         if let Some(reason) = &self.failed {
-            for a in appends {
-                let _ = a.reply.send(Err(StoreError::Backend(format!(
-                    "the store stopped accepting writes after an earlier failure ({reason}); reopen it"
-                ))));
-            }
-            return;
+            return appends
+                .iter()
+                .map(|_| {
+                    Err(StoreError::Backend(format!(
+                        "the store stopped accepting writes after an earlier failure ({reason}); reopen it"
+                    )))
+                })
+                .collect();
         }
         let mut batch = Batch::begin(self.tip.clone(), self.clock.now_us());
-        let mut lookup = SledLookup(&self.trees);
+        let mut lookup = SledLookup {
+            log: &self.log,
+            versions: &mut self.versions,
+        };
         let mut answers = Vec::with_capacity(appends.len());
         for a in appends {
-            let result = batch.decide(
+            answers.push(batch.decide(
                 &mut lookup,
                 &a.stream,
                 a.expected,
                 a.events,
                 a.idempotency_key,
-            );
-            answers.push((a.reply, result));
+            ));
         }
         self.counters
             .appends
             .fetch_add(answers.len() as u64, Ordering::Relaxed);
-
-        if !batch.is_empty() {
-            if let Err(e) = self.write(&batch) {
-                // Nothing of this batch is acknowledged. If the transaction failed nothing was
-                // written; if the flush failed the batch may or may not be on disk, so stop.
-                for (reply, result) in answers {
-                    let _ = reply.send(match result {
-                        Ok(_) => Err(e.clone()),
-                        refused => refused,
-                    });
-                }
-                return;
-            }
-            let events = batch.records().len() as u64;
-            assert_eq!(
-                batch.tip().head,
-                self.tip.head + events,
-                "positions are gapless"
-            );
-            self.tip = batch.tip().clone();
-            self.counters.batches.fetch_add(1, Ordering::Relaxed);
-            self.counters.events.fetch_add(events, Ordering::Relaxed);
-            // Publish only now: in the durable modes the batch is flushed, so no reader ever
-            // sees an event a crash could take back.
-            self.head.send_replace(self.tip.head);
+        if batch.is_empty() {
+            return answers;
         }
-        for (reply, result) in answers {
-            // A caller that gave up (dropped its future) does not undo the commit.
-            let _ = reply.send(result);
+        if let Err(e) = self.write(&batch) {
+            // Nothing of this batch is acknowledged; the writer is stopped (`failed`) because
+            // the batch may or may not be on disk.
+            return answers
+                .into_iter()
+                .map(|answer| match answer {
+                    Ok(_) => Err(e.clone()),
+                    refused => refused,
+                })
+                .collect();
         }
+        let events = batch.records().len() as u64;
+        assert_eq!(
+            batch.tip().head,
+            self.tip.head + events,
+            "positions are gapless"
+        );
+        self.tip = batch.tip().clone();
+        for (stream, &version) in batch.heads() {
+            self.versions.insert(stream, version);
+        }
+        self.counters.batches.fetch_add(1, Ordering::Relaxed);
+        self.counters.events.fetch_add(events, Ordering::Relaxed);
+        // Publish only now: in the durable modes the batch is flushed, so no reader ever sees
+        // an event a crash could take back.
+        self.head.send_replace(self.tip.head);
+        answers
     }
 
+    /// ONE atomic sled batch (records, stream index, idempotency) and, in the
+    /// durable modes, ONE flush.
     fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
-        let mut records = Vec::with_capacity(batch.records().len());
-        for record in batch.records() {
-            records.push((position_key(record.position), codec::encode_record(record)?));
+        let mut writes = sled::Batch::default();
+        assert_eq!(batch.records().len(), batch.encoded().len());
+        for (record, bytes) in batch.records().iter().zip(batch.encoded()) {
+            writes.insert(&record_key(record.position)[..], bytes.as_slice());
         }
-        let mut keys = Vec::with_capacity(batch.keys().len());
+        for (stream, version, position) in batch.index() {
+            writes.insert(
+                stream_index_key(stream, *version),
+                &position.to_be_bytes()[..],
+            );
+        }
         for (key, entry) in batch.keys() {
-            keys.push((*key, encode_idempotency(entry)?));
+            writes.insert(&idempotency_key(key)[..], encode_idempotency(entry)?);
         }
-        let t = &self.trees;
-        (&t.records, &t.stream_index, &t.stream_heads, &t.idempotency)
-            .transaction(|(records_tx, index_tx, heads_tx, keys_tx)| {
-                for (key, bytes) in &records {
-                    records_tx.insert(key, bytes.as_slice())?;
-                }
-                for (stream, version, position) in batch.index() {
-                    index_tx.insert(stream_index_key(stream, *version), &position.to_be_bytes())?;
-                }
-                for (stream, version) in batch.heads() {
-                    heads_tx.insert(stream.as_bytes(), &version.to_be_bytes())?;
-                }
-                for (key, bytes) in &keys {
-                    keys_tx.insert(key.as_bytes(), bytes.as_slice())?;
-                }
-                Ok::<(), ConflictableTransactionError<()>>(())
-            })
-            .map_err(|e: TransactionError<()>| backend("committing a batch", format!("{e:?}")))?;
-        if self.durability != Durability::Buffered {
-            if let Err(e) = self.flush(self.durability) {
-                self.failed = Some(e.to_string());
-                return Err(e);
-            }
+        let outcome = self
+            .log
+            .apply_batch(writes)
+            .map_err(|e| backend("committing a batch", e))
+            .and_then(|()| match self.durability {
+                Durability::Buffered => Ok(()),
+                durable => self.flush(durable),
+            });
+        if let Err(e) = &outcome {
+            self.failed = Some(e.to_string());
         }
-        Ok(())
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_version_cache_stays_within_its_limit() {
+        let mut versions = StreamVersions::default();
+        for n in 0..=STREAM_VERSIONS_CACHED_MAX as u64 {
+            versions.insert(&format!("S{n}"), n);
+        }
+        assert_eq!(versions.0.len(), 1, "emptied when full, then refilled");
+        versions.insert("S0", 9);
+        versions.insert("S0", 10);
+        assert_eq!(versions.0.get("S0"), Some(&10));
+    }
+
+    #[test]
+    fn keys_of_each_kind_sort_apart_and_in_numeric_order() {
+        assert!(record_key(1) < record_key(2));
+        assert!(record_key(255) < record_key(256));
+        assert!(stream_index_key("X1", 9) < stream_index_key("X1", 10));
+        // A stream that is a prefix of another never interleaves with it (0x00 separator).
+        assert!(stream_index_key("X1", u64::MAX) < stream_index_key("X10", 0));
+        let prefixes = [
+            record_key(7)[0],
+            stream_index_key("X1", 1)[0],
+            idempotency_key(&Uuid::nil())[0],
+            META_LAYOUT_KEY[0],
+        ];
+        let distinct: std::collections::BTreeSet<u8> = prefixes.iter().copied().collect();
+        assert_eq!(distinct.len(), prefixes.len(), "{prefixes:?}");
+        assert_eq!(position_of_record_key(&record_key(300)), Ok(300));
+        assert!(position_of_record_key(&stream_index_key("X1", 1)).is_err());
     }
 }

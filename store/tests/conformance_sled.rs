@@ -4,9 +4,19 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use caseledger_store::sled_store::{
+    KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_INDEX, LAYOUT_V2, META_LAYOUT_KEY, TREE_LOG,
+};
 use caseledger_store::{
     conformance, Durability, EventStore, ExpectedVersion, SledOptions, SledStore, StoreError,
 };
+
+/// The key of the record at `position` in layout 2 (`r` ‖ position BE).
+fn record_key(position: u64) -> Vec<u8> {
+    let mut key = vec![KEY_PREFIX_RECORD];
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
 
 fn open(
     path: &std::path::Path,
@@ -124,11 +134,11 @@ async fn corrupt_stored_bytes_are_reported_not_panicked_on() {
     // Corrupt position 3: first flip a payload byte (decodes, but the hash no longer matches).
     {
         let db = sled::open(&path).unwrap();
-        let records = db.open_tree("records").unwrap();
-        let mut bytes = records.get(3u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let log = db.open_tree(TREE_LOG).unwrap();
+        let mut bytes = log.get(record_key(3)).unwrap().unwrap().to_vec();
         let len = bytes.len();
         bytes[len - 70] ^= 0xFF; // inside the payload, before the two 32-byte hashes
-        records.insert(3u64.to_be_bytes(), bytes).unwrap();
+        log.insert(record_key(3), bytes).unwrap();
         db.flush().unwrap();
     }
     {
@@ -143,8 +153,8 @@ async fn corrupt_stored_bytes_are_reported_not_panicked_on() {
     // Now truncate it: undecodable bytes.
     {
         let db = sled::open(&path).unwrap();
-        let records = db.open_tree("records").unwrap();
-        records.insert(3u64.to_be_bytes(), vec![1u8, 2, 3]).unwrap();
+        let log = db.open_tree(TREE_LOG).unwrap();
+        log.insert(record_key(3), vec![1u8, 2, 3]).unwrap();
         db.flush().unwrap();
     }
     let store = open(&path, clock, Durability::Flush);
@@ -170,11 +180,12 @@ async fn corrupt_stored_bytes_are_reported_not_panicked_on() {
 fn a_corrupt_last_record_fails_open_with_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
+    drop(SledStore::open(&path, SledOptions::default()).unwrap());
     {
         let db = sled::open(&path).unwrap();
-        db.open_tree("records")
+        db.open_tree(TREE_LOG)
             .unwrap()
-            .insert(1u64.to_be_bytes(), vec![9u8; 5])
+            .insert(record_key(1), vec![9u8; 5])
             .unwrap();
         db.flush().unwrap();
     }
@@ -182,5 +193,206 @@ fn a_corrupt_last_record_fails_open_with_a_typed_error() {
         Err(StoreError::Corrupt { position: 1, .. }) => {}
         Err(other) => panic!("expected Corrupt at 1, got {other}"),
         Ok(_) => panic!("a corrupt tip must not open silently"),
+    }
+}
+
+/// Every entry of the store's one tree, as raw bytes: to show a refused open wrote nothing.
+fn raw_entries(path: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db = sled::open(path).unwrap();
+    let mut out = Vec::new();
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).unwrap();
+        for entry in tree.iter() {
+            let (k, v) = entry.unwrap();
+            let mut key = name.to_vec();
+            key.push(b'/');
+            key.extend_from_slice(&k);
+            out.push((key, v.to_vec()));
+        }
+    }
+    out
+}
+
+/// Layout 2 is one tree with prefixed keys; a new store records it, and reopening a store with
+/// events finds every kind of entry under its prefix (operations.md, "On-disk layout").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_store_writes_layout_two_with_prefixed_keys_in_one_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let clock = Arc::new(caseledger_store::ManualClock::new(
+        conformance::CLOCK_START_US,
+    ));
+    {
+        let store = open(&path, clock.clone(), Durability::Flush);
+        let s = conformance::stream("X100003");
+        let events = (1..=3).map(conformance::event).collect();
+        store
+            .append(
+                &s,
+                ExpectedVersion::NoStream,
+                events,
+                Some(uuid::Uuid::from_u128(77)),
+            )
+            .await
+            .unwrap();
+    }
+    let db = sled::open(&path).unwrap();
+    let names: Vec<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
+    assert!(names.contains(&TREE_LOG.as_bytes().to_vec()), "{names:?}");
+    for legacy in [
+        "records",
+        "stream_index",
+        "stream_heads",
+        "idempotency",
+        "meta",
+    ] {
+        assert!(
+            !names.contains(&legacy.as_bytes().to_vec()),
+            "{legacy} tree created"
+        );
+    }
+    let log = db.open_tree(TREE_LOG).unwrap();
+    assert_eq!(
+        log.get(META_LAYOUT_KEY).unwrap().unwrap().as_ref(),
+        [LAYOUT_V2]
+    );
+    let records = log.scan_prefix([KEY_PREFIX_RECORD]).count();
+    let index: Vec<(Vec<u8>, Vec<u8>)> = log
+        .scan_prefix([KEY_PREFIX_STREAM_INDEX])
+        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+        .collect();
+    assert_eq!(records, 3);
+    for (n, (key, position)) in index.iter().enumerate() {
+        let version = n as u64 + 1;
+        let mut want = b"sX100003\0".to_vec();
+        want.extend_from_slice(&version.to_be_bytes());
+        assert_eq!(key, &want);
+        assert_eq!(position, &version.to_be_bytes(), "positions 1..=3");
+    }
+    assert_eq!(index.len(), 3);
+    // Only records, stream index, idempotency and meta: four kinds of keys.
+    let kinds: std::collections::BTreeSet<u8> = log.iter().map(|e| e.unwrap().0[0]).collect();
+    assert_eq!(kinds, [b'i', b'm', b'r', b's'].into_iter().collect());
+    let mut key = vec![b'i'];
+    key.extend_from_slice(uuid::Uuid::from_u128(77).as_bytes());
+    assert!(
+        log.get(key).unwrap().is_some(),
+        "idempotency entry under i ‖ command id"
+    );
+}
+
+/// A store in layout 1 (four sled trees) is refused with a typed error naming both layouts,
+/// and opening it writes nothing.
+#[test]
+fn a_layout_one_store_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    {
+        let db = sled::open(&path).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert(b"format", &[1u8][..])
+            .unwrap();
+        db.open_tree("records")
+            .unwrap()
+            .insert(1u64.to_be_bytes(), vec![1u8; 40])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let before = raw_entries(&path);
+    match SledStore::open(&path, SledOptions::default()) {
+        Err(e @ StoreError::UnknownLayout { .. }) => {
+            let StoreError::UnknownLayout {
+                ref found,
+                supported,
+                ..
+            } = e
+            else {
+                unreachable!()
+            };
+            assert!(found.starts_with('1'), "{found}");
+            assert_eq!(supported, LAYOUT_V2);
+            assert!(
+                e.to_string().contains("another directory"),
+                "actionable: {e}"
+            );
+        }
+        Err(other) => panic!("expected UnknownLayout, got {other}"),
+        Ok(_) => panic!("a layout 1 store must not open"),
+    }
+    assert_eq!(raw_entries(&path), before, "a refused open writes nothing");
+}
+
+/// An unknown layout byte, and entries without any layout byte, are refused the same way.
+#[test]
+fn an_unknown_or_missing_layout_version_is_refused() {
+    for (layout, found) in [(Some(9u8), "[9]"), (None, "none")] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        {
+            let db = sled::open(&path).unwrap();
+            let log = db.open_tree(TREE_LOG).unwrap();
+            log.insert(record_key(1), vec![1u8; 40]).unwrap();
+            if let Some(layout) = layout {
+                log.insert(META_LAYOUT_KEY, &[layout][..]).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let before = raw_entries(&path);
+        match SledStore::open(&path, SledOptions::default()) {
+            Err(StoreError::UnknownLayout { found: f, .. }) => {
+                assert!(f.starts_with(found), "{f}")
+            }
+            Err(other) => panic!("expected UnknownLayout, got {other}"),
+            Ok(_) => panic!("layout {layout:?} must not open"),
+        }
+        assert_eq!(raw_entries(&path), before, "a refused open writes nothing");
+    }
+}
+
+/// An uncontended append on a multi-threaded runtime commits inline (no hop to the writer
+/// thread); on a single-threaded runtime it always goes through the writer thread, so tasks
+/// can queue behind a flush and share it. Both give the same log.
+#[test]
+fn uncontended_appends_commit_inline_only_on_a_multi_threaded_runtime() {
+    for (multi_thread, inline_expected) in [(true, 5), (false, 0)] {
+        let runtime = if multi_thread {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        }
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(caseledger_store::ManualClock::new(
+            conformance::CLOCK_START_US,
+        ));
+        let store = open(dir.path(), clock, Durability::Flush);
+        runtime.block_on(async {
+            let s = conformance::stream("X100004");
+            for n in 0..5u64 {
+                let r = store
+                    .append(
+                        &s,
+                        ExpectedVersion::Exact(n),
+                        vec![conformance::event(u128::from(n) + 1)],
+                        None,
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(r.last_position, n + 1);
+            }
+            assert!(store.verify(1, None).await.unwrap().is_ok());
+        });
+        let stats = store.stats();
+        assert_eq!((stats.batches, stats.events), (5, 5));
+        assert_eq!(
+            stats.inline_batches, inline_expected,
+            "multi_thread {multi_thread}"
+        );
     }
 }
