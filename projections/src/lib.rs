@@ -5,7 +5,10 @@
 //! - [`memory`]: folding in memory (benchmarks, as-of queries);
 //! - [`persisted`]: the sled read-model database with generations, the checkpointed runner,
 //!   full and single-case rebuilds;
-//! - [`digest`]: SHA-256 over canonical rows.
+//! - [`digest`]: SHA-256 over canonical rows;
+//! - [`case`]: the case projection and its six read models; [`report`]: the report queries;
+//! - [`synthetic`]: valid domain histories from the domain's own `decide` (tests, crash test,
+//!   benchmark).
 
 pub mod case;
 pub mod codec;

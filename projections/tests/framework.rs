@@ -349,3 +349,20 @@ fn live_runner_follows_the_head_until_shut_down() {
         );
     }
 }
+
+#[test]
+fn a_read_model_database_held_open_is_reported_in_use_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let held = ReadModelDb::open(dir.path()).unwrap();
+    let err = ReadModelDb::open(dir.path())
+        .err()
+        .expect("second open refused");
+    assert!(
+        matches!(err, ProjectionError::DatabaseInUse { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&dir.path().display().to_string()));
+    drop(held);
+    // Once the first handle is gone the database opens again.
+    ReadModelDb::open(dir.path()).unwrap();
+}

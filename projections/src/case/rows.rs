@@ -31,6 +31,8 @@ pub const MODELS: &[&str] = &[
     "performance",
 ];
 
+/// Where a case is managed. Nested (not `#[serde(flatten)]`) in every row: flattening goes
+/// through serde's map path and was the most expensive part of writing rows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Place {
     pub pdu: Option<u8>,
@@ -76,7 +78,6 @@ pub struct CaseloadRow {
     pub practitioner: Option<String>,
     pub grade: Option<String>,
     pub team: Option<String>,
-    #[serde(flatten)]
     pub place: Place,
     pub provider: Option<String>,
     pub case_type: String,
@@ -89,7 +90,6 @@ pub struct MappaRow {
     pub crn: String,
     pub category: u8,
     pub level: u8,
-    #[serde(flatten)]
     pub place: Place,
     pub provider: Option<String>,
     pub set_on: Date,
@@ -106,7 +106,6 @@ pub struct MappaRow {
 pub struct HandoverRow {
     pub crn: String,
     pub sentence: u16,
-    #[serde(flatten)]
     pub place: Place,
     pub responsibility: Option<String>,
     pub start_on: Option<Date>,
@@ -120,7 +119,6 @@ pub struct EnforcementRow {
     pub crn: String,
     pub sentence: u16,
     pub sentence_type: SentenceType,
-    #[serde(flatten)]
     pub place: Place,
     /// Dates of failures to comply on the case (enforcement-and-workload.md §5.2), newest last.
     pub failures_to_comply: Vec<Date>,
@@ -135,7 +133,6 @@ pub struct EnforcementRow {
 pub struct AllocationRow {
     pub crn: String,
     pub sentenced_on: Date,
-    #[serde(flatten)]
     pub place: Place,
     pub tier: Option<String>,
     pub rosh: Option<String>,
@@ -159,7 +156,6 @@ pub struct PerformanceRow {
     pub crn: String,
     /// What is measured within the case: `s1`, `s1/r2`, a month, …
     pub subject: String,
-    #[serde(flatten)]
     pub place: Place,
     /// `YYYY-MM` of the trigger (sentence, release, supervision start, appointment month).
     pub month: String,

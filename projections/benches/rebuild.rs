@@ -1,0 +1,332 @@
+//! Full rebuild of every read model over a synthetic log (issue 5 "must show").
+//!
+//! `cargo bench -p caseledger-projections --bench rebuild` (release). For each log size
+//! (default 250,000 and 1,000,000 events; override with `REBUILD_BENCH_SIZES=100000,400000`)
+//! it writes valid domain events — decided by the domain's own `decide` for a fixed cohort of
+//! cases (`REBUILD_BENCH_CASES`, default 10,000), deterministic RNG — to a `SledStore` in
+//! `Buffered` mode in a temporary directory, then runs two measurements, each in a fresh
+//! child process so that its peak RSS (VmHWM) is its own:
+//! - **memory**: fold the whole log into read models in memory (`fold_store`) and digest them;
+//! - **persisted**: full rebuild into a new sled read-model database (`rebuild`), digests.
+//!
+//! The cohort is the same size at both log sizes, so the projection's state is bounded the
+//! same way; only the number of events grows. Nothing is asserted: numbers go to
+//! docs/benchmarks.md.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use caseledger_projections::case::CaseProjection;
+use caseledger_projections::codec::encode_event;
+use caseledger_projections::synthetic::Cohort;
+use caseledger_projections::{rebuild, MemoryFold, NoProgress, ReadModelDb, RowSource};
+use caseledger_store::{
+    Durability, EventStore, ExpectedVersion, NewEvent, SledOptions, SledStore, StreamId,
+};
+
+/// Appends in flight at once while filling the log (each to a different case).
+const APPENDS_IN_FLIGHT_MAX: u32 = 512;
+
+fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
+    match std::env::var(name) {
+        Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
+        Err(_) => default.to_vec(),
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Write `events` valid domain events for `cases` cases to a new sled log at `path`.
+fn generate(path: &Path, events: u64, cases: u32) {
+    let rt = runtime();
+    let _context = rt.enter();
+    let store = std::sync::Arc::new(
+        SledStore::open(
+            path,
+            SledOptions {
+                durability: Durability::Buffered,
+                ..SledOptions::default()
+            },
+        )
+        .unwrap(),
+    );
+    let mut cohort = Cohort::new(2026, 0, cases).unwrap();
+    let mut written: u64 = 0;
+    let mut id: u128 = 0;
+    let mut next_case: u32 = 0;
+    let started = Instant::now();
+    while written < events {
+        // One round: distinct cases, so no two appends in flight share a stream.
+        let mut round = tokio::task::JoinSet::new();
+        for _ in 0..APPENDS_IN_FLIGHT_MAX.min(cases) {
+            if written >= events {
+                break;
+            }
+            let (crn, step) = cohort.step(next_case).unwrap();
+            next_case = (next_case + 1) % cases;
+            if step.is_empty() {
+                continue;
+            }
+            let take = usize::try_from((events - written).min(step.len() as u64)).unwrap();
+            written += take as u64;
+            let batch: Vec<NewEvent> = step[..take]
+                .iter()
+                .map(|e| {
+                    id += 1;
+                    NewEvent {
+                        event_id: uuid::Uuid::from_u128(id),
+                        event_type: e.event_type().to_owned(),
+                        schema_version: e.schema_version(),
+                        effective_at_us: 0,
+                        actor: Default::default(),
+                        command_id: uuid::Uuid::from_u128(id | 1 << 64),
+                        correlation_id: uuid::Uuid::nil(),
+                        causation_id: uuid::Uuid::nil(),
+                        ruleset_id: String::new(),
+                        payload: encode_event(e),
+                    }
+                })
+                .collect();
+            let store = store.clone();
+            round.spawn(async move {
+                store
+                    .append(
+                        &StreamId::new(crn).unwrap(),
+                        ExpectedVersion::Any,
+                        batch,
+                        None,
+                    )
+                    .await
+                    .unwrap()
+            });
+        }
+        rt.block_on(async {
+            while let Some(r) = round.join_next().await {
+                r.unwrap();
+            }
+        });
+    }
+    rt.block_on(store.flush()).unwrap();
+    let head = rt.block_on(store.head()).unwrap();
+    assert_eq!(head, events);
+    eprintln!(
+        "  generated {events} events for {cases} cases in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Child process: one measurement; prints `result <events> <seconds> <peak kiB> <digest>`.
+fn child(mode: &str, log: &Path, readmodels: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = SledStore::open(log, SledOptions::default()).unwrap();
+    let head = rt.block_on(store.head()).unwrap();
+    let started = Instant::now();
+    let digests = match mode {
+        "memory" => {
+            // The same loop as `fold_store`, timed by phase: reading pages from the sled log
+            // (the store's cost) vs folding and deriving rows (the projection's cost).
+            let mut fold = MemoryFold::new(&CaseProjection).unwrap();
+            let (mut read_s, mut fold_s) = (0.0, 0.0);
+            let mut next = 1;
+            while next <= head {
+                let t = Instant::now();
+                let page = rt
+                    .block_on(store.read_all(next, caseledger_store::READ_ALL_PAGE_EVENTS_MAX))
+                    .unwrap();
+                read_s += t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                next += page.len() as u64;
+                for r in &page {
+                    fold.fold(r).unwrap();
+                }
+                drop(page);
+                fold_s += t.elapsed().as_secs_f64();
+            }
+            eprintln!(
+                "  memory: {} streams folded, peak RSS so far {} MiB",
+                fold.streams(),
+                peak_rss_kib() / 1024
+            );
+            let t = Instant::now();
+            let models = fold.finish().unwrap();
+            let digests = models.digests().unwrap();
+            let rows_s = t.elapsed().as_secs_f64();
+            let mut sizes = Vec::new();
+            for (i, name) in models.models().iter().enumerate() {
+                let (mut rows, mut bytes) = (0u64, 0u64);
+                models
+                    .for_each_row(i as u8, &mut |k, v| {
+                        rows += 1;
+                        bytes += (k.len() + v.len()) as u64;
+                        Ok(())
+                    })
+                    .unwrap();
+                sizes.push(format!("{name} {rows} rows {} KiB", bytes / 1024));
+            }
+            eprintln!("  read models: {}", sizes.join(", "));
+            eprintln!(
+                "  memory phases: read log {read_s:.2} s, fold {fold_s:.2} s, rows+digests {rows_s:.2} s \
+                 => fold alone {:.0} events/s",
+                head as f64 / (fold_s + rows_s)
+            );
+            digests
+        }
+        "persisted" => {
+            let db = ReadModelDb::open(readmodels).unwrap();
+            let report = rt
+                .block_on(rebuild(&store, &db, &CaseProjection, &mut NoProgress))
+                .unwrap();
+            db.flush().unwrap();
+            report.digests
+        }
+        "read" => {
+            // Only page through the log: the store's own share of time and memory.
+            let mut next = 1;
+            while next <= head {
+                let page = rt
+                    .block_on(store.read_all(next, caseledger_store::READ_ALL_PAGE_EVENTS_MAX))
+                    .unwrap();
+                next += page.len() as u64;
+            }
+            BTreeMap::new()
+        }
+        "phases" => {
+            phases(&rt, &store, head);
+            return;
+        }
+        other => panic!("unknown mode {other}"),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    // The first 16 hex digits of the performance model's digest, "-" when not computed.
+    let digest: String = digests
+        .get("performance")
+        .map_or_else(|| "-".to_owned(), |d| d.chars().take(16).collect());
+    println!("result {head} {seconds} {} {digest}", peak_rss_kib());
+}
+
+/// Where the in-memory fold spends its time: read pages, + decode payloads, + fold facts,
+/// + derive rows and digest (printed to stderr).
+fn phases(rt: &tokio::runtime::Runtime, store: &SledStore, head: u64) {
+    use caseledger_projections::codec::decode_event;
+    use caseledger_projections::{MemoryFold, Projection};
+    let page_size = caseledger_store::READ_ALL_PAGE_EVENTS_MAX;
+    for phase in ["read", "read+decode", "read+decode+fold", "all+rows+digest"] {
+        let started = Instant::now();
+        let mut next = 1;
+        let mut fold = MemoryFold::new(&CaseProjection).unwrap();
+        let mut states: std::collections::BTreeMap<
+            String,
+            caseledger_projections::case::CaseFacts,
+        > = Default::default();
+        while next <= head {
+            let page = rt.block_on(store.read_all(next, page_size)).unwrap();
+            next += page.len() as u64;
+            for r in &page {
+                match phase {
+                    "read" => {}
+                    "read+decode" => {
+                        decode_event(r).unwrap();
+                    }
+                    "read+decode+fold" => {
+                        let state = states.entry(r.stream_id.clone()).or_default();
+                        CaseProjection.apply(state, r).unwrap();
+                    }
+                    _ => fold.fold(r).unwrap(),
+                }
+            }
+        }
+        if phase == "all+rows+digest" {
+            fold.finish().unwrap().digests().unwrap();
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        eprintln!(
+            "  phase {phase:<18} {seconds:>7.2} s  {:>10.0} events/s",
+            head as f64 / seconds
+        );
+    }
+}
+
+fn measure(mode: &str, log: &Path, readmodels: &Path) -> (u64, f64, u64, String) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--child", mode])
+        .arg(log)
+        .arg(readmodels)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let line = stdout.lines().find(|l| l.starts_with("result ")).unwrap();
+    let f: Vec<&str> = line.split(' ').collect();
+    (
+        f[1].parse().unwrap(),
+        f[2].parse().unwrap(),
+        f[3].parse().unwrap(),
+        f[4].to_owned(),
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--child") {
+        child(
+            &args[at + 1],
+            Path::new(&args[at + 2]),
+            Path::new(&args[at + 3]),
+        );
+        return;
+    }
+    if let Ok(log) = std::env::var("REBUILD_BENCH_PHASES_LOG") {
+        // Profile an existing log: `REBUILD_BENCH_PHASES_LOG=<dir> cargo bench …`.
+        child("phases", Path::new(&log), Path::new("/nonexistent"));
+        return;
+    }
+    let sizes = env_list("REBUILD_BENCH_SIZES", &[250_000, 1_000_000]);
+    let cases = env_list("REBUILD_BENCH_CASES", &[10_000])[0] as u32;
+    println!("full rebuild of all read models (case projection, 6 read models), {cases} cases");
+    println!(
+        "{:>10} | {:<9} | {:>9} | {:>12} | {:>13} | digest(perf)",
+        "events", "mode", "seconds", "events/s", "peak RSS MiB"
+    );
+    for events in sizes {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        generate(&log, events, cases);
+        if std::env::var("REBUILD_BENCH_KEEP").is_ok() {
+            let kept = std::env::temp_dir().join(format!("caseledger-rebuild-bench-{events}"));
+            let _ = std::fs::remove_dir_all(&kept);
+            std::fs::rename(&log, &kept).unwrap();
+            eprintln!("  log kept at {}", kept.display());
+            continue;
+        }
+        for mode in ["read", "memory", "persisted"] {
+            let readmodels = dir.path().join(format!("readmodels-{mode}"));
+            let (head, seconds, peak_kib, digest) = measure(mode, &log, &readmodels);
+            println!(
+                "{head:>10} | {mode:<9} | {seconds:>9.2} | {:>12.0} | {:>13.1} | {digest}",
+                head as f64 / seconds,
+                peak_kib as f64 / 1024.0
+            );
+        }
+    }
+}
