@@ -124,12 +124,13 @@ fn bench_dir() -> tempfile::TempDir {
 }
 
 /// `writers` tasks, each appending one event at a time to its own stream, on any backend;
-/// returns (wall time, process CPU time).
+/// returns (wall time, process CPU time), or the first refused append (so the PostgreSQL
+/// column can still drop its schema).
 async fn append_concurrently<S: EventStore + 'static>(
     store: Arc<S>,
     writers: u32,
     appends: u32,
-) -> (Duration, Duration) {
+) -> Result<(Duration, Duration), String> {
     let cpu_before = process_cpu();
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -146,14 +147,22 @@ async fn append_concurrently<S: EventStore + 'static>(
                         None,
                     )
                     .await
-                    .expect("append");
+                    .map_err(|e| format!("append {n} of writer {w}: {e}"))?;
             }
+            Ok::<(), String>(())
         }));
     }
+    let mut first_error = None;
     for t in tasks {
-        t.await.unwrap();
+        let outcome = t.await.map_err(|e| e.to_string()).and_then(|r| r);
+        if let Err(e) = outcome {
+            first_error.get_or_insert(e);
+        }
     }
-    (started.elapsed(), process_cpu().saturating_sub(cpu_before))
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok((started.elapsed(), process_cpu().saturating_sub(cpu_before))),
+    }
 }
 
 fn measurement(
@@ -173,7 +182,9 @@ fn measurement(
 /// The engine on sled.
 async fn engine(store: Arc<SledStore>, writers: u32, appends: u32) -> Measurement {
     let before = store.stats();
-    let timing = append_concurrently(Arc::clone(&store), writers, appends).await;
+    let timing = append_concurrently(Arc::clone(&store), writers, appends)
+        .await
+        .expect("sled append");
     measurement(before, store.stats(), timing)
 }
 
@@ -208,7 +219,7 @@ async fn engine_postgres(
             .map_err(|e| e.to_string())?;
         let store = Arc::new(store);
         let before = store.stats();
-        let timing = append_concurrently(Arc::clone(&store), writers, appends).await;
+        let timing = append_concurrently(Arc::clone(&store), writers, appends).await?;
         let m = measurement(before, store.stats(), timing);
         let report = store.verify(1, None).await.map_err(|e| e.to_string())?;
         if !report.is_ok() || report.records_checked != m.events {
