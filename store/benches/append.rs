@@ -12,12 +12,20 @@
 //! layout 1 did (four trees, one multi-tree transaction per batch) to show what the layout
 //! change gained.
 //!
-//! Columns are a list (`names` / `best` in `main`) so another backend (PostgreSQL) can be added
-//! as one more.
+//! The fourth column is the same engine on PostgreSQL (`PostgresStore`; server from
+//! `CASELEDGER_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`, trust auth): same
+//! writers, same events, `Flush` durability, which on PostgreSQL is `synchronous_commit = on`
+//! (the server's WAL flush before each acknowledgement). Each PostgreSQL round uses a schema of
+//! its own, dropped before and after; the chain is verified after the timed part. It runs in
+//! the first [`PG_ROUNDS`] rounds only (a durable PostgreSQL commit costs milliseconds here,
+//! five rounds would take minutes); its "vs raw" is paired with the raw sled run of the same
+//! round. Its `cpu µs/ev` is this (client) process only, not the server's. If no server
+//! answers, the column is left out and the table says so loudly.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
 use caseledger_store::sled_store::{
     WriterStats, KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_INDEX, TREE_LOG,
 };
@@ -33,6 +41,16 @@ use uuid::Uuid;
 const SCENARIOS: [(u32, u32); 3] = [(1, 1_000), (16, 300), (256, 200)];
 /// Rounds per scenario (engine, then both raw replays of what it wrote).
 const ROUNDS: u32 = 5;
+/// Rounds (the first ones) that also run the PostgreSQL column: 3 gives a true median and keeps
+/// the PostgreSQL part near a minute when one durable commit costs ~3 ms.
+const PG_ROUNDS: u32 = 3;
+const _: () = assert!(PG_ROUNDS > 0 && PG_ROUNDS <= ROUNDS);
+/// Server for the PostgreSQL column when `CASELEDGER_PG_URL` is not set.
+const PG_URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
+/// Columns of the table: engine (sled), raw sled 1 tree, raw sled 4 trees, engine (PostgreSQL).
+const COLUMNS: usize = 4;
+/// Index of the PostgreSQL column in [`COLUMNS`].
+const COLUMN_PG: usize = 3;
 /// Payload of each benchmark event, in bytes (a typical domain event).
 const PAYLOAD_BYTES: usize = 200;
 
@@ -105,9 +123,14 @@ fn bench_dir() -> tempfile::TempDir {
     tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("bench dir")
 }
 
-/// The engine: `writers` tasks, each appending one event at a time to its own stream.
-async fn engine(store: Arc<SledStore>, writers: u32, appends: u32) -> Measurement {
-    let before: WriterStats = store.stats();
+/// `writers` tasks, each appending one event at a time to its own stream, on any backend;
+/// returns (wall time, process CPU time), or the first refused append (so the PostgreSQL
+/// column can still drop its schema).
+async fn append_concurrently<S: EventStore + 'static>(
+    store: Arc<S>,
+    writers: u32,
+    appends: u32,
+) -> Result<(Duration, Duration), String> {
     let cpu_before = process_cpu();
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -124,21 +147,96 @@ async fn engine(store: Arc<SledStore>, writers: u32, appends: u32) -> Measuremen
                         None,
                     )
                     .await
-                    .expect("append");
+                    .map_err(|e| format!("append {n} of writer {w}: {e}"))?;
             }
+            Ok::<(), String>(())
         }));
     }
+    let mut first_error = None;
     for t in tasks {
-        t.await.unwrap();
+        let outcome = t.await.map_err(|e| e.to_string()).and_then(|r| r);
+        if let Err(e) = outcome {
+            first_error.get_or_insert(e);
+        }
     }
-    let elapsed = started.elapsed();
-    let after = store.stats();
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok((started.elapsed(), process_cpu().saturating_sub(cpu_before))),
+    }
+}
+
+fn measurement(
+    before: WriterStats,
+    after: WriterStats,
+    (elapsed, cpu): (Duration, Duration),
+) -> Measurement {
     Measurement {
         events: after.events - before.events,
         elapsed,
         batches: after.batches - before.batches,
         inline_batches: after.inline_batches - before.inline_batches,
-        cpu: process_cpu().saturating_sub(cpu_before),
+        cpu,
+    }
+}
+
+/// The engine on sled.
+async fn engine(store: Arc<SledStore>, writers: u32, appends: u32) -> Measurement {
+    let before = store.stats();
+    let timing = append_concurrently(Arc::clone(&store), writers, appends)
+        .await
+        .expect("sled append");
+    measurement(before, store.stats(), timing)
+}
+
+/// The engine on PostgreSQL, in a fresh schema `schema` that is dropped before and after (also
+/// when the run fails part-way, as far as the server still answers).
+async fn engine_postgres(
+    url: &str,
+    schema: &str,
+    writers: u32,
+    appends: u32,
+) -> Result<Measurement, String> {
+    let config = PostgresConfig::from_url(url)
+        .and_then(|c| c.with_schema(schema))
+        .map_err(|e| e.to_string())?;
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("PostgreSQL not reachable at {}: {e}", config.describe()))?;
+    let connection = tokio::spawn(connection);
+    // `schema` passed `with_schema`'s validation (an identifier), so it is safe to splice.
+    let drop_schema = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+    client
+        .batch_execute(&drop_schema)
+        .await
+        .map_err(|e| e.to_string())?;
+    let run = async {
+        let options = PostgresOptions {
+            durability: Durability::Flush,
+            ..PostgresOptions::default()
+        };
+        let store = PostgresStore::open(config, Arc::new(SystemClock), options)
+            .await
+            .map_err(|e| e.to_string())?;
+        let store = Arc::new(store);
+        let before = store.stats();
+        let timing = append_concurrently(Arc::clone(&store), writers, appends).await?;
+        let m = measurement(before, store.stats(), timing);
+        let report = store.verify(1, None).await.map_err(|e| e.to_string())?;
+        if !report.is_ok() || report.records_checked != m.events {
+            return Err(format!(
+                "PostgreSQL chain not intact after the run: {report:?}"
+            ));
+        }
+        Ok(m)
+    };
+    let result = run.await;
+    let dropped = client.batch_execute(&drop_schema).await;
+    drop(client);
+    let _ = connection.await;
+    match (result, dropped) {
+        (Ok(m), Ok(())) => Ok(m),
+        (Ok(_), Err(e)) => Err(format!("could not drop schema {schema}: {e}")),
+        (Err(e), _) => Err(e),
     }
 }
 
@@ -267,10 +365,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let pg_url = std::env::var("CASELEDGER_PG_URL").unwrap_or_else(|_| PG_URL_DEFAULT.to_owned());
     println!(
-        "caseledger-store append benchmark: {PAYLOAD_BYTES}-byte payloads, durability Flush, \
-         {ROUNDS} rounds: best round per column; \"vs raw\" = median over rounds of \
-         (time / raw 1-tree time of the same round)"
+        "caseledger-store append benchmark: {PAYLOAD_BYTES}-byte payloads, durability Flush \
+         (sled flush / PostgreSQL synchronous_commit on), {ROUNDS} rounds ({PG_ROUNDS} for \
+         PostgreSQL): best round per column; \"vs raw\" = median over rounds of (time / raw \
+         1-tree time of the same round); pg cpu = client process only"
     );
     println!(
         "{:>8} {:>8} | {:<22} {:>10} {:>9} {:>9} {:>7} {:>7} | {:>7}",
@@ -284,14 +384,21 @@ fn main() {
         "inline",
         "vs raw"
     );
+    let names: [&str; COLUMNS] = [
+        "engine (sled, 1 tree)",
+        "raw sled 1 tree batch",
+        "raw sled 4 trees tx",
+        "engine (PostgreSQL)",
+    ];
+    let mut pg_failures: Vec<String> = Vec::new();
     let mut single_writer: Option<(f64, f64, f64)> = None;
     for (writers, appends) in SCENARIOS {
         // The machine is shared and its load drifts, so each round runs the engine and then
         // replays exactly what it wrote (same bytes, same batch size) on raw sled, back to
-        // back; ratios are taken within a round.
-        let mut best: [Option<Measurement>; 3] = [None, None, None];
-        let mut ratios: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-        for _ in 0..ROUNDS {
+        // back, then (first rounds) the engine on PostgreSQL; ratios are taken within a round.
+        let mut best: [Option<Measurement>; COLUMNS] = [None, None, None, None];
+        let mut ratios: [Vec<f64>; COLUMNS] = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
+        for round in 0..ROUNDS {
             let dir = bench_dir();
             let store = Arc::new(
                 SledStore::open(
@@ -311,20 +418,33 @@ fn main() {
             let raw_m = raw_sled_one_tree(&entries, mean_batch);
             let raw_v1_m = raw_sled_four_trees(&entries, mean_batch);
             let raw_secs = raw_m.elapsed.as_secs_f64();
-            for (i, m) in [engine_m, raw_m, raw_v1_m].into_iter().enumerate() {
-                ratios[i].push(m.elapsed.as_secs_f64() / raw_secs);
-                keep_best(&mut best[i], m);
+            let pg_m = if round < PG_ROUNDS {
+                let schema = format!("caseledger_bench_{}_{writers}_{round}", std::process::id());
+                match runtime.block_on(engine_postgres(&pg_url, &schema, writers, appends)) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        pg_failures.push(format!("{writers} writers, round {round}: {e}"));
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let columns = [Some(engine_m), Some(raw_m), Some(raw_v1_m), pg_m];
+            for (i, m) in columns.into_iter().enumerate() {
+                if let Some(m) = m {
+                    ratios[i].push(m.elapsed.as_secs_f64() / raw_secs);
+                    keep_best(&mut best[i], m);
+                }
             }
         }
-        let names = [
-            "engine (sled, 1 tree)",
-            "raw sled 1 tree batch",
-            "raw sled 4 trees tx",
-            // A PostgreSQL backend adds its column here.
-        ];
-        let mut medians = [0.0; 3];
+        let mut medians = [f64::NAN; COLUMNS];
         for (i, name) in names.iter().enumerate() {
-            let m = best[i].as_ref().expect("ROUNDS > 0");
+            let Some(m) = best[i].as_ref() else {
+                assert_eq!(i, COLUMN_PG, "only the PostgreSQL column may be missing");
+                println!("{writers:>8} {:>8} | {name:<22} LEFT OUT (see below)", "-");
+                continue;
+            };
             medians[i] = median(ratios[i].clone());
             println!(
                 "{:>8} {:>8} | {:<22} {:>10.0} {:>9.1} {:>9.1} {:>7.1} {:>7} | {:>6.2}×",
@@ -352,5 +472,8 @@ fn main() {
             "single-writer append latency: best {engine_us:.1} µs vs one raw sled batch+flush best \
              {raw_us:.1} µs; median paired ratio {ratio:.2}×"
         );
+    }
+    for failure in &pg_failures {
+        println!("!!! PostgreSQL column LEFT OUT for {failure}");
     }
 }
