@@ -12,7 +12,7 @@ use caseledger_domain::ruleset::{HandoverEra, RulesetId};
 use caseledger_domain::sentence::{SentenceDates, SentenceId, SentenceType};
 use caseledger_replay::explain::{explain_decision, explain_text, InputsSource};
 use caseledger_replay::ReplayError;
-use caseledger_store::{EventStore, RecordedEvent, StreamId};
+use caseledger_store::RecordedEvent;
 use serde_json::json;
 use support::events::*;
 use support::*;
@@ -48,14 +48,7 @@ async fn case_with_2019_handover_decision(
 ) -> (Vec<RecordedEvent>, Uuid) {
     let mut log = new_log();
     let officer = actor("PO-0001", "probation_officer");
-    log.append(
-        CRN,
-        case_opened(CRN, "2019-06-03"),
-        day_us("2019-06-03"),
-        us("2019-06-03T09:00:00Z"),
-        officer.clone(),
-    )
-    .await;
+    log.open_case(CRN, "2019-06-03", officer.clone()).await;
     log.append(
         CRN,
         Event::SentenceImposed(SentenceImposed {
@@ -124,11 +117,7 @@ async fn case_with_2019_handover_decision(
         officer,
     )
     .await;
-    let records = log
-        .store
-        .read_stream(&StreamId::new(CRN).expect("stream"), 1)
-        .await
-        .expect("read");
+    let records = log.read_case(CRN).await;
     (records, decision)
 }
 
@@ -348,11 +337,7 @@ async fn tr_case_with_provider_allocation(tamper: bool) -> (Vec<RecordedEvent>, 
             actor("PO-0009", "nps_case_allocation"),
         )
         .await;
-    let records = log
-        .store
-        .read_stream(&StreamId::new(CRN).expect("stream"), 1)
-        .await
-        .expect("read");
+    let records = log.read_case(CRN).await;
     (records, id)
 }
 

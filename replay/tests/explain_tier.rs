@@ -16,7 +16,7 @@ use caseledger_domain::sentence::{
 use caseledger_domain::tier_code::TierCode;
 use caseledger_domain::{evolve, CaseState};
 use caseledger_replay::explain::{explain_decision, explain_text, InputsSource};
-use caseledger_store::{EventStore, RecordedEvent, StreamId};
+use caseledger_store::RecordedEvent;
 use serde_json::json;
 use support::events::*;
 use support::*;
@@ -113,11 +113,7 @@ async fn tr_case_with_tier(recorded: Recorded) -> (Vec<RecordedEvent>, Uuid) {
         officer,
     )
     .await;
-    let records = log
-        .store
-        .read_stream(&StreamId::new(CRN).expect("stream"), 1)
-        .await
-        .expect("read");
+    let records = log.read_case(CRN).await;
     (records, id)
 }
 

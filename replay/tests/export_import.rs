@@ -24,22 +24,10 @@ async fn sample_log() -> TestLog {
     let mut log = new_log();
     let officer = actor("PO-0001", "probation_officer");
     let spo = actor("SPO-0002", "senior_probation_officer");
-    log.append(
-        "X000001",
-        case_opened("X000001", "2025-01-06"),
-        day_us("2025-01-06"),
-        us("2025-01-06T09:00:00Z"),
-        officer.clone(),
-    )
-    .await;
-    log.append(
-        "Y000002",
-        case_opened("Y000002", "2025-01-07"),
-        day_us("2025-01-07"),
-        us("2025-01-07T09:00:00Z"),
-        officer.clone(),
-    )
-    .await;
+    log.open_case("X000001", "2025-01-06", officer.clone())
+        .await;
+    log.open_case("Y000002", "2025-01-07", officer.clone())
+        .await;
     for (i, (crn, day)) in [
         ("X000001", "2025-01-10"),
         ("Y000002", "2025-01-11"),

@@ -8,7 +8,7 @@ use caseledger_domain::ruleset::RulesetId;
 use caseledger_replay::asof::{parse_bound, AsOf};
 use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::history::{case_history, state_as_of};
-use caseledger_store::{EventStore, RecordedEvent, StreamId};
+use caseledger_store::RecordedEvent;
 use serde_json::json;
 use support::events::*;
 use support::*;
@@ -19,14 +19,7 @@ const CRN: &str = "X000001";
 async fn late_assessment_case() -> (TestLog, Vec<RecordedEvent>) {
     let mut log = new_log();
     let officer = actor("PO-0001", "probation_officer");
-    log.append(
-        CRN,
-        case_opened(CRN, "2025-01-06"),
-        day_us("2025-01-06"),
-        us("2025-01-06T09:00:00Z"),
-        officer.clone(),
-    )
-    .await;
+    log.open_case(CRN, "2025-01-06", officer.clone()).await;
     log.append(
         CRN,
         risk_assessed("2025-01-10", RoshLevel::Medium, RulesetId::Unified2021),
@@ -36,14 +29,8 @@ async fn late_assessment_case() -> (TestLog, Vec<RecordedEvent>) {
     )
     .await;
     // Another case in between: streams interleave in the log.
-    log.append(
-        "Y000002",
-        case_opened("Y000002", "2025-02-01"),
-        day_us("2025-02-01"),
-        us("2025-02-01T09:00:00Z"),
-        officer.clone(),
-    )
-    .await;
+    log.open_case("Y000002", "2025-02-01", officer.clone())
+        .await;
     // Effective 20 January, recorded 3 March at 15:00.
     log.append(
         CRN,
@@ -53,11 +40,7 @@ async fn late_assessment_case() -> (TestLog, Vec<RecordedEvent>) {
         actor("SPO-0002", "senior_probation_officer"),
     )
     .await;
-    let records = log
-        .store
-        .read_stream(&StreamId::new(CRN).expect("stream"), 1)
-        .await
-        .expect("read");
+    let records = log.read_case(CRN).await;
     (log, records)
 }
 
@@ -170,14 +153,7 @@ async fn history_lists_what_was_known_marks_what_was_not_yet_effective_and_shows
 async fn a_correction_is_shown_beside_what_it_corrects_and_the_original_stays() {
     let mut log = new_log();
     let officer = actor("PO-0001", "probation_officer");
-    log.append(
-        CRN,
-        case_opened(CRN, "2025-01-06"),
-        day_us("2025-01-06"),
-        us("2025-01-06T09:00:00Z"),
-        officer.clone(),
-    )
-    .await;
+    log.open_case(CRN, "2025-01-06", officer.clone()).await;
     let wrong = log
         .append(
             CRN,
@@ -209,11 +185,7 @@ async fn a_correction_is_shown_beside_what_it_corrects_and_the_original_stays() 
         officer,
     )
     .await;
-    let records = log
-        .store
-        .read_stream(&StreamId::new(CRN).expect("stream"), 1)
-        .await
-        .expect("read");
+    let records = log.read_case(CRN).await;
     let history = case_history(&DomainCase, &records, AsOf::now()).expect("history");
     assert_eq!(history.entries.len(), 4, "the original is not hidden");
     let original = &history.entries[1];

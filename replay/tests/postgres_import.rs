@@ -58,14 +58,8 @@ impl Schema {
 async fn export_from_memory_imports_into_postgresql_with_the_same_root() {
     let mut log = new_log();
     let officer = actor("PO-0001", "probation_officer");
-    log.append(
-        "X000001",
-        case_opened("X000001", "2025-01-06"),
-        day_us("2025-01-06"),
-        us("2025-01-06T09:00:00Z"),
-        officer.clone(),
-    )
-    .await;
+    log.open_case("X000001", "2025-01-06", officer.clone())
+        .await;
     for (day, rosh) in [
         ("2025-01-10", RoshLevel::Medium),
         ("2025-02-10", RoshLevel::High),

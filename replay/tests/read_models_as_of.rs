@@ -38,14 +38,8 @@ async fn levels(log: &TestLog, when: AsOf) -> Vec<(Value, Value)> {
 async fn mappa_register_as_of_r_and_e_sees_a_late_recorded_level_only_once_recorded() {
     let mut log = new_log();
     let officer = actor("PO-0001", "probation_officer");
-    log.append(
-        "X000001",
-        case_opened("X000001", "2025-01-06"),
-        day_us("2025-01-06"),
-        us("2025-01-06T09:00:00Z"),
-        officer.clone(),
-    )
-    .await;
+    log.open_case("X000001", "2025-01-06", officer.clone())
+        .await;
     log.append(
         "X000001",
         mappa_level_set("2025-01-08", 1),

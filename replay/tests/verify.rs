@@ -15,14 +15,8 @@ use support::*;
 
 async fn log_of(events: u32) -> TestLog {
     let mut log = new_log();
-    log.append(
-        "X000001",
-        case_opened("X000001", "2025-01-06"),
-        day_us("2025-01-06"),
-        us("2025-01-06T09:00:00Z"),
-        actor("PO-1", "probation_officer"),
-    )
-    .await;
+    log.open_case("X000001", "2025-01-06", actor("PO-1", "probation_officer"))
+        .await;
     for i in 1..events {
         log.append(
             "X000001",

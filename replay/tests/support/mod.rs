@@ -10,7 +10,8 @@ use std::sync::Arc;
 use caseledger_domain::Event;
 use caseledger_store::codec::encode_payload;
 use caseledger_store::{
-    Actor, Clock, EventStore, ExpectedVersion, ManualClock, MemoryStore, NewEvent, StreamId,
+    Actor, Clock, EventStore, ExpectedVersion, ManualClock, MemoryStore, NewEvent, RecordedEvent,
+    StreamId,
 };
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -96,6 +97,27 @@ impl TestLog {
             .await
             .expect("append");
         event_id
+    }
+
+    /// Open the case `crn` on `day`, effective that day and recorded at 09:00 UTC the same day:
+    /// how every replay test starts a case. Returns the event id.
+    pub async fn open_case(&mut self, crn: &str, day: &str, by: Actor) -> Uuid {
+        self.append(
+            crn,
+            events::case_opened(crn, day),
+            day_us(day),
+            us(&format!("{day}T09:00:00Z")),
+            by,
+        )
+        .await
+    }
+
+    /// Every record of the stream `crn`, from version 1.
+    pub async fn read_case(&self, crn: &str) -> Vec<RecordedEvent> {
+        self.store
+            .read_stream(&StreamId::new(crn).expect("stream"), 1)
+            .await
+            .expect("read")
     }
 }
 
