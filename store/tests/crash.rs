@@ -2,11 +2,13 @@
 //! position; we SIGKILL it at random moments, reopen, and check that every acknowledged event
 //! is present at the same position and that the hash chain verifies (design invariant 4).
 
+mod crash_support;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crash_support::{run_and_kill, seed, Rng};
 
 use caseledger_store::{EventStore, SledOptions, SledStore, StoreError};
 
@@ -19,28 +21,9 @@ const KILL_AFTER_MS_MAX: u64 = 150;
 
 const WRITER: &str = env!("CARGO_BIN_EXE_caseledger-crash-writer");
 
-/// xorshift64*: a tiny deterministic generator; the seed is printed so a failure can be rerun.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 #[test]
 fn acknowledged_appends_survive_sigkill() {
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-                | 1
-        });
+    let seed = seed();
     println!("crash test seed {seed} (rerun with CRASH_SEED={seed})");
     let mut rng = Rng(seed);
     let dir = tempfile::tempdir().unwrap();
@@ -56,52 +39,18 @@ fn acknowledged_appends_survive_sigkill() {
     let mut kills_with_acks = 0;
     while rounds < ROUNDS_MIN || (rounds < ROUNDS_MAX && started.elapsed() < TEST_BUDGET) {
         rounds += 1;
-        let mut child = Command::new(WRITER)
-            .arg(&path)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the crash writer");
-        let stdout = child.stdout.take().unwrap();
-        let (lines_tx, lines_rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    // Only newline-terminated lines are complete acknowledgements; a line cut
-                    // by the kill is not one.
-                    Ok(n) if n > 0 && line.ends_with(b"\n") => {
-                        line.pop();
-                        let text = String::from_utf8_lossy(&line).into_owned();
-                        if lines_tx.send(text).is_err() {
-                            break;
-                        }
-                    }
-                    _ => break,
-                }
-            }
-        });
-        // Wait for the first ack (so the kill lands while appends are in flight), bounded.
-        let first = lines_rx.recv_timeout(Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(rng.next() % KILL_AFTER_MS_MAX));
-        child.kill().expect("SIGKILL the writer");
-        let status = child.wait().unwrap();
-        reader.join().unwrap();
-        let mut stderr = String::new();
-        use std::io::Read;
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let mut writer = Command::new(WRITER);
+        writer.arg(&path);
+        let killed = run_and_kill(writer, &mut rng, Duration::from_secs(10), KILL_AFTER_MS_MAX);
         assert!(
-            first.is_ok(),
-            "round {rounds}: the writer acknowledged nothing within 10 s (status {status}): {stderr}"
+            killed.first.is_some(),
+            "round {rounds}: the writer acknowledged nothing within 10 s (status {}): {}",
+            killed.status,
+            killed.stderr
         );
         let mut acks = 0;
-        for line in first.into_iter().chain(lines_rx.try_iter()) {
+        for line in killed.lines() {
+            let line = line.strip_suffix('\n').unwrap_or(line);
             let parts: Vec<&str> = line.split(' ').collect();
             // Parse strictly; anything that is not a full ack line is ignored.
             if let ["ack", stream, version, position] = parts.as_slice() {

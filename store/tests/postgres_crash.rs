@@ -4,13 +4,14 @@
 //! (invariant 4). Every round's writer continues the same streams with exact expected
 //! versions, so a killed transaction that left anything behind would also break the next one.
 
+mod crash_support;
 mod postgres_support;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crash_support::{run_and_kill, seed, Rng};
 
 use caseledger_store::{EventStore, StreamId};
 use postgres_support::{parse_acks, server, Ack, TestSchema, PG_WRITER};
@@ -27,29 +28,10 @@ const FIRST_ACK_WAIT_MAX: Duration = Duration::from_secs(15);
 /// Appends per task the child would make if never killed (its own safety net).
 const CHILD_APPENDS_PER_TASK: &str = "20000";
 
-/// xorshift64*: tiny deterministic generator; the seed is printed so a failure can be rerun.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_appends_survive_sigkill_of_a_postgres_writer() {
     let Some(url) = server().await else { return };
-    let seed = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(1, |d| d.as_nanos() as u64)
-                | 1
-        });
+    let seed = seed();
     println!("postgres crash test seed {seed} (rerun with CRASH_SEED={seed})");
     let mut rng = Rng(seed);
     let schema = TestSchema::new(&url);
@@ -62,51 +44,17 @@ async fn acknowledged_appends_survive_sigkill_of_a_postgres_writer() {
     let mut kills_with_acks = 0;
     while rounds < ROUNDS_MIN || (rounds < ROUNDS_MAX && started.elapsed() < TEST_BUDGET) {
         rounds += 1;
-        let mut child = Command::new(PG_WRITER)
-            .args([&url, &schema.name, "C", CHILD_APPENDS_PER_TASK])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the PostgreSQL writer");
-        let stdout = child.stdout.take().unwrap();
-        let (lines_tx, lines_rx) = mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            loop {
-                let mut line = Vec::new();
-                match reader.read_until(b'\n', &mut line) {
-                    // Only newline-terminated lines are acknowledgements; one cut by the kill
-                    // is not.
-                    Ok(n) if n > 0 && line.ends_with(b"\n") => {
-                        if lines_tx
-                            .send(String::from_utf8_lossy(&line).into_owned())
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                    _ => break,
-                }
-            }
-        });
-        let first = lines_rx.recv_timeout(FIRST_ACK_WAIT_MAX);
-        std::thread::sleep(Duration::from_millis(rng.next() % KILL_AFTER_MS_MAX));
-        child.kill().expect("SIGKILL the writer");
-        let status = child.wait().unwrap();
-        reader.join().unwrap();
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let mut writer = Command::new(PG_WRITER);
+        writer.args([&url, &schema.name, "C", CHILD_APPENDS_PER_TASK]);
+        let killed = run_and_kill(writer, &mut rng, FIRST_ACK_WAIT_MAX, KILL_AFTER_MS_MAX);
         assert!(
-            first.is_ok(),
+            killed.first.is_some(),
             "round {rounds}: the writer acknowledged nothing within {FIRST_ACK_WAIT_MAX:?} \
-             (status {status}): {stderr}"
+             (status {}): {}",
+            killed.status,
+            killed.stderr
         );
-        let text: String = first.into_iter().chain(lines_rx.try_iter()).collect();
+        let text: String = killed.lines().collect();
         let acks: Vec<Ack> = parse_acks(&text);
         if !acks.is_empty() {
             kills_with_acks += 1;
