@@ -330,10 +330,8 @@ fn exec_tick_and_case_through_the_binary() {
         child.wait_with_output().unwrap()
     };
     let crn = "E300001";
-    let out = exec(command(
+    let out = exec(as_case_administrator(
         crn,
-        "case_administrator",
-        "nps",
         "2022-03-01",
         open_case(crn, NOTTINGHAM_CITY, "2022-03-01"),
     ));
@@ -357,10 +355,8 @@ fn exec_tick_and_case_through_the_binary() {
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("never change them"));
     // Bad input: exit 3, the field named.
-    let out = exec(command(
+    let out = exec(as_probation_officer(
         crn,
-        "probation_officer",
-        "nps",
         "not-a-date",
         assess("2022-03-02", "initial", "low"),
     ));

@@ -37,31 +37,23 @@ fn caseledger(global: &[&str], args: &[&str]) -> (i32, String, String) {
 fn command_file(path: &Path) -> Vec<String> {
     let mut lines = Vec::new();
     for crn in ["P100001", "P100002"] {
-        lines.push(command(
+        lines.push(as_case_administrator(
             crn,
-            "case_administrator",
-            "nps",
             "2016-03-01",
             open_case(crn, NOTTINGHAM_CITY, "2016-03-01"),
         ));
-        lines.push(command(
+        lines.push(as_court_officer(
             crn,
-            "court_officer",
-            "court",
             "2016-03-01",
             community_order("2016-03-01"),
         ));
-        lines.push(command(
+        lines.push(as_probation_officer(
             crn,
-            "probation_officer",
-            "nps",
             "2016-03-02",
             assess("2016-03-02", "initial", "medium"),
         ));
-        lines.push(command(
+        lines.push(as_probation_officer(
             crn,
-            "probation_officer",
-            "nps",
             "2016-03-03",
             json!({"type": "allocate_to_provider", "on": "2016-03-03", "crc": "DLNR CRC",
                    "deportation_order": false, "notoriety": false}),

@@ -49,10 +49,8 @@ async fn a_late_recorded_risk_assessment_changes_case_as_of_by_recorded_instant(
     let (engine, clock) = engine_with_clock();
     ok(
         &engine,
-        command(
+        as_case_administrator(
             CRN,
-            "case_administrator",
-            "nps",
             "2024-01-05",
             open_case(CRN, NOTTINGHAM_CITY, "2024-01-05"),
         ),
@@ -60,38 +58,20 @@ async fn a_late_recorded_risk_assessment_changes_case_as_of_by_recorded_instant(
     .await;
     ok(
         &engine,
-        command(
-            CRN,
-            "court_officer",
-            "court",
-            "2024-01-05",
-            community_order("2024-01-05"),
-        ),
+        as_court_officer(CRN, "2024-01-05", community_order("2024-01-05")),
     )
     .await;
     clock.set(at("2024-01-10T10:00:00Z").as_microsecond());
     ok(
         &engine,
-        command(
-            CRN,
-            "probation_officer",
-            "nps",
-            "2024-01-10",
-            assess("2024-01-10", "initial", "low"),
-        ),
+        as_probation_officer(CRN, "2024-01-10", assess("2024-01-10", "initial", "low")),
     )
     .await;
     // Effective 20 January, keyed in on 3 March.
     clock.set(at("2024-03-03T14:00:00Z").as_microsecond());
     ok(
         &engine,
-        command(
-            CRN,
-            "probation_officer",
-            "nps",
-            "2024-01-20",
-            assess("2024-01-20", "review", "high"),
-        ),
+        as_probation_officer(CRN, "2024-01-20", assess("2024-01-20", "review", "high")),
     )
     .await;
 
@@ -207,16 +187,14 @@ async fn explain_a_handover_decision_through_the_engine() {
     clock.set(at("2020-03-02T10:00:00Z").as_microsecond());
     ok(
         &engine,
-        command(
+        as_court_officer(
             CRN,
-            "court_officer",
-            "court",
             "2020-03-02",
             open_case(CRN, NOTTINGHAM_CITY, "2020-03-02"),
         ),
     )
     .await;
-    ok(&engine, command(CRN, "court_officer", "court", "2020-03-02",
+    ok(&engine, as_court_officer(CRN,"2020-03-02",
         json!({"type": "impose_sentence", "on": "2020-03-02", "sentence_type": "determinate_custody",
                "court": "Nottingham Crown Court", "length_months": 36,
                "dates": {"conditional_release_date": "2021-08-30", "sentence_expiry_date": "2023-03-01"},
@@ -273,10 +251,8 @@ async fn verify_root_is_stable_across_reopening_a_sled_store() {
         let engine = Engine::open(EngineConfig::sled(dir.path())).unwrap();
         ok(
             &engine,
-            command(
+            as_case_administrator(
                 CRN,
-                "case_administrator",
-                "nps",
                 "2024-02-01",
                 open_case(CRN, NOTTINGHAM_CITY, "2024-02-01"),
             ),
@@ -284,13 +260,7 @@ async fn verify_root_is_stable_across_reopening_a_sled_store() {
         .await;
         ok(
             &engine,
-            command(
-                CRN,
-                "court_officer",
-                "court",
-                "2024-02-01",
-                community_order("2024-02-01"),
-            ),
+            as_court_officer(CRN, "2024-02-01", community_order("2024-02-01")),
         )
         .await;
         let outcome = engine.verify(None).await.unwrap();
@@ -311,13 +281,7 @@ async fn verify_root_is_stable_across_reopening_a_sled_store() {
 
     ok(
         &engine,
-        command(
-            CRN,
-            "probation_officer",
-            "nps",
-            "2024-02-02",
-            assess("2024-02-02", "initial", "medium"),
-        ),
+        as_probation_officer(CRN, "2024-02-02", assess("2024-02-02", "initial", "medium")),
     )
     .await;
     let grown = engine.verify(Some(published)).await.unwrap();
@@ -345,10 +309,8 @@ async fn read_model_as_of_a_recorded_instant_leaves_out_later_records() {
     clock.set(at("2024-01-10T09:00:00Z").as_microsecond());
     ok(
         &engine,
-        command(
+        as_case_administrator(
             CRN,
-            "case_administrator",
-            "nps",
             "2024-01-10",
             open_case(CRN, NOTTINGHAM_CITY, "2024-01-10"),
         ),
@@ -356,13 +318,7 @@ async fn read_model_as_of_a_recorded_instant_leaves_out_later_records() {
     .await;
     ok(
         &engine,
-        command(
-            CRN,
-            "court_officer",
-            "court",
-            "2024-01-10",
-            community_order("2024-01-10"),
-        ),
+        as_court_officer(CRN, "2024-01-10", community_order("2024-01-10")),
     )
     .await;
     for name in caseledger::projections::report::REPORTS {

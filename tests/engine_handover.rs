@@ -44,16 +44,14 @@ async fn handover_dates_are_derived_and_fall_due_once() {
         let engine = Engine::open(EngineConfig::sled(dir.path())).unwrap();
         ok(
             &engine,
-            command(
+            as_court_officer(
                 CRN,
-                "court_officer",
-                "court",
                 "2020-03-02",
                 open_case(CRN, NOTTINGHAM_CITY, "2020-03-02"),
             ),
         )
         .await;
-        let receipt = ok(&engine, command(CRN, "court_officer", "court", "2020-03-02",
+        let receipt = ok(&engine, as_court_officer(CRN,"2020-03-02",
             json!({"type": "impose_sentence", "on": "2020-03-02", "sentence_type": "determinate_custody",
                    "court": "Nottingham Crown Court", "length_months": 36,
                    "dates": {"conditional_release_date": "2021-08-30", "sentence_expiry_date": "2023-03-01"},
@@ -94,21 +92,13 @@ async fn handover_dates_are_derived_and_fall_due_once() {
         // inputs do not change the handover result, so no second calculation is recorded.
         ok(
             &engine,
-            command(
-                CRN,
-                "probation_officer",
-                "nps",
-                "2020-03-03",
-                assess("2020-03-03", "initial", "high"),
-            ),
+            as_probation_officer(CRN, "2020-03-03", assess("2020-03-03", "initial", "high")),
         )
         .await;
         ok(
             &engine,
-            command(
+            as_probation_officer(
                 CRN,
-                "probation_officer",
-                "nps",
                 "2020-03-04",
                 json!({"type": "allocate_to_provider", "on": "2020-03-04", "crc": "DLNR CRC",
                    "deportation_order": false, "notoriety": false}),
@@ -222,10 +212,8 @@ async fn community_sentences_get_a_tier_but_no_handover_dates() {
     let crn = "C200002";
     let opened = ok(
         &engine,
-        command(
+        as_court_officer(
             crn,
-            "court_officer",
-            "court",
             "2022-03-01",
             open_case(crn, NOTTINGHAM_CITY, "2022-03-01"),
         ),
@@ -238,13 +226,7 @@ async fn community_sentences_get_a_tier_but_no_handover_dates() {
     );
     ok(
         &engine,
-        command(
-            crn,
-            "court_officer",
-            "court",
-            "2022-03-01",
-            community_order("2022-03-01"),
-        ),
+        as_court_officer(crn, "2022-03-01", community_order("2022-03-01")),
     )
     .await;
     let events = engine.case_events(crn).await.unwrap();
@@ -252,13 +234,7 @@ async fn community_sentences_get_a_tier_but_no_handover_dates() {
     // A high RoSH raises the protect level: a new tier is recorded, with its trigger.
     let receipt = ok(
         &engine,
-        command(
-            crn,
-            "probation_officer",
-            "nps",
-            "2022-03-02",
-            assess("2022-03-02", "initial", "high"),
-        ),
+        as_probation_officer(crn, "2022-03-02", assess("2022-03-02", "initial", "high")),
     )
     .await;
     assert!(
@@ -278,13 +254,7 @@ async fn community_sentences_get_a_tier_but_no_handover_dates() {
     let count = of_type(&events, "TierCalculated").len();
     ok(
         &engine,
-        command(
-            crn,
-            "probation_officer",
-            "nps",
-            "2022-03-03",
-            assess("2022-03-03", "review", "high"),
-        ),
+        as_probation_officer(crn, "2022-03-03", assess("2022-03-03", "review", "high")),
     )
     .await;
     let events = engine.case_events(crn).await.unwrap();

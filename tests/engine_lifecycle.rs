@@ -25,10 +25,8 @@ async fn ok(engine: &Engine, line: String) -> caseledger::commands::Receipt {
 async fn allocate_to_provider(engine: &Engine, crn: &str, on: &str, crc: &str) -> Provider {
     ok(
         engine,
-        command(
+        as_probation_officer(
             crn,
-            "probation_officer",
-            "nps",
             on,
             json!({"type": "allocate_to_provider", "on": on, "crc": crc,
                    "deportation_order": false, "notoriety": false}),
@@ -53,10 +51,8 @@ async fn br_a10_seed_001_escalation_story_case_stays_with_nps_until_order_ends()
     let crn = "N100001";
     ok(
         &engine,
-        command(
+        as_case_administrator(
             crn,
-            "case_administrator",
-            "nps",
             "2016-03-01",
             open_case(crn, NOTTINGHAM_CITY, "2016-03-01"),
         ),
@@ -64,25 +60,13 @@ async fn br_a10_seed_001_escalation_story_case_stays_with_nps_until_order_ends()
     .await;
     ok(
         &engine,
-        command(
-            crn,
-            "court_officer",
-            "court",
-            "2016-03-01",
-            community_order("2016-03-01"),
-        ),
+        as_court_officer(crn, "2016-03-01", community_order("2016-03-01")),
     )
     .await;
     // BR-A2: the NPS does the initial assessment; medium RoSH goes to the CRC (BR-A3, BR-A5).
     ok(
         &engine,
-        command(
-            crn,
-            "probation_officer",
-            "nps",
-            "2016-03-02",
-            assess("2016-03-02", "initial", "medium"),
-        ),
+        as_probation_officer(crn, "2016-03-02", assess("2016-03-02", "initial", "medium")),
     )
     .await;
     let provider = allocate_to_provider(&engine, crn, "2016-03-03", "DLNR CRC").await;
@@ -116,10 +100,8 @@ async fn br_a10_seed_001_escalation_story_case_stays_with_nps_until_order_ends()
     // BR-A9: the NPS confirms high; the case transfers to the NPS.
     let receipt = ok(
         &engine,
-        command(
+        as_probation_officer(
             crn,
-            "probation_officer",
-            "nps",
             "2016-09-06",
             json!({"type": "decide_risk_escalation", "on": "2016-09-06", "confirmed_rosh": "high"}),
         ),
@@ -138,23 +120,15 @@ async fn br_a10_seed_001_escalation_story_case_stays_with_nps_until_order_ends()
     // RoSH later falls to medium: the case stays with the NPS (BR-A10, seed 001 l.67).
     ok(
         &engine,
-        command(
-            crn,
-            "probation_officer",
-            "nps",
-            "2017-02-01",
-            assess("2017-02-01", "review", "medium"),
-        ),
+        as_probation_officer(crn, "2017-02-01", assess("2017-02-01", "review", "medium")),
     )
     .await;
     let case = engine.case(crn).await.unwrap().unwrap();
     assert_eq!(case.risk.rosh.map(|r| r.as_str()), Some("medium"));
     assert_eq!(case.provider, Some(Provider::Nps));
     let back_to_crc = engine
-        .execute_json(&command(
+        .execute_json(&as_probation_officer(
             crn,
-            "probation_officer",
-            "nps",
             "2017-02-02",
             json!({"type": "allocate_to_provider", "on": "2017-02-02", "crc": "DLNR CRC",
                    "deportation_order": false, "notoriety": false}),
@@ -164,17 +138,11 @@ async fn br_a10_seed_001_escalation_story_case_stays_with_nps_until_order_ends()
     assert!(back_to_crc.to_string().contains("BR-A10"), "{back_to_crc}");
 
     // The order ends; a new order assessed medium may go to the CRC again.
-    ok(&engine, command(crn, "court_officer", "court", "2017-09-01",
+    ok(&engine, as_court_officer(crn,"2017-09-01",
         json!({"type": "terminate_sentence", "on": "2017-09-01", "sentence_id": 1, "reason": "expired"}))).await;
     ok(
         &engine,
-        command(
-            crn,
-            "court_officer",
-            "court",
-            "2018-01-10",
-            community_order("2018-01-10"),
-        ),
+        as_court_officer(crn, "2018-01-10", community_order("2018-01-10")),
     )
     .await;
     let provider = allocate_to_provider(&engine, crn, "2018-01-11", "DLNR CRC").await;
@@ -199,10 +167,8 @@ async fn br_a3_br_a4_seed_000_herefordshire_split() {
     for (crn, rosh, mappa, to_crc) in cases {
         ok(
             &engine,
-            command(
+            as_court_officer(
                 crn,
-                "court_officer",
-                "court",
                 "2016-12-06",
                 open_case(crn, HEREFORDSHIRE, "2016-12-06"),
             ),
@@ -210,33 +176,19 @@ async fn br_a3_br_a4_seed_000_herefordshire_split() {
         .await;
         ok(
             &engine,
-            command(
-                crn,
-                "court_officer",
-                "court",
-                "2016-12-06",
-                community_order("2016-12-06"),
-            ),
+            as_court_officer(crn, "2016-12-06", community_order("2016-12-06")),
         )
         .await;
         ok(
             &engine,
-            command(
-                crn,
-                "probation_officer",
-                "nps",
-                "2016-12-06",
-                assess("2016-12-06", "initial", rosh),
-            ),
+            as_probation_officer(crn, "2016-12-06", assess("2016-12-06", "initial", rosh)),
         )
         .await;
         if mappa {
             ok(
                 &engine,
-                command(
+                as_probation_officer(
                     crn,
-                    "probation_officer",
-                    "nps",
                     "2016-12-06",
                     json!({"type": "screen_for_mappa", "on": "2016-12-06", "eligible": true,
                        "category": 2, "recommended_level": 1}),
@@ -296,10 +248,8 @@ async fn refused_commands_write_nothing_to_the_case_and_are_recorded() {
     let crn = "N100002";
     ok(
         &engine,
-        command(
+        as_case_administrator(
             crn,
-            "case_administrator",
-            "nps",
             "2022-03-01",
             open_case(crn, NOTTINGHAM_CITY, "2022-03-01"),
         ),
@@ -307,13 +257,7 @@ async fn refused_commands_write_nothing_to_the_case_and_are_recorded() {
     .await;
     ok(
         &engine,
-        command(
-            crn,
-            "court_officer",
-            "court",
-            "2022-03-01",
-            community_order("2022-03-01"),
-        ),
+        as_court_officer(crn, "2022-03-01", community_order("2022-03-01")),
     )
     .await;
 
@@ -335,10 +279,8 @@ async fn refused_commands_write_nothing_to_the_case_and_are_recorded() {
     assert_refused_writes_nothing(
         &engine,
         crn,
-        command(
+        as_probation_officer(
             crn,
-            "probation_officer",
-            "nps",
             "2022-03-02",
             json!({"type": "override_responsibility", "on": "2022-03-02", "sentence_id": 1,
                    "to": "community", "reason": "moved to open prison"}),
@@ -350,10 +292,8 @@ async fn refused_commands_write_nothing_to_the_case_and_are_recorded() {
     assert_refused_writes_nothing(
         &engine,
         crn,
-        command(
+        as_probation_officer(
             crn,
-            "probation_officer",
-            "nps",
             "2022-03-02",
             json!({"type": "decide_risk_escalation", "on": "2022-03-02", "confirmed_rosh": "high"}),
         ),
@@ -363,10 +303,8 @@ async fn refused_commands_write_nothing_to_the_case_and_are_recorded() {
     assert_refused_writes_nothing(
         &engine,
         crn,
-        command(
+        as_case_administrator(
             crn,
-            "case_administrator",
-            "nps",
             "2022-03-02",
             open_case(crn, NOTTINGHAM_CITY, "2022-03-02"),
         ),
@@ -377,10 +315,8 @@ async fn refused_commands_write_nothing_to_the_case_and_are_recorded() {
     assert_refused_writes_nothing(
         &engine,
         crn,
-        command(
+        as_probation_officer(
             crn,
-            "probation_officer",
-            "nps",
             "2022-03-02",
             assess("2022-03-02", "initial", "extreme"),
         ),
@@ -390,22 +326,14 @@ async fn refused_commands_write_nothing_to_the_case_and_are_recorded() {
     assert_refused_writes_nothing(
         &engine,
         crn,
-        command(
-            crn,
-            "probation_officer",
-            "nps",
-            "2022-03-02",
-            assess("2022-04-02", "initial", "low"),
-        ),
+        as_probation_officer(crn, "2022-03-02", assess("2022-04-02", "initial", "low")),
         RefusalKind::Rule,
     )
     .await;
 
     let error = engine
-        .execute_json(&command(
+        .execute_json(&as_probation_officer(
             crn,
-            "probation_officer",
-            "nps",
             "2022-03-02",
             assess("2022-03-02", "initial", "extreme"),
         ))
@@ -427,10 +355,8 @@ async fn refused_commands_write_nothing_to_the_case_and_are_recorded() {
 async fn a_command_id_is_applied_once() {
     let engine = Engine::open(EngineConfig::memory()).unwrap();
     let crn = "N100003";
-    let line = command(
+    let line = as_case_administrator(
         crn,
-        "case_administrator",
-        "nps",
         "2022-03-01",
         open_case(crn, NOTTINGHAM_CITY, "2022-03-01"),
     );
@@ -455,10 +381,8 @@ async fn an_unknown_case_is_none_and_a_bad_crn_is_an_error() {
         Err(EngineError::BadCrn(_))
     ));
     let refused = engine
-        .execute_json(&command(
+        .execute_json(&as_probation_officer(
             "X999999",
-            "probation_officer",
-            "nps",
             "2022-03-02",
             assess("2022-03-02", "initial", "low"),
         ))

@@ -62,20 +62,12 @@ async fn run(engine: &Engine, line: &str) -> Outcome {
 /// input), and time-driven commands.
 fn scenario() -> Vec<String> {
     vec![
-        command(
+        as_case_administrator(
             COMMUNITY,
-            "case_administrator",
-            "nps",
             "2020-03-02",
             open_case(COMMUNITY, NOTTINGHAM_CITY, "2020-03-02"),
         ),
-        command(
-            COMMUNITY,
-            "court_officer",
-            "court",
-            "2020-03-02",
-            community_order("2020-03-02"),
-        ),
+        as_court_officer(COMMUNITY, "2020-03-02", community_order("2020-03-02")),
         // Unauthorised: an inspector only reads.
         command(
             COMMUNITY,
@@ -85,39 +77,25 @@ fn scenario() -> Vec<String> {
             assess("2020-03-03", "initial", "low"),
         ),
         // Rule: the case is already open.
-        command(
+        as_case_administrator(
             COMMUNITY,
-            "case_administrator",
-            "nps",
             "2020-03-03",
             open_case(COMMUNITY, NOTTINGHAM_CITY, "2020-03-03"),
         ),
         // Bad input, with a readable command id and actor.
-        command(
+        as_probation_officer(COMMUNITY, "2020-03-03", json!({"type": "no_such_command"})),
+        as_probation_officer(
             COMMUNITY,
-            "probation_officer",
-            "nps",
-            "2020-03-03",
-            json!({"type": "no_such_command"}),
-        ),
-        command(
-            COMMUNITY,
-            "probation_officer",
-            "nps",
             "2020-03-04",
             assess("2020-03-04", "initial", "medium"),
         ),
-        command(
+        as_court_officer(
             CUSTODY,
-            "court_officer",
-            "court",
             "2020-03-02",
             open_case(CUSTODY, NOTTINGHAM_CITY, "2020-03-02"),
         ),
-        command(
+        as_court_officer(
             CUSTODY,
-            "court_officer",
-            "court",
             "2020-03-02",
             json!({"type": "impose_sentence", "on": "2020-03-02", "sentence_type": "determinate_custody",
                    "court": "Nottingham Crown Court", "length_months": 36,
@@ -125,17 +103,13 @@ fn scenario() -> Vec<String> {
                    "requirements": []}),
         ),
         // The NPS names a practitioner, who becomes the COM when it falls due.
-        command(
+        as_probation_officer(
             CUSTODY,
-            "probation_officer",
-            "nps",
             "2020-03-03",
             assess("2020-03-03", "initial", "high"),
         ),
-        command(
+        as_probation_officer(
             CUSTODY,
-            "probation_officer",
-            "nps",
             "2020-03-04",
             json!({"type": "allocate_to_provider", "on": "2020-03-04", "crc": "DLNR CRC",
                    "deportation_order": false, "notoriety": false}),

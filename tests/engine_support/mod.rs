@@ -16,6 +16,21 @@ pub fn command(
     command_with_id(Uuid::new_v4(), crn, role, organisation, effective_at, body)
 }
 
+/// A command line from a probation officer of the NPS, the most common author.
+pub fn as_probation_officer(crn: &str, effective_at: &str, body: Value) -> String {
+    command(crn, "probation_officer", "nps", effective_at, body)
+}
+
+/// A command line from a court officer (sentences are imposed by the court).
+pub fn as_court_officer(crn: &str, effective_at: &str, body: Value) -> String {
+    command(crn, "court_officer", "court", effective_at, body)
+}
+
+/// A command line from a case administrator of the NPS (who opens cases).
+pub fn as_case_administrator(crn: &str, effective_at: &str, body: Value) -> String {
+    command(crn, "case_administrator", "nps", effective_at, body)
+}
+
 pub fn command_with_id(
     id: Uuid,
     crn: &str,
