@@ -62,7 +62,7 @@ async fn sled_store_with_the_smallest_page_cache_passes_the_conformance_suite() 
         let n = counter.fetch_add(1, Ordering::SeqCst);
         let path = root.join(format!("store-{n}"));
         // Alternate between exactly the minimum and a request below it (clamped up).
-        let cache_capacity_bytes = if n % 2 == 0 {
+        let cache_capacity_bytes = if n.is_multiple_of(2) {
             caseledger_store::SLED_CACHE_CAPACITY_BYTES_MIN
         } else {
             1
