@@ -166,8 +166,8 @@ fn derive_rows<P: Projection>(
         stream_rows.clear();
         projection.rows(stream, state, &mut stream_rows);
         stream_rows.check(stream, models)?;
-        for (model, key, value) in stream_rows.iter() {
-            rows[usize::from(model)].insert(model_row_key(stream, key), value.to_vec());
+        for (model, key, value) in stream_rows.drain() {
+            rows[usize::from(model)].insert(model_row_key(stream, &key), value);
         }
     }
     Ok(rows)
