@@ -2,15 +2,17 @@
 //!
 //! `cargo bench -p caseledger-projections --bench rebuild` (release). For each log size
 //! (default 250,000 and 1,000,000 events; override with `REBUILD_BENCH_SIZES=100000,400000`)
-//! it writes valid domain events — decided by the domain's own `decide` for a fixed cohort of
-//! cases (`REBUILD_BENCH_CASES`, default 10,000), deterministic RNG — to a `SledStore` in
+//! it writes valid domain events — decided by the domain's own `decide` for a cohort that grows
+//! with the log (`REBUILD_BENCH_EVENTS_PER_CASE`, default 100 events per case, so 10,000 cases
+//! at 1,000,000 events), deterministic RNG — to a `SledStore` in
 //! `Buffered` mode in a temporary directory, then runs two measurements, each in a fresh
 //! child process so that its peak RSS (VmHWM) is its own:
 //! - **memory**: fold the whole log into read models in memory (`fold_store`) and digest them;
 //! - **persisted**: full rebuild into a new sled read-model database (`rebuild`), digests.
 //!
-//! The cohort is the same size at both log sizes, so the projection's state is bounded the
-//! same way; only the number of events grows. Nothing is asserted: numbers go to
+//! Histories have the same length at every log size, so the projection's state per case is
+//! the same; memory is compared per case. The measurements open the log with a 64 MiB page
+//! cache (`SLED_CACHE_CAPACITY_BYTES_ONE_PASS`). Nothing is asserted: numbers go to
 //! docs/benchmarks.md.
 
 use std::collections::BTreeMap;
@@ -21,9 +23,10 @@ use std::time::Instant;
 use caseledger_projections::case::CaseProjection;
 use caseledger_projections::codec::encode_event;
 use caseledger_projections::synthetic::Cohort;
-use caseledger_projections::{rebuild, MemoryFold, NoProgress, ReadModelDb, RowSource};
+use caseledger_projections::{fold_store, rebuild, AsOf, NoProgress, ReadModelDb, RowSource};
 use caseledger_store::{
     Durability, EventStore, ExpectedVersion, NewEvent, SledOptions, SledStore, StreamId,
+    SLED_CACHE_CAPACITY_BYTES_ONE_PASS,
 };
 
 /// Appends in flight at once while filling the log (each to a different case).
@@ -138,39 +141,31 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
         .enable_all()
         .build()
         .unwrap();
-    let store = SledStore::open(log, SledOptions::default()).unwrap();
+    // A rebuild pages through the log once: a small page cache bounds its memory.
+    let store = SledStore::open_with_cache(
+        log,
+        SledOptions::default(),
+        SLED_CACHE_CAPACITY_BYTES_ONE_PASS,
+    )
+    .unwrap();
     let head = rt.block_on(store.head()).unwrap();
     let started = Instant::now();
     let digests = match mode {
         "memory" => {
-            // The same loop as `fold_store`, timed by phase: reading pages from the sled log
-            // (the store's cost) vs folding and deriving rows (the projection's cost).
-            let mut fold = MemoryFold::new(&CaseProjection).unwrap();
-            let (mut read_s, mut fold_s) = (0.0, 0.0);
-            let mut next = 1;
-            while next <= head {
-                let t = Instant::now();
-                let page = rt
-                    .block_on(store.read_all(next, caseledger_store::READ_ALL_PAGE_EVENTS_MAX))
-                    .unwrap();
-                read_s += t.elapsed().as_secs_f64();
-                let t = Instant::now();
-                next += page.len() as u64;
-                for r in &page {
-                    fold.fold(r).unwrap();
-                }
-                drop(page);
-                fold_s += t.elapsed().as_secs_f64();
-            }
-            eprintln!(
-                "  memory: {} streams folded, peak RSS so far {} MiB",
-                fold.streams(),
-                peak_rss_kib() / 1024
-            );
+            // `fold_store`: the log read a page ahead on a helper thread while the fold runs,
+            // then rows derived on two threads; digests timed apart.
+            let models = rt
+                .block_on(fold_store(
+                    &CaseProjection,
+                    &store,
+                    AsOf::Now,
+                    &mut NoProgress,
+                ))
+                .unwrap();
+            let fold_s = started.elapsed().as_secs_f64();
             let t = Instant::now();
-            let models = fold.finish().unwrap();
             let digests = models.digests().unwrap();
-            let rows_s = t.elapsed().as_secs_f64();
+            let digest_s = t.elapsed().as_secs_f64();
             let mut sizes = Vec::new();
             for (i, name) in models.models().iter().enumerate() {
                 let (mut rows, mut bytes) = (0u64, 0u64);
@@ -185,9 +180,9 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
             }
             eprintln!("  read models: {}", sizes.join(", "));
             eprintln!(
-                "  memory phases: read log {read_s:.2} s, fold {fold_s:.2} s, rows+digests {rows_s:.2} s \
-                 => fold alone {:.0} events/s",
-                head as f64 / (fold_s + rows_s)
+                "  memory phases: read+fold+rows {fold_s:.2} s, digests {digest_s:.2} s, \
+                 peak RSS {} MiB",
+                peak_rss_kib() / 1024
             );
             digests
         }
@@ -302,13 +297,20 @@ fn main() {
         return;
     }
     let sizes = env_list("REBUILD_BENCH_SIZES", &[250_000, 1_000_000]);
-    let cases = env_list("REBUILD_BENCH_CASES", &[10_000])[0] as u32;
-    println!("full rebuild of all read models (case projection, 6 read models), {cases} cases");
+    // Cases grow with the log (a constant number of events per case), so the read models'
+    // size per case is the same at every log size and memory can be compared fairly.
+    let events_per_case = env_list("REBUILD_BENCH_EVENTS_PER_CASE", &[100])[0].max(1);
+    println!(
+        "full rebuild of all read models (case projection, 6 read models), \
+         {events_per_case} events per case, log page cache {} MiB",
+        SLED_CACHE_CAPACITY_BYTES_ONE_PASS / (1024 * 1024)
+    );
     println!(
         "{:>10} | {:<9} | {:>9} | {:>12} | {:>13} | digest(perf)",
         "events", "mode", "seconds", "events/s", "peak RSS MiB"
     );
     for events in sizes {
+        let cases = u32::try_from((events / events_per_case).max(1)).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         generate(&log, events, cases);

@@ -106,17 +106,37 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
         &self.states
     }
 
-    /// Derive every stream's rows.
+    /// Derive every stream's rows, on [`FINISH_THREADS_MAX`] threads (rows are a pure function
+    /// of each stream's state, so the split changes nothing in the result).
     pub fn finish(self) -> Result<MemoryReadModels, ProjectionError> {
         let models = self.projection.models();
-        let mut rows: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = vec![BTreeMap::new(); models.len()];
-        let mut stream_rows = Rows::new();
-        for (stream, state) in &self.states {
-            stream_rows.clear();
-            self.projection.rows(stream, state, &mut stream_rows);
-            stream_rows.check(stream, models.len())?;
-            for (model, key, value) in stream_rows.iter() {
-                rows[usize::from(model)].insert(model_row_key(stream, key), value.to_vec());
+        let states: Vec<(&String, &P::State)> = self.states.iter().collect();
+        let chunk = states.len().div_ceil(FINISH_THREADS_MAX).max(1);
+        let projection = self.projection;
+        let parts: Vec<Result<ModelRows, ProjectionError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = states
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || derive_rows(projection, models.len(), part)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| match w.join() {
+                    Ok(rows) => rows,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        });
+        let mut rows: ModelRows = vec![BTreeMap::new(); models.len()];
+        // Parts cover consecutive stream ranges in order, and a row key starts with its stream
+        // id and a 0 byte, so each part's keys sort after the previous part's: appending
+        // keeps key order (and BTreeMap::append merges in linear time).
+        for part in parts {
+            for (all, mut part) in rows.iter_mut().zip(part?) {
+                debug_assert!(match (all.last_key_value(), part.first_key_value()) {
+                    (Some((a, _)), Some((b, _))) => a < b,
+                    _ => true,
+                });
+                all.append(&mut part);
             }
         }
         Ok(MemoryReadModels {
@@ -126,6 +146,31 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
             events_folded: self.events_folded,
         })
     }
+}
+
+/// Threads deriving rows at the end of a fold: the machines this runs on have two cores or
+/// more, and rows of 10,000 cases are ~1 s of work per core.
+pub const FINISH_THREADS_MAX: usize = 2;
+
+/// Rows by model index, each model's rows by full key.
+type ModelRows = Vec<BTreeMap<Vec<u8>, Vec<u8>>>;
+
+fn derive_rows<P: Projection>(
+    projection: &P,
+    models: usize,
+    states: &[(&String, &P::State)],
+) -> Result<ModelRows, ProjectionError> {
+    let mut rows: ModelRows = vec![BTreeMap::new(); models];
+    let mut stream_rows = Rows::new();
+    for (stream, state) in states {
+        stream_rows.clear();
+        projection.rows(stream, state, &mut stream_rows);
+        stream_rows.check(stream, models)?;
+        for (model, key, value) in stream_rows.drain() {
+            rows[usize::from(model)].insert(model_row_key(stream, &key), value);
+        }
+    }
+    Ok(rows)
 }
 
 /// Fold the log (as of `as_of`) into read models in memory.
@@ -141,8 +186,60 @@ pub async fn fold_store<P: Projection>(
     fold.finish()
 }
 
+/// `read_all` pages read ahead of the fold: while one page is folded on the caller's thread,
+/// the next is read (and its envelopes decoded) on a helper thread. One page bounds the extra
+/// memory at one page of records (`READ_ALL_PAGE_EVENTS_MAX` events) and is enough to overlap
+/// the two on two cores.
+pub const READ_AHEAD_PAGES_MAX: u32 = 1;
+
+type PageRead<'s> = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<Vec<RecordedEvent>, caseledger_store::StoreError>>
+            + Send
+            + 's,
+    >,
+>;
+
+/// Poll a page read once on the current thread. Stores that read synchronously (sled, memory)
+/// finish here; a network store (PostgreSQL) returns the read unfinished, to be awaited.
+fn poll_once<'s>(
+    mut read: PageRead<'s>,
+) -> Result<Result<Vec<RecordedEvent>, caseledger_store::StoreError>, PageRead<'s>> {
+    use std::task::{Context, Poll, Waker};
+    match read.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(page) => Ok(page),
+        Poll::Pending => Err(read),
+    }
+}
+
+/// Fold one page; `Ok(true)` when the fold must stop (head passed, or as-of prefix ended).
+fn fold_page<P: Projection>(
+    fold: &mut MemoryFold<'_, P>,
+    page: &[RecordedEvent],
+    head: u64,
+    as_of: AsOf,
+) -> Result<bool, ProjectionError> {
+    for record in page {
+        if record.position > head {
+            return Ok(true);
+        }
+        match as_of {
+            AsOf::Now => fold.fold(record)?,
+            // recorded_at is non-decreasing by position: the first later record ends the prefix.
+            AsOf::Recorded(at_us) if record.recorded_at_us > at_us => return Ok(true),
+            AsOf::Recorded(_) => fold.fold(record)?,
+            AsOf::Effective(at_us) if record.effective_at_us > at_us => fold.skip(record),
+            AsOf::Effective(_) => fold.fold(record)?,
+        }
+    }
+    Ok(false)
+}
+
 /// Fold records from `fold`'s checkpoint up to `head` (as of `as_of`) into `fold`, one
-/// `read_all` page at a time (memory: one page plus the per-stream states).
+/// `read_all` page at a time, reading the next page on a helper thread while this one folds
+/// (memory: [`READ_AHEAD_PAGES_MAX`] + 1 pages plus the per-stream states). The fold itself
+/// stays on the caller's thread, in position order, so the result is the same as a plain
+/// sequential fold.
 pub(crate) async fn fold_pages<P: Projection>(
     fold: &mut MemoryFold<'_, P>,
     store: &dyn EventStore,
@@ -150,27 +247,44 @@ pub(crate) async fn fold_pages<P: Projection>(
     as_of: AsOf,
     progress: &mut dyn Progress,
 ) -> Result<(), ProjectionError> {
-    let mut next = fold.checkpoint + 1;
-    'pages: while next <= head {
-        let page = store.read_all(next, READ_ALL_PAGE_EVENTS_MAX).await?;
-        if page.is_empty() {
+    let first = fold.checkpoint + 1;
+    if first > head {
+        return Ok(());
+    }
+    // A helper thread that polls a read must see the caller's runtime (PostgreSQL reads).
+    let runtime = tokio::runtime::Handle::try_current().ok();
+    let mut page = store.read_all(first, READ_ALL_PAGE_EVENTS_MAX).await?;
+    while let Some(last) = page.last().map(|r| r.position) {
+        // The next page starts after this one whatever the fold does with it; if the fold
+        // stops, the page read ahead is dropped unread.
+        let ahead: Option<PageRead<'_>> =
+            (last < head).then(|| store.read_all(last + 1, READ_ALL_PAGE_EVENTS_MAX));
+        let (folded, ahead) = std::thread::scope(|scope| {
+            let reader = ahead.map(|read| {
+                let runtime = runtime.clone();
+                scope.spawn(move || {
+                    let _context = runtime.as_ref().map(|r| r.enter());
+                    poll_once(read)
+                })
+            });
+            let folded = fold_page(fold, &page, head, as_of);
+            let ahead = reader.map(|r| match r.join() {
+                Ok(ahead) => ahead,
+                Err(panic) => std::panic::resume_unwind(panic),
+            });
+            (folded, ahead)
+        });
+        let stop = folded?;
+        progress.update(fold.projection.name(), fold.checkpoint, head);
+        if stop {
             break;
         }
-        for record in &page {
-            if record.position > head {
-                break 'pages;
-            }
-            match as_of {
-                AsOf::Now => fold.fold(record)?,
-                // recorded_at is non-decreasing by position: the first later record ends the prefix.
-                AsOf::Recorded(at_us) if record.recorded_at_us > at_us => break 'pages,
-                AsOf::Recorded(_) => fold.fold(record)?,
-                AsOf::Effective(at_us) if record.effective_at_us > at_us => fold.skip(record),
-                AsOf::Effective(_) => fold.fold(record)?,
-            }
-        }
-        next = fold.checkpoint + 1;
-        progress.update(fold.projection.name(), fold.checkpoint, head);
+        page = match ahead {
+            None => break,
+            Some(Ok(page)) => page?,
+            Some(Err(unfinished)) => unfinished.await?,
+        };
+        debug_assert!(page.first().is_none_or(|r| r.position == last + 1));
     }
     Ok(())
 }

@@ -419,6 +419,42 @@ fn write_generation<P: Projection>(
     projection: &P,
     fold: &MemoryFold<'_, P>,
 ) -> Result<BTreeMap<String, String>, ProjectionError> {
+    // Rows, blobs, states and digests are derived on this thread while a helper thread writes
+    // the finished batches into sled, in order (checkpoint last), through a bounded channel.
+    std::thread::scope(|scope| {
+        let (batches, written) =
+            std::sync::mpsc::sync_channel::<sled::Batch>(WRITE_BATCHES_IN_FLIGHT_MAX);
+        let writer = scope.spawn(move || -> Result<(), ProjectionError> {
+            for batch in written {
+                tree.apply_batch(batch)?;
+            }
+            Ok(())
+        });
+        let derived = derive_generation(projection, fold, &batches);
+        // Closing the channel ends the writer once it has written everything sent.
+        drop(batches);
+        let written = match writer.join() {
+            Ok(written) => written,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        // A write error explains a derive that stopped because the writer had gone.
+        written?;
+        derived
+    })
+}
+
+/// Batches derived but not yet written by [`write_generation`]'s writer thread: two let
+/// deriving run a batch ahead of writing; each holds [`STREAMS_PER_WRITE_BATCH_MAX`]
+/// streams, so this bounds the memory held for writing.
+const WRITE_BATCHES_IN_FLIGHT_MAX: usize = 2;
+
+fn derive_generation<P: Projection>(
+    projection: &P,
+    fold: &MemoryFold<'_, P>,
+    batches: &std::sync::mpsc::SyncSender<sled::Batch>,
+) -> Result<BTreeMap<String, String>, ProjectionError> {
+    // The writer only hangs up after a write error, which write_generation reports.
+    let writer_gone = || ProjectionError::InvalidArgument("read-model writer stopped".to_owned());
     let models = projection.models().len();
     let mut digests: Vec<RowDigest> = vec![RowDigest::new(); models];
     let mut batch = sled::Batch::default();
@@ -444,12 +480,14 @@ fn write_generation<P: Projection>(
         batch.insert(state_key(stream), encode_state(state)?);
         in_batch += 1;
         if in_batch == STREAMS_PER_WRITE_BATCH_MAX {
-            tree.apply_batch(std::mem::take(&mut batch))?;
+            batches
+                .send(std::mem::take(&mut batch))
+                .map_err(|_| writer_gone())?;
             in_batch = 0;
         }
     }
     batch.insert(CHECKPOINT_KEY, &fold.checkpoint().to_be_bytes());
-    tree.apply_batch(batch)?;
+    batches.send(batch).map_err(|_| writer_gone())?;
     Ok(projection
         .models()
         .iter()

@@ -366,3 +366,118 @@ fn a_read_model_database_held_open_is_reported_in_use_with_its_path() {
     // Once the first handle is gone the database opens again.
     ReadModelDb::open(dir.path()).unwrap();
 }
+
+/// A store whose page reads are not ready on the first poll, like a network store
+/// (PostgreSQL): the fold must await them instead of reading ahead on the helper thread.
+struct SlowPages(std::sync::Arc<dyn caseledger_store::EventStore>);
+
+#[async_trait::async_trait]
+impl caseledger_store::EventStore for SlowPages {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: caseledger_store::ExpectedVersion,
+        events: Vec<caseledger_store::NewEvent>,
+        idempotency_key: Option<uuid::Uuid>,
+    ) -> Result<caseledger_store::AppendResult, caseledger_store::StoreError> {
+        self.0
+            .append(stream, expected, events, idempotency_key)
+            .await
+    }
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+    ) -> Result<Vec<RecordedEvent>, caseledger_store::StoreError> {
+        self.0.read_stream(stream, from_version).await
+    }
+    async fn read_all(
+        &self,
+        from_position: u64,
+        max_count: u32,
+    ) -> Result<Vec<RecordedEvent>, caseledger_store::StoreError> {
+        tokio::task::yield_now().await;
+        self.0.read_all(from_position, max_count).await
+    }
+    async fn head(&self) -> Result<u64, caseledger_store::StoreError> {
+        self.0.head().await
+    }
+    fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.watch_head()
+    }
+    async fn verify(
+        &self,
+        from_position: u64,
+        to_position: Option<u64>,
+    ) -> Result<caseledger_store::VerifyReport, caseledger_store::StoreError> {
+        self.0.verify(from_position, to_position).await
+    }
+}
+
+/// Fold one record at a time, with no read-ahead: the reference for the paged fold.
+fn sequential_digests(store: &dyn caseledger_store::EventStore) -> BTreeMap<String, String> {
+    let rt = runtime();
+    let head = rt.block_on(store.head()).unwrap();
+    let mut fold = caseledger_projections::MemoryFold::new(&Toy).unwrap();
+    for position in 1..=head {
+        let page = rt.block_on(store.read_all(position, 1)).unwrap();
+        fold.fold(&page[0]).unwrap();
+    }
+    fold.finish().unwrap().digests().unwrap()
+}
+
+/// The log is read a page ahead on a helper thread while the fold runs, and rows are derived
+/// on several threads: over several `read_all` pages, on a store that reads synchronously and
+/// on one that does not, the result equals a one-record-at-a-time fold; as-of cuts inside a
+/// later page and a bad event in the last page behave as in a plain fold.
+#[test]
+fn a_fold_that_reads_ahead_equals_a_sequential_fold_over_many_pages() {
+    let rt = runtime();
+    let page = u64::from(caseledger_store::READ_ALL_PAGE_EVENTS_MAX);
+    let events = 2 * page + page / 2;
+    let store = TestLog::memory();
+    for i in 0..events {
+        let kind = (i * 7 % 4) as u8;
+        let t = TYPES[usize::from(kind) % TYPES.len()];
+        store.push(&format!("X{}", i % 97), t, vec![kind], i as i64, i as i64);
+    }
+    let slow = SlowPages(store.store.clone());
+    let expected = sequential_digests(store.dyn_store());
+    for source in [
+        store.dyn_store(),
+        &slow as &dyn caseledger_store::EventStore,
+    ] {
+        let models = rt
+            .block_on(fold_store(&Toy, source, AsOf::Now, &mut NoProgress))
+            .unwrap();
+        assert_eq!(models.events_folded(), events);
+        assert_eq!(models.digests().unwrap(), expected);
+        // recorded_at of position p is p - 1: a cut in the middle of the second page.
+        let cut = page + page / 3;
+        let prefix = rt
+            .block_on(fold_store(
+                &Toy,
+                source,
+                AsOf::Recorded(cut as i64 - 1),
+                &mut NoProgress,
+            ))
+            .unwrap();
+        assert_eq!(prefix.events_folded(), cut);
+        assert_eq!(prefix.checkpoint(), cut);
+    }
+    // An undecodable event in the last page stops the fold with its position.
+    store.push("X1", "Noted", vec![0xFF], events as i64, events as i64);
+    for source in [
+        store.dyn_store(),
+        &slow as &dyn caseledger_store::EventStore,
+    ] {
+        let err = rt
+            .block_on(fold_store(&Toy, source, AsOf::Now, &mut NoProgress))
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, ProjectionError::UndecodableEvent { position, .. } if position == events + 1),
+            "{err}"
+        );
+    }
+}

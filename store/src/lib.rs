@@ -35,7 +35,10 @@ mod validate;
 
 pub use clock::{ManualClock, SystemClock};
 pub use memory::MemoryStore;
-pub use sled_store::{SledOptions, SledStore, WriterStats};
+pub use sled_store::{
+    SledOptions, SledStore, WriterStats, SLED_CACHE_CAPACITY_BYTES_DEFAULT,
+    SLED_CACHE_CAPACITY_BYTES_MIN, SLED_CACHE_CAPACITY_BYTES_ONE_PASS,
+};
 pub use subscription::{EventStoreExt, ReadAll, Subscription};
 
 use serde::{Deserialize, Serialize};

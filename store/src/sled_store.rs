@@ -96,6 +96,15 @@ const LAYOUT_V1_TREES: [&str; 5] = [
     "meta",
 ];
 
+/// sled's page cache size when none is given: sled's own default (1 GiB). Right for a
+/// long-running writer with many readers; too much for a one-pass reader.
+pub const SLED_CACHE_CAPACITY_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
+/// Smallest page cache [`SledStore::open_with_cache`] accepts: below a few MiB sled evicts
+/// pages it is about to read again within one `read_all` page.
+pub const SLED_CACHE_CAPACITY_BYTES_MIN: u64 = 4 * 1024 * 1024;
+/// A page cache that suits a one-pass reader (full read-model rebuild, verify, export).
+pub const SLED_CACHE_CAPACITY_BYTES_ONE_PASS: u64 = 64 * 1024 * 1024;
+
 /// How to open a [`SledStore`].
 #[derive(Clone)]
 pub struct SledOptions {
@@ -443,6 +452,26 @@ impl SledStore {
     /// [`StoreError::UnknownLayout`] if the directory holds a log in a layout this build does
     /// not read.
     pub fn open(path: impl AsRef<Path>, options: SledOptions) -> Result<SledStore, StoreError> {
+        Self::open_with_cache(path, options, SLED_CACHE_CAPACITY_BYTES_DEFAULT)
+    }
+
+    /// [`SledStore::open`] with sled's page cache capped at `cache_capacity_bytes` (clamped to
+    /// [`SLED_CACHE_CAPACITY_BYTES_MIN`]..=[`SLED_CACHE_CAPACITY_BYTES_DEFAULT`]). A reader that
+    /// pages through the log once, such as a full read-model rebuild, gains nothing from a
+    /// large cache: every page is read once, so a small cache bounds its resident memory
+    /// without slowing it (operations.md "Memory"). The on-disk layout does not depend on it.
+    ///
+    /// A separate constructor rather than a field of [`SledOptions`], because callers build
+    /// `SledOptions` with struct literals and a new field would break them.
+    pub fn open_with_cache(
+        path: impl AsRef<Path>,
+        options: SledOptions,
+        cache_capacity_bytes: u64,
+    ) -> Result<SledStore, StoreError> {
+        let cache_capacity_bytes = cache_capacity_bytes.clamp(
+            SLED_CACHE_CAPACITY_BYTES_MIN,
+            SLED_CACHE_CAPACITY_BYTES_DEFAULT,
+        );
         let path = path.as_ref().to_path_buf();
         std::fs::create_dir_all(&path)
             .map_err(|e| backend(&format!("creating {}", path.display()), e))?;
@@ -464,6 +493,7 @@ impl SledStore {
         let db = sled::Config::new()
             .path(&path)
             .flush_every_ms(flush_every_ms)
+            .cache_capacity(cache_capacity_bytes)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {

@@ -50,6 +50,35 @@ async fn sled_store_passes_the_conformance_suite_on_a_single_threaded_runtime() 
     .await;
 }
 
+/// A store opened with the smallest page cache (and one asking for less, which is clamped)
+/// behaves exactly like one with the default cache: the cache is a memory bound, not a
+/// semantic (operations.md "Memory").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sled_store_with_the_smallest_page_cache_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = AtomicU32::new(0);
+    let root = dir.path().to_path_buf();
+    conformance::run_all(|clock| {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        let path = root.join(format!("store-{n}"));
+        // Alternate between exactly the minimum and a request below it (clamped up).
+        let cache_capacity_bytes = if n.is_multiple_of(2) {
+            caseledger_store::SLED_CACHE_CAPACITY_BYTES_MIN
+        } else {
+            1
+        };
+        async move {
+            let options = SledOptions {
+                durability: Durability::Buffered,
+                clock,
+            };
+            Arc::new(SledStore::open_with_cache(&path, options, cache_capacity_bytes).unwrap())
+                as Arc<dyn EventStore>
+        }
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sled_store_survives_reopen_in_every_durability_mode() {
     for durability in [Durability::Flush, Durability::Fsync, Durability::Buffered] {
