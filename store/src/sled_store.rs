@@ -195,6 +195,12 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// How long `open` waits for sled's own file lock once it holds caseledger.lock: long enough
+/// for a just-dropped handle's background threads to let go, short enough to fail fast.
+const SLED_LOCK_WAIT_MS_MAX: u64 = 2_000;
+/// Pause between attempts while waiting for sled's lock.
+const SLED_LOCK_RETRY_MS: u64 = 10;
+
 /// The durable event log.
 pub struct SledStore {
     path: PathBuf,
@@ -490,19 +496,38 @@ impl SledStore {
             // competing I/O.
             Durability::Flush | Durability::Fsync => None,
         };
-        let db = sled::Config::new()
-            .path(&path)
-            .flush_every_ms(flush_every_ms)
-            .cache_capacity(cache_capacity_bytes)
-            .open()
-            .map_err(|e| match e {
-                sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
-                    StoreError::InUse {
-                        path: path.display().to_string(),
+        // We hold caseledger.lock, so no other caseledger process has this store open. sled's
+        // own file lock can still be held for a moment by a handle of THIS process that was
+        // just dropped (sled's background threads release their reference asynchronously), so
+        // a lock failure here is retried for a bounded time before it is reported as InUse.
+        let mut waited_ms: u64 = 0;
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(&path)
+                .flush_every_ms(flush_every_ms)
+                .cache_capacity(cache_capacity_bytes)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                Err(sled::Error::Io(ref io))
+                    if io.to_string().contains("could not acquire lock") =>
+                {
+                    if waited_ms >= SLED_LOCK_WAIT_MS_MAX {
+                        return Err(StoreError::InUse {
+                            path: path.display().to_string(),
+                        });
                     }
+                    std::thread::sleep(std::time::Duration::from_millis(SLED_LOCK_RETRY_MS));
+                    waited_ms += SLED_LOCK_RETRY_MS;
                 }
-                other => backend(&format!("opening sled at {}", path.display()), other),
-            })?;
+                Err(other) => {
+                    return Err(backend(
+                        &format!("opening sled at {}", path.display()),
+                        other,
+                    ))
+                }
+            }
+        };
         let log = check_layout(&db, &path)?;
 
         let last = log
