@@ -45,9 +45,35 @@ impl RowDigest {
     }
 }
 
+/// The digest of rows already framed ([`crate::framing`], full keys) in key order: the same
+/// bytes [`RowDigest::push`] hashes row by row, hashed in one pass.
+pub fn of_framed_rows(framed: &[Vec<u8>]) -> String {
+    let mut hasher = Sha256::new();
+    for chunk in framed {
+        hasher.update(chunk);
+    }
+    hex::encode(hasher.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn framed_rows_digest_as_rows_pushed_one_by_one() {
+        let mut framed = Vec::new();
+        let mut pushed = RowDigest::new();
+        for (k, v) in [
+            (&b"A1\0x"[..], &b"1"[..]),
+            (b"A1\0y", b""),
+            (b"B2\0", b"{}"),
+        ] {
+            crate::framing::push_row(&mut framed, &[k], v);
+            pushed.push(k, v);
+        }
+        let (a, b) = framed.split_at(7);
+        assert_eq!(of_framed_rows(&[a.to_vec(), b.to_vec()]), pushed.finish());
+    }
 
     #[test]
     fn digest_depends_on_row_boundaries_not_only_bytes() {

@@ -14,6 +14,7 @@ pub mod case;
 pub mod codec;
 pub mod digest;
 pub mod error;
+mod framing;
 pub mod memory;
 pub mod persisted;
 pub mod projection;

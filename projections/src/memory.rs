@@ -8,17 +8,57 @@ use std::collections::BTreeMap;
 
 use caseledger_store::{EventStore, RecordedEvent, READ_ALL_PAGE_EVENTS_MAX};
 
-use crate::projection::{check_models, model_row_key, Projection, Rows};
+use crate::projection::{check_models, Projection, Rows};
 use crate::source::{RowSource, RowVisitor};
+use crate::{digest, framing};
 use crate::{AsOf, Progress, ProjectionError};
 
 /// Rows of every model of one projection, in memory.
+///
+/// Each model's rows are held framed ([`crate::framing`]: full key, value) in a few large
+/// buffers, in key order: no allocation per row, and the model's digest is the SHA-256 of
+/// those bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryReadModels {
     models: Vec<String>,
-    rows: Vec<BTreeMap<Vec<u8>, Vec<u8>>>,
+    rows: Vec<FramedRows>,
     checkpoint: u64,
     events_folded: u64,
+}
+
+/// One model's rows, framed, in key order, in chunks of about [`FRAMED_CHUNK_BYTES`]: a
+/// model grows to hundreds of MiB in a large rebuild, and one growing buffer would copy
+/// itself at every doubling and need twice its size at the moment it did. A row never spans
+/// two chunks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct FramedRows {
+    chunks: Vec<Vec<u8>>,
+    rows: u64,
+}
+
+/// Size of one chunk of framed rows, in bytes.
+const FRAMED_CHUNK_BYTES: usize = 1024 * 1024;
+
+impl FramedRows {
+    fn push(&mut self, key_parts: &[&[u8]], value: &[u8]) {
+        let needed = 8 + key_parts.iter().map(|p| p.len()).sum::<usize>() + value.len();
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|c| c.capacity() - c.len() >= needed);
+        if !fits {
+            self.chunks
+                .push(Vec::with_capacity(needed.max(FRAMED_CHUNK_BYTES)));
+        }
+        if let Some(chunk) = self.chunks.last_mut() {
+            framing::push_row(chunk, key_parts, value);
+        }
+        self.rows += 1;
+    }
+
+    fn bytes(&self) -> u64 {
+        self.chunks.iter().map(|c| c.len() as u64).sum()
+    }
 }
 
 impl MemoryReadModels {
@@ -26,9 +66,13 @@ impl MemoryReadModels {
         self.events_folded
     }
     pub fn rows_in(&self, model: u8) -> u64 {
+        self.rows.get(usize::from(model)).map_or(0, |m| m.rows)
+    }
+    /// Bytes of `model`'s rows (keys, values and framing).
+    pub fn bytes_in(&self, model: u8) -> u64 {
         self.rows
             .get(usize::from(model))
-            .map_or(0, |m| m.len() as u64)
+            .map_or(0, FramedRows::bytes)
     }
 }
 
@@ -43,17 +87,33 @@ impl RowSource for MemoryReadModels {
         let rows = self.rows.get(usize::from(model)).ok_or_else(|| {
             ProjectionError::InvalidArgument(format!("no read model with index {model}"))
         })?;
-        for (k, v) in rows {
-            visit(k, v)?;
+        for chunk in &rows.chunks {
+            framing::for_each_row(chunk, &mut *visit)?;
         }
         Ok(())
+    }
+    /// The buffers hold exactly the bytes [`crate::digest::RowDigest`] hashes, in the same
+    /// order, so each digest is one pass of SHA-256 over them.
+    fn digests(&self) -> Result<BTreeMap<String, String>, ProjectionError> {
+        Ok(self
+            .models
+            .iter()
+            .zip(&self.rows)
+            .map(|(name, rows)| (name.clone(), digest::of_framed_rows(&rows.chunks)))
+            .collect())
     }
 }
 
 /// A fold in progress: per-stream states only.
+///
+/// States live in a vector in first-seen order, found through a hash index by stream id: a
+/// rebuild looks a stream up once per event, and hashing a short CRN is cheaper than a
+/// BTreeMap descent over thousands of them. Key order (which the digests and the persisted
+/// generation need) is restored once, by [`MemoryFold::states`], when rows are derived.
 pub struct MemoryFold<'p, P: Projection> {
     projection: &'p P,
-    states: BTreeMap<String, P::State>,
+    index: std::collections::HashMap<String, usize>,
+    states: Vec<(String, P::State)>,
     checkpoint: u64,
     events_folded: u64,
 }
@@ -63,7 +123,8 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
         check_models(projection)?;
         Ok(Self {
             projection,
-            states: BTreeMap::new(),
+            index: std::collections::HashMap::new(),
+            states: Vec::new(),
             checkpoint: 0,
             events_folded: 0,
         })
@@ -71,18 +132,38 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
 
     /// Fold the next record of the log. Records must come in position order, gapless.
     pub fn fold(&mut self, record: &RecordedEvent) -> Result<(), ProjectionError> {
+        let decoded = self.projection.decode(record);
+        self.fold_decoded(record, decoded)
+    }
+
+    /// Fold the next record with what [`Projection::decode`] made of it (decoded elsewhere,
+    /// e.g. on the read-ahead thread). A decode error is reported here, for a record that is
+    /// folded, never for one that is skipped.
+    pub fn fold_decoded(
+        &mut self,
+        record: &RecordedEvent,
+        decoded: Result<P::Decoded, ProjectionError>,
+    ) -> Result<(), ProjectionError> {
         if record.position != self.checkpoint + 1 {
             return Err(ProjectionError::LogGap {
                 checkpoint: self.checkpoint,
                 got: record.position,
             });
         }
-        self.skip(record);
-        let state = match self.states.get_mut(record.stream_id.as_str()) {
-            Some(state) => state,
-            None => self.states.entry(record.stream_id.clone()).or_default(),
+        let decoded = decoded?;
+        let at = match self.index.get(record.stream_id.as_str()) {
+            Some(&at) => at,
+            None => {
+                self.states
+                    .push((record.stream_id.clone(), P::State::default()));
+                self.index
+                    .insert(record.stream_id.clone(), self.states.len() - 1);
+                self.states.len() - 1
+            }
         };
-        self.projection.apply(state, record)?;
+        self.projection
+            .apply(&mut self.states[at].1, record, decoded)?;
+        self.skip(record);
         self.events_folded += 1;
         Ok(())
     }
@@ -101,19 +182,22 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
         self.checkpoint
     }
 
-    /// The per-stream states folded so far, by stream id.
-    pub(crate) fn states(&self) -> &BTreeMap<String, P::State> {
-        &self.states
+    /// The per-stream states folded so far, in stream-id order.
+    pub(crate) fn states(&self) -> Vec<(&String, &P::State)> {
+        let mut states: Vec<(&String, &P::State)> =
+            self.states.iter().map(|(k, v)| (k, v)).collect();
+        states.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        states
     }
 
     /// Derive every stream's rows, on [`FINISH_THREADS_MAX`] threads (rows are a pure function
     /// of each stream's state, so the split changes nothing in the result).
     pub fn finish(self) -> Result<MemoryReadModels, ProjectionError> {
         let models = self.projection.models();
-        let states: Vec<(&String, &P::State)> = self.states.iter().collect();
+        let states = self.states();
         let chunk = states.len().div_ceil(FINISH_THREADS_MAX).max(1);
         let projection = self.projection;
-        let parts: Vec<Result<ModelRows, ProjectionError>> = std::thread::scope(|scope| {
+        let parts: Vec<Result<Vec<FramedRows>, ProjectionError>> = std::thread::scope(|scope| {
             let workers: Vec<_> = states
                 .chunks(chunk)
                 .map(|part| scope.spawn(move || derive_rows(projection, models.len(), part)))
@@ -126,17 +210,14 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
                 })
                 .collect()
         });
-        let mut rows: ModelRows = vec![BTreeMap::new(); models.len()];
+        let mut rows: Vec<FramedRows> = vec![FramedRows::default(); models.len()];
         // Parts cover consecutive stream ranges in order, and a row key starts with its stream
-        // id and a 0 byte, so each part's keys sort after the previous part's: appending
-        // keeps key order (and BTreeMap::append merges in linear time).
+        // id and a 0 byte, so each part's keys sort after the previous part's: concatenating
+        // keeps key order.
         for part in parts {
-            for (all, mut part) in rows.iter_mut().zip(part?) {
-                debug_assert!(match (all.last_key_value(), part.first_key_value()) {
-                    (Some((a, _)), Some((b, _))) => a < b,
-                    _ => true,
-                });
-                all.append(&mut part);
+            for (all, part) in rows.iter_mut().zip(part?) {
+                all.chunks.extend(part.chunks);
+                all.rows += part.rows;
             }
         }
         Ok(MemoryReadModels {
@@ -152,22 +233,24 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
 /// more, and rows of 10,000 cases are ~1 s of work per core.
 pub const FINISH_THREADS_MAX: usize = 2;
 
-/// Rows by model index, each model's rows by full key.
-type ModelRows = Vec<BTreeMap<Vec<u8>, Vec<u8>>>;
-
+/// The rows of `states` (in stream order), framed per model.
 fn derive_rows<P: Projection>(
     projection: &P,
     models: usize,
     states: &[(&String, &P::State)],
-) -> Result<ModelRows, ProjectionError> {
-    let mut rows: ModelRows = vec![BTreeMap::new(); models];
+) -> Result<Vec<FramedRows>, ProjectionError> {
+    let mut rows: Vec<FramedRows> = vec![FramedRows::default(); models];
     let mut stream_rows = Rows::new();
+    let mut previous: Option<&str> = None;
     for (stream, state) in states {
+        // Key order of the framed buffers rests on streams coming in order, each once.
+        assert!(previous < Some(stream.as_str()), "streams out of order");
+        previous = Some(stream.as_str());
         stream_rows.clear();
         projection.rows(stream, state, &mut stream_rows);
         stream_rows.check(stream, models)?;
-        for (model, key, value) in stream_rows.drain() {
-            rows[usize::from(model)].insert(model_row_key(stream, &key), value);
+        for (model, key, value) in stream_rows.iter() {
+            rows[usize::from(model)].push(&[stream.as_bytes(), &[0], key], value);
         }
     }
     Ok(rows)
@@ -187,9 +270,9 @@ pub async fn fold_store<P: Projection>(
 }
 
 /// `read_all` pages read ahead of the fold: while one page is folded on the caller's thread,
-/// the next is read (and its envelopes decoded) on a helper thread. One page bounds the extra
-/// memory at one page of records (`READ_ALL_PAGE_EVENTS_MAX` events) and is enough to overlap
-/// the two on two cores.
+/// the next is read (and its envelopes and payloads decoded) on a helper thread. One page
+/// bounds the extra memory at one page of records (`READ_ALL_PAGE_EVENTS_MAX` events) and is
+/// enough to overlap the two on two cores.
 pub const READ_AHEAD_PAGES_MAX: u32 = 1;
 
 type PageRead<'s> = std::pin::Pin<
@@ -199,6 +282,18 @@ type PageRead<'s> = std::pin::Pin<
             + 's,
     >,
 >;
+
+/// A page of records, each with what the projection decoded from it (or why it could not).
+type DecodedPage<D> = Vec<(RecordedEvent, Result<D, ProjectionError>)>;
+
+fn decode_page<P: Projection>(projection: &P, page: Vec<RecordedEvent>) -> DecodedPage<P::Decoded> {
+    page.into_iter()
+        .map(|record| {
+            let decoded = projection.decode(&record);
+            (record, decoded)
+        })
+        .collect()
+}
 
 /// Poll a page read once on the current thread. Stores that read synchronously (sled, memory)
 /// finish here; a network store (PostgreSQL) returns the read unfinished, to be awaited.
@@ -215,31 +310,47 @@ fn poll_once<'s>(
 /// Fold one page; `Ok(true)` when the fold must stop (head passed, or as-of prefix ended).
 fn fold_page<P: Projection>(
     fold: &mut MemoryFold<'_, P>,
-    page: &[RecordedEvent],
+    page: DecodedPage<P::Decoded>,
     head: u64,
     as_of: AsOf,
 ) -> Result<bool, ProjectionError> {
-    for record in page {
+    for (record, decoded) in page {
         if record.position > head {
             return Ok(true);
         }
         match as_of {
-            AsOf::Now => fold.fold(record)?,
+            AsOf::Now => fold.fold_decoded(&record, decoded)?,
             // recorded_at is non-decreasing by position: the first later record ends the prefix.
             AsOf::Recorded(at_us) if record.recorded_at_us > at_us => return Ok(true),
-            AsOf::Recorded(_) => fold.fold(record)?,
-            AsOf::Effective(at_us) if record.effective_at_us > at_us => fold.skip(record),
-            AsOf::Effective(_) => fold.fold(record)?,
+            AsOf::Recorded(_) => fold.fold_decoded(&record, decoded)?,
+            AsOf::Effective(at_us) if record.effective_at_us > at_us => fold.skip(&record),
+            AsOf::Effective(_) => fold.fold_decoded(&record, decoded)?,
         }
     }
     Ok(false)
 }
 
+/// What the read-ahead thread hands the fold.
+enum Ahead<'s, D> {
+    /// The next page, decoded.
+    Page(DecodedPage<D>),
+    /// The store could not read the next page at once (a network store): the caller awaits it
+    /// and goes on without the helper.
+    Unfinished(PageRead<'s>),
+    Failed(caseledger_store::StoreError),
+}
+
 /// Fold records from `fold`'s checkpoint up to `head` (as of `as_of`) into `fold`, one
-/// `read_all` page at a time, reading the next page on a helper thread while this one folds
-/// (memory: [`READ_AHEAD_PAGES_MAX`] + 1 pages plus the per-stream states). The fold itself
-/// stays on the caller's thread, in position order, so the result is the same as a plain
-/// sequential fold.
+/// `read_all` page at a time.
+///
+/// A store that reads synchronously (sled, memory) is read by ONE helper thread for the whole
+/// fold, which reads and decodes pages ahead and hands them over a channel of
+/// [`READ_AHEAD_PAGES_MAX`] pages (memory: that many pages + the one being read + the one
+/// being folded, plus the per-stream states). One long-lived thread rather than one per page:
+/// a new thread gets fresh allocator pages for every page it decodes, and faulting those in
+/// cost more than the decoding. A network store (PostgreSQL) is read on the caller's task.
+/// The fold itself stays on the caller's thread, in position order, so the result is the
+/// same as a plain sequential fold.
 pub(crate) async fn fold_pages<P: Projection>(
     fold: &mut MemoryFold<'_, P>,
     store: &dyn EventStore,
@@ -251,40 +362,90 @@ pub(crate) async fn fold_pages<P: Projection>(
     if first > head {
         return Ok(());
     }
-    // A helper thread that polls a read must see the caller's runtime (PostgreSQL reads).
+    let projection = fold.projection;
+    let first_page = match poll_once(store.read_all(first, READ_ALL_PAGE_EVENTS_MAX)) {
+        Ok(page) => page?,
+        Err(unfinished) => {
+            let page = unfinished.await?;
+            return fold_on_this_task(fold, store, page, head, as_of, progress).await;
+        }
+    };
+    // A helper thread that polls a read must see the caller's runtime (the memory store and
+    // sled do not need it, but a store may).
     let runtime = tokio::runtime::Handle::try_current().ok();
-    let mut page = store.read_all(first, READ_ALL_PAGE_EVENTS_MAX).await?;
+    let unfinished =
+        std::thread::scope(|scope| -> Result<Option<PageRead<'_>>, ProjectionError> {
+            let (pages, received) = std::sync::mpsc::sync_channel::<Ahead<'_, P::Decoded>>(
+                usize::try_from(READ_AHEAD_PAGES_MAX).unwrap_or(1),
+            );
+            scope.spawn(move || {
+                let _context = runtime.as_ref().map(|r| r.enter());
+                let mut page = first_page;
+                // Each send fails only once the fold has stopped and dropped the receiver.
+                while let Some(last) = page.last().map(|r| r.position) {
+                    let next =
+                        (last < head).then(|| store.read_all(last + 1, READ_ALL_PAGE_EVENTS_MAX));
+                    if pages
+                        .send(Ahead::Page(decode_page(projection, page)))
+                        .is_err()
+                    {
+                        return;
+                    }
+                    let Some(next) = next else { return };
+                    page = match poll_once(next) {
+                        Ok(Ok(page)) => page,
+                        Ok(Err(e)) => {
+                            let _ = pages.send(Ahead::Failed(e));
+                            return;
+                        }
+                        Err(unfinished) => {
+                            let _ = pages.send(Ahead::Unfinished(unfinished));
+                            return;
+                        }
+                    };
+                }
+            });
+            for ahead in received {
+                match ahead {
+                    Ahead::Page(page) => {
+                        let stop = fold_page(fold, page, head, as_of)?;
+                        progress.update(projection.name(), fold.checkpoint, head);
+                        if stop {
+                            return Ok(None);
+                        }
+                    }
+                    Ahead::Unfinished(read) => return Ok(Some(read)),
+                    Ahead::Failed(e) => return Err(e.into()),
+                }
+            }
+            Ok(None)
+        })?;
+    match unfinished {
+        Some(read) => {
+            let page = read.await?;
+            fold_on_this_task(fold, store, page, head, as_of, progress).await
+        }
+        None => Ok(()),
+    }
+}
+
+/// Read, decode and fold page by page on the caller's task, starting with `page`.
+async fn fold_on_this_task<P: Projection>(
+    fold: &mut MemoryFold<'_, P>,
+    store: &dyn EventStore,
+    mut page: Vec<RecordedEvent>,
+    head: u64,
+    as_of: AsOf,
+    progress: &mut dyn Progress,
+) -> Result<(), ProjectionError> {
+    let projection = fold.projection;
     while let Some(last) = page.last().map(|r| r.position) {
-        // The next page starts after this one whatever the fold does with it; if the fold
-        // stops, the page read ahead is dropped unread.
-        let ahead: Option<PageRead<'_>> =
-            (last < head).then(|| store.read_all(last + 1, READ_ALL_PAGE_EVENTS_MAX));
-        let (folded, ahead) = std::thread::scope(|scope| {
-            let reader = ahead.map(|read| {
-                let runtime = runtime.clone();
-                scope.spawn(move || {
-                    let _context = runtime.as_ref().map(|r| r.enter());
-                    poll_once(read)
-                })
-            });
-            let folded = fold_page(fold, &page, head, as_of);
-            let ahead = reader.map(|r| match r.join() {
-                Ok(ahead) => ahead,
-                Err(panic) => std::panic::resume_unwind(panic),
-            });
-            (folded, ahead)
-        });
-        let stop = folded?;
-        progress.update(fold.projection.name(), fold.checkpoint, head);
-        if stop {
+        let stop = fold_page(fold, decode_page(projection, page), head, as_of)?;
+        progress.update(projection.name(), fold.checkpoint, head);
+        if stop || last >= head {
             break;
         }
-        page = match ahead {
-            None => break,
-            Some(Ok(page)) => page?,
-            Some(Err(unfinished)) => unfinished.await?,
-        };
-        debug_assert!(page.first().is_none_or(|r| r.position == last + 1));
+        page = store.read_all(last + 1, READ_ALL_PAGE_EVENTS_MAX).await?;
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::digest::RowDigest;
+use crate::framing;
 use crate::memory::{fold_pages, MemoryFold};
 use crate::projection::{check_models, model_row_key, Projection, Rows};
 use crate::source::{RowSource, RowVisitor};
@@ -205,7 +206,7 @@ impl RowSource for PersistedView {
             let (k, blob) = item?;
             // `r ‖ model ‖ stream ‖ 0`: the stream part ends with the separator.
             let stream_and_separator = k.get(2..).unwrap_or_default();
-            for_each_blob_row(&blob, |local, value| {
+            framing::for_each_row(&blob, |local, value| {
                 full.clear();
                 full.extend_from_slice(stream_and_separator);
                 full.extend_from_slice(local);
@@ -246,53 +247,16 @@ fn blob_key(model: u8, stream: &str) -> Vec<u8> {
     k
 }
 
-/// Row keys and values are far below 4 GiB (keys ≤ `ROW_KEY_BYTES_MAX`), so u32 lengths fit.
-fn push_len(blob: &mut Vec<u8>, len: usize) {
-    blob.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
-}
-
-/// The blobs of one stream's rows, one per model that has rows (index = model).
+/// The blobs of one stream's rows, one per model that has rows (index = model), framed
+/// ([`crate::framing`]) with local keys.
 fn row_blobs(rows: &Rows, models: usize) -> Vec<Option<Vec<u8>>> {
     let mut blobs: Vec<Option<Vec<u8>>> = vec![None; models];
     for (model, key, value) in rows.iter() {
         if let Some(slot) = blobs.get_mut(usize::from(model)) {
-            let blob = slot.get_or_insert_with(Vec::new);
-            push_len(blob, key.len());
-            blob.extend_from_slice(key);
-            push_len(blob, value.len());
-            blob.extend_from_slice(value);
+            framing::push_row(slot.get_or_insert_with(Vec::new), &[key], value);
         }
     }
     blobs
-}
-
-/// Visit each (local key, value) of a row blob, refusing a malformed one.
-fn for_each_blob_row(
-    mut blob: &[u8],
-    mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), ProjectionError>,
-) -> Result<(), ProjectionError> {
-    fn take<'a>(blob: &mut &'a [u8]) -> Result<&'a [u8], ProjectionError> {
-        let corrupt = |reason: &str| ProjectionError::Corrupt {
-            what: "read-model row blob".to_owned(),
-            reason: reason.to_owned(),
-        };
-        let (len, rest) = blob
-            .split_first_chunk::<4>()
-            .ok_or_else(|| corrupt("truncated length"))?;
-        let len = usize::try_from(u32::from_be_bytes(*len)).map_err(|_| corrupt("length"))?;
-        if rest.len() < len {
-            return Err(corrupt("length beyond the end of the blob"));
-        }
-        let (part, rest) = rest.split_at(len);
-        *blob = rest;
-        Ok(part)
-    }
-    while !blob.is_empty() {
-        let key = take(&mut blob)?;
-        let value = take(&mut blob)?;
-        visit(key, value)?;
-    }
-    Ok(())
 }
 
 fn encode_state<S: Serialize>(state: &S) -> Result<Vec<u8>, ProjectionError> {
@@ -374,7 +338,7 @@ fn fold_batch<P: Projection>(
                 e.insert(Dirty { state, rows_before })
             }
         };
-        projection.apply(&mut entry.state, record)?;
+        projection.decode_and_apply(&mut entry.state, record)?;
         batch_checkpoint = record.position;
     }
     if batch_checkpoint == checkpoint {
@@ -638,7 +602,7 @@ pub async fn rebuild_stream<P: Projection>(
     // count them twice.
     for record in store.read_stream(stream, 1).await? {
         if record.position <= checkpoint {
-            projection.apply(&mut state, &record)?;
+            projection.decode_and_apply(&mut state, &record)?;
         }
     }
     let mut rows = Rows::new();
@@ -738,7 +702,7 @@ mod tests {
         let blobs = row_blobs(&rows, 3);
         assert!(blobs[1].is_none());
         let mut seen = Vec::new();
-        for_each_blob_row(blobs[0].as_ref().unwrap(), |k, v| {
+        framing::for_each_row(blobs[0].as_ref().unwrap(), |k, v| {
             seen.push((k.to_vec(), v.to_vec()));
             Ok(())
         })
@@ -752,7 +716,7 @@ mod tests {
         );
         let blob = blobs[0].as_ref().unwrap();
         for cut in 1..blob.len() {
-            let result = for_each_blob_row(&blob[..cut], |_, _| Ok(()));
+            let result = framing::for_each_row(&blob[..cut], |_, _| Ok(()));
             if cut != 9 {
                 // Only the cut after the first whole row (4 + 1 + 4 + 0 bytes) is well formed.
                 assert!(

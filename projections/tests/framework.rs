@@ -32,7 +32,8 @@ impl Projection for Toy {
     fn models(&self) -> &'static [&'static str] {
         &["streams", "types"]
     }
-    fn apply(&self, state: &mut ToyState, record: &RecordedEvent) -> Result<(), ProjectionError> {
+    type Decoded = ();
+    fn decode(&self, record: &RecordedEvent) -> Result<(), ProjectionError> {
         if record.payload == [0xFF] {
             return Err(ProjectionError::UndecodableEvent {
                 position: record.position,
@@ -41,6 +42,14 @@ impl Projection for Toy {
                 reason: "toy payload 0xFF".into(),
             });
         }
+        Ok(())
+    }
+    fn apply(
+        &self,
+        state: &mut ToyState,
+        record: &RecordedEvent,
+        (): (),
+    ) -> Result<(), ProjectionError> {
         state.events += 1;
         *state.by_type.entry(record.event_type.clone()).or_default() += 1;
         state.closed = record.event_type == "Closed";

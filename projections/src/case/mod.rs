@@ -29,14 +29,26 @@ impl Projection for CaseProjection {
         MODELS
     }
 
-    fn apply(&self, state: &mut CaseFacts, record: &RecordedEvent) -> Result<(), ProjectionError> {
+    type Decoded = Option<caseledger_domain::Event>;
+
+    fn decode(&self, record: &RecordedEvent) -> Result<Self::Decoded, ProjectionError> {
         // Only case streams (named by their CRN) carry case facts. System streams such as
         // `audit-refusals` hold other payloads (refused commands) and feed no read model.
         if !is_case_stream(&record.stream_id) {
-            return Ok(());
+            return Ok(None);
         }
-        let event = decode_event(record)?;
-        state.apply(&event);
+        decode_event(record).map(Some)
+    }
+
+    fn apply(
+        &self,
+        state: &mut CaseFacts,
+        _record: &RecordedEvent,
+        decoded: Self::Decoded,
+    ) -> Result<(), ProjectionError> {
+        if let Some(event) = decoded {
+            state.apply(&event);
+        }
         Ok(())
     }
 
@@ -46,23 +58,27 @@ impl Projection for CaseProjection {
         }
         let r = rows::derive(stream_id, state);
         if let Some(row) = &r.caseload {
-            out.put_json(rows::CASELOAD, Vec::new(), row);
+            out.put_json(rows::CASELOAD, b"", row);
         }
         if let Some(row) = &r.mappa {
-            out.put_json(rows::MAPPA, Vec::new(), row);
+            out.put_json(rows::MAPPA, b"", row);
         }
         for row in &r.handover {
-            out.put_json(rows::HANDOVER, row.sentence.to_be_bytes().to_vec(), row);
+            out.put_json(rows::HANDOVER, row.sentence.to_be_bytes(), row);
         }
         for row in &r.enforcement {
-            out.put_json(rows::ENFORCEMENT, row.sentence.to_be_bytes().to_vec(), row);
+            out.put_json(rows::ENFORCEMENT, row.sentence.to_be_bytes(), row);
         }
         if let Some(row) = &r.allocation {
-            out.put_json(rows::ALLOCATION, Vec::new(), row);
+            out.put_json(rows::ALLOCATION, b"", row);
         }
+        let mut key = String::new();
         for row in &r.performance {
-            let key = format!("{}/{}", row.measure, row.subject);
-            out.put_json(rows::PERFORMANCE, key.into_bytes(), row);
+            key.clear();
+            key.push_str(&row.measure);
+            key.push('/');
+            key.push_str(&row.subject);
+            out.put_json(rows::PERFORMANCE, &key, row);
         }
     }
 }
