@@ -51,6 +51,15 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -160,9 +169,11 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
             // The last progress report comes when the fold has reached the head: the time
             // from there to the return is deriving the rows.
             let mut folded_s = 0.0;
+            let mut folded_rss_kib = 0;
             let mut progress = |_: &str, position: u64, head: u64| {
                 if position == head {
                     folded_s = started.elapsed().as_secs_f64();
+                    folded_rss_kib = rss_kib();
                 }
             };
             let models = rt
@@ -175,7 +186,8 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
                 .unwrap();
             let fold_s = started.elapsed().as_secs_f64();
             eprintln!(
-                "  memory phases: read+decode+fold {folded_s:.2} s, rows {:.2} s",
+                "  memory phases: read+decode+fold {folded_s:.2} s (RSS then {} MiB), rows {:.2} s",
+                folded_rss_kib / 1024,
                 fold_s - folded_s
             );
             let t = Instant::now();

@@ -269,11 +269,14 @@ pub async fn fold_store<P: Projection>(
     fold.finish()
 }
 
-/// `read_all` pages read ahead of the fold: while one page is folded on the caller's thread,
-/// the next is read (and its envelopes and payloads decoded) on a helper thread. One page
-/// bounds the extra memory at one page of records (`READ_ALL_PAGE_EVENTS_MAX` events) and is
-/// enough to overlap the two on two cores.
+/// Pages each read-ahead thread may have read and decoded but not yet handed to the fold.
 pub const READ_AHEAD_PAGES_MAX: u32 = 1;
+
+/// Threads reading (and decoding) the log ahead of the fold, page by page in turn: reading
+/// sled and decoding records is the larger half of a rebuild's work, so two readers keep the
+/// one fold thread fed on two cores. Memory: each reader holds at most
+/// [`READ_AHEAD_PAGES_MAX`] + 1 pages of `READ_ALL_PAGE_EVENTS_MAX` records.
+pub const READ_AHEAD_THREADS: usize = 2;
 
 type PageRead<'s> = std::pin::Pin<
     Box<
@@ -343,14 +346,15 @@ enum Ahead<'s, D> {
 /// Fold records from `fold`'s checkpoint up to `head` (as of `as_of`) into `fold`, one
 /// `read_all` page at a time.
 ///
-/// A store that reads synchronously (sled, memory) is read by ONE helper thread for the whole
-/// fold, which reads and decodes pages ahead and hands them over a channel of
-/// [`READ_AHEAD_PAGES_MAX`] pages (memory: that many pages + the one being read + the one
-/// being folded, plus the per-stream states). One long-lived thread rather than one per page:
-/// a new thread gets fresh allocator pages for every page it decodes, and faulting those in
-/// cost more than the decoding. A network store (PostgreSQL) is read on the caller's task.
-/// The fold itself stays on the caller's thread, in position order, so the result is the
-/// same as a plain sequential fold.
+/// A store that reads synchronously (sled, memory) is read by [`READ_AHEAD_THREADS`] helper
+/// threads that live for the whole fold: page `k` (records `first + k·P ..`, `P` =
+/// `READ_ALL_PAGE_EVENTS_MAX`; positions are gapless) is read and decoded by reader
+/// `k mod READ_AHEAD_THREADS` and handed over its channel; the fold takes pages from the
+/// channels in turn, so in position order. Long-lived threads rather than one per page: a new
+/// thread gets fresh allocator pages for everything it decodes, and faulting those in cost
+/// more than the decoding. A network store (PostgreSQL) is read on the caller's task. The fold
+/// itself stays on the caller's thread, in position order (and checks that positions are
+/// gapless), so the result is the same as a plain sequential fold.
 pub(crate) async fn fold_pages<P: Projection>(
     fold: &mut MemoryFold<'_, P>,
     store: &dyn EventStore,
@@ -363,6 +367,7 @@ pub(crate) async fn fold_pages<P: Projection>(
         return Ok(());
     }
     let projection = fold.projection;
+    let page_events = u64::from(READ_ALL_PAGE_EVENTS_MAX);
     let first_page = match poll_once(store.read_all(first, READ_ALL_PAGE_EVENTS_MAX)) {
         Ok(page) => page?,
         Err(unfinished) => {
@@ -370,56 +375,74 @@ pub(crate) async fn fold_pages<P: Projection>(
             return fold_on_this_task(fold, store, page, head, as_of, progress).await;
         }
     };
+    if first_page.last().is_none_or(|r| r.position >= head) {
+        return fold_on_this_task(fold, store, first_page, head, as_of, progress).await;
+    }
+    let pages_total = (head - first) / page_events + 1;
     // A helper thread that polls a read must see the caller's runtime (the memory store and
     // sled do not need it, but a store may).
     let runtime = tokio::runtime::Handle::try_current().ok();
-    let unfinished =
-        std::thread::scope(|scope| -> Result<Option<PageRead<'_>>, ProjectionError> {
+    let unfinished = std::thread::scope(|scope| -> Result<Option<PageRead<'_>>, ProjectionError> {
+        let mut first_page = Some(first_page);
+        let mut channels = Vec::with_capacity(READ_AHEAD_THREADS);
+        for reader in 0..READ_AHEAD_THREADS as u64 {
             let (pages, received) = std::sync::mpsc::sync_channel::<Ahead<'_, P::Decoded>>(
                 usize::try_from(READ_AHEAD_PAGES_MAX).unwrap_or(1),
             );
+            channels.push(received);
+            // Reader 0 starts with the page already read.
+            let mut ready = if reader == 0 { first_page.take() } else { None };
+            let runtime = runtime.clone();
             scope.spawn(move || {
                 let _context = runtime.as_ref().map(|r| r.enter());
-                let mut page = first_page;
+                let mut k = reader;
                 // Each send fails only once the fold has stopped and dropped the receiver.
-                while let Some(last) = page.last().map(|r| r.position) {
-                    let next =
-                        (last < head).then(|| store.read_all(last + 1, READ_ALL_PAGE_EVENTS_MAX));
-                    if pages
-                        .send(Ahead::Page(decode_page(projection, page)))
-                        .is_err()
-                    {
-                        return;
-                    }
-                    let Some(next) = next else { return };
-                    page = match poll_once(next) {
-                        Ok(Ok(page)) => page,
-                        Ok(Err(e)) => {
-                            let _ = pages.send(Ahead::Failed(e));
-                            return;
-                        }
-                        Err(unfinished) => {
-                            let _ = pages.send(Ahead::Unfinished(unfinished));
-                            return;
+                while k < pages_total {
+                    let page = match ready.take() {
+                        Some(page) => page,
+                        None => {
+                            let from = first + k * page_events;
+                            match poll_once(store.read_all(from, READ_ALL_PAGE_EVENTS_MAX)) {
+                                Ok(Ok(page)) => page,
+                                Ok(Err(e)) => {
+                                    let _ = pages.send(Ahead::Failed(e));
+                                    return;
+                                }
+                                Err(unfinished) => {
+                                    let _ = pages.send(Ahead::Unfinished(unfinished));
+                                    return;
+                                }
+                            }
                         }
                     };
+                    if pages.send(Ahead::Page(decode_page(projection, page))).is_err() {
+                        return;
+                    }
+                    k += READ_AHEAD_THREADS as u64;
                 }
             });
-            for ahead in received {
-                match ahead {
-                    Ahead::Page(page) => {
-                        let stop = fold_page(fold, page, head, as_of)?;
-                        progress.update(projection.name(), fold.checkpoint, head);
-                        if stop {
-                            return Ok(None);
-                        }
+        }
+        for k in 0..pages_total {
+            let from_reader = usize::try_from(k % READ_AHEAD_THREADS as u64).unwrap_or(0);
+            // A reader only stops early after sending why; a closed channel here means it
+            // panicked, which the scope re-raises.
+            let Ok(ahead) = channels[from_reader].recv() else {
+                break;
+            };
+            match ahead {
+                Ahead::Page(page) => {
+                    let stop = fold_page(fold, page, head, as_of)?;
+                    progress.update(projection.name(), fold.checkpoint, head);
+                    if stop {
+                        return Ok(None);
                     }
-                    Ahead::Unfinished(read) => return Ok(Some(read)),
-                    Ahead::Failed(e) => return Err(e.into()),
                 }
+                Ahead::Unfinished(read) => return Ok(Some(read)),
+                Ahead::Failed(e) => return Err(e.into()),
             }
-            Ok(None)
-        })?;
+        }
+        Ok(None)
+    })?;
     match unfinished {
         Some(read) => {
             let page = read.await?;
