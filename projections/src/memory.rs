@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use caseledger_store::{EventStore, RecordedEvent, READ_ALL_PAGE_EVENTS_MAX};
 
+use crate::framing;
 use crate::projection::{check_models, Projection, Rows};
 use crate::source::{RowSource, RowVisitor};
-use crate::{digest, framing};
 use crate::{AsOf, Progress, ProjectionError};
 
 /// Rows of every model of one projection, in memory.
@@ -22,6 +22,8 @@ use crate::{AsOf, Progress, ProjectionError};
 pub struct MemoryReadModels {
     models: Vec<String>,
     rows: Vec<FramedRows>,
+    /// SHA-256 of each model's rows, computed as they were derived.
+    digests: Vec<String>,
     checkpoint: u64,
     events_folded: u64,
 }
@@ -36,8 +38,10 @@ struct FramedRows {
     rows: u64,
 }
 
-/// Size of one chunk of framed rows, in bytes.
+/// Largest chunk of framed rows, in bytes.
 const FRAMED_CHUNK_BYTES: usize = 1024 * 1024;
+/// First chunk of a model's rows in a batch, in bytes.
+const FRAMED_CHUNK_BYTES_FIRST: usize = 16 * 1024;
 
 impl FramedRows {
     fn push(&mut self, key_parts: &[&[u8]], value: &[u8]) {
@@ -47,13 +51,25 @@ impl FramedRows {
             .last()
             .is_some_and(|c| c.capacity() - c.len() >= needed);
         if !fits {
-            self.chunks
-                .push(Vec::with_capacity(needed.max(FRAMED_CHUNK_BYTES)));
+            // Chunks start small and double up to FRAMED_CHUNK_BYTES: a batch of streams has
+            // megabytes of performance rows but only kilobytes of caseload rows.
+            let size = self
+                .chunks
+                .last()
+                .map_or(FRAMED_CHUNK_BYTES_FIRST, |c| c.capacity() * 2)
+                .min(FRAMED_CHUNK_BYTES);
+            self.chunks.push(Vec::with_capacity(needed.max(size)));
         }
         if let Some(chunk) = self.chunks.last_mut() {
             framing::push_row(chunk, key_parts, value);
         }
         self.rows += 1;
+    }
+
+    /// Move `other`'s rows after these (they must sort after them).
+    fn append(&mut self, mut other: FramedRows) {
+        self.chunks.append(&mut other.chunks);
+        self.rows += other.rows;
     }
 
     fn bytes(&self) -> u64 {
@@ -92,14 +108,14 @@ impl RowSource for MemoryReadModels {
         }
         Ok(())
     }
-    /// The buffers hold exactly the bytes [`crate::digest::RowDigest`] hashes, in the same
-    /// order, so each digest is one pass of SHA-256 over them.
+    /// Computed by [`MemoryFold::finish`] over the framed rows, which are exactly the bytes
+    /// [`crate::digest::RowDigest`] hashes, in the same order.
     fn digests(&self) -> Result<BTreeMap<String, String>, ProjectionError> {
         Ok(self
             .models
             .iter()
-            .zip(&self.rows)
-            .map(|(name, rows)| (name.clone(), digest::of_framed_rows(&rows.chunks)))
+            .cloned()
+            .zip(self.digests.iter().cloned())
             .collect())
     }
 }
@@ -190,39 +206,61 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
         states
     }
 
-    /// Derive every stream's rows, on [`FINISH_THREADS_MAX`] threads (rows are a pure function
-    /// of each stream's state, so the split changes nothing in the result).
+    /// Derive every stream's rows and each model's digest.
+    ///
+    /// Streams are cut, in key order, into batches of [`STREAMS_PER_ROW_BATCH_MAX`]; batch
+    /// `b` is derived by worker `b mod FINISH_THREADS_MAX` and handed over that worker's
+    /// channel, and this thread takes the batches in turn — so in key order — appending them
+    /// to the models and feeding the digests while the workers derive the next ones. Rows are
+    /// a pure function of each stream's state, so the split changes nothing in the result.
     pub fn finish(self) -> Result<MemoryReadModels, ProjectionError> {
         let models = self.projection.models();
         let states = self.states();
-        let chunk = states.len().div_ceil(FINISH_THREADS_MAX).max(1);
+        let batches: Vec<&[(&String, &P::State)]> =
+            states.chunks(STREAMS_PER_ROW_BATCH_MAX).collect();
         let projection = self.projection;
-        let parts: Vec<Result<Vec<FramedRows>, ProjectionError>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = states
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || derive_rows(projection, models.len(), part)))
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| match w.join() {
-                    Ok(rows) => rows,
-                    Err(panic) => std::panic::resume_unwind(panic),
-                })
-                .collect()
-        });
         let mut rows: Vec<FramedRows> = vec![FramedRows::default(); models.len()];
-        // Parts cover consecutive stream ranges in order, and a row key starts with its stream
-        // id and a 0 byte, so each part's keys sort after the previous part's: concatenating
-        // keeps key order.
-        for part in parts {
-            for (all, part) in rows.iter_mut().zip(part?) {
-                all.chunks.extend(part.chunks);
-                all.rows += part.rows;
+        let mut digests: Vec<sha2::Sha256> = vec![sha2::Sha256::default(); models.len()];
+        std::thread::scope(|scope| -> Result<(), ProjectionError> {
+            let mut channels = Vec::with_capacity(FINISH_THREADS_MAX);
+            for worker in 0..FINISH_THREADS_MAX {
+                let (derived, received) = std::sync::mpsc::sync_channel(1);
+                channels.push(received);
+                let batches = &batches;
+                scope.spawn(move || {
+                    for batch in batches.iter().skip(worker).step_by(FINISH_THREADS_MAX) {
+                        let result = derive_rows(projection, models.len(), batch);
+                        let failed = result.is_err();
+                        // A send fails only once the caller stopped taking batches (after an
+                        // error); stop deriving then too.
+                        if derived.send(result).is_err() || failed {
+                            return;
+                        }
+                    }
+                });
             }
-        }
+            for b in 0..batches.len() {
+                // A worker sends every one of its batches unless it panicked (which the scope
+                // re-raises) or failed (which it sent).
+                let Ok(batch) = channels[b % FINISH_THREADS_MAX].recv() else {
+                    break;
+                };
+                for ((model, digest), part) in rows.iter_mut().zip(&mut digests).zip(batch?) {
+                    for chunk in &part.chunks {
+                        sha2::Digest::update(digest, chunk);
+                    }
+                    model.append(part);
+                }
+            }
+            Ok(())
+        })?;
         Ok(MemoryReadModels {
             models: models.iter().map(|m| (*m).to_owned()).collect(),
             rows,
+            digests: digests
+                .into_iter()
+                .map(|d| hex::encode(sha2::Digest::finalize(d)))
+                .collect(),
             checkpoint: self.checkpoint,
             events_folded: self.events_folded,
         })
@@ -230,8 +268,12 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
 }
 
 /// Threads deriving rows at the end of a fold: the machines this runs on have two cores or
-/// more, and rows of 10,000 cases are ~1 s of work per core.
+/// more, and rows of 10,000 cases are ~1 s of work for one core.
 pub const FINISH_THREADS_MAX: usize = 2;
+
+/// Streams whose rows are derived as one batch: enough work (a few ms) to amortise handing
+/// it over, small enough that the batches in flight (two per worker) stay a few MiB.
+pub const STREAMS_PER_ROW_BATCH_MAX: usize = 128;
 
 /// The rows of `states` (in stream order), framed per model.
 fn derive_rows<P: Projection>(
@@ -382,67 +424,71 @@ pub(crate) async fn fold_pages<P: Projection>(
     // A helper thread that polls a read must see the caller's runtime (the memory store and
     // sled do not need it, but a store may).
     let runtime = tokio::runtime::Handle::try_current().ok();
-    let unfinished = std::thread::scope(|scope| -> Result<Option<PageRead<'_>>, ProjectionError> {
-        let mut first_page = Some(first_page);
-        let mut channels = Vec::with_capacity(READ_AHEAD_THREADS);
-        for reader in 0..READ_AHEAD_THREADS as u64 {
-            let (pages, received) = std::sync::mpsc::sync_channel::<Ahead<'_, P::Decoded>>(
-                usize::try_from(READ_AHEAD_PAGES_MAX).unwrap_or(1),
-            );
-            channels.push(received);
-            // Reader 0 starts with the page already read.
-            let mut ready = if reader == 0 { first_page.take() } else { None };
-            let runtime = runtime.clone();
-            scope.spawn(move || {
-                let _context = runtime.as_ref().map(|r| r.enter());
-                let mut k = reader;
-                // Each send fails only once the fold has stopped and dropped the receiver.
-                while k < pages_total {
-                    let page = match ready.take() {
-                        Some(page) => page,
-                        None => {
-                            let from = first + k * page_events;
-                            match poll_once(store.read_all(from, READ_ALL_PAGE_EVENTS_MAX)) {
-                                Ok(Ok(page)) => page,
-                                Ok(Err(e)) => {
-                                    let _ = pages.send(Ahead::Failed(e));
-                                    return;
-                                }
-                                Err(unfinished) => {
-                                    let _ = pages.send(Ahead::Unfinished(unfinished));
-                                    return;
+    let unfinished =
+        std::thread::scope(|scope| -> Result<Option<PageRead<'_>>, ProjectionError> {
+            let mut first_page = Some(first_page);
+            let mut channels = Vec::with_capacity(READ_AHEAD_THREADS);
+            for reader in 0..READ_AHEAD_THREADS as u64 {
+                let (pages, received) = std::sync::mpsc::sync_channel::<Ahead<'_, P::Decoded>>(
+                    usize::try_from(READ_AHEAD_PAGES_MAX).unwrap_or(1),
+                );
+                channels.push(received);
+                // Reader 0 starts with the page already read.
+                let mut ready = if reader == 0 { first_page.take() } else { None };
+                let runtime = runtime.clone();
+                scope.spawn(move || {
+                    let _context = runtime.as_ref().map(|r| r.enter());
+                    let mut k = reader;
+                    // Each send fails only once the fold has stopped and dropped the receiver.
+                    while k < pages_total {
+                        let page = match ready.take() {
+                            Some(page) => page,
+                            None => {
+                                let from = first + k * page_events;
+                                match poll_once(store.read_all(from, READ_ALL_PAGE_EVENTS_MAX)) {
+                                    Ok(Ok(page)) => page,
+                                    Ok(Err(e)) => {
+                                        let _ = pages.send(Ahead::Failed(e));
+                                        return;
+                                    }
+                                    Err(unfinished) => {
+                                        let _ = pages.send(Ahead::Unfinished(unfinished));
+                                        return;
+                                    }
                                 }
                             }
+                        };
+                        if pages
+                            .send(Ahead::Page(decode_page(projection, page)))
+                            .is_err()
+                        {
+                            return;
                         }
-                    };
-                    if pages.send(Ahead::Page(decode_page(projection, page))).is_err() {
-                        return;
+                        k += READ_AHEAD_THREADS as u64;
                     }
-                    k += READ_AHEAD_THREADS as u64;
-                }
-            });
-        }
-        for k in 0..pages_total {
-            let from_reader = usize::try_from(k % READ_AHEAD_THREADS as u64).unwrap_or(0);
-            // A reader only stops early after sending why; a closed channel here means it
-            // panicked, which the scope re-raises.
-            let Ok(ahead) = channels[from_reader].recv() else {
-                break;
-            };
-            match ahead {
-                Ahead::Page(page) => {
-                    let stop = fold_page(fold, page, head, as_of)?;
-                    progress.update(projection.name(), fold.checkpoint, head);
-                    if stop {
-                        return Ok(None);
-                    }
-                }
-                Ahead::Unfinished(read) => return Ok(Some(read)),
-                Ahead::Failed(e) => return Err(e.into()),
+                });
             }
-        }
-        Ok(None)
-    })?;
+            for k in 0..pages_total {
+                let from_reader = usize::try_from(k % READ_AHEAD_THREADS as u64).unwrap_or(0);
+                // A reader only stops early after sending why; a closed channel here means it
+                // panicked, which the scope re-raises.
+                let Ok(ahead) = channels[from_reader].recv() else {
+                    break;
+                };
+                match ahead {
+                    Ahead::Page(page) => {
+                        let stop = fold_page(fold, page, head, as_of)?;
+                        progress.update(projection.name(), fold.checkpoint, head);
+                        if stop {
+                            return Ok(None);
+                        }
+                    }
+                    Ahead::Unfinished(read) => return Ok(Some(read)),
+                    Ahead::Failed(e) => return Err(e.into()),
+                }
+            }
+            Ok(None)
+        })?;
     match unfinished {
         Some(read) => {
             let page = read.await?;
