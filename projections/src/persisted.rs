@@ -450,7 +450,6 @@ fn derive_generation<P: Projection>(
             in_batch = 0;
         }
     }
-    batch.insert(CHECKPOINT_KEY, &fold.checkpoint().to_be_bytes());
     batches.send(batch).map_err(|_| writer_gone())?;
     Ok(projection
         .models()
@@ -478,6 +477,9 @@ pub struct RebuildReport {
     pub generation: u64,
     pub previous_generation: Option<u64>,
     pub checkpoint: u64,
+    /// Passes over the log (more than one when the log has more streams than
+    /// [`RebuildOptions::streams_per_pass_max`]).
+    pub passes: u32,
     /// SHA-256 of each read model, by model name.
     pub digests: BTreeMap<String, String>,
 }
@@ -500,7 +502,32 @@ pub async fn catch_up<P: Projection>(
     fold_into(store, &tree, projection, head, progress).await
 }
 
-/// Fold the whole log into a new generation and put it in service once it has caught up.
+/// Most streams (cases) a full rebuild holds in memory at once, by default. A case's state is
+/// a few KiB (~8 KiB with 100 events; docs/benchmarks.md), so 50,000 is a few hundred MiB;
+/// a log with more streams is rebuilt in several passes over the log.
+pub const STREAMS_PER_PASS_MAX_DEFAULT: usize = 50_000;
+
+/// How a full rebuild may use memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RebuildOptions {
+    /// Most stream states held in memory at once. A log with more streams is folded in
+    /// passes: each pass reads the whole log and folds only the next streams that fit (in the
+    /// order they first appear), writes their states and rows, and forgets them. Memory is
+    /// then bounded by this number whatever the size of the log (plus the ids of streams
+    /// already written, tens of bytes each); time grows with the number of passes.
+    pub streams_per_pass_max: usize,
+}
+
+impl Default for RebuildOptions {
+    fn default() -> Self {
+        Self {
+            streams_per_pass_max: STREAMS_PER_PASS_MAX_DEFAULT,
+        }
+    }
+}
+
+/// Fold the whole log into a new generation and put it in service once it has caught up,
+/// with the default [`RebuildOptions`].
 ///
 /// Readers keep the previous generation until the switch, which is one sled insert. An
 /// abandoned generation (a crash in an earlier rebuild) is deleted first.
@@ -510,7 +537,23 @@ pub async fn rebuild<P: Projection>(
     projection: &P,
     progress: &mut dyn Progress,
 ) -> Result<RebuildReport, ProjectionError> {
+    rebuild_with(store, db, projection, RebuildOptions::default(), progress).await
+}
+
+/// [`rebuild`] with explicit [`RebuildOptions`].
+pub async fn rebuild_with<P: Projection>(
+    store: &dyn EventStore,
+    db: &ReadModelDb,
+    projection: &P,
+    options: RebuildOptions,
+    progress: &mut dyn Progress,
+) -> Result<RebuildReport, ProjectionError> {
     check_models(projection)?;
+    if options.streams_per_pass_max == 0 {
+        return Err(ProjectionError::InvalidArgument(
+            "streams per pass must be at least 1".to_owned(),
+        ));
+    }
     let name = projection.name();
     let _writer = db.writer.lock().await;
     let previous = db.current_generation(name)?;
@@ -526,17 +569,32 @@ pub async fn rebuild<P: Projection>(
     db.meta
         .insert(next_key.as_bytes(), &(generation + 1).to_be_bytes())?;
     let tree = db.generation_tree(name, generation)?;
-    // Fold the log up to the head in memory (one state per stream: memory is bounded by the
-    // number of streams, not events), then write states, rows and checkpoint into the new
-    // generation. Nobody reads it until the switch below, and a crash before the switch only
-    // leaves an abandoned generation, so it is written in plain batches, checkpoint last.
+    // Fold the log up to the head in memory (one state per stream, at most
+    // `streams_per_pass_max` of them per pass), then write states and rows into the new
+    // generation, pass after pass, and the checkpoint last. Nobody reads the generation until
+    // the switch below, and a crash before the switch only leaves an abandoned generation, so
+    // it is written in plain batches.
     let head = store.head().await?;
-    let mut fold = MemoryFold::new(projection)?;
-    fold_pages(&mut fold, store, head, AsOf::Now, progress).await?;
-    let digests = write_generation(&tree, projection, &fold)?;
-    let folded = fold.checkpoint();
+    let mut done = std::collections::HashSet::new();
+    let mut passes: u32 = 0;
+    let (folded, digests) = loop {
+        passes += 1;
+        let mut fold = MemoryFold::bounded(projection, options.streams_per_pass_max, done)?;
+        fold_pages(&mut fold, store, head, AsOf::Now, progress).await?;
+        let digests = write_generation(&tree, projection, &fold)?;
+        let folded = fold.checkpoint();
+        let more = fold.left_out() > 0;
+        // Each pass folds at least one new stream (the first left out of the previous pass
+        // fits in an empty one), so the passes end.
+        assert!(!more || fold.streams() > 0, "a rebuild pass folded nothing");
+        if !more {
+            // Digests written on the way cover every stream only if one pass did.
+            break (folded, (passes == 1).then_some(digests));
+        }
+        done = fold.into_done();
+    };
+    tree.insert(CHECKPOINT_KEY, &folded.to_be_bytes())?;
     let mut checkpoint = folded;
-    drop(fold);
     // Catch up with a head that moved while we folded; switch only when level with it.
     loop {
         let head = store.head().await?;
@@ -569,11 +627,12 @@ pub async fn rebuild<P: Projection>(
         generation,
         previous_generation: previous,
         checkpoint,
-        // Appends that arrived during the fold were folded incrementally: digest the tree.
-        digests: if checkpoint == folded {
-            digests
-        } else {
-            view.digests()?
+        passes,
+        // Appends that arrived during the fold were folded incrementally, and several passes
+        // wrote streams out of key order: digest the tree then.
+        digests: match digests {
+            Some(digests) if checkpoint == folded => digests,
+            _ => view.digests()?,
         },
     })
 }

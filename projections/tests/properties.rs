@@ -11,7 +11,8 @@ use caseledger_domain::Event;
 use caseledger_projections::case::CaseProjection;
 use caseledger_projections::synthetic::Cohort;
 use caseledger_projections::{
-    catch_up, fold_store, rebuild, AsOf, NoProgress, ReadModelDb, RowSource,
+    catch_up, fold_store, rebuild, rebuild_with, AsOf, NoProgress, ReadModelDb, RebuildOptions,
+    RowSource,
 };
 use common::{Backend, TestLog};
 use proptest::prelude::*;
@@ -71,6 +72,7 @@ proptest! {
         lifecycle in any::<bool>(),
         every_append in any::<bool>(),
         on_sled in any::<bool>(),
+        streams_per_pass in 1usize..4,
     ) {
         let appends = history(seed, cases, steps, lifecycle);
         prop_assume!(!appends.is_empty());
@@ -107,6 +109,22 @@ proptest! {
             .unwrap();
         prop_assert_eq!(&incremental, &full.digests);
         prop_assert_eq!(&incremental, &memory_digests(&log));
+        // A rebuild bounded to a few streams in memory, in several passes, writes the same
+        // rows: one pass per `streams_per_pass` streams, in order of first appearance.
+        let bounded_db = ReadModelDb::open(dir.path().join("bounded")).unwrap();
+        let bounded = rt
+            .block_on(rebuild_with(
+                log.dyn_store(),
+                &bounded_db,
+                &CaseProjection,
+                RebuildOptions { streams_per_pass_max: streams_per_pass },
+                &mut NoProgress,
+            ))
+            .unwrap();
+        prop_assert_eq!(&bounded.digests, &incremental);
+        let streams: std::collections::BTreeSet<&String> = appends.iter().map(|(crn, _)| crn).collect();
+        prop_assert_eq!(bounded.passes as usize, streams.len().div_ceil(streams_per_pass));
+        prop_assert_eq!(full.passes, 1);
         // A rebuild over the incrementally built database switches to the same rows.
         let again = rt
             .block_on(rebuild(log.dyn_store(), &db, &CaseProjection, &mut NoProgress))
