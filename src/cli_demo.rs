@@ -157,9 +157,15 @@ pub async fn demo(dir: Option<PathBuf>, people: u64, out: &mut dyn Write) -> Res
     let phase = Instant::now();
     let readmodels = cli_report::readmodels_path(&data);
     let mut rebuilt = Vec::new();
-    cli_report::rebuild(engine.store().clone(), &readmodels, false, &mut rebuilt)
-        .await
-        .map_err(Failure::Failed)?;
+    cli_report::rebuild(
+        engine.store().clone(),
+        &readmodels,
+        caseledger_projections::RebuildOptions::default(),
+        false,
+        &mut rebuilt,
+    )
+    .await
+    .map_err(Failure::Failed)?;
     writeln!(
         out,
         "  rebuilt the read models in {:.1}s",

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use caseledger_projections::report::Format;
-use caseledger_projections::{rebuild_read_models, report_read_model, AsOf};
+use caseledger_projections::{rebuild_read_models, report_read_model, AsOf, RebuildOptions};
 use caseledger_store::EventStore;
 use jiff::civil::Date;
 
@@ -24,6 +24,7 @@ pub fn readmodels_path(data: &Path) -> std::path::PathBuf {
 pub async fn rebuild(
     store: Arc<dyn EventStore>,
     readmodels: &Path,
+    options: RebuildOptions,
     digest: bool,
     out: &mut dyn Write,
 ) -> Result<(), String> {
@@ -32,15 +33,19 @@ pub async fn rebuild(
         bar.set_length(head);
         bar.set_position(position);
     };
-    let reports = rebuild_read_models(&*store, readmodels, &mut progress)
+    let reports = rebuild_read_models(&*store, readmodels, options, &mut progress)
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     for r in reports {
         writeln!(
             out,
-            "rebuilt {} generation {} at position {}",
-            r.projection, r.generation, r.checkpoint
+            "rebuilt {} generation {} at position {} in {} pass{}",
+            r.projection,
+            r.generation,
+            r.checkpoint,
+            r.passes,
+            if r.passes == 1 { "" } else { "es" }
         )
         .map_err(|e| e.to_string())?;
         if digest {

@@ -59,6 +59,10 @@ pub enum StoreConfig {
     Sled {
         path: PathBuf,
         durability: Durability,
+        /// sled's page cache, in bytes: sled's default (1 GiB) for a long-lived engine; a
+        /// one-pass job such as a rebuild reads the log once and needs far less
+        /// ([`EngineConfig::for_one_pass`]).
+        cache_capacity_bytes: u64,
     },
     /// A schema in a PostgreSQL database, shared by every process that opens it (the
     /// head-row lock keeps positions gapless across them). Opened with
@@ -92,8 +96,24 @@ impl EngineConfig {
             store: StoreConfig::Sled {
                 path: path.into(),
                 durability: Durability::Flush,
+                cache_capacity_bytes: caseledger_store::SLED_CACHE_CAPACITY_BYTES_DEFAULT,
             },
         }
+    }
+
+    /// The same store, configured for a job that reads the whole log once (rebuild, verify,
+    /// export): a sled store gets a small page cache
+    /// (`SLED_CACHE_CAPACITY_BYTES_ONE_PASS`), so the job's memory does not grow with the
+    /// size of the log. Other stores are unchanged.
+    pub fn for_one_pass(mut self) -> EngineConfig {
+        if let StoreConfig::Sled {
+            cache_capacity_bytes,
+            ..
+        } = &mut self.store
+        {
+            *cache_capacity_bytes = caseledger_store::SLED_CACHE_CAPACITY_BYTES_ONE_PASS;
+        }
+        self
     }
 
     /// A PostgreSQL store from a `postgres://user@host:5432/database[?schema=name]` URL
@@ -178,13 +198,18 @@ impl Engine {
         let (store, sled): (Arc<dyn EventStore>, _) = match config.store {
             StoreConfig::Memory => (Arc::new(MemoryStore::new(Arc::new(SystemClock))), None),
             StoreConfig::Postgres { .. } => return Err(EngineError::OpenAsyncRequired),
-            StoreConfig::Sled { path, durability } => {
-                let sled = Arc::new(SledStore::open(
+            StoreConfig::Sled {
+                path,
+                durability,
+                cache_capacity_bytes,
+            } => {
+                let sled = Arc::new(SledStore::open_with_cache(
                     &path,
                     SledOptions {
                         durability,
                         ..SledOptions::default()
                     },
+                    cache_capacity_bytes,
                 )?);
                 (sled.clone() as Arc<dyn EventStore>, Some(sled))
             }

@@ -3,6 +3,12 @@
 //! named), 4 store in use by another process, 5 command refused (recorded in
 //! `audit-refusals`).
 
+/// mimalloc rather than the system allocator: a rebuild or import allocates and frees millions
+/// of small records across threads, where glibc's malloc spent ~40% of the time (`perf`,
+/// docs/benchmarks.md "Projections").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +85,11 @@ enum Command {
         /// Print each read model's SHA-256.
         #[arg(long)]
         digest: bool,
+        /// Most cases held in memory at once; a log with more is rebuilt in several passes
+        /// (docs/operations.md "Memory").
+        #[arg(long, default_value_t = caseledger::projections::STREAMS_PER_PASS_MAX_DEFAULT as u64,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        streams_per_pass: u64,
     },
     /// Print a read model (src/cli_report.rs).
     Report {
@@ -174,11 +185,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let engine = cli_ops::open(&args).await?;
             cli_ops::case(&engine, &crn, &mut io::stdout()).await
         }),
-        Command::Rebuild { digest } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&args).await?;
+        Command::Rebuild {
+            digest,
+            streams_per_pass,
+        } => runtime()?.block_on(async {
+            // A rebuild reads the log once: a small page cache bounds its memory.
+            let engine = caseledger::Engine::open_async(args.engine_config()?.for_one_pass())
+                .await
+                .map_err(Failure::from)?;
             caseledger::cli_report::rebuild(
                 engine.store().clone(),
                 &args.readmodels_dir()?,
+                caseledger::projections::RebuildOptions {
+                    streams_per_pass_max: usize::try_from(streams_per_pass).unwrap_or(usize::MAX),
+                },
                 digest,
                 &mut io::stdout(),
             )

@@ -400,6 +400,7 @@ async fn a_rebuild_over_the_postgres_log_gives_the_same_digests_as_over_sled() {
         let reports = rebuild_read_models(
             engine.store().as_ref(),
             &dirs.path().join(name),
+            Default::default(),
             &mut NoProgress,
         )
         .await

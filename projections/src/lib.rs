@@ -68,10 +68,11 @@ impl<F: FnMut(&str, u64, u64) + Send> Progress for F {
 pub async fn rebuild_read_models(
     store: &dyn caseledger_store::EventStore,
     readmodels_path: &std::path::Path,
+    options: RebuildOptions,
     progress: &mut dyn Progress,
 ) -> Result<Vec<RebuildReport>, ProjectionError> {
     let db = ReadModelDb::open(readmodels_path)?;
-    let report = rebuild(store, &db, &case::CaseProjection, progress).await?;
+    let report = rebuild_with(store, &db, &case::CaseProjection, options, progress).await?;
     db.flush()?;
     Ok(vec![report])
 }
