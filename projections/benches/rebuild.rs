@@ -26,7 +26,9 @@ use std::time::Instant;
 use caseledger_projections::case::CaseProjection;
 use caseledger_projections::codec::encode_event;
 use caseledger_projections::synthetic::Cohort;
-use caseledger_projections::{fold_store, rebuild, AsOf, NoProgress, ReadModelDb, RowSource};
+use caseledger_projections::{
+    fold_store, rebuild_with, AsOf, NoProgress, ReadModelDb, RebuildOptions, RowSource,
+};
 use caseledger_store::{
     Durability, EventStore, ExpectedVersion, NewEvent, SledOptions, SledStore, StreamId,
     SLED_CACHE_CAPACITY_BYTES_ONE_PASS,
@@ -40,6 +42,11 @@ fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
         Ok(v) => v.split(',').filter_map(|s| s.trim().parse().ok()).collect(),
         Err(_) => default.to_vec(),
     }
+}
+
+/// Cases in memory at once in the `bounded` mode.
+fn streams_per_pass() -> u64 {
+    env_list("REBUILD_BENCH_STREAMS_PER_PASS", &[2_500])[0].max(1)
 }
 
 fn peak_rss_kib() -> u64 {
@@ -216,12 +223,27 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
             );
             digests
         }
-        "persisted" => {
+        "persisted" | "bounded" => {
+            // `bounded`: at most REBUILD_BENCH_STREAMS_PER_PASS cases in memory at once.
+            let streams_per_pass_max = if mode == "bounded" {
+                usize::try_from(streams_per_pass()).unwrap()
+            } else {
+                usize::MAX
+            };
             let db = ReadModelDb::open(readmodels).unwrap();
             let report = rt
-                .block_on(rebuild(&store, &db, &CaseProjection, &mut NoProgress))
+                .block_on(rebuild_with(
+                    &store,
+                    &db,
+                    &CaseProjection,
+                    RebuildOptions {
+                        streams_per_pass_max,
+                    },
+                    &mut NoProgress,
+                ))
                 .unwrap();
             db.flush().unwrap();
+            eprintln!("  {mode}: {} pass(es)", report.passes);
             report.digests
         }
         "read" => {
@@ -355,7 +377,7 @@ fn main() {
             eprintln!("  log kept at {}", kept.display());
             continue;
         }
-        for mode in ["read", "memory", "persisted"] {
+        for mode in ["read", "memory", "persisted", "bounded"] {
             let readmodels = dir.path().join(format!("readmodels-{mode}"));
             let (head, seconds, peak_kib, digest) = measure(mode, &log, &readmodels);
             println!(
