@@ -16,6 +16,7 @@ pub mod digest;
 pub mod error;
 mod framing;
 pub mod memory;
+mod parallel;
 pub mod persisted;
 pub mod projection;
 pub mod report;

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use caseledger_store::{EventStore, RecordedEvent};
 
-use crate::framing;
 use crate::projection::{check_models, Projection, Rows};
 use crate::source::{RowSource, RowVisitor};
+use crate::{framing, parallel};
 use crate::{AsOf, Progress, ProjectionError};
 
 /// Rows of every model of one projection, in memory.
@@ -257,11 +257,11 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
 
     /// Derive every stream's rows and each model's digest.
     ///
-    /// Streams are cut, in key order, into batches of [`STREAMS_PER_ROW_BATCH_MAX`]; batch
-    /// `b` is derived by worker `b mod FINISH_THREADS_MAX` and handed over that worker's
-    /// channel, and this thread takes the batches in turn — so in key order — appending them
-    /// to the models and feeding the digests while the workers derive the next ones. Rows are
-    /// a pure function of each stream's state, so the split changes nothing in the result.
+    /// Streams are cut, in key order, into batches of [`STREAMS_PER_ROW_BATCH_MAX`], derived
+    /// on [`FINISH_THREADS_MAX`] threads and taken in key order on this one
+    /// (`parallel::map_in_order`), which appends them to the models and feeds the digests
+    /// while the workers derive the next ones. Rows are a pure function of each stream's
+    /// state, so the split changes nothing in the result.
     pub fn finish(self) -> Result<MemoryReadModels, ProjectionError> {
         let models = self.projection.models();
         let states = self.states();
@@ -270,39 +270,20 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
         let projection = self.projection;
         let mut rows: Vec<FramedRows> = vec![FramedRows::default(); models.len()];
         let mut digests: Vec<sha2::Sha256> = vec![sha2::Sha256::default(); models.len()];
-        std::thread::scope(|scope| -> Result<(), ProjectionError> {
-            let mut channels = Vec::with_capacity(FINISH_THREADS_MAX);
-            for worker in 0..FINISH_THREADS_MAX {
-                let (derived, received) = std::sync::mpsc::sync_channel(1);
-                channels.push(received);
-                let batches = &batches;
-                scope.spawn(move || {
-                    for batch in batches.iter().skip(worker).step_by(FINISH_THREADS_MAX) {
-                        let result = derive_rows(projection, models.len(), batch);
-                        let failed = result.is_err();
-                        // A send fails only once the caller stopped taking batches (after an
-                        // error); stop deriving then too.
-                        if derived.send(result).is_err() || failed {
-                            return;
-                        }
-                    }
-                });
-            }
-            for b in 0..batches.len() {
-                // A worker sends every one of its batches unless it panicked (which the scope
-                // re-raises) or failed (which it sent).
-                let Ok(batch) = channels[b % FINISH_THREADS_MAX].recv() else {
-                    break;
-                };
-                for ((model, digest), part) in rows.iter_mut().zip(&mut digests).zip(batch?) {
+        parallel::map_in_order(
+            &batches,
+            FINISH_THREADS_MAX,
+            |batch| derive_rows(projection, models.len(), batch),
+            |batch| {
+                for ((model, digest), part) in rows.iter_mut().zip(&mut digests).zip(batch) {
                     for chunk in &part.chunks {
                         sha2::Digest::update(digest, chunk);
                     }
                     model.append(part);
                 }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         Ok(MemoryReadModels {
             models: models.iter().map(|m| (*m).to_owned()).collect(),
             rows,

@@ -25,7 +25,6 @@ use caseledger_store::{
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::digest::RowDigest;
 use crate::framing;
 use crate::memory::{fold_pages, MemoryFold};
 use crate::projection::{check_models, model_row_key, Projection, Rows};
@@ -371,24 +370,32 @@ fn fold_batch<P: Projection>(
 }
 
 /// Most streams written to a new generation in one sled batch: bounds the batch's memory
-/// (three batches are alive at once: one being derived, one queued, one being written). At
-/// 1,024 streams (~30 MiB a batch at 100 events a case) a rebuild peaked ~250 MiB higher.
-pub const STREAMS_PER_WRITE_BATCH_MAX: usize = 256;
+/// (about seven batches are alive at once: two being derived, two waiting to be digested,
+/// two queued for the writer, one being written). At 1,024 streams (~30 MiB a batch at 100
+/// events a case) a rebuild at 1,000,000 events peaked ~250 MiB higher.
+pub const STREAMS_PER_WRITE_BATCH_MAX: usize = 128;
 
-/// Write every stream's state and rows from `fold`, then its checkpoint, into the (not yet
-/// in service) generation `tree`. Returns each model's digest, computed on the way: streams
+/// Write every stream's state and rows from `fold` into the (not yet in service) generation
+/// `tree`. Returns each model's digest over the streams written, computed on the way: streams
 /// come in key order and each stream's rows in local-key order, and a model row key is
 /// `stream ‖ 0 ‖ local key` (0 sorts below every stream-id byte), so every model's rows are
 /// met in exactly the order a scan of the tree would give.
+///
+/// Batches of [`STREAMS_PER_WRITE_BATCH_MAX`] streams are derived (rows, blobs, state JSON)
+/// on [`crate::memory::FINISH_THREADS_MAX`] threads, digested in key order on this one, and
+/// written into sled, in order, by a writer thread behind a channel of
+/// [`WRITE_BATCHES_IN_FLIGHT_MAX`] batches.
 fn write_generation<P: Projection>(
     tree: &sled::Tree,
     projection: &P,
     fold: &MemoryFold<'_, P>,
 ) -> Result<BTreeMap<String, String>, ProjectionError> {
-    // Rows, blobs, states and digests are derived on this thread while a helper thread writes
-    // the finished batches into sled, in order (checkpoint last), through a bounded channel.
+    let models = projection.models().len();
+    let states = fold.states();
+    let batches: Vec<&[(&String, &P::State)]> =
+        states.chunks(STREAMS_PER_WRITE_BATCH_MAX).collect();
     std::thread::scope(|scope| {
-        let (batches, written) =
+        let (to_write, written) =
             std::sync::mpsc::sync_channel::<sled::Batch>(WRITE_BATCHES_IN_FLIGHT_MAX);
         let writer = scope.spawn(move || -> Result<(), ProjectionError> {
             let mut unflushed_batches = 0;
@@ -405,16 +412,40 @@ fn write_generation<P: Projection>(
             }
             Ok(())
         });
-        let derived = derive_generation(projection, fold, &batches);
+        let mut digests = vec![sha2::Sha256::default(); models];
+        // The writer only hangs up after a write error, which is reported below.
+        let writer_gone =
+            || ProjectionError::InvalidArgument("read-model writer stopped".to_owned());
+        let derived = crate::parallel::map_in_order(
+            &batches,
+            crate::memory::FINISH_THREADS_MAX,
+            |batch| derive_write_batch(projection, models, batch),
+            |(batch, framed)| {
+                for (digest, rows) in digests.iter_mut().zip(&framed) {
+                    sha2::Digest::update(digest, rows);
+                }
+                to_write.send(batch).map_err(|_| writer_gone())
+            },
+        );
         // Closing the channel ends the writer once it has written everything sent.
-        drop(batches);
+        drop(to_write);
         let written = match writer.join() {
             Ok(written) => written,
             Err(panic) => std::panic::resume_unwind(panic),
         };
         // A write error explains a derive that stopped because the writer had gone.
         written?;
-        derived
+        derived?;
+        Ok(projection
+            .models()
+            .iter()
+            .map(|m| (*m).to_owned())
+            .zip(
+                digests
+                    .into_iter()
+                    .map(|d| hex::encode(sha2::Digest::finalize(d))),
+            )
+            .collect())
     })
 }
 
@@ -424,29 +455,28 @@ fn write_generation<P: Projection>(
 const WRITE_BATCHES_IN_FLIGHT_MAX: usize = 2;
 
 /// Write batches between two flushes of the new generation (each batch is
-/// [`STREAMS_PER_WRITE_BATCH_MAX`] streams, ~8 MiB of rows and states at 100 events a case).
-/// Measured at 1,000,000 events: peak memory 663 → 619 MiB, time unchanged.
+/// [`STREAMS_PER_WRITE_BATCH_MAX`] streams, ~4 MiB of rows and states at 100 events a case).
+/// Measured at 1,000,000 events (batches of 256 then): peak memory 663 → 619 MiB, time
+/// unchanged.
 const WRITE_BATCHES_PER_FLUSH: usize = 2;
 
-fn derive_generation<P: Projection>(
+/// One write batch: the sled batch (row blobs and states of `states`) and, per model, the
+/// same rows framed with full keys for the digest.
+fn derive_write_batch<P: Projection>(
     projection: &P,
-    fold: &MemoryFold<'_, P>,
-    batches: &std::sync::mpsc::SyncSender<sled::Batch>,
-) -> Result<BTreeMap<String, String>, ProjectionError> {
-    // The writer only hangs up after a write error, which write_generation reports.
-    let writer_gone = || ProjectionError::InvalidArgument("read-model writer stopped".to_owned());
-    let models = projection.models().len();
-    let mut digests: Vec<RowDigest> = vec![RowDigest::new(); models];
+    models: usize,
+    states: &[(&String, &P::State)],
+) -> Result<(sled::Batch, Vec<Vec<u8>>), ProjectionError> {
     let mut batch = sled::Batch::default();
-    let mut in_batch = 0;
+    let mut framed: Vec<Vec<u8>> = vec![Vec::new(); models];
     let mut rows = Rows::new();
-    for (stream, state) in fold.states() {
+    for (stream, state) in states {
         rows.clear();
         projection.rows(stream, state, &mut rows);
         rows.check(stream, models)?;
         for (model, key, value) in rows.iter() {
-            if let Some(digest) = digests.get_mut(usize::from(model)) {
-                digest.push(&model_row_key(stream, key), value);
+            if let Some(framed) = framed.get_mut(usize::from(model)) {
+                framing::push_row(framed, &[stream.as_bytes(), &[0], key], value);
             }
         }
         for (index, blob) in row_blobs(&rows, models).into_iter().enumerate() {
@@ -458,21 +488,8 @@ fn derive_generation<P: Projection>(
             }
         }
         batch.insert(state_key(stream), encode_state(state)?);
-        in_batch += 1;
-        if in_batch == STREAMS_PER_WRITE_BATCH_MAX {
-            batches
-                .send(std::mem::take(&mut batch))
-                .map_err(|_| writer_gone())?;
-            in_batch = 0;
-        }
     }
-    batches.send(batch).map_err(|_| writer_gone())?;
-    Ok(projection
-        .models()
-        .iter()
-        .map(|m| (*m).to_owned())
-        .zip(digests.into_iter().map(RowDigest::finish))
-        .collect())
+    Ok((batch, framed))
 }
 
 fn commit(tree: &sled::Tree, batch: &sled::Batch) -> Result<(), ProjectionError> {
