@@ -1,24 +1,26 @@
 //! Full rebuild of every read model over a synthetic log (issue 5 "must show").
 //!
 //! `cargo bench -p caseledger-projections --bench rebuild` (release). For each log size
-//! (default 250,000 and 1,000,000 events; override with `REBUILD_BENCH_SIZES=100000,400000`)
-//! it writes valid domain events — decided by the domain's own `decide` for a cohort that grows
-//! with the log (`REBUILD_BENCH_EVENTS_PER_CASE`, default 100 events per case, so 10,000 cases
-//! at 1,000,000 events), deterministic RNG — to a `SledStore` in
-//! `Buffered` mode in a temporary directory, then runs two measurements, each in a fresh
-//! child process so that its peak RSS (VmHWM) is its own:
-//! - **memory**: fold the whole log into read models in memory (`fold_store`) and digest them;
-//! - **persisted**: full rebuild into a new sled read-model database (`rebuild`), digests.
+//! (default 250,000, 1,000,000 and 2,000,000 events; override with
+//! `REBUILD_BENCH_SIZES=100000,400000`) it writes valid domain events — decided by the
+//! domain's own `decide`, deterministic RNG — for a cohort that grows with the log
+//! (`REBUILD_BENCH_EVENTS_PER_CASE`, default 100 events per case, so 10,000 cases at
+//! 1,000,000 events) or, with `REBUILD_BENCH_CASES=N`, a fixed cohort whose histories grow,
+//! to a `SledStore` in `Buffered` mode in a temporary directory. Then it runs each
+//! measurement in a fresh child process, so that its peak RSS (VmHWM) is its own:
+//! - **read**: page through the log only — the store's share;
+//! - **memory**: fold the whole log into read models held in memory (`fold_store`: every
+//!   row derived and kept, digests);
+//! - **persisted**: full rebuild into a new sled read-model database (`rebuild_with`, one
+//!   pass), digests;
+//! - **bounded**: the same with at most `REBUILD_BENCH_STREAMS_PER_PASS` (default 2,500)
+//!   cases in memory at once, in several passes.
 //!
-//! Histories have the same length at every log size, so the projection's state per case is
-//! the same; memory is compared per case. The measurements open the log with a 64 MiB page
-//! cache (`SLED_CACHE_CAPACITY_BYTES_ONE_PASS`). Nothing is asserted: numbers go to
-//! docs/benchmarks.md.
+//! The measurements open the log with a 64 MiB page cache
+//! (`SLED_CACHE_CAPACITY_BYTES_ONE_PASS`). Nothing is asserted: numbers go to
+//! docs/benchmarks.md. The binary uses mimalloc, as the `caseledger` CLI does.
 
 use std::collections::BTreeMap;
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -33,6 +35,10 @@ use caseledger_store::{
     Durability, EventStore, ExpectedVersion, NewEvent, SledOptions, SledStore, StreamId,
     SLED_CACHE_CAPACITY_BYTES_ONE_PASS,
 };
+
+/// The same allocator as the `caseledger` binary (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Appends in flight at once while filling the log (each to a different case).
 const APPENDS_IN_FLIGHT_MAX: u32 = 512;
@@ -352,21 +358,30 @@ fn main() {
         child("phases", Path::new(&log), Path::new("/nonexistent"));
         return;
     }
-    let sizes = env_list("REBUILD_BENCH_SIZES", &[250_000, 1_000_000]);
+    let sizes = env_list("REBUILD_BENCH_SIZES", &[250_000, 1_000_000, 2_000_000]);
     // Cases grow with the log (a constant number of events per case), so the read models'
     // size per case is the same at every log size and memory can be compared fairly.
     let events_per_case = env_list("REBUILD_BENCH_EVENTS_PER_CASE", &[100])[0].max(1);
     println!(
-        "full rebuild of all read models (case projection, 6 read models), \
-         {events_per_case} events per case, log page cache {} MiB",
-        SLED_CACHE_CAPACITY_BYTES_ONE_PASS / (1024 * 1024)
+        "full rebuild of all read models (case projection, 6 read models), {}, \
+         log page cache {} MiB, bounded mode {} cases per pass",
+        match std::env::var("REBUILD_BENCH_CASES") {
+            Ok(fixed) => format!("a fixed cohort of {} cases", fixed.trim()),
+            Err(_) => format!("{events_per_case} events per case"),
+        },
+        SLED_CACHE_CAPACITY_BYTES_ONE_PASS / (1024 * 1024),
+        streams_per_pass()
     );
     println!(
         "{:>10} | {:<9} | {:>9} | {:>12} | {:>13} | digest(perf)",
         "events", "mode", "seconds", "events/s", "peak RSS MiB"
     );
     for events in sizes {
-        let cases = u32::try_from((events / events_per_case).max(1)).unwrap();
+        // REBUILD_BENCH_CASES fixes the cohort instead: the log grows by longer histories.
+        let cases = match std::env::var("REBUILD_BENCH_CASES") {
+            Ok(fixed) => fixed.trim().parse().unwrap(),
+            Err(_) => u32::try_from((events / events_per_case).max(1)).unwrap(),
+        };
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         generate(&log, events, cases);
