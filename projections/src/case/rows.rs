@@ -33,19 +33,80 @@ pub const MODELS: &[&str] = &[
 
 /// Where a case is managed. Nested (not `#[serde(flatten)]`) in every row: flattening goes
 /// through serde's map path and was the most expensive part of writing rows.
+///
+/// Only the PDU number is stored: its name and region follow from it (reference data), so
+/// they are filled in when a row is read ([`StoredRow::complete`]). Rows written before that
+/// change still carry them, and read the same.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Place {
     pub pdu: Option<u8>,
+    #[serde(skip_serializing, default)]
     pub pdu_name: Option<String>,
+    #[serde(skip_serializing, default)]
     pub region: Option<String>,
 }
 
+impl Place {
+    /// The place of PDU number `pdu` (none, or an unknown number: no name or region).
+    pub fn of_pdu(pdu: Option<u8>) -> Place {
+        let known = pdu.and_then(|p| Pdu::new(u32::from(p)).ok());
+        Place {
+            pdu,
+            pdu_name: known.map(|p| p.name().to_owned()),
+            region: known.map(|p| p.region().code().to_owned()),
+        }
+    }
+
+    fn complete(&mut self) {
+        if self.pdu_name.is_none() && self.region.is_none() {
+            *self = Place::of_pdu(self.pdu);
+        }
+    }
+}
+
 pub fn place(facts: &CaseFacts) -> Place {
-    let pdu = facts.pdu.and_then(|p| Pdu::new(u32::from(p)).ok());
-    Place {
-        pdu: facts.pdu,
-        pdu_name: pdu.map(|p| p.name().to_owned()),
-        region: pdu.map(|p| p.region().code().to_owned()),
+    Place::of_pdu(facts.pdu)
+}
+
+/// A row as stored holds only what its key and reference data do not say; `complete` puts
+/// the rest back after it is read (`stream` and `local_key` are the row's key parts).
+pub trait StoredRow {
+    fn complete(&mut self, stream: &str, local_key: &[u8]);
+}
+
+macro_rules! stored_row_with_place {
+    ($($row:ty),*) => {$(
+        impl StoredRow for $row {
+            fn complete(&mut self, _stream: &str, _local_key: &[u8]) {
+                self.place.complete();
+            }
+        }
+    )*};
+}
+stored_row_with_place!(
+    CaseloadRow,
+    MappaRow,
+    HandoverRow,
+    EnforcementRow,
+    AllocationRow
+);
+
+impl StoredRow for PerformanceRow {
+    /// The key is `measure/subject` under the case's stream; the month is the start's.
+    fn complete(&mut self, stream: &str, local_key: &[u8]) {
+        self.place.complete();
+        if self.crn.is_empty() {
+            self.crn = stream.to_owned();
+        }
+        if self.measure.is_empty() {
+            let key = String::from_utf8_lossy(local_key);
+            let (measure, subject) = key.split_once('/').unwrap_or((&key, ""));
+            self.measure = measure.to_owned();
+            self.subject = subject.to_owned();
+        }
+        if self.month.is_empty() {
+            self.month = month(self.start);
+        }
     }
 }
 
@@ -150,22 +211,41 @@ pub enum MeasureKind {
     Count,
 }
 
+/// One measure for one subject of one case. The performance model is ~88% of all rows, so a
+/// stored row holds only what its key (`<crn> 0 <measure>/<subject>`) and its start date do
+/// not say: `crn`, `measure`, `subject` and `month` are filled in when it is read
+/// ([`StoredRow::complete`]), and empty dates and flags are left out. Rows written with every
+/// field (before this) read the same.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PerformanceRow {
+    #[serde(skip_serializing, default)]
     pub measure: String,
+    #[serde(skip_serializing, default)]
     pub crn: String,
     /// What is measured within the case: `s1`, `s1/r2`, a month, …
+    #[serde(skip_serializing, default)]
     pub subject: String,
     pub place: Place,
-    /// `YYYY-MM` of the trigger (sentence, release, supervision start, appointment month).
+    /// `YYYY-MM` of the trigger (sentence, release, supervision start, appointment month):
+    /// always the month of `start`.
+    #[serde(skip_serializing, default)]
     pub month: String,
     pub kind: MeasureKind,
     pub start: Date,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub due: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub done: Option<Date>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub met: Option<bool>,
+    #[serde(skip_serializing_if = "is_zero", default)]
     pub numerator: u32,
+    #[serde(skip_serializing_if = "is_zero", default)]
     pub denominator: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Rows of one case, as (model, local key, row).
@@ -333,4 +413,57 @@ pub(crate) fn families(
 
 pub(crate) fn month(d: Date) -> String {
     month_of(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> PerformanceRow {
+        PerformanceRow {
+            measure: "PM05".into(),
+            crn: "X123456".into(),
+            subject: "s1/r2".into(),
+            place: Place::of_pdu(Some(12)),
+            month: "2020-03".into(),
+            kind: MeasureKind::Deadline,
+            start: jiff::civil::date(2020, 3, 9),
+            due: Some(jiff::civil::date(2020, 3, 16)),
+            done: None,
+            met: None,
+            numerator: 0,
+            denominator: 0,
+        }
+    }
+
+    #[test]
+    fn a_stored_performance_row_leaves_out_what_its_key_says_and_reads_back_whole() {
+        let full = row();
+        let stored = serde_json::to_vec(&full).unwrap();
+        let text = String::from_utf8(stored.clone()).unwrap();
+        for left_out in ["X123456", "PM05", "s1/r2", "pdu_name", "region", "month", "done"] {
+            assert!(!text.contains(left_out), "{left_out} in {text}");
+        }
+        let mut read: PerformanceRow = serde_json::from_slice(&stored).unwrap();
+        read.complete("X123456", b"PM05/s1/r2");
+        assert_eq!(read, full);
+    }
+
+    #[test]
+    fn a_performance_row_stored_with_every_field_reads_the_same() {
+        let full = row();
+        // What rows looked like before they were stored compactly.
+        let old = serde_json::json!({
+            "measure": "PM05", "crn": "X123456", "subject": "s1/r2",
+            "place": {"pdu": 12, "pdu_name": full.place.pdu_name, "region": full.place.region},
+            "month": "2020-03", "kind": "deadline", "start": "2020-03-09", "due": "2020-03-16",
+            "done": null, "met": null, "numerator": 0, "denominator": 0
+        });
+        let mut read: PerformanceRow = serde_json::from_value(old).unwrap();
+        read.complete("X123456", b"PM05/s1/r2");
+        assert_eq!(read, full);
+        let mut caseload_place: Place = serde_json::from_str(r#"{"pdu": null}"#).unwrap();
+        caseload_place.complete();
+        assert_eq!(caseload_place, Place::of_pdu(None));
+    }
 }

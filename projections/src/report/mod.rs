@@ -24,8 +24,9 @@ use serde_json::{json, Value};
 use crate::case::performance::{target_percent, MEASURES};
 use crate::case::rows::{
     AllocationRow, CaseloadRow, EnforcementRow, HandoverRow, MappaRow, MeasureKind, PerformanceRow,
-    ALLOCATION, CASELOAD, ENFORCEMENT, HANDOVER, MAPPA, PERFORMANCE,
+    StoredRow, ALLOCATION, CASELOAD, ENFORCEMENT, HANDOVER, MAPPA, PERFORMANCE,
 };
+use crate::projection::split_model_row_key;
 use crate::source::RowSource;
 use crate::ProjectionError;
 pub use table::{Format, Table};
@@ -47,16 +48,23 @@ pub const REPORTS: &[&str] = &[
     "performance",
 ];
 
-fn rows_of<T: DeserializeOwned>(src: &dyn RowSource, model: u8) -> Result<Vec<T>, ProjectionError> {
+fn rows_of<T: DeserializeOwned + StoredRow>(
+    src: &dyn RowSource,
+    model: u8,
+) -> Result<Vec<T>, ProjectionError> {
     let mut out = Vec::new();
     src.for_each_row(model, &mut |key, value| {
-        let row = serde_json::from_slice(value).map_err(|e| ProjectionError::Corrupt {
+        let corrupt = |reason: String| ProjectionError::Corrupt {
             what: format!(
                 "read-model row {}",
                 String::from_utf8_lossy(key).replace('\0', "/")
             ),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let mut row: T = serde_json::from_slice(value).map_err(|e| corrupt(e.to_string()))?;
+        let (stream, local_key) = split_model_row_key(key)
+            .ok_or_else(|| corrupt("key has no stream separator".to_owned()))?;
+        row.complete(stream, local_key);
         out.push(row);
         Ok(())
     })?;
