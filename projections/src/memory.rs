@@ -342,7 +342,7 @@ pub async fn fold_store<P: Projection>(
 }
 
 /// Pages each read-ahead thread may have read and decoded but not yet handed to the fold.
-pub const READ_AHEAD_PAGES_MAX: u32 = 1;
+pub const READ_AHEAD_PAGES_MAX: u32 = 4;
 
 /// Threads reading (and decoding) the log ahead of the fold, page by page in turn: reading
 /// sled and decoding records is the larger half of a rebuild's work, so two readers keep the

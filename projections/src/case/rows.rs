@@ -441,7 +441,9 @@ mod tests {
         let full = row();
         let stored = serde_json::to_vec(&full).unwrap();
         let text = String::from_utf8(stored.clone()).unwrap();
-        for left_out in ["X123456", "PM05", "s1/r2", "pdu_name", "region", "month", "done"] {
+        for left_out in [
+            "X123456", "PM05", "s1/r2", "pdu_name", "region", "month", "done",
+        ] {
             assert!(!text.contains(left_out), "{left_out} in {text}");
         }
         let mut read: PerformanceRow = serde_json::from_slice(&stored).unwrap();
