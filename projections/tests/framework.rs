@@ -60,9 +60,9 @@ impl Projection for Toy {
         if state.closed {
             return;
         }
-        out.put(0, Vec::new(), state.events.to_be_bytes().to_vec());
+        out.put(0, Vec::new(), state.events.to_be_bytes());
         for (t, n) in &state.by_type {
-            out.put(1, t.as_bytes().to_vec(), n.to_be_bytes().to_vec());
+            out.put(1, t.as_bytes(), n.to_be_bytes());
         }
     }
 }
