@@ -788,9 +788,9 @@ mod tests {
     #[test]
     fn row_blobs_round_trip_and_a_malformed_blob_is_a_typed_error() {
         let mut rows = Rows::new();
-        rows.put(0, b"b".to_vec(), b"2".to_vec());
-        rows.put(0, b"a".to_vec(), b"".to_vec());
-        rows.put(2, Vec::new(), b"x".to_vec());
+        rows.put(0, b"b", b"2");
+        rows.put(0, b"a", b"");
+        rows.put(2, Vec::new(), b"x");
         let blobs = row_blobs(&rows, 3);
         assert!(blobs[1].is_none());
         let mut seen = Vec::new();

@@ -283,10 +283,10 @@ mod tests {
     #[test]
     fn rows_over_the_limits_are_refused() {
         let mut rows = Rows::new();
-        rows.put(3, b"k".to_vec(), b"v".to_vec());
+        rows.put(3, b"k", b"v");
         assert!(rows.check("S", 2).is_err());
         assert!(rows.check("S", 4).is_ok());
-        rows.put(0, vec![b'k'; ROW_KEY_BYTES_MAX + 1], b"v".to_vec());
+        rows.put(0, vec![b'k'; ROW_KEY_BYTES_MAX + 1], b"v");
         assert!(rows.check("S", 4).is_err());
     }
 
