@@ -176,7 +176,10 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
     .unwrap();
     let head = rt.block_on(store.head()).unwrap();
     // sled loads its page table for the whole log when it opens: the store's fixed share.
-    eprintln!("  {mode}: RSS after opening the log {} MiB", rss_kib() / 1024);
+    eprintln!(
+        "  {mode}: RSS after opening the log {} MiB",
+        rss_kib() / 1024
+    );
     let started = Instant::now();
     let mut measured_s = 0.0;
     let digests = match mode {
