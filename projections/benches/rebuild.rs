@@ -56,22 +56,22 @@ fn streams_per_pass() -> u64 {
     env_list("REBUILD_BENCH_STREAMS_PER_PASS", &[2_500])[0].max(1)
 }
 
-fn peak_rss_kib() -> u64 {
+/// A `kB` field of `/proc/self/status` (`VmHWM`: peak RSS, `VmRSS`: RSS now), in KiB.
+fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
 
+fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM")
+}
+
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    status_kib("VmRSS")
 }
 
 fn runtime() -> tokio::runtime::Runtime {

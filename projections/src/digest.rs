@@ -11,6 +11,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::framing::frame_len;
+
 /// Incremental digest of one read model.
 #[derive(Clone, Default)]
 pub struct RowDigest {
@@ -31,10 +33,10 @@ impl RowDigest {
             assert!(last.as_slice() < key, "rows must be digested in key order");
         }
         self.last_key = Some(key.to_vec());
-        // Row keys are ≤ a few hundred bytes and values ≤ a few KiB: u32 lengths cannot wrap.
-        self.hasher.update((key.len() as u32).to_be_bytes());
+        // The framing of `crate::framing`, hashed without building the framed row.
+        self.hasher.update(frame_len(key.len()).to_be_bytes());
         self.hasher.update(key);
-        self.hasher.update((value.len() as u32).to_be_bytes());
+        self.hasher.update(frame_len(value.len()).to_be_bytes());
         self.hasher.update(value);
         self.rows += 1;
     }

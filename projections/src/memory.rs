@@ -207,18 +207,17 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
         }
         let at = match self.index.get(record.stream_id.as_str()) {
             Some(&at) => at,
-            // A stream of an earlier pass, or one this pass has no room for: not folded here
-            // (its decode error, if any, is reported by the pass that folds it).
-            None if self.states.len() >= self.streams_max
-                || self.done.contains(record.stream_id.as_str()) =>
-            {
-                if !self.done.contains(record.stream_id.as_str()) {
-                    self.left_out += 1;
-                }
-                self.skip(record);
-                return Ok(());
-            }
             None => {
+                // A stream of an earlier pass, or one this pass has no room for: not folded
+                // here (its decode error, if any, is reported by the pass that folds it).
+                let earlier_pass = self.done.contains(record.stream_id.as_str());
+                if earlier_pass || self.states.len() >= self.streams_max {
+                    if !earlier_pass {
+                        self.left_out += 1;
+                    }
+                    self.skip(record);
+                    return Ok(());
+                }
                 self.states
                     .push((record.stream_id.clone(), P::State::default()));
                 self.index
