@@ -29,6 +29,7 @@ pub mod hash;
 pub mod memory;
 mod planner;
 pub mod postgres;
+pub mod sled_layout;
 pub mod sled_store;
 pub mod subscription;
 mod validate;

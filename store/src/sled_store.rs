@@ -1,24 +1,41 @@
 //! `SledStore`: the durable event log on sled `=0.34.7`.
 //!
-//! On-disk layout 2 (`LAYOUT_V2`, since 2026-11-22; recorded in `docs/operations.md`): ONE
+//! On-disk layout 3 (`LAYOUT_V3`, since 2026-11-22; recorded in `docs/operations.md`): ONE
 //! sled tree, `log`, holding every kind of entry under a one-byte key prefix. All integers in
 //! keys are big-endian so byte order is numeric order.
 //!
-//! | key                                         | value                                   |
-//! |---------------------------------------------|-----------------------------------------|
-//! | `r` ‖ position (u64 BE)                     | `codec::encode_record` (version byte …) |
-//! | `s` ‖ stream id ‖ 0x00 ‖ version (u64 BE)   | position (u64 BE)                       |
-//! | `i` ‖ command id (16 bytes)                 | codec-encoded stream + original result  |
-//! | `m` ‖ `format`                              | record format version byte (1)          |
-//! | `m` ‖ `layout`                              | layout version byte (2)                 |
+//! | key                                         | value                                        |
+//! |---------------------------------------------|----------------------------------------------|
+//! | `b` ‖ first position (u64 BE)               | a block of consecutive sealed records        |
+//! | `r` ‖ position (u64 BE)                     | one unsealed record (`codec::encode_record`) |
+//! | `s` ‖ stream id ‖ 0x00 ‖ first version (BE) | chunk: positions of consecutive versions     |
+//! | `i` ‖ command id (16 bytes)                 | codec-encoded stream + original result       |
+//! | `m` ‖ `format`                              | record format version byte (1)               |
+//! | `m` ‖ `layout`                              | layout version byte (3)                      |
 //!
-//! Stream ids are printable ASCII, so the 0x00 separator makes stream prefixes unambiguous.
-//! A stream's current version is the version in its last stream index key (one reverse range
-//! step) rather than a separate head entry: that head would be a third write per event, and
-//! measured, dropping it was the biggest single gain after leaving the four-tree transaction.
-//! Layout 1 (four trees `records`, `stream_index`, `stream_heads`, `idempotency` and `meta`,
-//! committed by a multi-tree sled transaction) is refused on open with
-//! [`StoreError::UnknownLayout`], as is any layout byte this build does not know.
+//! Records: blocks cover positions 1..=`sealed_through` back to back; the records after that
+//! (fewer than one full block, [`crate::sled_layout::full_blocks`]) sit under their own `r`
+//! keys. Every commit seals the blocks that became full in the SAME atomic batch that writes
+//! the new records: a record's bytes move, unchanged, from its `r` key into a block and never
+//! back. Readers therefore look a record up under its own key first and then in its block,
+//! and a record being sealed is never missed. Why blocks at all: sled holds a page-table
+//! entry per page for the whole tree in memory from the moment it opens, and a page holds at
+//! most 16 keys (`sled_layout` module doc); one key per record made that grow by ~100 MiB
+//! per million events.
+//!
+//! Stream index: a stream's current version is the last position in its last chunk (one
+//! reverse range step). An append rewrites the stream's last chunk (at most
+//! `STREAM_CHUNK_POSITIONS_MAX` positions) and starts new ones as it fills. A layout-2 index
+//! entry (one position under its version) is a chunk of one, so the format is a superset.
+//!
+//! Layout 2 (one key per record and per index entry) is upgraded in place on the first open
+//! by this build: the layout byte becomes 3 first (with an `m` `upgrading` marker), then the
+//! records are sealed into blocks and each stream's entries packed into chunks, in bounded
+//! atomic batches; the marker goes last. Every intermediate state is a valid layout-3 log, so
+//! a crash during the upgrade is finished by the next open. Layout 1 (four trees `records`,
+//! `stream_index`, `stream_heads`, `idempotency` and `meta`, committed by a multi-tree sled
+//! transaction) is refused on open with [`StoreError::UnknownLayout`], as is any layout byte
+//! this build does not know.
 //!
 //! Why one tree: `Tree::apply_batch` is atomic after a crash (sled pins its log for the batch
 //! and recovers it all or nothing: `pin_log` … `seal_batch` in `Tree::apply_batch_inner`, the
@@ -60,6 +77,10 @@ use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
+use crate::sled_layout::{
+    block_key, decode_chunk, encode_block, encode_chunk, extend_chunks,
+    first_position_of_block_key, full_blocks, BlockView, STREAM_CHUNK_POSITIONS_MAX,
+};
 use crate::validate::validate_append;
 use crate::{
     codec, hash, AppendResult, Clock, Durability, EventStore, ExpectedVersion, NewEvent,
@@ -71,14 +92,18 @@ use crate::{
 pub const LOCK_FILE_NAME: &str = "caseledger.lock";
 /// How often sled's background thread flushes in `Buffered` mode, in milliseconds.
 pub const BUFFERED_FLUSH_EVERY_MS: u64 = 1_000;
-/// The on-disk layout this build reads and writes: one tree with prefixed keys (module doc).
+/// The previous layout: one key per record and per stream-index entry. Upgraded in place to
+/// [`LAYOUT_V3`] on open (module doc).
 pub const LAYOUT_V2: u8 = 2;
-/// The one tree of layout 2.
+/// The on-disk layout this build writes: one tree, records sealed into blocks, stream index
+/// in chunks (module doc).
+pub const LAYOUT_V3: u8 = 3;
+/// The one tree of layouts 2 and 3.
 pub const TREE_LOG: &str = "log";
 
-/// Key prefix of a record (`r` ‖ position).
+/// Key prefix of an unsealed record (`r` ‖ position).
 pub const KEY_PREFIX_RECORD: u8 = b'r';
-/// Key prefix of a stream index entry (`s` ‖ stream ‖ 0x00 ‖ version).
+/// Key prefix of a stream index chunk (`s` ‖ stream ‖ 0x00 ‖ first version).
 pub const KEY_PREFIX_STREAM_INDEX: u8 = b's';
 /// Key prefix of an idempotency entry (`i` ‖ command id).
 pub const KEY_PREFIX_IDEMPOTENCY: u8 = b'i';
@@ -86,6 +111,14 @@ pub const KEY_PREFIX_IDEMPOTENCY: u8 = b'i';
 pub const META_FORMAT_KEY: &[u8] = b"mformat";
 /// Key of the layout version byte.
 pub const META_LAYOUT_KEY: &[u8] = b"mlayout";
+/// Present while an upgrade from layout 2 is under way (module doc).
+pub const META_UPGRADING_KEY: &[u8] = b"mupgrading";
+
+/// Most records read into memory at once while sealing on open (an upgrade from layout 2, or
+/// finishing one a crash interrupted): bounds the memory and the size of each atomic batch.
+pub const SEAL_ON_OPEN_RECORDS_PER_BATCH_MAX: usize = 4_096;
+/// Most stream-index entries rewritten in one atomic batch while packing a layout-2 index.
+pub const PACK_ON_OPEN_ENTRIES_PER_BATCH_MAX: usize = 8_192;
 
 /// Trees of layout 1; their presence means a log this build cannot read.
 const LAYOUT_V1_TREES: [&str; 5] = [
@@ -325,13 +358,13 @@ fn fsync_tree(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Check (or, for a new store, write) the layout and format bytes. Writes nothing unless the
-/// directory holds no log at all.
-fn check_layout(db: &sled::Db, path: &Path) -> Result<sled::Tree, StoreError> {
+/// Check (or, for a new store, write) the layout and format bytes; returns the tree and the
+/// layout found (2 or 3). Writes nothing unless the directory holds no log at all.
+fn check_layout(db: &sled::Db, path: &Path) -> Result<(sled::Tree, u8), StoreError> {
     let unknown = |found: String| StoreError::UnknownLayout {
         path: path.display().to_string(),
         found,
-        supported: LAYOUT_V2,
+        supported: LAYOUT_V3,
     };
     // Look before `open_tree`, which would create the tree in a store we must not touch.
     for name in db.tree_names() {
@@ -348,8 +381,8 @@ fn check_layout(db: &sled::Db, path: &Path) -> Result<sled::Tree, StoreError> {
     let layout = log
         .get(META_LAYOUT_KEY)
         .map_err(|e| backend("reading the layout version", e))?;
-    match layout.as_deref() {
-        Some([LAYOUT_V2]) => {}
+    let found = match layout.as_deref() {
+        Some(&[found @ (LAYOUT_V2 | LAYOUT_V3)]) => found,
         Some(other) => return Err(unknown(format!("{other:?}"))),
         None => {
             let empty = log
@@ -361,17 +394,18 @@ fn check_layout(db: &sled::Db, path: &Path) -> Result<sled::Tree, StoreError> {
             }
             let mut init = sled::Batch::default();
             init.insert(META_FORMAT_KEY, &[codec::RECORD_FORMAT_V1][..]);
-            init.insert(META_LAYOUT_KEY, &[LAYOUT_V2][..]);
+            init.insert(META_LAYOUT_KEY, &[LAYOUT_V3][..]);
             log.apply_batch(init)
                 .map_err(|e| backend("writing the layout version", e))?;
             db.flush().map_err(|e| backend("flushing meta", e))?;
+            LAYOUT_V3
         }
-    }
+    };
     match log
         .get(META_FORMAT_KEY)
         .map_err(|e| backend("reading meta", e))?
     {
-        Some(v) if v.as_ref() == [codec::RECORD_FORMAT_V1] => Ok(log),
+        Some(v) if v.as_ref() == [codec::RECORD_FORMAT_V1] => Ok((log, found)),
         other => Err(StoreError::Codec(format!(
             "store at {} has record format {:?}; this build reads format {}",
             path.display(),
@@ -426,21 +460,197 @@ impl Lookup for SledLookup<'_> {
     }
 }
 
-/// The version in the last stream index key of `stream` (0 when it has none).
-fn committed_stream_version(log: &sled::Tree, stream: &str) -> Result<u64, StoreError> {
+/// The version in a stream index key (`s` ‖ stream ‖ 0x00 ‖ version BE).
+fn version_of_stream_index_key(key: &[u8]) -> Result<u64, StoreError> {
+    u64_from(
+        key.get(key.len().saturating_sub(8)..).unwrap_or_default(),
+        "stream index key version",
+    )
+}
+
+/// The last chunk of `stream`'s index: its first version and its positions.
+fn last_chunk(log: &sled::Tree, stream: &str) -> Result<Option<(u64, Vec<u64>)>, StoreError> {
     let last = log
         .range(stream_index_key(stream, 0)..=stream_index_key(stream, u64::MAX))
         .next_back()
         .transpose()
         .map_err(|e| backend("reading the stream index", e))?;
     match last {
-        // The key ends with the version (u64 BE) after `s` ‖ stream ‖ 0x00.
-        Some((key, _)) => u64_from(
-            key.get(key.len().saturating_sub(8)..).unwrap_or_default(),
-            "stream index key version",
-        ),
+        Some((key, value)) => Ok(Some((
+            version_of_stream_index_key(&key)?,
+            decode_chunk(stream, &value)?,
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The version of the last position in `stream`'s last chunk (0 when it has none).
+fn committed_stream_version(log: &sled::Tree, stream: &str) -> Result<u64, StoreError> {
+    Ok(last_chunk(log, stream)?.map_or(0, |(first, positions)| first + positions.len() as u64 - 1))
+}
+
+/// The block whose first position is the greatest at or below `position` (the block that
+/// holds `position`, if it is sealed).
+fn block_at_or_before(
+    log: &sled::Tree,
+    position: u64,
+) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+    let found = log
+        .range(block_key(0)..=block_key(position))
+        .next_back()
+        .transpose()
+        .map_err(|e| backend("reading a block", e))?;
+    match found {
+        Some((key, value)) => Ok(Some((first_position_of_block_key(&key)?, value))),
+        None => Ok(None),
+    }
+}
+
+/// The last sealed position: the end of the last block (0 when nothing is sealed).
+fn last_sealed_position(log: &sled::Tree) -> Result<u64, StoreError> {
+    match block_at_or_before(log, u64::MAX)? {
+        Some((first, value)) => Ok(BlockView::parse(first, &value)?.last_position()),
         None => Ok(0),
     }
+}
+
+/// Seal every full block of unsealed records, in atomic batches of at most
+/// [`SEAL_ON_OPEN_RECORDS_PER_BATCH_MAX`] records, and return the last sealed position and
+/// the records left unsealed (fewer than one full block). Normally there is nothing to seal:
+/// the writer seals as it commits. After an upgrade from layout 2 (or a crash during one)
+/// every record is unsealed. The records are moved byte for byte; a gap in the unsealed
+/// records is corruption and fails the open, naming the position.
+fn seal_on_open(log: &sled::Tree) -> Result<(u64, Vec<Vec<u8>>), StoreError> {
+    let mut sealed_through = last_sealed_position(log)?;
+    loop {
+        let first = sealed_through + 1;
+        let mut unsealed: Vec<Vec<u8>> = Vec::new();
+        for entry in log
+            .range(record_key(first)..=record_key(u64::MAX))
+            .take(SEAL_ON_OPEN_RECORDS_PER_BATCH_MAX)
+        {
+            let (key, bytes) = entry.map_err(|e| backend("reading unsealed records", e))?;
+            let expected = first + unsealed.len() as u64;
+            let position = position_of_record_key(&key)?;
+            if position != expected {
+                return Err(StoreError::Corrupt {
+                    position: expected,
+                    reason: format!("record is missing (the next stored one is {position})"),
+                });
+            }
+            unsealed.push(bytes.to_vec());
+        }
+        let blocks = full_blocks(unsealed.iter().map(Vec::len));
+        let sealed: usize = blocks.iter().sum();
+        if sealed == 0 {
+            assert!(unsealed.len() < SEAL_ON_OPEN_RECORDS_PER_BATCH_MAX);
+            return Ok((sealed_through, unsealed));
+        }
+        let mut writes = sled::Batch::default();
+        let mut at = 0usize;
+        for n in blocks {
+            let records: Vec<&[u8]> = unsealed[at..at + n].iter().map(Vec::as_slice).collect();
+            writes.insert(&block_key(first + at as u64)[..], encode_block(&records));
+            at += n;
+        }
+        for position in first..first + sealed as u64 {
+            writes.remove(&record_key(position)[..]);
+        }
+        log.apply_batch(writes)
+            .map_err(|e| backend("sealing records into blocks", e))?;
+        sealed_through += sealed as u64;
+    }
+}
+
+/// Pack each stream's layout-2 index entries (one position per key) into chunks, one atomic
+/// batch per group of streams, so every stream is either packed or not. Streams already
+/// packed are left alone.
+fn pack_stream_index(log: &sled::Tree) -> Result<(), StoreError> {
+    let mut cursor = vec![KEY_PREFIX_STREAM_INDEX];
+    let mut writes = sled::Batch::default();
+    let mut entries_in_batch = 0usize;
+    loop {
+        let next = log
+            .range(cursor.clone()..vec![KEY_PREFIX_STREAM_INDEX + 1])
+            .next()
+            .transpose()
+            .map_err(|e| backend("reading the stream index", e))?;
+        let Some((key, _)) = next else { break };
+        let separator = key
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or_else(|| StoreError::Corrupt {
+                position: 0,
+                reason: format!("stream index key {key:?} has no separator"),
+            })?;
+        let stream = String::from_utf8_lossy(&key[1..separator]).into_owned();
+        let mut chunks: Vec<(u64, Vec<u64>)> = Vec::new();
+        for entry in log.scan_prefix(&key[..=separator]) {
+            let (key, value) = entry.map_err(|e| backend("reading the stream index", e))?;
+            chunks.push((
+                version_of_stream_index_key(&key)?,
+                decode_chunk(&stream, &value)?,
+            ));
+        }
+        let total: usize = chunks.iter().map(|(_, p)| p.len()).sum();
+        if chunks.len() > total.div_ceil(STREAM_CHUNK_POSITIONS_MAX) {
+            let mut entries = Vec::with_capacity(total);
+            for (first, positions) in &chunks {
+                for (i, &position) in positions.iter().enumerate() {
+                    let version = first + i as u64;
+                    if version != entries.len() as u64 + 1 {
+                        return Err(StoreError::Corrupt {
+                            position,
+                            reason: format!(
+                                "stream index of {stream} has version {version} where {} was expected",
+                                entries.len() + 1
+                            ),
+                        });
+                    }
+                    entries.push((version, position));
+                }
+            }
+            for (first, _) in &chunks {
+                writes.remove(stream_index_key(&stream, *first));
+            }
+            for (first, positions) in extend_chunks(None, &entries) {
+                writes.insert(stream_index_key(&stream, first), encode_chunk(&positions));
+            }
+            entries_in_batch += total;
+        }
+        if entries_in_batch >= PACK_ON_OPEN_ENTRIES_PER_BATCH_MAX {
+            log.apply_batch(std::mem::take(&mut writes))
+                .map_err(|e| backend("packing the stream index", e))?;
+            entries_in_batch = 0;
+        }
+        // The next stream: every key of this one starts with `s` ‖ stream ‖ 0x00.
+        cursor = key[..=separator].to_vec();
+        *cursor.last_mut().unwrap() = 1;
+    }
+    log.apply_batch(writes)
+        .map_err(|e| backend("packing the stream index", e))
+}
+
+/// Upgrade a layout-2 log in place (module doc): mark the upgrade and the new layout first,
+/// then seal the records, pack the stream index, and remove the marker. Idempotent, so an
+/// open after a crash in the middle finishes it.
+fn upgrade_from_layout_2(db: &sled::Db, log: &sled::Tree) -> Result<(), StoreError> {
+    let mut mark = sled::Batch::default();
+    mark.insert(META_LAYOUT_KEY, &[LAYOUT_V3][..]);
+    mark.insert(META_UPGRADING_KEY, &[LAYOUT_V2][..]);
+    log.apply_batch(mark)
+        .map_err(|e| backend("marking the layout upgrade", e))?;
+    db.flush()
+        .map_err(|e| backend("flushing the layout upgrade", e))?;
+    seal_on_open(log)?;
+    pack_stream_index(log)?;
+    db.flush()
+        .map_err(|e| backend("flushing the layout upgrade", e))?;
+    log.remove(META_UPGRADING_KEY)
+        .map_err(|e| backend("finishing the layout upgrade", e))?;
+    db.flush()
+        .map_err(|e| backend("flushing the layout upgrade", e))?;
+    Ok(())
 }
 
 /// True when the caller runs on a multi-threaded tokio runtime, where committing inline
@@ -528,15 +738,29 @@ impl SledStore {
                 }
             }
         };
-        let log = check_layout(&db, &path)?;
+        let (log, layout) = check_layout(&db, &path)?;
+        let upgrading = log
+            .contains_key(META_UPGRADING_KEY)
+            .map_err(|e| backend("reading meta", e))?;
+        if layout == LAYOUT_V2 || upgrading {
+            upgrade_from_layout_2(&db, &log)?;
+        }
+        let (sealed_through, unsealed) = seal_on_open(&log)?;
+        db.flush()
+            .map_err(|e| backend("flushing sealed records", e))?;
 
-        let last = log
-            .range(record_key(0)..=record_key(u64::MAX))
-            .next_back()
-            .transpose()
-            .map_err(|e| backend("reading the last record", e))?;
-        let tip = match last {
-            Some((key, bytes)) => Tip::after(&decode_at(position_of_record_key(&key)?, &bytes)?),
+        let tip = match unsealed.last() {
+            Some(bytes) => Tip::after(&decode_at(sealed_through + unsealed.len() as u64, bytes)?),
+            None if sealed_through > 0 => {
+                let record =
+                    read_record_from(&log, sealed_through, &mut None)?.ok_or_else(|| {
+                        StoreError::Corrupt {
+                            position: sealed_through,
+                            reason: "the last sealed record is missing from its block".into(),
+                        }
+                    })?;
+                Tip::after(&record)
+            }
             None => Tip::empty(),
         };
         let (head, head_rx) = watch::channel(tip.head);
@@ -552,6 +776,8 @@ impl SledStore {
                 head: head.clone(),
                 counters: Arc::clone(&counters),
                 versions: StreamVersions::default(),
+                sealed_through,
+                unsealed,
                 failed: None,
             }),
             queued: AtomicU64::new(0),
@@ -644,15 +870,105 @@ impl SledStore {
     }
 
     fn read_record(&self, position: u64) -> Result<Option<RecordedEvent>, StoreError> {
-        match self
-            .log
-            .get(record_key(position))
-            .map_err(|e| backend("reading a record", e))?
-        {
-            Some(bytes) => decode_at(position, &bytes).map(Some),
-            None => Ok(None),
+        read_record_from(&self.log, position, &mut None)
+    }
+
+    /// Visit the stored bytes of every record from `from` to `to` in position order, sealed
+    /// (from blocks) or not (under their own keys), until `visit` returns false. A record that
+    /// cannot be found, or a block that does not parse, is visited as `Err(Corrupt)` and ends
+    /// the walk. Backend failures are returned.
+    fn visit_records(
+        &self,
+        from: u64,
+        to: u64,
+        mut visit: impl FnMut(u64, Result<&[u8], StoreError>) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut position = from;
+        let mut looked_twice_at = None;
+        while position <= to {
+            if let Some((first, value)) = block_at_or_before(&self.log, position)? {
+                match BlockView::parse(first, &value) {
+                    Ok(block) if block.last_position() >= position => {
+                        let last = block.last_position().min(to);
+                        for p in position..=last {
+                            let bytes = block.record(p).expect("the block holds p");
+                            if !visit(p, Ok(bytes)) {
+                                return Ok(());
+                            }
+                        }
+                        position = last + 1;
+                        continue;
+                    }
+                    // The last block ends before `position`: it is unsealed.
+                    Ok(_) => {}
+                    Err(e) => {
+                        visit(position, Err(e));
+                        return Ok(());
+                    }
+                }
+            }
+            let start = position;
+            for entry in self.log.range(record_key(position)..=record_key(to)) {
+                let (key, bytes) = entry.map_err(|e| backend("reading records", e))?;
+                if position_of_record_key(&key)? != position {
+                    // A gap: sealed while we read (the next round finds its block) or missing.
+                    break;
+                }
+                if !visit(position, Ok(&bytes)) {
+                    return Ok(());
+                }
+                position += 1;
+            }
+            if position == start {
+                // Neither in a block nor under its own key: either the writer sealed it
+                // between our two reads (so it is in a block now), or it is missing.
+                if looked_twice_at == Some(position) {
+                    visit(
+                        position,
+                        Err(StoreError::Corrupt {
+                            position,
+                            reason: "record is missing".into(),
+                        }),
+                    );
+                    return Ok(());
+                }
+                looked_twice_at = Some(position);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The record at `position`: under its own key if unsealed, else in its block (`cached`
+/// keeps the last block read, so reading a stream's records in order reads each block once).
+/// Own key first: sealing moves a record from its key into a block in one atomic batch and
+/// never back, so in this order a record being sealed is not missed.
+fn read_record_from(
+    log: &sled::Tree,
+    position: u64,
+    cached: &mut Option<(u64, sled::IVec)>,
+) -> Result<Option<RecordedEvent>, StoreError> {
+    if let Some((first, value)) = cached.as_ref() {
+        let block = BlockView::parse(*first, value)?;
+        if let Some(bytes) = block.record(position) {
+            return decode_at(position, bytes).map(Some);
         }
     }
+    if let Some(bytes) = log
+        .get(record_key(position))
+        .map_err(|e| backend("reading a record", e))?
+    {
+        return decode_at(position, &bytes).map(Some);
+    }
+    let Some((first, value)) = block_at_or_before(log, position)? else {
+        return Ok(None);
+    };
+    let record = match BlockView::parse(first, &value)?.record(position) {
+        Some(bytes) => Some(decode_at(position, bytes)?),
+        None => None,
+    };
+    *cached = Some((first, value));
+    Ok(record)
 }
 
 fn writer_panicked() -> StoreError {
@@ -705,23 +1021,39 @@ impl EventStore for SledStore {
         from_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let head = self.published_head();
-        let start = stream_index_key(stream.as_str(), from_version.max(1));
-        let end = stream_index_key(stream.as_str(), u64::MAX);
+        let from = from_version.max(1);
+        let name = stream.as_str();
+        // Start at the chunk holding `from` (the last one keyed at or below it).
+        let start = self
+            .log
+            .range(stream_index_key(name, 0)..=stream_index_key(name, from))
+            .next_back()
+            .transpose()
+            .map_err(|e| backend("reading the stream index", e))?
+            .map_or_else(|| stream_index_key(name, from), |(key, _)| key.to_vec());
+        let end = stream_index_key(name, u64::MAX);
         let mut out = Vec::new();
+        let mut cached = None;
         for entry in self.log.range(start..=end) {
-            let (_, value) = entry.map_err(|e| backend("reading the stream index", e))?;
-            let position = u64_from(&value, "stream index entry")?;
-            if position > head {
-                // Committed but not yet published (still being flushed): not there yet.
-                break;
+            let (key, value) = entry.map_err(|e| backend("reading the stream index", e))?;
+            let first = version_of_stream_index_key(&key)?;
+            for (i, position) in decode_chunk(name, &value)?.into_iter().enumerate() {
+                if first + (i as u64) < from {
+                    continue;
+                }
+                if position > head {
+                    // Committed but not yet published (still being flushed): not there yet.
+                    return Ok(out);
+                }
+                let record =
+                    read_record_from(&self.log, position, &mut cached)?.ok_or_else(|| {
+                        StoreError::Corrupt {
+                            position,
+                            reason: format!("stream index of {stream} points at a missing record"),
+                        }
+                    })?;
+                out.push(record);
             }
-            let record = self
-                .read_record(position)?
-                .ok_or_else(|| StoreError::Corrupt {
-                    position,
-                    reason: format!("stream index of {stream} points at a missing record"),
-                })?;
-            out.push(record);
         }
         Ok(out)
     }
@@ -739,11 +1071,18 @@ impl EventStore for SledStore {
         }
         let to = head.min(from.saturating_add(count - 1));
         let mut out = Vec::with_capacity((to - from + 1) as usize);
-        for entry in self.log.range(record_key(from)..=record_key(to)) {
-            let (key, bytes) = entry.map_err(|e| backend("reading records", e))?;
-            out.push(decode_at(position_of_record_key(&key)?, &bytes)?);
+        let mut failed = None;
+        self.visit_records(from, to, |position, bytes| {
+            match bytes.and_then(|bytes| decode_at(position, bytes)) {
+                Ok(record) => out.push(record),
+                Err(e) => failed = Some(e),
+            }
+            failed.is_none()
+        })?;
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
         }
-        Ok(out)
     }
 
     async fn head(&self) -> Result<u64, StoreError> {
@@ -791,23 +1130,19 @@ impl EventStore for SledStore {
         while verifier.next_position() <= to && !verifier.failed() {
             let page_from = verifier.next_position();
             let page_to = to.min(page_from.saturating_add(u64::from(READ_ALL_PAGE_EVENTS_MAX) - 1));
-            let mut expected = page_from;
-            for entry in self.log.range(record_key(page_from)..=record_key(page_to)) {
-                let (key, bytes) = entry.map_err(|e| backend("reading records", e))?;
-                let position = position_of_record_key(&key)?;
-                match decode_at(position, &bytes) {
-                    Ok(record) => {
-                        if !verifier.check(&record) {
-                            break;
-                        }
+            self.visit_records(page_from, page_to, |position, bytes| {
+                match bytes.and_then(|bytes| decode_at(position, bytes)) {
+                    Ok(record) => verifier.check(&record),
+                    Err(StoreError::Corrupt { reason, .. }) => {
+                        verifier.mark_bad(position, reason);
+                        false
                     }
                     Err(e) => {
-                        verifier.mark_bad(position.min(expected), e.to_string());
-                        break;
+                        verifier.mark_bad(position, e.to_string());
+                        false
                     }
                 }
-                expected = position + 1;
-            }
+            })?;
             if !verifier.failed() && verifier.next_position() <= page_to {
                 let missing = verifier.next_position();
                 verifier.mark_bad(missing, "record is missing");
@@ -890,6 +1225,11 @@ struct Writer {
     head: watch::Sender<u64>,
     counters: Arc<Counters>,
     versions: StreamVersions,
+    /// The last position sealed into a block; the records after it are `unsealed`.
+    sealed_through: u64,
+    /// The stored bytes of the records `sealed_through + 1 ..= head`, fewer than one full
+    /// block (at most `BLOCK_RECORDS_MAX - 1` records): kept so sealing them needs no read.
+    unsealed: Vec<Vec<u8>>,
     /// Set when a commit's outcome is unknown (the batch or the flush failed): from then on
     /// the writer refuses everything, because it can no longer say what is on disk. Reopen
     /// to recover.
@@ -967,19 +1307,62 @@ impl Writer {
         answers
     }
 
-    /// ONE atomic sled batch (records, stream index, idempotency) and, in the
-    /// durable modes, ONE flush.
+    /// ONE atomic sled batch (records, the blocks they fill, stream index chunks,
+    /// idempotency) and, in the durable modes, ONE flush.
     fn write(&mut self, batch: &Batch) -> Result<(), StoreError> {
         let mut writes = sled::Batch::default();
         assert_eq!(batch.records().len(), batch.encoded().len());
-        for (record, bytes) in batch.records().iter().zip(batch.encoded()) {
-            writes.insert(&record_key(record.position)[..], bytes.as_slice());
-        }
-        for (stream, version, position) in batch.index() {
-            writes.insert(
-                stream_index_key(stream, *version),
-                &position.to_be_bytes()[..],
+        let first_unsealed = self.sealed_through + 1;
+        if let Some(first) = batch.records().first() {
+            assert_eq!(
+                first.position,
+                first_unsealed + self.unsealed.len() as u64,
+                "the batch follows the unsealed records"
             );
+        }
+        // The unsealed records and this batch's, packed into full blocks from the first
+        // unsealed position; what does not fill a block is stored under its own key.
+        let unsealed: Vec<&[u8]> = self
+            .unsealed
+            .iter()
+            .chain(batch.encoded())
+            .map(Vec::as_slice)
+            .collect();
+        let blocks = full_blocks(unsealed.iter().map(|r| r.len()));
+        let sealed: usize = blocks.iter().sum();
+        let mut at = 0usize;
+        for n in blocks {
+            writes.insert(
+                &block_key(first_unsealed + at as u64)[..],
+                encode_block(&unsealed[at..at + n]),
+            );
+            at += n;
+        }
+        let stored_before = self.unsealed.len();
+        for (i, bytes) in unsealed.iter().enumerate() {
+            let key = record_key(first_unsealed + i as u64);
+            match (i < sealed, i < stored_before) {
+                // Stored under its own key by an earlier commit, now in a block.
+                (true, true) => writes.remove(&key[..]),
+                // New and not in a full block yet.
+                (false, false) => writes.insert(&key[..], *bytes),
+                // New and sealed straight into a block, or stored and still unsealed.
+                _ => {}
+            }
+        }
+        let still_unsealed: Vec<Vec<u8>> = unsealed[sealed..].iter().map(|r| r.to_vec()).collect();
+        // Stream index: each stream's new entries extend its last chunk.
+        let mut per_stream: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+        for (stream, version, position) in batch.index() {
+            per_stream
+                .entry(stream.as_str())
+                .or_default()
+                .push((*version, *position));
+        }
+        for (stream, entries) in per_stream {
+            for (first, positions) in extend_chunks(last_chunk(&self.log, stream)?, &entries) {
+                writes.insert(stream_index_key(stream, first), encode_chunk(&positions));
+            }
         }
         for (key, entry) in batch.keys() {
             writes.insert(&idempotency_key(key)[..], encode_idempotency(entry)?);
@@ -992,8 +1375,12 @@ impl Writer {
                 Durability::Buffered => Ok(()),
                 durable => self.flush(durable),
             });
-        if let Err(e) = &outcome {
-            self.failed = Some(e.to_string());
+        match &outcome {
+            Ok(()) => {
+                self.sealed_through += sealed as u64;
+                self.unsealed = still_unsealed;
+            }
+            Err(e) => self.failed = Some(e.to_string()),
         }
         outcome
     }
@@ -1002,6 +1389,7 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sled_layout::KEY_PREFIX_BLOCK;
 
     #[test]
     fn the_stream_version_cache_stays_within_its_limit() {
@@ -1024,6 +1412,7 @@ mod tests {
         assert!(stream_index_key("X1", u64::MAX) < stream_index_key("X10", 0));
         let prefixes = [
             record_key(7)[0],
+            block_key(7)[0],
             stream_index_key("X1", 1)[0],
             idempotency_key(&Uuid::nil())[0],
             META_LAYOUT_KEY[0],
@@ -1032,5 +1421,9 @@ mod tests {
         assert_eq!(distinct.len(), prefixes.len(), "{prefixes:?}");
         assert_eq!(position_of_record_key(&record_key(300)), Ok(300));
         assert!(position_of_record_key(&stream_index_key("X1", 1)).is_err());
+        assert!(position_of_record_key(&block_key(1)).is_err());
+        assert_eq!(first_position_of_block_key(&block_key(300)), Ok(300));
+        assert!(block_key(255) < block_key(256));
+        assert_eq!(block_key(1)[0], KEY_PREFIX_BLOCK);
     }
 }

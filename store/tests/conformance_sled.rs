@@ -4,18 +4,53 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use caseledger_store::sled_layout::{BlockView, KEY_PREFIX_BLOCK};
 use caseledger_store::sled_store::{
-    KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_INDEX, LAYOUT_V2, META_LAYOUT_KEY, TREE_LOG,
+    KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_INDEX, LAYOUT_V2, LAYOUT_V3, META_FORMAT_KEY,
+    META_LAYOUT_KEY, META_UPGRADING_KEY, TREE_LOG,
 };
 use caseledger_store::{
     conformance, Durability, EventStore, ExpectedVersion, SledOptions, SledStore, StoreError,
 };
 
-/// The key of the record at `position` in layout 2 (`r` ‖ position BE).
+/// The key of an unsealed record at `position` (`r` ‖ position BE).
 fn record_key(position: u64) -> Vec<u8> {
     let mut key = vec![KEY_PREFIX_RECORD];
     key.extend_from_slice(&position.to_be_bytes());
     key
+}
+
+/// The key of the block starting at `position` (`b` ‖ position BE).
+fn block_key(position: u64) -> Vec<u8> {
+    let mut key = vec![KEY_PREFIX_BLOCK];
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+/// The key of a stream index chunk (`s` ‖ stream ‖ 0x00 ‖ first version BE).
+fn chunk_key(stream: &str, first_version: u64) -> Vec<u8> {
+    let mut key = vec![KEY_PREFIX_STREAM_INDEX];
+    key.extend_from_slice(stream.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&first_version.to_be_bytes());
+    key
+}
+
+/// Append `count` events to `stream` in appends of `per_append`.
+async fn append_events(store: &SledStore, stream: &str, count: u64, per_append: u64) {
+    let s = conformance::stream(stream);
+    let mut written = 0;
+    while written < count {
+        let n = per_append.min(count - written);
+        let events = (written + 1..=written + n)
+            .map(|i| conformance::event(u128::from(i)))
+            .collect();
+        store
+            .append(&s, ExpectedVersion::Exact(written), events, None)
+            .await
+            .unwrap();
+        written += n;
+    }
 }
 
 fn open(
@@ -242,10 +277,11 @@ fn raw_entries(path: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     out
 }
 
-/// Layout 2 is one tree with prefixed keys; a new store records it, and reopening a store with
-/// events finds every kind of entry under its prefix (operations.md, "On-disk layout").
+/// Layout 3 is one tree with prefixed keys; a new store records it. Records stay under their
+/// own keys until a block is full, then move into one block key in the same commit; a
+/// stream's index is chunks of up to 32 positions (operations.md, "On-disk layout").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_store_writes_layout_two_with_prefixed_keys_in_one_tree() {
+async fn a_new_store_writes_layout_three_with_blocks_and_index_chunks_in_one_tree() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     let clock = Arc::new(caseledger_store::ManualClock::new(
@@ -265,49 +301,276 @@ async fn a_new_store_writes_layout_two_with_prefixed_keys_in_one_tree() {
             .await
             .unwrap();
     }
-    let db = sled::open(&path).unwrap();
-    let names: Vec<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
-    assert!(names.contains(&TREE_LOG.as_bytes().to_vec()), "{names:?}");
-    for legacy in [
-        "records",
-        "stream_index",
-        "stream_heads",
-        "idempotency",
-        "meta",
-    ] {
+    {
+        let db = sled::open(&path).unwrap();
+        let names: Vec<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
+        assert!(names.contains(&TREE_LOG.as_bytes().to_vec()), "{names:?}");
+        for legacy in [
+            "records",
+            "stream_index",
+            "stream_heads",
+            "idempotency",
+            "meta",
+        ] {
+            assert!(
+                !names.contains(&legacy.as_bytes().to_vec()),
+                "{legacy} tree created"
+            );
+        }
+        let log = db.open_tree(TREE_LOG).unwrap();
+        assert_eq!(
+            log.get(META_LAYOUT_KEY).unwrap().unwrap().as_ref(),
+            [LAYOUT_V3]
+        );
+        // Three records: fewer than a block, so each under its own key.
+        assert_eq!(log.scan_prefix([KEY_PREFIX_RECORD]).count(), 3);
+        assert_eq!(log.scan_prefix([KEY_PREFIX_BLOCK]).count(), 0);
+        // One chunk keyed by version 1 holding positions 1, 2, 3.
+        let index: Vec<(Vec<u8>, Vec<u8>)> = log
+            .scan_prefix([KEY_PREFIX_STREAM_INDEX])
+            .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
+            .collect();
+        let positions: Vec<u8> = (1u64..=3).flat_map(|p| p.to_be_bytes()).collect();
+        assert_eq!(index, vec![(chunk_key("X100003", 1), positions)]);
+        let kinds: std::collections::BTreeSet<u8> = log.iter().map(|e| e.unwrap().0[0]).collect();
+        assert_eq!(kinds, [b'i', b'm', b'r', b's'].into_iter().collect());
+        let mut key = vec![b'i'];
+        key.extend_from_slice(uuid::Uuid::from_u128(77).as_bytes());
         assert!(
-            !names.contains(&legacy.as_bytes().to_vec()),
-            "{legacy} tree created"
+            log.get(key).unwrap().is_some(),
+            "idempotency entry under i ‖ command id"
         );
     }
-    let log = db.open_tree(TREE_LOG).unwrap();
-    assert_eq!(
-        log.get(META_LAYOUT_KEY).unwrap().unwrap().as_ref(),
-        [LAYOUT_V2]
-    );
-    let records = log.scan_prefix([KEY_PREFIX_RECORD]).count();
-    let index: Vec<(Vec<u8>, Vec<u8>)> = log
-        .scan_prefix([KEY_PREFIX_STREAM_INDEX])
-        .map(|e| e.map(|(k, v)| (k.to_vec(), v.to_vec())).unwrap())
-        .collect();
-    assert_eq!(records, 3);
-    for (n, (key, position)) in index.iter().enumerate() {
-        let version = n as u64 + 1;
-        let mut want = b"sX100003\0".to_vec();
-        want.extend_from_slice(&version.to_be_bytes());
-        assert_eq!(key, &want);
-        assert_eq!(position, &version.to_be_bytes(), "positions 1..=3");
+    // 40 more events, one append at a time: 43 records are two blocks of 16 and 11 unsealed;
+    // 43 versions are chunks at versions 1 and 33.
+    {
+        let store = open(&path, clock.clone(), Durability::Flush);
+        let s = conformance::stream("X100003");
+        for version in 3..43u64 {
+            store
+                .append(
+                    &s,
+                    ExpectedVersion::Exact(version),
+                    vec![conformance::event(u128::from(version) + 1)],
+                    None,
+                )
+                .await
+                .unwrap();
+        }
     }
-    assert_eq!(index.len(), 3);
-    // Only records, stream index, idempotency and meta: four kinds of keys.
-    let kinds: std::collections::BTreeSet<u8> = log.iter().map(|e| e.unwrap().0[0]).collect();
-    assert_eq!(kinds, [b'i', b'm', b'r', b's'].into_iter().collect());
-    let mut key = vec![b'i'];
-    key.extend_from_slice(uuid::Uuid::from_u128(77).as_bytes());
-    assert!(
-        log.get(key).unwrap().is_some(),
-        "idempotency entry under i ‖ command id"
+    let db = sled::open(&path).unwrap();
+    let log = db.open_tree(TREE_LOG).unwrap();
+    let blocks: Vec<Vec<u8>> = log
+        .scan_prefix([KEY_PREFIX_BLOCK])
+        .map(|e| e.unwrap().0.to_vec())
+        .collect();
+    assert_eq!(blocks, vec![block_key(1), block_key(17)]);
+    let second = log.get(block_key(17)).unwrap().unwrap();
+    let block = BlockView::parse(17, &second).unwrap();
+    assert_eq!((block.len(), block.last_position()), (16, 32));
+    let unsealed: Vec<Vec<u8>> = log
+        .scan_prefix([KEY_PREFIX_RECORD])
+        .map(|e| e.unwrap().0.to_vec())
+        .collect();
+    assert_eq!(unsealed, (33..=43).map(record_key).collect::<Vec<_>>());
+    let chunks: Vec<Vec<u8>> = log
+        .scan_prefix([KEY_PREFIX_STREAM_INDEX])
+        .map(|e| e.unwrap().0.to_vec())
+        .collect();
+    assert_eq!(
+        chunks,
+        vec![chunk_key("X100003", 1), chunk_key("X100003", 33)]
     );
+}
+
+/// Rewrite the store at `path` in layout 2, as builds before layout 3 wrote it: every record
+/// under its own key, one index entry per stream version, layout byte 2.
+fn downgrade_to_layout_two(path: &std::path::Path, records: &[caseledger_store::RecordedEvent]) {
+    let db = sled::open(path).unwrap();
+    let log = db.open_tree(TREE_LOG).unwrap();
+    log.clear().unwrap();
+    log.insert(META_FORMAT_KEY, &[1u8][..]).unwrap();
+    log.insert(META_LAYOUT_KEY, &[LAYOUT_V2][..]).unwrap();
+    for record in records {
+        log.insert(
+            record_key(record.position),
+            caseledger_store::codec::encode_record(record).unwrap(),
+        )
+        .unwrap();
+        log.insert(
+            chunk_key(&record.stream_id, record.stream_version),
+            &record.position.to_be_bytes()[..],
+        )
+        .unwrap();
+    }
+    db.flush().unwrap();
+}
+
+/// A layout-2 log is upgraded in place on open: the same records, streams and hash chain,
+/// now in blocks and chunks, and appends go on from where it was. An open interrupted
+/// during the upgrade (marker still there, layout byte already 3) is finished by the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_two_log_is_upgraded_in_place_and_reads_the_same() {
+    for interrupted in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let clock = Arc::new(caseledger_store::ManualClock::new(
+            conformance::CLOCK_START_US,
+        ));
+        let (all, stream_a, stream_b) = {
+            let store = open(&path, clock.clone(), Durability::Flush);
+            append_events(&store, "X200001", 70, 3).await;
+            append_events(&store, "X200002", 9, 1).await;
+            let all = store.read_all(1, 1_000).await.unwrap();
+            let a = store
+                .read_stream(&conformance::stream("X200001"), 1)
+                .await
+                .unwrap();
+            let b = store
+                .read_stream(&conformance::stream("X200002"), 1)
+                .await
+                .unwrap();
+            (all, a, b)
+        };
+        assert_eq!(all.len(), 79);
+        downgrade_to_layout_two(&path, &all);
+        if interrupted {
+            // As a crash right after the upgrade was marked would leave it.
+            let db = sled::open(&path).unwrap();
+            let log = db.open_tree(TREE_LOG).unwrap();
+            log.insert(META_LAYOUT_KEY, &[LAYOUT_V3][..]).unwrap();
+            log.insert(META_UPGRADING_KEY, &[LAYOUT_V2][..]).unwrap();
+            db.flush().unwrap();
+        }
+        {
+            let store = open(&path, clock.clone(), Durability::Flush);
+            assert_eq!(store.read_all(1, 1_000).await.unwrap(), all);
+            assert_eq!(
+                store
+                    .read_stream(&conformance::stream("X200001"), 1)
+                    .await
+                    .unwrap(),
+                stream_a
+            );
+            assert_eq!(
+                store
+                    .read_stream(&conformance::stream("X200001"), 40)
+                    .await
+                    .unwrap(),
+                stream_a[39..].to_vec()
+            );
+            assert_eq!(
+                store
+                    .read_stream(&conformance::stream("X200002"), 1)
+                    .await
+                    .unwrap(),
+                stream_b
+            );
+            assert!(store.verify(1, None).await.unwrap().is_ok());
+            // Appends continue: the stream version and the chain carry on.
+            store
+                .append(
+                    &conformance::stream("X200002"),
+                    ExpectedVersion::Exact(9),
+                    vec![conformance::event(10)],
+                    None,
+                )
+                .await
+                .unwrap();
+            assert!(store.verify(1, None).await.unwrap().is_ok());
+        }
+        let db = sled::open(&path).unwrap();
+        let log = db.open_tree(TREE_LOG).unwrap();
+        assert_eq!(
+            log.get(META_LAYOUT_KEY).unwrap().unwrap().as_ref(),
+            [LAYOUT_V3]
+        );
+        assert!(
+            log.get(META_UPGRADING_KEY).unwrap().is_none(),
+            "marker removed"
+        );
+        // 80 records: five full blocks of 16, nothing unsealed.
+        assert_eq!(log.scan_prefix([KEY_PREFIX_BLOCK]).count(), 5);
+        assert_eq!(log.scan_prefix([KEY_PREFIX_RECORD]).count(), 0);
+        // 70 versions → chunks at 1, 33, 65; 10 versions → one chunk.
+        let chunks: Vec<Vec<u8>> = log
+            .scan_prefix([KEY_PREFIX_STREAM_INDEX])
+            .map(|e| e.unwrap().0.to_vec())
+            .collect();
+        assert_eq!(
+            chunks,
+            vec![
+                chunk_key("X200001", 1),
+                chunk_key("X200001", 33),
+                chunk_key("X200001", 65),
+                chunk_key("X200002", 1),
+            ]
+        );
+    }
+}
+
+/// A sealed record altered inside its block is found by verify at its own position; a block
+/// that no longer parses is reported as `Corrupt`, not a panic, by every reader (a broken
+/// LAST block fails the open instead, as a broken last record does).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_blocks_are_reported_not_panicked_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let clock = Arc::new(caseledger_store::ManualClock::new(
+        conformance::CLOCK_START_US,
+    ));
+    {
+        let store = open(&path, clock.clone(), Durability::Flush);
+        append_events(&store, "X100009", 60, 5).await;
+    }
+    // Flip a payload byte of position 20 (the fourth record of the block at 17).
+    {
+        let db = sled::open(&path).unwrap();
+        let log = db.open_tree(TREE_LOG).unwrap();
+        let value = log.get(block_key(17)).unwrap().unwrap();
+        let block = BlockView::parse(17, &value).unwrap();
+        let record = block.record(20).unwrap();
+        let offset = record.as_ptr() as usize - value.as_ptr() as usize;
+        let mut bytes = value.to_vec();
+        bytes[offset + record.len() - 70] ^= 0xFF;
+        log.insert(block_key(17), bytes).unwrap();
+        db.flush().unwrap();
+    }
+    {
+        let store = open(&path, clock.clone(), Durability::Flush);
+        let report = store.verify(1, None).await.unwrap();
+        assert_eq!(report.first_bad.map(|b| b.0), Some(20));
+        assert!(store.verify(21, None).await.unwrap().is_ok());
+        assert!(store.verify(1, Some(19)).await.unwrap().is_ok());
+    }
+    // Truncate the block: it no longer parses.
+    {
+        let db = sled::open(&path).unwrap();
+        db.open_tree(TREE_LOG)
+            .unwrap()
+            .insert(block_key(17), vec![1u8, 0, 0, 0, 9])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(&path, clock, Durability::Flush);
+    let err = store.read_all(1, 100).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt { position: 17, .. }),
+        "{err}"
+    );
+    let err = store
+        .read_stream(&conformance::stream("X100009"), 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Corrupt { position: 17, .. }),
+        "{err}"
+    );
+    let report = store.verify(1, None).await.unwrap();
+    assert_eq!(report.first_bad.map(|b| b.0), Some(17));
+    assert_eq!(report.records_checked, 16);
+    // The records after the broken block still read.
+    assert_eq!(store.read_all(33, 100).await.unwrap().len(), 28);
 }
 
 /// A store in layout 1 (four sled trees) is refused with a typed error naming both layouts,
@@ -340,7 +603,7 @@ fn a_layout_one_store_is_refused_and_left_untouched() {
                 unreachable!()
             };
             assert!(found.starts_with('1'), "{found}");
-            assert_eq!(supported, LAYOUT_V2);
+            assert_eq!(supported, LAYOUT_V3);
             assert!(
                 e.to_string().contains("another directory"),
                 "actionable: {e}"
