@@ -1,4 +1,4 @@
-//! `caseledger rebuild [--digest] [--streams-per-pass N]` and `caseledger report <name> [--as-of-recorded T]
+//! `caseledger rebuild [--digest] [--streams-per-pass N] [--events-per-pass N]` and `caseledger report <name> [--as-of-recorded T]
 //! [--as-of-effective D] [--format table|json|csv]`: a thin layer over
 //! `caseledger_projections::{rebuild_read_models, report_read_model}`.
 //!

@@ -90,6 +90,11 @@ enum Command {
         #[arg(long, default_value_t = caseledger::projections::STREAMS_PER_PASS_MAX_DEFAULT as u64,
               value_parser = clap::value_parser!(u64).range(1..))]
         streams_per_pass: u64,
+        /// Most events (summed over the cases held) folded in one pass; a longer log is
+        /// counted first and rebuilt in several passes (docs/operations.md "Memory").
+        #[arg(long, default_value_t = caseledger::projections::EVENTS_PER_PASS_MAX_DEFAULT,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        events_per_pass: u64,
     },
     /// Print a read model (src/cli_report.rs).
     Report {
@@ -188,6 +193,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Rebuild {
             digest,
             streams_per_pass,
+            events_per_pass,
         } => runtime()?.block_on(async {
             // A rebuild reads the log once: a small page cache bounds its memory.
             let engine = caseledger::Engine::open_async(args.engine_config()?.for_one_pass())
@@ -198,6 +204,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 &args.readmodels_dir()?,
                 caseledger::projections::RebuildOptions {
                     streams_per_pass_max: usize::try_from(streams_per_pass).unwrap_or(usize::MAX),
+                    events_per_pass_max: events_per_pass,
                 },
                 digest,
                 &mut io::stdout(),

@@ -1,5 +1,5 @@
-//! `caseledger rebuild --streams-per-pass N` (issue 5, bounded memory): a log with more cases
-//! than N is rebuilt in several passes over the log and gives the same read models, digest for
+//! `caseledger rebuild --streams-per-pass N` / `--events-per-pass N` (issue 5, bounded memory):
+//! a log with more cases (or events) than N is rebuilt in several passes over the log and gives the same read models, digest for
 //! digest, as a rebuild in one pass; an unusable N is refused before anything is touched.
 use std::path::Path;
 use std::process::{Command, Output};
@@ -54,6 +54,20 @@ fn a_rebuild_in_several_passes_gives_the_same_digests_as_one_pass() {
     assert_eq!(digests(&one).len(), 6, "{one}");
     assert_eq!(digests(&one), digests(&several));
 
+    // Bounded by events instead (the log is counted first): more passes, the same digests.
+    let by_events = stdout(&caseledger(
+        &data,
+        &["rebuild", "--digest", "--events-per-pass", "500"],
+    ));
+    let passes: u32 = by_events
+        .split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("pass count in {by_events}"));
+    assert!(passes >= 2, "{by_events}");
+    assert_eq!(digests(&one), digests(&by_events));
+
     // The reports read the generation the multi-pass rebuild put in service.
     let report = stdout(&caseledger(
         &data,
@@ -63,15 +77,17 @@ fn a_rebuild_in_several_passes_gives_the_same_digests_as_one_pass() {
 }
 
 #[test]
-fn zero_streams_per_pass_is_refused_before_the_store_is_opened() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let out = caseledger(&data, &["rebuild", "--streams-per-pass", "0"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--streams-per-pass"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!data.exists(), "nothing created for a refused rebuild");
+fn zero_streams_or_events_per_pass_is_refused_before_the_store_is_opened() {
+    for flag in ["--streams-per-pass", "--events-per-pass"] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let out = caseledger(&data, &["rebuild", flag, "0"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(flag),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!data.exists(), "nothing created for a refused rebuild");
+    }
 }

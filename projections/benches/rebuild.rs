@@ -14,7 +14,8 @@
 //! - **persisted**: full rebuild into a new sled read-model database (`rebuild_with`, one
 //!   pass), digests;
 //! - **bounded**: the same with at most `REBUILD_BENCH_STREAMS_PER_PASS` (default 2,500)
-//!   cases in memory at once, in several passes.
+//!   cases and `REBUILD_BENCH_EVENTS_PER_PASS` (default 250,000) events of those cases in
+//!   memory at once, in several passes.
 //!
 //! Each measurement runs `REBUILD_BENCH_RUNS` times (default 3); the table shows the median
 //! and best time and the highest peak RSS. The measurements open the log with a 64 MiB page cache
@@ -54,6 +55,11 @@ fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
 /// Cases in memory at once in the `bounded` mode.
 fn streams_per_pass() -> u64 {
     env_list("REBUILD_BENCH_STREAMS_PER_PASS", &[2_500])[0].max(1)
+}
+
+/// Events (of the cases held) folded per pass in the `bounded` mode.
+fn events_per_pass() -> u64 {
+    env_list("REBUILD_BENCH_EVENTS_PER_PASS", &[250_000])[0].max(1)
 }
 
 /// A `kB` field of `/proc/self/status` (`VmHWM`: peak RSS, `VmRSS`: RSS now), in KiB.
@@ -237,10 +243,13 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
         }
         "persisted" | "bounded" => {
             // `bounded`: at most REBUILD_BENCH_STREAMS_PER_PASS cases in memory at once.
-            let streams_per_pass_max = if mode == "bounded" {
-                usize::try_from(streams_per_pass()).unwrap()
+            let (streams_per_pass_max, events_per_pass_max) = if mode == "bounded" {
+                (
+                    usize::try_from(streams_per_pass()).unwrap(),
+                    events_per_pass(),
+                )
             } else {
-                usize::MAX
+                (usize::MAX, u64::MAX)
             };
             let db = ReadModelDb::open(readmodels).unwrap();
             let report = rt
@@ -250,6 +259,7 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
                     &CaseProjection,
                     RebuildOptions {
                         streams_per_pass_max,
+                        events_per_pass_max,
                     },
                     &mut NoProgress,
                 ))
@@ -370,13 +380,14 @@ fn main() {
     let events_per_case = env_list("REBUILD_BENCH_EVENTS_PER_CASE", &[100])[0].max(1);
     println!(
         "full rebuild of all read models (case projection, 6 read models), {}, \
-         log page cache {} MiB, bounded mode {} cases per pass",
+         log page cache {} MiB, bounded mode {} cases / {} events per pass",
         match std::env::var("REBUILD_BENCH_CASES") {
             Ok(fixed) => format!("a fixed cohort of {} cases", fixed.trim()),
             Err(_) => format!("{events_per_case} events per case"),
         },
         SLED_CACHE_CAPACITY_BYTES_ONE_PASS / (1024 * 1024),
-        streams_per_pass()
+        streams_per_pass(),
+        events_per_pass()
     );
     println!(
         "{:>10} | {:<9} | {:>9} | {:>12} | {:>12} | {:>13} | digest(perf)",

@@ -138,6 +138,17 @@ pub struct MemoryFold<'p, P: Projection> {
     /// Streams folded by earlier passes: skipped here.
     done: std::collections::HashSet<String>,
     left_out: u64,
+    /// With the event count of every stream (a bounded rebuild of a long log counts them
+    /// first): a stream is admitted only while the events of the streams admitted stay
+    /// within `events_max`, so a pass's memory is bounded by events, not only by streams.
+    event_budget: Option<EventBudget>,
+}
+
+/// How many events a pass of a bounded rebuild may take in, from known per-stream counts.
+pub(crate) struct EventBudget {
+    pub(crate) counts: std::sync::Arc<std::collections::HashMap<String, u64>>,
+    pub(crate) events_max: u64,
+    pub(crate) admitted: u64,
 }
 
 impl<'p, P: Projection> MemoryFold<'p, P> {
@@ -152,7 +163,47 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
             streams_max: usize::MAX,
             done: std::collections::HashSet::new(),
             left_out: 0,
+            event_budget: None,
         })
+    }
+
+    /// [`MemoryFold::bounded`] that also admits a stream only if its events (from `counts`)
+    /// keep the pass within `events_max` — except the pass's first stream, which is always
+    /// admitted so every pass makes progress.
+    pub(crate) fn bounded_by_events(
+        projection: &'p P,
+        streams_max: usize,
+        done: std::collections::HashSet<String>,
+        counts: std::sync::Arc<std::collections::HashMap<String, u64>>,
+        events_max: u64,
+    ) -> Result<Self, ProjectionError> {
+        let mut fold = Self::bounded(projection, streams_max, done)?;
+        fold.event_budget = Some(EventBudget {
+            counts,
+            events_max,
+            admitted: 0,
+        });
+        Ok(fold)
+    }
+
+    /// Whether a stream met for the first time gets a state in this pass.
+    fn admits(&mut self, stream: &str) -> bool {
+        if self.states.len() >= self.streams_max {
+            return false;
+        }
+        let first = self.states.is_empty();
+        match &mut self.event_budget {
+            None => true,
+            Some(budget) => {
+                // A stream the count missed (appended after it) counts as one event.
+                let events = budget.counts.get(stream).copied().unwrap_or(1);
+                let fits = budget.admitted.saturating_add(events) <= budget.events_max;
+                if fits || first {
+                    budget.admitted = budget.admitted.saturating_add(events);
+                }
+                fits || first
+            }
+        }
     }
 
     /// One pass of a bounded rebuild: keep at most `streams_max` states, and skip the streams
@@ -211,7 +262,7 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
                 // A stream of an earlier pass, or one this pass has no room for: not folded
                 // here (its decode error, if any, is reported by the pass that folds it).
                 let earlier_pass = self.done.contains(record.stream_id.as_str());
-                if earlier_pass || self.states.len() >= self.streams_max {
+                if earlier_pass || !self.admits(record.stream_id.as_str()) {
                     if !earlier_pass {
                         self.left_out += 1;
                     }

@@ -540,6 +540,12 @@ pub async fn catch_up<P: Projection>(
 /// a log with more streams is rebuilt in several passes over the log.
 pub const STREAMS_PER_PASS_MAX_DEFAULT: usize = 50_000;
 
+/// Most events (of the cases held) a full rebuild folds in one pass, by default. A case's
+/// state and rows grow with its history — about 250 bytes per event in the benchmark's
+/// cohorts (docs/benchmarks.md, "fourth run") — so this bounds a pass to a few hundred MiB
+/// however long the histories are.
+pub const EVENTS_PER_PASS_MAX_DEFAULT: u64 = 2_000_000;
+
 /// How a full rebuild may use memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RebuildOptions {
@@ -549,14 +555,45 @@ pub struct RebuildOptions {
     /// then bounded by this number whatever the size of the log (plus the ids of streams
     /// already written, tens of bytes each); time grows with the number of passes.
     pub streams_per_pass_max: usize,
+    /// Most events, summed over the streams of one pass, folded in that pass. A log longer
+    /// than this is first read once to count each stream's events; then each pass takes the
+    /// next streams (in the order they first appear) whose events fit. With both limits a
+    /// pass's memory no longer grows with the log, whether the log grows by more cases or by
+    /// longer histories; a single stream with more events than this is a pass of its own.
+    pub events_per_pass_max: u64,
 }
 
 impl Default for RebuildOptions {
     fn default() -> Self {
         Self {
             streams_per_pass_max: STREAMS_PER_PASS_MAX_DEFAULT,
+            events_per_pass_max: EVENTS_PER_PASS_MAX_DEFAULT,
         }
     }
+}
+
+/// The number of events of every stream in positions 1..=`head`, read page by page (memory:
+/// one entry per stream).
+async fn count_events_per_stream(
+    store: &dyn EventStore,
+    head: u64,
+) -> Result<std::collections::HashMap<String, u64>, ProjectionError> {
+    let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut next = 1;
+    while next <= head {
+        let page = store.read_all(next, READ_ALL_PAGE_EVENTS_MAX).await?;
+        let Some(last) = page.last() else { break };
+        next = last.position + 1;
+        for record in page.iter().take_while(|r| r.position <= head) {
+            match counts.get_mut(record.stream_id.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(record.stream_id.clone(), 1);
+                }
+            }
+        }
+    }
+    Ok(counts)
 }
 
 /// Fold the whole log into a new generation and put it in service once it has caught up,
@@ -587,6 +624,11 @@ pub async fn rebuild_with<P: Projection>(
             "streams per pass must be at least 1".to_owned(),
         ));
     }
+    if options.events_per_pass_max == 0 {
+        return Err(ProjectionError::InvalidArgument(
+            "events per pass must be at least 1".to_owned(),
+        ));
+    }
     let name = projection.name();
     let _writer = db.writer.lock().await;
     let previous = db.current_generation(name)?;
@@ -608,11 +650,28 @@ pub async fn rebuild_with<P: Projection>(
     // the switch below, and a crash before the switch only leaves an abandoned generation, so
     // it is written in plain batches.
     let head = store.head().await?;
+    // Only a log longer than one pass's events needs the counts (one extra read of the log).
+    let counts = if head > options.events_per_pass_max {
+        Some(std::sync::Arc::new(
+            count_events_per_stream(store, head).await?,
+        ))
+    } else {
+        None
+    };
     let mut done = std::collections::HashSet::new();
     let mut passes: u32 = 0;
     let (folded, digests) = loop {
         passes += 1;
-        let mut fold = MemoryFold::bounded(projection, options.streams_per_pass_max, done)?;
+        let mut fold = match &counts {
+            Some(counts) => MemoryFold::bounded_by_events(
+                projection,
+                options.streams_per_pass_max,
+                done,
+                counts.clone(),
+                options.events_per_pass_max,
+            )?,
+            None => MemoryFold::bounded(projection, options.streams_per_pass_max, done)?,
+        };
         fold_pages(&mut fold, store, head, AsOf::Now, progress).await?;
         let digests = write_generation(&tree, projection, &fold)?;
         let folded = fold.checkpoint();

@@ -73,6 +73,7 @@ proptest! {
         every_append in any::<bool>(),
         on_sled in any::<bool>(),
         streams_per_pass in 1usize..4,
+        events_per_pass in 1u64..120,
     ) {
         let appends = history(seed, cases, steps, lifecycle);
         prop_assume!(!appends.is_empty());
@@ -117,7 +118,10 @@ proptest! {
                 log.dyn_store(),
                 &bounded_db,
                 &CaseProjection,
-                RebuildOptions { streams_per_pass_max: streams_per_pass },
+                RebuildOptions {
+                    streams_per_pass_max: streams_per_pass,
+                    events_per_pass_max: u64::MAX,
+                },
                 &mut NoProgress,
             ))
             .unwrap();
@@ -125,6 +129,25 @@ proptest! {
         let streams: std::collections::BTreeSet<&String> = appends.iter().map(|(crn, _)| crn).collect();
         prop_assert_eq!(bounded.passes as usize, streams.len().div_ceil(streams_per_pass));
         prop_assert_eq!(full.passes, 1);
+        // Bounded by events instead: streams whose events fit, then the next ones; the same
+        // rows, in at least (events / budget) passes and at most one per stream.
+        let by_events_db = ReadModelDb::open(dir.path().join("by-events")).unwrap();
+        let by_events = rt
+            .block_on(rebuild_with(
+                log.dyn_store(),
+                &by_events_db,
+                &CaseProjection,
+                RebuildOptions {
+                    streams_per_pass_max: usize::MAX,
+                    events_per_pass_max: events_per_pass,
+                },
+                &mut NoProgress,
+            ))
+            .unwrap();
+        prop_assert_eq!(&by_events.digests, &incremental);
+        let passes = u64::from(by_events.passes);
+        prop_assert!(passes >= log.head().div_ceil(events_per_pass).min(streams.len() as u64));
+        prop_assert!(passes <= streams.len() as u64);
         // A rebuild over the incrementally built database switches to the same rows.
         let again = rt
             .block_on(rebuild(log.dyn_store(), &db, &CaseProjection, &mut NoProgress))
