@@ -4,10 +4,11 @@
 //! run. Never a timed test: numbers are printed, not asserted.
 //!
 //! Fairness: for each writer count the engine runs first; then raw sled writes the very same
-//! keys and bytes the engine wrote (layout 2: records `r`‖position, stream index
-//! `s`‖stream‖0‖version, in the one `log` tree), in batches of the
-//! engine's observed mean group-commit size, one `apply_batch` and one flush per batch (the
-//! engine's `Flush` durability). The difference is the engine's own cost: queueing, deciding,
+//! records the engine wrote, one key per record and one per stream version (`r`‖position,
+//! `s`‖stream‖0‖version in the one `log` tree: layout 2's entries, the simplest way to store
+//! them; the engine's layout 3 also seals records into blocks and rewrites index chunks), in
+//! batches of the engine's observed mean group-commit size, one `apply_batch` and one flush
+//! per batch (the engine's `Flush` durability). The difference is the engine's own cost: queueing, deciding,
 //! encoding, hashing, waking callers. A second raw column writes the same entries the way
 //! layout 1 did (four trees, one multi-tree transaction per batch) to show what the layout
 //! change gained.

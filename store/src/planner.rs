@@ -220,10 +220,6 @@ impl Batch {
     pub fn index(&self) -> &[(String, u64, u64)] {
         &self.index
     }
-    /// Each stream's version after the batch.
-    pub fn heads(&self) -> &BTreeMap<String, u64> {
-        &self.heads
-    }
     pub fn keys(&self) -> &BTreeMap<Uuid, IdempotencyEntry> {
         &self.keys
     }

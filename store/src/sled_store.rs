@@ -415,23 +415,39 @@ fn check_layout(db: &sled::Db, path: &Path) -> Result<(sled::Tree, u8), StoreErr
     }
 }
 
-/// Most streams whose committed version the writer keeps in memory. Bounds the cache at a few
-/// MiB; when it is full it is emptied and refilled from the stream index on demand.
+/// Most streams whose last index chunk (and so committed version) the writer keeps in memory.
+/// A chunk is at most 256 bytes, so the cache stays under ~25 MiB; when it is full it is
+/// emptied and refilled from the stream index on demand.
 pub const STREAM_VERSIONS_CACHED_MAX: usize = 65_536;
 
-/// Committed stream versions, so deciding an append does not read sled for streams written
-/// recently. Only the writer writes the log, so a cached version is the committed one.
+/// The last index chunk of a stream (first version, positions); `None` for a stream with no
+/// events.
+type LastChunk = Option<(u64, Vec<u64>)>;
+
+/// Committed last index chunks, so deciding an append, and rewriting the chunk it extends,
+/// do not read sled for streams written recently. Only the writer writes the log, so a cached
+/// chunk is the committed one.
 #[derive(Default)]
-struct StreamVersions(BTreeMap<String, u64>);
+struct StreamVersions(BTreeMap<String, LastChunk>);
 
 impl StreamVersions {
-    fn insert(&mut self, stream: &str, version: u64) {
+    fn insert(&mut self, stream: &str, last: LastChunk) {
         if self.0.len() >= STREAM_VERSIONS_CACHED_MAX && !self.0.contains_key(stream) {
             self.0.clear();
         }
-        self.0.insert(stream.to_owned(), version);
+        self.0.insert(stream.to_owned(), last);
         assert!(self.0.len() <= STREAM_VERSIONS_CACHED_MAX);
     }
+
+    fn version(&self, stream: &str) -> Option<u64> {
+        self.0.get(stream).map(version_of_last_chunk)
+    }
+}
+
+/// The version of the last position in a stream's last chunk (0 for no chunk).
+fn version_of_last_chunk(last: &LastChunk) -> u64 {
+    last.as_ref()
+        .map_or(0, |(first, positions)| first + positions.len() as u64 - 1)
 }
 
 struct SledLookup<'a> {
@@ -441,11 +457,12 @@ struct SledLookup<'a> {
 
 impl Lookup for SledLookup<'_> {
     fn stream_version(&mut self, stream: &str) -> Result<u64, StoreError> {
-        if let Some(&version) = self.versions.0.get(stream) {
+        if let Some(version) = self.versions.version(stream) {
             return Ok(version);
         }
-        let version = committed_stream_version(self.log, stream)?;
-        self.versions.insert(stream, version);
+        let last = last_chunk(self.log, stream)?;
+        let version = version_of_last_chunk(&last);
+        self.versions.insert(stream, last);
         Ok(version)
     }
     fn idempotency(&mut self, key: &Uuid) -> Result<Option<IdempotencyEntry>, StoreError> {
@@ -482,11 +499,6 @@ fn last_chunk(log: &sled::Tree, stream: &str) -> Result<Option<(u64, Vec<u64>)>,
         ))),
         None => Ok(None),
     }
-}
-
-/// The version of the last position in `stream`'s last chunk (0 when it has none).
-fn committed_stream_version(log: &sled::Tree, stream: &str) -> Result<u64, StoreError> {
-    Ok(last_chunk(log, stream)?.map_or(0, |(first, positions)| first + positions.len() as u64 - 1))
 }
 
 /// The block whose first position is the greatest at or below `position` (the block that
@@ -1296,9 +1308,7 @@ impl Writer {
             "positions are gapless"
         );
         self.tip = batch.tip().clone();
-        for (stream, &version) in batch.heads() {
-            self.versions.insert(stream, version);
-        }
+        // (`write` has put each written stream's new last chunk in `versions`.)
         self.counters.batches.fetch_add(1, Ordering::Relaxed);
         self.counters.events.fetch_add(events, Ordering::Relaxed);
         // Publish only now: in the durable modes the batch is flushed, so no reader ever sees
@@ -1359,10 +1369,17 @@ impl Writer {
                 .or_default()
                 .push((*version, *position));
         }
+        let mut last_chunks: Vec<(&str, LastChunk)> = Vec::with_capacity(per_stream.len());
         for (stream, entries) in per_stream {
-            for (first, positions) in extend_chunks(last_chunk(&self.log, stream)?, &entries) {
-                writes.insert(stream_index_key(stream, first), encode_chunk(&positions));
+            let last = match self.versions.0.get(stream) {
+                Some(cached) => cached.clone(),
+                None => last_chunk(&self.log, stream)?,
+            };
+            let chunks = extend_chunks(last, &entries);
+            for (first, positions) in &chunks {
+                writes.insert(stream_index_key(stream, *first), encode_chunk(positions));
             }
+            last_chunks.push((stream, chunks.into_iter().next_back()));
         }
         for (key, entry) in batch.keys() {
             writes.insert(&idempotency_key(key)[..], encode_idempotency(entry)?);
@@ -1379,6 +1396,9 @@ impl Writer {
             Ok(()) => {
                 self.sealed_through += sealed as u64;
                 self.unsealed = still_unsealed;
+                for (stream, last) in last_chunks {
+                    self.versions.insert(stream, last);
+                }
             }
             Err(e) => self.failed = Some(e.to_string()),
         }
@@ -1395,12 +1415,15 @@ mod tests {
     fn the_stream_version_cache_stays_within_its_limit() {
         let mut versions = StreamVersions::default();
         for n in 0..=STREAM_VERSIONS_CACHED_MAX as u64 {
-            versions.insert(&format!("S{n}"), n);
+            versions.insert(&format!("S{n}"), Some((1, vec![n + 1])));
         }
         assert_eq!(versions.0.len(), 1, "emptied when full, then refilled");
-        versions.insert("S0", 9);
-        versions.insert("S0", 10);
-        assert_eq!(versions.0.get("S0"), Some(&10));
+        versions.insert("S0", Some((1, vec![5; 9])));
+        versions.insert("S0", Some((33, vec![7, 8])));
+        assert_eq!(versions.version("S0"), Some(34));
+        versions.insert("S1", None);
+        assert_eq!(versions.version("S1"), Some(0));
+        assert_eq!(versions.version("S2"), None);
     }
 
     #[test]
