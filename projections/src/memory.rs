@@ -132,23 +132,10 @@ pub struct MemoryFold<'p, P: Projection> {
     states: Vec<(String, P::State)>,
     checkpoint: u64,
     events_folded: u64,
-    /// Most streams this fold keeps a state for; records of streams met once it is full are
-    /// skipped and counted in `left_out` (a bounded rebuild folds them in a later pass).
-    streams_max: usize,
-    /// Streams folded by earlier passes: skipped here.
-    done: std::collections::HashSet<String>,
-    left_out: u64,
-    /// With the event count of every stream (a bounded rebuild of a long log counts them
-    /// first): a stream is admitted only while the events of the streams admitted stay
-    /// within `events_max`, so a pass's memory is bounded by events, not only by streams.
-    event_budget: Option<EventBudget>,
-}
-
-/// How many events a pass of a bounded rebuild may take in, from known per-stream counts.
-pub(crate) struct EventBudget {
-    pub(crate) counts: std::sync::Arc<std::collections::HashMap<String, u64>>,
-    pub(crate) events_max: u64,
-    pub(crate) admitted: u64,
+    /// One pass of a bounded rebuild folds only the streams whose ids lie in this inclusive
+    /// range (passes are planned over the sorted stream ids, `persisted::plan_passes`); the
+    /// records of other streams are skipped. `None`: every stream.
+    streams: Option<(String, String)>,
 }
 
 impl<'p, P: Projection> MemoryFold<'p, P> {
@@ -160,80 +147,33 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
             states: Vec::new(),
             checkpoint: 0,
             events_folded: 0,
-            streams_max: usize::MAX,
-            done: std::collections::HashSet::new(),
-            left_out: 0,
-            event_budget: None,
+            streams: None,
         })
     }
 
-    /// [`MemoryFold::bounded`] that also admits a stream only if its events (from `counts`)
-    /// keep the pass within `events_max` — except the pass's first stream, which is always
-    /// admitted so every pass makes progress.
-    pub(crate) fn bounded_by_events(
+    /// One pass of a bounded rebuild: fold only the streams from `first` to `last` (inclusive,
+    /// in byte order of their ids).
+    pub(crate) fn for_streams(
         projection: &'p P,
-        streams_max: usize,
-        done: std::collections::HashSet<String>,
-        counts: std::sync::Arc<std::collections::HashMap<String, u64>>,
-        events_max: u64,
+        first: String,
+        last: String,
     ) -> Result<Self, ProjectionError> {
-        let mut fold = Self::bounded(projection, streams_max, done)?;
-        fold.event_budget = Some(EventBudget {
-            counts,
-            events_max,
-            admitted: 0,
-        });
-        Ok(fold)
-    }
-
-    /// Whether a stream met for the first time gets a state in this pass.
-    fn admits(&mut self, stream: &str) -> bool {
-        if self.states.len() >= self.streams_max {
-            return false;
-        }
-        let first = self.states.is_empty();
-        match &mut self.event_budget {
-            None => true,
-            Some(budget) => {
-                // A stream the count missed (appended after it) counts as one event.
-                let events = budget.counts.get(stream).copied().unwrap_or(1);
-                let fits = budget.admitted.saturating_add(events) <= budget.events_max;
-                if fits || first {
-                    budget.admitted = budget.admitted.saturating_add(events);
-                }
-                fits || first
-            }
-        }
-    }
-
-    /// One pass of a bounded rebuild: keep at most `streams_max` states, and skip the streams
-    /// in `done` (folded by earlier passes).
-    pub(crate) fn bounded(
-        projection: &'p P,
-        streams_max: usize,
-        done: std::collections::HashSet<String>,
-    ) -> Result<Self, ProjectionError> {
-        if streams_max == 0 {
-            return Err(ProjectionError::InvalidArgument(
-                "a rebuild pass must hold at least one stream".to_owned(),
-            ));
+        if first > last {
+            return Err(ProjectionError::InvalidArgument(format!(
+                "a rebuild pass from stream {first} to {last} holds no stream"
+            )));
         }
         let mut fold = Self::new(projection)?;
-        fold.streams_max = streams_max;
-        fold.done = done;
+        fold.streams = Some((first, last));
         Ok(fold)
     }
 
-    /// Records skipped because their stream did not fit in this pass.
-    pub(crate) fn left_out(&self) -> u64 {
-        self.left_out
-    }
-
-    /// The streams done after this pass: the earlier passes' and this one's.
-    pub(crate) fn into_done(self) -> std::collections::HashSet<String> {
-        let mut done = self.done;
-        done.extend(self.states.into_iter().map(|(stream, _)| stream));
-        done
+    /// Whether this fold keeps a state for `stream`.
+    fn admits(&self, stream: &str) -> bool {
+        match &self.streams {
+            None => true,
+            Some((first, last)) => first.as_str() <= stream && stream <= last.as_str(),
+        }
     }
 
     /// Fold the next record of the log. Records must come in position order, gapless.
@@ -259,13 +199,9 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
         let at = match self.index.get(record.stream_id.as_str()) {
             Some(&at) => at,
             None => {
-                // A stream of an earlier pass, or one this pass has no room for: not folded
-                // here (its decode error, if any, is reported by the pass that folds it).
-                let earlier_pass = self.done.contains(record.stream_id.as_str());
-                if earlier_pass || !self.admits(record.stream_id.as_str()) {
-                    if !earlier_pass {
-                        self.left_out += 1;
-                    }
+                // A stream of another pass: not folded here (its decode error, if any, is
+                // reported by the pass that folds it).
+                if !self.admits(record.stream_id.as_str()) {
                     self.skip(record);
                     return Ok(());
                 }

@@ -389,7 +389,8 @@ fn write_generation<P: Projection>(
     tree: &sled::Tree,
     projection: &P,
     fold: &MemoryFold<'_, P>,
-) -> Result<BTreeMap<String, String>, ProjectionError> {
+    digests: &mut [sha2::Sha256],
+) -> Result<(), ProjectionError> {
     let models = projection.models().len();
     let states = fold.states();
     let batches: Vec<&[(&String, &P::State)]> =
@@ -412,7 +413,7 @@ fn write_generation<P: Projection>(
             }
             Ok(())
         });
-        let mut digests = vec![sha2::Sha256::default(); models];
+        assert_eq!(digests.len(), models, "one digest per model");
         // The writer only hangs up after a write error, which is reported below.
         let writer_gone =
             || ProjectionError::InvalidArgument("read-model writer stopped".to_owned());
@@ -435,17 +436,7 @@ fn write_generation<P: Projection>(
         };
         // A write error explains a derive that stopped because the writer had gone.
         written?;
-        derived?;
-        Ok(projection
-            .models()
-            .iter()
-            .map(|m| (*m).to_owned())
-            .zip(
-                digests
-                    .into_iter()
-                    .map(|d| hex::encode(sha2::Digest::finalize(d))),
-            )
-            .collect())
+        derived
     })
 }
 
@@ -549,17 +540,18 @@ pub const EVENTS_PER_PASS_MAX_DEFAULT: u64 = 2_000_000;
 /// How a full rebuild may use memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RebuildOptions {
-    /// Most stream states held in memory at once. A log with more streams is folded in
-    /// passes: each pass reads the whole log and folds only the next streams that fit (in the
-    /// order they first appear), writes their states and rows, and forgets them. Memory is
-    /// then bounded by this number whatever the size of the log (plus the ids of streams
-    /// already written, tens of bytes each); time grows with the number of passes.
+    /// Most stream states held in memory at once.
     pub streams_per_pass_max: usize,
-    /// Most events, summed over the streams of one pass, folded in that pass. A log longer
-    /// than this is first read once to count each stream's events; then each pass takes the
-    /// next streams (in the order they first appear) whose events fit. With both limits a
-    /// pass's memory no longer grows with the log, whether the log grows by more cases or by
-    /// longer histories; a single stream with more events than this is a pass of its own.
+    /// Most events, summed over the streams of one pass, folded in that pass; a single
+    /// stream with more events than this is a pass of its own.
+    ///
+    /// A log with more events than either limit is first read once to count each stream's
+    /// events (memory: one entry per stream, only while planning); the stream ids, sorted,
+    /// are then cut into passes within both limits. Each pass reads the whole log, folds only
+    /// its own range of streams, writes their states and rows, carries each model's digest on
+    /// (the ranges are in key order, so nothing is read back) and forgets them. A pass's
+    /// memory then no longer grows with the log, whether it grows by more cases or by longer
+    /// histories; time grows with the number of passes.
     pub events_per_pass_max: u64,
 }
 
@@ -594,6 +586,37 @@ async fn count_events_per_stream(
         }
     }
     Ok(counts)
+}
+
+/// Cut the streams, in byte order of their ids, into passes (first id, last id) holding at
+/// most `streams_per_pass_max` streams and `events_per_pass_max` events each; a stream with
+/// more events than that is a pass of its own. Every stream is in exactly one pass.
+fn plan_passes(
+    counts: std::collections::HashMap<String, u64>,
+    options: RebuildOptions,
+) -> Vec<Option<(String, String)>> {
+    let mut streams: Vec<(String, u64)> = counts.into_iter().collect();
+    streams.sort_unstable();
+    let mut passes = Vec::new();
+    let mut current: Option<(String, String, usize, u64)> = None;
+    for (stream, events) in streams {
+        if let Some((first, last, n, total)) = current.take() {
+            if n < options.streams_per_pass_max
+                && total.saturating_add(events) <= options.events_per_pass_max
+            {
+                current = Some((first, stream, n + 1, total + events));
+                continue;
+            }
+            passes.push(Some((first, last)));
+        }
+        current = Some((stream.clone(), stream, 1, events));
+    }
+    passes.extend(current.map(|(first, last, _, _)| Some((first, last))));
+    if passes.is_empty() {
+        // An empty log still makes one (empty) pass, so the generation is written.
+        passes.push(None);
+    }
+    passes
 }
 
 /// Fold the whole log into a new generation and put it in service once it has caught up,
@@ -644,47 +667,48 @@ pub async fn rebuild_with<P: Projection>(
     db.meta
         .insert(next_key.as_bytes(), &(generation + 1).to_be_bytes())?;
     let tree = db.generation_tree(name, generation)?;
-    // Fold the log up to the head in memory (one state per stream, at most
-    // `streams_per_pass_max` of them per pass), then write states and rows into the new
-    // generation, pass after pass, and the checkpoint last. Nobody reads the generation until
-    // the switch below, and a crash before the switch only leaves an abandoned generation, so
-    // it is written in plain batches.
+    // Fold the log up to the head in memory, then write states and rows into the new
+    // generation, and the checkpoint last. Nobody reads the generation until the switch
+    // below, and a crash before the switch only leaves an abandoned generation, so it is
+    // written in plain batches.
+    //
+    // A log that may hold more than one pass's worth (more events than either limit, since
+    // a stream has at least one event) is counted first and cut into passes over the SORTED
+    // stream ids: each pass folds a contiguous range of streams, so its rows all sort after
+    // the previous pass's and every model's digest is carried from pass to pass in key
+    // order, without reading the generation back.
     let head = store.head().await?;
-    // Only a log longer than one pass's events needs the counts (one extra read of the log).
-    let counts = if head > options.events_per_pass_max {
-        Some(std::sync::Arc::new(
-            count_events_per_stream(store, head).await?,
-        ))
+    let streams_per_pass_max = u64::try_from(options.streams_per_pass_max).unwrap_or(u64::MAX);
+    let pass_ranges = if head > options.events_per_pass_max.min(streams_per_pass_max) {
+        let counts = count_events_per_stream(store, head).await?;
+        plan_passes(counts, options)
     } else {
-        None
+        vec![None]
     };
-    let mut done = std::collections::HashSet::new();
+    let mut digests = vec![sha2::Sha256::default(); projection.models().len()];
+    let mut folded = 0;
     let mut passes: u32 = 0;
-    let (folded, digests) = loop {
+    for range in pass_ranges {
         passes += 1;
-        let mut fold = match &counts {
-            Some(counts) => MemoryFold::bounded_by_events(
-                projection,
-                options.streams_per_pass_max,
-                done,
-                counts.clone(),
-                options.events_per_pass_max,
-            )?,
-            None => MemoryFold::bounded(projection, options.streams_per_pass_max, done)?,
+        let mut fold = match range {
+            Some((first, last)) => MemoryFold::for_streams(projection, first, last)?,
+            None => MemoryFold::new(projection)?,
         };
         fold_pages(&mut fold, store, head, AsOf::Now, progress).await?;
-        let digests = write_generation(&tree, projection, &fold)?;
-        let folded = fold.checkpoint();
-        let more = fold.left_out() > 0;
-        // Each pass folds at least one new stream (the first left out of the previous pass
-        // fits in an empty one), so the passes end.
-        assert!(!more || fold.streams() > 0, "a rebuild pass folded nothing");
-        if !more {
-            // Digests written on the way cover every stream only if one pass did.
-            break (folded, (passes == 1).then_some(digests));
-        }
-        done = fold.into_done();
-    };
+        write_generation(&tree, projection, &fold, &mut digests)?;
+        folded = fold.checkpoint();
+    }
+    assert_eq!(folded, head, "every pass folds the log up to the head");
+    let digests: BTreeMap<String, String> = projection
+        .models()
+        .iter()
+        .map(|m| (*m).to_owned())
+        .zip(
+            digests
+                .into_iter()
+                .map(|d| hex::encode(sha2::Digest::finalize(d))),
+        )
+        .collect();
     tree.insert(CHECKPOINT_KEY, &folded.to_be_bytes())?;
     let mut checkpoint = folded;
     // Catch up with a head that moved while we folded; switch only when level with it.
@@ -720,11 +744,12 @@ pub async fn rebuild_with<P: Projection>(
         previous_generation: previous,
         checkpoint,
         passes,
-        // Appends that arrived during the fold were folded incrementally, and several passes
-        // wrote streams out of key order: digest the tree then.
-        digests: match digests {
-            Some(digests) if checkpoint == folded => digests,
-            _ => view.digests()?,
+        // Appends that arrived during the fold were folded incrementally, after the rows
+        // were digested: digest the tree then.
+        digests: if checkpoint == folded {
+            digests
+        } else {
+            view.digests()?
         },
     })
 }
@@ -843,6 +868,37 @@ pub async fn run_live<P: Projection>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plan(counts: &[(&str, u64)], streams: usize, events: u64) -> Vec<Option<(String, String)>> {
+        plan_passes(
+            counts.iter().map(|(s, n)| ((*s).to_owned(), *n)).collect(),
+            RebuildOptions {
+                streams_per_pass_max: streams,
+                events_per_pass_max: events,
+            },
+        )
+    }
+
+    fn range(first: &str, last: &str) -> Option<(String, String)> {
+        Some((first.to_owned(), last.to_owned()))
+    }
+
+    #[test]
+    fn passes_are_ranges_of_sorted_stream_ids_within_both_limits() {
+        let counts = [("X3", 5), ("X1", 5), ("X10", 5), ("X2", 20), ("X4", 1)];
+        // By streams only: two per pass, in byte order (X1 < X10 < X2 < X3 < X4).
+        assert_eq!(
+            plan(&counts, 2, u64::MAX),
+            vec![range("X1", "X10"), range("X2", "X3"), range("X4", "X4")]
+        );
+        // By events: X2 (20 > 10) is a pass of its own; the others fill passes up to 10.
+        assert_eq!(
+            plan(&counts, usize::MAX, 10),
+            vec![range("X1", "X10"), range("X2", "X2"), range("X3", "X4")]
+        );
+        // An empty log is one empty pass.
+        assert_eq!(plan(&[], 1, 1), vec![None]);
+    }
 
     #[test]
     fn row_blobs_round_trip_and_a_malformed_blob_is_a_typed_error() {
