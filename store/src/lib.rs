@@ -5,14 +5,15 @@
 //! talks to the log only through the [`EventStore`] trait defined here.
 //!
 //! Invariants kept here (see `docs/architecture.md` and `../shared/design.md`):
-//! 1. A stored record is never changed or deleted.
+//! 1. A stored record is never changed or deleted. (The sled backend moves a record's bytes,
+//!    unchanged, from its own key into a block in one atomic batch: `sled_store` module doc.)
 //! 2. Global positions are 1..=head, gapless, in commit order; one writer assigns them.
 //! 3. Stream versions are 1..=n, gapless; a stale expected version writes nothing.
 //! 4. An append acknowledged in a durable mode survives a crash of the process.
 //! 9. Every record is hash-chained over the global log (`previous_hash` → `hash`).
 //!
 //! Modules: [`codec`] (the ONE bincode configuration, version byte per record), [`hash`] (the
-//! chain and its verifier), [`memory`] and [`sled_store`] (backends), [`subscription`]
+//! chain and its verifier), [`memory`] and [`sled_store`] (backends; [`sled_layout`] the byte formats of sled's layout 3), [`subscription`]
 //! (`Subscription`, `ReadAll`, and `subscribe` for every backend via [`EventStoreExt`]),
 //! [`conformance`] (the one suite every backend must pass), [`clock`] (injected clocks).
 //! `validate` and `planner` are the input checks and the append decision shared by all
