@@ -22,6 +22,15 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// K in the `rebuilt … in K pass(es)` line of `rebuild`.
+fn pass_count(out: &str) -> u32 {
+    out.split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("pass count in {out}"))
+}
+
 /// The `<model> <sha256>` lines of `rebuild --digest`.
 fn digests(out: &str) -> Vec<&str> {
     out.lines().filter(|l| !l.starts_with("rebuilt ")).collect()
@@ -44,12 +53,7 @@ fn a_rebuild_in_several_passes_gives_the_same_digests_as_one_pass() {
     ));
     // 40 people are 40 case streams (and the refusals stream, if any, is one more): at 7 a
     // pass, at least 6 passes.
-    let passes: u32 = several
-        .split(" in ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("pass count in {several}"));
+    let passes = pass_count(&several);
     assert!(passes >= 6, "{several}");
     assert_eq!(digests(&one).len(), 6, "{one}");
     assert_eq!(digests(&one), digests(&several));
@@ -59,12 +63,7 @@ fn a_rebuild_in_several_passes_gives_the_same_digests_as_one_pass() {
         &data,
         &["rebuild", "--digest", "--events-per-pass", "500"],
     ));
-    let passes: u32 = by_events
-        .split(" in ")
-        .nth(1)
-        .and_then(|rest| rest.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("pass count in {by_events}"));
+    let passes = pass_count(&by_events);
     assert!(passes >= 2, "{by_events}");
     assert_eq!(digests(&one), digests(&by_events));
 

@@ -526,6 +526,20 @@ fn last_sealed_position(log: &sled::Tree) -> Result<u64, StoreError> {
     }
 }
 
+/// Add to `writes` one block per full block of `records` (consecutive records, the first at
+/// position `first`) and return how many records the blocks hold; the rest stay unsealed.
+fn insert_full_blocks(writes: &mut sled::Batch, first: u64, records: &[&[u8]]) -> usize {
+    let mut at = 0usize;
+    for n in full_blocks(records.iter().map(|r| r.len())) {
+        writes.insert(
+            &block_key(first + at as u64)[..],
+            encode_block(&records[at..at + n]),
+        );
+        at += n;
+    }
+    at
+}
+
 /// Seal every full block of unsealed records, in atomic batches of at most
 /// [`SEAL_ON_OPEN_RECORDS_PER_BATCH_MAX`] records, and return the last sealed position and
 /// the records left unsealed (fewer than one full block). Normally there is nothing to seal:
@@ -552,18 +566,12 @@ fn seal_on_open(log: &sled::Tree) -> Result<(u64, Vec<Vec<u8>>), StoreError> {
             }
             unsealed.push(bytes.to_vec());
         }
-        let blocks = full_blocks(unsealed.iter().map(Vec::len));
-        let sealed: usize = blocks.iter().sum();
+        let mut writes = sled::Batch::default();
+        let records: Vec<&[u8]> = unsealed.iter().map(Vec::as_slice).collect();
+        let sealed = insert_full_blocks(&mut writes, first, &records);
         if sealed == 0 {
             assert!(unsealed.len() < SEAL_ON_OPEN_RECORDS_PER_BATCH_MAX);
             return Ok((sealed_through, unsealed));
-        }
-        let mut writes = sled::Batch::default();
-        let mut at = 0usize;
-        for n in blocks {
-            let records: Vec<&[u8]> = unsealed[at..at + n].iter().map(Vec::as_slice).collect();
-            writes.insert(&block_key(first + at as u64)[..], encode_block(&records));
-            at += n;
         }
         for position in first..first + sealed as u64 {
             writes.remove(&record_key(position)[..]);
@@ -1338,16 +1346,7 @@ impl Writer {
             .chain(batch.encoded())
             .map(Vec::as_slice)
             .collect();
-        let blocks = full_blocks(unsealed.iter().map(|r| r.len()));
-        let sealed: usize = blocks.iter().sum();
-        let mut at = 0usize;
-        for n in blocks {
-            writes.insert(
-                &block_key(first_unsealed + at as u64)[..],
-                encode_block(&unsealed[at..at + n]),
-            );
-            at += n;
-        }
+        let sealed = insert_full_blocks(&mut writes, first_unsealed, &unsealed);
         let stored_before = self.unsealed.len();
         for (i, bytes) in unsealed.iter().enumerate() {
             let key = record_key(first_unsealed + i as u64);

@@ -53,6 +53,14 @@ async fn append_events(store: &SledStore, stream: &str, count: u64, per_append: 
     }
 }
 
+/// Change the store's one tree behind its back (as disk corruption, or an older build, would)
+/// and flush.
+fn alter_log(path: &std::path::Path, change: impl FnOnce(&sled::Tree)) {
+    let db = sled::open(path).unwrap();
+    change(&db.open_tree(TREE_LOG).unwrap());
+    db.flush().unwrap();
+}
+
 fn open(
     path: &std::path::Path,
     clock: Arc<dyn caseledger_store::Clock>,
@@ -196,15 +204,12 @@ async fn corrupt_stored_bytes_are_reported_not_panicked_on() {
             .unwrap();
     }
     // Corrupt position 3: first flip a payload byte (decodes, but the hash no longer matches).
-    {
-        let db = sled::open(&path).unwrap();
-        let log = db.open_tree(TREE_LOG).unwrap();
+    alter_log(&path, |log| {
         let mut bytes = log.get(record_key(3)).unwrap().unwrap().to_vec();
         let len = bytes.len();
         bytes[len - 70] ^= 0xFF; // inside the payload, before the two 32-byte hashes
         log.insert(record_key(3), bytes).unwrap();
-        db.flush().unwrap();
-    }
+    });
     {
         let store = open(&path, clock.clone(), Durability::Flush);
         let report = store.verify(1, None).await.unwrap();
@@ -215,12 +220,9 @@ async fn corrupt_stored_bytes_are_reported_not_panicked_on() {
         assert!(store.verify(4, None).await.unwrap().is_ok());
     }
     // Now truncate it: undecodable bytes.
-    {
-        let db = sled::open(&path).unwrap();
-        let log = db.open_tree(TREE_LOG).unwrap();
+    alter_log(&path, |log| {
         log.insert(record_key(3), vec![1u8, 2, 3]).unwrap();
-        db.flush().unwrap();
-    }
+    });
     let store = open(&path, clock, Durability::Flush);
     let err = store.read_all(1, 10).await.unwrap_err();
     assert!(
@@ -245,14 +247,9 @@ fn a_corrupt_last_record_fails_open_with_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     drop(SledStore::open(&path, SledOptions::default()).unwrap());
-    {
-        let db = sled::open(&path).unwrap();
-        db.open_tree(TREE_LOG)
-            .unwrap()
-            .insert(record_key(1), vec![9u8; 5])
-            .unwrap();
-        db.flush().unwrap();
-    }
+    alter_log(&path, |log| {
+        log.insert(record_key(1), vec![9u8; 5]).unwrap();
+    });
     match SledStore::open(&path, SledOptions::default()) {
         Err(StoreError::Corrupt { position: 1, .. }) => {}
         Err(other) => panic!("expected Corrupt at 1, got {other}"),
@@ -386,24 +383,23 @@ async fn a_new_store_writes_layout_three_with_blocks_and_index_chunks_in_one_tre
 /// Rewrite the store at `path` in layout 2, as builds before layout 3 wrote it: every record
 /// under its own key, one index entry per stream version, layout byte 2.
 fn downgrade_to_layout_two(path: &std::path::Path, records: &[caseledger_store::RecordedEvent]) {
-    let db = sled::open(path).unwrap();
-    let log = db.open_tree(TREE_LOG).unwrap();
-    log.clear().unwrap();
-    log.insert(META_FORMAT_KEY, &[1u8][..]).unwrap();
-    log.insert(META_LAYOUT_KEY, &[LAYOUT_V2][..]).unwrap();
-    for record in records {
-        log.insert(
-            record_key(record.position),
-            caseledger_store::codec::encode_record(record).unwrap(),
-        )
-        .unwrap();
-        log.insert(
-            chunk_key(&record.stream_id, record.stream_version),
-            &record.position.to_be_bytes()[..],
-        )
-        .unwrap();
-    }
-    db.flush().unwrap();
+    alter_log(path, |log| {
+        log.clear().unwrap();
+        log.insert(META_FORMAT_KEY, &[1u8][..]).unwrap();
+        log.insert(META_LAYOUT_KEY, &[LAYOUT_V2][..]).unwrap();
+        for record in records {
+            log.insert(
+                record_key(record.position),
+                caseledger_store::codec::encode_record(record).unwrap(),
+            )
+            .unwrap();
+            log.insert(
+                chunk_key(&record.stream_id, record.stream_version),
+                &record.position.to_be_bytes()[..],
+            )
+            .unwrap();
+        }
+    });
 }
 
 /// A layout-2 log is upgraded in place on open: the same records, streams and hash chain,
@@ -436,11 +432,10 @@ async fn a_layout_two_log_is_upgraded_in_place_and_reads_the_same() {
         downgrade_to_layout_two(&path, &all);
         if interrupted {
             // As a crash right after the upgrade was marked would leave it.
-            let db = sled::open(&path).unwrap();
-            let log = db.open_tree(TREE_LOG).unwrap();
-            log.insert(META_LAYOUT_KEY, &[LAYOUT_V3][..]).unwrap();
-            log.insert(META_UPGRADING_KEY, &[LAYOUT_V2][..]).unwrap();
-            db.flush().unwrap();
+            alter_log(&path, |log| {
+                log.insert(META_LAYOUT_KEY, &[LAYOUT_V3][..]).unwrap();
+                log.insert(META_UPGRADING_KEY, &[LAYOUT_V2][..]).unwrap();
+            });
         }
         {
             let store = open(&path, clock.clone(), Durability::Flush);
@@ -524,9 +519,7 @@ async fn corrupt_blocks_are_reported_not_panicked_on() {
         append_events(&store, "X100009", 60, 5).await;
     }
     // Flip a payload byte of position 20 (the fourth record of the block at 17).
-    {
-        let db = sled::open(&path).unwrap();
-        let log = db.open_tree(TREE_LOG).unwrap();
+    alter_log(&path, |log| {
         let value = log.get(block_key(17)).unwrap().unwrap();
         let block = BlockView::parse(17, &value).unwrap();
         let record = block.record(20).unwrap();
@@ -534,8 +527,7 @@ async fn corrupt_blocks_are_reported_not_panicked_on() {
         let mut bytes = value.to_vec();
         bytes[offset + record.len() - 70] ^= 0xFF;
         log.insert(block_key(17), bytes).unwrap();
-        db.flush().unwrap();
-    }
+    });
     {
         let store = open(&path, clock.clone(), Durability::Flush);
         let report = store.verify(1, None).await.unwrap();
@@ -544,14 +536,9 @@ async fn corrupt_blocks_are_reported_not_panicked_on() {
         assert!(store.verify(1, Some(19)).await.unwrap().is_ok());
     }
     // Truncate the block: it no longer parses.
-    {
-        let db = sled::open(&path).unwrap();
-        db.open_tree(TREE_LOG)
-            .unwrap()
-            .insert(block_key(17), vec![1u8, 0, 0, 0, 9])
-            .unwrap();
-        db.flush().unwrap();
-    }
+    alter_log(&path, |log| {
+        log.insert(block_key(17), vec![1u8, 0, 0, 0, 9]).unwrap();
+    });
     let store = open(&path, clock, Durability::Flush);
     let err = store.read_all(1, 100).await.unwrap_err();
     assert!(
