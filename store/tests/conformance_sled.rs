@@ -53,10 +53,30 @@ async fn append_events(store: &SledStore, stream: &str, count: u64, per_append: 
     }
 }
 
+/// Open the store's sled database directly, as a tool outside caseledger would. A store that
+/// was just dropped can still hold sled's file lock for a moment (sled's flusher thread lets
+/// go on its next tick), so retry a lock failure for up to two seconds, as `SledStore::open`
+/// does, instead of failing the test on a race with that thread.
+fn raw_sled(path: &std::path::Path) -> sled::Db {
+    let mut waited_ms: u64 = 0;
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(sled::Error::Io(io))
+                if io.to_string().contains("could not acquire lock") && waited_ms < 2_000 =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                waited_ms += 10;
+            }
+            Err(other) => panic!("opening {} with sled: {other}", path.display()),
+        }
+    }
+}
+
 /// Change the store's one tree behind its back (as disk corruption, or an older build, would)
 /// and flush.
 fn alter_log(path: &std::path::Path, change: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(path).unwrap();
+    let db = raw_sled(path);
     change(&db.open_tree(TREE_LOG).unwrap());
     db.flush().unwrap();
 }
@@ -259,7 +279,7 @@ fn a_corrupt_last_record_fails_open_with_a_typed_error() {
 
 /// Every entry of the store's one tree, as raw bytes: to show a refused open wrote nothing.
 fn raw_entries(path: &std::path::Path) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let db = sled::open(path).unwrap();
+    let db = raw_sled(path);
     let mut out = Vec::new();
     for name in db.tree_names() {
         let tree = db.open_tree(&name).unwrap();
@@ -299,7 +319,7 @@ async fn a_new_store_writes_layout_three_with_blocks_and_index_chunks_in_one_tre
             .unwrap();
     }
     {
-        let db = sled::open(&path).unwrap();
+        let db = raw_sled(&path);
         let names: Vec<Vec<u8>> = db.tree_names().iter().map(|n| n.to_vec()).collect();
         assert!(names.contains(&TREE_LOG.as_bytes().to_vec()), "{names:?}");
         for legacy in [
@@ -355,7 +375,7 @@ async fn a_new_store_writes_layout_three_with_blocks_and_index_chunks_in_one_tre
                 .unwrap();
         }
     }
-    let db = sled::open(&path).unwrap();
+    let db = raw_sled(&path);
     let log = db.open_tree(TREE_LOG).unwrap();
     let blocks: Vec<Vec<u8>> = log
         .scan_prefix([KEY_PREFIX_BLOCK])
@@ -474,7 +494,7 @@ async fn a_layout_two_log_is_upgraded_in_place_and_reads_the_same() {
                 .unwrap();
             assert!(store.verify(1, None).await.unwrap().is_ok());
         }
-        let db = sled::open(&path).unwrap();
+        let db = raw_sled(&path);
         let log = db.open_tree(TREE_LOG).unwrap();
         assert_eq!(
             log.get(META_LAYOUT_KEY).unwrap().unwrap().as_ref(),
@@ -567,7 +587,7 @@ fn a_layout_one_store_is_refused_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
     {
-        let db = sled::open(&path).unwrap();
+        let db = raw_sled(&path);
         db.open_tree("meta")
             .unwrap()
             .insert(b"format", &[1u8][..])
@@ -609,7 +629,7 @@ fn an_unknown_or_missing_layout_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         {
-            let db = sled::open(&path).unwrap();
+            let db = raw_sled(&path);
             let log = db.open_tree(TREE_LOG).unwrap();
             log.insert(record_key(1), vec![1u8; 40]).unwrap();
             if let Some(layout) = layout {
