@@ -25,6 +25,14 @@ const N_SHARDS: usize = 2;
 #[cfg(not(any(test, feature = "lock_free_delays")))]
 const N_SHARDS: usize = 256;
 
+/// caseledger patch: the smallest capacity a shard is given when the cache
+/// is too small for N_SHARDS shards of this size.
+#[cfg(not(any(test, feature = "lock_free_delays")))]
+const SHARD_CAPACITY_MIN: u64 = 2 * 1024 * 1024;
+
+#[cfg(any(test, feature = "lock_free_delays"))]
+const SHARD_CAPACITY_MIN: u64 = 128;
+
 struct AccessBlock {
     len: AtomicUsize,
     block: [AtomicU64; MAX_QUEUE_ITEMS],
@@ -220,10 +228,19 @@ impl Lru {
             "Please configure the cache \
              capacity to be at least 256 bytes"
         );
-        let shard_capacity = cache_capacity / N_SHARDS as u64;
+        // caseledger patch (vendor/sled/PATCHES.md): one shard per
+        // SHARD_CAPACITY_MIN of capacity, at most N_SHARDS. Upstream always
+        // used 256 shards; a shard keeps at least its latest page and only
+        // counts a page once MAX_QUEUE_ITEMS accesses have queued up, so a
+        // small cache held up to 256 pages plus 256 queues' worth beyond its
+        // capacity, more the bigger its pages.
+        let n_shards = usize::try_from(cache_capacity / SHARD_CAPACITY_MIN)
+            .unwrap_or(N_SHARDS)
+            .clamp(1, N_SHARDS);
+        let shard_capacity = cache_capacity / n_shards as u64;
 
-        let mut shards = Vec::with_capacity(N_SHARDS);
-        shards.resize_with(N_SHARDS, || {
+        let mut shards = Vec::with_capacity(n_shards);
+        shards.resize_with(n_shards, || {
             (AccessQueue::default(), FastLock::new(Shard::new(shard_capacity)))
         });
 
