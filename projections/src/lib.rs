@@ -27,7 +27,8 @@ pub use error::ProjectionError;
 pub use memory::{fold_store, MemoryFold, MemoryReadModels};
 pub use persisted::{
     catch_up, rebuild, rebuild_stream, rebuild_with, run_live, ReadModelDb, RebuildOptions,
-    RebuildReport, EVENTS_PER_PASS_MAX_DEFAULT, STREAMS_PER_PASS_MAX_DEFAULT,
+    RebuildReport, EVENTS_PER_PASS_MAX_DEFAULT, READ_MODEL_CACHE_BYTES_DEFAULT,
+    READ_MODEL_CACHE_BYTES_MIN, STREAMS_PER_PASS_MAX_DEFAULT,
 };
 pub use projection::{Projection, Rows};
 pub use source::RowSource;

@@ -36,9 +36,14 @@ use crate::{AsOf, Progress, ProjectionError};
 pub const EVENTS_PER_BATCH_MAX: u32 = READ_ALL_PAGE_EVENTS_MAX;
 
 /// sled page cache of the read-model database, in bytes. sled's default (1 GiB) would let a
-/// rebuild's resident memory grow with the size of the read models; reads of the current
-/// generation are scans, which a small cache serves as well.
-pub const READ_MODEL_CACHE_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// rebuild's resident memory grow with the size of the read models; a rebuild writes the new
+/// generation in key order and reports scan it, which a small cache serves as well. 16 MiB
+/// rather than 64: the same rebuild time, ~50 MiB less resident memory at every log size
+/// (docs/benchmarks.md, "fifth run").
+pub const READ_MODEL_CACHE_BYTES_DEFAULT: u64 = 16 * 1024 * 1024;
+/// Smallest read-model page cache [`ReadModelDb::open_with_cache`] accepts: sled splits the
+/// cache into 256 shards, and below 4 MiB a shard holds less than one leaf of rows.
+pub const READ_MODEL_CACHE_BYTES_MIN: u64 = 4 * 1024 * 1024;
 
 /// Longest wait for another handle's lock on the read-model database, in milliseconds.
 pub const OPEN_LOCK_WAIT_MS_MAX: u64 = 1_000;
@@ -67,12 +72,27 @@ impl ReadModelDb {
     /// handle, a few milliseconds later; so a lock conflict is retried for up to
     /// [`OPEN_LOCK_WAIT_MS_MAX`] before it is reported as [`ProjectionError::DatabaseInUse`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ProjectionError> {
+        Self::open_with_cache(path, READ_MODEL_CACHE_BYTES_DEFAULT)
+    }
+
+    /// [`ReadModelDb::open`] with a sled page cache of `cache_capacity_bytes` instead of
+    /// [`READ_MODEL_CACHE_BYTES_DEFAULT`] (at least [`READ_MODEL_CACHE_BYTES_MIN`]).
+    pub fn open_with_cache(
+        path: impl AsRef<Path>,
+        cache_capacity_bytes: u64,
+    ) -> Result<Self, ProjectionError> {
+        if cache_capacity_bytes < READ_MODEL_CACHE_BYTES_MIN {
+            return Err(ProjectionError::InvalidArgument(format!(
+                "a read-model page cache of {cache_capacity_bytes} bytes is below the \
+                 minimum of {READ_MODEL_CACHE_BYTES_MIN}"
+            )));
+        }
         let path = path.as_ref().to_path_buf();
         let mut waited_ms = 0;
         let db = loop {
             let opened = sled::Config::new()
                 .path(&path)
-                .cache_capacity(READ_MODEL_CACHE_BYTES_MAX)
+                .cache_capacity(cache_capacity_bytes)
                 .open();
             match opened {
                 Ok(db) => break db,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use caseledger_projections::{
     catch_up, fold_store, rebuild, rebuild_stream, run_live, AsOf, NoProgress, Projection,
-    ProjectionError, ReadModelDb, RowSource, Rows,
+    ProjectionError, ReadModelDb, RowSource, Rows, READ_MODEL_CACHE_BYTES_MIN,
 };
 use caseledger_store::{RecordedEvent, StreamId};
 use common::{Backend, TestLog};
@@ -374,6 +374,21 @@ fn a_read_model_database_held_open_is_reported_in_use_with_its_path() {
     drop(held);
     // Once the first handle is gone the database opens again.
     ReadModelDb::open(dir.path()).unwrap();
+}
+
+#[test]
+fn a_read_model_cache_below_the_minimum_is_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("readmodels");
+    let err = ReadModelDb::open_with_cache(&path, READ_MODEL_CACHE_BYTES_MIN - 1)
+        .err()
+        .expect("a cache below the minimum is refused");
+    assert!(matches!(err, ProjectionError::InvalidArgument(_)), "{err}");
+    assert!(err.to_string().contains("minimum"), "{err}");
+    assert!(!path.exists(), "nothing is created for a refused open");
+    // The smallest cache accepted works like the default one.
+    let db = ReadModelDb::open_with_cache(&path, READ_MODEL_CACHE_BYTES_MIN).unwrap();
+    assert_eq!(db.current_generation("cases").unwrap(), None);
 }
 
 /// A store whose page reads are not ready on the first poll, like a network store
