@@ -18,9 +18,20 @@
 //!   memory at once, in several passes.
 //!
 //! Each measurement runs `REBUILD_BENCH_RUNS` times (default 3); the table shows the median
-//! and best time and the highest peak RSS. The measurements open the log with a 64 MiB page cache
-//! (`SLED_CACHE_CAPACITY_BYTES_ONE_PASS`). Nothing is asserted: numbers go to
-//! docs/benchmarks.md. The binary uses mimalloc, as the `caseledger` CLI does.
+//! and best time, the highest peak RSS, and the RSS right after opening the log (sled's page
+//! table: the store's share, resident whatever the process then does). The measurements open
+//! the log with `SLED_CACHE_CAPACITY_BYTES_ONE_PASS` (16 MiB; `REBUILD_BENCH_LOG_CACHE_MIB`)
+//! and the read models with `READ_MODEL_CACHE_BYTES_DEFAULT` (16 MiB;
+//! `REBUILD_BENCH_READ_MODEL_CACHE_MIB`). Nothing is asserted: numbers go to
+//! docs/benchmarks.md.
+//!
+//! The binary uses mimalloc, as the `caseledger` CLI does, and the persisted and bounded
+//! modes run with `MIMALLOC_PURGE_DELAY=0`, as `caseledger rebuild` does. Other knobs:
+//! `REBUILD_BENCH_MODES=bounded` (which modes), `REBUILD_BENCH_KEEP=1` (keep each generated
+//! log as `$TMPDIR/caseledger-rebuild-bench-<events>` and measure nothing),
+//! `REBUILD_BENCH_REUSE=1` (measure such a kept log instead of generating one),
+//! `REBUILD_BENCH_PHASES_LOG=<dir>` (profile one log by phase), and the `system-allocator`
+//! feature (glibc malloc, so heaptrack and massif see every allocation).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,7 +49,9 @@ use caseledger_store::{
     SLED_CACHE_CAPACITY_BYTES_ONE_PASS,
 };
 
-/// The same allocator as the `caseledger` binary (src/main.rs).
+/// The same allocator as the `caseledger` binary (src/main.rs), unless the
+/// `system-allocator` feature asks for the system's, which heap profilers can see into.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -60,6 +73,22 @@ fn streams_per_pass() -> u64 {
 /// Events (of the cases held) folded per pass in the `bounded` mode.
 fn events_per_pass() -> u64 {
     env_list("REBUILD_BENCH_EVENTS_PER_PASS", &[250_000])[0].max(1)
+}
+
+/// The log's sled page cache in the measurements (`REBUILD_BENCH_LOG_CACHE_MIB`).
+fn log_cache_bytes() -> u64 {
+    env_list(
+        "REBUILD_BENCH_LOG_CACHE_MIB",
+        &[SLED_CACHE_CAPACITY_BYTES_ONE_PASS >> 20],
+    )[0] << 20
+}
+
+/// The read models' sled page cache (`REBUILD_BENCH_READ_MODEL_CACHE_MIB`).
+fn read_model_cache_bytes() -> u64 {
+    env_list(
+        "REBUILD_BENCH_READ_MODEL_CACHE_MIB",
+        &[caseledger_projections::READ_MODEL_CACHE_BYTES_DEFAULT >> 20],
+    )[0] << 20
 }
 
 /// A `kB` field of `/proc/self/status` (`VmHWM`: peak RSS, `VmRSS`: RSS now), in KiB.
@@ -167,25 +196,19 @@ fn generate(path: &Path, events: u64, cases: u32) {
     );
 }
 
-/// Child process: one measurement; prints `result <events> <seconds> <peak kiB> <digest>`.
+/// Child process: one measurement; prints
+/// `result <events> <seconds> <peak kiB> <digest> <kiB resident after opening the log>`.
 fn child(mode: &str, log: &Path, readmodels: &Path) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     // A rebuild pages through the log once: a small page cache bounds its memory.
-    let store = SledStore::open_with_cache(
-        log,
-        SledOptions::default(),
-        SLED_CACHE_CAPACITY_BYTES_ONE_PASS,
-    )
-    .unwrap();
+    let store = SledStore::open_with_cache(log, SledOptions::default(), log_cache_bytes()).unwrap();
     let head = rt.block_on(store.head()).unwrap();
-    // sled loads its page table for the whole log when it opens: the store's fixed share.
-    eprintln!(
-        "  {mode}: RSS after opening the log {} MiB",
-        rss_kib() / 1024
-    );
+    // sled loads its page table for the whole log when it opens: the store's own share,
+    // resident for as long as the log is open, whatever the process then does.
+    let opened_kib = rss_kib();
     let started = Instant::now();
     let mut measured_s = 0.0;
     let digests = match mode {
@@ -251,7 +274,7 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
             } else {
                 (usize::MAX, u64::MAX)
             };
-            let db = ReadModelDb::open(readmodels).unwrap();
+            let db = ReadModelDb::open_with_cache(readmodels, read_model_cache_bytes()).unwrap();
             let report = rt
                 .block_on(rebuild_with(
                     &store,
@@ -294,7 +317,10 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
     let digest: String = digests
         .get("performance")
         .map_or_else(|| "-".to_owned(), |d| d.chars().take(16).collect());
-    println!("result {head} {seconds} {} {digest}", peak_rss_kib());
+    println!(
+        "result {head} {seconds} {} {digest} {opened_kib}",
+        peak_rss_kib()
+    );
 }
 
 /// Where the in-memory fold spends its time: read pages, + decode payloads, + fold facts,
@@ -339,8 +365,15 @@ fn phases(rt: &tokio::runtime::Runtime, store: &SledStore, head: u64) {
     }
 }
 
-fn measure(mode: &str, log: &Path, readmodels: &Path) -> (u64, f64, u64, String) {
-    let output = Command::new(std::env::current_exe().unwrap())
+/// One measurement in a fresh child process: (events, seconds, peak KiB, digest, KiB
+/// resident after opening the log).
+fn measure(mode: &str, log: &Path, readmodels: &Path) -> (u64, f64, u64, String, u64) {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if matches!(mode, "persisted" | "bounded") {
+        // As `caseledger rebuild` does (src/main.rs, `return_freed_memory_at_once`).
+        command.env("MIMALLOC_PURGE_DELAY", "0");
+    }
+    let output = command
         .args(["--child", mode])
         .arg(log)
         .arg(readmodels)
@@ -356,6 +389,7 @@ fn measure(mode: &str, log: &Path, readmodels: &Path) -> (u64, f64, u64, String)
         f[2].parse().unwrap(),
         f[3].parse().unwrap(),
         f[4].to_owned(),
+        f[5].parse().unwrap(),
     )
 }
 
@@ -390,9 +424,15 @@ fn main() {
         events_per_pass()
     );
     println!(
-        "{:>10} | {:<9} | {:>9} | {:>12} | {:>12} | {:>13} | digest(perf)",
-        "events", "mode", "median s", "median ev/s", "best ev/s", "peak RSS MiB"
+        "{:>10} | {:<9} | {:>9} | {:>12} | {:>12} | {:>13} | {:>9} | digest(perf)",
+        "events", "mode", "median s", "median ev/s", "best ev/s", "peak RSS MiB", "open MiB"
     );
+    let modes: Vec<String> = match std::env::var("REBUILD_BENCH_MODES") {
+        Ok(list) => list.split(',').map(|m| m.trim().to_owned()).collect(),
+        Err(_) => ["read", "memory", "persisted", "bounded"]
+            .map(String::from)
+            .to_vec(),
+    };
     let runs = env_list("REBUILD_BENCH_RUNS", &[3])[0].max(1);
     for events in sizes {
         // REBUILD_BENCH_CASES fixes the cohort instead: the log grows by longer histories.
@@ -401,38 +441,47 @@ fn main() {
             Err(_) => u32::try_from((events / events_per_case).max(1)).unwrap(),
         };
         let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("log");
-        generate(&log, events, cases);
-        if std::env::var("REBUILD_BENCH_KEEP").is_ok() {
-            let kept = std::env::temp_dir().join(format!("caseledger-rebuild-bench-{events}"));
+        let kept = std::env::temp_dir().join(format!("caseledger-rebuild-bench-{events}"));
+        // REBUILD_BENCH_REUSE: measure a log kept by an earlier REBUILD_BENCH_KEEP run.
+        let reuse = std::env::var("REBUILD_BENCH_REUSE").is_ok() && kept.exists();
+        let log = if reuse {
+            eprintln!("  reusing {}", kept.display());
+            kept.clone()
+        } else {
+            let log = dir.path().join("log");
+            generate(&log, events, cases);
+            log
+        };
+        if !reuse && std::env::var("REBUILD_BENCH_KEEP").is_ok() {
             let _ = std::fs::remove_dir_all(&kept);
             std::fs::rename(&log, &kept).unwrap();
             eprintln!("  log kept at {}", kept.display());
             continue;
         }
-        for mode in ["read", "memory", "persisted", "bounded"] {
+        for mode in modes.iter().map(String::as_str) {
             // Each measurement `runs` times, in fresh processes: this machine's speed varies
             // by a third from one run to the next, so the median and the best are printed.
             let mut seconds = Vec::new();
-            let (mut head, mut peak_kib, mut digest) = (0, 0, String::new());
+            let (mut head, mut peak_kib, mut digest, mut open_kib) = (0, 0, String::new(), 0);
             for run in 0..runs {
                 let readmodels = dir.path().join(format!("readmodels-{mode}-{run}"));
-                let (h, s, p, d) = measure(mode, &log, &readmodels);
+                let (h, s, p, d, o) = measure(mode, &log, &readmodels);
                 let _ = std::fs::remove_dir_all(&readmodels);
                 assert!(
                     digest.is_empty() || digest == d,
                     "digests differ between runs"
                 );
-                (head, peak_kib, digest) = (h, peak_kib.max(p), d);
+                (head, peak_kib, digest, open_kib) = (h, peak_kib.max(p), d, open_kib.max(o));
                 seconds.push(s);
             }
             seconds.sort_by(f64::total_cmp);
             let median = seconds[seconds.len() / 2];
             println!(
-                "{head:>10} | {mode:<9} | {median:>9.2} | {:>12.0} | {:>12.0} | {:>13.1} | {digest}",
+                "{head:>10} | {mode:<9} | {median:>9.2} | {:>12.0} | {:>12.0} | {:>13.1} | {:>9.1} | {digest}",
                 head as f64 / median,
                 head as f64 / seconds[0],
-                peak_kib as f64 / 1024.0
+                peak_kib as f64 / 1024.0,
+                open_kib as f64 / 1024.0
             );
         }
     }
