@@ -170,14 +170,35 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
 
     /// Whether this fold keeps a state for `stream`.
     fn admits(&self, stream: &str) -> bool {
-        match &self.streams {
-            None => true,
-            Some((first, last)) => first.as_str() <= stream && stream <= last.as_str(),
+        in_range(self.streams.as_ref(), stream)
+    }
+
+    /// Advance past the next record, of a stream this fold does not hold, without its
+    /// payload decoded. Positions must still be gapless.
+    fn pass_over(&mut self, record: &RecordedEvent) -> Result<(), ProjectionError> {
+        if record.position != self.checkpoint + 1 {
+            return Err(ProjectionError::LogGap {
+                checkpoint: self.checkpoint,
+                got: record.position,
+            });
         }
+        // The readers decode every record of a stream this fold holds (`decode_page`); an
+        // undecoded one here would be an event silently left out of the read models.
+        assert!(
+            !self.admits(record.stream_id.as_str()),
+            "record {} of stream {} was not decoded for a fold that holds it",
+            record.position,
+            record.stream_id
+        );
+        self.skip(record);
+        Ok(())
     }
 
     /// Fold the next record of the log. Records must come in position order, gapless.
     pub fn fold(&mut self, record: &RecordedEvent) -> Result<(), ProjectionError> {
+        if !self.admits(record.stream_id.as_str()) {
+            return self.pass_over(record);
+        }
         let decoded = self.projection.decode(record);
         self.fold_decoded(record, decoded)
     }
@@ -352,13 +373,30 @@ type PageRead<'s> = std::pin::Pin<
     >,
 >;
 
-/// A page of records, each with what the projection decoded from it (or why it could not).
-type DecodedPage<D> = Vec<(RecordedEvent, Result<D, ProjectionError>)>;
+/// Whether `stream` lies in the inclusive range of stream ids (`None`: every stream).
+fn in_range(streams: Option<&(String, String)>, stream: &str) -> bool {
+    match streams {
+        None => true,
+        Some((first, last)) => first.as_str() <= stream && stream <= last.as_str(),
+    }
+}
 
-fn decode_page<P: Projection>(projection: &P, page: Vec<RecordedEvent>) -> DecodedPage<P::Decoded> {
+/// A page of records, each with what the projection decoded from it (or why it could not);
+/// `None` for a record of a stream outside the fold's range, which is not decoded.
+type DecodedPage<D> = Vec<(RecordedEvent, Option<Result<D, ProjectionError>>)>;
+
+/// Decode the payloads of the records of the streams in `streams`. One pass of a bounded
+/// rebuild holds a small range of the streams but reads every record of the log: decoding
+/// only its own saves the payload decoding of all the others, on every pass.
+fn decode_page<P: Projection>(
+    projection: &P,
+    streams: Option<&(String, String)>,
+    page: Vec<RecordedEvent>,
+) -> DecodedPage<P::Decoded> {
     page.into_iter()
         .map(|record| {
-            let decoded = projection.decode(&record);
+            let decoded =
+                in_range(streams, record.stream_id.as_str()).then(|| projection.decode(&record));
             (record, decoded)
         })
         .collect()
@@ -388,12 +426,13 @@ fn fold_page<P: Projection>(
             return Ok(true);
         }
         match as_of {
-            AsOf::Now => fold.fold_decoded(&record, decoded)?,
             // recorded_at is non-decreasing by position: the first later record ends the prefix.
             AsOf::Recorded(at_us) if record.recorded_at_us > at_us => return Ok(true),
-            AsOf::Recorded(_) => fold.fold_decoded(&record, decoded)?,
             AsOf::Effective(at_us) if record.effective_at_us > at_us => fold.skip(&record),
-            AsOf::Effective(_) => fold.fold_decoded(&record, decoded)?,
+            AsOf::Now | AsOf::Recorded(_) | AsOf::Effective(_) => match decoded {
+                Some(decoded) => fold.fold_decoded(&record, decoded)?,
+                None => fold.pass_over(&record)?,
+            },
         }
     }
     Ok(false)
@@ -433,6 +472,8 @@ pub(crate) async fn fold_pages<P: Projection>(
         return Ok(());
     }
     let projection = fold.projection;
+    let streams = fold.streams.clone();
+    let streams = streams.as_ref();
     let page_events = u64::from(FOLD_PAGE_EVENTS);
     let first_page = match poll_once(store.read_all(first, FOLD_PAGE_EVENTS)) {
         Ok(page) => page?,
@@ -483,7 +524,7 @@ pub(crate) async fn fold_pages<P: Projection>(
                             }
                         };
                         if pages
-                            .send(Ahead::Page(decode_page(projection, page)))
+                            .send(Ahead::Page(decode_page(projection, streams, page)))
                             .is_err()
                         {
                             return;
@@ -532,8 +573,10 @@ async fn fold_on_this_task<P: Projection>(
     progress: &mut dyn Progress,
 ) -> Result<(), ProjectionError> {
     let projection = fold.projection;
+    let streams = fold.streams.clone();
     while let Some(last) = page.last().map(|r| r.position) {
-        let stop = fold_page(fold, decode_page(projection, page), head, as_of)?;
+        let decoded = decode_page(projection, streams.as_ref(), page);
+        let stop = fold_page(fold, decoded, head, as_of)?;
         progress.update(projection.name(), fold.checkpoint, head);
         if stop || last >= head {
             break;

@@ -6,8 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use caseledger_projections::{
-    catch_up, fold_store, rebuild, rebuild_stream, run_live, AsOf, NoProgress, Projection,
-    ProjectionError, ReadModelDb, RowSource, Rows, READ_MODEL_CACHE_BYTES_MIN,
+    catch_up, fold_store, rebuild, rebuild_stream, rebuild_with, run_live, AsOf, NoProgress,
+    Projection, ProjectionError, ReadModelDb, RebuildOptions, RowSource, Rows,
+    READ_MODEL_CACHE_BYTES_MIN,
 };
 use caseledger_store::{RecordedEvent, StreamId};
 use common::{Backend, TestLog};
@@ -197,6 +198,95 @@ fn an_undecodable_event_is_a_typed_error_and_writes_nothing() {
         .is_err());
     assert_eq!(db.current_generation("toy").unwrap(), Some(1));
     assert_eq!(db.view(&Toy).unwrap().unwrap().digests().unwrap(), before);
+}
+
+/// [`Toy`], counting the payloads it decodes.
+#[derive(Default)]
+struct CountingToy {
+    decodes: std::sync::atomic::AtomicU64,
+}
+
+impl Projection for CountingToy {
+    type State = ToyState;
+    type Decoded = ();
+    fn name(&self) -> &'static str {
+        Toy.name()
+    }
+    fn models(&self) -> &'static [&'static str] {
+        Toy.models()
+    }
+    fn decode(&self, record: &RecordedEvent) -> Result<(), ProjectionError> {
+        self.decodes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Toy.decode(record)
+    }
+    fn apply(
+        &self,
+        state: &mut ToyState,
+        record: &RecordedEvent,
+        decoded: (),
+    ) -> Result<(), ProjectionError> {
+        Toy.apply(state, record, decoded)
+    }
+    fn rows(&self, stream: &str, state: &ToyState, out: &mut Rows) {
+        Toy.rows(stream, state, out);
+    }
+}
+
+/// Each pass of a bounded rebuild reads the whole log but decodes only the payloads of its
+/// own streams, so every payload is decoded once however many passes there are; and an
+/// undecodable payload is still found, by the pass that holds its stream.
+#[test]
+fn a_bounded_rebuild_decodes_each_payload_once_and_still_finds_a_bad_one() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let store = TestLog::memory();
+    // 6 streams, interleaved, 60 events: 3 passes of 2 streams.
+    let events: Vec<(u8, u8)> = (0..60u8).map(|i| (i % 6, i % 3)).collect();
+    fill(&store, &events);
+    let db = ReadModelDb::open(dir.path()).unwrap();
+    let one_pass = rt
+        .block_on(rebuild(store.dyn_store(), &db, &Toy, &mut NoProgress))
+        .unwrap();
+    let bounded_options = RebuildOptions {
+        streams_per_pass_max: 2,
+        ..RebuildOptions::default()
+    };
+    let counting = CountingToy::default();
+    let bounded = rt
+        .block_on(rebuild_with(
+            store.dyn_store(),
+            &db,
+            &counting,
+            bounded_options,
+            &mut NoProgress,
+        ))
+        .unwrap();
+    assert_eq!(bounded.passes, 3);
+    assert_eq!(bounded.digests, one_pass.digests);
+    assert_eq!(
+        counting.decodes.load(std::sync::atomic::Ordering::Relaxed),
+        60,
+        "each of the 60 payloads decoded once, not once per pass"
+    );
+    // A bad payload in a stream of the last pass (X5) fails the rebuild, naming its position,
+    // and the generation in service stays.
+    let in_service = db.current_generation("toy").unwrap();
+    let bad = store.push("X5", "Garbled", vec![0xFF], 60, 60);
+    let err = rt
+        .block_on(rebuild_with(
+            store.dyn_store(),
+            &db,
+            &CountingToy::default(),
+            bounded_options,
+            &mut NoProgress,
+        ))
+        .unwrap_err();
+    assert!(
+        matches!(err, ProjectionError::UndecodableEvent { position, .. } if position == bad),
+        "{err}"
+    );
+    assert_eq!(db.current_generation("toy").unwrap(), in_service);
 }
 
 #[test]
