@@ -130,6 +130,9 @@ pub struct MemoryFold<'p, P: Projection> {
     projection: &'p P,
     index: std::collections::HashMap<String, usize>,
     states: Vec<(String, P::State)>,
+    /// Events folded into each state (same index as `states`): a rebuild cuts its write
+    /// batches by events, since a stream's rows and state grow with its history.
+    events: Vec<u64>,
     checkpoint: u64,
     events_folded: u64,
     /// One pass of a bounded rebuild folds only the streams whose ids lie in this inclusive
@@ -145,6 +148,7 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
             projection,
             index: std::collections::HashMap::new(),
             states: Vec::new(),
+            events: Vec::new(),
             checkpoint: 0,
             events_folded: 0,
             streams: None,
@@ -228,6 +232,7 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
                 }
                 self.states
                     .push((record.stream_id.clone(), P::State::default()));
+                self.events.push(0);
                 self.index
                     .insert(record.stream_id.clone(), self.states.len() - 1);
                 self.states.len() - 1
@@ -235,6 +240,7 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
         };
         self.projection
             .apply(&mut self.states[at].1, record, decoded?)?;
+        self.events[at] += 1;
         self.skip(record);
         self.events_folded += 1;
         Ok(())
@@ -260,6 +266,11 @@ impl<'p, P: Projection> MemoryFold<'p, P> {
             self.states.iter().map(|(k, v)| (k, v)).collect();
         states.sort_unstable_by(|a, b| a.0.cmp(b.0));
         states
+    }
+
+    /// Events folded into `stream`'s state (0 for a stream this fold does not hold).
+    pub(crate) fn events_of(&self, stream: &str) -> u64 {
+        self.index.get(stream).map_or(0, |&at| self.events[at])
     }
 
     /// Derive every stream's rows and each model's digest.

@@ -395,6 +395,40 @@ fn fold_batch<P: Projection>(
 /// events a case) a rebuild at 1,000,000 events peaked ~250 MiB higher.
 pub const STREAMS_PER_WRITE_BATCH_MAX: usize = 128;
 
+/// Most events (folded into the streams of the batch) in one write batch of a full rebuild; a
+/// stream with more is a batch of its own. A stream's rows and state grow with its history,
+/// so batches of a fixed number of streams would grow with the histories, and with them the
+/// memory a rebuild holds for writing; this keeps that memory bounded whatever the histories.
+/// 12,800 is [`STREAMS_PER_WRITE_BATCH_MAX`] streams of 100 events, ~4 MiB of rows and
+/// states. (At 200 to 400 events a case it did not lower the benchmark's peak measurably:
+/// the batches are small beside what sled retains of the pages written, docs/benchmarks.md
+/// "fifth run".)
+pub const EVENTS_PER_WRITE_BATCH_MAX: u64 = 12_800;
+
+/// Cut `items` (streams in key order) into consecutive batches of at most
+/// [`STREAMS_PER_WRITE_BATCH_MAX`] items and, but for a single item, at most
+/// [`EVENTS_PER_WRITE_BATCH_MAX`] events, as `events` counts them. Greedy: a batch ends only
+/// when the next item would break a limit.
+fn write_batches<T>(items: &[T], events: impl Fn(&T) -> u64) -> Vec<&[T]> {
+    let mut batches = Vec::new();
+    let (mut start, mut total) = (0, 0u64);
+    for (at, item) in items.iter().enumerate() {
+        let n = events(item);
+        if at > start
+            && (at - start == STREAMS_PER_WRITE_BATCH_MAX
+                || total.saturating_add(n) > EVENTS_PER_WRITE_BATCH_MAX)
+        {
+            batches.push(&items[start..at]);
+            (start, total) = (at, 0);
+        }
+        total = total.saturating_add(n);
+    }
+    if start < items.len() {
+        batches.push(&items[start..]);
+    }
+    batches
+}
+
 /// Write every stream's state and rows from `fold` into the (not yet in service) generation
 /// `tree`. Returns each model's digest over the streams written, computed on the way: streams
 /// come in key order and each stream's rows in local-key order, and a model row key is
@@ -413,8 +447,7 @@ fn write_generation<P: Projection>(
 ) -> Result<(), ProjectionError> {
     let models = projection.models().len();
     let states = fold.states();
-    let batches: Vec<&[(&String, &P::State)]> =
-        states.chunks(STREAMS_PER_WRITE_BATCH_MAX).collect();
+    let batches = write_batches(&states, |(stream, _)| fold.events_of(stream));
     std::thread::scope(|scope| {
         let (to_write, written) =
             std::sync::mpsc::sync_channel::<sled::Batch>(WRITE_BATCHES_IN_FLIGHT_MAX);
@@ -461,12 +494,13 @@ fn write_generation<P: Projection>(
 }
 
 /// Batches derived but not yet written by [`write_generation`]'s writer thread: two let
-/// deriving run a batch ahead of writing; each holds [`STREAMS_PER_WRITE_BATCH_MAX`]
-/// streams, so this bounds the memory held for writing.
+/// deriving run a batch ahead of writing; each holds at most [`STREAMS_PER_WRITE_BATCH_MAX`]
+/// streams and [`EVENTS_PER_WRITE_BATCH_MAX`] events, so this bounds the memory held for
+/// writing.
 const WRITE_BATCHES_IN_FLIGHT_MAX: usize = 2;
 
-/// Write batches between two flushes of the new generation (each batch is
-/// [`STREAMS_PER_WRITE_BATCH_MAX`] streams, ~4 MiB of rows and states at 100 events a case).
+/// Write batches between two flushes of the new generation (each batch at most
+/// [`EVENTS_PER_WRITE_BATCH_MAX`] events, ~4 MiB of rows and states).
 /// Measured at 1,000,000 events (batches of 256 then): peak memory 663 → 619 MiB, time
 /// unchanged.
 const WRITE_BATCHES_PER_FLUSH: usize = 2;
@@ -918,6 +952,54 @@ mod tests {
         );
         // An empty log is one empty pass.
         assert_eq!(plan(&[], 1, 1), vec![None]);
+    }
+
+    proptest::proptest! {
+        /// Write batches are the streams in order, each within both limits (or one stream),
+        /// and end only where the next stream would break a limit.
+        #[test]
+        fn write_batches_keep_order_and_both_limits(
+            events in proptest::collection::vec(0u64..20_000, 0..600),
+        ) {
+            let batches = write_batches(&events, |n| *n);
+            let joined: Vec<u64> = batches.iter().flat_map(|b| b.iter().copied()).collect();
+            proptest::prop_assert_eq!(&joined, &events);
+            for (at, batch) in batches.iter().enumerate() {
+                let total: u64 = batch.iter().sum();
+                proptest::prop_assert!(!batch.is_empty());
+                proptest::prop_assert!(batch.len() <= STREAMS_PER_WRITE_BATCH_MAX);
+                proptest::prop_assert!(batch.len() == 1 || total <= EVENTS_PER_WRITE_BATCH_MAX);
+                if let Some(next) = batches.get(at + 1) {
+                    proptest::prop_assert!(
+                        batch.len() == STREAMS_PER_WRITE_BATCH_MAX
+                            || total + next[0] > EVENTS_PER_WRITE_BATCH_MAX
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn write_batches_of_long_histories_hold_fewer_streams() {
+        // 100 events a stream: 128 streams a batch; 400 events: 32.
+        let short = vec![100u64; 300];
+        let sizes: Vec<usize> = write_batches(&short, |n| *n)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(sizes, vec![128, 128, 44]);
+        let long = vec![400u64; 70];
+        let sizes: Vec<usize> = write_batches(&long, |n| *n)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(sizes, vec![32, 32, 6]);
+        // A stream longer than a batch is a batch of its own.
+        let sizes: Vec<usize> = write_batches(&[5, 20_000, 5], |n| *n)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(sizes, vec![1, 1, 1]);
     }
 
     #[test]
