@@ -489,6 +489,24 @@ impl Page {
         self.cache_infos.iter().map(|ci| ci.log_size).sum()
     }
 
+    /// caseledger patch (vendor/sled/PATCHES.md §4): the size the cache
+    /// counts for this page. Upstream counted `log_size`, the page's bytes in
+    /// the log; but a message over a quarter of a segment is written to a
+    /// blob file and takes only a pointer's bytes in the log, so a node of
+    /// hundreds of KiB was counted as a few bytes and never evicted. For a
+    /// page with a blob fragment, count the bytes its node holds in memory
+    /// when that is more (only then: `Node::rss` walks every key and value).
+    pub(crate) fn cache_size(&self) -> u64 {
+        let log_size = self.log_size();
+        if !self.cache_infos.iter().any(|ci| ci.pointer.is_blob()) {
+            return log_size;
+        }
+        match self.update.as_deref() {
+            Some(Update::Node(node)) => log_size.max(node.rss()),
+            _ => log_size,
+        }
+    }
+
     fn ts(&self) -> u64 {
         self.cache_infos.last().map_or(0, |ci| ci.ts)
     }
@@ -1110,7 +1128,7 @@ impl PageCache {
 
                     // possibly evict an item now that our cache has grown
                     let total_page_size =
-                        unsafe { new_shared.deref().log_size() };
+                        unsafe { new_shared.deref().cache_size() };
                     let to_evict =
                         self.lru.accessed(pid, total_page_size, guard);
                     trace!(
@@ -1306,7 +1324,7 @@ impl PageCache {
 
                     // possibly evict an item now that our cache has grown
                     let total_page_size =
-                        unsafe { new_shared.deref().log_size() };
+                        unsafe { new_shared.deref().cache_size() };
                     let to_evict =
                         self.lru.accessed(pid, total_page_size, guard);
                     trace!(
@@ -1543,7 +1561,7 @@ impl PageCache {
 
                     // possibly evict an item now that our cache has grown
                     let total_page_size =
-                        unsafe { new_shared.deref().log_size() };
+                        unsafe { new_shared.deref().cache_size() };
                     let to_evict =
                         self.lru.accessed(pid, total_page_size, guard);
                     trace!(
@@ -1684,7 +1702,7 @@ impl PageCache {
 
             if page_view.update.is_some() {
                 // possibly evict an item now that our cache has grown
-                let total_page_size = page_view.log_size();
+                let total_page_size = page_view.cache_size();
                 let to_evict = self.lru.accessed(pid, total_page_size, guard);
                 trace!(
                     "accessed pid {} -> paging out pids {:?}",
@@ -1759,7 +1777,7 @@ impl PageCache {
             }
 
             // possibly evict an item now that our cache has grown
-            let total_page_size = unsafe { new_shared.deref().log_size() };
+            let total_page_size = unsafe { new_shared.deref().cache_size() };
             let to_evict = self.lru.accessed(pid, total_page_size, guard);
             trace!("accessed pid {} -> paging out pids {:?}", pid, to_evict);
             if !to_evict.is_empty() {
