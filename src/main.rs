@@ -22,8 +22,9 @@ extern "C" {
 /// delay. A bounded rebuild frees each pass's states, rows and pages before the next pass
 /// allocates as much again; with the delay, the freed memory is still resident when the next
 /// pass peaks, and the rebuild's peak rose with the number of passes, so with the size of the
-/// log (docs/benchmarks.md, "fifth run": ~100 MiB less at 1,000,000 to 8,000,000 events, for
-/// ~10% more time). Only `rebuild` asks for it: elsewhere the delay is worth its speed.
+/// log (docs/benchmarks.md, "fifth run": 45–115 MiB less at 2,000,000 to 8,000,000 events, for
+/// up to ~30% more time). Only `rebuild` asks for it, because a rebuild is where memory, not
+/// speed, is what an operator has to plan for; elsewhere the delay is worth its speed.
 fn return_freed_memory_at_once() {
     // SAFETY: `mi_option_set` only stores `value` in mimalloc's table of options; the index
     // is a valid `mi_option_t` of the bundled mimalloc, and any `long` is a valid delay.

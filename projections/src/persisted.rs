@@ -41,8 +41,11 @@ pub const EVENTS_PER_BATCH_MAX: u32 = READ_ALL_PAGE_EVENTS_MAX;
 /// rather than 64: the same rebuild time, ~50 MiB less resident memory at every log size
 /// (docs/benchmarks.md, "fifth run").
 pub const READ_MODEL_CACHE_BYTES_DEFAULT: u64 = 16 * 1024 * 1024;
-/// Smallest read-model page cache [`ReadModelDb::open_with_cache`] accepts: sled splits the
-/// cache into 256 shards, and below 4 MiB a shard holds less than one leaf of rows.
+/// Smallest read-model page cache [`ReadModelDb::open_with_cache`] accepts: the vendored sled
+/// splits a cache into shards of 2 MiB (vendor/sled/PATCHES.md §3), and a shard never evicts
+/// its most recent page, so a cache of one or two shards holds its capacity plus up to a leaf
+/// of rows (hundreds of KiB for a long history) each; below 4 MiB that slack would be most of
+/// the cache. Smaller caches were not measured.
 pub const READ_MODEL_CACHE_BYTES_MIN: u64 = 4 * 1024 * 1024;
 
 /// Longest wait for another handle's lock on the read-model database, in milliseconds.
