@@ -30,6 +30,8 @@
 //! `REBUILD_BENCH_MODES=bounded` (which modes), `REBUILD_BENCH_KEEP=1` (keep each generated
 //! log as `$TMPDIR/caseledger-rebuild-bench-<events>` and measure nothing),
 //! `REBUILD_BENCH_REUSE=1` (measure such a kept log instead of generating one),
+//! `REBUILD_BENCH_TRACE_PASSES=1` (print the RSS as each pass of a rebuild ends its fold),
+//! `REBUILD_BENCH_READ_TIMES=N` (the read mode reads the log N times, printing the RSS),
 //! `REBUILD_BENCH_PHASES_LOG=<dir>` (profile one log by phase), and the `system-allocator`
 //! feature (glibc malloc, so heaptrack and massif see every allocation).
 
@@ -42,7 +44,7 @@ use caseledger_projections::case::CaseProjection;
 use caseledger_projections::codec::encode_event;
 use caseledger_projections::synthetic::Cohort;
 use caseledger_projections::{
-    fold_store, rebuild_with, AsOf, NoProgress, ReadModelDb, RebuildOptions, RowSource,
+    fold_store, rebuild_with, AsOf, ReadModelDb, RebuildOptions, RowSource,
 };
 use caseledger_store::{
     Durability, EventStore, ExpectedVersion, NewEvent, SledOptions, SledStore, StreamId,
@@ -107,6 +109,37 @@ fn peak_rss_kib() -> u64 {
 
 fn rss_kib() -> u64 {
     status_kib("VmRSS")
+}
+
+/// Bytes the heap holds in live allocations now (glibc's `mallinfo2`: `uordblks` plus the
+/// `hblkhd` of mmapped chunks), with the `system-allocator` feature; `None` under mimalloc.
+/// Beside the RSS it tells memory the program holds from memory the allocator keeps.
+#[cfg(feature = "system-allocator")]
+fn live_heap_bytes() -> Option<u64> {
+    #[repr(C)]
+    struct Mallinfo2 {
+        arena: usize,
+        ordblks: usize,
+        smblks: usize,
+        hblks: usize,
+        hblkhd: usize,
+        usmblks: usize,
+        fsmblks: usize,
+        uordblks: usize,
+        fordblks: usize,
+        keepcost: usize,
+    }
+    extern "C" {
+        fn mallinfo2() -> Mallinfo2;
+    }
+    // SAFETY: glibc's mallinfo2 takes no arguments and returns a plain struct.
+    let info = unsafe { mallinfo2() };
+    Some((info.uordblks + info.hblkhd) as u64)
+}
+
+#[cfg(not(feature = "system-allocator"))]
+fn live_heap_bytes() -> Option<u64> {
+    None
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -275,6 +308,22 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
                 (usize::MAX, u64::MAX)
             };
             let db = ReadModelDb::open_with_cache(readmodels, read_model_cache_bytes()).unwrap();
+            // `REBUILD_BENCH_TRACE_PASSES=1`: the RSS each time a pass has folded the log up
+            // to the head (before it writes), to stderr — whether memory climbs pass by pass.
+            let trace_passes = std::env::var_os("REBUILD_BENCH_TRACE_PASSES").is_some();
+            let mut pass = 0u32;
+            let mut trace = |_: &str, position: u64, head: u64| {
+                if trace_passes && position == head {
+                    pass += 1;
+                    let heap = live_heap_bytes()
+                        .map_or_else(String::new, |b| format!(", live heap {} MiB", b >> 20));
+                    eprintln!(
+                        "  pass {pass}: folded, RSS {} MiB{heap}, {:.1} s",
+                        rss_kib() / 1024,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+            };
             let report = rt
                 .block_on(rebuild_with(
                     &store,
@@ -284,7 +333,7 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
                         streams_per_pass_max,
                         events_per_pass_max,
                     },
-                    &mut NoProgress,
+                    &mut trace,
                 ))
                 .unwrap();
             db.flush().unwrap();
@@ -293,12 +342,20 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
         }
         "read" => {
             // Only page through the log: the store's own share of time and memory.
-            let mut next = 1;
-            while next <= head {
-                let page = rt
-                    .block_on(store.read_all(next, caseledger_store::READ_ALL_PAGE_EVENTS_MAX))
-                    .unwrap();
-                next += page.len() as u64;
+            // `REBUILD_BENCH_READ_TIMES=N` reads it N times, printing the RSS after each —
+            // whether reading alone, pass after pass, makes memory climb.
+            let times = env_list("REBUILD_BENCH_READ_TIMES", &[1])[0].max(1);
+            for time in 1..=times {
+                let mut next = 1;
+                while next <= head {
+                    let page = rt
+                        .block_on(store.read_all(next, caseledger_store::READ_ALL_PAGE_EVENTS_MAX))
+                        .unwrap();
+                    next += page.len() as u64;
+                }
+                if times > 1 {
+                    eprintln!("  read {time}: RSS {} MiB", rss_kib() / 1024);
+                }
             }
             BTreeMap::new()
         }

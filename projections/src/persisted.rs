@@ -393,9 +393,10 @@ fn fold_batch<P: Projection>(
 }
 
 /// Most streams written to a new generation in one sled batch: bounds the batch's memory
-/// (about seven batches are alive at once: two being derived, two waiting to be digested,
-/// two queued for the writer, one being written). At 1,024 streams (~30 MiB a batch at 100
-/// events a case) a rebuild at 1,000,000 events peaked ~250 MiB higher.
+/// (at most five batches are alive at once: two being derived, two done and waiting — one
+/// per deriving thread, `parallel::map_in_order` — and one being digested and written). At
+/// 1,024 streams (~30 MiB a batch at 100 events a case) a rebuild at 1,000,000 events peaked
+/// ~250 MiB higher.
 pub const STREAMS_PER_WRITE_BATCH_MAX: usize = 128;
 
 /// Most events (folded into the streams of the batch) in one write batch of a full rebuild; a
@@ -439,9 +440,14 @@ fn write_batches<T>(items: &[T], events: impl Fn(&T) -> u64) -> Vec<&[T]> {
 /// met in exactly the order a scan of the tree would give.
 ///
 /// Batches of [`STREAMS_PER_WRITE_BATCH_MAX`] streams are derived (rows, blobs, state JSON)
-/// on [`crate::memory::FINISH_THREADS_MAX`] threads, digested in key order on this one, and
-/// written into sled, in order, by a writer thread behind a channel of
-/// [`WRITE_BATCHES_IN_FLIGHT_MAX`] batches.
+/// on [`crate::memory::FINISH_THREADS_MAX`] threads, then digested and written into sled, in
+/// key order, on this thread. Writing here rather than on a writer thread of its own matters
+/// for memory, not time: the pages sled keeps for every page written (page-table entries,
+/// fragment lists) live as long as the database, and they are allocated by the thread that
+/// writes. A writer thread per pass left them scattered over allocator pages that its exit
+/// abandoned half-used, and a bounded rebuild's resident memory climbed pass by pass while
+/// its live heap stayed flat (docs/benchmarks.md, "sixth run": 8,000,000 events, 33 passes,
+/// peak RSS 327 → 292 MiB).
 fn write_generation<P: Projection>(
     tree: &sled::Tree,
     projection: &P,
@@ -451,56 +457,29 @@ fn write_generation<P: Projection>(
     let models = projection.models().len();
     let states = fold.states();
     let batches = write_batches(&states, |(stream, _)| fold.events_of(stream));
-    std::thread::scope(|scope| {
-        let (to_write, written) =
-            std::sync::mpsc::sync_channel::<sled::Batch>(WRITE_BATCHES_IN_FLIGHT_MAX);
-        let writer = scope.spawn(move || -> Result<(), ProjectionError> {
-            let mut unflushed_batches = 0;
-            for batch in written {
-                tree.apply_batch(batch)?;
-                unflushed_batches += 1;
-                // sled can only evict pages it has written out: without a flush now and then,
-                // a rebuild's memory grows with everything it wrote since sled's last
-                // background flush.
-                if unflushed_batches == WRITE_BATCHES_PER_FLUSH {
-                    tree.flush()?;
-                    unflushed_batches = 0;
-                }
+    assert_eq!(digests.len(), models, "one digest per model");
+    let mut unflushed_batches = 0;
+    crate::parallel::map_in_order(
+        &batches,
+        crate::memory::FINISH_THREADS_MAX,
+        |batch| derive_write_batch(projection, models, batch),
+        |(batch, framed)| {
+            for (digest, rows) in digests.iter_mut().zip(&framed) {
+                sha2::Digest::update(digest, rows);
+            }
+            tree.apply_batch(batch)?;
+            unflushed_batches += 1;
+            // sled can only evict pages it has written out: without a flush now and then,
+            // a rebuild's memory grows with everything it wrote since sled's last
+            // background flush.
+            if unflushed_batches == WRITE_BATCHES_PER_FLUSH {
+                tree.flush()?;
+                unflushed_batches = 0;
             }
             Ok(())
-        });
-        assert_eq!(digests.len(), models, "one digest per model");
-        // The writer only hangs up after a write error, which is reported below.
-        let writer_gone =
-            || ProjectionError::InvalidArgument("read-model writer stopped".to_owned());
-        let derived = crate::parallel::map_in_order(
-            &batches,
-            crate::memory::FINISH_THREADS_MAX,
-            |batch| derive_write_batch(projection, models, batch),
-            |(batch, framed)| {
-                for (digest, rows) in digests.iter_mut().zip(&framed) {
-                    sha2::Digest::update(digest, rows);
-                }
-                to_write.send(batch).map_err(|_| writer_gone())
-            },
-        );
-        // Closing the channel ends the writer once it has written everything sent.
-        drop(to_write);
-        let written = match writer.join() {
-            Ok(written) => written,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        // A write error explains a derive that stopped because the writer had gone.
-        written?;
-        derived
-    })
+        },
+    )
 }
-
-/// Batches derived but not yet written by [`write_generation`]'s writer thread: two let
-/// deriving run a batch ahead of writing; each holds at most [`STREAMS_PER_WRITE_BATCH_MAX`]
-/// streams and [`EVENTS_PER_WRITE_BATCH_MAX`] events, so this bounds the memory held for
-/// writing.
-const WRITE_BATCHES_IN_FLIGHT_MAX: usize = 2;
 
 /// Write batches between two flushes of the new generation (each batch at most
 /// [`EVENTS_PER_WRITE_BATCH_MAX`] events, ~4 MiB of rows and states).
