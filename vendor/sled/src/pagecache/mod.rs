@@ -2095,7 +2095,13 @@ impl PageCache {
 
             trace!("load_snapshot pid {} {:?}", pid, state);
 
-            let mut cache_infos = Vec::default();
+            // caseledger (PATCHES.md §5): exactly as many entries as the page has
+            // fragments. `Vec::default()` plus pushes gave every page room for at least
+            // four (192 bytes) — for every page of the database, for as long as it is open.
+            let mut cache_infos = Vec::with_capacity(match *state {
+                PageState::Present { ref frags, .. } => 1 + frags.len(),
+                _ => 1,
+            });
 
             let guard = pin();
 
