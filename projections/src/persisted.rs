@@ -441,13 +441,11 @@ fn write_batches<T>(items: &[T], events: impl Fn(&T) -> u64) -> Vec<&[T]> {
 ///
 /// Batches of [`STREAMS_PER_WRITE_BATCH_MAX`] streams are derived (rows, blobs, state JSON)
 /// on [`crate::memory::FINISH_THREADS_MAX`] threads, then digested and written into sled, in
-/// key order, on this thread. Writing here rather than on a writer thread of its own matters
-/// for memory, not time: the pages sled keeps for every page written (page-table entries,
-/// fragment lists) live as long as the database, and they are allocated by the thread that
-/// writes. A writer thread per pass left them scattered over allocator pages that its exit
-/// abandoned half-used, and a bounded rebuild's resident memory climbed pass by pass while
-/// its live heap stayed flat (docs/benchmarks.md, "sixth run": 8,000,000 events, 33 passes,
-/// peak RSS 327 → 292 MiB).
+/// key order, on this thread. There used to be a writer thread per pass besides; it only
+/// overlapped the digests, which are cheap, so writing here costs no time and is one thread
+/// and one channel fewer. (It was suspected of stranding sled's per-page bookkeeping on
+/// allocator pages its exit abandoned; back to back at 8,000,000 events the peak was the same
+/// within the noise either way — docs/benchmarks.md, "sixth run".)
 fn write_generation<P: Projection>(
     tree: &sled::Tree,
     projection: &P,
