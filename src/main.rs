@@ -9,8 +9,9 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay`: index 15 of `mi_option_t` in the mimalloc that libmimalloc-sys
-/// 0.1.49 bundles (c_src/mimalloc/v3/include/mimalloc.h), which its Rust API does not name.
+/// `mi_option_purge_delay`: index 15 of `mi_option_t` in the mimalloc 2 that libmimalloc-sys
+/// 0.1.49 bundles (c_src/mimalloc/v2/include/mimalloc.h; the workspace asks for mimalloc 2 with
+/// the `v2` feature — index 15 in its mimalloc 3 too), which its Rust API does not name.
 const MIMALLOC_OPTION_PURGE_DELAY: std::ffi::c_int = 15;
 
 extern "C" {
