@@ -1,5 +1,5 @@
 //! `caseledger replay | explain | verify | export | import-log`: audit replay on the command
-//! line, a thin shell over `caseledger_replay` (issue 6 item 6). Output goes to stdout; errors
+//! line, a thin shell over `caseledger_replay`. Output goes to stdout; errors
 //! come back as text for `main` to print with exit status 1.
 
 use std::fs::File;

@@ -1,4 +1,4 @@
-//! Audit replay through the [`Engine`] (issue 6: "surfaced through the Engine and the CLI"):
+//! Audit replay through the [`Engine`]:
 //! a case's history, the case as of a recorded and an effective instant, the explanation of a
 //! decision, verification of the log, export, and any read model as of (R, E).
 //!

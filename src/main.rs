@@ -23,8 +23,8 @@ extern "C" {
 /// delay. A bounded rebuild frees each pass's states, rows and pages before the next pass
 /// allocates as much again; with the delay, the freed memory is still resident when the next
 /// pass peaks, and the rebuild's peak rose with the number of passes, so with the size of the
-/// log (docs/benchmarks.md, "fifth run": 45–115 MiB less at 2,000,000 to 8,000,000 events, for
-/// up to ~30% more time). Only `rebuild` asks for it, because a rebuild is where memory, not
+/// log (45–115 MiB less at 2,000,000 to 8,000,000 events when measured, for up to ~30% more
+/// time). Only `rebuild` asks for it, because a rebuild is where memory, not
 /// speed, is what an operator has to plan for; elsewhere the delay is worth its speed.
 fn return_freed_memory_at_once() {
     // SAFETY: `mi_option_set` only stores `value` in mimalloc's table of options; the index

@@ -1,4 +1,4 @@
-//! The operator CLI on PostgreSQL through the real binary (issue 8 item 4): `--store
+//! The operator CLI on PostgreSQL through the real binary: `--store
 //! postgres://…?schema=…` instead of `--data`'s sled store; init, import (with ack log and an
 //! idempotent re-run), case, tick, rebuild and report work unchanged, and the read models
 //! stay local. Bad URLs and unreachable servers are typed, actionable and never print the

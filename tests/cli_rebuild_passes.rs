@@ -1,4 +1,4 @@
-//! `caseledger rebuild --streams-per-pass N` / `--events-per-pass N` (issue 5, bounded memory):
+//! `caseledger rebuild --streams-per-pass N` / `--events-per-pass N` (bounded memory):
 //! a log with more cases (or events) than N is rebuilt in several passes over the log and gives the same read models, digest for
 //! digest, as a rebuild in one pass; an unusable N is refused before anything is touched.
 use std::path::Path;

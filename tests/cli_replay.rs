@@ -1,5 +1,5 @@
 //! `caseledger replay | explain | verify | export | import-log` through the real binary on a
-//! real sled store (issue 6 item 6).
+//! real sled store.
 
 mod support;
 

@@ -40,7 +40,7 @@ fn engine_with_clock() -> (Engine, Arc<ManualClock>) {
     (Engine::with_store(store), clock)
 }
 
-/// Bitemporal as-of (issue 6 item 2): a RoSH assessment effective on 20 January but recorded
+/// Bitemporal as-of: a RoSH assessment effective on 20 January but recorded
 /// only on 3 March. Asked what was known in February, the case is at the January RoSH; asked
 /// with everything recorded, it depends on the effective bound alone.
 #[tokio::test]
@@ -177,7 +177,7 @@ async fn audit_queries_refuse_bad_input_with_typed_errors() {
     assert!(text.contains("caseload"), "{text}");
 }
 
-/// Explain (issue 6 item 3) through the Engine: the handover decision derived when a
+/// Explain through the Engine: the handover decision derived when a
 /// custodial sentence is imposed in 2020 (England, OMiC 2019; handover-rules.md §7.3–7.4) is
 /// re-evaluated under the rules of its time with the same result, and its actor is the engine.
 #[tokio::test]
@@ -240,7 +240,7 @@ async fn explain_a_handover_decision_through_the_engine() {
     );
 }
 
-/// Verify (issue 6 item 4): the root published before closing a sled store is the root after
+/// Verify: the root published before closing a sled store is the root after
 /// reopening it, the reopened log extends it, and a new record moves the root while still
 /// extending the published checkpoint.
 #[tokio::test]
@@ -298,7 +298,7 @@ async fn verify_root_is_stable_across_reopening_a_sled_store() {
     assert_eq!(lines as u64, summary.head + 1);
 }
 
-/// Any read model as of a recorded instant (issue 6 item 2): before the case was recorded the
+/// Any read model as of a recorded instant: before the case was recorded the
 /// report is what an empty log gives; with everything recorded it is the current report.
 #[tokio::test]
 async fn read_model_as_of_a_recorded_instant_leaves_out_later_records() {

@@ -1,4 +1,4 @@
-//! The Engine on PostgreSQL, end to end against the real local server (issue 8 item 3):
+//! The Engine on PostgreSQL, end to end against the real local server:
 //! the seed 001 escalation story gives the same log as on sled, `advance_to` applies what
 //! falls due once (also from a second engine sharing the log), and a projections rebuild over
 //! the PostgreSQL log gives the same digests as over a sled log fed the same commands.

@@ -1,4 +1,4 @@
-//! Idempotency survives export → import-log (issue 6 follow-up): re-executing any command of
+//! Idempotency survives export → import-log: re-executing any command of
 //! the original run against the imported store returns `deduplicated` (or, for a refused
 //! command, the original refusal record) and writes nothing — through the library and through
 //! the real binary over sled.

@@ -1,4 +1,4 @@
-//! Time-driven events: what falls due on a case by a date (issue 4 item 3).
+//! Time-driven events: what falls due on a case by a date.
 //!
 //! Pure: [`due_commands`] reads the case state and a date and returns the commands the engine
 //! should execute, each with a command id derived from the case, the sentence, the kind and

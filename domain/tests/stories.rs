@@ -1,4 +1,4 @@
-//! The must-show stories of issue 3 at domain level (the lead repeats them through the Engine).
+//! The seed stories at domain level (tests/engine_lifecycle.rs repeats them through the Engine).
 
 use caseledger_domain::command::DomainCommand;
 use caseledger_domain::error::DomainError;

@@ -1,4 +1,4 @@
-//! Full rebuild of every read model over a synthetic log (issue 5 "must show").
+//! Full rebuild of every read model over a synthetic log.
 //!
 //! `cargo bench -p caseledger-projections --bench rebuild` (release). For each log size
 //! (default 250,000, 1,000,000 and 2,000,000 events; override with

@@ -33,7 +33,7 @@ pub use persisted::{
 pub use projection::{Projection, Rows};
 pub use source::RowSource;
 
-/// Which part of the log a read model reflects (issue 5 item 3).
+/// Which part of the log a read model reflects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AsOf {
     /// Everything recorded so far.

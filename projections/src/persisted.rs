@@ -38,8 +38,7 @@ pub const EVENTS_PER_BATCH_MAX: u32 = READ_ALL_PAGE_EVENTS_MAX;
 /// sled page cache of the read-model database, in bytes. sled's default (1 GiB) would let a
 /// rebuild's resident memory grow with the size of the read models; a rebuild writes the new
 /// generation in key order and reports scan it, which a small cache serves as well. 16 MiB
-/// rather than 64: the same rebuild time, ~50 MiB less resident memory at every log size
-/// (docs/benchmarks.md, "fifth run").
+/// rather than 64: the same rebuild time, ~50 MiB less resident memory at every log size.
 pub const READ_MODEL_CACHE_BYTES_DEFAULT: u64 = 16 * 1024 * 1024;
 /// Smallest read-model page cache [`ReadModelDb::open_with_cache`] accepts: the vendored sled
 /// splits a cache into shards of 2 MiB (vendor/sled/PATCHES.md §3), and a shard never evicts
@@ -405,8 +404,7 @@ pub const STREAMS_PER_WRITE_BATCH_MAX: usize = 128;
 /// memory a rebuild holds for writing; this keeps that memory bounded whatever the histories.
 /// 12,800 is [`STREAMS_PER_WRITE_BATCH_MAX`] streams of 100 events, ~4 MiB of rows and
 /// states. (At 200 to 400 events a case it did not lower the benchmark's peak measurably:
-/// the batches are small beside what sled retains of the pages written, docs/benchmarks.md
-/// "fifth run".)
+/// the batches are small beside what sled retains of the pages written.)
 pub const EVENTS_PER_WRITE_BATCH_MAX: u64 = 12_800;
 
 /// Cut `items` (streams in key order) into consecutive batches of at most
@@ -441,11 +439,8 @@ fn write_batches<T>(items: &[T], events: impl Fn(&T) -> u64) -> Vec<&[T]> {
 ///
 /// Batches of [`STREAMS_PER_WRITE_BATCH_MAX`] streams are derived (rows, blobs, state JSON)
 /// on [`crate::memory::FINISH_THREADS_MAX`] threads, then digested and written into sled, in
-/// key order, on this thread. There used to be a writer thread per pass besides; it only
-/// overlapped the digests, which are cheap, so writing here costs no time and is one thread
-/// and one channel fewer. (It was suspected of stranding sled's per-page bookkeeping on
-/// allocator pages its exit abandoned; back to back at 8,000,000 events the peak was the same
-/// within the noise either way — docs/benchmarks.md, "sixth run".)
+/// key order, on this thread: the digests are cheap, so a separate writer thread would only
+/// add a thread and a channel.
 fn write_generation<P: Projection>(
     tree: &sled::Tree,
     projection: &P,
@@ -567,7 +562,7 @@ pub const STREAMS_PER_PASS_MAX_DEFAULT: usize = 50_000;
 
 /// Most events (of the cases held) a full rebuild folds in one pass, by default. A case's
 /// state and rows grow with its history — about 250 bytes per event in the benchmark's
-/// cohorts (docs/benchmarks.md, "fourth run") — so this bounds a pass to a few hundred MiB
+/// cohorts (docs/benchmarks.md, "Projections") — so this bounds a pass to a few hundred MiB
 /// however long the histories are.
 pub const EVENTS_PER_PASS_MAX_DEFAULT: u64 = 2_000_000;
 

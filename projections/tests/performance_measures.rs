@@ -1,4 +1,4 @@
-//! Each performance measure on hand-made histories at its boundary (issue 5 "must show").
+//! Each performance measure on hand-made histories at its boundary.
 //! Definitions: docs/performance-measures.md (seed 003 l.1840–1915; seed-digest §5b).
 
 mod common;

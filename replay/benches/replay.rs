@@ -1,4 +1,4 @@
-//! Replay benchmark (issue 6 "Must show"): medians of a full replay of a 200-event case and
+//! Replay benchmark: medians of a full replay of a 200-event case and
 //! of an as-of query, on a real sled store. Target: under 1 ms each. Run with
 //! `cargo bench -p caseledger-replay --bench replay`; numbers go to docs/benchmarks.md.
 

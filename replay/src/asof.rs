@@ -1,4 +1,4 @@
-//! Bitemporal as-of (issue 6 item 2): the records of a case *recorded by* R and *effective
+//! Bitemporal as-of: the records of a case *recorded by* R and *effective
 //! by* E.
 //!
 //! - Recorded by R: `recorded_at ≤ R`. `recorded_at` never decreases with position (store

@@ -1,6 +1,6 @@
 //! What changed between two case states: the leaves of their JSON forms that differ, by
 //! JSON Pointer path (RFC 6901). Used by the case history to show, beside each event, what it
-//! changed (issue 6 item 1). Object keys are compared in sorted order and arrays by index, so
+//! changed. Object keys are compared in sorted order and arrays by index, so
 //! the result is deterministic.
 
 use serde::Serialize;

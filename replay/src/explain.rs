@@ -1,4 +1,4 @@
-//! Explain a decision (issue 6 item 3): for a decision event, the inputs as they stood when it
+//! Explain a decision: for a decision event, the inputs as they stood when it
 //! was made, the ruleset and reason code, the actor and role; a re-evaluation of the same
 //! inputs under the ruleset of that time, flagging any difference from what was recorded;
 //! and, clearly labelled, what today's ruleset would decide on the same inputs.

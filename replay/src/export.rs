@@ -1,4 +1,4 @@
-//! Export of the log as self-describing JSON Lines (issue 6 item 5).
+//! Export of the log as self-describing JSON Lines.
 //!
 //! Line 1 is a header: format name and version, head position, Merkle root. Each following
 //! line is one record, in position order (position p is on line p + 1), carrying every

@@ -1,4 +1,4 @@
-//! Case history (issue 6 item 1) and the case-level bitemporal as-of (item 2).
+//! Case history and the case-level bitemporal as-of (item 2).
 //!
 //! The history is the ordered timeline of one case: every event recorded by R (all of them
 //! when no bound is given), in position order, with its effective and recorded times, actor,

@@ -1,4 +1,4 @@
-//! Import of an export into an empty store (issue 6 item 5).
+//! Import of an export into an empty store.
 //!
 //! Two steps. [`stage_import`] reads the export line by line and checks everything — header,
 //! each line's shape, payload re-encoding, hash recomputed and chained, positions consecutive,

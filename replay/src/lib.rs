@@ -1,4 +1,4 @@
-//! caseledger-replay: audit replay of the caseledger log (issue 6).
+//! caseledger-replay: audit replay of the caseledger log.
 //!
 //! - [`merkle`]: RFC 6962 tree hash over the records, streaming, bounded memory.
 //! - [`verify`]: the hash chain and the Merkle root over the whole log; `--extends` checks.

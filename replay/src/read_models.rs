@@ -1,4 +1,4 @@
-//! Any read model as of (recorded instant R, effective instant E) (issue 6 item 2): the
+//! Any read model as of (recorded instant R, effective instant E): the
 //! projections' in-memory fold fed with the records recorded by R — a prefix of the log, so the
 //! walk stops at the first later one — folding those effective by E and skipping the others,
 //! in position order. The projections crate alone offers one axis at a time; this combines

@@ -1,5 +1,5 @@
 //! Verification of the whole log: the hash chain recomputed record by record and the RFC 6962
-//! Merkle root over the records in position order (design.md invariant 9; issue 6 item 4).
+//! Merkle root over the records in position order (design.md invariant 9).
 //!
 //! The walk is streaming: pages of at most [`VERIFY_PAGE_EVENTS`] records, a constant-size
 //! chain state and the Merkle accumulator's stack of subtree roots. The log is never loaded

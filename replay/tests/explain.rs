@@ -1,4 +1,4 @@
-//! Explain a decision (issue 6 item 3). Must show: a handover decision made in 2019 under
+//! Explain a decision. Must show: a handover decision made in 2019 under
 //! omic-2019, explained today, gives the same result re-evaluated under omic-2019, and the
 //! different omic-2023 answer is shown labelled "under today's rules".
 

@@ -1,4 +1,4 @@
-//! Explain a `TierCalculated` (issue 6): the tier inputs are rebuilt from the case as it stood
+//! Explain a `TierCalculated`: the tier inputs are rebuilt from the case as it stood
 //! with the domain's builder, proven by the recorded digest; the tier is re-evaluated under the
 //! rules of its time and shown, labelled, under today's rules; a recorded tier the rules never
 //! gave, or a digest the case record cannot reproduce, is flagged.

@@ -1,4 +1,4 @@
-//! Export / import end to end on a real `MemoryStore` with real domain events (issue 6 item 5):
+//! Export / import end to end on a real `MemoryStore` with real domain events:
 //! an untouched export imports to byte-identical records and the same root; every kind of
 //! tampering is refused, naming the first bad line, and nothing is imported.
 

@@ -1,4 +1,4 @@
-//! Case history and the bitemporal as-of (issue 6 items 1 and 2), on a real store with real
+//! Case history and the bitemporal as-of, on a real store with real
 //! domain events folded by the domain's `evolve`.
 
 mod support;

@@ -1,4 +1,4 @@
-//! Import rebuilds the idempotency index (issue 6 follow-up): which key each append gets, and
+//! Import rebuilds the idempotency index: which key each append gets, and
 //! logs whose appends the handler would have keyed alike (written without keys) still import
 //! byte-identical.
 

@@ -1,4 +1,4 @@
-//! Any read model as of (R, E) (issue 6 item 2): the projections' MAPPA register, asked what
+//! Any read model as of (R, E): the projections' MAPPA register, asked what
 //! was known on a day about another day, changes with R when a decision is recorded late.
 
 mod support;

@@ -1,4 +1,4 @@
-//! Verification end to end (issue 6 item 4): chain recomputed, RFC 6962 root printed with the
+//! Verification end to end: chain recomputed, RFC 6962 root printed with the
 //! head, and `--extends ROOT@POSITION` answered for an earlier published checkpoint.
 
 mod support;

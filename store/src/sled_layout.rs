@@ -6,7 +6,7 @@
 //! (`Node::should_split`). Layout 2 stored one key per record and one per stream-index entry,
 //! so every process that opened a log held about 100 MiB per million events before it read a
 //! single record, and a full read-model rebuild's peak memory grew with the log
-//! (docs/benchmarks.md, "fourth run"). Layout 3 keeps the same record bytes but
+//! (docs/decisions/0003-layout-3.md). Layout 3 keeps the same record bytes but
 //! - seals consecutive records into **blocks** of up to [`BLOCK_RECORDS_MAX`] records (or
 //!   about [`BLOCK_BYTES_TARGET`] bytes), one key per block;
 //! - keeps each stream's index as **chunks** of up to [`STREAM_CHUNK_POSITIONS_MAX`]

@@ -137,8 +137,7 @@ pub const SLED_CACHE_CAPACITY_BYTES_DEFAULT: u64 = 1024 * 1024 * 1024;
 pub const SLED_CACHE_CAPACITY_BYTES_MIN: u64 = 4 * 1024 * 1024;
 /// A page cache that suits a one-pass reader (full read-model rebuild, verify, export): it
 /// reads each page once, so the cache only has to hold the pages of one `read_all` page.
-/// 16 MiB rather than 64: the same rebuild time, less resident memory (docs/benchmarks.md,
-/// "fifth run").
+/// 16 MiB rather than 64: the same rebuild time, less resident memory.
 pub const SLED_CACHE_CAPACITY_BYTES_ONE_PASS: u64 = 16 * 1024 * 1024;
 
 /// How to open a [`SledStore`].

@@ -1,5 +1,5 @@
 //! Two writer PROCESSES append to one PostgreSQL log at the same time while a subscriber
-//! follows it: no gaps, no repeats, commit order (invariant 2; issue 8 "must show").
+//! follows it: no gaps, no repeats, commit order (invariant 2).
 //!
 //! Two watchers run during the writes:
 //! - a `Subscription` (the generic one every backend uses), which must deliver 1, 2, 3, … ;

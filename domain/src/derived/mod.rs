@@ -184,7 +184,7 @@ fn handover_decision(
     else {
         return None;
     };
-    // Only when the result differs from the last one (design.md; issue 4 item 2).
+    // Only when the result differs from the last one (design.md).
     if let Some(last) = &sentence.handover {
         let same = last.handover_era == ruleset.handover_era
             && last.start_date == *start_date
