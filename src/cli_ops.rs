@@ -141,6 +141,30 @@ pub async fn open(args: &StoreArgs) -> Result<Engine, Failure> {
         .map_err(Failure::from)
 }
 
+/// Refuse to go on when `--data` holds no sled store: commands that only read (`case`,
+/// `report`, `replay`, `explain`, `verify`, `export`) must never create one, or a mistyped
+/// path would answer from an empty log. A PostgreSQL `--store` is checked by opening it.
+pub fn require_existing_store(args: &StoreArgs) -> Result<(), Failure> {
+    if args.store.is_some() || args.data.join(SLED_DATABASE_FILE).is_file() {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "no caseledger store at {}: point --data (or CASELEDGER_DATA) at an existing store, \
+         or create one with `caseledger --data {} init`",
+        args.data.display(),
+        args.data.display()
+    )))
+}
+
+/// The file sled keeps its pages in, inside a store's directory: present once a store exists.
+const SLED_DATABASE_FILE: &str = "db";
+
+/// Open the engine over an existing log, for commands that only read it.
+pub async fn open_existing(args: &StoreArgs) -> Result<Engine, Failure> {
+    require_existing_store(args)?;
+    open(args).await
+}
+
 /// `caseledger init`: create (or open) the store (for PostgreSQL: the schema and its tables).
 pub async fn init(args: &StoreArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let engine = open(args).await?;

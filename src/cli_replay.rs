@@ -38,6 +38,14 @@ pub enum ReplayCommand {
     ImportLog(ImportArgs),
 }
 
+impl ReplayCommand {
+    /// Whether the command only reads the log: such a command never creates a store, so a
+    /// wrong `--data` is an error naming the path rather than a new empty store.
+    pub fn reads_only(&self) -> bool {
+        !matches!(self, ReplayCommand::ImportLog(_))
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Format {
     Text,

@@ -36,7 +36,7 @@ use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use caseledger::cli_ops::{self, Failure};
 use caseledger::policy_cli;
@@ -49,12 +49,17 @@ use caseledger::policy_cli;
 )]
 struct Cli {
     /// Data directory: the sled store (one process at a time) and the read models.
-    #[arg(long, global = true, default_value = "./caseledger-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "CASELEDGER_DATA",
+        default_value = "./caseledger-data"
+    )]
     data: PathBuf,
     /// Keep the log in PostgreSQL instead: postgres://user@host:5432/db[?schema=name]
     /// (schema default caseledger). Read models stay local, under
     /// <data>/postgres/<host>-<port>-<db>-<schema>/readmodels.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, env = "CASELEDGER_STORE", value_name = "URL")]
     store: Option<String>,
     #[command(subcommand)]
     command: Command,
@@ -62,12 +67,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a policy calculator over JSON Lines on stdin (policy-cli-contract.md).
+    /// Run a policy calculator over JSON Lines on stdin (docs/policy-cli-contract.md).
     Policy {
         #[command(subcommand)]
         calculator: PolicyCalculator,
     },
-    /// Show what caseledger does on a synthetic cohort (src/cli_demo.rs).
+    /// Show what caseledger does: generate a synthetic cohort, import it into a fresh store,
+    /// rebuild the read models and print summaries.
     Demo {
         /// A fresh directory for the demo (default: a new temporary one, kept).
         #[arg(long)]
@@ -75,7 +81,7 @@ enum Command {
         #[arg(long, default_value_t = caseledger::cli_demo::DEMO_PEOPLE_DEFAULT)]
         people: u64,
     },
-    /// Write a synthetic cohort as command JSON Lines to stdout (src/cli_demo.rs).
+    /// Write a synthetic cohort as command JSON Lines to stdout (deterministic per seed).
     Generate {
         #[arg(long)]
         people: u64,
@@ -98,12 +104,12 @@ enum Command {
     Tick {
         #[arg(long)]
         to: String,
-        #[arg(long, default_value = "table")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = TickFormat::Table)]
+        format: TickFormat,
     },
     /// Print the current state of a case as JSON.
     Case { crn: String },
-    /// Rebuild every read model from the log (src/cli_report.rs).
+    /// Rebuild every read model from the log.
     Rebuild {
         /// Print each read model's SHA-256.
         #[arg(long)]
@@ -119,9 +125,10 @@ enum Command {
               value_parser = clap::value_parser!(u64).range(1..))]
         events_per_pass: u64,
     },
-    /// Print a read model (src/cli_report.rs).
+    /// Print a read model.
     Report {
-        name: String,
+        #[arg(value_enum)]
+        name: ReportName,
         #[arg(long)]
         as_of_recorded: Option<String>,
         #[arg(long)]
@@ -129,11 +136,51 @@ enum Command {
         /// The date rules such as "overdue" are judged on (default: today's date).
         #[arg(long)]
         today: Option<String>,
-        #[arg(long, default_value = "table")]
-        format: String,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
+    },
+    /// Print a shell completion script for caseledger to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     #[command(flatten)]
     Replay(caseledger::cli_replay::ReplayCommand),
+}
+
+/// The read models `report` prints.
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportName {
+    Caseload,
+    Mappa,
+    Handovers,
+    Enforcement,
+    Allocations,
+    Performance,
+}
+
+/// How `report` prints a table.
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// How `tick` prints what it appended.
+#[derive(Clone, Copy, ValueEnum)]
+enum TickFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// The name clap shows for a value: the one the library functions take.
+fn value_name(value: impl ValueEnum) -> String {
+    value
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
 }
 
 #[derive(Subcommand)]
@@ -179,6 +226,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                         .into(),
                 ));
             }
+            if command.reads_only() {
+                cli_ops::require_existing_store(&args)?;
+            }
             caseledger::cli_replay::run(command, &args.data).map_err(Failure::Failed)
         }
         Command::Demo { dir, people } => {
@@ -186,6 +236,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Generate { people, seed } => {
             caseledger::cli_demo::generate(people, seed, &mut io::stdout().lock())
+        }
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "caseledger", &mut io::stdout());
+            Ok(())
         }
         Command::Init => runtime()?.block_on(cli_ops::init(&args, &mut io::stdout())),
         Command::Import { file, ack_log } => runtime()?.block_on(async {
@@ -207,10 +262,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }),
         Command::Tick { to, format } => runtime()?.block_on(async {
             let engine = cli_ops::open(&args).await?;
-            cli_ops::tick(&engine, &to, &format, &mut io::stdout()).await
+            cli_ops::tick(&engine, &to, &value_name(format), &mut io::stdout()).await
         }),
         Command::Case { crn } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&args).await?;
+            let engine = cli_ops::open_existing(&args).await?;
             cli_ops::case(&engine, &crn, &mut io::stdout()).await
         }),
         Command::Rebuild {
@@ -255,14 +310,14 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 // The shell may read the clock; domain code never does.
                 None => jiff::Zoned::now().date(),
             };
-            let engine = cli_ops::open(&args).await?;
+            let engine = cli_ops::open_existing(&args).await?;
             caseledger::cli_report::report(
                 engine.store().clone(),
                 &args.readmodels_dir()?,
-                &name,
+                &value_name(name),
                 as_of,
                 today,
-                &format,
+                &value_name(format),
                 &mut io::stdout(),
             )
             .await

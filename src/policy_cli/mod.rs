@@ -1,5 +1,5 @@
 //! `caseledger policy handover|tier`: the JSON Lines contract of
-//! `../shared/domain/policy-cli-contract.md`.
+//! `docs/policy-cli-contract.md`.
 //!
 //! Each line is parsed and validated here (the shell), then handed to the pure calculators
 //! in `caseledger_domain::{handover, tier}` (the core). One output line per input line, in
