@@ -1,6 +1,8 @@
 //! caseledger: an event-sourced case lifecycle engine for probation in England and Wales.
 //!
-//! This root crate is the facade that services embed ([`Engine`]) and the home of the `caseledger` command-line interface.
+//! This root crate is the facade that services embed ([`Engine`]) and the home of the
+//! `caseledger` command-line interface (the `cli` feature, on by default; an embedder that needs
+//! only the Engine depends on it with `default-features = false`).
 //!
 //! The layers beneath, re-exported here:
 //! - [`domain`]: the pure functional core (events, state, decide/evolve, policy calculators);
@@ -14,12 +16,17 @@ pub use caseledger_projections as projections;
 pub use caseledger_replay as replay;
 pub use caseledger_store as store;
 
+#[cfg(feature = "cli")]
 pub mod cli_demo;
+#[cfg(feature = "cli")]
 pub mod cli_ops;
+#[cfg(feature = "cli")]
 pub mod cli_replay;
+#[cfg(feature = "cli")]
 pub mod cli_report;
 pub mod engine;
 pub mod engine_audit;
+#[cfg(feature = "cli")]
 pub mod policy_cli;
 
 pub use engine::{Engine, EngineConfig, EngineError, StoreConfig, TickReport};
