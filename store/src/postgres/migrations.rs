@@ -114,6 +114,7 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<Vec<i32>, Stor
     match apply_pending(&tx, schema).await {
         Ok(done) => {
             tx.commit().await.map_err(backend("commit the migration"))?;
+            analyze_if_needed(client, schema, !done.is_empty()).await?;
             Ok(done)
         }
         Err(e) => {
@@ -123,6 +124,44 @@ pub async fn migrate(client: &mut Client, schema: &str) -> Result<Vec<i32>, Stor
             Err(e)
         }
     }
+}
+
+/// The tables whose statistics the store keeps fresh itself ([`analyze`]).
+const ANALYZED_TABLES: &str = "{schema}.events, {schema}.idempotency, {schema}.head";
+
+/// `ANALYZE` the store's tables, so that queries other than the store's own (operators',
+/// reports') get sensible plans even where autovacuum is off. The store's own statements
+/// do not depend on it (docs/operations.md "Query plans").
+pub(crate) async fn analyze(client: &Client, schema: &str) -> Result<(), StoreError> {
+    client
+        .batch_execute(&format!(
+            "ANALYZE {}",
+            ANALYZED_TABLES.replace("{schema}", schema)
+        ))
+        .await
+        .map_err(backend("analyze the event tables"))
+}
+
+/// After migrations, or when `events` has never been analysed (a fresh table, a server with
+/// autovacuum off, statistics lost in a crash), analyse the tables.
+async fn analyze_if_needed(
+    client: &Client,
+    schema: &str,
+    migrated: bool,
+) -> Result<(), StoreError> {
+    let never_analysed = client
+        .query_opt(
+            "SELECT 1 FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'events' \
+             AND last_analyze IS NULL AND last_autoanalyze IS NULL",
+            &[&schema],
+        )
+        .await
+        .map_err(backend("read the statistics of the event table"))?
+        .is_some();
+    if migrated || never_analysed {
+        analyze(client, schema).await?;
+    }
+    Ok(())
 }
 
 async fn apply_pending(

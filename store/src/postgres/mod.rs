@@ -14,6 +14,7 @@
 
 pub mod config;
 pub mod migrations;
+pub mod statements;
 
 mod notify;
 mod writer;
@@ -27,6 +28,7 @@ use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
 pub use config::{PostgresConfig, PostgresConfigError, SCHEMA_DEFAULT};
+pub use writer::{ANALYZE_AFTER_EVENTS_MIN, ANALYZE_AFTER_LOG_FRACTION_DIVISOR};
 
 use migrations::backend;
 use writer::{to_i64, to_u64, AppendRequest};
@@ -51,6 +53,11 @@ pub struct PostgresOptions {
     /// Appends that may wait for the writer at once (default [`APPEND_QUEUE_DEPTH_MAX`]);
     /// one more is refused with [`StoreError::QueueFull`] rather than queued without bound.
     pub append_queue_depth_max: usize,
+    /// After this many events written by this process since its last `ANALYZE` (and at least
+    /// a tenth of the log), the writer analyses the event tables on a connection of its own
+    /// (default `Some(`[`ANALYZE_AFTER_EVENTS_MIN`]`)`); `None` never does. The
+    /// store's own statements do not need it; operators' queries do.
+    pub analyze_after_events_min: Option<u64>,
 }
 
 impl Default for PostgresOptions {
@@ -58,6 +65,7 @@ impl Default for PostgresOptions {
         PostgresOptions {
             durability: Durability::Flush,
             append_queue_depth_max: APPEND_QUEUE_DEPTH_MAX,
+            analyze_after_events_min: Some(writer::ANALYZE_AFTER_EVENTS_MIN),
         }
     }
 }
@@ -98,6 +106,7 @@ impl PostgresStore {
         let writer = tokio::spawn(writer::run(
             config.clone(),
             options.durability,
+            options.analyze_after_events_min,
             clock,
             queue_rx,
             head.clone(),
@@ -315,8 +324,9 @@ impl Reader {
         }
         let client = connect(&self.config).await?;
         let s = &self.config.schema;
-        let prepare = |sql: String| {
+        let prepare = |template: &'static str| {
             let client = &client;
+            let sql = statements::sql(template, s);
             async move {
                 client
                     .prepare(&sql)
@@ -325,21 +335,10 @@ impl Reader {
             }
         };
         let conn = Arc::new(ReadConnection {
-            read_all: prepare(format!(
-                "SELECT position, record, hash FROM {s}.events WHERE position >= $1 \
-                 ORDER BY position LIMIT $2"
-            ))
-            .await?,
-            read_stream: prepare(format!(
-                "SELECT position, record FROM {s}.events WHERE stream_id = $1 \
-                 AND stream_version >= $2 ORDER BY stream_version"
-            ))
-            .await?,
-            head: prepare(format!("SELECT position FROM {s}.head WHERE singleton")).await?,
-            record_at: prepare(format!(
-                "SELECT position, record FROM {s}.events WHERE position = $1"
-            ))
-            .await?,
+            read_all: prepare(statements::READ_ALL_SQL).await?,
+            read_stream: prepare(statements::READ_STREAM_SQL).await?,
+            head: prepare(statements::HEAD_SQL).await?,
+            record_at: prepare(statements::RECORD_AT_SQL).await?,
             client,
         });
         *current = Some(conn.clone());

@@ -53,10 +53,7 @@ async fn listen_once(config: &PostgresConfig, head: &watch::Sender<u64>) -> bool
             }
         }
     });
-    let head_sql = format!(
-        "SELECT position FROM {}.head WHERE singleton",
-        config.schema
-    );
+    let head_sql = super::statements::sql(super::statements::HEAD_SQL, &config.schema);
     let listening = client
         .batch_execute(&format!("LISTEN {}", config.channel()))
         .await

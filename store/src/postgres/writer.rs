@@ -76,6 +76,74 @@ pub(crate) struct AppendRequest {
     pub reply: oneshot::Sender<Result<AppendResult, StoreError>>,
 }
 
+/// The head row, locked: the cross-process writer lock (step 1 of the module comment).
+pub const LOCK_HEAD_SQL: &str =
+    "SELECT position, hash, recorded_at_us FROM {schema}.head WHERE singleton FOR UPDATE";
+
+// The three reads below are per-key lookups, one index probe per key, whatever the planner's
+// statistics say. `col = ANY($1)` over the whole table was the earlier shape: on a table that
+// was never analysed (autovacuum off, or a bulk load before its next analyse) the planner
+// multiplied its default selectivity by the array length and chose a sequential scan per
+// batch, which made import quadratic in the log (docs/operations.md "Query plans"). A LATERAL
+// subquery with LIMIT cannot be flattened into a join, so it runs once per key as a
+// parameterised scan, and for a one-row lookup the index is the cheapest path at any
+// estimated table size; the test `postgres_plans` EXPLAINs each of them on a 100,000-event,
+// never-analysed table.
+
+/// Current version of each stream named in `$1` (absent streams give no row): the newest row
+/// of the `(stream_id, stream_version)` unique index, read backwards.
+pub const STREAM_VERSIONS_SQL: &str = "SELECT k.stream_id, v.stream_version \
+     FROM unnest($1::text[]) AS k(stream_id) \
+     CROSS JOIN LATERAL (SELECT e.stream_version FROM {schema}.events e \
+         WHERE e.stream_id = k.stream_id ORDER BY e.stream_version DESC LIMIT 1) v";
+
+/// Stored idempotency entries for the keys in `$1`, through the primary key.
+pub const STORED_KEYS_SQL: &str = "SELECT i.key, i.stream_id, i.first_position, \
+     i.last_position, i.stream_version, i.recorded_at_us \
+     FROM unnest($1::uuid[]) AS k(key) \
+     CROSS JOIN LATERAL (SELECT * FROM {schema}.idempotency i0 \
+         WHERE i0.key = k.key LIMIT 1) i";
+
+/// Positions of the event ids in `$1` already stored, through `events_event_id_unique`.
+pub const STORED_EVENT_IDS_SQL: &str = "SELECT e.event_id, e.position \
+     FROM unnest($1::uuid[]) AS k(event_id) \
+     CROSS JOIN LATERAL (SELECT e0.event_id, e0.position FROM {schema}.events e0 \
+         WHERE e0.event_id = k.event_id LIMIT 1) e";
+
+/// One statement for every write of a batch, so it succeeds or fails as a whole (no partial
+/// batch can reach the pipelined COMMIT). The head moves only if every event and key row was
+/// inserted; otherwise its position is set to NULL, which the NOT NULL constraint turns into
+/// an error that aborts the transaction.
+pub const WRITE_BATCH_SQL: &str = "WITH inserted_events AS ( \
+         INSERT INTO {schema}.events (position, stream_id, stream_version, event_id, \
+         event_type, recorded_at_us, hash, record) \
+         SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], \
+         $5::text[], $6::bigint[], $7::bytea[], $8::bytea[]) RETURNING 1), \
+     inserted_keys AS ( \
+         INSERT INTO {schema}.idempotency (key, stream_id, first_position, \
+         last_position, stream_version, recorded_at_us) \
+         SELECT * FROM UNNEST($9::uuid[], $10::text[], $11::bigint[], \
+         $12::bigint[], $13::bigint[], $14::bigint[]) RETURNING 1), \
+     moved AS ( \
+         UPDATE {schema}.head SET \
+         position = CASE WHEN (SELECT count(*) FROM inserted_events) \
+                              = cardinality($1::bigint[]) \
+                          AND (SELECT count(*) FROM inserted_keys) \
+                              = cardinality($9::uuid[]) \
+                     THEN $15::bigint END, \
+         hash = $16, recorded_at_us = $17 \
+         WHERE singleton RETURNING position) \
+     SELECT pg_notify($18, position::text) FROM moved";
+
+/// Every statement the writer prepares, by name, for tests that check their plans.
+pub const WRITER_STATEMENTS: &[(&str, &str)] = &[
+    ("lock_head", LOCK_HEAD_SQL),
+    ("stream_versions", STREAM_VERSIONS_SQL),
+    ("stored_keys", STORED_KEYS_SQL),
+    ("stored_event_ids", STORED_EVENT_IDS_SQL),
+    ("write_batch", WRITE_BATCH_SQL),
+];
+
 /// The writer's connection and its prepared statements.
 struct WriteConnection {
     client: Client,
@@ -108,8 +176,9 @@ impl WriteConnection {
             ))
             .await
             .map_err(backend("configure the writer connection"))?;
-        let prepare = |sql: String| {
+        let prepare = |template: &'static str| {
             let client = &client;
+            let sql = super::statements::sql(template, s);
             async move {
                 client
                     .prepare(&sql)
@@ -118,53 +187,61 @@ impl WriteConnection {
             }
         };
         let statements = Statements {
-            lock_head: prepare(format!(
-                "SELECT position, hash, recorded_at_us FROM {s}.head WHERE singleton FOR UPDATE"
-            ))
-            .await?,
-            stream_versions: prepare(format!(
-                "SELECT stream_id, max(stream_version) FROM {s}.events \
-                 WHERE stream_id = ANY($1::text[]) GROUP BY stream_id"
-            ))
-            .await?,
-            stored_keys: prepare(format!(
-                "SELECT key, stream_id, first_position, last_position, stream_version, \
-                 recorded_at_us FROM {s}.idempotency WHERE key = ANY($1::uuid[])"
-            ))
-            .await?,
-            stored_event_ids: prepare(format!(
-                "SELECT event_id, position FROM {s}.events WHERE event_id = ANY($1::uuid[])"
-            ))
-            .await?,
-            // One statement for every write of a batch, so it succeeds or fails as a whole
-            // (no partial batch can reach the pipelined COMMIT). The head moves only if every
-            // event and key row was inserted; otherwise its position is set to NULL, which the
-            // NOT NULL constraint turns into an error that aborts the transaction.
-            write_batch: prepare(format!(
-                "WITH inserted_events AS ( \
-                     INSERT INTO {s}.events (position, stream_id, stream_version, event_id, \
-                     event_type, recorded_at_us, hash, record) \
-                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::uuid[], \
-                     $5::text[], $6::bigint[], $7::bytea[], $8::bytea[]) RETURNING 1), \
-                 inserted_keys AS ( \
-                     INSERT INTO {s}.idempotency (key, stream_id, first_position, \
-                     last_position, stream_version, recorded_at_us) \
-                     SELECT * FROM UNNEST($9::uuid[], $10::text[], $11::bigint[], \
-                     $12::bigint[], $13::bigint[], $14::bigint[]) RETURNING 1), \
-                 moved AS ( \
-                     UPDATE {s}.head SET \
-                     position = CASE WHEN (SELECT count(*) FROM inserted_events) \
-                                          = cardinality($1::bigint[]) \
-                                      AND (SELECT count(*) FROM inserted_keys) \
-                                          = cardinality($9::uuid[]) \
-                                 THEN $15::bigint END, \
-                     hash = $16, recorded_at_us = $17 \
-                     WHERE singleton RETURNING position) \
-                 SELECT pg_notify($18, position::text) FROM moved"
-            ))
-            .await?,
+            lock_head: prepare(LOCK_HEAD_SQL).await?,
+            stream_versions: prepare(STREAM_VERSIONS_SQL).await?,
+            stored_keys: prepare(STORED_KEYS_SQL).await?,
+            stored_event_ids: prepare(STORED_EVENT_IDS_SQL).await?,
+            write_batch: prepare(WRITE_BATCH_SQL).await?,
         };
         Ok(WriteConnection { client, statements })
+    }
+}
+
+/// Events written since the last `ANALYZE` after which the writer starts another, at least;
+/// see [`Analyser`].
+pub const ANALYZE_AFTER_EVENTS_MIN: u64 = 50_000;
+/// ... and at least this fraction (1/n) of the log, so a long log is not analysed constantly.
+pub const ANALYZE_AFTER_LOG_FRACTION_DIVISOR: u64 = 10;
+
+/// Keeps the planner statistics of the event tables fresh after bulk writes (an import),
+/// where autovacuum is off or has not caught up yet. The writer's own lookups do not need
+/// them (see [`STREAM_VERSIONS_SQL`]); other readers of the tables do. `ANALYZE` runs on its
+/// own connection and task, so the writer never waits for it, and takes a lock that does not
+/// conflict with inserts.
+struct Analyser {
+    after_events_min: Option<u64>,
+    since_last: u64,
+    running: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Analyser {
+    fn new(after_events_min: Option<u64>) -> Self {
+        Analyser {
+            after_events_min,
+            since_last: 0,
+            running: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    fn written(&mut self, events: u64, head: u64, config: &PostgresConfig) {
+        let Some(after_events_min) = self.after_events_min else {
+            return;
+        };
+        self.since_last += events;
+        let due = after_events_min.max(head / ANALYZE_AFTER_LOG_FRACTION_DIVISOR);
+        if self.since_last < due || self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.since_last = 0;
+        let running = self.running.clone();
+        let config = config.clone();
+        tokio::spawn(async move {
+            // A failed ANALYZE costs nothing but fresh statistics; the next one retries.
+            if let Ok(client) = super::connect(&config).await {
+                let _ = super::migrations::analyze(&client, &config.schema).await;
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 }
 
@@ -172,12 +249,14 @@ impl WriteConnection {
 pub(crate) async fn run(
     config: PostgresConfig,
     durability: Durability,
+    analyze_after_events_min: Option<u64>,
     clock: Arc<dyn Clock>,
     mut queue: mpsc::Receiver<AppendRequest>,
     head: Arc<watch::Sender<u64>>,
     counters: Arc<Counters>,
 ) {
     let mut connection: Option<WriteConnection> = None;
+    let mut analyser = Analyser::new(analyze_after_events_min);
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         let mut events = batch[0].events.len();
@@ -233,6 +312,7 @@ pub(crate) async fn run(
         if written > 0 {
             counters.batches.fetch_add(1, Ordering::Relaxed);
             counters.events.fetch_add(written, Ordering::Relaxed);
+            analyser.written(written, highest, &config);
         }
         super::raise_head(&head, highest);
     }

@@ -1,0 +1,38 @@
+//! The SQL text of every statement the PostgreSQL store prepares, with `{schema}` standing for
+//! the configured schema (validated by [`super::config::validate_schema`] before it is spliced
+//! in). Public so that a test can `EXPLAIN` exactly the text that runs: every one of them must
+//! reach `events` through an index whatever the planner's statistics (docs/operations.md,
+//! "Query plans").
+
+pub use super::writer::{
+    LOCK_HEAD_SQL, STORED_EVENT_IDS_SQL, STORED_KEYS_SQL, STREAM_VERSIONS_SQL, WRITER_STATEMENTS,
+    WRITE_BATCH_SQL,
+};
+
+/// A page of the log from position `$1`, at most `$2` records (primary key order).
+pub const READ_ALL_SQL: &str = "SELECT position, record, hash FROM {schema}.events \
+     WHERE position >= $1 ORDER BY position LIMIT $2";
+
+/// One stream from version `$2` on, through the `(stream_id, stream_version)` unique index.
+pub const READ_STREAM_SQL: &str = "SELECT position, record FROM {schema}.events \
+     WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version";
+
+/// The committed head.
+pub const HEAD_SQL: &str = "SELECT position FROM {schema}.head WHERE singleton";
+
+/// The record at position `$1`.
+pub const RECORD_AT_SQL: &str = "SELECT position, record FROM {schema}.events WHERE position = $1";
+
+/// Every statement the readers prepare, by name.
+pub const READER_STATEMENTS: &[(&str, &str)] = &[
+    ("read_all", READ_ALL_SQL),
+    ("read_stream", READ_STREAM_SQL),
+    ("head", HEAD_SQL),
+    ("record_at", RECORD_AT_SQL),
+];
+
+/// `template` with `{schema}` replaced by `schema`.
+pub fn sql(template: &str, schema: &str) -> String {
+    debug_assert!(super::config::validate_schema(schema).is_ok());
+    template.replace("{schema}", schema)
+}
