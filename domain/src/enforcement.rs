@@ -123,6 +123,16 @@ impl BreachOutcome {
         !matches!(self, BreachOutcome::NotProven | BreachOutcome::Withdrawn)
     }
 
+    /// Does this outcome count as "previous enforcement activity" for the female-only tier
+    /// factor (tier-rules.md §3.4)? The upstream list is of breach NSI outcomes (`BRE01`–`BRE08`,
+    /// `BRE10`, `BRE13`, `BRE14`, `BRE16`); the engine records the breach-end contact instead
+    /// (enforcement-and-workload.md §5.3), so a proven breach counts and one not proven or
+    /// withdrawn does not — the same line the upstream list draws between outcomes that
+    /// enforced the order and those that did not (docs/rules.md, tier-rules.md §3.4 row).
+    pub fn counts_as_previous_enforcement(self) -> bool {
+        self.proven()
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             BreachOutcome::ProvenCommittedToCustody => "ABCC",
@@ -175,6 +185,13 @@ impl RecallOutcome {
 
     /// The `is a recall` column of enforcement-and-workload.md §6.
     pub fn is_recall(self) -> bool {
+        matches!(self, RecallOutcome::FixedTerm | RecallOutcome::StandardTerm)
+    }
+
+    /// Does this outcome count as "previous enforcement activity" for the female-only tier
+    /// factor? Only `REC01` and `REC02` (tier-rules.md §3.4); a recall rejected by the NPS
+    /// (`REC03`) or PPCS (`REC04`) or withdrawn (`REC05`) does not.
+    pub fn counts_as_previous_enforcement(self) -> bool {
         matches!(self, RecallOutcome::FixedTerm | RecallOutcome::StandardTerm)
     }
 
@@ -259,5 +276,23 @@ mod tests {
             .map(RecallOutcome::code)
             .collect();
         assert_eq!(recalls, ["REC01", "REC02"]);
+    }
+
+    /// tier-rules.md §3.4: only `REC01`/`REC02` recalls and proven breaches count as previous
+    /// enforcement; `REC03` (rejected by the NPS), `REC04`, `REC05`, `ABNP`, `ABWD` do not.
+    #[test]
+    fn tier_3_4_which_outcomes_count_as_previous_enforcement() {
+        let recalls: Vec<&str> = RecallOutcome::ALL
+            .into_iter()
+            .filter(|o| o.counts_as_previous_enforcement())
+            .map(RecallOutcome::code)
+            .collect();
+        assert_eq!(recalls, ["REC01", "REC02"]);
+        let breaches: Vec<&str> = BreachOutcome::ALL
+            .into_iter()
+            .filter(|o| !o.counts_as_previous_enforcement())
+            .map(BreachOutcome::code)
+            .collect();
+        assert_eq!(breaches, ["ABNP", "ABWD"]);
     }
 }

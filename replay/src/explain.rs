@@ -80,6 +80,13 @@ pub struct Explanation {
     pub recorded_outcome: Option<Value>,
     pub inputs: Option<Value>,
     pub inputs_source: InputsSource,
+    /// How derived inputs were read from the case, where a rule chooses among its facts (a
+    /// tier: every breach and recall and whether it counts as previous enforcement,
+    /// tier-rules.md §3.4).
+    pub inputs_derivation: Option<Value>,
+    /// The calculator run on the inputs shown, with its breakdown (a tier: every protect and
+    /// change component's points, V3 steps when requested).
+    pub calculation: Option<Value>,
     /// The case state when the decision was made.
     pub case_state_when_made: Value,
     /// The same inputs under the ruleset of the decision's time.
@@ -131,6 +138,8 @@ struct CalculatorParts {
     recorded_outcome: Value,
     inputs: Option<Value>,
     inputs_source: InputsSource,
+    inputs_derivation: Option<Value>,
+    calculation: Option<Value>,
     reevaluation: Option<Evaluation>,
     under_todays_rules: Option<Evaluation>,
     not_reevaluated: Option<String>,
@@ -154,6 +163,8 @@ fn explain_handover(
         recorded_outcome: recorded_outcome.clone(),
         inputs: None,
         inputs_source: InputsSource::NotAvailable { why: String::new() },
+        inputs_derivation: None,
+        calculation: None,
         reevaluation: None,
         under_todays_rules: None,
         not_reevaluated: None,
@@ -252,6 +263,12 @@ fn explain_tier(decision: &TierCalculated, state: &CaseState, today: Date) -> Ca
             recorded_digest: decision.inputs_digest.as_str().to_owned(),
             rederived_digest,
         },
+        inputs_derivation: Some(json!({
+            "previous_enforcement": derived::enforcement_considered(state, on),
+        })),
+        calculation: tier::calculate(&input)
+            .map(|result| serde_json::to_value(result).unwrap_or(Value::Null))
+            .ok(),
         reevaluation: None,
         under_todays_rules: None,
         not_reevaluated: None,
@@ -297,6 +314,8 @@ fn parts_into(explanation: &mut Explanation, parts: CalculatorParts) {
     explanation.recorded_outcome = Some(parts.recorded_outcome);
     explanation.inputs = parts.inputs;
     explanation.inputs_source = parts.inputs_source;
+    explanation.inputs_derivation = parts.inputs_derivation;
+    explanation.calculation = parts.calculation;
     explanation.reevaluation = parts.reevaluation;
     explanation.under_todays_rules = parts.under_todays_rules;
     explanation.not_reevaluated = parts.not_reevaluated;
@@ -348,6 +367,8 @@ pub fn explain_decision(
         recorded_outcome: None,
         inputs: None,
         inputs_source: InputsSource::NotAvailable { why: String::new() },
+        inputs_derivation: None,
+        calculation: None,
         case_state_when_made: model.state_json(&state),
         reevaluation: None,
         under_todays_rules: None,
@@ -501,6 +522,15 @@ pub fn explain_text(explanation: &Explanation) -> String {
     }
     if let Some(inputs) = &e.inputs {
         let _ = writeln!(out, "{inputs:#}");
+    }
+    if let Some(derivation) = &e.inputs_derivation {
+        let _ = writeln!(
+            out,
+            "\nhow the inputs were read from the case:\n{derivation:#}"
+        );
+    }
+    if let Some(calculation) = &e.calculation {
+        let _ = writeln!(out, "\ncalculation on these inputs:\n{calculation:#}");
     }
     if let Some(evaluation) = &e.reevaluation {
         evaluation_text(&mut out, evaluation);

@@ -36,7 +36,10 @@ use crate::tier_code::TierCode;
 use crate::{decide, evolve, CaseState, DomainCommand, Ruleset, ValueError};
 
 pub use handover_input::{age_years, calculator_era, handover_input, is_custodial_in_custody};
-pub use tier_input::{requirement, tier_input, PREVIOUS_ENFORCEMENT_DAYS};
+pub use tier_input::{
+    enforcement_considered, requirement, tier_input, EnforcementConsidered, EnforcementKind,
+    PREVIOUS_ENFORCEMENT_DAYS,
+};
 pub use triggers::{trigger_reason, triggers_handover, triggers_tier};
 
 /// Why a calculator's input or result cannot be derived from a case.

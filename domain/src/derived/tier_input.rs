@@ -5,6 +5,7 @@
 //! checks their digest against the recorded one).
 
 use jiff::civil::Date;
+use serde::Serialize;
 
 use crate::identity::Gender as PersonGender;
 use crate::risk::{Need as RiskNeed, NeedSeverity, RegistrationKind};
@@ -12,9 +13,78 @@ use crate::sentence::{RequirementKind, SentenceType};
 use crate::state::{CaseState, RequirementStatus};
 use crate::tier::{self, TierInput};
 
-/// Days back a breach or recall outcome counts as previous enforcement (tier-rules.md §1,
-/// `previous_enforcement`: "a breach or recall outcome in the last 365 days").
+/// Days back a breach or recall referral counts as previous enforcement (tier-rules.md §3.4:
+/// "referral date ≥ today − 365 days").
 pub const PREVIOUS_ENFORCEMENT_DAYS: i64 = 365;
+
+/// Which kind of enforcement a [`EnforcementConsidered`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnforcementKind {
+    Breach,
+    Recall,
+}
+
+/// One breach or recall of the case and whether it counts as previous enforcement on a date
+/// (tier-rules.md §3.4), with why: what `explain` shows beside the tier inputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EnforcementConsidered {
+    pub kind: EnforcementKind,
+    /// The referral date: when the breach or recall was raised.
+    pub raised_on: Date,
+    pub concluded_on: Option<Date>,
+    /// The outcome code (breach-end contact `ABCC`…`ABWD`, recall outcome `REC01`…`REC05`).
+    pub outcome: Option<&'static str>,
+    pub counts: bool,
+    pub why: &'static str,
+}
+
+/// Every breach and recall of the case, judged for `previous_enforcement` on `today`
+/// (tier-rules.md §3.4, enforcement-and-workload.md §6 last paragraph): it counts when its
+/// outcome is known by `today` and is one of the counting outcomes
+/// ([`BreachOutcome::counts_as_previous_enforcement`],
+/// [`RecallOutcome::counts_as_previous_enforcement`]: a recall rejected by the NPS, `REC03`,
+/// does not count) and it was referred (raised) in the [`PREVIOUS_ENFORCEMENT_DAYS`] up to
+/// `today`.
+///
+/// [`BreachOutcome::counts_as_previous_enforcement`]: crate::enforcement::BreachOutcome::counts_as_previous_enforcement
+/// [`RecallOutcome::counts_as_previous_enforcement`]: crate::enforcement::RecallOutcome::counts_as_previous_enforcement
+pub fn enforcement_considered(state: &CaseState, today: Date) -> Vec<EnforcementConsidered> {
+    let since = today
+        .checked_sub(jiff::Span::new().days(PREVIOUS_ENFORCEMENT_DAYS))
+        .unwrap_or(today);
+    let judge = |kind, raised_on: Date, concluded: Option<(Date, &'static str, bool)>| {
+        let (counts, why) = match concluded {
+            None => (false, "no outcome yet"),
+            Some((on, _, _)) if on > today => (false, "no outcome yet"),
+            Some((_, _, false)) => (false, "outcome not in tier-rules.md §3.4's list"),
+            Some(_) if raised_on < since => (false, "referred more than 365 days before"),
+            Some(_) if raised_on > today => (false, "referred after the calculation date"),
+            Some(_) => (true, "counting outcome, referred within 365 days"),
+        };
+        EnforcementConsidered {
+            kind,
+            raised_on,
+            concluded_on: concluded.map(|(on, _, _)| on),
+            outcome: concluded.map(|(_, code, _)| code),
+            counts,
+            why,
+        }
+    };
+    let breaches = state.breaches.values().map(|b| {
+        let concluded = b
+            .concluded
+            .map(|(on, o)| (on, o.code(), o.counts_as_previous_enforcement()));
+        judge(EnforcementKind::Breach, b.raised_on, concluded)
+    });
+    let recalls = state.recalls.values().map(|r| {
+        let concluded = r
+            .concluded
+            .map(|(on, o)| (on, o.code(), o.counts_as_previous_enforcement()));
+        judge(EnforcementKind::Recall, r.raised_on, concluded)
+    });
+    breaches.chain(recalls).collect()
+}
 
 /// The tier inputs of the case on `today` (tier-rules.md §1).
 ///
@@ -24,8 +94,9 @@ pub const PREVIOUS_ENFORCEMENT_DAYS: i64 = 365;
 /// latest OASys needs when an assessment was recorded (none → §4.2); `convictions` = every
 /// sentence, community orders and suspended sentence orders as `SP`, custody as `SC`, with its
 /// termination date (§1: any termination ends a conviction) and its active requirements
-/// ([`requirement`]); `previous_enforcement` = a breach or recall concluded in the
-/// [`PREVIOUS_ENFORCEMENT_DAYS`] up to `today`. `v3` is not requested (§6.1 gate 0).
+/// ([`requirement`]); `previous_enforcement` = a breach or recall with a counting outcome
+/// referred in the [`PREVIOUS_ENFORCEMENT_DAYS`] up to `today` ([`enforcement_considered`],
+/// §3.4). `v3` is not requested (§6.1 gate 0).
 pub fn tier_input(state: &CaseState, today: Date) -> TierInput {
     let mut input = TierInput::new(today);
     if let Some(person) = &state.person {
@@ -79,20 +150,9 @@ pub fn tier_input(state: &CaseState, today: Date) -> TierInput {
                 .collect(),
         })
         .collect();
-    let since = today
-        .checked_sub(jiff::Span::new().days(PREVIOUS_ENFORCEMENT_DAYS))
-        .unwrap_or(today);
-    input.previous_enforcement = state
-        .breaches
-        .values()
-        .filter_map(|b| b.concluded.as_ref().map(|(on, _)| *on))
-        .chain(
-            state
-                .recalls
-                .values()
-                .filter_map(|r| r.concluded.as_ref().map(|(on, _)| *on)),
-        )
-        .any(|on| on >= since && on <= today);
+    input.previous_enforcement = enforcement_considered(state, today)
+        .iter()
+        .any(|e| e.counts);
     input
 }
 

@@ -1,0 +1,166 @@
+//! The lifecycle after a first order, through the real `caseledger` binary on a sled store:
+//! commands imported as JSON Lines, then `case`, `replay`, `explain` and the read models. Each
+//! test is named by its rule and seed line.
+
+mod engine_support;
+
+use std::path::Path;
+use std::process::Command;
+
+use engine_support::*;
+use serde_json::{json, Value};
+
+fn caseledger(data: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run caseledger");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Import `lines` (command JSON) and insist none is refused.
+fn import(dir: &Path, data: &Path, name: &str, lines: &[String]) {
+    let file = dir.join(name);
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (code, out, err) = caseledger(data, &["import", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "import: {out}{err}");
+    assert!(out.contains(" 0 refused"), "nothing refused: {out}{err}");
+}
+
+fn case(data: &Path, crn: &str) -> Value {
+    let (code, out, err) = caseledger(data, &["case", crn]);
+    assert_eq!(code, 0, "case {crn}: {out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("case JSON: {e}\n{out}"))
+}
+
+/// The event ids of `event_type` on the case, in stream order.
+fn event_ids(data: &Path, crn: &str, event_type: &str) -> Vec<String> {
+    let (code, out, err) = caseledger(data, &["replay", crn, "--format", "json"]);
+    assert_eq!(code, 0, "replay {crn}: {out}{err}");
+    let history: Value = serde_json::from_str(&out).unwrap();
+    history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == event_type)
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn explain(data: &Path, event_id: &str, today: &str) -> Value {
+    let (code, out, err) = caseledger(
+        data,
+        &["explain", event_id, "--today", today, "--format", "json"],
+    );
+    assert_eq!(code, 0, "explain: {out}{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn woman_with_recall(crn: &str, outcome: &str) -> Vec<String> {
+    let mut lines = vec![
+        as_case_administrator(
+            crn,
+            "2023-03-01",
+            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2023-03-01",
+                   "person": {"name": "Jo Example", "date_of_birth": "1990-06-01", "gender": "female"}}),
+        ),
+        as_court_officer(
+            crn,
+            "2023-03-01",
+            json!({
+            "type": "impose_sentence", "on": "2023-03-01", "sentence_type": "determinate_custody",
+            "court": "Nottingham Crown Court", "length_months": 24,
+            "dates": {"conditional_release_date": "2024-03-01", "sentence_expiry_date": "2025-03-01"},
+            "requirements": []}),
+        ),
+        as_probation_officer(
+            crn,
+            "2024-03-01",
+            json!({"type": "release", "on": "2024-03-01", "sentence_id": 1, "release_type": "automatic"}),
+        ),
+        as_probation_officer(
+            crn,
+            "2024-04-02",
+            json!({"type": "raise_recall", "on": "2024-04-02", "sentence_id": 1,
+                   "reason": "risk unmanageable in the community"}),
+        ),
+        as_probation_officer(
+            crn,
+            "2024-04-03",
+            json!({"type": "conclude_recall", "on": "2024-04-03", "recall_id": 1, "outcome": outcome}),
+        ),
+    ];
+    for kind in [
+        "mental_health_issues",
+        "attempted_suicide_or_self_harm",
+        "vulnerability",
+        "child_concerns",
+    ] {
+        lines.push(as_probation_officer(
+            crn,
+            "2024-04-10",
+            json!({"type": "add_registration", "on": "2024-04-10", "kind": kind, "review_on": null}),
+        ));
+    }
+    lines.push(as_probation_officer(
+        crn,
+        "2024-04-12",
+        assess("2024-04-12", "review", "medium"),
+    ));
+    lines
+}
+
+/// tier-rules.md §3.4 (seed 003 l.2914, recall BR-I3): through the binary, a woman whose
+/// recall the NPS rejected (`REC03`) keeps protect C and `explain` shows
+/// `previous_enforcement: false` with the rejected recall and why it does not count; with a
+/// standard-term recall (`REC02`) she is at protect B, and the caseload read model agrees.
+#[test]
+fn tier_3_4_a_rejected_recall_does_not_raise_a_womans_tier_seed_003_l2914() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut lines = woman_with_recall("F200001", "REC03");
+    lines.extend(woman_with_recall("F200002", "REC02"));
+    import(dir.path(), &data, "commands.jsonl", &lines);
+
+    assert_eq!(case(&data, "F200001")["tier"]["tier"], "C1");
+    assert_eq!(case(&data, "F200002")["tier"]["tier"], "B1");
+
+    let tiers = event_ids(&data, "F200001", "TierCalculated");
+    let explanation = explain(&data, tiers.last().unwrap(), "2024-05-01");
+    assert_eq!(explanation["inputs"]["previous_enforcement"], json!(false));
+    let considered = &explanation["inputs_derivation"]["previous_enforcement"][0];
+    assert_eq!(considered["outcome"], "REC03", "{explanation:#}");
+    assert_eq!(considered["counts"], json!(false));
+    assert_eq!(
+        explanation["calculation"]["breakdown"]["protect"]["female_factors"]
+            ["previous_enforcement"],
+        json!(0)
+    );
+    assert_eq!(
+        explanation["inputs_source"]["digest_matches"],
+        json!(true),
+        "{explanation:#}"
+    );
+
+    let (code, out, err) = caseledger(&data, &["rebuild"]);
+    assert_eq!(code, 0, "rebuild: {out}{err}");
+    let (code, out, err) = caseledger(
+        &data,
+        &[
+            "report",
+            "caseload",
+            "--today",
+            "2024-05-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "report: {out}{err}");
+    assert!(out.contains("B1:1") && out.contains("C1:1"), "{out}");
+}
