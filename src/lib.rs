@@ -17,6 +17,8 @@ pub use caseledger_replay as replay;
 pub use caseledger_store as store;
 
 #[cfg(feature = "cli")]
+pub mod cli_consumers;
+#[cfg(feature = "cli")]
 pub mod cli_demo;
 #[cfg(feature = "cli")]
 pub mod cli_ops;

@@ -144,6 +144,11 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// List the durable consumers of the log with their checkpoint and lag.
+    Consumers {
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
     #[command(flatten)]
     Replay(caseledger::cli_replay::ReplayCommand),
 }
@@ -165,6 +170,13 @@ enum ReportFormat {
     Table,
     Json,
     Csv,
+}
+
+/// How `consumers` prints its listing.
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
 }
 
 /// How `tick` prints what it appended.
@@ -264,6 +276,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let engine = cli_ops::open(&args).await?;
             cli_ops::tick(&engine, &to, &value_name(format), &mut io::stdout()).await
         }),
+        Command::Consumers { format } => runtime()?.block_on(caseledger::cli_consumers::consumers(
+            &args,
+            &value_name(format),
+            &mut io::stdout(),
+        )),
         Command::Case { crn } => runtime()?.block_on(async {
             let engine = cli_ops::open_existing(&args).await?;
             cli_ops::case(&engine, &crn, &mut io::stdout()).await

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use caseledger_store::{
-    EventStore, EventStoreExt, RecordedEvent, StreamId, READ_ALL_PAGE_EVENTS_MAX,
+    ConsumerName, DurableSubscription, EventStore, EventStoreExt, RecordedEvent, StreamId,
+    READ_ALL_PAGE_EVENTS_MAX,
 };
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -828,12 +829,47 @@ pub async fn rebuild_stream<P: Projection>(
     commit(&tree, &batch)
 }
 
+/// The durable consumer (`caseledger_store::consumer`) under which the live runner of
+/// `projection` acknowledges what it has folded: `projection.<name>`, listed by
+/// `caseledger consumers`.
+pub fn consumer_name(projection: &str) -> String {
+    format!("projection.{projection}")
+}
+
+/// Acknowledge `checkpoint` (folded and committed) under the projection's durable consumer,
+/// then resume that consumer: it delivers from `checkpoint + 1`.
+///
+/// The read-model generation's own checkpoint, written in the same transaction as its rows,
+/// stays what the fold resumes from (invariant 7); the store's checkpoint follows it, one
+/// acknowledgement per committed batch, so operators see the runner's position and lag beside
+/// every other consumer. A stored checkpoint ahead of the generation's after a catch-up
+/// (which folds to the head) means a second runner uses the same name: refused.
+async fn resume_durable(
+    store: &Arc<dyn EventStore>,
+    name: &str,
+    checkpoint: u64,
+) -> Result<DurableSubscription, ProjectionError> {
+    let consumer = ConsumerName::new(name)?;
+    store.acknowledge(&consumer, checkpoint).await?;
+    let subscription = store.subscribe_durable(name).await?;
+    if subscription.acknowledged() != checkpoint {
+        return Err(ProjectionError::InvalidArgument(format!(
+            "durable consumer {name} is at position {} but this runner's read models are at \
+             {checkpoint}: another runner acknowledges under the same name; run one live \
+             runner per read-model database",
+            subscription.acknowledged()
+        )));
+    }
+    Ok(subscription)
+}
+
 /// Keep the generation in service level with the log until `shutdown` becomes true.
 ///
 /// Catches up first (building the first generation if there is none), then follows the
-/// store's [`Subscription`]: each wake-up folds every record up to the head seen then (at most
-/// [`EVENTS_PER_BATCH_MAX`]) in one transaction. If a rebuild switched generations meanwhile,
-/// the runner re-synchronises from the new generation's checkpoint.
+/// store's durable subscription `projection.<name>` ([`consumer_name`]): each wake-up folds
+/// every record up to the head seen then (at most [`EVENTS_PER_BATCH_MAX`]) in one
+/// transaction and then acknowledges it. If a rebuild switched generations meanwhile, the
+/// runner re-synchronises from the new generation's checkpoint.
 pub async fn run_live<P: Projection>(
     store: Arc<dyn EventStore>,
     db: &ReadModelDb,
@@ -841,8 +877,9 @@ pub async fn run_live<P: Projection>(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     progress: &mut dyn Progress,
 ) -> Result<u64, ProjectionError> {
+    let consumer = consumer_name(projection.name());
     let mut checkpoint = catch_up(&*store, db, projection, progress).await?;
-    let mut subscription = store.subscribe(checkpoint + 1);
+    let mut subscription = resume_durable(&store, &consumer, checkpoint).await?;
     let mut records: Vec<RecordedEvent> = Vec::new();
     loop {
         if *shutdown.borrow_and_update() {
@@ -885,11 +922,12 @@ pub async fn run_live<P: Projection>(
             // follow it from its own checkpoint.
             drop(writer);
             checkpoint = catch_up(&*store, db, projection, progress).await?;
-            subscription = store.subscribe(checkpoint + 1);
+            subscription = resume_durable(&store, &consumer, checkpoint).await?;
             continue;
         }
         checkpoint = fold_batch(&tree, projection, in_service, &records)?;
         drop(writer);
+        subscription.acknowledge(checkpoint).await?;
         progress.update(projection.name(), checkpoint, head);
     }
 }

@@ -446,6 +446,29 @@ fn live_runner_follows_the_head_until_shut_down() {
             db.view(&Toy).unwrap().unwrap().digests().unwrap(),
             memory_digests(&log)
         );
+        // The runner acknowledged what it folded under its durable consumer.
+        let consumer =
+            caseledger_store::ConsumerName::new(caseledger_projections::consumer_name("toy"))
+                .unwrap();
+        let stored = rt.block_on(log.dyn_store().consumer_position(&consumer));
+        assert_eq!(stored.unwrap(), Some(22), "{backend:?}: durable checkpoint");
+        // Restarted after appends made while it was down: resumes and acknowledges them.
+        log.push("B", "Opened", vec![4], 3, 3);
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let (store, d2) = (log.store.clone(), db.clone());
+        let task =
+            rt.spawn(async move { run_live(store, &d2, &Toy, shutdown, &mut NoProgress).await });
+        assert!(wait_for(23), "{backend:?}: after a restart");
+        log.push("B", "Moved", vec![5], 3, 3);
+        assert!(wait_for(24), "{backend:?}: live after a restart");
+        stop.send_replace(true);
+        assert_eq!(rt.block_on(task).unwrap().unwrap(), 24);
+        let stored = rt.block_on(log.dyn_store().consumer_position(&consumer));
+        assert_eq!(
+            stored.unwrap(),
+            Some(24),
+            "{backend:?}: resumed and acknowledged"
+        );
     }
 }
 
@@ -525,6 +548,24 @@ impl caseledger_store::EventStore for SlowPages {
         to_position: Option<u64>,
     ) -> Result<caseledger_store::VerifyReport, caseledger_store::StoreError> {
         self.0.verify(from_position, to_position).await
+    }
+    async fn consumer_position(
+        &self,
+        name: &caseledger_store::ConsumerName,
+    ) -> Result<Option<u64>, caseledger_store::StoreError> {
+        self.0.consumer_position(name).await
+    }
+    async fn acknowledge(
+        &self,
+        name: &caseledger_store::ConsumerName,
+        position: u64,
+    ) -> Result<u64, caseledger_store::StoreError> {
+        self.0.acknowledge(name, position).await
+    }
+    async fn consumers(
+        &self,
+    ) -> Result<Vec<caseledger_store::ConsumerCheckpoint>, caseledger_store::StoreError> {
+        self.0.consumers().await
     }
 }
 

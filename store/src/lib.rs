@@ -15,6 +15,7 @@
 //! Modules: [`codec`] (the ONE bincode configuration, version byte per record), [`hash`] (the
 //! chain and its verifier), [`memory`] and [`sled_store`] (backends; [`sled_layout`] the byte formats of sled's layout 3), [`subscription`]
 //! (`Subscription`, `ReadAll`, and `subscribe` for every backend via [`EventStoreExt`]),
+//! [`consumer`] (durable named consumers: checkpoints kept in the store, `subscribe_durable`),
 //! [`conformance`] (the one suite every backend must pass), [`clock`] (injected clocks).
 //! `validate` and `planner` are the input checks and the append decision shared by all
 //! backends. Operations: `docs/operations.md`; numbers: `docs/benchmarks.md`.
@@ -26,6 +27,7 @@ use async_trait::async_trait;
 pub mod clock;
 pub mod codec;
 pub mod conformance;
+pub mod consumer;
 pub mod hash;
 pub mod memory;
 mod planner;
@@ -36,6 +38,9 @@ pub mod subscription;
 mod validate;
 
 pub use clock::{ManualClock, SystemClock};
+pub use consumer::{
+    ConsumerCheckpoint, ConsumerName, DurableSubscription, CONSUMERS_MAX, CONSUMER_NAME_BYTES_MAX,
+};
 pub use memory::MemoryStore;
 pub use sled_store::{
     SledOptions, SledStore, WriterStats, SLED_CACHE_CAPACITY_BYTES_DEFAULT,
@@ -317,6 +322,22 @@ pub enum StoreError {
         found: String,
         supported: u8,
     },
+    #[error("consumer name {name:?} {reason}")]
+    InvalidConsumerName { name: String, reason: String },
+    #[error("consumer {consumer} cannot acknowledge position {position}: the log's head is {head}; a checkpoint never runs ahead of the log")]
+    CheckpointBeyondHead {
+        consumer: String,
+        position: u64,
+        head: u64,
+    },
+    #[error("consumer {consumer} cannot acknowledge position {position}: it has been delivered only up to {delivered}")]
+    AcknowledgedUndelivered {
+        consumer: String,
+        position: u64,
+        delivered: u64,
+    },
+    #[error("consumer {consumer} would be one more than the {max} durable consumers a store keeps; reuse an existing name")]
+    TooManyConsumers { consumer: String, max: usize },
     #[error("storage backend: {0}")]
     Backend(String),
     #[error("store is closed")]
@@ -365,4 +386,17 @@ pub trait EventStore: Send + Sync + 'static {
         from_position: u64,
         to_position: Option<u64>,
     ) -> Result<VerifyReport, StoreError>;
+
+    /// The checkpoint of durable consumer `name`: the highest position it acknowledged, or
+    /// `None` when it has never acknowledged anything ([`consumer`] module).
+    async fn consumer_position(&self, name: &ConsumerName) -> Result<Option<u64>, StoreError>;
+
+    /// Durably move `name`'s checkpoint up to `position` and return the checkpoint now stored.
+    /// It never moves backwards (a lower position leaves it as it is) and never beyond the
+    /// head ([`StoreError::CheckpointBeyondHead`]); at most [`CONSUMERS_MAX`] names are kept.
+    /// Durable in the store's durability mode, like an append.
+    async fn acknowledge(&self, name: &ConsumerName, position: u64) -> Result<u64, StoreError>;
+
+    /// Every durable consumer and its checkpoint, by name.
+    async fn consumers(&self) -> Result<Vec<ConsumerCheckpoint>, StoreError>;
 }

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::consumer::{check_acknowledgement, ConsumerCheckpoint, ConsumerName};
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
 use crate::validate::validate_append;
 use crate::{
@@ -24,6 +25,8 @@ struct State {
     streams: BTreeMap<String, Vec<u64>>,
     keys: BTreeMap<Uuid, IdempotencyEntry>,
     tip: Tip,
+    /// Durable consumers' checkpoints (durable for the life of the store).
+    consumers: BTreeMap<ConsumerName, u64>,
 }
 
 impl Lookup for State {
@@ -51,6 +54,7 @@ impl MemoryStore {
                 streams: BTreeMap::new(),
                 keys: BTreeMap::new(),
                 tip: Tip::empty(),
+                consumers: BTreeMap::new(),
             }),
             head: watch::channel(0).0,
         }
@@ -164,5 +168,30 @@ impl EventStore for MemoryStore {
         }
         let range = &state.records[(from - 1) as usize..to as usize];
         Ok(hash::verify_chain(previous, range))
+    }
+
+    async fn consumer_position(&self, name: &ConsumerName) -> Result<Option<u64>, StoreError> {
+        Ok(self.state().consumers.get(name).copied())
+    }
+
+    async fn acknowledge(&self, name: &ConsumerName, position: u64) -> Result<u64, StoreError> {
+        let mut state = self.state();
+        let known = state.consumers.contains_key(name);
+        check_acknowledgement(name, position, state.tip.head, known, state.consumers.len())?;
+        let stored = state.consumers.entry(name.clone()).or_insert(0);
+        *stored = (*stored).max(position);
+        Ok(*stored)
+    }
+
+    async fn consumers(&self) -> Result<Vec<ConsumerCheckpoint>, StoreError> {
+        Ok(self
+            .state()
+            .consumers
+            .iter()
+            .map(|(name, &position)| ConsumerCheckpoint {
+                name: name.clone(),
+                position,
+            })
+            .collect())
     }
 }

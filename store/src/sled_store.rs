@@ -76,6 +76,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
+use crate::consumer::{check_acknowledgement, ConsumerCheckpoint, ConsumerName, CONSUMERS_MAX};
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
 use crate::sled_layout::{
     block_key, decode_chunk, encode_block, encode_chunk, extend_chunks,
@@ -100,6 +101,9 @@ pub const LAYOUT_V2: u8 = 2;
 pub const LAYOUT_V3: u8 = 3;
 /// The one tree of layouts 2 and 3.
 pub const TREE_LOG: &str = "log";
+/// Durable consumers' checkpoints: key the consumer name, value the acknowledged position
+/// (u64 BE). A tree of its own beside the log, so the log's layout is unchanged by it.
+pub const TREE_CONSUMERS: &str = "consumers";
 
 /// Key prefix of an unsealed record (`r` ‖ position).
 pub const KEY_PREFIX_RECORD: u8 = b'r';
@@ -247,6 +251,11 @@ pub struct SledStore {
     requests: Option<std_mpsc::SyncSender<Request>>,
     writer_thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
+    /// Durable consumers' checkpoints ([`TREE_CONSUMERS`]).
+    consumers: sled::Tree,
+    /// Serialises acknowledgements, so "never backwards" and the count limit hold.
+    consumers_lock: Mutex<()>,
+    durability: Durability,
     /// Held for the life of the store: a second opener (any process) fails with `InUse`.
     _lock: File,
 }
@@ -785,6 +794,9 @@ impl SledStore {
             }
             None => Tip::empty(),
         };
+        let consumers = db
+            .open_tree(TREE_CONSUMERS)
+            .map_err(|e| backend(&format!("opening tree {TREE_CONSUMERS}"), e))?;
         let (head, head_rx) = watch::channel(tip.head);
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
@@ -821,6 +833,9 @@ impl SledStore {
             requests: Some(requests),
             writer_thread: Some(writer_thread),
             counters,
+            consumers,
+            consumers_lock: Mutex::new(()),
+            durability: options.durability,
             _lock: lock,
         })
     }
@@ -885,6 +900,14 @@ impl SledStore {
             self.counters.inline_batches.fetch_add(1, Ordering::Relaxed);
         }
         Ok(answers.remove(0))
+    }
+
+    fn stored_consumer_position(&self, name: &ConsumerName) -> Result<Option<u64>, StoreError> {
+        self.consumers
+            .get(name.as_str())
+            .map_err(|e| backend("reading a consumer checkpoint", e))?
+            .map(|v| u64_from(&v, "consumer checkpoint"))
+            .transpose()
     }
 
     fn published_head(&self) -> u64 {
@@ -1113,6 +1136,65 @@ impl EventStore for SledStore {
 
     fn watch_head(&self) -> watch::Receiver<u64> {
         self.head.subscribe()
+    }
+
+    async fn consumer_position(&self, name: &ConsumerName) -> Result<Option<u64>, StoreError> {
+        self.stored_consumer_position(name)
+    }
+
+    async fn acknowledge(&self, name: &ConsumerName, position: u64) -> Result<u64, StoreError> {
+        let _serial = self
+            .consumers_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let stored = self.stored_consumer_position(name)?;
+        let count = self.consumers.len();
+        check_acknowledgement(
+            name,
+            position,
+            self.published_head(),
+            stored.is_some(),
+            count,
+        )?;
+        if stored.is_some_and(|s| s >= position) {
+            return Ok(stored.unwrap_or(position));
+        }
+        self.consumers
+            .insert(name.as_str(), &position.to_be_bytes())
+            .map_err(|e| backend("writing a consumer checkpoint", e))?;
+        match self.durability {
+            Durability::Buffered => {}
+            Durability::Flush => {
+                self.db
+                    .flush()
+                    .map_err(|e| backend("flushing a consumer checkpoint", e))?;
+            }
+            Durability::Fsync => {
+                self.db
+                    .flush()
+                    .map_err(|e| backend("flushing a consumer checkpoint", e))?;
+                fsync_tree(&self.path).map_err(|e| backend("fsync of the store directory", e))?;
+            }
+        }
+        Ok(position)
+    }
+
+    async fn consumers(&self) -> Result<Vec<ConsumerCheckpoint>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.consumers.iter().take(CONSUMERS_MAX) {
+            let (key, value) = entry.map_err(|e| backend("reading consumer checkpoints", e))?;
+            let name = String::from_utf8(key.to_vec())
+                .map_err(|_| StoreError::Corrupt {
+                    position: 0,
+                    reason: format!("consumer name {key:?} is not UTF-8"),
+                })
+                .and_then(ConsumerName::new)?;
+            out.push(ConsumerCheckpoint {
+                name,
+                position: u64_from(&value, "consumer checkpoint")?,
+            });
+        }
+        Ok(out)
     }
 
     async fn verify(

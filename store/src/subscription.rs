@@ -11,6 +11,9 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use std::future::Future;
+
+use crate::consumer::{ConsumerName, DurableSubscription};
 use crate::{EventStore, RecordedEvent, StoreError, READ_ALL_PAGE_EVENTS_MAX};
 
 /// Take the next record from `buffer`, insisting it is exactly position `next`.
@@ -153,6 +156,19 @@ pub trait EventStoreExt {
     fn subscribe(&self, from_position: u64) -> Subscription;
     /// Page through the log from `from_position` to the head.
     fn read_all_from(&self, from_position: u64) -> ReadAll;
+    /// Resume durable consumer `name` after its stored checkpoint (the start of the log for a
+    /// new name); its checkpoint moves only through [`DurableSubscription::acknowledge`].
+    fn subscribe_durable(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<DurableSubscription, StoreError>> + Send;
+}
+
+async fn open_durable(
+    store: Arc<dyn EventStore>,
+    name: &str,
+) -> Result<DurableSubscription, StoreError> {
+    DurableSubscription::open(store, ConsumerName::new(name)?).await
 }
 
 impl EventStoreExt for Arc<dyn EventStore> {
@@ -161,6 +177,12 @@ impl EventStoreExt for Arc<dyn EventStore> {
     }
     fn read_all_from(&self, from_position: u64) -> ReadAll {
         ReadAll::new(Arc::clone(self), from_position, READ_ALL_PAGE_EVENTS_MAX)
+    }
+    fn subscribe_durable(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<DurableSubscription, StoreError>> + Send {
+        open_durable(Arc::clone(self), name)
     }
 }
 
@@ -174,5 +196,11 @@ impl<S: EventStore> EventStoreExt for Arc<S> {
             from_position,
             READ_ALL_PAGE_EVENTS_MAX,
         )
+    }
+    fn subscribe_durable(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<DurableSubscription, StoreError>> + Send {
+        open_durable(Arc::clone(self) as Arc<dyn EventStore>, name)
     }
 }

@@ -83,6 +83,30 @@ CREATE TRIGGER idempotency_append_only BEFORE UPDATE OR DELETE ON {schema}.idemp
     FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_change();
 "#,
     },
+    Migration {
+        version: 3,
+        name: "durable consumers' checkpoints",
+        sql: r#"
+-- One row per durable consumer (store::consumer): the highest position it acknowledged.
+-- Not part of the log: a checkpoint moves, but only forwards (trigger below).
+CREATE TABLE {schema}.consumers (
+    name        text        PRIMARY KEY CHECK (octet_length(name) BETWEEN 1 AND 64),
+    position    bigint      NOT NULL CHECK (position >= 0),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE FUNCTION {schema}.refuse_checkpoint_backwards() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.position < OLD.position THEN
+        RAISE EXCEPTION 'caseledger: consumer % checkpoint % -> % refused: a checkpoint never moves backwards',
+            OLD.name, OLD.position, NEW.position;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER consumers_forward_only BEFORE UPDATE ON {schema}.consumers
+    FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_checkpoint_backwards();
+"#,
+    },
 ];
 
 /// The schema version this engine writes.

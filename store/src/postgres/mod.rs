@@ -33,6 +33,7 @@ pub use writer::{ANALYZE_AFTER_EVENTS_MIN, ANALYZE_AFTER_LOG_FRACTION_DIVISOR};
 use migrations::backend;
 use writer::{to_i64, to_u64, AppendRequest};
 
+use crate::consumer::{check_acknowledgement, ConsumerCheckpoint, ConsumerName, CONSUMERS_MAX};
 use crate::hash::ChainVerifier;
 use crate::validate::validate_append;
 use crate::{
@@ -229,6 +230,62 @@ impl EventStore for PostgresStore {
 
     fn watch_head(&self) -> watch::Receiver<u64> {
         self.head.subscribe()
+    }
+
+    async fn consumer_position(&self, name: &ConsumerName) -> Result<Option<u64>, StoreError> {
+        let conn = self.reader.get().await?;
+        let sql = statements::sql(statements::CONSUMER_POSITION_SQL, &self.config.schema);
+        let row = conn
+            .client
+            .query_opt(&sql, &[&name.as_str()])
+            .await
+            .map_err(backend("read a consumer checkpoint"))?;
+        row.map(|row| to_u64(row.get(0), "consumer checkpoint"))
+            .transpose()
+    }
+
+    async fn acknowledge(&self, name: &ConsumerName, position: u64) -> Result<u64, StoreError> {
+        let schema = &self.config.schema;
+        let conn = self.reader.get().await?;
+        // The head only grows, so a position at or below it now stays in the log for good.
+        let row = conn
+            .client
+            .query_one(
+                &statements::sql(statements::CONSUMER_CHECK_SQL, schema),
+                &[&name.as_str()],
+            )
+            .await
+            .map_err(backend("read the head and the consumers"))?;
+        let head = to_u64(row.get(0), "head position")?;
+        let count = usize::try_from(row.get::<_, i64>(1)).unwrap_or(usize::MAX);
+        check_acknowledgement(name, position, head, row.get(2), count)?;
+        let row = conn
+            .client
+            .query_one(
+                &statements::sql(statements::CONSUMER_ACKNOWLEDGE_SQL, schema),
+                &[&name.as_str(), &to_i64(position)?],
+            )
+            .await
+            .map_err(backend("write a consumer checkpoint"))?;
+        to_u64(row.get(0), "consumer checkpoint")
+    }
+
+    async fn consumers(&self) -> Result<Vec<ConsumerCheckpoint>, StoreError> {
+        let conn = self.reader.get().await?;
+        let sql = statements::sql(statements::CONSUMERS_SQL, &self.config.schema);
+        let rows = conn
+            .client
+            .query(&sql, &[&(CONSUMERS_MAX as i64)])
+            .await
+            .map_err(backend("read the consumers"))?;
+        rows.iter()
+            .map(|row| {
+                Ok(ConsumerCheckpoint {
+                    name: ConsumerName::new(row.get::<_, String>(0))?,
+                    position: to_u64(row.get(1), "consumer checkpoint")?,
+                })
+            })
+            .collect()
     }
 
     async fn verify(

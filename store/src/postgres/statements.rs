@@ -31,6 +31,34 @@ pub const READER_STATEMENTS: &[(&str, &str)] = &[
     ("record_at", RECORD_AT_SQL),
 ];
 
+/// The checkpoint of durable consumer `$1` (primary key).
+pub const CONSUMER_POSITION_SQL: &str = "SELECT position FROM {schema}.consumers WHERE name = $1";
+
+/// What an acknowledgement of consumer `$1` is checked against: the head, how many consumers
+/// there are, and whether `$1` is one of them.
+pub const CONSUMER_CHECK_SQL: &str =
+    "SELECT (SELECT position FROM {schema}.head WHERE singleton), \
+     (SELECT count(*) FROM {schema}.consumers), \
+     EXISTS (SELECT 1 FROM {schema}.consumers WHERE name = $1)";
+
+/// Move consumer `$1`'s checkpoint up to `$2` (never down); returns the checkpoint stored.
+pub const CONSUMER_ACKNOWLEDGE_SQL: &str = "INSERT INTO {schema}.consumers (name, position) \
+     VALUES ($1, $2) ON CONFLICT (name) DO UPDATE \
+     SET position = GREATEST({schema}.consumers.position, EXCLUDED.position), updated_at = now() \
+     RETURNING position";
+
+/// Every consumer by name, at most `$1`.
+pub const CONSUMERS_SQL: &str =
+    "SELECT name, position FROM {schema}.consumers ORDER BY name LIMIT $1";
+
+/// The statements of durable consumers (they never touch `events`).
+pub const CONSUMER_STATEMENTS: &[(&str, &str)] = &[
+    ("consumer_position", CONSUMER_POSITION_SQL),
+    ("consumer_check", CONSUMER_CHECK_SQL),
+    ("consumer_acknowledge", CONSUMER_ACKNOWLEDGE_SQL),
+    ("consumers", CONSUMERS_SQL),
+];
+
 /// `template` with `{schema}` replaced by `schema`.
 pub fn sql(template: &str, schema: &str) -> String {
     debug_assert!(super::config::validate_schema(schema).is_ok());
