@@ -132,9 +132,11 @@ pub async fn demo(dir: Option<PathBuf>, people: u64, out: &mut dyn Write) -> Res
 
     // 2. Import.
     let phase = Instant::now();
-    let engine = cli_ops::open(&cli_ops::StoreArgs::sled(&data)).await?;
+    let mut engine = cli_ops::open(&cli_ops::StoreArgs::sled(&data)).await?;
+    let operator =
+        crate::cli_identity::Operator::begin(&mut engine, "caseledger demo", None).await?;
     let mut refusals = Vec::new();
-    let summary = cli_ops::import(&engine, &commands, None, &mut refusals).await?;
+    let summary = cli_ops::import(&engine, &operator, &commands, None, &mut refusals).await?;
     let head = engine
         .store()
         .head()

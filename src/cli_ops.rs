@@ -18,6 +18,7 @@ use caseledger_store::StoreError;
 use jiff::civil::Date;
 use serde_json::json;
 
+use crate::cli_identity::Operator;
 use crate::engine::{Engine, EngineConfig, EngineError, StoreConfig};
 
 /// Commands read and executed per batch by `import`. Within a batch different cases run
@@ -201,6 +202,7 @@ enum Outcome {
 /// error names the file, line and field. Re-running is idempotent (command ids).
 pub async fn import(
     engine: &Engine,
+    operator: &Operator,
     file: &Path,
     ack_log: Option<&Path>,
     err: &mut dyn Write,
@@ -264,7 +266,7 @@ pub async fn import(
                 }
             }
         }
-        let outcomes = run_batch(engine, &batch).await;
+        let outcomes = run_batch(engine, operator, &batch).await;
         // Acknowledge in file order, only what is durable: in the Flush mode every
         // acknowledged append has been flushed by the store before it answered.
         engine.flush().await.map_err(Failure::from)?;
@@ -330,6 +332,7 @@ fn write_ack(ack: &mut Option<File>, lines: &str, path: Option<&Path>) -> Result
 /// Run one batch: cases concurrently, each case's commands in order.
 async fn run_batch(
     engine: &Engine,
+    operator: &Operator,
     batch: &[(u64, CommandEnvelope)],
 ) -> Vec<Result<Outcome, Failure>> {
     let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -343,7 +346,7 @@ async fn run_batch(
         let mut results = Vec::with_capacity(indices.len());
         for index in indices {
             let envelope = &batch[index].1;
-            let outcome = match engine.execute(envelope).await {
+            let outcome = match operator.execute(engine, envelope).await {
                 Ok(receipt) => Ok(Outcome::Applied(receipt)),
                 Err(CommandError::Refused(refusal)) => {
                     Ok(Outcome::Refused(refusal.reason, refusal.audit_position))
@@ -369,6 +372,7 @@ async fn run_batch(
 /// `caseledger exec`: one command from `input`; prints its receipt as JSON.
 pub async fn exec(
     engine: &Engine,
+    operator: &Operator,
     input: &mut dyn Read,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
@@ -377,13 +381,17 @@ pub async fn exec(
         .take(COMMAND_LINE_BYTES_MAX as u64 + 1)
         .read_to_string(&mut text)
         .map_err(|e| Failure::Failed(format!("cannot read stdin: {e}")))?;
-    let receipt = engine
-        .execute_json(text.trim())
+    let envelope = match parse_command_with_header(text.trim()) {
+        Ok(envelope) => envelope,
+        Err((error, header)) => {
+            let _ = engine.handler().refuse_unparsed(&header, &error).await;
+            return Err(Failure::BadInput(format!("stdin: {error}")));
+        }
+    };
+    let receipt = operator
+        .execute(engine, &envelope)
         .await
-        .map_err(|e| match e {
-            EngineError::BadCommand { error, .. } => Failure::BadInput(format!("stdin: {error}")),
-            other => Failure::from(other),
-        })?;
+        .map_err(|e| Failure::from(EngineError::from(e)))?;
     let json = serde_json::to_string(&receipt).map_err(|e| Failure::Failed(e.to_string()))?;
     writeln!(out, "{json}").map_err(|e| Failure::Failed(e.to_string()))
 }

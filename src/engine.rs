@@ -28,20 +28,23 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
-use caseledger_commands::audit::{CommandRefused, COMMAND_REFUSED, REFUSALS_STREAM};
+use caseledger_commands::audit::{
+    CommandRefused, OperatorSession, COMMAND_REFUSED, OPERATOR_SESSION,
+    OPERATOR_SESSION_SCHEMA_VERSION, REFUSALS_STREAM, SESSIONS_STREAM,
+};
 use caseledger_commands::due::{due_commands, Blocked};
 use caseledger_commands::handler::{load_case, CommandError, Handler, Receipt};
-use caseledger_commands::{parse_command_with_header, CommandActor, CommandEnvelope, EffectiveAt};
-use caseledger_commands::{ParseError, Role};
+use caseledger_commands::{parse_command_as, parse_command_with_header, CommandEnvelope};
+use caseledger_commands::{ParseError, PartialHeader, VerifiedActor};
 use caseledger_domain::identity::Crn;
 use caseledger_domain::CaseState;
-use caseledger_store::codec::decode_payload;
+use caseledger_store::codec::{decode_payload, encode_payload};
 use caseledger_store::postgres::{
     PostgresConfig, PostgresConfigError, PostgresOptions, PostgresStore,
 };
 use caseledger_store::{
-    Durability, EventStore, MemoryStore, RecordedEvent, SledOptions, SledStore, StoreError,
-    StreamId, SystemClock, READ_ALL_PAGE_EVENTS_MAX,
+    Actor, Durability, EventStore, ExpectedVersion, MemoryStore, NewEvent, RecordedEvent,
+    SledOptions, SledStore, StoreError, StreamId, SystemClock, READ_ALL_PAGE_EVENTS_MAX,
 };
 use jiff::civil::Date;
 
@@ -254,6 +257,46 @@ impl Engine {
         &self.store
     }
 
+    /// Record `session` in `audit-sessions` and correlate everything this engine writes from
+    /// now on with it (each event's `correlation_id` is the session id). For a trusted
+    /// operator shell: who ran it is recorded beside the actors its commands declare.
+    pub async fn begin_session(&mut self, session: &OperatorSession) -> Result<u64, EngineError> {
+        let event = NewEvent {
+            event_id: session.session_id,
+            event_type: OPERATOR_SESSION.into(),
+            schema_version: OPERATOR_SESSION_SCHEMA_VERSION,
+            effective_at_us: 0,
+            actor: Actor {
+                id: session.os_user.clone(),
+                role: "operator".into(),
+                organisation: "host".into(),
+            },
+            command_id: uuid::Uuid::nil(),
+            correlation_id: session.session_id,
+            causation_id: uuid::Uuid::nil(),
+            ruleset_id: String::new(),
+            payload: encode_payload(session)?,
+        };
+        let stream = StreamId::new(SESSIONS_STREAM)?;
+        let result = self
+            .store
+            .append(&stream, ExpectedVersion::Any, vec![event], None)
+            .await?;
+        self.handler = Handler::new(self.store.clone()).with_session(session.session_id);
+        Ok(result.last_position)
+    }
+
+    /// Every operator session recorded so far, oldest first.
+    pub async fn sessions(&self) -> Result<Vec<OperatorSession>, EngineError> {
+        let stream = StreamId::new(SESSIONS_STREAM)?;
+        let records = self.store.read_stream(&stream, 1).await?;
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            out.push(decode_payload(&record.payload)?);
+        }
+        Ok(out)
+    }
+
     pub fn handler(&self) -> &Handler {
         &self.handler
     }
@@ -264,22 +307,42 @@ impl Engine {
         self.handler.execute(command).await
     }
 
-    /// Parse one command in the public JSON and execute it. A command that cannot be read
-    /// is refused and, when its id and actor could be read, recorded as refused.
+    /// Parse one command in the public JSON, actor included, and execute it: for a trusted
+    /// operator shell (the CLI), where whoever runs it answers for the actors it declares. A
+    /// service that authenticates its callers uses [`Engine::execute_as`] instead. A command
+    /// that cannot be read is refused and, when its id and actor could be read, recorded as
+    /// refused. The engine's own identity is refused in the body as everywhere.
     pub async fn execute_json(&self, line: &str) -> Result<Receipt, EngineError> {
         match parse_command_with_header(line) {
             Ok(envelope) => Ok(self.execute(&envelope).await?),
-            Err((error, header)) => {
-                let audit_position = match self.handler.refuse_unparsed(&header, &error).await {
-                    Some(CommandError::Refused(r)) => Some(r.audit_position),
-                    Some(other) => return Err(other.into()),
-                    None => None,
-                };
-                Err(EngineError::BadCommand {
-                    error,
-                    audit_position,
-                })
-            }
+            Err((error, header)) => Err(self.bad_command(error, &header).await),
+        }
+    }
+
+    /// Execute a command sent by a caller the host has authenticated: `actor` is what the
+    /// host's authentication established; `body` is the command JSON without `actor`
+    /// (`command_id`, `crn`, `effective_at`, `command`). A body that names an actor is bad
+    /// input (field `actor`), recorded as refused under the authenticated actor.
+    pub async fn execute_as(
+        &self,
+        actor: &VerifiedActor,
+        body: &str,
+    ) -> Result<Receipt, EngineError> {
+        match parse_command_as(actor, body) {
+            Ok(envelope) => Ok(self.execute(&envelope).await?),
+            Err((error, header)) => Err(self.bad_command(error, &header).await),
+        }
+    }
+
+    async fn bad_command(&self, error: ParseError, header: &PartialHeader) -> EngineError {
+        let audit_position = match self.handler.refuse_unparsed(header, &error).await {
+            Some(CommandError::Refused(r)) => Some(r.audit_position),
+            Some(other) => return other.into(),
+            None => None,
+        };
+        EngineError::BadCommand {
+            error,
+            audit_position,
         }
     }
 
@@ -364,18 +427,7 @@ impl Engine {
                     break;
                 };
                 seen.insert(next.command_id);
-                let envelope = CommandEnvelope {
-                    command_id: next.command_id,
-                    crn: crn.clone(),
-                    actor: CommandActor {
-                        id: "caseledger".into(),
-                        role: Role::System,
-                        organisation: "hmpps".into(),
-                    },
-                    effective_at: EffectiveAt::from_date(next.on),
-                    command: next.command,
-                };
-                match self.execute(&envelope).await {
+                match self.handler.execute_due(&crn, &next).await {
                     Ok(receipt) if receipt.deduplicated => report.already_recorded += 1,
                     Ok(receipt) => report.applied.push(receipt),
                     Err(CommandError::Refused(refusal)) => report.blocked.push(Blocked {

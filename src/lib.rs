@@ -21,6 +21,8 @@ pub mod cli_consumers;
 #[cfg(feature = "cli")]
 pub mod cli_demo;
 #[cfg(feature = "cli")]
+pub mod cli_identity;
+#[cfg(feature = "cli")]
 pub mod cli_ops;
 #[cfg(feature = "cli")]
 pub mod cli_replay;
@@ -31,6 +33,7 @@ pub mod engine_audit;
 #[cfg(feature = "cli")]
 pub mod policy_cli;
 
+pub use caseledger_commands::VerifiedActor;
 pub use engine::{Engine, EngineConfig, EngineError, StoreConfig, TickReport};
 
 /// The README's embedding example is compiled and run as a doctest, so it cannot rot.

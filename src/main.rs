@@ -61,6 +61,11 @@ struct Cli {
     /// <data>/postgres/<host>-<port>-<db>-<schema>/readmodels.
     #[arg(long, global = true, env = "CASELEDGER_STORE", value_name = "URL")]
     store: Option<String>,
+    /// For import and exec: a JSON object from operating-system user to the actor ids that
+    /// user may declare (docs/operations.md "Identity"); commands declaring any other actor
+    /// are refused and recorded.
+    #[arg(long, global = true, value_name = "FILE")]
+    actor_policy: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -212,6 +217,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         data: cli.data,
         store: cli.store,
     };
+    let actor_policy = cli.actor_policy;
     match cli.command {
         Command::Policy { calculator } => {
             let stdin = BufReader::new(io::stdin().lock());
@@ -256,9 +262,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Init => runtime()?.block_on(cli_ops::init(&args, &mut io::stdout())),
         Command::Import { file, ack_log } => runtime()?.block_on(async {
-            let engine = cli_ops::open(&args).await?;
-            let summary =
-                cli_ops::import(&engine, &file, ack_log.as_deref(), &mut io::stderr()).await?;
+            let mut engine = cli_ops::open(&args).await?;
+            let operator = caseledger::cli_identity::Operator::begin(
+                &mut engine,
+                "caseledger import",
+                actor_policy.as_deref(),
+            )
+            .await?;
+            let summary = cli_ops::import(
+                &engine,
+                &operator,
+                &file,
+                ack_log.as_deref(),
+                &mut io::stderr(),
+            )
+            .await?;
             println!(
                 "imported {}: {} applied, {} already applied, {} refused (see audit-refusals)",
                 file.display(),
@@ -269,8 +287,20 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }),
         Command::Exec => runtime()?.block_on(async {
-            let engine = cli_ops::open(&args).await?;
-            cli_ops::exec(&engine, &mut io::stdin().lock(), &mut io::stdout()).await
+            let mut engine = cli_ops::open(&args).await?;
+            let operator = caseledger::cli_identity::Operator::begin(
+                &mut engine,
+                "caseledger exec",
+                actor_policy.as_deref(),
+            )
+            .await?;
+            cli_ops::exec(
+                &engine,
+                &operator,
+                &mut io::stdin().lock(),
+                &mut io::stdout(),
+            )
+            .await
         }),
         Command::Tick { to, format } => runtime()?.block_on(async {
             let engine = cli_ops::open(&args).await?;

@@ -121,7 +121,10 @@ async fn count_events(engine: &Engine) -> BTreeMap<String, u64> {
         let Some(last) = page.last() else { break };
         from = last.position + 1;
         for record in page {
-            if record.stream_id != caseledger::commands::REFUSALS_STREAM {
+            // Refusals and the operator sessions of each run are not a command's events.
+            if record.stream_id != caseledger::commands::REFUSALS_STREAM
+                && record.stream_id != caseledger::commands::SESSIONS_STREAM
+            {
                 *counts.entry(record.command_id.to_string()).or_insert(0) += 1;
             }
         }

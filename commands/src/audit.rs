@@ -16,6 +16,31 @@ pub const COMMAND_REFUSED_SCHEMA_VERSION: u16 = 1;
 /// Longest refusal reason stored, in bytes; longer reasons are cut at a character boundary.
 pub const REFUSAL_REASON_BYTES_MAX: usize = 2_048;
 
+/// Stream of operator sessions: one record per run of a trusted operator shell (the CLI), naming
+/// the operating-system user who ran it. Every event the run writes carries the session id as
+/// its `correlation_id`, so each event leads to the person at the keyboard as well as to the
+/// actor the command declared (docs/decisions/0006-operator-identity.md).
+pub const SESSIONS_STREAM: &str = "audit-sessions";
+/// Event type of a session record.
+pub const OPERATOR_SESSION: &str = "OperatorSession";
+/// Schema version of [`OperatorSession`].
+pub const OPERATOR_SESSION_SCHEMA_VERSION: u16 = 1;
+
+/// One run of the operator CLI (payload of an `OperatorSession` event on [`SESSIONS_STREAM`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorSession {
+    /// The `correlation_id` of every event and refusal this run writes.
+    pub session_id: Uuid,
+    /// The operating-system user the process ran as (effective uid, name from the password
+    /// database; `uid:N` when it has no name).
+    pub os_user: String,
+    pub os_uid: u32,
+    /// What ran (`caseledger import`, `caseledger exec`).
+    pub program: String,
+    /// SHA-256 of the `--actor-policy` file in force, if any.
+    pub actor_policy_sha256: Option<String>,
+}
+
 /// Namespace of the idempotency keys of refusal records (UUID v5 over the command id).
 const REFUSAL_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x6a0d_5f3e_8c1b_4e7a_9d2c_3b4a_5f60_7e81);
 

@@ -279,13 +279,17 @@ pub fn parse_command_with_header(
     line: &str,
 ) -> Result<CommandEnvelope, (ParseError, Box<PartialHeader>)> {
     let mut header = PartialHeader::default();
-    match parse_inner(line, &mut header) {
+    match parse_inner(line, None, &mut header) {
         Ok(envelope) => Ok(envelope),
         Err(e) => Err((e, Box::new(header))),
     }
 }
 
-fn parse_inner(line: &str, header: &mut PartialHeader) -> Result<CommandEnvelope, ParseError> {
+fn parse_inner(
+    line: &str,
+    verified: Option<&VerifiedActor>,
+    header: &mut PartialHeader,
+) -> Result<CommandEnvelope, ParseError> {
     if line.len() > COMMAND_BYTES_MAX {
         return Err(ParseError::new(
             "input",
@@ -295,8 +299,7 @@ fn parse_inner(line: &str, header: &mut PartialHeader) -> Result<CommandEnvelope
             ),
         ));
     }
-    let value: Value = serde_json::from_str(line)
-        .map_err(|e| ParseError::new("input", format!("not valid JSON ({e})")))?;
+    let value = strict_json(line)?;
     let Value::Object(mut top) = value else {
         return Err(ParseError::new("input", "a command must be a JSON object"));
     };
@@ -318,10 +321,17 @@ fn parse_inner(line: &str, header: &mut PartialHeader) -> Result<CommandEnvelope
     header.crn = Some(crn_text.chars().take(32).collect());
     let crn = Crn::new(crn_text).map_err(|e| ParseError::new("crn", e.to_string()))?;
 
-    let actor = match top.get("actor") {
-        None | Some(Value::Null) => return Err(ParseError::new("actor", "required")),
-        Some(Value::Object(actor)) => parse_actor(actor)?,
-        Some(_) => {
+    let actor = match (verified, top.get("actor")) {
+        (Some(verified), None) => verified.0.clone(),
+        (Some(_), Some(_)) => {
+            return Err(ParseError::new(
+                "actor",
+                "is taken from the authenticated caller, never from the command; remove it",
+            ))
+        }
+        (None, None | Some(Value::Null)) => return Err(ParseError::new("actor", "required")),
+        (None, Some(Value::Object(actor))) => parse_actor(actor)?,
+        (None, Some(_)) => {
             return Err(ParseError::new(
                 "actor",
                 "must be an object {\"id\", \"role\", \"organisation\"}",
@@ -366,31 +376,220 @@ fn parse_inner(line: &str, header: &mut PartialHeader) -> Result<CommandEnvelope
 fn parse_actor(actor: &Map<String, Value>) -> Result<CommandActor, ParseError> {
     reject_unknown(actor, &ACTOR_FIELDS, "actor.")?;
     let id = required_string(actor, "id", "actor.id")?;
-    if id.trim().is_empty() || id.len() > ACTOR_ID_BYTES_MAX {
-        return Err(ParseError::new(
-            "actor.id",
-            format!("must be 1 to {ACTOR_ID_BYTES_MAX} bytes"),
-        ));
-    }
-    if id.chars().any(char::is_control) {
-        return Err(ParseError::new(
-            "actor.id",
-            "must not contain control characters",
-        ));
-    }
     let role_text = required_string(actor, "role", "actor.role")?;
     let role = Role::parse(role_text).ok_or_else(|| {
         ParseError::new(
             "actor.role",
-            format!("must be one of {}", Role::ALL.map(Role::as_str).join(", ")),
+            format!(
+                "must be one of {}",
+                Role::ALL
+                    .into_iter()
+                    .filter(|r| *r != Role::System)
+                    .map(Role::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         )
     })?;
     let organisation = required_string(actor, "organisation", "actor.organisation")?;
-    Ok(CommandActor {
-        id: id.to_owned(),
-        role,
-        organisation: organisation.to_owned(),
-    })
+    Ok(VerifiedActor::new(id, role, organisation)?.0)
+}
+
+/// An actor the host has authenticated: the only way a caller's identity reaches the library
+/// API without being read from a command body ([`parse_command_as`], `Engine::execute_as`).
+///
+/// The host builds it after its own authentication (a verified token, a mutual-TLS
+/// certificate, the operating-system user of a trusted shell) from what that authentication
+/// established, never from the request. It cannot hold the engine's own identity: the role
+/// `system` and the actor id [`ENGINE_ACTOR_ID`] belong to the engine, which writes derived
+/// decisions and time-driven commands itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedActor(CommandActor);
+
+impl VerifiedActor {
+    /// Check and wrap an authenticated identity. Refused: an empty, over-long or
+    /// control-character id, the engine's own id or role, and an unusable organisation.
+    pub fn new(id: &str, role: Role, organisation: &str) -> Result<VerifiedActor, ParseError> {
+        if id.trim().is_empty() || id.len() > ACTOR_ID_BYTES_MAX {
+            return Err(ParseError::new(
+                "actor.id",
+                format!("must be 1 to {ACTOR_ID_BYTES_MAX} bytes"),
+            ));
+        }
+        if id.chars().any(char::is_control) {
+            return Err(ParseError::new(
+                "actor.id",
+                "must not contain control characters",
+            ));
+        }
+        if id == ENGINE_ACTOR_ID {
+            return Err(ParseError::new(
+                "actor.id",
+                format!("{ENGINE_ACTOR_ID} is the engine's own actor and cannot be supplied by a caller"),
+            ));
+        }
+        if role == Role::System {
+            return Err(ParseError::new(
+                "actor.role",
+                "system is the engine's own role and cannot be supplied by a caller; an \
+                 integrated HMPPS service acts as \"service\"",
+            ));
+        }
+        parse_organisation(organisation)?;
+        Ok(VerifiedActor(CommandActor {
+            id: id.to_owned(),
+            role,
+            organisation: organisation.to_owned(),
+        }))
+    }
+
+    pub fn actor(&self) -> &CommandActor {
+        &self.0
+    }
+}
+
+/// The actor id of the engine itself (derived decisions, time-driven commands).
+pub const ENGINE_ACTOR_ID: &str = "caseledger";
+
+/// Parse one command sent by an authenticated caller: the command JSON without `actor`
+/// (`command_id`, `crn`, `effective_at`, `command`); the actor is `actor`. A body that names
+/// an actor is refused (field `actor`), so a caller cannot claim another identity.
+pub fn parse_command_as(
+    actor: &VerifiedActor,
+    body: &str,
+) -> Result<CommandEnvelope, (ParseError, Box<PartialHeader>)> {
+    let mut header = PartialHeader {
+        actor: Some(actor.0.clone()),
+        ..PartialHeader::default()
+    };
+    match parse_inner(body, Some(actor), &mut header) {
+        Ok(envelope) => Ok(envelope),
+        Err(e) => Err((e, Box::new(header))),
+    }
+}
+
+/// Most nested objects and arrays in a command; real commands nest four deep.
+const JSON_DEPTH_MAX: u32 = 32;
+
+/// Parse JSON refusing a key that appears twice in one object, anywhere: with duplicates a
+/// check that reads the first `"role"` and a decoder that keeps the last would disagree about
+/// who sent the command. The error names the repeated field (`actor.role`).
+fn strict_json(line: &str) -> Result<Value, ParseError> {
+    use serde::de::DeserializeSeed;
+    let failure = std::cell::RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let seed = StrictSeed {
+        path: String::new(),
+        depth: 0,
+        failure: &failure,
+    };
+    let parsed = seed
+        .deserialize(&mut deserializer)
+        .and_then(|v| deserializer.end().map(|()| v));
+    match (parsed, failure.into_inner()) {
+        (_, Some(e)) => Err(e),
+        (Ok(v), None) => Ok(v),
+        (Err(e), None) => Err(ParseError::new("input", format!("not valid JSON ({e})"))),
+    }
+}
+
+struct StrictSeed<'a> {
+    path: String,
+    depth: u32,
+    failure: &'a std::cell::RefCell<Option<ParseError>>,
+}
+
+impl StrictSeed<'_> {
+    fn child(&self, path: String) -> Result<Self, ParseError> {
+        if self.depth >= JSON_DEPTH_MAX {
+            return Err(ParseError::new(
+                if self.path.is_empty() {
+                    "input"
+                } else {
+                    &self.path
+                },
+                format!("nested more than {JSON_DEPTH_MAX} levels deep"),
+            ));
+        }
+        Ok(StrictSeed {
+            path,
+            depth: self.depth + 1,
+            failure: self.failure,
+        })
+    }
+
+    fn fail<E: serde::de::Error>(&self, error: ParseError) -> E {
+        let message = error.to_string();
+        *self.failure.borrow_mut() = Some(error);
+        E::custom(message)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictSeed<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictSeed<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            let child = self
+                .child(format!("{}[{}]", self.path, out.len()))
+                .map_err(|e| self.fail(e))?;
+            match seq.next_element_seed(child)? {
+                Some(v) => out.push(v),
+                None => return Ok(Value::Array(out)),
+            }
+        }
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            if out.contains_key(&key) {
+                return Err(self.fail(ParseError::new(
+                    path,
+                    "appears twice; a key may appear once in an object",
+                )));
+            }
+            let child = self.child(path).map_err(|e| self.fail(e))?;
+            let value = map.next_value_seed(child)?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 fn parse_body(
@@ -627,6 +826,82 @@ mod tests {
                 .starts_with("command.rosh: unknown variant `extreme`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_key_given_twice_anywhere_is_refused_naming_it() {
+        let cases = [
+            (
+                ASSESS.replace(
+                    "\"role\":\"probation_officer\"",
+                    "\"role\":\"inspector\",\"role\":\"senior_probation_officer\"",
+                ),
+                "actor.role",
+            ),
+            (
+                ASSESS.replace(
+                    "\"crn\":\"X123456\",",
+                    "\"crn\":\"X123456\",\"crn\":\"X654321\",",
+                ),
+                "crn",
+            ),
+            (
+                ASSESS.replace("\"rosh\":\"high\"", "\"rosh\":\"low\",\"rosh\":\"high\""),
+                "command.rosh",
+            ),
+            (
+                ASSESS.replace(
+                    "\"needs\":{}",
+                    "\"needs\":{\"accommodation\":\"standard\",\"accommodation\":\"severe\"}",
+                ),
+                "command.needs.accommodation",
+            ),
+        ];
+        for (line, field) in cases {
+            let err = parse_command(&line).unwrap_err();
+            assert_eq!(err.field, field, "{line}: {err}");
+            assert!(err.message.contains("appears twice"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_engines_own_role_and_actor_cannot_be_supplied() {
+        let err = parse_command(&ASSESS.replace("probation_officer", "system")).unwrap_err();
+        assert_eq!(err.field, "actor.role", "{err}");
+        assert!(err.message.contains("engine's own"), "{err}");
+        let err = parse_command(&ASSESS.replace("jsmith", "caseledger")).unwrap_err();
+        assert_eq!(err.field, "actor.id", "{err}");
+        assert!(VerifiedActor::new("svc", Role::System, "hmpps").is_err());
+        assert!(VerifiedActor::new(ENGINE_ACTOR_ID, Role::Service, "hmpps").is_err());
+        // The list of roles offered in an error does not advertise `system`.
+        let err = parse_command(&ASSESS.replace("probation_officer", "judge")).unwrap_err();
+        assert!(!err.message.contains("system"), "{err}");
+    }
+
+    #[test]
+    fn an_authenticated_caller_sends_the_body_without_an_actor() {
+        let actor = VerifiedActor::new("jsmith", Role::ProbationOfficer, "nps").unwrap();
+        let mut body: Value = serde_json::from_str(ASSESS).unwrap();
+        body.as_object_mut().unwrap().remove("actor");
+        let envelope = parse_command_as(&actor, &body.to_string()).unwrap();
+        assert_eq!(&envelope.actor, actor.actor());
+        assert_eq!(envelope, parse_command(ASSESS).unwrap());
+        // A body claiming an actor, even the same one, is refused: identity is not the body's.
+        let (err, header) = parse_command_as(&actor, ASSESS).unwrap_err();
+        assert_eq!(err.field, "actor", "{err}");
+        assert_eq!(header.actor.as_ref(), Some(actor.actor()));
+        let senior = ASSESS.replace("probation_officer", "senior_probation_officer");
+        assert_eq!(
+            parse_command_as(&actor, &senior).unwrap_err().0.field,
+            "actor"
+        );
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
+        let err = parse_command(&deep).unwrap_err();
+        assert!(err.message.contains("nested"), "{err}");
     }
 
     #[test]

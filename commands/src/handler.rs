@@ -21,8 +21,12 @@ use crate::audit::{
     COMMAND_REFUSED_SCHEMA_VERSION, REFUSALS_STREAM,
 };
 use crate::derived::derived_decisions;
-use crate::envelope::{CommandActor, CommandEnvelope, ParseError, PartialHeader};
+use crate::due::{due_commands, DueCommand};
+use crate::envelope::{
+    CommandActor, CommandEnvelope, EffectiveAt, ParseError, PartialHeader, ENGINE_ACTOR_ID,
+};
 use crate::role::{authorise, Role};
+use caseledger_domain::identity::Crn;
 
 /// Attempts of load → decide → append before a version conflict is reported. Conflicts need
 /// two writers on one case at once; a few retries absorb that without livelock.
@@ -38,7 +42,7 @@ const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x9b1f_3c2d_4e5a_4b6c_8d7e_0f1a
 /// The actor recorded on derived decision events: the engine itself.
 pub fn engine_actor() -> Actor {
     Actor {
-        id: "caseledger".into(),
+        id: crate::envelope::ENGINE_ACTOR_ID.into(),
         role: Role::System.as_str().into(),
         organisation: "hmpps".into(),
     }
@@ -82,6 +86,11 @@ pub enum CommandError {
     CaseTooLarge { crn: String },
     #[error("stored event at position {position} cannot be read: {reason}")]
     UnreadableEvent { position: u64, reason: String },
+    /// `execute_due` was given something the engine does not find due on the case.
+    #[error(
+        "{command_id} is not due on case {crn}; only what the engine finds due runs as the engine"
+    )]
+    NotDue { crn: String, command_id: Uuid },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -130,20 +139,83 @@ pub async fn load_case(
 #[derive(Clone)]
 pub struct Handler {
     store: Arc<dyn EventStore>,
+    /// The `correlation_id` written on every event and refusal: the operator session
+    /// (`audit::OperatorSession`) when one is bound, else each command's own id.
+    session: Option<Uuid>,
 }
 
 impl Handler {
     pub fn new(store: Arc<dyn EventStore>) -> Handler {
-        Handler { store }
+        Handler {
+            store,
+            session: None,
+        }
+    }
+
+    /// Correlate everything this handler writes with the session `session_id` (recorded in
+    /// `audit-sessions` by whoever opened it).
+    pub fn with_session(mut self, session_id: Uuid) -> Handler {
+        self.session = Some(session_id);
+        self
+    }
+
+    fn correlation(&self, command_id: Uuid) -> Uuid {
+        self.session.unwrap_or(command_id)
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
     }
 
-    /// Execute one command. `Ok` when its events are appended (or were already);
-    /// `Err(CommandError::Refused)` when it was refused and the refusal recorded.
+    /// Execute one command from a caller. `Ok` when its events are appended (or were
+    /// already); `Err(CommandError::Refused)` when it was refused and the refusal recorded.
+    /// The engine's own identity (role `system`, actor id `caseledger`) is refused here: a
+    /// caller cannot write as the engine, however the envelope was built.
     pub async fn execute(&self, envelope: &CommandEnvelope) -> Result<Receipt, CommandError> {
+        if envelope.actor.role == Role::System || envelope.actor.id == ENGINE_ACTOR_ID {
+            return Err(self
+                .refuse(
+                    envelope,
+                    RefusalKind::Unauthorised,
+                    "the role system and the actor caseledger are the engine's own; a caller \
+                     cannot act as the engine",
+                )
+                .await);
+        }
+        self.execute_checked(envelope).await
+    }
+
+    /// Execute, as the engine, a time-driven command on `crn`: accepted only when
+    /// [`due_commands`] finds exactly this command due on the case now (or it was applied
+    /// before), so nothing but the engine's own rules can write with its identity.
+    pub async fn execute_due(&self, crn: &Crn, due: &DueCommand) -> Result<Receipt, CommandError> {
+        let envelope = CommandEnvelope {
+            command_id: due.command_id,
+            crn: crn.clone(),
+            actor: CommandActor {
+                id: ENGINE_ACTOR_ID.into(),
+                role: Role::System,
+                organisation: "hmpps".into(),
+            },
+            effective_at: EffectiveAt::from_date(due.on),
+            command: due.command.clone(),
+        };
+        let stream = StreamId::new(crn.as_str())?;
+        let case = load_case(self.store.as_ref(), &stream).await?;
+        if let Some(receipt) = already_applied(&envelope, &case.records) {
+            return Ok(receipt);
+        }
+        let (found, _) = due_commands(crn, &case.state, due.on);
+        if !found.contains(due) {
+            return Err(CommandError::NotDue {
+                crn: crn.to_string(),
+                command_id: due.command_id,
+            });
+        }
+        self.execute_checked(&envelope).await
+    }
+
+    async fn execute_checked(&self, envelope: &CommandEnvelope) -> Result<Receipt, CommandError> {
         let (type_name, _) = crate::role::permission(&envelope.command);
         if let Err(e) = authorise(envelope.actor.role, &envelope.command) {
             return Err(self
@@ -199,11 +271,18 @@ impl Handler {
             role: envelope.actor.role.as_str().to_owned(),
             organisation: envelope.actor.organisation.clone(),
         };
+        // A tier or handover result asked for from outside was checked against the engine's
+        // own derivation (`plan`): it is the engine's decision and is recorded as such.
+        let own_actor = if is_engine_decision(&envelope.command) {
+            engine_actor()
+        } else {
+            actor
+        };
         let mut out = Vec::with_capacity(planned.own.len() + planned.derived.len());
         let all = planned
             .own
             .iter()
-            .map(|e| (e, actor.clone(), Uuid::nil()))
+            .map(|e| (e, own_actor.clone(), Uuid::nil()))
             .chain(
                 planned
                     .derived
@@ -220,7 +299,7 @@ impl Handler {
                 effective_at_us: envelope.effective_at.instant_us,
                 actor,
                 command_id: envelope.command_id,
-                correlation_id: envelope.command_id,
+                correlation_id: self.correlation(envelope.command_id),
                 causation_id,
                 ruleset_id: decision_ruleset(event).unwrap_or_default(),
                 payload: encode_payload(event)?,
@@ -303,7 +382,7 @@ impl Handler {
                 organisation: record.actor_organisation.clone(),
             },
             command_id: record.command_id,
-            correlation_id: record.command_id,
+            correlation_id: self.correlation(record.command_id),
             causation_id: Uuid::nil(),
             ruleset_id: String::new(),
             payload,
@@ -343,6 +422,7 @@ pub fn plan(state: &CaseState, command: &DomainCommand, today: Date) -> Result<P
     };
     // History is decided under the rules of its own time (design.md invariant 6).
     let ruleset = Ruleset::for_date(command.on(), nation).map_err(|e| e.to_string())?;
+    check_engine_decision(state, command, today)?;
     let own = decide(state, command, &ruleset, today).map_err(|e| e.to_string())?;
     // decide returns at least one event for an accepted command; an empty append would be a
     // store error, so treat it as a refusal with a clear reason instead.
@@ -352,6 +432,72 @@ pub fn plan(state: &CaseState, command: &DomainCommand, today: Date) -> Result<P
     let after = own.iter().fold(state.clone(), evolve);
     let derived = derived_decisions(&after, &own, today);
     Ok(Planned { own, derived })
+}
+
+/// Tier and handover results are the engine's (design.md invariant 5): it derives them itself
+/// from the case. One asked for from outside must be exactly what the engine derives from this
+/// case on `today` — same result, same inputs digest — so a forged result (say, an all-zero
+/// digest) is refused instead of recorded.
+fn is_engine_decision(command: &DomainCommand) -> bool {
+    matches!(
+        command,
+        DomainCommand::RecordTier { .. } | DomainCommand::RecordHandoverDates { .. }
+    )
+}
+
+fn check_engine_decision(
+    state: &CaseState,
+    command: &DomainCommand,
+    today: Date,
+) -> Result<(), String> {
+    use caseledger_domain::derived::{handover_command, tier_command};
+    let (name, derived) = match command {
+        DomainCommand::RecordTier { reason_code, .. } => (
+            "record_tier",
+            tier_command(state, reason_code.clone(), today),
+        ),
+        DomainCommand::RecordHandoverDates {
+            sentence_id,
+            handover_era,
+            ..
+        } => (
+            "record_handover_dates",
+            handover_command(state, *sentence_id, *handover_era, today),
+        ),
+        _ => return Ok(()),
+    };
+    let derived = derived.map_err(|e| {
+        format!("{name}: the engine cannot derive this decision for the case ({e}); tier and handover results are the engine's own")
+    })?;
+    if &derived == command {
+        return Ok(());
+    }
+    Err(format!(
+        "{name}: not what the engine derives from this case on {today} (it derives {}); tier and \
+         handover results are the engine's own, derived from the case record",
+        engine_summary(&derived)
+    ))
+}
+
+fn engine_summary(command: &DomainCommand) -> String {
+    match command {
+        DomainCommand::RecordTier {
+            tier,
+            inputs_digest,
+            ..
+        } => format!("tier {tier} with inputs digest {inputs_digest}"),
+        DomainCommand::RecordHandoverDates {
+            start_date,
+            handover_date,
+            inputs_digest,
+            ..
+        } => format!(
+            "start {}, handover {}, inputs digest {inputs_digest}",
+            start_date.map_or("none".into(), |d| d.to_string()),
+            handover_date.map_or("none".into(), |d| d.to_string())
+        ),
+        _ => String::new(),
+    }
 }
 
 fn decision_ruleset(event: &Event) -> Option<String> {

@@ -17,12 +17,12 @@ pub mod envelope;
 pub mod handler;
 pub mod role;
 
-pub use audit::{CommandRefused, RefusalKind, REFUSALS_STREAM};
+pub use audit::{CommandRefused, OperatorSession, RefusalKind, REFUSALS_STREAM, SESSIONS_STREAM};
 pub use derived::derived_decisions;
 pub use due::{due_commands, Blocked, DueCommand};
 pub use envelope::{
-    parse_command, parse_command_with_header, CommandActor, CommandEnvelope, EffectiveAt,
-    ParseError, PartialHeader,
+    parse_command, parse_command_as, parse_command_with_header, CommandActor, CommandEnvelope,
+    EffectiveAt, ParseError, PartialHeader, VerifiedActor, ENGINE_ACTOR_ID,
 };
 pub use handler::{load_case, CommandError, Handler, Receipt, Refusal};
 pub use role::{authorise, AuthorisationError, Role};

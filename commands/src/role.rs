@@ -29,16 +29,22 @@ pub enum Role {
     PrisonOffenderManager,
     /// MAPPA coordinator: records the level a MAPPA panel set (BR-D3).
     MappaCoordinator,
-    /// The engine itself or an integrated HMPPS service (calculators, allocation service).
+    /// The engine itself: derived decisions and time-driven commands. Never accepted from a
+    /// caller (`envelope::VerifiedActor` refuses it); only the handler's engine path uses it.
     System,
     /// HM Inspectorate of Probation: reads and replays, never writes (seed 003 l.3460).
     Inspector,
     /// A regulator or auditor (OSAG): reads and replays, never writes (seed 003 l.3475).
     Regulator,
+    /// An integrated HMPPS service feeding the engine (court and prison systems, the
+    /// allocation service, the tiering service asking for a recalculation, the national
+    /// unification run). It may ask for tier and handover results, but the engine checks them
+    /// against its own derivation and records them as its own.
+    Service,
 }
 
 impl Role {
-    pub const ALL: [Role; 10] = [
+    pub const ALL: [Role; 11] = [
         Role::ProbationOfficer,
         Role::ProbationServicesOfficer,
         Role::SeniorProbationOfficer,
@@ -49,6 +55,7 @@ impl Role {
         Role::System,
         Role::Inspector,
         Role::Regulator,
+        Role::Service,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +70,7 @@ impl Role {
             Role::System => "system",
             Role::Inspector => "inspector",
             Role::Regulator => "regulator",
+            Role::Service => "service",
         }
     }
 
@@ -136,18 +144,22 @@ const CASE_RECORDS: Roles = Roles::of(&[
     CaseAdministrator,
     CourtOfficer,
     System,
+    Service,
 ]);
 /// Only a Senior Probation Officer (handover-rules.md §13 "manual responsibility override …
 /// can be removed by an SPO"; seed 003 l.777 SPO oversight of reallocation and tier changes).
 const SENIOR_ONLY: Roles = Roles::of(&[SeniorProbationOfficer]);
 /// Allocation of a practitioner: the SPO or the allocation service (seed-digest §4
 /// `CaseAllocatedToPractitioner`: "SPO / allocation service"; BR-C1–C6).
-const SENIOR_OR_SYSTEM: Roles = Roles::of(&[SeniorProbationOfficer, System]);
-/// Calculator results (tier, handover dates) are recorded by the engine only: a person asks
-/// for the inputs to change and the engine recalculates (design.md invariant 5).
-const SYSTEM_ONLY: Roles = Roles::of(&[System]);
+const SENIOR_OR_SYSTEM: Roles = Roles::of(&[SeniorProbationOfficer, System, Service]);
+/// Calculator results (tier, handover dates) are the engine's: a person asks for the inputs to
+/// change and the engine recalculates (design.md invariant 5). An integrated service may ask
+/// for a recalculation; the handler accepts it only when it equals the engine's own
+/// derivation from the case (`handler::plan`) and records it with the engine as actor.
+/// Unification is a national change applied by the engine or the service that ran it.
+const ENGINE_OR_SERVICE: Roles = Roles::of(&[System, Service]);
 /// Prison-side facts: the prison's Offender Management Unit or the prison system (BR-C11).
-const PRISON: Roles = Roles::of(&[PrisonOffenderManager, System]);
+const PRISON: Roles = Roles::of(&[PrisonOffenderManager, System, Service]);
 /// Prison-side facts also entered by probation case administration (release, licence).
 const PRISON_AND_PROBATION: Roles = Roles::of(&[
     PrisonOffenderManager,
@@ -156,6 +168,7 @@ const PRISON_AND_PROBATION: Roles = Roles::of(&[
     SeniorProbationOfficer,
     CaseAdministrator,
     System,
+    Service,
 ]);
 /// The handover meeting and pre-release contacts involve the COM and the POM (BR-F5–F6).
 const HANDOVER_CONTACTS: Roles = Roles::of(&[
@@ -175,6 +188,7 @@ const COURT_OUTCOMES: Roles = Roles::of(&[
     CaseAdministrator,
     CourtOfficer,
     System,
+    Service,
 ]);
 
 /// The public name of a domain command's type (`snake_case`, as in the command JSON) and the
@@ -197,12 +211,12 @@ pub fn permission(command: &DomainCommand) -> (&'static str, Roles) {
         C::AllocateToProvider { .. } => ("allocate_to_provider", PRACTITIONERS_AND_ADMIN),
         C::AllocatePractitioner { .. } => ("allocate_practitioner", SENIOR_OR_SYSTEM),
         C::ReallocatePractitioner { .. } => ("reallocate_practitioner", SENIOR_OR_SYSTEM),
-        C::RecordTier { .. } => ("record_tier", SYSTEM_ONLY),
+        C::RecordTier { .. } => ("record_tier", ENGINE_OR_SERVICE),
         C::RequestRiskEscalation { .. } => ("request_risk_escalation", PRACTITIONERS),
         C::DecideRiskEscalation { .. } => ("decide_risk_escalation", OFFICERS),
-        C::UnifyProbationService { .. } => ("unify_probation_service", SYSTEM_ONLY),
+        C::UnifyProbationService { .. } => ("unify_probation_service", ENGINE_OR_SERVICE),
         C::AllocatePrisonOffenderManager { .. } => ("allocate_prison_offender_manager", PRISON),
-        C::RecordHandoverDates { .. } => ("record_handover_dates", SYSTEM_ONLY),
+        C::RecordHandoverDates { .. } => ("record_handover_dates", ENGINE_OR_SERVICE),
         C::AllocateCommunityOffenderManager { .. } => {
             ("allocate_community_offender_manager", SENIOR_OR_SYSTEM)
         }

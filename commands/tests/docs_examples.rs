@@ -19,7 +19,7 @@ fn every_command_type_has_a_documented_example_that_parses() {
             .unwrap_or_else(|| panic!("{snake} has no example in docs/commands.md"));
         let line = format!(
             r#"{{"command_id": "0b7f3c8e-2f1a-4c55-9d5e-1d2c3b4a5f60", "crn": "X123456",
-                "actor": {{"id": "a", "role": "system", "organisation": "nps"}},
+                "actor": {{"id": "a", "role": "service", "organisation": "hmpps"}},
                 "effective_at": "2030-01-01", "command": {body}}}"#
         );
         let envelope = parse_command(&line).unwrap_or_else(|e| panic!("{snake}: {e}"));
