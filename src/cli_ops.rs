@@ -8,7 +8,7 @@
 //! built from different logs never mix.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -167,7 +167,12 @@ pub async fn open_existing(args: &StoreArgs) -> Result<Engine, Failure> {
 }
 
 /// `caseledger init`: create (or open) the store (for PostgreSQL: the schema and its tables).
+/// The data directory is made private to its owner (0700, its files 0600): the log and the
+/// read models hold names and dates of birth.
 pub async fn init(args: &StoreArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    if let Some(note) = make_data_dir_private(&args.data)? {
+        writeln!(out, "{note}").map_err(|e| Failure::Failed(e.to_string()))?;
+    }
     let engine = open(args).await?;
     let head = engine
         .store()
@@ -180,6 +185,32 @@ pub async fn init(args: &StoreArgs, out: &mut dyn Write) -> Result<(), Failure> 
         args.describe()?
     )
     .map_err(|e| Failure::Failed(e.to_string()))
+}
+
+/// Create `data` with mode 0700, or take group and other access away from an existing one;
+/// says what it changed.
+fn make_data_dir_private(data: &Path) -> Result<Option<String>, Failure> {
+    caseledger_store::create_private_dir(data)
+        .map_err(|e| io_failure("cannot create the data directory", data, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data)
+            .map_err(|e| io_failure("cannot read", data, e))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            let private = caseledger_store::STORE_DIR_MODE;
+            std::fs::set_permissions(data, std::fs::Permissions::from_mode(private))
+                .map_err(|e| io_failure("cannot make private", data, e))?;
+            return Ok(Some(format!(
+                "{} was {mode:03o}; now {private:03o} (the log holds personal data)",
+                data.display()
+            )));
+        }
+    }
+    Ok(None)
 }
 
 /// What `import` did.
@@ -212,7 +243,8 @@ pub async fn import(
     let mut reader = BufReader::new(input);
     let mut ack = match ack_log {
         Some(path) => Some(
-            OpenOptions::new()
+            // 0600 when created: acknowledgements name cases.
+            caseledger_store::private_file_options()
                 .create(true)
                 .append(true)
                 .open(path)

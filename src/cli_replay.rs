@@ -14,7 +14,7 @@ use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::domain_payload::DomainPayloads;
 use caseledger_replay::explain::explain_decision;
 use caseledger_replay::export::export_log;
-use caseledger_replay::history::case_history;
+use caseledger_replay::history::{Corrections, HistoryOptions, HistoryWalker};
 use caseledger_replay::import::stage_import;
 use caseledger_replay::render;
 use caseledger_replay::verify::{verify_log, Checkpoint};
@@ -64,6 +64,10 @@ pub struct ReplayArgs {
     pub as_of_effective: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Also print the whole case state after every event (output grows with the case's length
+    /// times its state; by default each event shows only what it changed).
+    #[arg(long)]
+    pub full_state: bool,
 }
 
 #[derive(Args)]
@@ -150,6 +154,30 @@ fn json(value: &impl serde::Serialize) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Records of one case read per page by `replay`: its memory holds one page, the case state
+/// and one entry, whatever the case's length.
+const REPLAY_PAGE_EVENTS: u32 = 256;
+
+/// Visit the records of `stream` page by page, in version order; false if it has none.
+async fn for_each_page(
+    store: &SledStore,
+    stream: &StreamId,
+    mut visit: impl FnMut(&[caseledger_store::RecordedEvent]) -> Result<(), String>,
+) -> Result<bool, String> {
+    let mut from_version = 1;
+    loop {
+        let page = store
+            .read_stream_page(stream, from_version, REPLAY_PAGE_EVENTS)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(last) = page.last() else {
+            return Ok(from_version > 1);
+        };
+        from_version = last.stream_version + 1;
+        visit(&page)?;
+    }
+}
+
 async fn replay(args: ReplayArgs, data: &Path) -> Result<(), String> {
     let as_of = AsOf {
         recorded_through_us: args
@@ -166,12 +194,73 @@ async fn replay(args: ReplayArgs, data: &Path) -> Result<(), String> {
             .map_err(text)?,
     };
     let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
-    let records = read_case(&store, &args.crn).await?;
-    let history = case_history(&DomainCase, &records, as_of).map_err(text)?;
-    print(&match args.format {
-        Format::Text => render::history_text(&history),
-        Format::Json => json(&history)?,
+    let stream = StreamId::new(args.crn.as_str()).map_err(|e| e.to_string())?;
+    // First pass: the corrections, which an entry names before they come.
+    let mut corrections = Corrections::default();
+    let found = for_each_page(&store, &stream, |page| {
+        corrections.scan(&DomainCase, page, as_of).map_err(text)
     })
+    .await?;
+    if !found {
+        return Err(text(ReplayError::NoSuchCase {
+            stream_id: args.crn.clone(),
+        }));
+    }
+    let options = HistoryOptions {
+        full_state: args.full_state,
+    };
+    let mut walker = HistoryWalker::new(&DomainCase, stream.as_str(), as_of, corrections, options);
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut write = |text: &str| put(&mut out, text);
+    let mut first = true;
+    match args.format {
+        Format::Text => write(&render::history_header_text(stream.as_str(), &as_of))?,
+        Format::Json => write(&format!(
+            "{{\"stream_id\": {}, \"as_of\": {}, \"entries\": [\n",
+            serde_json::Value::from(stream.as_str()),
+            serde_json::to_string(&as_of).map_err(|e| e.to_string())?
+        ))?,
+    }
+    // Second pass: one entry at a time, written as soon as it is made.
+    for_each_page(&store, &stream, |page| {
+        for record in page {
+            let Some(entry) = walker.next(record).map_err(text)? else {
+                continue;
+            };
+            match args.format {
+                Format::Text => write(&render::history_entry_text(&entry))?,
+                Format::Json => {
+                    let separator = if first { "" } else { ",\n" };
+                    write(&format!("{separator}{}", json_compact(&entry)?))?;
+                }
+            }
+            first = false;
+        }
+        Ok(())
+    })
+    .await?;
+    let end = walker.finish();
+    match args.format {
+        Format::Text => {
+            write(&render::recorded_later_text(end.recorded_later))?;
+            write(&render::history_state_text(&end.state))?;
+        }
+        Format::Json => write(&format!(
+            "\n], \"recorded_later\": {}, \"state\": {}}}\n",
+            end.recorded_later,
+            json_compact(&end.state)?
+        ))?,
+    }
+    out.flush().map_err(|e| format!("writing to stdout: {e}"))
+}
+
+fn put(out: &mut impl Write, text: &str) -> Result<(), String> {
+    out.write_all(text.as_bytes())
+        .map_err(|e| format!("writing to stdout: {e}"))
+}
+
+fn json_compact(value: &impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
 async fn explain(args: ExplainArgs, data: &Path) -> Result<(), String> {

@@ -56,7 +56,7 @@ use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::domain_payload::DomainPayloads;
 use caseledger_replay::explain::{explain_decision, Explanation};
 use caseledger_replay::export::{export_log, ExportSummary};
-use caseledger_replay::history::{case_history, state_as_of, CaseHistory};
+use caseledger_replay::history::{case_history, state_as_of, CaseHistory, HistoryOptions};
 use caseledger_replay::read_models::report_as_of;
 use caseledger_replay::verify::{verify_log, Checkpoint, VerifyOutcome};
 use caseledger_replay::ReplayError;
@@ -106,7 +106,12 @@ impl Engine {
             }
             .into());
         }
-        Ok(case_history(&DomainCase, &records, as_of)?)
+        Ok(case_history(
+            &DomainCase,
+            &records,
+            as_of,
+            HistoryOptions::default(),
+        )?)
     }
 
     /// Case `crn` as the service knew it at `recorded_through` (inclusive; `None`: everything

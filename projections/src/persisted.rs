@@ -432,6 +432,18 @@ fn write_batches<T>(items: &[T], events: impl Fn(&T) -> u64) -> Vec<&[T]> {
     batches
 }
 
+/// Flush `tree` to disk with sled's blocking `flush` on a blocking-pool thread. Not
+/// `flush_async`: in sled 0.34.7 concurrent `flush_async` calls can wait forever
+/// (spacejam/sled#1308, fixed upstream only after the release), and a rebuild flushes while
+/// `run_live` and other handles may be flushing the same database.
+async fn flush_durably(tree: &sled::Tree) -> Result<(), ProjectionError> {
+    let tree = tree.clone();
+    tokio::task::spawn_blocking(move || tree.flush())
+        .await
+        .map_err(|e| ProjectionError::Database(format!("flushing the read models: {e}")))??;
+    Ok(())
+}
+
 /// Write every stream's state and rows from `fold` into the (not yet in service) generation
 /// `tree`. Returns each model's digest over the streams written, computed on the way: streams
 /// come in key order and each stream's rows in local-key order, and a model row key is
@@ -750,12 +762,12 @@ pub async fn rebuild_with<P: Projection>(
         checkpoint = fold_into(store, &tree, projection, head, progress).await?;
     }
     // Make the new generation durable before anyone can be pointed at it.
-    tree.flush_async().await?;
+    flush_durably(&tree).await?;
     db.meta.insert(
         format!("current/{name}").as_bytes(),
         &generation.to_be_bytes(),
     )?;
-    db.meta.flush_async().await?;
+    flush_durably(&db.meta).await?;
     if let Some(old) = previous {
         db.drop_generation(name, old)?;
     }

@@ -586,9 +586,136 @@ impl Cohort {
     }
 }
 
+/// Most appointments [`long_case`] schedules: the domain's own limit per case.
+pub const LONG_CASE_APPOINTMENTS_MAX: u32 = caseledger_domain::decide::APPOINTMENTS_PER_CASE_MAX;
+
+/// One case with a long history whose state grows with it: opened, a three-year community
+/// order, then `appointments` appointments each scheduled and attended (two events each, the
+/// appointment kept in the case state). The worst case for anything that costs the state per
+/// event (replay benchmarks and tests). Every event comes from `decide`; an error if one is
+/// refused.
+pub fn long_case(crn: &str, appointments: u32) -> Result<Vec<Event>, ProjectionError> {
+    if appointments > LONG_CASE_APPOINTMENTS_MAX {
+        return Err(ProjectionError::InvalidArgument(format!(
+            "a case holds at most {LONG_CASE_APPOINTMENTS_MAX} appointments; asked for {appointments}"
+        )));
+    }
+    let opened = date(2022, 3, 1);
+    let mut case = SyntheticCase::new(crn.to_owned(), opened);
+    let mut events = Vec::new();
+    let mut apply = |case: &mut SyntheticCase, command: &DomainCommand| {
+        let accepted = case.try_command(command)?.ok_or_else(|| {
+            ProjectionError::InvalidArgument(format!("long case: refused {command:?}"))
+        })?;
+        events.extend(accepted);
+        Ok::<(), ProjectionError>(())
+    };
+    let pdu = Pdu::new(79).map_err(bad)?;
+    let open = C::OpenCase {
+        crn: Crn::new(crn).map_err(bad)?,
+        person: Person {
+            name: PersonName::new("Sam Example").map_err(bad)?,
+            date_of_birth: date(1985, 4, 2),
+            gender: Gender::Male,
+        },
+        pdu,
+        team: Some(team(u32::from(pdu.number()))?),
+        on: opened,
+    };
+    apply(&mut case, &open)?;
+    let sentence = C::ImposeSentence {
+        on: opened,
+        sentence_type: SentenceType::CommunityOrder,
+        court: text("Nottingham Magistrates' Court")?,
+        length_months: Some(36),
+        dates: SentenceDates::default(),
+        requirements: vec![RequirementKind::UnpaidWork { hours: 100 }],
+    };
+    apply(&mut case, &sentence)?;
+    let sentence_id = *case
+        .state
+        .sentences
+        .keys()
+        .next()
+        .ok_or_else(|| ProjectionError::InvalidArgument("long case: no sentence".into()))?;
+    for i in 0..appointments {
+        // Spread over 900 days of the order, in date order.
+        let day = 1 + u64::from(i) * 900 / u64::from(appointments.max(1));
+        let on = opened
+            .checked_add(i64::try_from(day).map_err(bad)?.days())
+            .map_err(bad)?;
+        let schedule = C::ScheduleAppointment {
+            on,
+            sentence_id,
+            kind: AppointmentKind::FaceToFace,
+            initial: i == 0,
+        };
+        apply(&mut case, &schedule)?;
+        let attend = C::RecordAttendance {
+            on,
+            appointment_id: i + 1,
+            outcome: AttendedOutcome::Complied,
+        };
+        apply(&mut case, &attend)?;
+    }
+    Ok(events)
+}
+
+/// Events appended per call by [`append_case`].
+const APPEND_CASE_EVENTS_PER_CALL: usize = 64;
+
+/// Append `events` (one case's history, in order) to the stream `crn` of `store`, in calls
+/// of at most 64 events, with made-up ids and a default actor; returns the stream's version.
+pub async fn append_case<S: caseledger_store::EventStore + ?Sized>(
+    store: &S,
+    crn: &str,
+    events: &[Event],
+) -> Result<u64, ProjectionError> {
+    let stream = caseledger_store::StreamId::new(crn)?;
+    let mut version = 0u64;
+    for chunk in events.chunks(APPEND_CASE_EVENTS_PER_CALL) {
+        let batch = chunk
+            .iter()
+            .map(|event| {
+                version += 1;
+                let id = (u128::from(version) << 32) | 1;
+                Ok(caseledger_store::NewEvent {
+                    event_id: uuid::Uuid::from_u128(id),
+                    event_type: event.event_type().to_owned(),
+                    schema_version: event.schema_version(),
+                    effective_at_us: 0,
+                    actor: caseledger_store::Actor::default(),
+                    command_id: uuid::Uuid::from_u128(id | 2),
+                    correlation_id: uuid::Uuid::nil(),
+                    causation_id: uuid::Uuid::nil(),
+                    ruleset_id: String::new(),
+                    payload: caseledger_store::codec::encode_payload(event)?,
+                })
+            })
+            .collect::<Result<Vec<_>, ProjectionError>>()?;
+        store
+            .append(&stream, caseledger_store::ExpectedVersion::Any, batch, None)
+            .await?;
+    }
+    Ok(version)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_case_has_two_events_per_appointment_and_keeps_them_all() {
+        let events = long_case("L000001", 50).unwrap();
+        let scheduled = events
+            .iter()
+            .filter(|e| matches!(e, Event::AppointmentScheduled(_)))
+            .count();
+        assert_eq!(scheduled, 50);
+        let state = events.iter().fold(CaseState::default(), evolve);
+        assert_eq!(state.appointments.len(), 50);
+        assert!(long_case("L000001", LONG_CASE_APPOINTMENTS_MAX + 1).is_err());
+    }
 
     #[test]
     fn a_cohort_is_deterministic_and_covers_many_event_types() {

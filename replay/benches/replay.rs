@@ -21,7 +21,7 @@ use caseledger_domain::ruleset::RulesetId;
 use caseledger_domain::Event;
 use caseledger_replay::asof::AsOf;
 use caseledger_replay::domain_model::DomainCase;
-use caseledger_replay::history::{case_history, state_as_of};
+use caseledger_replay::history::{case_history, state_as_of, HistoryOptions};
 use caseledger_store::codec::encode_payload;
 use caseledger_store::{
     Actor, Clock, Durability, EventStore, ExpectedVersion, ManualClock, NewEvent, RecordedEvent,
@@ -213,7 +213,15 @@ fn main() {
     measure(
         "history timeline: JSON state + diff after every event",
         || {
-            black_box(case_history(&DomainCase, &records, AsOf::now()).expect("history"));
+            black_box(
+                case_history(
+                    &DomainCase,
+                    &records,
+                    AsOf::now(),
+                    HistoryOptions::default(),
+                )
+                .expect("history"),
+            );
         },
     );
 }

@@ -43,7 +43,65 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
     changes
 }
 
-fn escape(key: &str) -> String {
+/// Changes gathered piece by piece — one part of a state at a time, each under its own path —
+/// by a model that can tell which parts changed without turning the whole state into JSON
+/// ([`crate::model::CaseModel::changes`]). [`ChangeSet::finish`] caps them like [`diff`].
+#[derive(Debug, Default)]
+pub struct ChangeSet {
+    changes: Vec<Change>,
+    omitted: u64,
+}
+
+impl ChangeSet {
+    pub fn new() -> ChangeSet {
+        ChangeSet::default()
+    }
+
+    /// The differences from `before` to `after`, both found at `path` (a JSON Pointer, `""`
+    /// for the root).
+    pub fn values(&mut self, path: &str, before: &Value, after: &Value) {
+        let mut path = path.to_owned();
+        walk(
+            before,
+            after,
+            &mut path,
+            0,
+            &mut self.changes,
+            &mut self.omitted,
+        );
+    }
+
+    /// `path` was added (`before` is `None`), removed (`after` is `None`) or replaced whole.
+    pub fn whole(&mut self, path: &str, before: Option<Value>, after: Option<Value>) {
+        record(
+            &mut self.changes,
+            &mut self.omitted,
+            Change {
+                path: path.to_owned(),
+                before,
+                after,
+            },
+        );
+    }
+
+    /// The changes, at most [`CHANGES_PER_EVENT_MAX`], the last saying how many were left out.
+    pub fn finish(mut self) -> Vec<Change> {
+        if self.omitted > 0 {
+            self.changes.push(Change {
+                path: "…".to_owned(),
+                before: None,
+                after: Some(Value::String(format!(
+                    "{} more changes not shown",
+                    self.omitted
+                ))),
+            });
+        }
+        self.changes
+    }
+}
+
+/// `key` as one segment of a JSON Pointer (RFC 6901: `~` → `~0`, `/` → `~1`).
+pub fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 

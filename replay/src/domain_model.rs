@@ -2,10 +2,14 @@
 
 use caseledger_domain::event::{Decision, Event};
 use caseledger_domain::state::{evolve, CaseState};
+use std::collections::BTreeMap;
+
 use caseledger_store::RecordedEvent;
+use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::diff::{escape, Change, ChangeSet};
 use crate::domain_payload::decode_event;
 use crate::model::{CaseModel, CorrectionOf, DecisionOf};
 
@@ -74,6 +78,10 @@ impl CaseModel for DomainCase {
             .unwrap_or_else(|e| Value::String(format!("(cannot be shown as JSON: {e})")))
     }
 
+    fn changes(&self, before: &CaseState, after: &CaseState) -> Vec<Change> {
+        state_changes(before, after)
+    }
+
     fn correction(&self, event: &Event) -> Option<CorrectionOf> {
         match event {
             Event::EventCorrected(c) => Some(CorrectionOf {
@@ -91,4 +99,180 @@ impl CaseModel for DomainCase {
             reason_code: d.reason_code.as_str().to_owned(),
         })
     }
+}
+
+fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value)
+        .unwrap_or_else(|e| Value::String(format!("(cannot be shown as JSON: {e})")))
+}
+
+/// A map key as serde_json writes it in an object (numbers become their decimal text).
+fn json_key<K: Serialize + Ord>(key: &K) -> String {
+    let single: BTreeMap<&K, ()> = BTreeMap::from([(key, ())]);
+    match serde_json::to_value(single) {
+        Ok(Value::Object(object)) => object.keys().next().cloned().unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// A field that changes as a whole (a value, an option, a small struct).
+fn field<T: PartialEq + Serialize>(set: &mut ChangeSet, name: &str, before: &T, after: &T) {
+    if before != after {
+        set.values(&format!("/{name}"), &json(before), &json(after));
+    }
+}
+
+/// A map field: only the entries that differ are turned into JSON.
+fn map<K: Ord + Serialize, V: PartialEq + Serialize>(
+    set: &mut ChangeSet,
+    name: &str,
+    before: &BTreeMap<K, V>,
+    after: &BTreeMap<K, V>,
+) {
+    if before == after {
+        return;
+    }
+    let keys = before
+        .keys()
+        .chain(after.keys().filter(|k| !before.contains_key(*k)));
+    for key in keys {
+        let (a, b) = (before.get(key), after.get(key));
+        if a == b {
+            continue;
+        }
+        let path = format!("/{name}/{}", escape(&json_key(key)));
+        match (a, b) {
+            (Some(a), Some(b)) => set.values(&path, &json(a), &json(b)),
+            (a, b) => set.whole(&path, a.map(json), b.map(json)),
+        }
+    }
+}
+
+/// A list field: only the elements that differ are turned into JSON.
+fn list<V: PartialEq + Serialize>(set: &mut ChangeSet, name: &str, before: &[V], after: &[V]) {
+    if before == after {
+        return;
+    }
+    for index in 0..before.len().max(after.len()) {
+        let (a, b) = (before.get(index), after.get(index));
+        if a == b {
+            continue;
+        }
+        let path = format!("/{name}/{index}");
+        match (a, b) {
+            (Some(a), Some(b)) => set.values(&path, &json(a), &json(b)),
+            (a, b) => set.whole(&path, a.map(json), b.map(json)),
+        }
+    }
+}
+
+/// What changed in a case state, part by part, so that an event costs what it changed plus a
+/// comparison of the state, never the JSON of the whole state (a case with 10,000
+/// appointments would otherwise turn all of them into JSON twice for every event).
+fn state_changes(before: &CaseState, after: &CaseState) -> Vec<Change> {
+    let mut set = ChangeSet::new();
+    // Exhaustive on purpose: a new field of CaseState stops the build here until it is diffed.
+    let CaseState {
+        accommodation,
+        appointments,
+        breaches,
+        closed_on,
+        corrections,
+        crn,
+        employment,
+        escalations,
+        mappa,
+        nps_until_sentence_ends,
+        opened_on,
+        pdu,
+        pending_escalation,
+        person,
+        practitioner,
+        pre_sentence_reports,
+        provider,
+        provider_sentence,
+        reallocation_advised,
+        recalls,
+        registrations,
+        risk,
+        sentences,
+        team,
+        tier,
+        tier_review_due,
+        transfers,
+        unified_on,
+        version,
+        warnings,
+    } = after;
+    list(
+        &mut set,
+        "accommodation",
+        &before.accommodation,
+        accommodation,
+    );
+    map(&mut set, "appointments", &before.appointments, appointments);
+    map(&mut set, "breaches", &before.breaches, breaches);
+    field(&mut set, "closed_on", &before.closed_on, closed_on);
+    list(&mut set, "corrections", &before.corrections, corrections);
+    field(&mut set, "crn", &before.crn, crn);
+    list(&mut set, "employment", &before.employment, employment);
+    list(&mut set, "escalations", &before.escalations, escalations);
+    field(&mut set, "mappa", &before.mappa, mappa);
+    field(
+        &mut set,
+        "nps_until_sentence_ends",
+        &before.nps_until_sentence_ends,
+        nps_until_sentence_ends,
+    );
+    field(&mut set, "opened_on", &before.opened_on, opened_on);
+    field(&mut set, "pdu", &before.pdu, pdu);
+    field(
+        &mut set,
+        "pending_escalation",
+        &before.pending_escalation,
+        pending_escalation,
+    );
+    field(&mut set, "person", &before.person, person);
+    field(&mut set, "practitioner", &before.practitioner, practitioner);
+    list(
+        &mut set,
+        "pre_sentence_reports",
+        &before.pre_sentence_reports,
+        pre_sentence_reports,
+    );
+    field(&mut set, "provider", &before.provider, provider);
+    field(
+        &mut set,
+        "provider_sentence",
+        &before.provider_sentence,
+        provider_sentence,
+    );
+    field(
+        &mut set,
+        "reallocation_advised",
+        &before.reallocation_advised,
+        reallocation_advised,
+    );
+    map(&mut set, "recalls", &before.recalls, recalls);
+    map(
+        &mut set,
+        "registrations",
+        &before.registrations,
+        registrations,
+    );
+    field(&mut set, "risk", &before.risk, risk);
+    map(&mut set, "sentences", &before.sentences, sentences);
+    field(&mut set, "team", &before.team, team);
+    field(&mut set, "tier", &before.tier, tier);
+    field(
+        &mut set,
+        "tier_review_due",
+        &before.tier_review_due,
+        tier_review_due,
+    );
+    list(&mut set, "transfers", &before.transfers, transfers);
+    field(&mut set, "unified_on", &before.unified_on, unified_on);
+    field(&mut set, "version", &before.version, version);
+    list(&mut set, "warnings", &before.warnings, warnings);
+    set.finish()
 }

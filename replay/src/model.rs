@@ -8,6 +8,8 @@ use caseledger_store::RecordedEvent;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::diff::{diff, Change};
+
 /// A correction names the event it corrects and says why (design.md invariant 1).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CorrectionOf {
@@ -34,6 +36,13 @@ pub trait CaseModel {
     fn apply(&self, state: Self::State, event: &Self::Event) -> Result<Self::State, String>;
     fn event_json(&self, event: &Self::Event) -> Value;
     fn state_json(&self, state: &Self::State) -> Value;
+    /// What changed from `before` to `after`, as [`diff`] of their JSON forms would say (the
+    /// same changes; their order may differ). This default turns both states whole into JSON,
+    /// which costs the size of the state for every event; a model that can compare its parts
+    /// directly should, so that replaying a long case does not cost its length squared.
+    fn changes(&self, before: &Self::State, after: &Self::State) -> Vec<Change> {
+        diff(&self.state_json(before), &self.state_json(after))
+    }
     fn correction(&self, event: &Self::Event) -> Option<CorrectionOf>;
     fn decision(&self, event: &Self::Event) -> Option<DecisionOf>;
 }

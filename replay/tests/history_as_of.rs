@@ -7,7 +7,7 @@ use caseledger_domain::risk::RoshLevel;
 use caseledger_domain::ruleset::RulesetId;
 use caseledger_replay::asof::{parse_bound, AsOf};
 use caseledger_replay::domain_model::DomainCase;
-use caseledger_replay::history::{case_history, state_as_of};
+use caseledger_replay::history::{case_history, state_as_of, HistoryOptions};
 use caseledger_store::RecordedEvent;
 use serde_json::json;
 use support::events::*;
@@ -100,7 +100,13 @@ async fn late_recorded_risk_assessment_changes_the_as_of_answer_depending_on_r()
 #[tokio::test]
 async fn history_lists_what_was_known_marks_what_was_not_yet_effective_and_shows_changes() {
     let (_log, records) = late_assessment_case().await;
-    let everything = case_history(&DomainCase, &records, AsOf::now()).expect("history");
+    let everything = case_history(
+        &DomainCase,
+        &records,
+        AsOf::now(),
+        HistoryOptions { full_state: true },
+    )
+    .expect("history");
     assert_eq!(everything.stream_id, CRN);
     assert_eq!(everything.entries.len(), 3);
     assert_eq!(everything.recorded_later, 0);
@@ -121,7 +127,7 @@ async fn history_lists_what_was_known_marks_what_was_not_yet_effective_and_shows
         .expect("RoSH change shown");
     assert_eq!(rosh_change.before, Some(json!("medium")));
     assert_eq!(rosh_change.after, Some(json!("high")));
-    assert_eq!(late.state_after, everything.state);
+    assert_eq!(late.state_after.as_ref(), Some(&everything.state));
     assert_eq!(everything.state.pointer("/risk/rosh"), Some(&json!("high")));
 
     // As known on 1 March: the late event is not listed at all.
@@ -129,7 +135,8 @@ async fn history_lists_what_was_known_marks_what_was_not_yet_effective_and_shows
         recorded_through_us: Some(parse_bound("r", "2025-03-01").expect("bound")),
         effective_through_us: None,
     };
-    let known = case_history(&DomainCase, &records, on_1_march).expect("history");
+    let known = case_history(&DomainCase, &records, on_1_march, HistoryOptions::default())
+        .expect("history");
     assert_eq!(known.entries.len(), 2);
     assert_eq!(known.recorded_later, 1);
     assert_eq!(known.state.pointer("/risk/rosh"), Some(&json!("medium")));
@@ -139,7 +146,13 @@ async fn history_lists_what_was_known_marks_what_was_not_yet_effective_and_shows
         recorded_through_us: None,
         effective_through_us: Some(parse_bound("e", "2025-01-15").expect("bound")),
     };
-    let effective = case_history(&DomainCase, &records, on_15_january).expect("history");
+    let effective = case_history(
+        &DomainCase,
+        &records,
+        on_15_january,
+        HistoryOptions::default(),
+    )
+    .expect("history");
     assert_eq!(effective.entries.len(), 3);
     assert!(!effective.entries[2].applied);
     assert!(effective.entries[2].changes.is_empty());
@@ -186,7 +199,13 @@ async fn a_correction_is_shown_beside_what_it_corrects_and_the_original_stays() 
     )
     .await;
     let records = log.read_case(CRN).await;
-    let history = case_history(&DomainCase, &records, AsOf::now()).expect("history");
+    let history = case_history(
+        &DomainCase,
+        &records,
+        AsOf::now(),
+        HistoryOptions::default(),
+    )
+    .expect("history");
     assert_eq!(history.entries.len(), 4, "the original is not hidden");
     let original = &history.entries[1];
     assert_eq!(original.event_id, wrong);
@@ -209,7 +228,8 @@ async fn a_correction_is_shown_beside_what_it_corrects_and_the_original_stays() 
         recorded_through_us: Some(us("2025-01-10T23:00:00Z")),
         effective_through_us: None,
     };
-    let then = case_history(&DomainCase, &records, before).expect("history");
+    let then =
+        case_history(&DomainCase, &records, before, HistoryOptions::default()).expect("history");
     assert_eq!(then.entries.len(), 2);
     assert!(then.entries[1].corrected_by.is_empty());
     assert_eq!(then.state.pointer("/risk/rosh"), Some(&json!("very_high")));
@@ -219,7 +239,13 @@ async fn a_correction_is_shown_beside_what_it_corrects_and_the_original_stays() 
 async fn a_stream_out_of_order_is_refused_not_replayed() {
     let (_log, mut records) = late_assessment_case().await;
     records.swap(0, 1);
-    let error = case_history(&DomainCase, &records, AsOf::now()).expect_err("refused");
+    let error = case_history(
+        &DomainCase,
+        &records,
+        AsOf::now(),
+        HistoryOptions::default(),
+    )
+    .expect_err("refused");
     assert!(error.to_string().contains("out of order"), "{error}");
     let (_log, mut records) = late_assessment_case().await;
     records[1].payload = vec![0xff; 3];

@@ -43,8 +43,9 @@ pub use consumer::{
 };
 pub use memory::MemoryStore;
 pub use sled_store::{
-    SledOptions, SledStore, WriterStats, SLED_CACHE_CAPACITY_BYTES_DEFAULT,
-    SLED_CACHE_CAPACITY_BYTES_MIN, SLED_CACHE_CAPACITY_BYTES_ONE_PASS,
+    create_private_dir, private_file_options, SledOptions, SledStore, WriterStats,
+    SLED_CACHE_CAPACITY_BYTES_DEFAULT, SLED_CACHE_CAPACITY_BYTES_MIN,
+    SLED_CACHE_CAPACITY_BYTES_ONE_PASS, STORE_DIR_MODE, STORE_FILE_MODE,
 };
 pub use subscription::{EventStoreExt, ReadAll, Subscription};
 
@@ -365,6 +366,21 @@ pub trait EventStore: Send + Sync + 'static {
         stream: &StreamId,
         from_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// At most `max_count` events of `stream` with version ≥ `from_version`, in version
+    /// order: a long stream read page by page (replay of one case) holds one page at a time.
+    /// The default reads the rest of the stream and keeps the page; backends that can stop
+    /// early should.
+    async fn read_stream_page(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max_count: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let mut records = self.read_stream(stream, from_version).await?;
+        records.truncate(max_count as usize);
+        Ok(records)
+    }
 
     /// One page of the global log: at most `max_count` (≤ [`READ_ALL_PAGE_EVENTS_MAX`])
     /// records with position ≥ `from_position`, in position order.

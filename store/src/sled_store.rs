@@ -342,6 +342,29 @@ fn decode_idempotency(bytes: &[u8]) -> Result<IdempotencyEntry, StoreError> {
     Ok(stored.entry)
 }
 
+/// Mode of a store directory this build creates: the log holds names and dates of birth.
+pub const STORE_DIR_MODE: u32 = 0o700;
+/// Mode of every file this build (and its vendored sled, PATCHES.md §8) creates in a store.
+pub const STORE_FILE_MODE: u32 = 0o600;
+
+/// `create_dir_all` with every directory it creates made [`STORE_DIR_MODE`].
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, STORE_DIR_MODE);
+    builder.create(path)
+}
+
+/// Open options that create a missing file [`STORE_FILE_MODE`].
+pub fn private_file_options() -> std::fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, STORE_FILE_MODE);
+    options
+}
+
 fn lock_error(path: &Path, e: &std::io::Error) -> StoreError {
     if e.kind() == std::io::ErrorKind::WouldBlock
         || e.raw_os_error() == fs2::lock_contended_error().raw_os_error()
@@ -720,10 +743,10 @@ impl SledStore {
             SLED_CACHE_CAPACITY_BYTES_DEFAULT,
         );
         let path = path.as_ref().to_path_buf();
-        std::fs::create_dir_all(&path)
+        create_private_dir(&path)
             .map_err(|e| backend(&format!("creating {}", path.display()), e))?;
         let lock_path = path.join(LOCK_FILE_NAME);
-        let lock = std::fs::OpenOptions::new()
+        let lock = private_file_options()
             .create(true)
             .truncate(false)
             .write(true)
@@ -838,6 +861,54 @@ impl SledStore {
             durability: options.durability,
             _lock: lock,
         })
+    }
+
+    /// Events of `stream` from `from_version`, at most `max_count` (version order).
+    fn read_stream_up_to(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max_count: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let head = self.published_head();
+        let from = from_version.max(1);
+        let name = stream.as_str();
+        // Start at the chunk holding `from` (the last one keyed at or below it).
+        let start = self
+            .log
+            .range(stream_index_key(name, 0)..=stream_index_key(name, from))
+            .next_back()
+            .transpose()
+            .map_err(|e| backend("reading the stream index", e))?
+            .map_or_else(|| stream_index_key(name, from), |(key, _)| key.to_vec());
+        let end = stream_index_key(name, u64::MAX);
+        let mut out = Vec::new();
+        let mut cached = None;
+        for entry in self.log.range(start..=end) {
+            let (key, value) = entry.map_err(|e| backend("reading the stream index", e))?;
+            let first = version_of_stream_index_key(&key)?;
+            for (i, position) in decode_chunk(name, &value)?.into_iter().enumerate() {
+                if first + (i as u64) < from {
+                    continue;
+                }
+                if out.len() >= max_count {
+                    return Ok(out);
+                }
+                if position > head {
+                    // Committed but not yet published (still being flushed): not there yet.
+                    return Ok(out);
+                }
+                let record =
+                    read_record_from(&self.log, position, &mut cached)?.ok_or_else(|| {
+                        StoreError::Corrupt {
+                            position,
+                            reason: format!("stream index of {stream} points at a missing record"),
+                        }
+                    })?;
+                out.push(record);
+            }
+        }
+        Ok(out)
     }
 
     /// The directory this store lives in.
@@ -1065,42 +1136,16 @@ impl EventStore for SledStore {
         stream: &StreamId,
         from_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let head = self.published_head();
-        let from = from_version.max(1);
-        let name = stream.as_str();
-        // Start at the chunk holding `from` (the last one keyed at or below it).
-        let start = self
-            .log
-            .range(stream_index_key(name, 0)..=stream_index_key(name, from))
-            .next_back()
-            .transpose()
-            .map_err(|e| backend("reading the stream index", e))?
-            .map_or_else(|| stream_index_key(name, from), |(key, _)| key.to_vec());
-        let end = stream_index_key(name, u64::MAX);
-        let mut out = Vec::new();
-        let mut cached = None;
-        for entry in self.log.range(start..=end) {
-            let (key, value) = entry.map_err(|e| backend("reading the stream index", e))?;
-            let first = version_of_stream_index_key(&key)?;
-            for (i, position) in decode_chunk(name, &value)?.into_iter().enumerate() {
-                if first + (i as u64) < from {
-                    continue;
-                }
-                if position > head {
-                    // Committed but not yet published (still being flushed): not there yet.
-                    return Ok(out);
-                }
-                let record =
-                    read_record_from(&self.log, position, &mut cached)?.ok_or_else(|| {
-                        StoreError::Corrupt {
-                            position,
-                            reason: format!("stream index of {stream} points at a missing record"),
-                        }
-                    })?;
-                out.push(record);
-            }
-        }
-        Ok(out)
+        self.read_stream_up_to(stream, from_version, usize::MAX)
+    }
+
+    async fn read_stream_page(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max_count: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.read_stream_up_to(stream, from_version, max_count as usize)
     }
 
     async fn read_all(

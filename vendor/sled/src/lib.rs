@@ -119,6 +119,7 @@ mod db;
 mod dll;
 mod fastcmp;
 mod fastlock;
+mod fnv;
 mod histogram;
 mod iter;
 mod ivec;
@@ -130,6 +131,7 @@ mod node;
 mod oneshot;
 mod pagecache;
 mod prefix;
+mod private_fs;
 mod result;
 mod serialization;
 mod stack;
@@ -353,14 +355,14 @@ pub(crate) enum Link {
 pub(crate) type FastMap8<K, V> = std::collections::HashMap<
     K,
     V,
-    std::hash::BuildHasherDefault<fxhash::FxHasher64>,
+    std::hash::BuildHasherDefault<fnv::FnvHasher>,
 >;
 
 /// A fast set that is not resistant to collision attacks. Works
 /// on 8 bytes at a time.
 pub(crate) type FastSet8<V> = std::collections::HashSet<
     V,
-    std::hash::BuildHasherDefault<fxhash::FxHasher64>,
+    std::hash::BuildHasherDefault<fnv::FnvHasher>,
 >;
 
 /// A function that may be configured on a particular shared `Tree`

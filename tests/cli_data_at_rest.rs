@@ -1,0 +1,143 @@
+//! Data at rest through the real binary: the data directory is private to its owner (0700,
+//! files 0600) — the store, the files sled creates later (snapshots, blobs), the read-model
+//! database and the ack log — even when the process runs with umask 000.
+
+mod engine_support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use engine_support::*;
+
+const NOTTINGHAM_CITY: u8 = 79;
+
+/// Run the binary under `umask 000`, so that only the modes caseledger asks for protect the
+/// files (with the usual 022 a file would be 0644: readable by every user).
+fn caseledger(data: &Path, args: &[&str]) -> Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$@\"")
+        .arg("sh")
+        .arg(env!("CARGO_BIN_EXE_caseledger"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(output: &Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
+/// Every file and directory under `root` (root included), with its mode.
+fn walk(root: &Path) -> Vec<(PathBuf, bool, u32)> {
+    let mut out = vec![(root.to_path_buf(), true, mode(root))];
+    for entry in std::fs::read_dir(root).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let path = entry.path();
+        if entry.file_type().expect("file type").is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push((path.clone(), false, mode(&path)));
+        }
+    }
+    out
+}
+
+fn assert_private(root: &Path) -> usize {
+    let entries = walk(root);
+    for (path, is_dir, mode) in &entries {
+        let want = if *is_dir { 0o700 } else { 0o600 };
+        assert_eq!(
+            *mode,
+            want,
+            "{} is {mode:03o}, want {want:03o}",
+            path.display()
+        );
+    }
+    entries.len()
+}
+
+fn commands(cases: u32) -> String {
+    let mut lines = String::new();
+    for i in 0..cases {
+        let crn = format!("P{:06}", 200_000 + i);
+        for line in [
+            as_case_administrator(
+                &crn,
+                "2022-03-01",
+                open_case(&crn, NOTTINGHAM_CITY, "2022-03-01"),
+            ),
+            as_court_officer(&crn, "2022-03-01", community_order("2022-03-01")),
+            as_probation_officer(&crn, "2022-03-02", assess("2022-03-02", "initial", "low")),
+        ] {
+            lines.push_str(&line);
+            lines.push('\n');
+        }
+    }
+    lines
+}
+
+#[test]
+fn init_import_and_rebuild_leave_every_file_private_to_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&caseledger(&data, &["init"]), "init");
+    assert_eq!(mode(&data), 0o700);
+    assert!(data.join("db").exists(), "sled's log file");
+    assert_private(&data);
+
+    let input = dir.path().join("commands.jsonl");
+    std::fs::write(&input, commands(40)).unwrap();
+    let ack = dir.path().join("ack.log");
+    let args = [
+        "import",
+        input.to_str().unwrap(),
+        "--ack-log",
+        ack.to_str().unwrap(),
+    ];
+    ok(&caseledger(&data, &args), "import");
+    assert_eq!(mode(&ack), 0o600, "the ack log names cases");
+    assert!(std::fs::read_to_string(&ack).unwrap().lines().count() >= 120);
+
+    // Reopening writes a new sled snapshot; rebuild creates the read-model database.
+    ok(&caseledger(&data, &["rebuild"]), "rebuild");
+    ok(&caseledger(&data, &["case", "P200000"]), "case");
+    let snapshots = std::fs::read_dir(&data)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("snap.")
+        })
+        .count();
+    assert!(snapshots > 0, "sled wrote a snapshot after the first open");
+    assert!(data.join("readmodels").join("db").exists());
+    let checked = assert_private(&data);
+    assert!(
+        checked > 8,
+        "walked the store and the read models: {checked}"
+    );
+}
+
+#[test]
+fn init_takes_group_and_other_access_away_from_an_existing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = ok(&caseledger(&data, &["init"]), "init");
+    assert!(out.contains("was 755; now 700"), "init says so: {out}");
+    assert_private(&data);
+}
