@@ -322,14 +322,17 @@ pub async fn import(
                            "status": "refused", "first_position": position, "last_position": position})
                 }
                 Err(failure) => {
-                    // Stop acknowledging at the first failure: later lines of this batch may
-                    // or may not be committed; a re-run settles them by command id.
+                    // Stop acknowledging at the first failure: later lines of this batch (other
+                    // cases) may or may not be committed, this case's later lines were not
+                    // run; a re-run settles them by command id, in order.
                     write_ack(&mut ack, &lines, ack_log)?;
                     bar.finish_and_clear();
                     return Err(Failure::Failed(format!(
-                        "{}:{line}: {}",
+                        "{}:{line}: {}; the import stopped here and case {}'s later commands \
+                         were not applied: run the same import again to continue",
                         file.display(),
-                        failure.message()
+                        failure.message(),
+                        envelope.crn
                     )));
                 }
             };
@@ -385,7 +388,15 @@ async fn run_batch(
                 }
                 Err(other) => Err(Failure::from(EngineError::from(other))),
             };
+            let failed = outcome.is_err();
             results.push((index, outcome));
+            // A case's commands stop at its first failure that is not a refusal: a later
+            // command decided without the failed one would be applied out of order (or refused
+            // for good) and a re-run could never restore the case's history. The import stops
+            // at that line; a re-run resumes the case there, by command id.
+            if failed {
+                break;
+            }
         }
         results
     });
@@ -397,7 +408,13 @@ async fn run_batch(
     }
     slots
         .into_iter()
-        .map(|s| s.unwrap_or_else(|| Err(Failure::Failed("command was not run".into()))))
+        .map(|s| {
+            s.unwrap_or_else(|| {
+                Err(Failure::Failed(
+                    "not run: an earlier command of its case failed".into(),
+                ))
+            })
+        })
         .collect()
 }
 
