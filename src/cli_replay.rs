@@ -19,6 +19,7 @@ use caseledger_replay::import::stage_import;
 use caseledger_replay::render;
 use caseledger_replay::verify::{verify_log, Checkpoint};
 use caseledger_replay::ReplayError;
+use caseledger_store::codec::decode_payload;
 use caseledger_store::{
     Clock, Durability, EventStore, ManualClock, SledOptions, SledStore, StreamId, SystemClock,
     READ_ALL_PAGE_EVENTS_MAX,
@@ -195,6 +196,16 @@ async fn replay(args: ReplayArgs, data: &Path) -> Result<(), String> {
     };
     let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
     let stream = StreamId::new(args.crn.as_str()).map_err(|e| e.to_string())?;
+    if is_audit_stream(stream.as_str()) {
+        if as_of.effective_through_us.is_some() || args.full_state {
+            return Err(format!(
+                "{}: --as-of-effective and --full-state apply to cases; an audit stream takes \
+                 --as-of-recorded only",
+                stream.as_str()
+            ));
+        }
+        return replay_audit(&store, &stream, as_of.recorded_through_us, args.format).await;
+    }
     // First pass: the corrections, which an entry names before they come.
     let mut corrections = Corrections::default();
     let found = for_each_page(&store, &stream, |page| {
@@ -250,6 +261,102 @@ async fn replay(args: ReplayArgs, data: &Path) -> Result<(), String> {
             end.recorded_later,
             json_compact(&end.state)?
         ))?,
+    }
+    out.flush().map_err(|e| format!("writing to stdout: {e}"))
+}
+
+/// The engine's own audit streams: `audit-refusals` (refused commands) and `audit-sessions`
+/// (who ran the operator CLI). They are not cases, so they are shown record by record.
+fn is_audit_stream(stream: &str) -> bool {
+    stream == caseledger_commands::REFUSALS_STREAM || stream == caseledger_commands::SESSIONS_STREAM
+}
+
+/// One audit record as JSON: where and when it was recorded, by whom, and what it says.
+fn audit_json(record: &caseledger_store::RecordedEvent) -> Result<serde_json::Value, String> {
+    use caseledger_commands::audit::{CommandRefused, OperatorSession, COMMAND_REFUSED};
+    let undecodable = |e: caseledger_store::StoreError| {
+        format!(
+            "{} record at position {} cannot be read: {e}",
+            record.event_type, record.position
+        )
+    };
+    let body = if record.event_type == COMMAND_REFUSED {
+        let refused: CommandRefused = decode_payload(&record.payload).map_err(undecodable)?;
+        serde_json::to_value(refused)
+    } else {
+        let session: OperatorSession = decode_payload(&record.payload).map_err(undecodable)?;
+        serde_json::to_value(session)
+    }
+    .map_err(|e| e.to_string())?;
+    let recorded_at = jiff::Timestamp::from_microsecond(record.recorded_at_us)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    Ok(serde_json::json!({
+        "position": record.position,
+        "recorded_at": recorded_at,
+        "event_type": record.event_type,
+        "correlation_id": record.correlation_id.to_string(),
+        "record": body,
+    }))
+}
+
+fn audit_text(record: &caseledger_store::RecordedEvent, json: &serde_json::Value) -> String {
+    let r = &json["record"];
+    let field = |name: &str| r[name].as_str().unwrap_or("").to_owned();
+    let at = json["recorded_at"].as_str().unwrap_or("");
+    if r.get("reason").is_some() {
+        format!(
+            "#{} {at} refused {} {} on {} by {} ({}, {}): {}: {}\n",
+            record.position,
+            field("command_type"),
+            field("command_id"),
+            field("crn"),
+            field("actor_id"),
+            field("actor_role"),
+            field("actor_organisation"),
+            field("kind"),
+            field("reason")
+        )
+    } else {
+        format!(
+            "#{} {at} session {} by OS user {} (uid {}): {}\n",
+            record.position,
+            field("session_id"),
+            field("os_user"),
+            r["os_uid"],
+            field("program")
+        )
+    }
+}
+
+async fn replay_audit(
+    store: &SledStore,
+    stream: &StreamId,
+    recorded_through_us: Option<i64>,
+    format: Format,
+) -> Result<(), String> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut count = 0u64;
+    for_each_page(store, stream, |page| {
+        for record in page {
+            if recorded_through_us.is_some_and(|bound| record.recorded_at_us > bound) {
+                continue;
+            }
+            let json = audit_json(record)?;
+            count += 1;
+            match format {
+                Format::Json => put(&mut out, &format!("{}\n", json_compact(&json)?))?,
+                Format::Text => put(&mut out, &audit_text(record, &json))?,
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    if matches!(format, Format::Text) {
+        put(
+            &mut out,
+            &format!("{count} record(s) in {}\n", stream.as_str()),
+        )?;
     }
     out.flush().map_err(|e| format!("writing to stdout: {e}"))
 }

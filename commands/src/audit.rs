@@ -54,6 +54,8 @@ pub enum RefusalKind {
     BadInput,
     /// The domain rules refused it for this case in its current state.
     Rule,
+    /// Its command id already names another command (used on another case).
+    IdempotencyConflict,
 }
 
 /// One refusal record (payload of a `CommandRefused` event on [`REFUSALS_STREAM`]).

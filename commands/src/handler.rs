@@ -251,6 +251,18 @@ impl Handler {
                     ));
                 }
                 Err(StoreError::WrongExpectedVersion { .. }) => continue,
+                Err(StoreError::IdempotencyKeyReused {
+                    original_stream, ..
+                }) => {
+                    let reason = format!(
+                        "command id {} was first used on case {original_stream}, and now on case \
+                         {}: a command id names one command; send this one with a fresh id",
+                        envelope.command_id, envelope.crn
+                    );
+                    return Err(self
+                        .refuse(envelope, RefusalKind::IdempotencyConflict, &reason)
+                        .await);
+                }
                 Err(other) => return Err(other.into()),
             }
         }

@@ -1,0 +1,112 @@
+//! The refusal stream is readable (`caseledger replay audit-refusals`, and `audit-sessions`),
+//! and a command id reused on another case is a recorded refusal (`idempotency_conflict`,
+//! exit 5), through the Engine and through the real binary.
+
+mod engine_support;
+
+use caseledger::commands::audit::RefusalKind;
+use caseledger::commands::handler::CommandError;
+use caseledger::{Engine, EngineConfig, EngineError};
+use engine_support::*;
+use uuid::Uuid;
+
+fn open_line(id: Uuid, crn: &str) -> String {
+    command_with_id(
+        id,
+        crn,
+        "case_administrator",
+        "nps",
+        "2022-03-01",
+        open_case(crn, 79, "2022-03-01"),
+    )
+}
+
+#[tokio::test]
+async fn a_command_id_reused_on_another_case_is_a_recorded_refusal() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    let id = Uuid::new_v4();
+    engine
+        .execute_json(&open_line(id, "X400001"))
+        .await
+        .unwrap();
+    let refusal = match engine.execute_json(&open_line(id, "X400002")).await {
+        Err(EngineError::Command(CommandError::Refused(r))) => r,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(refusal.kind, RefusalKind::IdempotencyConflict);
+    assert!(
+        refusal.reason.contains("X400001") && refusal.reason.contains("X400002"),
+        "{}",
+        refusal.reason
+    );
+    assert!(engine.case("X400002").await.unwrap().is_none());
+    let recorded = engine.refusals().await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].command_id, id);
+    assert_eq!(recorded[0].kind, RefusalKind::IdempotencyConflict);
+}
+
+fn caseledger(data: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn replay_shows_the_refusals_and_sessions_as_json_and_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = Uuid::new_v4();
+    let (code, _, err) = caseledger(&data, &["exec"], &open_line(id, "X400001"));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = caseledger(&data, &["exec"], &open_line(id, "X400002"));
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("X400001") && err.contains("X400002"), "{err}");
+    // A rule refusal too: a sentence on a case that does not exist.
+    let line = as_court_officer("X400003", "2022-03-01", community_order("2022-03-01"));
+    let (code, _, err) = caseledger(&data, &["exec"], &line);
+    assert_eq!(code, 5, "{err}");
+
+    let (code, out, err) = caseledger(&data, &["replay", "audit-refusals", "--format", "json"], "");
+    assert_eq!(code, 0, "{err}");
+    let records: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(records.len(), 2, "{out}");
+    assert_eq!(records[0]["record"]["kind"], "idempotency_conflict");
+    assert_eq!(records[0]["record"]["command_id"], id.to_string());
+    assert_eq!(records[0]["record"]["crn"], "X400002");
+    assert_eq!(records[1]["record"]["kind"], "rule");
+    assert_eq!(records[1]["record"]["command_type"], "impose_sentence");
+
+    let (code, out, err) = caseledger(&data, &["replay", "audit-refusals"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("refused open_case"), "{out}");
+    assert!(out.contains("2 record(s) in audit-refusals"), "{out}");
+
+    let (code, out, err) = caseledger(&data, &["replay", "audit-sessions", "--format", "json"], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["record"]["program"], "caseledger exec");
+}
