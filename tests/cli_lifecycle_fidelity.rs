@@ -164,3 +164,101 @@ fn tier_3_4_a_rejected_recall_does_not_raise_a_womans_tier_seed_003_l2914() {
     assert_eq!(code, 0, "report: {out}{err}");
     assert!(out.contains("B1:1") && out.contains("C1:1"), "{out}");
 }
+
+/// Run `caseledger exec` with one command line on stdin.
+fn exec(data: &Path, line: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+        .arg("--data")
+        .arg(data)
+        .arg("exec")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run caseledger exec");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{line}\n").as_bytes())
+        .expect("write the command");
+    let out = child.wait_with_output().expect("wait for caseledger");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn community_case_with_predictors(crn: &str, predictors: Value) -> Vec<String> {
+    let mut assessment = assess("2024-06-05", "initial", "high");
+    assessment["predictors"] = predictors;
+    vec![
+        as_case_administrator(
+            crn,
+            "2024-06-03",
+            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2024-06-03",
+                   "person": {"name": "Sam Example", "date_of_birth": "1980-01-15", "gender": "male"}}),
+        ),
+        as_court_officer(
+            crn,
+            "2024-06-03",
+            json!({
+            "type": "impose_sentence", "on": "2024-06-03", "sentence_type": "community_order",
+            "court": "Nottingham Magistrates' Court", "length_months": 12,
+            "dates": {"sentence_expiry_date": "2025-06-02"},
+            "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
+        ),
+        as_probation_officer(crn, "2024-06-05", assessment),
+    ]
+}
+
+/// tier-rules.md §6.2, §8 (seed 003 l.769): through the binary, `assess_risk` with V3
+/// predictors records V3 `A` beside V2, the case shows both, and `explain` of the V3 decision
+/// re-derives its inputs (digest matches) and shows the V3 steps; an ARP above 100 % is
+/// refused at the door (exit 3, field named) and writes nothing.
+#[test]
+fn tier_6_2_v3_tier_through_the_binary_seed_003_l769() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    import(
+        dir.path(),
+        &data,
+        "commands.jsonl",
+        &community_case_with_predictors(
+            "V200001",
+            json!({"arp": 9150, "arp_static": false, "csrp": 700, "csrp_static": false}),
+        ),
+    );
+    let case_json = case(&data, "V200001");
+    assert_eq!(case_json["tier_v3"]["tier"], "A", "{case_json:#}");
+    assert_eq!(case_json["tier_v3"]["provisional"], json!(false));
+    assert_eq!(
+        case_json["tier"]["tier"].as_str().unwrap().chars().next(),
+        Some('B')
+    );
+    assert_eq!(case_json["risk"]["predictors"]["arp"], json!(9150));
+
+    let v3 = event_ids(&data, "V200001", "TierV3Calculated");
+    assert_eq!(v3.len(), 1);
+    let explanation = explain(&data, &v3[0], "2024-07-01");
+    assert_eq!(explanation["inputs_source"]["digest_matches"], json!(true));
+    assert_eq!(explanation["inputs"]["v3"]["csrp"], json!(7.0));
+    assert_eq!(explanation["calculation"]["v3"], "A");
+    assert_eq!(explanation["reevaluation"]["same_as_recorded"], json!(true));
+
+    let events_before = event_ids(&data, "V200001", "RiskAssessed").len();
+    let mut too_high = assess("2024-06-10", "review", "high");
+    too_high["predictors"] = json!({"arp": 10001});
+    let (code, out, err) = exec(
+        &data,
+        &as_probation_officer("V200001", "2024-06-10", too_high),
+    );
+    assert_eq!(code, 3, "bad input: {out}{err}");
+    assert!(err.contains("command.predictors.arp"), "{err}");
+    assert_eq!(
+        event_ids(&data, "V200001", "RiskAssessed").len(),
+        events_before
+    );
+}

@@ -157,3 +157,143 @@ async fn tier_3_4_a_recall_rejected_by_the_nps_is_not_previous_enforcement_seed_
         other => panic!("{other:?}"),
     }
 }
+
+/// A man on a community order with a rehabilitation activity requirement, assessed at RoSH
+/// `rosh` with V3 predictors `predictors` (command JSON, hundredths of a percent).
+async fn community_case_with_predictors(engine: &Engine, crn: &str, predictors: Value) {
+    ok(
+        engine,
+        as_case_administrator(
+            crn,
+            "2024-06-03",
+            open_case_for(crn, "2024-06-03", "1980-01-15", "male"),
+        ),
+    )
+    .await;
+    ok(
+        engine,
+        as_court_officer(
+            crn,
+            "2024-06-03",
+            json!({
+        "type": "impose_sentence", "on": "2024-06-03", "sentence_type": "community_order",
+        "court": "Nottingham Magistrates' Court", "length_months": 12,
+        "dates": {"sentence_expiry_date": "2025-06-02"},
+        "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
+        ),
+    )
+    .await;
+    let mut assessment = assess("2024-06-05", "initial", "high");
+    assessment["predictors"] = predictors;
+    ok(engine, as_probation_officer(crn, "2024-06-05", assessment)).await;
+}
+
+/// tier-rules.md §6.2, §8 (seed 003 l.769, allocation via the tier): an assessment carrying
+/// ARP 91.50 % and CSRP 7.00 % records V3 tier `A` beside V2 `B…` on the same trigger
+/// (`risk_assessed`); `explain` re-derives both from the case with matching digests and shows
+/// the V3 steps; a later assessment without predictors keeps them and records no new V3 tier
+/// when it is unchanged.
+#[tokio::test]
+async fn tier_6_2_v3_tier_recorded_beside_v2_and_explained_seed_003_l769() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    community_case_with_predictors(
+        &engine,
+        "V100001",
+        json!({"arp": 9150, "arp_static": false, "csrp": 700, "csrp_static": false}),
+    )
+    .await;
+    let case = state(&engine, "V100001").await;
+    let v2 = case.tier.as_ref().expect("V2 tier");
+    let v3 = case.tier_v3.as_ref().expect("V3 tier");
+    assert_eq!(v2.tier.protect(), 'B', "RoSH high: 20 points");
+    assert_eq!(v3.tier.as_str(), "A", "ARP ≥ 90 and CSRP ≥ 6.9");
+    assert!(!v3.provisional, "dynamic predictors and a known RoSH");
+    assert_eq!(v3.reason_code, v2.reason_code);
+    assert_eq!(v3.reason_code, "risk_assessed");
+
+    let events = engine.case_events("V100001").await.unwrap();
+    for event_type in ["TierCalculated", "TierV3Calculated"] {
+        let decision = events
+            .iter()
+            .find(|e| e.event_type == event_type)
+            .unwrap_or_else(|| panic!("{event_type} recorded"));
+        let explanation = engine
+            .explain(decision.event_id, date(2024, 7, 1))
+            .await
+            .unwrap();
+        match &explanation.inputs_source {
+            caseledger::replay::explain::InputsSource::RederivedFromCaseState {
+                digest_matches,
+                ..
+            } => assert!(digest_matches, "{event_type}: {explanation:#?}"),
+            other => panic!("{event_type}: {other:?}"),
+        }
+        assert!(
+            explanation.reevaluation.as_ref().unwrap().same_as_recorded,
+            "{event_type}: {explanation:#?}"
+        );
+        let calculation = explanation.calculation.as_ref().expect("calculation");
+        if event_type == "TierV3Calculated" {
+            assert_eq!(calculation["v3"], "A");
+            assert_eq!(
+                explanation.inputs.as_ref().unwrap()["v3"]["arp"],
+                json!(91.5)
+            );
+            assert_eq!(calculation["breakdown"]["v3_steps"]["reoffending"], "A");
+        } else {
+            assert_eq!(explanation.inputs.as_ref().unwrap()["v3"], Value::Null);
+        }
+    }
+
+    // A review without predictors: the V3 tier stands (same inputs), nothing new recorded.
+    ok(
+        &engine,
+        as_probation_officer(
+            "V100001",
+            "2024-06-20",
+            assess("2024-06-20", "review", "high"),
+        ),
+    )
+    .await;
+    let v3_events = engine
+        .case_events("V100001")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.event_type == "TierV3Calculated")
+        .count();
+    assert_eq!(v3_events, 1);
+}
+
+/// tier-rules.md §1 (`v3`) and §6.2: a predictor above 100 % and a medium DC-SRP below
+/// 0.60 % are refused with the field named, and nothing is written to the case; a case
+/// without predictors records no V3 tier (§6.1 gate 0).
+#[tokio::test]
+async fn tier_6_1_out_of_range_predictors_are_refused_and_no_predictors_means_no_v3() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    community_case_with_predictors(&engine, "V100002", Value::Null).await;
+    let before = engine.case_events("V100002").await.unwrap().len();
+    assert!(state(&engine, "V100002").await.tier_v3.is_none());
+    assert!(state(&engine, "V100002").await.tier.is_some());
+
+    let mut too_high = assess("2024-06-10", "review", "high");
+    too_high["predictors"] = json!({"arp": 10001, "csrp": 700});
+    let refused = engine
+        .execute_json(&as_probation_officer("V100002", "2024-06-10", too_high))
+        .await
+        .expect_err("ARP above 100 % is refused");
+    assert!(
+        refused.to_string().contains("command.predictors.arp"),
+        "{refused}"
+    );
+
+    let mut unsupported = assess("2024-06-10", "review", "high");
+    unsupported["predictors"] =
+        json!({"arp": 5000, "csrp": 300, "dc_srp_score": 59, "dc_srp_band": "medium"});
+    let refused = engine
+        .execute_json(&as_probation_officer("V100002", "2024-06-10", unsupported))
+        .await
+        .expect_err("a medium DC-SRP below 0.60 is refused");
+    assert!(refused.to_string().contains("dc_srp_score"), "{refused}");
+    assert_eq!(engine.case_events("V100002").await.unwrap().len(), before);
+}

@@ -58,6 +58,7 @@ pub const COMMAND_TYPES: &[(&str, &str, bool)] = &[
     ("allocate_practitioner", "AllocatePractitioner", true),
     ("reallocate_practitioner", "ReallocatePractitioner", true),
     ("record_tier", "RecordTier", false),
+    ("record_tier_v3", "RecordTierV3", false),
     ("request_risk_escalation", "RequestRiskEscalation", true),
     ("decide_risk_escalation", "DecideRiskEscalation", true),
     ("unify_probation_service", "UnifyProbationService", false),

@@ -453,7 +453,9 @@ pub fn plan(state: &CaseState, command: &DomainCommand, today: Date) -> Result<P
 fn is_engine_decision(command: &DomainCommand) -> bool {
     matches!(
         command,
-        DomainCommand::RecordTier { .. } | DomainCommand::RecordHandoverDates { .. }
+        DomainCommand::RecordTier { .. }
+            | DomainCommand::RecordTierV3 { .. }
+            | DomainCommand::RecordHandoverDates { .. }
     )
 }
 
@@ -462,11 +464,15 @@ fn check_engine_decision(
     command: &DomainCommand,
     today: Date,
 ) -> Result<(), String> {
-    use caseledger_domain::derived::{handover_command, tier_command};
+    use caseledger_domain::derived::{handover_command, tier_command, tier_v3_command};
     let (name, derived) = match command {
         DomainCommand::RecordTier { reason_code, .. } => (
             "record_tier",
             tier_command(state, reason_code.clone(), today),
+        ),
+        DomainCommand::RecordTierV3 { reason_code, .. } => (
+            "record_tier_v3",
+            tier_v3_command(state, reason_code.clone(), today),
         ),
         DomainCommand::RecordHandoverDates {
             sentence_id,
@@ -498,6 +504,15 @@ fn engine_summary(command: &DomainCommand) -> String {
             inputs_digest,
             ..
         } => format!("tier {tier} with inputs digest {inputs_digest}"),
+        DomainCommand::RecordTierV3 {
+            tier,
+            provisional,
+            inputs_digest,
+            ..
+        } => format!(
+            "V3 tier {} (provisional {provisional}) with inputs digest {inputs_digest}",
+            tier.as_str()
+        ),
         DomainCommand::RecordHandoverDates {
             start_date,
             handover_date,

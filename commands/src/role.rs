@@ -212,6 +212,7 @@ pub fn permission(command: &DomainCommand) -> (&'static str, Roles) {
         C::AllocatePractitioner { .. } => ("allocate_practitioner", SENIOR_OR_SYSTEM),
         C::ReallocatePractitioner { .. } => ("reallocate_practitioner", SENIOR_OR_SYSTEM),
         C::RecordTier { .. } => ("record_tier", ENGINE_OR_SERVICE),
+        C::RecordTierV3 { .. } => ("record_tier_v3", ENGINE_OR_SERVICE),
         C::RequestRiskEscalation { .. } => ("request_risk_escalation", PRACTITIONERS),
         C::DecideRiskEscalation { .. } => ("decide_risk_escalation", OFFICERS),
         C::UnifyProbationService { .. } => ("unify_probation_service", ENGINE_OR_SERVICE),

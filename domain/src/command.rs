@@ -26,13 +26,14 @@ use crate::identity::{Crn, EventRef, InputsDigest, Person, Practitioner, TeamCod
 use crate::reference::{CrcName, Organisation, Pdu};
 use crate::risk::{
     AssessmentKind, MappaCategory, MappaLevel, Need, NeedSeverity, OgrsScore, RegistrationKind,
-    RoshLevel, RsrScore,
+    RoshLevel, RsrScore, V3Predictors,
 };
 use crate::ruleset::HandoverEra;
 use crate::sentence::{
     ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId, SentenceType,
     TerminationReason,
 };
+use crate::tier::V3Tier;
 use crate::tier_code::TierCode;
 
 /// A request to change a case. Serde: externally tagged (`{"OpenCase": {...}}`).
@@ -75,6 +76,10 @@ pub enum DomainCommand {
         rsr: Option<RsrScore>,
         ogrs: Option<OgrsScore>,
         needs: BTreeMap<Need, NeedSeverity>,
+        /// The V3 predictor scores, when the assessment gave them (tier-rules.md §1 `v3`);
+        /// optional in the command JSON.
+        #[serde(default)]
+        predictors: Option<V3Predictors>,
         by: Organisation,
     },
     AddRegistration {
@@ -130,6 +135,14 @@ pub enum DomainCommand {
     RecordTier {
         on: Date,
         tier: TierCode,
+        inputs_digest: InputsDigest,
+        reason_code: ReasonCode,
+    },
+    /// Record the V3 result of the tier calculator (`domain::tier`, tier-rules.md §6–§8).
+    RecordTierV3 {
+        on: Date,
+        tier: V3Tier,
+        provisional: bool,
         inputs_digest: InputsDigest,
         reason_code: ReasonCode,
     },
@@ -329,6 +342,7 @@ impl DomainCommand {
             | AllocatePractitioner { on, .. }
             | ReallocatePractitioner { on, .. }
             | RecordTier { on, .. }
+            | RecordTierV3 { on, .. }
             | RequestRiskEscalation { on, .. }
             | DecideRiskEscalation { on, .. }
             | UnifyProbationService { on }

@@ -146,6 +146,81 @@ impl From<RsrScore> for u16 {
     }
 }
 
+/// An OASys predictor score for tier V3 (ARP, CSRP, DC-SRP; tier-rules.md §1 `v3`), in
+/// hundredths of a percent, 0..=10 000 (0.00–100.00 %): the same unit as [`RsrScore`], so a
+/// command writes `"arp": 9150` for 91.50 %. Integer hundredths keep stored events exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u16", into = "u16")]
+pub struct PredictorScore(u16);
+
+impl PredictorScore {
+    pub const HUNDREDTHS_MAX: u16 = 10_000;
+    pub fn from_hundredths(hundredths: u16) -> Result<Self, RiskValueError> {
+        if hundredths <= Self::HUNDREDTHS_MAX {
+            Ok(PredictorScore(hundredths))
+        } else {
+            Err(RiskValueError::Predictor(hundredths))
+        }
+    }
+    pub fn hundredths(self) -> u16 {
+        self.0
+    }
+    /// The score in percent, as the tier calculator reads it.
+    pub fn percent(self) -> f64 {
+        f64::from(self.0) / 100.0
+    }
+}
+
+impl TryFrom<u16> for PredictorScore {
+    type Error = RiskValueError;
+    fn try_from(v: u16) -> Result<Self, Self::Error> {
+        PredictorScore::from_hundredths(v)
+    }
+}
+
+impl From<PredictorScore> for u16 {
+    fn from(v: PredictorScore) -> u16 {
+        v.0
+    }
+}
+
+/// The OASys predictors tier V3 reads (tier-rules.md §1 `v3` object, §6.2, §7), as an
+/// assessment records them. Every field is optional: a missing ARP or CSRP gives V3
+/// `MISSING` (§6.1 gate 2), a missing DC-SRP skips the sexual reoffending step (§6.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct V3Predictors {
+    /// All Reoffending Predictor.
+    pub arp: Option<PredictorScore>,
+    /// `true` static, `false` dynamic, `None` not stated (§7 a).
+    pub arp_static: Option<bool>,
+    /// Combined Serious Reoffending Predictor.
+    pub csrp: Option<PredictorScore>,
+    pub csrp_static: Option<bool>,
+    /// Direct Contact Sexual Reoffending Predictor score and band.
+    pub dc_srp_score: Option<PredictorScore>,
+    pub dc_srp_band: Option<crate::tier::DcSrpBand>,
+}
+
+/// Lowest medium DC-SRP score the V3 ladder supports, in hundredths (tier-rules.md §6.2: a
+/// medium score below 0.60 fails the calculation with `unsupported_dc_srp`).
+pub const DC_SRP_MEDIUM_HUNDREDTHS_MIN: u16 = 60;
+
+impl V3Predictors {
+    /// Refuse predictors the V3 calculator cannot score (tier-rules.md §6.2): a medium DC-SRP
+    /// band with a known score above 0 and below 0.60. Scores above 100 % cannot be
+    /// constructed at all ([`PredictorScore`]).
+    pub fn validate(&self) -> Result<(), RiskValueError> {
+        if self.dc_srp_band == Some(crate::tier::DcSrpBand::Medium) {
+            if let Some(score) = self.dc_srp_score {
+                if score.hundredths() > 0 && score.hundredths() < DC_SRP_MEDIUM_HUNDREDTHS_MIN {
+                    return Err(RiskValueError::UnsupportedDcSrp(score.hundredths()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// OGRS score, whole percent 0..=100 (tier-rules.md §1 `ogrs`; OGRS3 in seed 003 l.2865).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u8", into = "u8")]
@@ -280,6 +355,10 @@ pub enum RiskValueError {
     Rsr(u16),
     #[error("OGRS score {0} % is above 100 %")]
     Ogrs(u8),
+    #[error("predictor score {0} hundredths of a percent is above 100.00 % (10000)")]
+    Predictor(u16),
+    #[error("predictors.dc_srp_score {0} hundredths with band medium is below 0.60 %, which the V3 tier cannot score (tier-rules.md §6.2); check the OASys DC-SRP")]
+    UnsupportedDcSrp(u16),
 }
 
 #[cfg(test)]
@@ -319,6 +398,30 @@ mod tests {
         assert!(OgrsScore::new(100).is_ok());
         assert_eq!(OgrsScore::new(101), Err(RiskValueError::Ogrs(101)));
         assert!(serde_json::from_str::<OgrsScore>("101").is_err());
+    }
+
+    /// tier-rules.md §1 (`v3`), §6.2: predictor scores above 100 % and a medium DC-SRP below
+    /// 0.60 are refused; a score of exactly 100 % and a medium score of 0.60 are accepted.
+    #[test]
+    fn tier_6_2_predictor_scores_outside_their_ranges_are_refused() {
+        assert!(PredictorScore::from_hundredths(10_000).is_ok());
+        assert_eq!(
+            PredictorScore::from_hundredths(10_001),
+            Err(RiskValueError::Predictor(10_001))
+        );
+        assert!(serde_json::from_str::<PredictorScore>("10001").is_err());
+        assert!(serde_json::from_str::<PredictorScore>("-1").is_err());
+        let medium = |hundredths| V3Predictors {
+            dc_srp_score: Some(PredictorScore::from_hundredths(hundredths).unwrap()),
+            dc_srp_band: Some(crate::tier::DcSrpBand::Medium),
+            ..V3Predictors::default()
+        };
+        assert_eq!(
+            medium(59).validate(),
+            Err(RiskValueError::UnsupportedDcSrp(59))
+        );
+        assert!(medium(60).validate().is_ok());
+        assert!(medium(0).validate().is_ok());
     }
 
     #[test]

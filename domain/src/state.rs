@@ -17,13 +17,15 @@ use crate::event::*;
 use crate::identity::{Crn, EventRef, InputsDigest, Person, Practitioner, TeamCode, Text};
 use crate::reference::{Pdu, Provider};
 use crate::risk::{
-    MappaCategory, MappaLevel, Need, NeedSeverity, OgrsScore, RegistrationKind, RoshLevel, RsrScore,
+    MappaCategory, MappaLevel, Need, NeedSeverity, OgrsScore, RegistrationKind, RoshLevel,
+    RsrScore, V3Predictors,
 };
 use crate::ruleset::{HandoverEra, RulesetId};
 use crate::sentence::{
     ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId, SentenceType,
     TerminationReason,
 };
+use crate::tier::V3Tier;
 use crate::tier_code::TierCode;
 
 /// Where a sentence stands (custodial status codes, enforcement-and-workload.md §2: A/D in
@@ -129,6 +131,10 @@ pub struct RiskState {
     pub assessments: u32,
     /// The NPS has done an assessment (the initial one it must do, BR-A2).
     pub assessed_by_nps: bool,
+    /// The V3 predictors of the latest assessment that gave them (tier-rules.md §1 `v3`); an
+    /// assessment without predictors leaves them as they were.
+    #[serde(default)]
+    pub predictors: Option<V3Predictors>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,6 +178,17 @@ pub struct PractitionerAllocation {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierState {
     pub tier: TierCode,
+    pub calculated_on: Date,
+    pub reason_code: String,
+    pub inputs_digest: InputsDigest,
+    pub ruleset_id: RulesetId,
+}
+
+/// The last tier V3 result recorded (tier-rules.md §6–§8).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierV3State {
+    pub tier: V3Tier,
+    pub provisional: bool,
     pub calculated_on: Date,
     pub reason_code: String,
     pub inputs_digest: InputsDigest,
@@ -270,6 +287,9 @@ pub struct CaseState {
     pub pending_escalation: Option<PendingEscalation>,
     pub escalations: Vec<EscalationRecord>,
     pub tier: Option<TierState>,
+    /// The last V3 tier, recorded once the case has predictor scores.
+    #[serde(default)]
+    pub tier_v3: Option<TierV3State>,
     pub tier_review_due: bool,
     pub reallocation_advised: bool,
     pub appointments: BTreeMap<u32, AppointmentState>,
@@ -510,6 +530,19 @@ pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
         }
         Event::TierReviewTriggered(_) => {
             state.tier_review_due = true;
+        }
+        Event::PredictorScoresAssessed(e) => {
+            state.risk.predictors = Some(e.predictors);
+        }
+        Event::TierV3Calculated(e) => {
+            state.tier_v3 = Some(TierV3State {
+                tier: e.tier,
+                provisional: e.provisional,
+                calculated_on: e.calculated_on,
+                reason_code: e.decision.reason_code.as_str().to_owned(),
+                inputs_digest: e.inputs_digest.clone(),
+                ruleset_id: e.decision.ruleset_id,
+            });
         }
         Event::RiskEscalationRequested(e) => {
             state.pending_escalation = Some(PendingEscalation {

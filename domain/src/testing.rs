@@ -263,7 +263,36 @@ pub fn assess(on: Date, rosh: RoshLevel, kind: AssessmentKind, by: Organisation)
         rsr: None,
         ogrs: None,
         needs: BTreeMap::new(),
+        predictors: None,
         by,
+    }
+}
+
+/// An assessment that also records V3 predictor scores (tier-rules.md §1 `v3`): ARP and
+/// CSRP in hundredths of a percent, both dynamic.
+pub fn assess_with_predictors(
+    on: Date,
+    rosh: RoshLevel,
+    arp_hundredths: u16,
+    csrp_hundredths: u16,
+) -> DomainCommand {
+    use crate::risk::{PredictorScore, V3Predictors};
+    DomainCommand::AssessRisk {
+        on,
+        kind: AssessmentKind::Review,
+        rosh,
+        rsr: None,
+        ogrs: None,
+        needs: BTreeMap::new(),
+        predictors: Some(V3Predictors {
+            arp: PredictorScore::from_hundredths(arp_hundredths).ok(),
+            arp_static: Some(false),
+            csrp: PredictorScore::from_hundredths(csrp_hundredths).ok(),
+            csrp_static: Some(false),
+            dc_srp_score: None,
+            dc_srp_band: None,
+        }),
+        by: Organisation::Nps,
     }
 }
 
@@ -361,6 +390,14 @@ pub fn full_lifecycle() -> Vec<DomainCommand> {
             tier: TierCode::new("C2").expect("valid tier"),
             inputs_digest: digest.clone(),
             reason_code: ReasonCode::new("case_created").expect("valid reason"),
+        },
+        assess_with_predictors(d(2015, 2, 2), RoshLevel::Medium, 5_000, 300),
+        C::RecordTierV3 {
+            on: d(2015, 2, 2),
+            tier: crate::tier::V3Tier::Level(crate::tier::V3Level::C),
+            provisional: false,
+            inputs_digest: digest.clone(),
+            reason_code: ReasonCode::new("risk_assessed").expect("valid reason"),
         },
         C::ScheduleAppointment {
             on: d(2015, 2, 2),

@@ -253,6 +253,7 @@ pub fn random_command(
             rsr: None,
             ogrs: None,
             needs: Default::default(),
+            predictors: None,
             by: Organisation::Nps,
         },
         9..=11 => C::RecordTier {

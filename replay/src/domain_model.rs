@@ -41,6 +41,7 @@ pub fn decision_of(event: &Event) -> Option<&Decision> {
         E::RiskEscalationDecided(e) => &e.decision,
         E::RiskEscalationRequested(e) => &e.decision,
         E::TierCalculated(e) => &e.decision,
+        E::TierV3Calculated(e) => &e.decision,
         E::TierReviewTriggered(e) => &e.decision,
         E::WarningIssued(e) => &e.decision,
         _ => return None,
@@ -199,6 +200,7 @@ fn state_changes(before: &CaseState, after: &CaseState) -> Vec<Change> {
         team,
         tier,
         tier_review_due,
+        tier_v3,
         transfers,
         unified_on,
         version,
@@ -264,6 +266,7 @@ fn state_changes(before: &CaseState, after: &CaseState) -> Vec<Change> {
     map(&mut set, "sentences", &before.sentences, sentences);
     field(&mut set, "team", &before.team, team);
     field(&mut set, "tier", &before.tier, tier);
+    field(&mut set, "tier_v3", &before.tier_v3, tier_v3);
     field(
         &mut set,
         "tier_review_due",

@@ -8,7 +8,7 @@
 //! bitemporal as-of of [`crate::asof`] at the decision's own (recorded, effective) instants.
 
 use caseledger_domain::derived;
-use caseledger_domain::event::{Event, HandoverDatesCalculated, TierCalculated};
+use caseledger_domain::event::{Event, HandoverDatesCalculated, TierCalculated, TierV3Calculated};
 use caseledger_domain::handover::{self, HandoverEra as CalculatorEra, HandoverResult};
 use caseledger_domain::ruleset::HandoverEra as RulesetEra;
 use caseledger_domain::state::CaseState;
@@ -248,32 +248,100 @@ fn explain_handover(
 /// operating-model ruleset is what differs between eras (BR-C4, BR-C6 reallocation advice only
 /// in the unified model).
 fn explain_tier(decision: &TierCalculated, state: &CaseState, today: Date) -> CalculatorParts {
-    let event_type = "TierCalculated";
-    let recorded_outcome = serde_json::to_value(decision).unwrap_or(Value::Null);
     let on = decision.calculated_on;
-    let input = derived::tier_input(state, on);
-    let rederived_digest = derived::inputs_digest(&input)
-        .map(|d| d.as_str().to_owned())
-        .unwrap_or_else(|e| format!("(cannot be computed: {e})"));
+    explain_tier_result(
+        TierDecision {
+            event_type: "TierCalculated",
+            recorded_outcome: serde_json::to_value(decision).unwrap_or(Value::Null),
+            recorded_digest: decision.inputs_digest.as_str(),
+            on,
+        },
+        state,
+        Ok(derived::tier_input(state, on)),
+        derived::tier_command(state, decision.decision.reason_code.clone(), on),
+        today,
+    )
+}
+
+/// Explain a `TierV3Calculated` the same way: the inputs with V3 requested
+/// (`derived::tier_v3_input`: the V2 inputs plus the predictor scores and latest release,
+/// tier-rules.md §1 `v3`), the calculation with its V3 steps and provisional conditions (§6,
+/// §7), and the V3 tier recorded again through `decide`.
+fn explain_tier_v3(decision: &TierV3Calculated, state: &CaseState, today: Date) -> CalculatorParts {
+    let on = decision.calculated_on;
+    explain_tier_result(
+        TierDecision {
+            event_type: "TierV3Calculated",
+            recorded_outcome: serde_json::to_value(decision).unwrap_or(Value::Null),
+            recorded_digest: decision.inputs_digest.as_str(),
+            on,
+        },
+        state,
+        derived::tier_v3_input(state, on).ok_or(derived::NotDerivable::NoPredictors),
+        derived::tier_v3_command(state, decision.decision.reason_code.clone(), on),
+        today,
+    )
+}
+
+/// What a recorded tier decision (V2 or V3) says, for [`explain_tier_result`].
+struct TierDecision<'a> {
+    event_type: &'static str,
+    recorded_outcome: Value,
+    recorded_digest: &'a str,
+    on: Date,
+}
+
+/// The parts of a tier explanation from the rebuilt `input` and the `command` that records its
+/// result: digest check, how previous enforcement was read (tier-rules.md §3.4), the
+/// calculation's breakdown, and the re-evaluations under the rules of the time and of today.
+fn explain_tier_result(
+    decision: TierDecision<'_>,
+    state: &CaseState,
+    input: Result<tier::TierInput, derived::NotDerivable>,
+    command: Result<caseledger_domain::DomainCommand, derived::NotDerivable>,
+    today: Date,
+) -> CalculatorParts {
+    let TierDecision {
+        event_type,
+        recorded_outcome,
+        recorded_digest,
+        on,
+    } = decision;
     let mut parts = CalculatorParts {
         recorded_outcome: recorded_outcome.clone(),
-        inputs: serde_json::to_value(&input).ok(),
-        inputs_source: InputsSource::RederivedFromCaseState {
-            digest_matches: rederived_digest == decision.inputs_digest.as_str(),
-            recorded_digest: decision.inputs_digest.as_str().to_owned(),
-            rederived_digest,
-        },
+        inputs: None,
+        inputs_source: InputsSource::NotAvailable { why: String::new() },
         inputs_derivation: Some(json!({
             "previous_enforcement": derived::enforcement_considered(state, on),
         })),
-        calculation: tier::calculate(&input)
-            .map(|result| serde_json::to_value(result).unwrap_or(Value::Null))
-            .ok(),
+        calculation: None,
         reevaluation: None,
         under_todays_rules: None,
         not_reevaluated: None,
     };
-    let command = match derived::tier_command(state, decision.decision.reason_code.clone(), on) {
+    let input = match input {
+        Ok(input) => input,
+        Err(why) => {
+            parts.inputs_source = InputsSource::NotAvailable {
+                why: why.to_string(),
+            };
+            parts.not_reevaluated = Some(why.to_string());
+            return parts;
+        }
+    };
+    let rederived_digest = derived::inputs_digest(&input)
+        .map(|d| d.as_str().to_owned())
+        .unwrap_or_else(|e| format!("(cannot be computed: {e})"));
+    parts.inputs_source = InputsSource::RederivedFromCaseState {
+        digest_matches: rederived_digest == recorded_digest,
+        recorded_digest: recorded_digest.to_owned(),
+        rederived_digest,
+    };
+    parts.inputs = serde_json::to_value(&input).ok();
+    parts.calculation = tier::calculate(&input)
+        .map(|result| serde_json::to_value(result).unwrap_or(Value::Null))
+        .ok();
+    let command = match command {
         Ok(command) => command,
         Err(why) => {
             parts.not_reevaluated = Some(why.to_string());
@@ -381,6 +449,9 @@ pub fn explain_decision(
         }
         Event::TierCalculated(tier) => {
             parts_into(&mut explanation, explain_tier(tier, &state, today));
+        }
+        Event::TierV3Calculated(tier) => {
+            parts_into(&mut explanation, explain_tier_v3(tier, &state, today));
         }
         other => {
             // Decisions that carry an `inputs` field show it as recorded.

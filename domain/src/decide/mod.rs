@@ -76,7 +76,8 @@ pub fn decide(
         | C::ScreenForMappa { .. }
         | C::ReferToMappa { .. }
         | C::SetMappaLevel { .. }
-        | C::RecordTier { .. } => risk::decide(&ctx, command),
+        | C::RecordTier { .. }
+        | C::RecordTierV3 { .. } => risk::decide(&ctx, command),
         C::AllocateToProvider { .. }
         | C::RequestRiskEscalation { .. }
         | C::DecideRiskEscalation { .. }

@@ -15,7 +15,7 @@ use jiff::civil::Date;
 
 use super::{next_id, Ctx, REGISTRATIONS_PER_CASE_MAX};
 use crate::command::DomainCommand;
-use crate::error::DomainError;
+use crate::error::{DomainError, ValueError};
 use crate::event::*;
 use crate::identity::Grade;
 use crate::reference::{Organisation, Provider};
@@ -32,8 +32,26 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             rsr,
             ogrs,
             needs,
+            predictors,
             by,
-        } => assess(ctx, *on, *kind, *rosh, *rsr, *ogrs, needs, by),
+        } => {
+            // tier-rules.md §1 `v3`, §6.2: predictors V3 cannot score are refused with the
+            // assessment, so nothing is written.
+            if let Some(predictors) = predictors {
+                predictors.validate().map_err(ValueError::from)?;
+            }
+            let mut events = assess(ctx, *on, *kind, *rosh, *rsr, *ogrs, needs, by)?;
+            if let Some(predictors) = predictors {
+                events.push(
+                    PredictorScoresAssessed {
+                        assessed_on: *on,
+                        predictors: *predictors,
+                    }
+                    .into(),
+                );
+            }
+            Ok(events)
+        }
         C::AddRegistration {
             on,
             kind,
@@ -251,6 +269,24 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             }
             .into()])
         }
+        C::RecordTierV3 {
+            on,
+            tier,
+            provisional,
+            inputs_digest,
+            reason_code,
+        } => Ok(vec![TierV3Calculated {
+            calculated_on: *on,
+            tier: *tier,
+            provisional: *provisional,
+            previous_tier: state.tier_v3.as_ref().map(|t| t.tier),
+            inputs_digest: inputs_digest.clone(),
+            decision: Decision {
+                ruleset_id: ctx.ruleset.id,
+                reason_code: reason_code.clone(),
+            },
+        }
+        .into()]),
         _ => Err(ctx.refuse("route the command", "it is not a risk command")),
     }
 }

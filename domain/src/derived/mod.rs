@@ -37,8 +37,8 @@ use crate::{decide, evolve, CaseState, DomainCommand, Ruleset, ValueError};
 
 pub use handover_input::{age_years, calculator_era, handover_input, is_custodial_in_custody};
 pub use tier_input::{
-    enforcement_considered, requirement, tier_input, EnforcementConsidered, EnforcementKind,
-    PREVIOUS_ENFORCEMENT_DAYS,
+    enforcement_considered, requirement, tier_input, tier_v3_input, EnforcementConsidered,
+    EnforcementKind, PREVIOUS_ENFORCEMENT_DAYS,
 };
 pub use triggers::{trigger_reason, triggers_handover, triggers_tier};
 
@@ -57,6 +57,8 @@ pub enum NotDerivable {
     Unrecordable(#[from] ValueError),
     #[error("the inputs cannot be encoded for their digest: {0}")]
     Encoding(String),
+    #[error("the case has no V3 predictor scores; an assessment with predictors (ARP, CSRP) comes first (tier-rules.md §6.1 gate 0)")]
+    NoPredictors,
 }
 
 /// Digest of a calculator's inputs: hex SHA-256 of their compact `serde_json` encoding. This
@@ -113,6 +115,25 @@ pub fn tier_command(
     })
 }
 
+/// The `RecordTierV3` command for the case on `today`: the tier calculator run on
+/// [`tier_v3_input`] (V3 requested), with the inputs' digest and `reason_code`.
+pub fn tier_v3_command(
+    state: &CaseState,
+    reason_code: ReasonCode,
+    today: Date,
+) -> Result<DomainCommand, NotDerivable> {
+    let input = tier_v3_input(state, today).ok_or(NotDerivable::NoPredictors)?;
+    let result = tier::calculate(&input)?;
+    let tier = result.v3.ok_or(NotDerivable::NoPredictors)?;
+    Ok(DomainCommand::RecordTierV3 {
+        on: today,
+        tier,
+        provisional: result.provisional,
+        inputs_digest: inputs_digest(&input)?,
+        reason_code,
+    })
+}
+
 /// The decision events that follow from `triggered_by` (the command's own events, already
 /// folded into `state`), dated `today`.
 ///
@@ -145,7 +166,12 @@ pub fn derived_decisions(state: &CaseState, triggered_by: &[Event], today: Date)
         }
     }
     if let Some(trigger) = triggered_by.iter().find(|e| triggers_tier(e)) {
-        if let Some(event) = tier_decision(&state, &ruleset, &trigger_reason(trigger), today) {
+        let reason = trigger_reason(trigger);
+        if let Some(event) = tier_decision(&state, &ruleset, &reason, today) {
+            out.push(event);
+        }
+        // V3 beside V2, on the same triggers, once the case has predictor scores.
+        if let Some(event) = tier_v3_decision(&state, &ruleset, &reason, today) {
             out.push(event);
         }
     }
@@ -208,6 +234,30 @@ fn tier_decision(state: &CaseState, ruleset: &Ruleset, reason: &str, today: Date
     };
     // Only when the result differs from the last one (tier-rules.md §9 "changed").
     if state.tier.as_ref().is_some_and(|t| &t.tier == tier) {
+        return None;
+    }
+    decide_one(state, &command, ruleset, today)
+}
+
+fn tier_v3_decision(
+    state: &CaseState,
+    ruleset: &Ruleset,
+    reason: &str,
+    today: Date,
+) -> Option<Event> {
+    let command = tier_v3_command(state, ReasonCode::new(reason).ok()?, today).ok()?;
+    let DomainCommand::RecordTierV3 {
+        tier, provisional, ..
+    } = &command
+    else {
+        return None;
+    };
+    // Only when the result differs (tier-rules.md §9 "changed": V3 tier or provisional).
+    if state
+        .tier_v3
+        .as_ref()
+        .is_some_and(|t| t.tier == *tier && t.provisional == *provisional)
+    {
         return None;
     }
     decide_one(state, &command, ruleset, today)
@@ -285,6 +335,51 @@ mod tests {
             panic!("tiers expected: {first:?} {lower_first:?}");
         };
         assert_ne!(high.tier, low.tier);
+    }
+
+    /// tier-rules.md §6.1 gate 0, §6.2: without predictor scores only V2 is recorded; an
+    /// assessment with ARP ≥ 90 and CSRP ≥ 6.9 records V3 `A` beside V2 on the same trigger,
+    /// with the digest of [`tier_v3_input`]; the V2 digest does not change with V3.
+    #[test]
+    fn tier_6_2_v3_is_recorded_beside_v2_once_predictors_exist() {
+        let (state, trigger) = community_case_assessed(RoshLevel::High);
+        let derived = derived_decisions(&state, &trigger, date(2022, 3, 3));
+        assert!(derived
+            .iter()
+            .all(|e| !matches!(e, Event::TierV3Calculated(_))));
+        let state = derived.iter().fold(state, evolve);
+
+        let (state, trigger) = run_from(
+            state,
+            [crate::testing::assess_with_predictors(
+                date(2022, 3, 10),
+                RoshLevel::High,
+                9_150,
+                700,
+            )],
+        );
+        let derived = derived_decisions(&state, &trigger, date(2022, 3, 10));
+        let v3 = derived
+            .iter()
+            .find_map(|e| match e {
+                Event::TierV3Calculated(t) => Some(t),
+                _ => None,
+            })
+            .expect("a V3 tier");
+        assert_eq!(v3.tier.as_str(), "A");
+        assert!(!v3.provisional);
+        let input = tier_v3_input(&state, date(2022, 3, 10)).expect("predictors");
+        assert_eq!(v3.inputs_digest, inputs_digest(&input).unwrap());
+        assert_eq!(v3.decision.reason_code.as_str(), "risk_assessed");
+        assert_ne!(
+            inputs_digest(&input).unwrap(),
+            inputs_digest(&tier_input(&state, date(2022, 3, 10))).unwrap()
+        );
+        // Recorded once: the same result again is not recorded.
+        let state = derived.iter().fold(state, evolve);
+        assert!(derived_decisions(&state, &trigger, date(2022, 3, 11))
+            .iter()
+            .all(|e| !matches!(e, Event::TierV3Calculated(_))));
     }
 
     /// handover-rules.md §3.1: a custodial sentence in the OMiC era records handover dates for

@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::identity::Gender as PersonGender;
-use crate::risk::{Need as RiskNeed, NeedSeverity, RegistrationKind};
+use crate::risk::{Need as RiskNeed, NeedSeverity, PredictorScore, RegistrationKind};
 use crate::sentence::{RequirementKind, SentenceType};
 use crate::state::{CaseState, RequirementStatus};
 use crate::tier::{self, TierInput};
@@ -154,6 +154,31 @@ pub fn tier_input(state: &CaseState, today: Date) -> TierInput {
         .iter()
         .any(|e| e.counts);
     input
+}
+
+/// The tier inputs with V3 requested (tier-rules.md §1 `v3`, §6.1 gate 0): [`tier_input`]
+/// plus the case's predictor scores and its latest release from custody (the lifer / IPP
+/// step, §6.2); `None` until an assessment recorded predictor scores, so a case without them
+/// records V2 only. The V2 inputs (and their digest) are unchanged by V3.
+pub fn tier_v3_input(state: &CaseState, today: Date) -> Option<TierInput> {
+    let predictors = state.risk.predictors?;
+    let mut input = tier_input(state, today);
+    let latest_release = state
+        .sentences
+        .values()
+        .flat_map(|s| s.releases.iter().map(|r| r.released_on))
+        .filter(|on| *on <= today)
+        .max();
+    input.v3 = Some(tier::V3Input {
+        arp: predictors.arp.map(PredictorScore::percent),
+        arp_static: predictors.arp_static,
+        csrp: predictors.csrp.map(PredictorScore::percent),
+        csrp_static: predictors.csrp_static,
+        dc_srp_score: predictors.dc_srp_score.map(PredictorScore::percent),
+        dc_srp_band: predictors.dc_srp_band,
+        latest_release,
+    });
+    Some(input)
 }
 
 /// nDelius requirement category and restrictive flag of a requirement, for the mandate for

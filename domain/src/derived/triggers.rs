@@ -45,6 +45,7 @@ pub fn triggers_tier(event: &Event) -> bool {
             | Event::RecallRaised(_)
             | Event::RecallConcluded(_)
             | Event::RiskAssessed(_)
+            | Event::PredictorScoresAssessed(_)
     )
 }
 

@@ -276,6 +276,10 @@ events! {
     CaseClosed = 1,
     /// An earlier event is named as wrong, with the reason (design.md invariant 1).
     EventCorrected = 1,
+    /// An assessment's V3 predictor scores (tier-rules.md §1 `v3`).
+    PredictorScoresAssessed = 1,
+    /// A tier V3 result is recorded (tier-rules.md §6–§8).
+    TierV3Calculated = 1,
 }
 
 impl fmt::Display for Event {

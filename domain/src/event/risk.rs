@@ -10,9 +10,10 @@ use crate::identity::{InputsDigest, Text};
 use crate::reference::{CrcName, Organisation};
 use crate::risk::{
     AssessmentKind, MappaCategory, MappaLevel, Need, NeedSeverity, OgrsScore, RegistrationKind,
-    RoshLevel, RsrScore,
+    RoshLevel, RsrScore, V3Predictors,
 };
 use crate::sentence::SentenceId;
+use crate::tier::V3Tier;
 use crate::tier_code::TierCode;
 
 /// Whether an assessed RoSH is the case's RoSH now. In the TR era a CRC's assessment of high
@@ -74,6 +75,28 @@ pub struct MappaLevelSet {
     pub set_on: Date,
     pub category: MappaCategory,
     pub level: MappaLevel,
+    pub decision: Decision,
+}
+
+/// The V3 predictor scores an assessment recorded (tier-rules.md §1 `v3`), beside its
+/// `RiskAssessed` (whose payload stays as it was first stored).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PredictorScoresAssessed {
+    pub assessed_on: Date,
+    pub predictors: V3Predictors,
+}
+
+/// A tier V3 result (tier-rules.md §6–§8), recorded beside V2 on the same triggers when it or
+/// its provisional flag changes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierV3Calculated {
+    pub calculated_on: Date,
+    /// `A`–`G`, `NOT_SUPERVISED` or `MISSING` (§8).
+    pub tier: V3Tier,
+    pub provisional: bool,
+    pub previous_tier: Option<V3Tier>,
+    /// Hex SHA-256 of the canonical tier inputs, `v3` included.
+    pub inputs_digest: InputsDigest,
     pub decision: Decision,
 }
 

@@ -537,6 +537,8 @@ impl CaseFacts {
             | Event::RiskEscalationDecided(_)
             | Event::PrisonOffenderManagerAllocated(_)
             | Event::PreReleaseContactHeld(_)
+            | Event::PredictorScoresAssessed(_)
+            | Event::TierV3Calculated(_)
             | Event::EventCorrected(_) => {}
         }
     }
