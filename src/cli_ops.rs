@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use caseledger_commands::handler::{CommandError, Receipt};
 use caseledger_commands::{parse_command_with_header, CommandEnvelope};
+use caseledger_store::postgres::{PostgresConfig, PostgresStore};
 use caseledger_store::StoreError;
 use jiff::civil::Date;
 use serde_json::json;
@@ -112,6 +113,14 @@ impl StoreArgs {
         }
     }
 
+    /// The PostgreSQL log `--store` names, if any (a bad URL is exit 2).
+    pub fn postgres_config(&self) -> Result<Option<Box<PostgresConfig>>, Failure> {
+        Ok(match self.engine_config()?.store {
+            StoreConfig::Postgres { config, .. } => Some(config),
+            _ => None,
+        })
+    }
+
     /// Where the log is, for messages: a directory, or the PostgreSQL target without
     /// credentials.
     pub fn describe(&self) -> Result<String, Failure> {
@@ -155,6 +164,22 @@ pub fn require_existing_store(args: &StoreArgs) -> Result<(), Failure> {
         args.data.display(),
         args.data.display()
     )))
+}
+
+/// Refuse (exit 2) a read-only command on a PostgreSQL schema that holds no log, rather than
+/// create one; an unreachable server is exit 1.
+pub async fn require_existing_postgres(config: &PostgresConfig) -> Result<(), Failure> {
+    match PostgresStore::exists(config).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Failure::Usage(format!(
+            "no caseledger log at {}: point --store (or CASELEDGER_STORE) at an existing log, \
+             or create one with `caseledger --store URL init`",
+            config.describe()
+        ))),
+        Err(e) => Err(Failure::Failed(format!(
+            "cannot open the PostgreSQL store: {e}"
+        ))),
+    }
 }
 
 /// The file sled keeps its pages in, inside a store's directory: present once a store exists.
@@ -555,7 +580,7 @@ mod tests {
         let described = args.describe().unwrap();
         assert_eq!(
             described,
-            "postgres://clerk@db.internal:5433/probation (schema ledger)"
+            "postgres://clerk@db.internal:5433/probation (schema ledger, sslmode prefer)"
         );
         assert!(!described.contains("hunter22"));
     }

@@ -1,6 +1,7 @@
 //! `caseledger replay | explain | verify | export | import-log`: audit replay on the command
-//! line, a thin shell over `caseledger_replay`. Output goes to stdout; errors
-//! come back as text for `main` to print with exit status 1.
+//! line, a thin shell over `caseledger_replay`, on the sled store in `--data` or the
+//! PostgreSQL log `--store` names. Output goes to stdout; errors come back as text for `main`
+//! to print with exit status 1.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
@@ -20,6 +21,7 @@ use caseledger_replay::render;
 use caseledger_replay::verify::{verify_log, Checkpoint};
 use caseledger_replay::ReplayError;
 use caseledger_store::codec::decode_payload;
+use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
 use caseledger_store::{
     Clock, Durability, EventStore, ManualClock, SledOptions, SledStore, StreamId, SystemClock,
     READ_ALL_PAGE_EVENTS_MAX,
@@ -95,8 +97,54 @@ pub struct ImportArgs {
     pub file: PathBuf,
 }
 
-fn open(data: &Path, clock: Arc<dyn Clock>, durability: Durability) -> Result<SledStore, String> {
-    SledStore::open(data, SledOptions { durability, clock }).map_err(|e| e.to_string())
+/// The log a replay subcommand reads (or, for `import-log`, fills).
+pub enum Log<'a> {
+    /// The sled store in `--data`.
+    Sled(&'a Path),
+    /// The PostgreSQL log `--store` names.
+    Postgres(Box<PostgresConfig>),
+}
+
+/// An open log of either kind.
+enum Opened {
+    Sled(SledStore),
+    Postgres(Box<PostgresStore>),
+}
+
+impl Opened {
+    fn store(&self) -> &dyn EventStore {
+        match self {
+            Opened::Sled(store) => store,
+            Opened::Postgres(store) => store.as_ref(),
+        }
+    }
+
+    /// Make everything appended durable (PostgreSQL appends are durable when acknowledged).
+    async fn flush(&self) -> Result<(), String> {
+        match self {
+            Opened::Sled(store) => store.flush().await.map_err(|e| e.to_string()),
+            Opened::Postgres(_) => Ok(()),
+        }
+    }
+}
+
+/// Open `log`. `durability` applies to sled; PostgreSQL acknowledges after the WAL flush.
+async fn open(
+    log: &Log<'_>,
+    clock: Arc<dyn Clock>,
+    durability: Durability,
+) -> Result<Opened, String> {
+    match log {
+        Log::Sled(data) => SledStore::open(data, SledOptions { durability, clock })
+            .map(Opened::Sled)
+            .map_err(|e| e.to_string()),
+        Log::Postgres(config) => {
+            PostgresStore::open((**config).clone(), clock, PostgresOptions::default())
+                .await
+                .map(|store| Opened::Postgres(Box::new(store)))
+                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))
+        }
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -106,16 +154,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
-/// Run one of the replay subcommands.
-/// `data` is the global `--data` directory of the store.
-pub fn run(command: ReplayCommand, data: &Path) -> Result<(), String> {
+/// Run one of the replay subcommands on `log`.
+pub fn run(command: ReplayCommand, log: Log<'_>) -> Result<(), String> {
     runtime()?.block_on(async move {
+        let log = &log;
         match command {
-            ReplayCommand::Replay(args) => replay(args, data).await,
-            ReplayCommand::Explain(args) => explain(args, data).await,
-            ReplayCommand::Verify(args) => verify(args, data).await,
-            ReplayCommand::Export => export(data).await,
-            ReplayCommand::ImportLog(args) => import(args, data).await,
+            ReplayCommand::Replay(args) => replay(args, log).await,
+            ReplayCommand::Explain(args) => explain(args, log).await,
+            ReplayCommand::Verify(args) => verify(args, log).await,
+            ReplayCommand::Export => export(log).await,
+            ReplayCommand::ImportLog(args) => import(args, log).await,
         }
     })
 }
@@ -125,7 +173,7 @@ fn text(e: ReplayError) -> String {
 }
 
 async fn read_case(
-    store: &SledStore,
+    store: &dyn EventStore,
     crn: &str,
 ) -> Result<Vec<caseledger_store::RecordedEvent>, String> {
     let stream = StreamId::new(crn).map_err(|e| e.to_string())?;
@@ -161,7 +209,7 @@ const REPLAY_PAGE_EVENTS: u32 = 256;
 
 /// Visit the records of `stream` page by page, in version order; false if it has none.
 async fn for_each_page(
-    store: &SledStore,
+    store: &dyn EventStore,
     stream: &StreamId,
     mut visit: impl FnMut(&[caseledger_store::RecordedEvent]) -> Result<(), String>,
 ) -> Result<bool, String> {
@@ -179,7 +227,7 @@ async fn for_each_page(
     }
 }
 
-async fn replay(args: ReplayArgs, data: &Path) -> Result<(), String> {
+async fn replay(args: ReplayArgs, log: &Log<'_>) -> Result<(), String> {
     let as_of = AsOf {
         recorded_through_us: args
             .as_of_recorded
@@ -194,7 +242,8 @@ async fn replay(args: ReplayArgs, data: &Path) -> Result<(), String> {
             .transpose()
             .map_err(text)?,
     };
-    let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
+    let opened = open(log, Arc::new(SystemClock), Durability::Flush).await?;
+    let store = opened.store();
     let stream = StreamId::new(args.crn.as_str()).map_err(|e| e.to_string())?;
     if is_audit_stream(stream.as_str()) {
         if as_of.effective_through_us.is_some() || args.full_state {
@@ -204,11 +253,11 @@ async fn replay(args: ReplayArgs, data: &Path) -> Result<(), String> {
                 stream.as_str()
             ));
         }
-        return replay_audit(&store, &stream, as_of.recorded_through_us, args.format).await;
+        return replay_audit(store, &stream, as_of.recorded_through_us, args.format).await;
     }
     // First pass: the corrections, which an entry names before they come.
     let mut corrections = Corrections::default();
-    let found = for_each_page(&store, &stream, |page| {
+    let found = for_each_page(store, &stream, |page| {
         corrections.scan(&DomainCase, page, as_of).map_err(text)
     })
     .await?;
@@ -233,7 +282,7 @@ async fn replay(args: ReplayArgs, data: &Path) -> Result<(), String> {
         ))?,
     }
     // Second pass: one entry at a time, written as soon as it is made.
-    for_each_page(&store, &stream, |page| {
+    for_each_page(store, &stream, |page| {
         for record in page {
             let Some(entry) = walker.next(record).map_err(text)? else {
                 continue;
@@ -330,7 +379,7 @@ fn audit_text(record: &caseledger_store::RecordedEvent, json: &serde_json::Value
 }
 
 async fn replay_audit(
-    store: &SledStore,
+    store: &dyn EventStore,
     stream: &StreamId,
     recorded_through_us: Option<i64>,
     format: Format,
@@ -370,7 +419,7 @@ fn json_compact(value: &impl serde::Serialize) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
-async fn explain(args: ExplainArgs, data: &Path) -> Result<(), String> {
+async fn explain(args: ExplainArgs, log: &Log<'_>) -> Result<(), String> {
     let event_id = uuid::Uuid::parse_str(args.event_id.trim())
         .map_err(|e| format!("event id {:?} is not a UUID: {e}", args.event_id))?;
     // The shell reads the clock; the library takes `today` as an argument.
@@ -382,9 +431,9 @@ async fn explain(args: ExplainArgs, data: &Path) -> Result<(), String> {
             .to_zoned(jiff::tz::TimeZone::UTC)
             .date(),
     };
-    let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
-    let stream_id = find_stream_of(&store, event_id).await?;
-    let records = read_case(&store, &stream_id).await?;
+    let opened = open(log, Arc::new(SystemClock), Durability::Flush).await?;
+    let stream_id = find_stream_of(opened.store(), event_id).await?;
+    let records = read_case(opened.store(), &stream_id).await?;
     let explanation = explain_decision(&records, event_id, today).map_err(text)?;
     print(&match args.format {
         Format::Text => caseledger_replay::explain::explain_text(&explanation),
@@ -394,7 +443,7 @@ async fn explain(args: ExplainArgs, data: &Path) -> Result<(), String> {
 
 /// The stream holding `event_id`: a scan of the log in pages (the store has no event-id
 /// index; explain is an occasional audit query).
-async fn find_stream_of(store: &SledStore, event_id: uuid::Uuid) -> Result<String, String> {
+async fn find_stream_of(store: &dyn EventStore, event_id: uuid::Uuid) -> Result<String, String> {
     let head = store.head().await.map_err(|e| e.to_string())?;
     let mut next = 1;
     while next <= head {
@@ -413,15 +462,15 @@ async fn find_stream_of(store: &SledStore, event_id: uuid::Uuid) -> Result<Strin
     }))
 }
 
-async fn verify(args: VerifyArgs, data: &Path) -> Result<(), String> {
+async fn verify(args: VerifyArgs, log: &Log<'_>) -> Result<(), String> {
     let extends = args
         .extends
         .as_deref()
         .map(str::parse::<Checkpoint>)
         .transpose()
         .map_err(text)?;
-    let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
-    let outcome = verify_log(&store, extends).await.map_err(text)?;
+    let opened = open(log, Arc::new(SystemClock), Durability::Flush).await?;
+    let outcome = verify_log(opened.store(), extends).await.map_err(text)?;
     print(&render::verify_text(&outcome))?;
     if outcome.is_ok() {
         Ok(())
@@ -430,10 +479,10 @@ async fn verify(args: VerifyArgs, data: &Path) -> Result<(), String> {
     }
 }
 
-async fn export(data: &Path) -> Result<(), String> {
-    let store = open(data, Arc::new(SystemClock), Durability::Flush)?;
+async fn export(log: &Log<'_>) -> Result<(), String> {
+    let opened = open(log, Arc::new(SystemClock), Durability::Flush).await?;
     let stdout = io::stdout().lock();
-    let summary = export_log(&store, &DomainPayloads, BufWriter::new(stdout))
+    let summary = export_log(opened.store(), &DomainPayloads, BufWriter::new(stdout))
         .await
         .map_err(text)?;
     let published = Checkpoint {
@@ -444,10 +493,11 @@ async fn export(data: &Path) -> Result<(), String> {
     Ok(())
 }
 
-async fn import(args: ImportArgs, data: &Path) -> Result<(), String> {
+async fn import(args: ImportArgs, log: &Log<'_>) -> Result<(), String> {
     let clock = Arc::new(ManualClock::new(0));
     // Buffered appends and one flush at the end: a bulk load, checked before and after.
-    let store = open(data, clock.clone(), Durability::Buffered)?;
+    let opened = open(log, clock.clone(), Durability::Buffered).await?;
+    let store = opened.store();
     let head = store.head().await.map_err(|e| e.to_string())?;
     if head != 0 {
         return Err(text(ReplayError::TargetNotEmpty { head }));
@@ -456,10 +506,10 @@ async fn import(args: ImportArgs, data: &Path) -> Result<(), String> {
         File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
     let staged = stage_import(BufReader::new(file), &DomainPayloads).map_err(text)?;
     let summary = staged
-        .commit(&store, &clock, &DomainPayloads)
+        .commit(store, &clock, &DomainPayloads)
         .await
         .map_err(text)?;
-    store.flush().await.map_err(|e| e.to_string())?;
+    opened.flush().await?;
     let published = Checkpoint {
         root: summary.root,
         position: summary.head,

@@ -235,19 +235,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(|e| Failure::Failed(format!("I/O error: {e}")))
         }
         Command::Replay(command) => {
-            // cli_replay opens the sled store in --data; refuse rather than silently read a
-            // different log than the one --store names.
-            if args.store.is_some() {
-                return Err(Failure::Usage(
-                    "replay, explain, verify, export and import-log read the sled store in \
-                     --data only; drop --store (PostgreSQL support for them is not wired yet)"
-                        .into(),
-                ));
-            }
-            if command.reads_only() {
-                cli_ops::require_existing_store(&args)?;
-            }
-            caseledger::cli_replay::run(command, &args.data).map_err(Failure::Failed)
+            let log = match args.postgres_config()? {
+                Some(config) => {
+                    if command.reads_only() {
+                        runtime()?.block_on(cli_ops::require_existing_postgres(&config))?;
+                    }
+                    caseledger::cli_replay::Log::Postgres(config)
+                }
+                None => {
+                    if command.reads_only() {
+                        cli_ops::require_existing_store(&args)?;
+                    }
+                    caseledger::cli_replay::Log::Sled(&args.data)
+                }
+            };
+            caseledger::cli_replay::run(command, log).map_err(Failure::Failed)
         }
         Command::Demo { dir, people } => {
             runtime()?.block_on(caseledger::cli_demo::demo(dir, people, &mut io::stdout()))

@@ -90,7 +90,7 @@ fn the_cli_imports_and_reports_on_a_postgres_log_with_read_models_kept_locally()
 
     let (code, out, err) = caseledger(&global, &["init"]);
     assert_eq!(code, 0, "init: {out}{err}");
-    assert!(out.contains(&format!("(schema {})", schema.name)), "{out}");
+    assert!(out.contains(&format!("(schema {}, ", schema.name)), "{out}");
     assert!(out.contains("(head position 0)"), "{out}");
     assert!(schema.exists(), "init creates the schema");
 
@@ -208,16 +208,157 @@ fn bad_store_urls_and_unreachable_servers_are_actionable_and_hide_the_password()
     assert!(err.contains("check that the server is running"), "{err}");
     assert!(!err.contains("hunter22"), "{err}");
 
-    // Replay commands do not read PostgreSQL yet: refused, not run on the wrong log.
+    // Replay commands read the PostgreSQL log: an unreachable one is a failure naming it.
     let (code, _, err) = caseledger(
         &[
             "--data",
             data,
             "--store",
-            "postgres://clerk@127.0.0.1:1/probation",
+            "postgres://clerk:hunter22@127.0.0.1:1/probation",
         ],
         &["verify"],
     );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("127.0.0.1:1/probation"), "{err}");
+    assert!(!err.contains("hunter22"), "{err}");
+
+    // The shared `public` schema only when asked for explicitly.
+    let (code, _, err) = caseledger(
+        &[
+            "--data",
+            data,
+            "--store",
+            "postgres://clerk@127.0.0.1:1/probation?schema=public",
+        ],
+        &["init"],
+    );
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("drop --store"), "{err}");
+    assert!(err.contains("allow_public_schema=true"), "{err}");
+}
+
+/// The global arguments for the log at `url` with read models under `data`.
+fn on<'a>(data: &'a str, url: &'a str) -> [&'a str; 4] {
+    ["--data", data, "--store", url]
+}
+
+/// `caseledger` with extra environment variables; (exit code, stdout, stderr).
+fn caseledger_env(global: &[&str], args: &[&str], env: &[(&str, &Path)]) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
+    command.args(global).args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let out = command.output().expect("run caseledger");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn verify_export_replay_explain_and_import_log_work_on_a_postgres_log() {
+    let Some(server) = pg_support::server() else {
+        return;
+    };
+    let source = TestSchema::new(&server);
+    let target = TestSchema::new(&server);
+    let missing = TestSchema::new(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("commands.jsonl");
+    command_file(&file);
+    let (source_url, target_url, missing_url) = (source.url(), target.url(), missing.url());
+    let data_arg = data.to_str().unwrap();
+
+    // A read-only command never creates a log.
+    let (code, _, err) = caseledger(&on(data_arg, &missing_url), &["verify"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no caseledger log"), "{err}");
+    assert!(!missing.exists(), "verify created the schema");
+
+    let (code, out, err) = caseledger(
+        &on(data_arg, &source_url),
+        &["import", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "import: {out}{err}");
+    let (code, verified, err) = caseledger(&on(data_arg, &source_url), &["verify"]);
+    assert_eq!(code, 0, "verify: {verified}{err}");
+    let root = verified
+        .split_whitespace()
+        .find(|w| w.contains('@'))
+        .unwrap_or_else(|| panic!("no ROOT@POSITION in {verified}"))
+        .to_owned();
+
+    let (code, export, err) = caseledger(&on(data_arg, &source_url), &["export"]);
+    assert_eq!(code, 0, "export: {err}");
+    let records: Vec<serde_json::Value> = export
+        .lines()
+        .skip(1)
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(records.len() >= 9, "{} records", records.len());
+    let assessed = records
+        .iter()
+        .find(|r| r["payload"]["event_type"] == "RiskAssessed" && r["stream_id"] == "P100001")
+        .expect("a RiskAssessed record");
+
+    let (code, out, err) = caseledger(&on(data_arg, &source_url), &["replay", "P100001"]);
+    assert_eq!(code, 0, "replay: {err}");
+    assert!(out.contains("RiskAssessed"), "{out}");
+    let event_id = assessed["event_id"].as_str().unwrap();
+    let (code, out, err) = caseledger(
+        &on(data_arg, &source_url),
+        &["explain", event_id, "--today", "2026-11-22"],
+    );
+    assert_eq!(code, 0, "explain: {err}");
+    assert!(out.contains("decision RiskAssessed"), "{out}");
+
+    // The export restores into another PostgreSQL log with the same root.
+    let export_file = dir.path().join("export.jsonl");
+    std::fs::write(&export_file, &export).unwrap();
+    let (code, out, err) = caseledger(
+        &on(data_arg, &target_url),
+        &["import-log", export_file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "import-log: {out}{err}");
+    assert!(
+        out.contains(&root),
+        "import-log root differs: {out} vs {root}"
+    );
+    let (code, out, err) = caseledger(&on(data_arg, &target_url), &["verify"]);
+    assert_eq!(code, 0, "verify the copy: {err}");
+    assert!(out.contains(&root), "{out} vs {root}");
+    // ... and into a sled store, the same root.
+    let sled = dir.path().join("sled");
+    let (code, out, err) = caseledger(
+        &["--data", sled.to_str().unwrap()],
+        &["import-log", export_file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "import-log into sled: {out}{err}");
+    assert!(out.contains(&root), "{out} vs {root}");
+
+    // The password file is libpq's: one that others may read is refused before connecting.
+    let passfile = dir.path().join("pgpass");
+    std::fs::write(&passfile, "*:*:*:*:not-used\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (code, _, err) = caseledger_env(
+            &on(data_arg, &source_url),
+            &["verify"],
+            &[("PGPASSFILE", passfile.as_path())],
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("chmod 0600"), "{err}");
+        assert!(!err.contains("not-used"), "{err}");
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let (code, _, err) = caseledger_env(
+            &on(data_arg, &source_url),
+            &["verify"],
+            &[("PGPASSFILE", passfile.as_path())],
+        );
+        assert_eq!(code, 0, "{err}");
+    }
 }

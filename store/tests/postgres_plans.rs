@@ -117,6 +117,7 @@ fn arguments(name: &str) -> String {
         .join(", "),
         "read_all" => "50000, 1000".into(),
         "read_stream" => format!("'{}', 1", stream_name(7)),
+        "read_stream_page" => format!("'{}', 11, 256", stream_name(7)),
         "record_at" => "50000".into(),
         other => panic!(
             "statement {other} has no EXPLAIN arguments here: add them so its plan is checked"

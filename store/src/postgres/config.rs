@@ -6,8 +6,12 @@
 //! `?schema=name`, which is stripped before the URL reaches the client library.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::tls::{self, SslMode};
 
 /// Schema used when none is configured.
 pub const SCHEMA_DEFAULT: &str = "caseledger";
@@ -23,12 +27,50 @@ pub const CONNECT_TIMEOUT_MS_DEFAULT: u64 = 5_000;
 /// listening connection reconnects).
 pub const HEAD_POLL_INTERVAL_MS_DEFAULT: u64 = 1_000;
 
+/// Longest password file read, in bytes.
+pub const PASSWORD_FILE_BYTES_MAX: usize = 64 * 1024;
+
 /// Everything needed to open a [`super::PostgresStore`].
 #[derive(Clone)]
 pub struct PostgresConfig {
     pub(crate) client: tokio_postgres::Config,
     pub(crate) schema: String,
     pub(crate) head_poll_interval: Duration,
+    pub(crate) ssl_mode: SslMode,
+    pub(crate) tls: Arc<rustls::ClientConfig>,
+    allow_public_schema: bool,
+}
+
+/// Where a configuration may find what the URL leaves out, as libpq does: the password
+/// (`PGPASSWORD`, then the password file `PGPASSFILE` or `~/.pgpass`) and the TLS mode
+/// (`PGSSLMODE`, `PGSSLROOTCERT`). [`PostgresConfig::from_url`] reads them from the process
+/// environment; tests pass their own.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub home: Option<PathBuf>,
+    pub ssl_mode: Option<String>,
+    pub ssl_root_cert: Option<PathBuf>,
+}
+
+impl Environment {
+    /// The process environment.
+    pub fn current() -> Self {
+        let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+        Environment {
+            password: var("PGPASSWORD"),
+            password_file: var("PGPASSFILE").map(PathBuf::from),
+            home: var("HOME").map(PathBuf::from),
+            ssl_mode: var("PGSSLMODE"),
+            ssl_root_cert: var("PGSSLROOTCERT").map(PathBuf::from),
+        }
+    }
+
+    /// None of the above: only the URL counts.
+    pub fn none() -> Self {
+        Environment::default()
+    }
 }
 
 /// A configuration that cannot be used, with what to change.
@@ -42,12 +84,41 @@ pub enum PostgresConfigError {
     InvalidSchema { schema: String, reason: String },
     #[error("PostgreSQL URL gives the schema twice; keep one `schema=` parameter")]
     SchemaGivenTwice,
+    #[error("PostgreSQL URL gives `{name}` twice; keep one")]
+    ParameterGivenTwice { name: &'static str },
+    #[error("PostgreSQL schema `public` refused: it is shared with every other application in the database; name a schema of caseledger's own (?schema=caseledger), or add `allow_public_schema=true` to the URL if the database is caseledger's alone")]
+    PublicSchema,
+    #[error("PostgreSQL URL: allow_public_schema={value:?}; write true or false")]
+    InvalidFlag { value: String },
+    #[error("PostgreSQL sslmode {value:?} is not supported; use disable, prefer, require, verify-ca or verify-full")]
+    InvalidSslMode { value: String },
+    #[error("PostgreSQL sslmode={mode} needs the CA certificate to check the server against: add sslrootcert=/path/to/ca.pem to the URL (or set PGSSLROOTCERT)")]
+    RootCertMissing { mode: &'static str },
+    #[error("PostgreSQL sslrootcert {path}: {reason}; give a readable PEM file of the CA certificate(s)")]
+    RootCert { path: String, reason: String },
+    #[error("PostgreSQL TLS: {reason}")]
+    Tls { reason: String },
+    #[error("PostgreSQL password file {path}: {reason}")]
+    PasswordFile { path: String, reason: String },
 }
 
 impl PostgresConfig {
-    /// Parse a `postgres://` (or `postgresql://`) URL. A `schema=` query parameter selects the
-    /// schema; otherwise [`SCHEMA_DEFAULT`] is used.
+    /// Parse a `postgres://` (or `postgresql://`) URL, taking what it leaves out (password,
+    /// TLS mode) from the process environment as libpq does ([`Environment::current`]).
+    ///
+    /// Parameters caseledger reads itself: `schema=` (default [`SCHEMA_DEFAULT`]; `public` only
+    /// with `allow_public_schema=true`), `sslmode=` (disable, prefer (default), require,
+    /// verify-ca, verify-full; see [`super::tls`]) and `sslrootcert=`. The others go to
+    /// tokio-postgres (`connect_timeout`, `application_name`, …).
     pub fn from_url(url: &str) -> Result<Self, PostgresConfigError> {
+        Self::from_url_with(url, &Environment::current())
+    }
+
+    /// [`Self::from_url`] with the given environment instead of the process's.
+    pub fn from_url_with(
+        url: &str,
+        environment: &Environment,
+    ) -> Result<Self, PostgresConfigError> {
         if url.len() > URL_BYTES_MAX {
             return Err(PostgresConfigError::UrlTooLong {
                 bytes: url.len(),
@@ -65,17 +136,11 @@ impl PostgresConfig {
             Some((base, query)) => (base, query),
             None => (url, ""),
         };
-        let mut schema: Option<String> = None;
+        let mut ours = OwnParameters::default();
         let mut rest: Vec<&str> = Vec::new();
         for parameter in query.split('&').filter(|p| !p.is_empty()) {
-            match parameter.split_once('=') {
-                Some(("schema", value)) => {
-                    if schema.is_some() {
-                        return Err(PostgresConfigError::SchemaGivenTwice);
-                    }
-                    schema = Some(value.to_owned());
-                }
-                _ => rest.push(parameter),
+            if !ours.take(parameter)? {
+                rest.push(parameter);
             }
         }
         let client_url = if rest.is_empty() {
@@ -101,20 +166,52 @@ impl PostgresConfig {
         if client.get_application_name().is_none() {
             client.application_name("caseledger");
         }
+        let ssl_mode = match (&ours.ssl_mode, &environment.ssl_mode) {
+            (Some(mode), _) | (None, Some(mode)) => SslMode::parse(mode)?,
+            (None, None) => SslMode::Prefer,
+        };
+        client.ssl_mode(ssl_mode.client_mode());
+        let root_cert = ours
+            .ssl_root_cert
+            .map(PathBuf::from)
+            .or_else(|| environment.ssl_root_cert.clone());
+        let tls = tls::client_config(ssl_mode, root_cert.as_deref())?;
+        if client.get_password().is_none() {
+            if let Some(password) = password_from(&client, environment)? {
+                client.password(password);
+            }
+        }
         let config = PostgresConfig {
             client,
             schema: SCHEMA_DEFAULT.to_owned(),
             head_poll_interval: Duration::from_millis(HEAD_POLL_INTERVAL_MS_DEFAULT),
+            ssl_mode,
+            tls,
+            allow_public_schema: ours.allow_public_schema,
         };
-        match schema {
+        match ours.schema {
             Some(schema) => config.with_schema(&schema),
             None => Ok(config),
         }
     }
 
+    /// The TLS mode in force.
+    pub fn ssl_mode(&self) -> SslMode {
+        self.ssl_mode
+    }
+
+    /// Let [`Self::with_schema`] use `public` (the URL's `allow_public_schema=true`).
+    pub fn allow_public_schema(mut self, allow: bool) -> Self {
+        self.allow_public_schema = allow;
+        self
+    }
+
     /// Use `schema` instead of the one in the URL (or the default).
     pub fn with_schema(mut self, schema: &str) -> Result<Self, PostgresConfigError> {
         validate_schema(schema)?;
+        if schema == "public" && !self.allow_public_schema {
+            return Err(PostgresConfigError::PublicSchema);
+        }
         self.schema = schema.to_owned();
         Ok(self)
     }
@@ -127,6 +224,12 @@ impl PostgresConfig {
 
     pub fn schema(&self) -> &str {
         &self.schema
+    }
+
+    /// The TLS connector for every connection of this configuration (used only when the
+    /// `sslmode` asks for TLS and the server offers it).
+    pub(crate) fn tls_connector(&self) -> tokio_postgres_rustls::MakeRustlsConnect {
+        tokio_postgres_rustls::MakeRustlsConnect::new((*self.tls).clone())
     }
 
     /// Name of the NOTIFY channel that carries the new head after each commit.
@@ -144,12 +247,13 @@ impl PostgresConfig {
         };
         let port = self.client.get_ports().first().copied().unwrap_or(5432);
         format!(
-            "postgres://{}@{}:{}/{} (schema {})",
+            "postgres://{}@{}:{}/{} (schema {}, sslmode {})",
             self.client.get_user().unwrap_or("?"),
             host,
             port,
             self.client.get_dbname().unwrap_or("?"),
-            self.schema
+            self.schema,
+            self.ssl_mode.as_str()
         )
     }
 }
@@ -231,6 +335,194 @@ pub fn validate_schema(schema: &str) -> Result<(), PostgresConfigError> {
     Ok(())
 }
 
+/// The URL parameters caseledger reads itself (the rest go to tokio-postgres).
+#[derive(Default)]
+struct OwnParameters {
+    schema: Option<String>,
+    ssl_mode: Option<String>,
+    ssl_root_cert: Option<String>,
+    allow_public_schema: bool,
+    allow_given: bool,
+}
+
+impl OwnParameters {
+    /// Take `parameter` if it is one of ours; `false` if it is for tokio-postgres.
+    fn take(&mut self, parameter: &str) -> Result<bool, PostgresConfigError> {
+        let Some((name, value)) = parameter.split_once('=') else {
+            return Ok(false);
+        };
+        let value = percent_decode(value);
+        let slot = match name {
+            "schema" => {
+                if self.schema.is_some() {
+                    return Err(PostgresConfigError::SchemaGivenTwice);
+                }
+                self.schema = Some(value);
+                return Ok(true);
+            }
+            "allow_public_schema" => {
+                if self.allow_given {
+                    return Err(PostgresConfigError::ParameterGivenTwice {
+                        name: "allow_public_schema",
+                    });
+                }
+                self.allow_given = true;
+                self.allow_public_schema = match value.as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(PostgresConfigError::InvalidFlag { value }),
+                };
+                return Ok(true);
+            }
+            "sslmode" => (&mut self.ssl_mode, "sslmode"),
+            "sslrootcert" => (&mut self.ssl_root_cert, "sslrootcert"),
+            _ => return Ok(false),
+        };
+        if slot.0.is_some() {
+            return Err(PostgresConfigError::ParameterGivenTwice { name: slot.1 });
+        }
+        *slot.0 = Some(value);
+        Ok(true)
+    }
+}
+
+/// `%XX` escapes decoded (a path in `sslrootcert` may contain them); anything malformed is
+/// kept as written.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The password for `client`'s host, port, database and user when the URL gives none:
+/// `PGPASSWORD`, else the first matching line of the password file (`PGPASSFILE`, else
+/// `~/.pgpass`, libpq's format `host:port:database:user:password` with `*` and `\:`).
+/// A password file that group or others may read is refused, as libpq ignores it: the
+/// operator learns why the password was not used.
+fn password_from(
+    client: &tokio_postgres::Config,
+    environment: &Environment,
+) -> Result<Option<String>, PostgresConfigError> {
+    if let Some(password) = &environment.password {
+        return Ok(Some(password.clone()));
+    }
+    let path = match (&environment.password_file, &environment.home) {
+        (Some(path), _) => path.clone(),
+        (None, Some(home)) => home.join(".pgpass"),
+        (None, None) => return Ok(None),
+    };
+    let Some(text) = read_password_file(&path)? else {
+        return Ok(None);
+    };
+    let host = match client.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(_)) => "localhost".to_owned(),
+        None => return Ok(None),
+    };
+    let port = client
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
+    let user = client.get_user().unwrap_or("");
+    let database = client.get_dbname().unwrap_or(user);
+    Ok(password_file_lookup(&text, [&host, &port, database, user]))
+}
+
+fn read_password_file(path: &Path) -> Result<Option<String>, PostgresConfigError> {
+    let bad = |reason: String| PostgresConfigError::PasswordFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let metadata = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    if !metadata.is_file() {
+        return Err(bad("is not a regular file".into()));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(bad(format!(
+                "group or others may read it (mode {mode:04o}); chmod 0600 it"
+            )));
+        }
+    }
+    if metadata.len() > PASSWORD_FILE_BYTES_MAX as u64 {
+        return Err(bad(format!(
+            "is larger than {PASSWORD_FILE_BYTES_MAX} bytes"
+        )));
+    }
+    std::fs::read_to_string(path)
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// The password of the first line whose four fields match `wanted` (host, port, database,
+/// user); `*` matches anything, `\` escapes `:` and `\`.
+fn password_file_lookup(text: &str, wanted: [&str; 4]) -> Option<String> {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with('#') && !line.trim().is_empty())
+        .find_map(|line| {
+            let fields = split_password_line(line);
+            if fields.len() < 5 {
+                return None;
+            }
+            let matches = fields[..4]
+                .iter()
+                .zip(wanted)
+                .all(|((field, literal_star), want)| {
+                    (field == "*" && !literal_star) || field == want
+                });
+            matches.then(|| fields[4].0.clone())
+        })
+}
+
+/// Fields of one password-file line, each with whether an escape was used in it (an escaped
+/// `*` is a literal star, not a wildcard).
+fn split_password_line(line: &str) -> Vec<(String, bool)> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut escaped_any = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    field.push(next);
+                    escaped_any = true;
+                }
+            }
+            ':' if fields.len() < 4 => {
+                fields.push((std::mem::take(&mut field), escaped_any));
+                escaped_any = false;
+            }
+            _ => field.push(c),
+        }
+    }
+    fields.push((field, escaped_any));
+    fields
+}
+
 /// Replace a password in `url` with `***` so it never reaches an error message or a log.
 fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -267,7 +559,7 @@ mod tests {
         assert_eq!(c.schema(), "ledger_a");
         assert_eq!(
             c.describe(),
-            "postgres://postgres@127.0.0.1:5432/test (schema ledger_a)"
+            "postgres://postgres@127.0.0.1:5432/test (schema ledger_a, sslmode prefer)"
         );
         assert_eq!(c.channel(), "ledger_a_head");
     }
@@ -345,6 +637,234 @@ mod tests {
         assert!(validate_schema(&"a".repeat(SCHEMA_NAME_BYTES_MAX)).is_ok());
         assert!(validate_schema(&"a".repeat(SCHEMA_NAME_BYTES_MAX + 1)).is_err());
         assert!(validate_schema("caseledger_test_12_3").is_ok());
+    }
+
+    fn no_env() -> Environment {
+        Environment::none()
+    }
+
+    #[test]
+    fn the_public_schema_is_refused_unless_allowed_explicitly() {
+        let e = PostgresConfig::from_url_with("postgres://u@h/db?schema=public", &no_env())
+            .unwrap_err();
+        assert_eq!(e, PostgresConfigError::PublicSchema);
+        assert!(e.to_string().contains("allow_public_schema=true"), "{e}");
+        let c = PostgresConfig::from_url_with(
+            "postgres://u@h/db?allow_public_schema=true&schema=public",
+            &no_env(),
+        )
+        .unwrap();
+        assert_eq!(c.schema(), "public");
+        // Allowed in the URL but another schema named: that one is used.
+        let c =
+            PostgresConfig::from_url_with("postgres://u@h/db?allow_public_schema=true", &no_env())
+                .unwrap();
+        assert_eq!(c.schema(), SCHEMA_DEFAULT);
+        let d = PostgresConfig::from_url_with("postgres://u@h/db", &no_env()).unwrap();
+        assert_eq!(
+            d.clone().with_schema("public").unwrap_err(),
+            PostgresConfigError::PublicSchema
+        );
+        assert_eq!(
+            d.allow_public_schema(true)
+                .with_schema("public")
+                .unwrap()
+                .schema(),
+            "public"
+        );
+        assert!(matches!(
+            PostgresConfig::from_url_with("postgres://u@h/db?allow_public_schema=yes", &no_env()),
+            Err(PostgresConfigError::InvalidFlag { .. })
+        ));
+    }
+
+    #[test]
+    fn sslmode_is_read_from_the_url_or_the_environment_and_verifying_needs_a_ca() {
+        let mode = |url: &str, env: &Environment| {
+            PostgresConfig::from_url_with(url, env).map(|c| (c.ssl_mode(), c.client.get_ssl_mode()))
+        };
+        use tokio_postgres::config::SslMode as Client;
+        assert_eq!(
+            mode("postgres://u@h/db", &no_env()).unwrap(),
+            (SslMode::Prefer, Client::Prefer)
+        );
+        assert_eq!(
+            mode("postgres://u@h/db?sslmode=disable", &no_env()).unwrap(),
+            (SslMode::Disable, Client::Disable)
+        );
+        assert_eq!(
+            mode("postgres://u@h/db?sslmode=require", &no_env()).unwrap(),
+            (SslMode::Require, Client::Require)
+        );
+        let env = Environment {
+            ssl_mode: Some("require".into()),
+            ..Environment::none()
+        };
+        assert_eq!(mode("postgres://u@h/db", &env).unwrap().0, SslMode::Require);
+        // The URL wins over the environment.
+        assert_eq!(
+            mode("postgres://u@h/db?sslmode=disable", &env).unwrap().0,
+            SslMode::Disable
+        );
+        assert!(matches!(
+            mode("postgres://u@h/db?sslmode=allow", &no_env()),
+            Err(PostgresConfigError::InvalidSslMode { .. })
+        ));
+        assert!(matches!(
+            mode("postgres://u@h/db?sslmode=verify-full", &no_env()),
+            Err(PostgresConfigError::RootCertMissing {
+                mode: "verify-full"
+            })
+        ));
+        let missing = mode(
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem",
+            &no_env(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(missing, PostgresConfigError::RootCert { .. }),
+            "{missing}"
+        );
+        assert!(
+            missing.to_string().contains("/nonexistent/ca.pem"),
+            "{missing}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "not a certificate").unwrap();
+        let url = format!(
+            "postgres://u@h/db?sslmode=verify-ca&sslrootcert={}",
+            not_pem.display()
+        );
+        assert!(matches!(
+            mode(&url, &no_env()),
+            Err(PostgresConfigError::RootCert { .. })
+        ));
+        assert_eq!(
+            PostgresConfig::from_url_with(
+                "postgres://u@h/db?sslmode=require&sslmode=disable",
+                &no_env()
+            )
+            .unwrap_err(),
+            PostgresConfigError::ParameterGivenTwice { name: "sslmode" }
+        );
+    }
+
+    fn password_of(url: &str, env: &Environment) -> Option<Vec<u8>> {
+        PostgresConfig::from_url_with(url, env)
+            .unwrap()
+            .client
+            .get_password()
+            .map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn the_password_comes_from_the_url_then_pgpassword_then_the_password_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(
+            &file,
+            "# comment\n\
+             other:5432:test:clerk:wrong-host\n\
+             db.internal:5433:probation:clerk:from-file\n\
+             *:*:*:clerk:wildcard\n\
+             db\\:x:*:*:*:escaped\n",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let env = Environment {
+            password_file: Some(file.clone()),
+            ..Environment::none()
+        };
+        assert_eq!(
+            password_of("postgres://clerk@db.internal:5433/probation", &env).as_deref(),
+            Some(&b"from-file"[..])
+        );
+        assert_eq!(
+            password_of("postgres://clerk@elsewhere/x", &env).as_deref(),
+            Some(&b"wildcard"[..])
+        );
+        assert_eq!(password_of("postgres://nobody@elsewhere/x", &env), None);
+        assert_eq!(
+            password_of("postgres://clerk:in-url@db.internal:5433/probation", &env).as_deref(),
+            Some(&b"in-url"[..])
+        );
+        let with_variable = Environment {
+            password: Some("from-variable".into()),
+            ..env.clone()
+        };
+        assert_eq!(
+            password_of(
+                "postgres://clerk@db.internal:5433/probation",
+                &with_variable
+            )
+            .as_deref(),
+            Some(&b"from-variable"[..])
+        );
+        // ~/.pgpass when PGPASSFILE is not set.
+        std::fs::copy(&file, dir.path().join(".pgpass")).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let home_file = dir.path().join(".pgpass");
+            std::fs::set_permissions(&home_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let home = Environment {
+            home: Some(dir.path().to_owned()),
+            ..Environment::none()
+        };
+        assert_eq!(
+            password_of("postgres://clerk@db.internal:5433/probation", &home).as_deref(),
+            Some(&b"from-file"[..])
+        );
+        // A missing file is no password, not an error.
+        let missing = Environment {
+            password_file: Some(dir.path().join("absent")),
+            ..Environment::none()
+        };
+        assert_eq!(password_of("postgres://clerk@h/db", &missing), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_password_file_others_can_read_is_refused_naming_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pgpass");
+        std::fs::write(&file, "*:*:*:*:secret-password\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let env = Environment {
+            password_file: Some(file),
+            ..Environment::none()
+        };
+        let e = PostgresConfig::from_url_with("postgres://u@h/db", &env).unwrap_err();
+        assert!(matches!(e, PostgresConfigError::PasswordFile { .. }), "{e}");
+        assert!(e.to_string().contains("chmod 0600"), "{e}");
+        assert!(!e.to_string().contains("secret-password"), "{e}");
+    }
+
+    #[test]
+    fn password_file_lines_follow_libpq_escapes_and_wildcards() {
+        let text = "h\\:1:5432:db:u:p1\nh:5432:db:u:pa\\:ss\n";
+        assert_eq!(
+            password_file_lookup(text, ["h:1", "5432", "db", "u"]).as_deref(),
+            Some("p1")
+        );
+        assert_eq!(
+            password_file_lookup(text, ["h", "5432", "db", "u"]).as_deref(),
+            Some("pa:ss")
+        );
+        // An escaped star is a literal star, not a wildcard.
+        let text = "\\*:*:*:*:literal\n";
+        assert_eq!(password_file_lookup(text, ["h", "1", "d", "u"]), None);
+        assert_eq!(
+            password_file_lookup(text, ["*", "1", "d", "u"]).as_deref(),
+            Some("literal")
+        );
     }
 
     proptest! {

@@ -15,6 +15,7 @@
 pub mod config;
 pub mod migrations;
 pub mod statements;
+pub mod tls;
 
 mod notify;
 mod writer;
@@ -27,7 +28,8 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
-pub use config::{PostgresConfig, PostgresConfigError, SCHEMA_DEFAULT};
+pub use config::{Environment, PostgresConfig, PostgresConfigError, SCHEMA_DEFAULT};
+pub use tls::SslMode;
 pub use writer::{ANALYZE_AFTER_EVENTS_MIN, ANALYZE_AFTER_LOG_FRACTION_DIVISOR};
 
 use migrations::backend;
@@ -125,6 +127,20 @@ impl PostgresStore {
         })
     }
 
+    /// Whether `config`'s schema holds a caseledger log (its head row table), without
+    /// creating anything: for commands that must only read an existing log.
+    pub async fn exists(config: &PostgresConfig) -> Result<bool, StoreError> {
+        let client = connect(config).await?;
+        let row = client
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!("{}.head", config.schema)],
+            )
+            .await
+            .map_err(backend("look for the log's tables"))?;
+        Ok(row.get(0))
+    }
+
     /// Open from a `postgres://…[?schema=name]` URL with default options.
     pub async fn open_url(url: &str, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let config =
@@ -185,33 +201,18 @@ impl EventStore for PostgresStore {
         stream: &StreamId,
         from_version: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        if from_version > POSITION_MAX {
-            return Ok(Vec::new());
-        }
-        let conn = self.reader.get().await?;
-        let from = to_i64(from_version)?;
-        let rows = conn
-            .client
-            .query(&conn.read_stream, &[&stream.as_str(), &from])
+        self.reader.read_stream(stream, from_version, None).await
+    }
+
+    async fn read_stream_page(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max_count: u32,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.reader
+            .read_stream(stream, from_version, Some(max_count))
             .await
-            .map_err(backend("read a stream"))?;
-        let records = rows
-            .iter()
-            .map(|row| decode_row(row.get(0), row.get(1)))
-            .collect::<Result<Vec<_>, _>>()?;
-        for (i, record) in records.iter().enumerate() {
-            let expected_version = from_version.max(1) + i as u64;
-            if record.stream_id != stream.as_str() || record.stream_version != expected_version {
-                return Err(StoreError::Corrupt {
-                    position: record.position,
-                    reason: format!(
-                        "read stream {stream} version {expected_version} but the record holds {} version {}",
-                        record.stream_id, record.stream_version
-                    ),
-                });
-            }
-        }
-        Ok(records)
     }
 
     async fn read_all(
@@ -301,7 +302,7 @@ impl EventStore for PostgresStore {
 pub(crate) async fn connect(config: &PostgresConfig) -> Result<Client, StoreError> {
     let (client, connection) = config
         .client
-        .connect(tokio_postgres::NoTls)
+        .connect(config.tls_connector())
         .await
         .map_err(|e| {
             StoreError::Backend(format!(
@@ -360,6 +361,7 @@ struct ReadConnection {
     client: Client,
     read_all: Statement,
     read_stream: Statement,
+    read_stream_page: Statement,
     head: Statement,
     record_at: Statement,
 }
@@ -394,12 +396,55 @@ impl Reader {
         let conn = Arc::new(ReadConnection {
             read_all: prepare(statements::READ_ALL_SQL).await?,
             read_stream: prepare(statements::READ_STREAM_SQL).await?,
+            read_stream_page: prepare(statements::READ_STREAM_PAGE_SQL).await?,
             head: prepare(statements::HEAD_SQL).await?,
             record_at: prepare(statements::RECORD_AT_SQL).await?,
             client,
         });
         *current = Some(conn.clone());
         Ok(conn)
+    }
+
+    /// `stream` from `from_version` on: all of it, or at most `max_count` records.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        from_version: u64,
+        max_count: Option<u32>,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        if from_version > POSITION_MAX || max_count == Some(0) {
+            return Ok(Vec::new());
+        }
+        let conn = self.get().await?;
+        let from = to_i64(from_version)?;
+        let name = stream.as_str();
+        let rows = match max_count {
+            None => conn.client.query(&conn.read_stream, &[&name, &from]).await,
+            Some(count) => {
+                let count = i64::from(count);
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                    [&name, &from, &count];
+                conn.client.query(&conn.read_stream_page, &params).await
+            }
+        }
+        .map_err(backend("read a stream"))?;
+        let records = rows
+            .iter()
+            .map(|row| decode_row(row.get(0), row.get(1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (i, record) in records.iter().enumerate() {
+            let expected_version = from_version.max(1) + i as u64;
+            if record.stream_id != stream.as_str() || record.stream_version != expected_version {
+                return Err(StoreError::Corrupt {
+                    position: record.position,
+                    reason: format!(
+                        "read stream {stream} version {expected_version} but the record holds {} version {}",
+                        record.stream_id, record.stream_version
+                    ),
+                });
+            }
+        }
+        Ok(records)
     }
 
     async fn head(&self) -> Result<u64, StoreError> {

@@ -34,7 +34,7 @@ pub(crate) async fn run(config: PostgresConfig, head: Arc<watch::Sender<u64>>) {
 
 /// One connection's life. Returns whether it got as far as listening.
 async fn listen_once(config: &PostgresConfig, head: &watch::Sender<u64>) -> bool {
-    let Ok((client, mut connection)) = config.client.connect(tokio_postgres::NoTls).await else {
+    let Ok((client, mut connection)) = config.client.connect(config.tls_connector()).await else {
         return false;
     };
     let (message_tx, mut messages) = tokio::sync::mpsc::unbounded_channel();

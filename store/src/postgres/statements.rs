@@ -17,6 +17,10 @@ pub const READ_ALL_SQL: &str = "SELECT position, record, hash FROM {schema}.even
 pub const READ_STREAM_SQL: &str = "SELECT position, record FROM {schema}.events \
      WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version";
 
+/// At most `$3` records of one stream from version `$2` on (`EventStore::read_stream_page`).
+pub const READ_STREAM_PAGE_SQL: &str = "SELECT position, record FROM {schema}.events \
+     WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3";
+
 /// The committed head.
 pub const HEAD_SQL: &str = "SELECT position FROM {schema}.head WHERE singleton";
 
@@ -27,6 +31,7 @@ pub const RECORD_AT_SQL: &str = "SELECT position, record FROM {schema}.events WH
 pub const READER_STATEMENTS: &[(&str, &str)] = &[
     ("read_all", READ_ALL_SQL),
     ("read_stream", READ_STREAM_SQL),
+    ("read_stream_page", READ_STREAM_PAGE_SQL),
     ("head", HEAD_SQL),
     ("record_at", RECORD_AT_SQL),
 ];
