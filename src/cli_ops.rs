@@ -93,6 +93,9 @@ pub struct StoreArgs {
     pub data: PathBuf,
     /// A `postgres://…[?schema=name]` URL: the log lives there instead of in `data`.
     pub store: Option<String>,
+    /// `--wait`: how long to wait for another process to release a sled store (0: fail at
+    /// once with exit code 4).
+    pub lock_wait_ms: u64,
 }
 
 impl StoreArgs {
@@ -101,6 +104,7 @@ impl StoreArgs {
         StoreArgs {
             data: data.into(),
             store: None,
+            lock_wait_ms: 0,
         }
     }
 
@@ -108,7 +112,7 @@ impl StoreArgs {
     /// password is not repeated.
     pub fn engine_config(&self) -> Result<EngineConfig, Failure> {
         match &self.store {
-            None => Ok(EngineConfig::sled(&self.data)),
+            None => Ok(EngineConfig::sled(&self.data).with_lock_wait_ms(self.lock_wait_ms)),
             Some(url) => EngineConfig::postgres(url).map_err(Failure::from),
         }
     }
@@ -572,6 +576,7 @@ mod tests {
             store: Some(
                 "postgres://clerk:hunter22@db.internal:5433/probation?schema=ledger".into(),
             ),
+            lock_wait_ms: 0,
         };
         assert_eq!(
             args.readmodels_dir().unwrap(),
@@ -595,6 +600,7 @@ mod tests {
             let args = StoreArgs {
                 data: PathBuf::from("d"),
                 store: Some(url.into()),
+                lock_wait_ms: 0,
             };
             let failure = args.engine_config().unwrap_err();
             assert_eq!(failure.exit_code(), 2, "{url}: {}", failure.message());
@@ -617,6 +623,7 @@ mod tests {
         let args = StoreArgs {
             data: PathBuf::from("d"),
             store: Some("postgres://clerk:hunter22@127.0.0.1:1/probation?connect_timeout=2".into()),
+            lock_wait_ms: 0,
         };
         let failure = match open(&args).await {
             Ok(_) => panic!("nothing listens on port 1"),

@@ -23,9 +23,11 @@ use caseledger_replay::ReplayError;
 use caseledger_store::codec::decode_payload;
 use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
 use caseledger_store::{
-    Clock, Durability, EventStore, ManualClock, SledOptions, SledStore, StreamId, SystemClock,
-    READ_ALL_PAGE_EVENTS_MAX,
+    Clock, Durability, EventStore, ManualClock, SledOptions, SledStore, StoreError, StreamId,
+    SystemClock, READ_ALL_PAGE_EVENTS_MAX,
 };
+
+use crate::cli_ops::Failure;
 
 #[derive(Subcommand)]
 pub enum ReplayCommand {
@@ -99,8 +101,9 @@ pub struct ImportArgs {
 
 /// The log a replay subcommand reads (or, for `import-log`, fills).
 pub enum Log<'a> {
-    /// The sled store in `--data`.
-    Sled(&'a Path),
+    /// The sled store in `--data`; another process holding it is waited for up to
+    /// `lock_wait_ms` (`--wait`).
+    Sled { data: &'a Path, lock_wait_ms: u64 },
     /// The PostgreSQL log `--store` names.
     Postgres(Box<PostgresConfig>),
 }
@@ -128,21 +131,29 @@ impl Opened {
     }
 }
 
-/// Open `log`. `durability` applies to sled; PostgreSQL acknowledges after the WAL flush.
+/// Open `log`. `durability` applies to sled; PostgreSQL acknowledges after the WAL flush. A
+/// sled store still held by another process after the wait is exit code 4.
 async fn open(
     log: &Log<'_>,
     clock: Arc<dyn Clock>,
     durability: Durability,
-) -> Result<Opened, String> {
+) -> Result<Opened, Failure> {
     match log {
-        Log::Sled(data) => SledStore::open(data, SledOptions { durability, clock })
-            .map(Opened::Sled)
-            .map_err(|e| e.to_string()),
+        Log::Sled { data, lock_wait_ms } => {
+            let options = SledOptions { durability, clock };
+            let cache = caseledger_store::SLED_CACHE_CAPACITY_BYTES_DEFAULT;
+            SledStore::open_waiting(data, options, cache, *lock_wait_ms)
+                .map(Opened::Sled)
+                .map_err(|e| match e {
+                    StoreError::InUse { .. } => Failure::InUse(e.to_string()),
+                    other => Failure::Failed(other.to_string()),
+                })
+        }
         Log::Postgres(config) => {
             PostgresStore::open((**config).clone(), clock, PostgresOptions::default())
                 .await
                 .map(|store| Opened::Postgres(Box::new(store)))
-                .map_err(|e| format!("cannot open the PostgreSQL store: {e}"))
+                .map_err(|e| Failure::Failed(format!("cannot open the PostgreSQL store: {e}")))
         }
     }
 }
@@ -154,17 +165,25 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
-/// Run one of the replay subcommands on `log`.
-pub fn run(command: ReplayCommand, log: Log<'_>) -> Result<(), String> {
-    runtime()?.block_on(async move {
-        let log = &log;
+/// Run one of the replay subcommands on `log`, opened once here.
+pub fn run(command: ReplayCommand, log: Log<'_>) -> Result<(), Failure> {
+    runtime().map_err(Failure::Failed)?.block_on(async move {
+        // import-log stamps each record with its original time (a manual clock) and writes
+        // Buffered, flushing once; the others read.
+        let clock = Arc::new(ManualClock::new(0));
+        let opened = match &command {
+            ReplayCommand::ImportLog(_) => open(&log, clock.clone(), Durability::Buffered).await?,
+            _ => open(&log, Arc::new(SystemClock), Durability::Flush).await?,
+        };
+        let opened = &opened;
         match command {
-            ReplayCommand::Replay(args) => replay(args, log).await,
-            ReplayCommand::Explain(args) => explain(args, log).await,
-            ReplayCommand::Verify(args) => verify(args, log).await,
-            ReplayCommand::Export => export(log).await,
-            ReplayCommand::ImportLog(args) => import(args, log).await,
+            ReplayCommand::Replay(args) => replay(args, opened).await,
+            ReplayCommand::Explain(args) => explain(args, opened).await,
+            ReplayCommand::Verify(args) => verify(args, opened).await,
+            ReplayCommand::Export => export(opened).await,
+            ReplayCommand::ImportLog(args) => import(args, opened, &clock).await,
         }
+        .map_err(Failure::Failed)
     })
 }
 
@@ -227,7 +246,7 @@ async fn for_each_page(
     }
 }
 
-async fn replay(args: ReplayArgs, log: &Log<'_>) -> Result<(), String> {
+async fn replay(args: ReplayArgs, opened: &Opened) -> Result<(), String> {
     let as_of = AsOf {
         recorded_through_us: args
             .as_of_recorded
@@ -242,7 +261,6 @@ async fn replay(args: ReplayArgs, log: &Log<'_>) -> Result<(), String> {
             .transpose()
             .map_err(text)?,
     };
-    let opened = open(log, Arc::new(SystemClock), Durability::Flush).await?;
     let store = opened.store();
     let stream = StreamId::new(args.crn.as_str()).map_err(|e| e.to_string())?;
     if is_audit_stream(stream.as_str()) {
@@ -419,7 +437,7 @@ fn json_compact(value: &impl serde::Serialize) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
-async fn explain(args: ExplainArgs, log: &Log<'_>) -> Result<(), String> {
+async fn explain(args: ExplainArgs, opened: &Opened) -> Result<(), String> {
     let event_id = uuid::Uuid::parse_str(args.event_id.trim())
         .map_err(|e| format!("event id {:?} is not a UUID: {e}", args.event_id))?;
     // The shell reads the clock; the library takes `today` as an argument.
@@ -431,7 +449,6 @@ async fn explain(args: ExplainArgs, log: &Log<'_>) -> Result<(), String> {
             .to_zoned(jiff::tz::TimeZone::UTC)
             .date(),
     };
-    let opened = open(log, Arc::new(SystemClock), Durability::Flush).await?;
     let stream_id = find_stream_of(opened.store(), event_id).await?;
     let records = read_case(opened.store(), &stream_id).await?;
     let explanation = explain_decision(&records, event_id, today).map_err(text)?;
@@ -462,14 +479,13 @@ async fn find_stream_of(store: &dyn EventStore, event_id: uuid::Uuid) -> Result<
     }))
 }
 
-async fn verify(args: VerifyArgs, log: &Log<'_>) -> Result<(), String> {
+async fn verify(args: VerifyArgs, opened: &Opened) -> Result<(), String> {
     let extends = args
         .extends
         .as_deref()
         .map(str::parse::<Checkpoint>)
         .transpose()
         .map_err(text)?;
-    let opened = open(log, Arc::new(SystemClock), Durability::Flush).await?;
     let outcome = verify_log(opened.store(), extends).await.map_err(text)?;
     print(&render::verify_text(&outcome))?;
     if outcome.is_ok() {
@@ -479,8 +495,7 @@ async fn verify(args: VerifyArgs, log: &Log<'_>) -> Result<(), String> {
     }
 }
 
-async fn export(log: &Log<'_>) -> Result<(), String> {
-    let opened = open(log, Arc::new(SystemClock), Durability::Flush).await?;
+async fn export(opened: &Opened) -> Result<(), String> {
     let stdout = io::stdout().lock();
     let summary = export_log(opened.store(), &DomainPayloads, BufWriter::new(stdout))
         .await
@@ -493,10 +508,8 @@ async fn export(log: &Log<'_>) -> Result<(), String> {
     Ok(())
 }
 
-async fn import(args: ImportArgs, log: &Log<'_>) -> Result<(), String> {
-    let clock = Arc::new(ManualClock::new(0));
-    // Buffered appends and one flush at the end: a bulk load, checked before and after.
-    let opened = open(log, clock.clone(), Durability::Buffered).await?;
+/// Buffered appends and one flush at the end: a bulk load, checked before and after.
+async fn import(args: ImportArgs, opened: &Opened, clock: &Arc<ManualClock>) -> Result<(), String> {
     let store = opened.store();
     let head = store.head().await.map_err(|e| e.to_string())?;
     if head != 0 {
@@ -506,7 +519,7 @@ async fn import(args: ImportArgs, log: &Log<'_>) -> Result<(), String> {
         File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
     let staged = stage_import(BufReader::new(file), &DomainPayloads).map_err(text)?;
     let summary = staged
-        .commit(store, &clock, &DomainPayloads)
+        .commit(store, clock, &DomainPayloads)
         .await
         .map_err(text)?;
     opened.flush().await?;

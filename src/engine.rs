@@ -66,6 +66,9 @@ pub enum StoreConfig {
         /// one-pass job such as a rebuild reads the log once and needs far less
         /// ([`EngineConfig::for_one_pass`]).
         cache_capacity_bytes: u64,
+        /// How long to wait for another process to release the store before failing with
+        /// `StoreError::InUse` (0: fail at once; [`EngineConfig::with_lock_wait_ms`]).
+        lock_wait_ms: u64,
     },
     /// A schema in a PostgreSQL database, shared by every process that opens it (the
     /// head-row lock keeps positions gapless across them). Opened with
@@ -100,8 +103,19 @@ impl EngineConfig {
                 path: path.into(),
                 durability: Durability::Flush,
                 cache_capacity_bytes: caseledger_store::SLED_CACHE_CAPACITY_BYTES_DEFAULT,
+                lock_wait_ms: 0,
             },
         }
+    }
+
+    /// A sled store held by another process is waited for, up to `lock_wait_ms` (at most
+    /// `STORE_LOCK_WAIT_MS_MAX`, one hour), before opening fails with `StoreError::InUse`.
+    /// Other stores are unchanged (PostgreSQL is shared, never held).
+    pub fn with_lock_wait_ms(mut self, wait_ms: u64) -> EngineConfig {
+        if let StoreConfig::Sled { lock_wait_ms, .. } = &mut self.store {
+            *lock_wait_ms = wait_ms.min(caseledger_store::STORE_LOCK_WAIT_MS_MAX);
+        }
+        self
     }
 
     /// The same store, configured for a job that reads the whole log once (rebuild, verify,
@@ -205,14 +219,16 @@ impl Engine {
                 path,
                 durability,
                 cache_capacity_bytes,
+                lock_wait_ms,
             } => {
-                let sled = Arc::new(SledStore::open_with_cache(
+                let sled = Arc::new(SledStore::open_waiting(
                     &path,
                     SledOptions {
                         durability,
                         ..SledOptions::default()
                     },
                     cache_capacity_bytes,
+                    lock_wait_ms,
                 )?);
                 (sled.clone() as Arc<dyn EventStore>, Some(sled))
             }

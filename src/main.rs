@@ -66,9 +66,17 @@ struct Cli {
     /// are refused and recorded.
     #[arg(long, global = true, value_name = "FILE")]
     actor_policy: Option<PathBuf>,
+    /// If another process holds the store in --data, wait up to SECONDS (at most 3600) for it
+    /// to finish before giving up with exit code 4 (default: give up at once).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=STORE_LOCK_WAIT_SECONDS_MAX))]
+    wait: u64,
     #[command(subcommand)]
     command: Command,
 }
+
+/// `--wait` at most: `STORE_LOCK_WAIT_MS_MAX` (one hour), in seconds.
+const STORE_LOCK_WAIT_SECONDS_MAX: u64 = caseledger::store::STORE_LOCK_WAIT_MS_MAX / 1_000;
 
 #[derive(Subcommand)]
 enum Command {
@@ -216,6 +224,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let args = cli_ops::StoreArgs {
         data: cli.data,
         store: cli.store,
+        lock_wait_ms: cli.wait * 1_000,
     };
     let actor_policy = cli.actor_policy;
     match cli.command {
@@ -246,10 +255,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     if command.reads_only() {
                         cli_ops::require_existing_store(&args)?;
                     }
-                    caseledger::cli_replay::Log::Sled(&args.data)
+                    caseledger::cli_replay::Log::Sled {
+                        data: &args.data,
+                        lock_wait_ms: args.lock_wait_ms,
+                    }
                 }
             };
-            caseledger::cli_replay::run(command, log).map_err(Failure::Failed)
+            caseledger::cli_replay::run(command, log)
         }
         Command::Demo { dir, people } => {
             runtime()?.block_on(caseledger::cli_demo::demo(dir, people, &mut io::stdout()))

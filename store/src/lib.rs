@@ -45,7 +45,7 @@ pub use memory::MemoryStore;
 pub use sled_store::{
     create_private_dir, private_file_options, SledOptions, SledStore, WriterStats,
     SLED_CACHE_CAPACITY_BYTES_DEFAULT, SLED_CACHE_CAPACITY_BYTES_MIN,
-    SLED_CACHE_CAPACITY_BYTES_ONE_PASS, STORE_DIR_MODE, STORE_FILE_MODE,
+    SLED_CACHE_CAPACITY_BYTES_ONE_PASS, STORE_DIR_MODE, STORE_FILE_MODE, STORE_LOCK_WAIT_MS_MAX,
 };
 pub use subscription::{EventStoreExt, ReadAll, Subscription};
 

@@ -365,6 +365,29 @@ pub fn private_file_options() -> std::fs::OpenOptions {
     options
 }
 
+/// Longest [`SledStore::open_waiting`] waits for another process to release a store: one hour.
+pub const STORE_LOCK_WAIT_MS_MAX: u64 = 3_600_000;
+/// Pause between attempts to take a store's lock while waiting for it.
+const STORE_LOCK_RETRY_MS: u64 = 50;
+
+/// Take the exclusive lock on `lock`, trying again for up to `wait_ms` while another holder
+/// has it.
+fn lock_waiting(lock: &File, path: &Path, wait_ms: u64) -> Result<(), StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        let error = match fs2::FileExt::try_lock_exclusive(lock) {
+            Ok(()) => return Ok(()),
+            Err(e) => lock_error(path, &e),
+        };
+        let waited_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if !matches!(error, StoreError::InUse { .. }) || waited_ms >= wait_ms {
+            return Err(error);
+        }
+        let pause_ms = STORE_LOCK_RETRY_MS.min(wait_ms - waited_ms);
+        std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+    }
+}
+
 fn lock_error(path: &Path, e: &std::io::Error) -> StoreError {
     if e.kind() == std::io::ErrorKind::WouldBlock
         || e.raw_os_error() == fs2::lock_contended_error().raw_os_error()
@@ -738,6 +761,19 @@ impl SledStore {
         options: SledOptions,
         cache_capacity_bytes: u64,
     ) -> Result<SledStore, StoreError> {
+        Self::open_waiting(path, options, cache_capacity_bytes, 0)
+    }
+
+    /// [`SledStore::open_with_cache`] that, when another process holds the store, waits up
+    /// to `lock_wait_ms` (at most [`STORE_LOCK_WAIT_MS_MAX`]) for it to let go before failing
+    /// with [`StoreError::InUse`]: a job started while another finishes (a nightly export
+    /// behind an import) then queues instead of failing at once.
+    pub fn open_waiting(
+        path: impl AsRef<Path>,
+        options: SledOptions,
+        cache_capacity_bytes: u64,
+        lock_wait_ms: u64,
+    ) -> Result<SledStore, StoreError> {
         let cache_capacity_bytes = cache_capacity_bytes.clamp(
             SLED_CACHE_CAPACITY_BYTES_MIN,
             SLED_CACHE_CAPACITY_BYTES_DEFAULT,
@@ -752,7 +788,7 @@ impl SledStore {
             .write(true)
             .open(&lock_path)
             .map_err(|e| backend(&format!("opening {}", lock_path.display()), e))?;
-        fs2::FileExt::try_lock_exclusive(&lock).map_err(|e| lock_error(&path, &e))?;
+        lock_waiting(&lock, &path, lock_wait_ms.min(STORE_LOCK_WAIT_MS_MAX))?;
 
         let flush_every_ms = match options.durability {
             Durability::Buffered => Some(BUFFERED_FLUSH_EVERY_MS),
