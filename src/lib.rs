@@ -25,13 +25,18 @@ pub mod cli_identity;
 #[cfg(feature = "cli")]
 pub mod cli_ops;
 #[cfg(feature = "cli")]
+pub mod cli_publish;
+#[cfg(feature = "cli")]
 pub mod cli_replay;
 #[cfg(feature = "cli")]
 pub mod cli_report;
+pub mod domain_event;
 pub mod engine;
 pub mod engine_audit;
 #[cfg(feature = "cli")]
 pub mod policy_cli;
+#[cfg(feature = "relay")]
+pub mod relay;
 
 pub use caseledger_commands::VerifiedActor;
 pub use engine::{Engine, EngineConfig, EngineError, StoreConfig, TickReport};

@@ -157,6 +157,9 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Publish every publishable event to NATS JetStream as an HMPPS domain event
+    /// (docs/operations.md "Domain events"); without --follow, exit once caught up.
+    Publish(caseledger::cli_publish::PublishArgs),
     /// List the durable consumers of the log with their checkpoint and lag.
     Consumers {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
@@ -320,6 +323,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let engine = cli_ops::open(&args).await?;
             cli_ops::tick(&engine, &to, &value_name(format), &mut io::stdout()).await
         }),
+        Command::Publish(publish) => runtime()?.block_on(caseledger::cli_publish::publish(
+            &args,
+            &publish,
+            &mut io::stdout(),
+        )),
         Command::Consumers { format } => runtime()?.block_on(caseledger::cli_consumers::consumers(
             &args,
             &value_name(format),
