@@ -209,7 +209,7 @@ fn relay_killed_at_random_moments_and_a_broker_restart_lose_and_repeat_nothing()
         }
         // Most kills land while messages are flowing; one in four at any moment (startup,
         // reading the stream's tail, connecting).
-        let waited = next(&mut rng) % 4 != 0;
+        let waited = !next(&mut rng).is_multiple_of(4);
         if waited {
             let before = stored.len() as u64;
             assert!(
