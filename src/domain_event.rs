@@ -83,6 +83,8 @@ pub const PUBLICATIONS: &[Publication] = &[
     row("PractitionerAllocated", "person.community.manager.allocated", "A probation practitioner was allocated", &["allocated_on", "practitioner.staff_code", "practitioner.grade", "team"], Explain),
     row("PractitionerReallocated", "person.community.manager.allocated", "The case was reallocated to another probation practitioner", &["reallocated_on", "from", "practitioner.staff_code", "practitioner.grade", "team", "reason"], Explain),
     row("TierCalculated", "tier.calculation.complete", "A tier calculation was completed", &["calculated_on", "tier", "previous_tier", "reallocation_advised"], Explain),
+    row("TierV3Calculated", "tier.calculation.complete", "A tier calculation (V3) was completed", &["calculated_on", "tier", "provisional", "previous_tier"], Explain),
+    row("PredictorScoresAssessed", "probation-case.risk-predictors.assessed", "Risk predictor scores were assessed", &["assessed_on"], Case),
     row("RiskEscalationRequested", "probation-case.risk-escalation.requested", "A CRC asked the NPS to take a case with raised risk", &["requested_on", "requested_by", "proposed_rosh"], Explain),
     row("RiskEscalationDecided", "probation-case.risk-escalation.decided", "The NPS decided a risk escalation", &["decided_on", "outcome"], Explain),
     row("CaseTransferredToNps", "probation-case.nps-transfer.completed", "The case was transferred from a CRC to the NPS", &["transferred_on", "from_crc", "nps_until_sentence_ends"], Explain),
