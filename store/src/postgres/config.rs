@@ -27,6 +27,12 @@ pub const CONNECT_TIMEOUT_MS_DEFAULT: u64 = 5_000;
 /// listening connection reconnects).
 pub const HEAD_POLL_INTERVAL_MS_DEFAULT: u64 = 1_000;
 
+/// Session settings of every connection the store opens. `force_custom_plan`: a prepared
+/// statement is planned for each execution against the table as it is then, never run from a
+/// generic plan cached while `events` was small (a sequential scan that stays cached as the
+/// table grows made an import quadratic; docs/operations.md "Query plans").
+pub const SESSION_OPTIONS: &str = "-c plan_cache_mode=force_custom_plan";
+
 /// Longest password file read, in bytes.
 pub const PASSWORD_FILE_BYTES_MAX: usize = 64 * 1024;
 
@@ -166,6 +172,11 @@ impl PostgresConfig {
         if client.get_application_name().is_none() {
             client.application_name("caseledger");
         }
+        let options = match client.get_options() {
+            Some(given) => format!("{given} {SESSION_OPTIONS}"),
+            None => SESSION_OPTIONS.to_owned(),
+        };
+        client.options(&options);
         let ssl_mode = match (&ours.ssl_mode, &environment.ssl_mode) {
             (Some(mode), _) | (None, Some(mode)) => SslMode::parse(mode)?,
             (None, None) => SslMode::Prefer,

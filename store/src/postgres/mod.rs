@@ -28,7 +28,9 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Statement};
 use uuid::Uuid;
 
-pub use config::{Environment, PostgresConfig, PostgresConfigError, SCHEMA_DEFAULT};
+pub use config::{
+    Environment, PostgresConfig, PostgresConfigError, SCHEMA_DEFAULT, SESSION_OPTIONS,
+};
 pub use tls::SslMode;
 pub use writer::{ANALYZE_AFTER_EVENTS_MIN, ANALYZE_AFTER_LOG_FRACTION_DIVISOR};
 
