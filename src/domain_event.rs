@@ -118,6 +118,7 @@ pub const PUBLICATIONS: &[Publication] = &[
     row("CaseTransferredBetweenPdus", "probation-case.pdu.transferred", "The case moved to another probation delivery unit", &["transferred_on", "from_pdu", "to_pdu", "to_team", "between_regions"], Case),
     row("SentenceTerminated", "probation-case.sentence.terminated", "A sentence ended", &["sentence_id", "terminated_on", "reason"], Case),
     row("CaseClosed", "probation-case.case.closed", "The probation case was closed", &["closed_on"], Case),
+    row("CaseReopened", "probation-case.case.reopened", "A closed probation case was reopened", &["reopened_on", "closed_on"], Case),
     row("EventCorrected", "probation-case.event.corrected", "An earlier event was corrected", &["corrected_on", "corrected_event_id", "corrected_event_type"], Case),
 ];
 

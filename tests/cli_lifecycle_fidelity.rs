@@ -262,3 +262,91 @@ fn tier_6_2_v3_tier_through_the_binary_seed_003_l769() {
         events_before
     );
 }
+
+/// Seed 003 l.2600 (one record per person): through the binary, a closed case leaves the
+/// caseload; `open_case` again is refused (exit 5, naming `reopen_case`); a new sentence on
+/// the closed case reopens it — `replay` shows `CaseReopened` before the new `SentenceImposed`
+/// on the one stream — and the rebuilt caseload counts it again.
+#[test]
+fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let crn = "R200001";
+    let mut lines = vec![
+        as_case_administrator(
+            crn,
+            "2022-03-01",
+            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2022-03-01",
+                   "person": {"name": "Sam Example", "date_of_birth": "1985-04-02", "gender": "male"}}),
+        ),
+        as_court_officer(crn, "2022-03-01", community_order("2022-03-01")),
+        as_probation_officer(crn, "2022-03-03", assess("2022-03-03", "initial", "medium")),
+    ];
+    for body in [
+        json!({"type": "terminate_sentence", "on": "2023-03-01", "sentence_id": 1, "reason": "expired"}),
+        json!({"type": "close_case", "on": "2023-03-01", "reason": "all sentences ended"}),
+    ] {
+        lines.push(as_court_officer(crn, "2023-03-01", body));
+    }
+    import(dir.path(), &data, "first.jsonl", &lines);
+    let caseload = |data: &Path| {
+        let (code, out, err) = caseledger(data, &["rebuild"]);
+        assert_eq!(code, 0, "rebuild: {out}{err}");
+        let (code, out, err) = caseledger(
+            data,
+            &[
+                "report",
+                "caseload",
+                "--today",
+                "2024-06-01",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(code, 0, "report: {out}{err}");
+        let rows: Value = serde_json::from_str(&out).unwrap();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["cases"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(caseload(&data), 0, "closed: not on a caseload");
+
+    let (code, out, err) = exec(
+        &data,
+        &as_case_administrator(
+            crn,
+            "2024-05-07",
+            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2024-05-07",
+                   "person": {"name": "Sam Example", "date_of_birth": "1985-04-02", "gender": "male"}}),
+        ),
+    );
+    assert_eq!(code, 5, "refused: {out}{err}");
+    assert!(err.contains("reopen_case"), "{err}");
+
+    import(
+        dir.path(),
+        &data,
+        "return.jsonl",
+        &[as_court_officer(
+            crn,
+            "2024-05-07",
+            community_order("2024-05-07"),
+        )],
+    );
+    let (code, out, err) = caseledger(&data, &["replay", crn, "--format", "json"]);
+    assert_eq!(code, 0, "replay: {out}{err}");
+    let history: Value = serde_json::from_str(&out).unwrap();
+    let types: Vec<&str> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    let reopened = types.iter().position(|t| *t == "CaseReopened").unwrap();
+    assert_eq!(types[reopened + 1], "SentenceImposed", "{types:?}");
+    assert!(types[..reopened].contains(&"CaseClosed"), "{types:?}");
+    assert_eq!(case(&data, crn)["closed_on"], Value::Null);
+    assert_eq!(caseload(&data), 1, "open again: on a caseload");
+}

@@ -297,3 +297,99 @@ async fn tier_6_1_out_of_range_predictors_are_refused_and_no_predictors_means_no
     assert!(refused.to_string().contains("dc_srp_score"), "{refused}");
     assert_eq!(engine.case_events("V100002").await.unwrap().len(), before);
 }
+
+/// A case whose community order ended and which was closed on 1 March 2023.
+async fn closed_case(engine: &Engine, crn: &str) {
+    ok(
+        engine,
+        as_case_administrator(
+            crn,
+            "2022-03-01",
+            open_case_for(crn, "2022-03-01", "1985-04-02", "male"),
+        ),
+    )
+    .await;
+    ok(
+        engine,
+        as_court_officer(crn, "2022-03-01", community_order("2022-03-01")),
+    )
+    .await;
+    ok(
+        engine,
+        as_probation_officer(crn, "2022-03-03", assess("2022-03-03", "initial", "medium")),
+    )
+    .await;
+    for body in [
+        json!({"type": "terminate_sentence", "on": "2023-03-01", "sentence_id": 1, "reason": "expired"}),
+        json!({"type": "close_case", "on": "2023-03-01", "reason": "all sentences ended"}),
+    ] {
+        ok(engine, as_court_officer(crn, "2023-03-01", body)).await;
+    }
+}
+
+/// Seed 003 l.2600 (one record per person): a person who returns is sentenced on the same
+/// record. `open_case` again is refused (naming `reopen_case`) and writes nothing; a new
+/// sentence on the closed case appends `CaseReopened` (by the court officer who recorded the
+/// sentence, reason `reopened_for_new_sentence`) and the sentence in one append, with a tier
+/// derived again; after a second closure `reopen_case` reopens it explicitly. One stream holds
+/// the whole history.
+#[tokio::test]
+async fn reopen_seed_003_l2600_a_returning_person_keeps_one_record() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    closed_case(&engine, "R100001").await;
+    let before = engine.case_events("R100001").await.unwrap().len();
+
+    let again = engine
+        .execute_json(&as_case_administrator(
+            "R100001",
+            "2024-05-07",
+            open_case_for("R100001", "2024-05-07", "1985-04-02", "male"),
+        ))
+        .await
+        .expect_err("a case is not opened twice");
+    assert!(again.to_string().contains("reopen_case"), "{again}");
+    assert_eq!(engine.case_events("R100001").await.unwrap().len(), before);
+
+    let receipt = ok(
+        &engine,
+        as_court_officer("R100001", "2024-05-07", community_order("2024-05-07")),
+    )
+    .await;
+    assert_eq!(
+        &receipt.event_types[..2],
+        ["CaseReopened", "SentenceImposed"],
+        "{receipt:?}"
+    );
+    let events = engine.case_events("R100001").await.unwrap();
+    let reopened = events
+        .iter()
+        .find(|e| e.event_type == "CaseReopened")
+        .unwrap();
+    assert_eq!(reopened.actor.role, "court_officer");
+    let case = state(&engine, "R100001").await;
+    assert_eq!(case.closed_on, None);
+    assert_eq!(case.sentences.len(), 2);
+    assert_eq!(case.reopenings[0].reason_code, "reopened_for_new_sentence");
+    assert_eq!(case.tier.as_ref().unwrap().calculated_on, date(2024, 5, 7));
+
+    for body in [
+        json!({"type": "terminate_sentence", "on": "2025-05-06", "sentence_id": 2, "reason": "expired"}),
+        json!({"type": "close_case", "on": "2025-05-06", "reason": "all sentences ended"}),
+    ] {
+        ok(&engine, as_court_officer("R100001", "2025-05-06", body)).await;
+    }
+    ok(
+        &engine,
+        as_case_administrator(
+            "R100001",
+            "2025-06-02",
+            json!({"type": "reopen_case", "on": "2025-06-02", "reason": "transferred in from another area"}),
+        ),
+    )
+    .await;
+    let case = state(&engine, "R100001").await;
+    assert_eq!(case.closed_on, None);
+    assert_eq!(case.reopenings.len(), 2);
+    assert_eq!(case.reopenings[1].reason_code, "reopened_on_request");
+    assert_eq!(case.reopenings[1].closed_on, date(2025, 5, 6));
+}

@@ -111,6 +111,7 @@ pub const COMMAND_TYPES: &[(&str, &str, bool)] = &[
     ("transfer_case", "TransferCase", false),
     ("terminate_sentence", "TerminateSentence", false),
     ("close_case", "CloseCase", false),
+    ("reopen_case", "ReopenCase", false),
     ("correct_event", "CorrectEvent", false),
 ];
 

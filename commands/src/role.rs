@@ -254,6 +254,8 @@ pub fn permission(command: &DomainCommand) -> (&'static str, Roles) {
         C::TransferCase { .. } => ("transfer_case", SENIOR_ONLY),
         C::TerminateSentence { .. } => ("terminate_sentence", COURT_OUTCOMES),
         C::CloseCase { .. } => ("close_case", COURT_OUTCOMES),
+        // Reopening is a case record, like opening (seed 003 l.2600).
+        C::ReopenCase { .. } => ("reopen_case", CASE_RECORDS),
         // A correction names a wrong record: management oversight (seed 003 l.3466).
         C::CorrectEvent { .. } => ("correct_event", SENIOR_ONLY),
     }

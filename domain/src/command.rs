@@ -314,6 +314,11 @@ pub enum DomainCommand {
         on: Date,
         reason: Text,
     },
+    /// Reopen a closed case for a person who returns (seed 003 l.2600).
+    ReopenCase {
+        on: Date,
+        reason: Text,
+    },
     CorrectEvent {
         on: Date,
         corrected_event_id: EventRef,
@@ -375,6 +380,7 @@ impl DomainCommand {
             | TransferCase { on, .. }
             | TerminateSentence { on, .. }
             | CloseCase { on, .. }
+            | ReopenCase { on, .. }
             | CorrectEvent { on, .. } => *on,
         }
     }

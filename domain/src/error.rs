@@ -65,7 +65,7 @@ pub enum DomainError {
         "no case is open on this stream; open the case (CaseOpened) before recording anything else"
     )]
     CaseNotOpen,
-    #[error("case {crn} is closed; nothing more can be recorded on it except a correction")]
+    #[error("case {crn} is closed; reopen it (reopen_case) or impose a new sentence first; until then only a correction can be recorded on it")]
     CaseClosed { crn: String },
     #[error("the command names CRN {given} but this case is CRN {case}")]
     WrongCase { case: String, given: String },

@@ -254,6 +254,14 @@ pub struct CorrectionRecord {
     pub reason: Text,
 }
 
+/// A closure that a reopening ended (seed 003 l.2600).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReopeningRecord {
+    pub closed_on: Date,
+    pub reopened_on: Date,
+    pub reason_code: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreSentenceReportState {
     pub requested_on: Date,
@@ -300,6 +308,9 @@ pub struct CaseState {
     pub employment: Vec<StatusRecord<EmploymentStatus>>,
     pub transfers: Vec<TransferRecord>,
     pub corrections: Vec<CorrectionRecord>,
+    /// Closures that were ended by reopening the case, oldest first.
+    #[serde(default)]
+    pub reopenings: Vec<ReopeningRecord>,
     /// Events folded so far (the stream version this state is at).
     pub version: u64,
 }
@@ -801,6 +812,14 @@ pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
         }
         Event::CaseClosed(e) => {
             state.closed_on = Some(e.closed_on);
+        }
+        Event::CaseReopened(e) => {
+            state.closed_on = None;
+            state.reopenings.push(ReopeningRecord {
+                closed_on: e.closed_on,
+                reopened_on: e.reopened_on,
+                reason_code: e.decision.reason_code.as_str().to_owned(),
+            });
         }
         Event::EventCorrected(e) => {
             state.corrections.push(CorrectionRecord {

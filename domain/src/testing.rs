@@ -613,6 +613,14 @@ pub fn full_lifecycle() -> Vec<DomainCommand> {
             on: d(2021, 11, 2),
             reason: text("all sentences ended"),
         },
+        C::ReopenCase {
+            on: d(2021, 11, 3),
+            reason: text("closed before the licence review was held"),
+        },
+        C::CloseCase {
+            on: d(2021, 11, 3),
+            reason: text("licence review held, all sentences ended"),
+        },
     ];
     commands.push(C::CorrectEvent {
         on: d(2021, 11, 3),

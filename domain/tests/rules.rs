@@ -953,3 +953,98 @@ fn refusals_say_why_in_words_a_practitioner_can_act_on() {
         .then_error(|e| matches!(e, DomainError::DateInFuture { .. }));
     assert!(e.to_string().contains("2016-02-01"));
 }
+
+/// A unified-era case whose community order ended and which was closed on 1 March 2023.
+fn closed_case() -> CaseState {
+    run_from(
+        unified_case(RoshLevel::Medium),
+        [
+            DomainCommand::TerminateSentence {
+                on: date(2023, 3, 1),
+                sentence_id: SentenceId(1),
+                reason: TerminationReason::Expired,
+            },
+            DomainCommand::CloseCase {
+                on: date(2023, 3, 1),
+                reason: text("order ended"),
+            },
+        ],
+    )
+    .0
+}
+
+/// Seed 003 l.2600 (one record per person): a new sentence on a closed case reopens it on the
+/// same record, `CaseReopened` (reason `reopened_for_new_sentence`) just before the
+/// `SentenceImposed`; the sentence numbering continues and the closure is kept in the history.
+#[test]
+fn reopen_seed_003_l2600_a_new_sentence_reopens_a_closed_case() {
+    let state = closed_case();
+    let events = given_state(state)
+        .on(date(2024, 5, 7))
+        .when(community_order(
+            date(2024, 5, 7),
+            vec![RequirementKind::RehabilitationActivity { days: 15 }],
+        ))
+        .then_types(&["CaseReopened", "SentenceImposed"]);
+    let Event::CaseReopened(reopened) = &events[0] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(reopened.closed_on, date(2023, 3, 1));
+    assert_eq!(reopened.reopened_on, date(2024, 5, 7));
+    assert_eq!(
+        reopened.decision.reason_code.as_str(),
+        reason::REOPENED_FOR_NEW_SENTENCE
+    );
+    let Event::SentenceImposed(imposed) = &events[1] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(imposed.sentence_id, SentenceId(2));
+    let after = events.iter().fold(closed_case(), caseledger_domain::evolve);
+    assert_eq!(after.closed_on, None);
+    assert_eq!(after.reopenings.len(), 1);
+    assert_eq!(after.sentences.len(), 2);
+}
+
+/// Seed 003 l.2600: `reopen_case` reopens a closed case (`reopened_on_request`); it is refused
+/// on an open case and before the closure date; `open_case` on a closed case is refused with a
+/// message that names `reopen_case`; anything else on a closed case is still refused.
+#[test]
+fn reopen_seed_003_l2600_reopen_case_is_explicit_dated_and_only_for_a_closed_case() {
+    let reopen = |on| DomainCommand::ReopenCase {
+        on,
+        reason: text("returned to the area under a new order"),
+    };
+    let events = given_state(closed_case())
+        .on(date(2024, 5, 7))
+        .when(reopen(date(2024, 5, 7)))
+        .then_types(&["CaseReopened"]);
+    let Event::CaseReopened(reopened) = &events[0] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(
+        reopened.decision.reason_code.as_str(),
+        reason::REOPENED_ON_REQUEST
+    );
+    given_state(unified_case(RoshLevel::Medium))
+        .on(date(2024, 5, 7))
+        .when(reopen(date(2024, 5, 7)))
+        .then_error(|e| e.to_string().contains("the case is open"));
+    given_state(closed_case())
+        .on(date(2024, 5, 7))
+        .when(reopen(date(2023, 2, 1)))
+        .then_error(|e| matches!(e, DomainError::DateTooEarly { .. }));
+    let refused = given_state(closed_case())
+        .on(date(2024, 5, 7))
+        .when(open_case(79, date(2024, 5, 7)))
+        .then_error(|_| true);
+    assert!(refused.to_string().contains("reopen_case"), "{refused}");
+    given_state(closed_case())
+        .on(date(2024, 5, 7))
+        .when(assess(
+            date(2024, 5, 7),
+            RoshLevel::Low,
+            AssessmentKind::Review,
+            Organisation::Nps,
+        ))
+        .then_error(|e| matches!(e, DomainError::CaseClosed { .. }));
+}

@@ -25,6 +25,7 @@ pub fn decision_of(event: &Event) -> Option<&Decision> {
         E::BreachConcluded(e) => &e.decision,
         E::BreachRaised(e) => &e.decision,
         E::CaseAllocatedToProvider(e) => &e.decision,
+        E::CaseReopened(e) => &e.decision,
         E::CaseTransferredToNps(e) => &e.decision,
         E::CaseTransferredToUnifiedService(e) => &e.decision,
         E::HandoverDatesCalculated(e) => &e.decision,
@@ -195,6 +196,7 @@ fn state_changes(before: &CaseState, after: &CaseState) -> Vec<Change> {
         reallocation_advised,
         recalls,
         registrations,
+        reopenings,
         risk,
         sentences,
         team,
@@ -256,6 +258,7 @@ fn state_changes(before: &CaseState, after: &CaseState) -> Vec<Change> {
         reallocation_advised,
     );
     map(&mut set, "recalls", &before.recalls, recalls);
+    list(&mut set, "reopenings", &before.reopenings, reopenings);
     map(
         &mut set,
         "registrations",

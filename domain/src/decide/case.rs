@@ -27,6 +27,17 @@ pub(super) fn open_case(
     ruleset: &Ruleset,
     today: Date,
 ) -> Result<Vec<Event>, DomainError> {
+    if let (Some(existing), Some(closed_on)) = (&state.crn, state.closed_on) {
+        // One record per person (seed 003 l.2600): a returning person's case is reopened,
+        // not opened again under the same or a new CRN.
+        return Err(DomainError::NotAllowedInState {
+            crn: existing.as_str().to_owned(),
+            action: "open the case",
+            why: format!(
+                "it was closed on {closed_on}; reopen it with reopen_case, or impose the new sentence on it, so the person's history stays one record (seed 003 l.2600)"
+            ),
+        });
+    }
     if let Some(existing) = &state.crn {
         return Err(DomainError::CaseAlreadyOpen {
             crn: existing.as_str().to_owned(),
@@ -127,15 +138,24 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             length_months,
             dates,
             requirements,
-        } => impose_sentence(
-            ctx,
-            *on,
-            *sentence_type,
-            court,
-            *length_months,
-            dates,
-            requirements,
-        ),
+        } => {
+            let mut events = reopen_if_closed(
+                ctx,
+                *on,
+                "a new sentence was imposed",
+                reason::REOPENED_FOR_NEW_SENTENCE,
+            )?;
+            events.extend(impose_sentence(
+                ctx,
+                *on,
+                *sentence_type,
+                court,
+                *length_months,
+                dates,
+                requirements,
+            )?);
+            Ok(events)
+        }
         C::RecalculateSentenceDates {
             on,
             sentence_id,
@@ -313,6 +333,15 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             }
             .into()])
         }
+        C::ReopenCase { on, reason } => {
+            if state.closed_on.is_none() {
+                return Err(ctx.refuse(
+                    "reopen the case",
+                    "the case is open; reopen_case is for a closed case",
+                ));
+            }
+            reopen_if_closed(ctx, *on, reason.as_str(), reason::REOPENED_ON_REQUEST)
+        }
         C::CorrectEvent {
             on,
             corrected_event_id,
@@ -339,6 +368,28 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
         }
         _ => Err(ctx.refuse("route the command", "it is not a case-level command")),
     }
+}
+
+/// A closed case reopened on `on` (seed 003 l.2600: a returning person keeps one record, so
+/// one stream): `CaseReopened` with `code` as its reason code, or nothing when the case is
+/// open. The reopening may not be dated before the closure.
+fn reopen_if_closed(
+    ctx: &Ctx<'_>,
+    on: Date,
+    reason: &str,
+    code: &'static str,
+) -> Result<Vec<Event>, DomainError> {
+    let Some(closed_on) = ctx.state.closed_on else {
+        return Ok(Vec::new());
+    };
+    not_before("the reopening date", on, "the closure date", closed_on)?;
+    Ok(vec![CaseReopened {
+        reopened_on: on,
+        closed_on,
+        reason: crate::identity::Text::new(reason)?,
+        decision: ctx.decision(code),
+    }
+    .into()])
 }
 
 /// Sentencing (T3, seed 003 l.1602, l.1448). Requirements belong to community orders and

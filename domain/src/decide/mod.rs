@@ -69,6 +69,7 @@ pub fn decide(
         | C::TransferCase { .. }
         | C::TerminateSentence { .. }
         | C::CloseCase { .. }
+        | C::ReopenCase { .. }
         | C::CorrectEvent { .. } => case::decide(&ctx, command),
         C::AssessRisk { .. }
         | C::AddRegistration { .. }
@@ -133,8 +134,15 @@ impl<'a> Ctx<'a> {
             return Err(DomainError::CaseNotOpen);
         };
         let crn = crn.as_str().to_owned();
-        let is_correction = matches!(command, DomainCommand::CorrectEvent { .. });
-        if state.closed_on.is_some() && !is_correction {
+        // After closure only a correction, a new sentence or a reopening may be recorded: a
+        // person who returns keeps one record (seed 003 l.2600).
+        let may_follow_closure = matches!(
+            command,
+            DomainCommand::CorrectEvent { .. }
+                | DomainCommand::ImposeSentence { .. }
+                | DomainCommand::ReopenCase { .. }
+        );
+        if state.closed_on.is_some() && !may_follow_closure {
             return Err(DomainError::CaseClosed { crn });
         }
         if pdu.nation() != ruleset.nation {

@@ -33,6 +33,7 @@ pub fn triggers_tier(event: &Event) -> bool {
     matches!(
         event,
         Event::CaseOpened(_)
+            | Event::CaseReopened(_)
             | Event::SentenceImposed(_)
             | Event::SentenceDatesRecalculated(_)
             | Event::SentenceTerminated(_)

@@ -4,7 +4,7 @@
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use super::EventTypeName;
+use super::{Decision, EventTypeName};
 use crate::identity::{Crn, EventRef, Person, TeamCode, Text};
 use crate::reference::Pdu;
 use crate::sentence::{Requirement, SentenceDates, SentenceId, SentenceType, TerminationReason};
@@ -67,6 +67,18 @@ pub struct SentenceTerminated {
     pub sentence_id: SentenceId,
     pub terminated_on: Date,
     pub reason: TerminationReason,
+}
+
+/// A closed case is reopened for a person who returns (seed 003 l.2600: one record per person,
+/// so one stream): by a new sentence (`reopened_for_new_sentence`, appended just before its
+/// `SentenceImposed`) or on request (`reopened_on_request`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseReopened {
+    pub reopened_on: Date,
+    /// The closure this reopening ends.
+    pub closed_on: Date,
+    pub reason: Text,
+    pub decision: Decision,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

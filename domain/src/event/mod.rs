@@ -105,6 +105,8 @@ pub mod reason {
     pub const COURT_OUTCOME: &str = "court_outcome";
     pub const RECALL_OUTCOME: &str = "recall_outcome";
     pub const WALES_SENTENCE_MANAGEMENT_UNIFIED: &str = "wales_sentence_management_unified";
+    pub const REOPENED_FOR_NEW_SENTENCE: &str = "reopened_for_new_sentence";
+    pub const REOPENED_ON_REQUEST: &str = "reopened_on_request";
 
     /// Every code above, for the test that checks they are valid.
     pub const ALL: &[&str] = &[
@@ -137,6 +139,8 @@ pub mod reason {
         COURT_OUTCOME,
         RECALL_OUTCOME,
         WALES_SENTENCE_MANAGEMENT_UNIFIED,
+        REOPENED_FOR_NEW_SENTENCE,
+        REOPENED_ON_REQUEST,
     ];
 }
 
@@ -280,6 +284,8 @@ events! {
     PredictorScoresAssessed = 1,
     /// A tier V3 result is recorded (tier-rules.md §6–§8).
     TierV3Calculated = 1,
+    /// A closed case is reopened: a new sentence or an explicit request (seed 003 l.2600).
+    CaseReopened = 1,
 }
 
 impl fmt::Display for Event {

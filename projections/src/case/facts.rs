@@ -530,6 +530,8 @@ impl CaseFacts {
                 }
             }
             Event::CaseClosed(_) => self.closed = true,
+            // A returning person's case is open again on the same record (seed 003 l.2600).
+            Event::CaseReopened(_) => self.closed = false,
             Event::PreSentenceReportRequested(_)
             | Event::PreSentenceReportCompleted(_)
             | Event::TierReviewTriggered(_)
