@@ -110,3 +110,72 @@ fn replay_shows_the_refusals_and_sessions_as_json_and_text() {
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     assert_eq!(first["record"]["program"], "caseledger exec");
 }
+
+fn open_line_named(id: Uuid, crn: &str, name: &str) -> String {
+    open_line(id, crn).replace("Sam Example", name)
+}
+
+#[tokio::test]
+async fn the_same_command_id_with_other_content_is_refused_and_the_first_command_stands() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    let id = Uuid::new_v4();
+    let first = engine
+        .execute_json(&open_line(id, "X400011"))
+        .await
+        .unwrap();
+    let repeat = engine
+        .execute_json(&open_line(id, "X400011"))
+        .await
+        .unwrap();
+    assert!(repeat.deduplicated);
+    assert_eq!(repeat.first_position, first.first_position);
+    let before = engine.case_events("X400011").await.unwrap();
+    let refusal = match engine
+        .execute_json(&open_line_named(id, "X400011", "Alex Other"))
+        .await
+    {
+        Err(EngineError::Command(CommandError::Refused(r))) => r,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(refusal.kind, RefusalKind::IdempotencyConflict);
+    let original = caseledger::commands::parse_command(&open_line(id, "X400011")).unwrap();
+    let changed =
+        caseledger::commands::parse_command(&open_line_named(id, "X400011", "Alex Other")).unwrap();
+    for fingerprint in [original.fingerprint(), changed.fingerprint()] {
+        let hex: String = fingerprint.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(refusal.reason.contains(&hex), "{}", refusal.reason);
+    }
+    assert_eq!(engine.case_events("X400011").await.unwrap(), before);
+    let recorded = engine.refusals().await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].kind, RefusalKind::IdempotencyConflict);
+}
+
+#[test]
+fn the_cli_refuses_a_changed_command_under_an_applied_id_with_exit_5() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = Uuid::new_v4();
+    let (code, _, err) = caseledger(&data, &["exec"], &open_line(id, "X400021"));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = caseledger(&data, &["exec"], &open_line(id, "X400021"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"deduplicated\":true"), "{out}");
+    let changed = open_line_named(id, "X400021", "Alex Other");
+    let (code, _, err) = caseledger(&data, &["exec"], &changed);
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains("idempotency") || err.contains("fingerprint"),
+        "{err}"
+    );
+    // The same through import: reported, recorded once, the import goes on.
+    let file = dir.path().join("again.jsonl");
+    std::fs::write(&file, format!("{changed}\n")).unwrap();
+    let (code, _, err) = caseledger(&data, &["import", file.to_str().unwrap()], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("refused"), "{err}");
+    let (code, out, err) = caseledger(&data, &["replay", "audit-refusals", "--format", "json"], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("idempotency_conflict"), "{out}");
+}

@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use caseledger::cli_identity::Operator;
 use caseledger::cli_ops;
 use caseledger::store::{
-    AppendResult, ConsumerCheckpoint, ConsumerName, EventStore, ExpectedVersion, NewEvent,
-    RecordedEvent, SledStore, StoreError, StreamId, VerifyReport,
+    AppendResult, ConsumerCheckpoint, ConsumerName, EventStore, ExpectedVersion, IdempotencyKey,
+    IdempotencyRecord, NewEvent, RecordedEvent, SledStore, StoreError, StreamId, VerifyReport,
 };
 use caseledger::{Engine, EngineConfig};
 use fault_support::*;
@@ -67,6 +67,33 @@ impl EventStore for FailingStore {
                 Err(StoreError::Backend("injected: written, answer lost".into()))
             }
         }
+    }
+    async fn append_fingerprinted(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: IdempotencyKey,
+    ) -> Result<AppendResult, StoreError> {
+        match self.fault_now(stream) {
+            None => {
+                self.inner
+                    .append_fingerprinted(stream, expected, events, key)
+                    .await
+            }
+            Some(false) => Err(StoreError::Backend(
+                "injected: refused before writing".into(),
+            )),
+            Some(true) => {
+                self.inner
+                    .append_fingerprinted(stream, expected, events, key)
+                    .await?;
+                Err(StoreError::Backend("injected: written, answer lost".into()))
+            }
+        }
+    }
+    async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.inner.idempotency_record(key).await
     }
     async fn read_stream(
         &self,

@@ -751,6 +751,15 @@ impl CommandEnvelope {
         })
     }
 
+    /// The fingerprint kept with the command id in the store's idempotency index: SHA-256 of
+    /// the command's canonical public JSON ([`CommandEnvelope::to_json`], compact, keys in a
+    /// fixed order), so the same command id sent again with any other content — another body,
+    /// case, date or actor — is told apart from a true repeat.
+    pub fn fingerprint(&self) -> caseledger_store::Fingerprint {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(self.to_json().to_string().as_bytes()).into()
+    }
+
     /// The public type name of the command (`assess_risk`, …).
     pub fn command_type(&self) -> &'static str {
         crate::role::permission(&self.command).0
@@ -897,6 +906,20 @@ mod tests {
             parse_command_as(&actor, &senior).unwrap_err().0.field,
             "actor"
         );
+    }
+
+    #[test]
+    fn the_fingerprint_tells_a_repeat_from_another_command_under_the_same_id() {
+        let envelope = parse_command(ASSESS).unwrap();
+        // Whitespace and key order do not matter: the fingerprint is of the canonical JSON.
+        let spaced = ASSESS.replace(",\"crn\"", ", \"crn\"");
+        assert_eq!(
+            parse_command(&spaced).unwrap().fingerprint(),
+            envelope.fingerprint()
+        );
+        let low = parse_command(&ASSESS.replace("\"high\"", "\"low\"")).unwrap();
+        assert_eq!(low.command_id, envelope.command_id);
+        assert_ne!(low.fingerprint(), envelope.fingerprint());
     }
 
     #[test]

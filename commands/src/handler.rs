@@ -10,7 +10,8 @@ use std::sync::Arc;
 use caseledger_domain::{decide, evolve, CaseState, DomainCommand, Event, Ruleset};
 use caseledger_store::codec::{decode_payload, encode_payload};
 use caseledger_store::{
-    Actor, AppendResult, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError, StreamId,
+    Actor, AppendResult, EventStore, ExpectedVersion, IdempotencyKey, IdempotencyRecord, NewEvent,
+    RecordedEvent, StoreError, StreamId,
 };
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -224,10 +225,23 @@ impl Handler {
         }
         let stream = StreamId::new(envelope.crn.as_str())?;
         let today = envelope.effective_at.date;
+        let fingerprint = envelope.fingerprint();
+        let key = IdempotencyKey {
+            id: envelope.command_id,
+            fingerprint: Some(fingerprint),
+        };
         for _attempt in 0..CONFLICT_RETRIES_MAX {
             let case = load_case(self.store.as_ref(), &stream).await?;
             if let Some(receipt) = already_applied(envelope, &case.records) {
-                return Ok(receipt);
+                return match self.store.idempotency_record(envelope.command_id).await? {
+                    Some(IdempotencyRecord {
+                        fingerprint: Some(stored),
+                        ..
+                    }) if stored != fingerprint => Err(self
+                        .refuse_conflict(envelope, &hex::encode(stored), &hex::encode(fingerprint))
+                        .await),
+                    _ => Ok(receipt),
+                };
             }
             let planned = match plan(&case.state, &envelope.command, today) {
                 Ok(planned) => planned,
@@ -239,7 +253,7 @@ impl Handler {
             let expected = ExpectedVersion::Exact(case.records.len() as u64);
             match self
                 .store
-                .append(&stream, expected, new_events, Some(envelope.command_id))
+                .append_fingerprinted(&stream, expected, new_events, key)
                 .await
             {
                 Ok(result) => {
@@ -251,6 +265,9 @@ impl Handler {
                     ));
                 }
                 Err(StoreError::WrongExpectedVersion { .. }) => continue,
+                Err(StoreError::IdempotencyConflict { stored, given, .. }) => {
+                    return Err(self.refuse_conflict(envelope, &stored, &given).await);
+                }
                 Err(StoreError::IdempotencyKeyReused {
                     original_stream, ..
                 }) => {
@@ -339,6 +356,24 @@ impl Handler {
             reason: bounded_reason(reason),
         };
         self.record_refusal(record, envelope.effective_at.instant_us)
+            .await
+    }
+
+    /// Refuse a command whose id was first applied with other content: the first command
+    /// stands, this one is not applied, and both fingerprints are named.
+    async fn refuse_conflict(
+        &self,
+        envelope: &CommandEnvelope,
+        stored: &str,
+        given: &str,
+    ) -> CommandError {
+        let reason = format!(
+            "command id {} was first applied to case {} as a different command (fingerprint \
+             {stored}); this one (fingerprint {given}) was not applied: a command id names one \
+             command, so send a different command with a fresh id",
+            envelope.command_id, envelope.crn
+        );
+        self.refuse(envelope, RefusalKind::IdempotencyConflict, &reason)
             .await
     }
 

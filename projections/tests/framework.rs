@@ -521,6 +521,23 @@ impl caseledger_store::EventStore for SlowPages {
             .append(stream, expected, events, idempotency_key)
             .await
     }
+    async fn append_fingerprinted(
+        &self,
+        stream: &StreamId,
+        expected: caseledger_store::ExpectedVersion,
+        events: Vec<caseledger_store::NewEvent>,
+        key: caseledger_store::IdempotencyKey,
+    ) -> Result<caseledger_store::AppendResult, caseledger_store::StoreError> {
+        self.0
+            .append_fingerprinted(stream, expected, events, key)
+            .await
+    }
+    async fn idempotency_record(
+        &self,
+        key: uuid::Uuid,
+    ) -> Result<Option<caseledger_store::IdempotencyRecord>, caseledger_store::StoreError> {
+        self.0.idempotency_record(key).await
+    }
     async fn read_stream(
         &self,
         stream: &StreamId,

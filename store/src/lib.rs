@@ -221,6 +221,35 @@ impl fmt::Display for ExpectedVersion {
     }
 }
 
+/// SHA-256 of the canonical form of what an idempotency key was first used for (for a
+/// command: its canonical JSON). Kept with the key so a different request under the same key
+/// is refused instead of answered with the first one's result.
+pub type Fingerprint = [u8; 32];
+
+/// An idempotency key and, when the caller gives one, the fingerprint of its request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdempotencyKey {
+    pub id: Uuid,
+    pub fingerprint: Option<Fingerprint>,
+}
+
+impl From<Uuid> for IdempotencyKey {
+    fn from(id: Uuid) -> IdempotencyKey {
+        IdempotencyKey {
+            id,
+            fingerprint: None,
+        }
+    }
+}
+
+/// What the idempotency index holds for a key: where it was used, and the fingerprint of the
+/// request (`None`: given without one, or stored before fingerprints were kept — unknown).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub stream_id: String,
+    pub fingerprint: Option<Fingerprint>,
+}
+
 /// The answer to a successful append.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppendResult {
@@ -289,6 +318,14 @@ pub enum StoreError {
         key: Uuid,
         original_stream: String,
         stream: String,
+    },
+    #[error("idempotency key {key} was first used on stream {stream} for a different request (fingerprint {stored}), now for fingerprint {given}; use a fresh key for a different request")]
+    IdempotencyConflict {
+        key: Uuid,
+        stream: String,
+        /// Hex of the stored and the given fingerprints.
+        stored: String,
+        given: String,
     },
     #[error("append payloads total {bytes} bytes; at most {max} allowed in one append; split it")]
     AppendTooLarge { bytes: usize, max: usize },
@@ -359,6 +396,21 @@ pub trait EventStore: Send + Sync + 'static {
         events: Vec<NewEvent>,
         idempotency_key: Option<Uuid>,
     ) -> Result<AppendResult, StoreError>;
+
+    /// [`EventStore::append`] with an idempotency key that carries the request's fingerprint.
+    /// The key's first use stores the fingerprint; a repeat with the same fingerprint (or a
+    /// stored entry without one) is answered as a repeat; a repeat with another fingerprint is
+    /// [`StoreError::IdempotencyConflict`] and writes nothing.
+    async fn append_fingerprinted(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: IdempotencyKey,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// What the idempotency index holds for `key`, if it was used.
+    async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     /// Events of `stream` with version ≥ `from_version`, in version order.
     async fn read_stream(

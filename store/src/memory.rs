@@ -13,8 +13,8 @@ use crate::consumer::{check_acknowledgement, ConsumerCheckpoint, ConsumerName};
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
 use crate::validate::validate_append;
 use crate::{
-    hash, AppendResult, Clock, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
-    StreamId, VerifyReport, READ_ALL_PAGE_EVENTS_MAX,
+    hash, AppendResult, Clock, EventStore, ExpectedVersion, IdempotencyKey, IdempotencyRecord,
+    NewEvent, RecordedEvent, StoreError, StreamId, VerifyReport, READ_ALL_PAGE_EVENTS_MAX,
 };
 
 #[derive(Debug)]
@@ -60,23 +60,13 @@ impl MemoryStore {
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock can only come from a broken internal assertion; the
-        // state is only mutated after all checks pass, so it is still consistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-#[async_trait]
-impl EventStore for MemoryStore {
-    async fn append(
+    /// One append, decided by the shared planner under the state lock.
+    fn append_now(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<Uuid>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
         validate_append(stream, expected, &events)?;
         let mut state = self.state();
@@ -100,6 +90,44 @@ impl EventStore for MemoryStore {
         drop(state);
         self.head.send_replace(head);
         Ok(result)
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock can only come from a broken internal assertion; the
+        // state is only mutated after all checks pass, so it is still consistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<Uuid>,
+    ) -> Result<AppendResult, StoreError> {
+        self.append_now(stream, expected, events, idempotency_key.map(Into::into))
+    }
+
+    async fn append_fingerprinted(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: IdempotencyKey,
+    ) -> Result<AppendResult, StoreError> {
+        self.append_now(stream, expected, events, Some(key))
+    }
+
+    async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.state().keys.get(&key).map(|e| IdempotencyRecord {
+            stream_id: e.stream_id.clone(),
+            fingerprint: e.fingerprint,
+        }))
     }
 
     async fn read_stream(

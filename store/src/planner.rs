@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    hash, AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StoreError, StreamId,
-    POSITION_MAX,
+    hash, AppendResult, ExpectedVersion, IdempotencyKey, NewEvent, RecordedEvent, StoreError,
+    StreamId, POSITION_MAX,
 };
 
 /// The end of the committed log.
@@ -46,6 +46,8 @@ impl Tip {
 pub(crate) struct IdempotencyEntry {
     pub stream_id: String,
     pub result: AppendResult,
+    /// The fingerprint of the request that first used the key, when it gave one.
+    pub fingerprint: Option<crate::Fingerprint>,
 }
 
 /// Committed state the planner needs to read.
@@ -94,9 +96,13 @@ impl Batch {
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<Uuid>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
-        if let Some(key) = idempotency_key {
+        if let Some(IdempotencyKey {
+            id: key,
+            fingerprint,
+        }) = idempotency_key
+        {
             let earlier = match self.keys.get(&key) {
                 Some(entry) => Some(entry.clone()),
                 None => lookup.idempotency(&key)?,
@@ -108,6 +114,18 @@ impl Batch {
                         original_stream: entry.stream_id,
                         stream: stream.to_string(),
                     });
+                }
+                // An entry without a fingerprint (given without one, or stored before they
+                // were kept) cannot be told apart: it is answered as a repeat, as before.
+                if let (Some(stored), Some(given)) = (entry.fingerprint, fingerprint) {
+                    if stored != given {
+                        return Err(StoreError::IdempotencyConflict {
+                            key,
+                            stream: entry.stream_id,
+                            stored: hex::encode(stored),
+                            given: hex::encode(given),
+                        });
+                    }
                 }
                 return Ok(AppendResult {
                     deduplicated: true,
@@ -194,10 +212,11 @@ impl Batch {
         self.heads.insert(stream.to_string(), result.stream_version);
         if let Some(key) = idempotency_key {
             self.keys.insert(
-                key,
+                key.id,
                 IdempotencyEntry {
                     stream_id: stream.to_string(),
                     result,
+                    fingerprint: key.fingerprint,
                 },
             );
         }
@@ -300,10 +319,22 @@ mod tests {
         let key = Some(Uuid::from_u128(9));
         let mut batch = Batch::begin(Tip::empty(), 5);
         let first = batch
-            .decide(&mut Empty, &s, ExpectedVersion::Any, events(1), key)
+            .decide(
+                &mut Empty,
+                &s,
+                ExpectedVersion::Any,
+                events(1),
+                key.map(IdempotencyKey::from),
+            )
             .unwrap();
         let again = batch
-            .decide(&mut Empty, &s, ExpectedVersion::NoStream, events(1), key)
+            .decide(
+                &mut Empty,
+                &s,
+                ExpectedVersion::NoStream,
+                events(1),
+                key.map(IdempotencyKey::from),
+            )
             .unwrap();
         assert!(again.deduplicated);
         assert_eq!(
@@ -316,7 +347,13 @@ mod tests {
         assert_eq!(batch.records().len(), 1);
         let other = StreamId::new("X2").unwrap();
         assert!(matches!(
-            batch.decide(&mut Empty, &other, ExpectedVersion::Any, events(1), key),
+            batch.decide(
+                &mut Empty,
+                &other,
+                ExpectedVersion::Any,
+                events(1),
+                key.map(IdempotencyKey::from)
+            ),
             Err(StoreError::IdempotencyKeyReused { .. })
         ));
     }

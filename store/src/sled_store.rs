@@ -84,9 +84,9 @@ use crate::sled_layout::{
 };
 use crate::validate::validate_append;
 use crate::{
-    codec, hash, AppendResult, Clock, Durability, EventStore, ExpectedVersion, NewEvent,
-    RecordedEvent, StoreError, StreamId, SystemClock, VerifyReport, APPEND_QUEUE_DEPTH_MAX,
-    BATCH_APPENDS_MAX, BATCH_EVENTS_MAX, READ_ALL_PAGE_EVENTS_MAX,
+    codec, hash, AppendResult, Clock, Durability, EventStore, ExpectedVersion, IdempotencyKey,
+    IdempotencyRecord, NewEvent, RecordedEvent, StoreError, StreamId, SystemClock, VerifyReport,
+    APPEND_QUEUE_DEPTH_MAX, BATCH_APPENDS_MAX, BATCH_EVENTS_MAX, READ_ALL_PAGE_EVENTS_MAX,
 };
 
 /// Name of the lock file caseledger holds (besides sled's own lock) while a store is open.
@@ -187,7 +187,7 @@ struct Append {
     stream: StreamId,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
-    idempotency_key: Option<Uuid>,
+    idempotency_key: Option<IdempotencyKey>,
 }
 
 enum Request {
@@ -195,12 +195,25 @@ enum Request {
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
-/// The stored value of the idempotency index (versioned through the codec like records).
+/// The stored value of the idempotency index (versioned through the codec like records):
+/// format 2 keeps the request's fingerprint; format 1 entries, written before fingerprints
+/// were kept, still decode (fingerprint unknown).
 #[derive(Serialize, Deserialize)]
 struct StoredIdempotency {
     format: u8,
     entry: IdempotencyEntry,
 }
+
+/// Format 1 of the idempotency index value.
+#[derive(Serialize, Deserialize)]
+struct StoredIdempotencyV1 {
+    format: u8,
+    stream_id: String,
+    result: AppendResult,
+}
+
+/// The format byte of an idempotency index value that keeps the fingerprint.
+const IDEMPOTENCY_FORMAT_V2: u8 = 2;
 
 /// What the store and its writer thread share.
 struct Shared {
@@ -324,22 +337,30 @@ fn decode_at(key_position: u64, bytes: &[u8]) -> Result<RecordedEvent, StoreErro
 
 fn encode_idempotency(entry: &IdempotencyEntry) -> Result<Vec<u8>, StoreError> {
     codec::encode_payload(&StoredIdempotency {
-        format: codec::RECORD_FORMAT_V1,
+        format: IDEMPOTENCY_FORMAT_V2,
         entry: entry.clone(),
     })
 }
 
 fn decode_idempotency(bytes: &[u8]) -> Result<IdempotencyEntry, StoreError> {
-    let stored: StoredIdempotency = codec::decode_payload(bytes)
-        .map_err(|e| StoreError::Codec(format!("idempotency index entry: {e}")))?;
-    if stored.format != codec::RECORD_FORMAT_V1 {
-        return Err(StoreError::Codec(format!(
-            "idempotency index entry has format {}; this build reads {}",
-            stored.format,
-            codec::RECORD_FORMAT_V1
-        )));
+    let codec_error = |e: StoreError| StoreError::Codec(format!("idempotency index entry: {e}"));
+    match bytes.first().copied() {
+        Some(codec::RECORD_FORMAT_V1) => {
+            let stored: StoredIdempotencyV1 = codec::decode_payload(bytes).map_err(codec_error)?;
+            Ok(IdempotencyEntry {
+                stream_id: stored.stream_id,
+                result: stored.result,
+                fingerprint: None,
+            })
+        }
+        Some(IDEMPOTENCY_FORMAT_V2) => {
+            let stored: StoredIdempotency = codec::decode_payload(bytes).map_err(codec_error)?;
+            Ok(stored.entry)
+        }
+        other => Err(StoreError::Codec(format!(
+            "idempotency index entry has format {other:?}; this build reads 1 and 2"
+        ))),
     }
-    Ok(stored.entry)
 }
 
 /// Mode of a store directory this build creates: the log holds names and dates of birth.
@@ -1141,14 +1162,14 @@ impl Drop for SledStore {
     }
 }
 
-#[async_trait]
-impl EventStore for SledStore {
-    async fn append(
+impl SledStore {
+    /// One append: committed inline when uncontended, else through the writer thread.
+    async fn append_keyed(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<Uuid>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
         validate_append(stream, expected, &events)?;
         let append = Append {
@@ -1165,6 +1186,47 @@ impl EventStore for SledStore {
         let (reply, answer) = oneshot::channel();
         self.send(Request::Append(append, reply))?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[async_trait]
+impl EventStore for SledStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<Uuid>,
+    ) -> Result<AppendResult, StoreError> {
+        self.append_keyed(stream, expected, events, idempotency_key.map(Into::into))
+            .await
+    }
+
+    async fn append_fingerprinted(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: IdempotencyKey,
+    ) -> Result<AppendResult, StoreError> {
+        self.append_keyed(stream, expected, events, Some(key)).await
+    }
+
+    async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let stored = self
+            .log
+            .get(idempotency_key(&key))
+            .map_err(|e| backend("reading idempotency index", e))?;
+        Ok(match stored {
+            None => None,
+            Some(bytes) => {
+                let entry = decode_idempotency(&bytes)?;
+                Some(IdempotencyRecord {
+                    stream_id: entry.stream_id,
+                    fingerprint: entry.fingerprint,
+                })
+            }
+        })
     }
 
     async fn read_stream(
@@ -1573,6 +1635,35 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idempotency_entry_of_format_1_decodes_with_an_unknown_fingerprint() {
+        let result = AppendResult {
+            first_position: 3,
+            last_position: 4,
+            stream_version: 2,
+            recorded_at_us: 7,
+            deduplicated: false,
+        };
+        let v1 = codec::encode_payload(&StoredIdempotencyV1 {
+            format: codec::RECORD_FORMAT_V1,
+            stream_id: "X000001".into(),
+            result,
+        })
+        .unwrap();
+        let entry = decode_idempotency(&v1).unwrap();
+        assert_eq!(entry.stream_id, "X000001");
+        assert_eq!(entry.result, result);
+        assert_eq!(entry.fingerprint, None);
+        let v2 = encode_idempotency(&IdempotencyEntry {
+            fingerprint: Some([9; 32]),
+            ..entry
+        })
+        .unwrap();
+        assert_eq!(v2[0], IDEMPOTENCY_FORMAT_V2);
+        assert_eq!(decode_idempotency(&v2).unwrap().fingerprint, Some([9; 32]));
+        assert!(decode_idempotency(&[7, 0, 0]).is_err());
+    }
     use crate::sled_layout::KEY_PREFIX_BLOCK;
 
     #[test]

@@ -113,6 +113,10 @@ fn arguments(name: &str) -> String {
             format!("'\\x{}'::bytea", "00".repeat(32)),
             "1".into(),
             "'plans_test_head'".into(),
+            array(
+                streams().map(|_| format!("\"\\\\x{}\"", "11".repeat(32))),
+                "bytea",
+            ),
         ]
         .join(", "),
         "read_all" => "50000, 1000".into(),

@@ -107,6 +107,17 @@ CREATE TRIGGER consumers_forward_only BEFORE UPDATE ON {schema}.consumers
     FOR EACH ROW EXECUTE FUNCTION {schema}.refuse_checkpoint_backwards();
 "#,
     },
+    Migration {
+        version: 4,
+        name: "idempotency keys keep the fingerprint of their request",
+        sql: r#"
+-- SHA-256 of the request that first used the key (for a command: its canonical JSON). NULL
+-- for keys given without one and for every key stored before this migration: unknown, so a
+-- repeat of such a key is answered as a repeat, as before.
+ALTER TABLE {schema}.idempotency
+    ADD COLUMN fingerprint bytea CHECK (fingerprint IS NULL OR octet_length(fingerprint) = 32);
+"#,
+    },
 ];
 
 /// The schema version this engine writes.

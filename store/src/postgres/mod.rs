@@ -41,9 +41,9 @@ use crate::consumer::{check_acknowledgement, ConsumerCheckpoint, ConsumerName, C
 use crate::hash::ChainVerifier;
 use crate::validate::validate_append;
 use crate::{
-    codec, AppendResult, Clock, Durability, EventStore, ExpectedVersion, NewEvent, RecordedEvent,
-    StoreError, StreamId, VerifyReport, APPEND_QUEUE_DEPTH_MAX, POSITION_MAX,
-    READ_ALL_PAGE_EVENTS_MAX,
+    codec, AppendResult, Clock, Durability, EventStore, ExpectedVersion, IdempotencyKey,
+    IdempotencyRecord, NewEvent, RecordedEvent, StoreError, StreamId, VerifyReport,
+    APPEND_QUEUE_DEPTH_MAX, POSITION_MAX, READ_ALL_PAGE_EVENTS_MAX,
 };
 
 /// Records read per round trip while verifying.
@@ -170,14 +170,14 @@ impl Drop for PostgresStore {
     }
 }
 
-#[async_trait]
-impl EventStore for PostgresStore {
-    async fn append(
+impl PostgresStore {
+    /// Queue one append for the group-commit writer and wait for its answer.
+    async fn append_keyed(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<Uuid>,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
         // Refuse bad input before it takes a queue slot (the writer checks again; cheap).
         validate_append(stream, expected, &events)?;
@@ -196,6 +196,56 @@ impl EventStore for PostgresStore {
             mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
         })?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+#[async_trait]
+impl EventStore for PostgresStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        idempotency_key: Option<Uuid>,
+    ) -> Result<AppendResult, StoreError> {
+        self.append_keyed(stream, expected, events, idempotency_key.map(Into::into))
+            .await
+    }
+
+    async fn append_fingerprinted(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: IdempotencyKey,
+    ) -> Result<AppendResult, StoreError> {
+        self.append_keyed(stream, expected, events, Some(key)).await
+    }
+
+    async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let conn = self.reader.get().await?;
+        let sql = statements::sql(statements::IDEMPOTENCY_RECORD_SQL, &self.config.schema);
+        let row = conn
+            .client
+            .query_opt(&sql, &[&key])
+            .await
+            .map_err(backend("read an idempotency key"))?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let fingerprint = match row.get::<_, Option<&[u8]>>(1) {
+            None => None,
+            Some(bytes) => Some(<crate::Fingerprint>::try_from(bytes).map_err(|_| {
+                StoreError::Codec(format!(
+                    "idempotency key {key}: fingerprint is {} bytes, not 32",
+                    bytes.len()
+                ))
+            })?),
+        };
+        Ok(Some(IdempotencyRecord {
+            stream_id: row.get(0),
+            fingerprint,
+        }))
     }
 
     async fn read_stream(

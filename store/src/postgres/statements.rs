@@ -27,6 +27,10 @@ pub const HEAD_SQL: &str = "SELECT position FROM {schema}.head WHERE singleton";
 /// The record at position `$1`.
 pub const RECORD_AT_SQL: &str = "SELECT position, record FROM {schema}.events WHERE position = $1";
 
+/// The idempotency entry of key `$1` (primary key): its stream and its fingerprint.
+pub const IDEMPOTENCY_RECORD_SQL: &str =
+    "SELECT stream_id, fingerprint FROM {schema}.idempotency WHERE key = $1";
+
 /// Every statement the readers prepare, by name.
 pub const READER_STATEMENTS: &[(&str, &str)] = &[
     ("read_all", READ_ALL_SQL),

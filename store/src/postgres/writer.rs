@@ -43,8 +43,8 @@ use super::migrations::{backend, describe_error};
 use crate::codec;
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
 use crate::{
-    AppendResult, Clock, Durability, ExpectedVersion, NewEvent, StoreError, StreamId,
-    BATCH_APPENDS_MAX, BATCH_EVENTS_MAX,
+    AppendResult, Clock, Durability, ExpectedVersion, IdempotencyKey, NewEvent, StoreError,
+    StreamId, BATCH_APPENDS_MAX, BATCH_EVENTS_MAX,
 };
 
 /// What the writer has done, for [`super::PostgresStore::stats`].
@@ -72,7 +72,7 @@ pub(crate) struct AppendRequest {
     pub stream: StreamId,
     pub expected: ExpectedVersion,
     pub events: Vec<NewEvent>,
-    pub key: Option<Uuid>,
+    pub key: Option<IdempotencyKey>,
     pub reply: oneshot::Sender<Result<AppendResult, StoreError>>,
 }
 
@@ -99,7 +99,7 @@ pub const STREAM_VERSIONS_SQL: &str = "SELECT k.stream_id, v.stream_version \
 
 /// Stored idempotency entries for the keys in `$1`, through the primary key.
 pub const STORED_KEYS_SQL: &str = "SELECT i.key, i.stream_id, i.first_position, \
-     i.last_position, i.stream_version, i.recorded_at_us \
+     i.last_position, i.stream_version, i.recorded_at_us, i.fingerprint \
      FROM unnest($1::uuid[]) AS k(key) \
      CROSS JOIN LATERAL (SELECT * FROM {schema}.idempotency i0 \
          WHERE i0.key = k.key LIMIT 1) i";
@@ -121,9 +121,9 @@ pub const WRITE_BATCH_SQL: &str = "WITH inserted_events AS ( \
          $5::text[], $6::bigint[], $7::bytea[], $8::bytea[]) RETURNING 1), \
      inserted_keys AS ( \
          INSERT INTO {schema}.idempotency (key, stream_id, first_position, \
-         last_position, stream_version, recorded_at_us) \
+         last_position, stream_version, recorded_at_us, fingerprint) \
          SELECT * FROM UNNEST($9::uuid[], $10::text[], $11::bigint[], \
-         $12::bigint[], $13::bigint[], $14::bigint[]) RETURNING 1), \
+         $12::bigint[], $13::bigint[], $14::bigint[], $19::bytea[]) RETURNING 1), \
      moved AS ( \
          UPDATE {schema}.head SET \
          position = CASE WHEN (SELECT count(*) FROM inserted_events) \
@@ -318,7 +318,12 @@ pub(crate) async fn run(
     }
 }
 
-type Append = (StreamId, ExpectedVersion, Vec<NewEvent>, Option<Uuid>);
+type Append = (
+    StreamId,
+    ExpectedVersion,
+    Vec<NewEvent>,
+    Option<IdempotencyKey>,
+);
 type Outcome = Result<AppendResult, StoreError>;
 
 /// One transaction for `appends`, in two round trips (see the module comment); one outcome
@@ -428,7 +433,7 @@ async fn decide_and_write(
     let mut stream_ids: Vec<&str> = appends.iter().map(|a| a.0.as_str()).collect();
     stream_ids.sort_unstable();
     stream_ids.dedup();
-    let keys: Vec<Uuid> = appends.iter().filter_map(|a| a.3).collect();
+    let keys: Vec<Uuid> = appends.iter().filter_map(|a| a.3.map(|k| k.id)).collect();
     let event_ids: Vec<Uuid> = appends
         .iter()
         .flat_map(|a| a.2.iter().map(|e| e.event_id))
@@ -481,9 +486,23 @@ async fn decide_and_write(
                 deduplicated: false,
             };
             let stream_id = row.get(1);
-            known
-                .keys
-                .insert(row.get(0), IdempotencyEntry { stream_id, result });
+            let fingerprint = match row.get::<_, Option<&[u8]>>(6) {
+                None => None,
+                Some(bytes) => Some(<crate::Fingerprint>::try_from(bytes).map_err(|_| {
+                    StoreError::Corrupt {
+                        position: result.first_position,
+                        reason: format!("idempotency fingerprint is {} bytes, not 32", bytes.len()),
+                    }
+                })?),
+            };
+            known.keys.insert(
+                row.get(0),
+                IdempotencyEntry {
+                    stream_id,
+                    result,
+                    fingerprint,
+                },
+            );
         }
         let mut stored_ids = BTreeMap::new();
         for row in &id_rows {
@@ -500,7 +519,7 @@ async fn decide_and_write(
         // A repeated key is answered by the planner before anything else (its events are
         // stored already, under the first call); otherwise no event id may be stored twice.
         let repeated =
-            key.is_some_and(|k| known.keys.contains_key(&k) || batch.keys().contains_key(&k));
+            key.is_some_and(|k| known.keys.contains_key(&k.id) || batch.keys().contains_key(&k.id));
         if !repeated {
             if let Some(refusal) = reused_event_id(&events, &stored_ids) {
                 outcomes.push(Err(refusal));
@@ -583,7 +602,9 @@ async fn write_and_commit(
     let mut key_last = Vec::new();
     let mut key_versions = Vec::new();
     let mut key_recorded = Vec::new();
+    let mut key_fingerprints: Vec<Option<&[u8]>> = Vec::new();
     for (key, entry) in batch.keys() {
+        key_fingerprints.push(entry.fingerprint.as_ref().map(|f| &f[..]));
         key_ids.push(*key);
         key_streams.push(entry.stream_id.as_str());
         key_first.push(to_i64(entry.result.first_position).map_err(not_sent)?);
@@ -595,7 +616,7 @@ async fn write_and_commit(
     let head_position = to_i64(tip.head).map_err(not_sent)?;
     let head_hash = &tip.last_hash[..];
     let channel = config.channel();
-    let params: [&(dyn ToSql + Sync); 18] = [
+    let params: [&(dyn ToSql + Sync); 19] = [
         &positions,
         &streams,
         &versions,
@@ -614,6 +635,7 @@ async fn write_and_commit(
         &head_hash,
         &tip.last_recorded_at_us,
         &channel,
+        &key_fingerprints,
     ];
     let (written, committed) = futures_util::join!(
         client.execute(&statements.write_batch, &params),
