@@ -144,6 +144,29 @@ impl Engine {
         Ok(explain_decision(&records, event_id, today)?)
     }
 
+    /// Explain every decision event of case `crn` (facts are skipped), in log order, at most
+    /// `max` of them: the inspector's timeline shows each decision's explanation inline.
+    pub async fn explain_case_decisions(
+        &self,
+        crn: &str,
+        today: Date,
+        max: usize,
+    ) -> Result<Vec<Explanation>, AuditError> {
+        let records = self.case_records(crn).await?;
+        let mut out = Vec::new();
+        for record in &records {
+            if out.len() >= max {
+                break;
+            }
+            match explain_decision(&records, record.event_id, today) {
+                Ok(explanation) => out.push(explanation),
+                Err(ReplayError::NotADecision { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
+    }
+
     /// Recompute the hash chain and the Merkle root over the whole log; with `extends`, also
     /// check the log still extends that published `ROOT@POSITION`. A broken chain is reported
     /// in the outcome (`first_bad`), not as an error.

@@ -31,8 +31,13 @@ pub mod cli_replay;
 #[cfg(feature = "cli")]
 pub mod cli_report;
 pub mod domain_event;
+#[cfg(feature = "serve")]
+pub mod cli_serve;
 pub mod engine;
 pub mod engine_audit;
+pub mod engine_read_models;
+#[cfg(feature = "serve")]
+pub mod serve;
 #[cfg(feature = "cli")]
 pub mod policy_cli;
 #[cfg(feature = "relay")]

@@ -167,6 +167,12 @@ enum Command {
     },
     #[command(flatten)]
     Replay(caseledger::cli_replay::ReplayCommand),
+    /// Serve the authenticated HTTP API (docs/operations.md "HTTP server").
+    #[cfg(feature = "serve")]
+    Serve(caseledger::cli_serve::ServeArgs),
+    /// Print a development token signed with an HS256 secret file.
+    #[cfg(feature = "serve")]
+    Token(caseledger::cli_serve::TokenArgs),
 }
 
 /// The read models `report` prints.
@@ -277,6 +283,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             clap_complete::generate(shell, &mut command, "caseledger", &mut io::stdout());
             Ok(())
         }
+        #[cfg(feature = "serve")]
+        Command::Serve(serve) => runtime()?.block_on(caseledger::cli_serve::serve(&args, &serve)),
+        #[cfg(feature = "serve")]
+        Command::Token(token) => caseledger::cli_serve::token(&token, &mut io::stdout()),
         Command::Init => runtime()?.block_on(cli_ops::init(&args, &mut io::stdout())),
         Command::Import { file, ack_log } => runtime()?.block_on(async {
             let mut engine = cli_ops::open(&args).await?;

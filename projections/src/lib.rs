@@ -26,8 +26,9 @@ pub mod synthetic;
 pub use error::ProjectionError;
 pub use memory::{fold_store, MemoryFold, MemoryReadModels};
 pub use persisted::{
-    catch_up, consumer_name, rebuild, rebuild_stream, rebuild_with, run_live, ReadModelDb,
-    RebuildOptions, RebuildReport, EVENTS_PER_PASS_MAX_DEFAULT, READ_MODEL_CACHE_BYTES_DEFAULT,
+    catch_up, consumer_name, rebuild, rebuild_stream, rebuild_with, run_live, PersistedView,
+    ReadModelDb, RebuildOptions, RebuildReport, EVENTS_PER_PASS_MAX_DEFAULT,
+    READ_MODEL_CACHE_BYTES_DEFAULT,
     READ_MODEL_CACHE_BYTES_MIN, STREAMS_PER_PASS_MAX_DEFAULT,
 };
 pub use projection::{Projection, Rows};
@@ -88,21 +89,40 @@ pub async fn report_read_model(
     as_of: AsOf,
     today: jiff::civil::Date,
 ) -> Result<report::Table, ProjectionError> {
-    if !report::REPORTS.contains(&name) {
-        return Err(ProjectionError::InvalidArgument(format!(
-            "no report {name:?}; choose one of {}",
-            report::REPORTS.join(", ")
-        )));
-    }
-    match as_of {
+    check_report_name(name)?;
+    let db = match as_of {
         AsOf::Now => {
             let db = ReadModelDb::open(readmodels_path)?;
             catch_up(store, &db, &case::CaseProjection, &mut NoProgress).await?;
-            let view = db.view(&case::CaseProjection)?.ok_or_else(|| {
+            Some(db)
+        }
+        _ => None,
+    };
+    report_from(store, db.as_ref(), name, as_of, today).await
+}
+
+/// The table of report `name` on `today` without catching up first: for [`AsOf::Now`] the
+/// rows of the generation in service in `db` as they stand (a process that keeps them
+/// current with [`run_live`] serves them this way; the lag is the log's head minus
+/// [`PersistedView::checkpoint`]); otherwise folded in memory from `store` as of the given
+/// instant. `db` is needed only for [`AsOf::Now`].
+pub async fn report_from(
+    store: &dyn caseledger_store::EventStore,
+    db: Option<&ReadModelDb>,
+    name: &str,
+    as_of: AsOf,
+    today: jiff::civil::Date,
+) -> Result<report::Table, ProjectionError> {
+    check_report_name(name)?;
+    match as_of {
+        AsOf::Now => {
+            let never_built = || {
                 ProjectionError::InvalidArgument(
                     "read models were never built; run `caseledger rebuild`".into(),
                 )
-            })?;
+            };
+            let db = db.ok_or_else(never_built)?;
+            let view = db.view(&case::CaseProjection)?.ok_or_else(never_built)?;
             report::run(name, &view, today)
         }
         _ => {
@@ -110,4 +130,14 @@ pub async fn report_read_model(
             report::run(name, &models, today)
         }
     }
+}
+
+fn check_report_name(name: &str) -> Result<(), ProjectionError> {
+    if report::REPORTS.contains(&name) {
+        return Ok(());
+    }
+    Err(ProjectionError::InvalidArgument(format!(
+        "no report {name:?}; choose one of {}",
+        report::REPORTS.join(", ")
+    )))
 }
