@@ -63,10 +63,16 @@ pub struct TokenArgs {
 pub fn token(args: &TokenArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let role = Role::parse(&args.role)
         .filter(|r| *r != Role::System)
-        .ok_or_else(|| Failure::Usage(format!("--role: {:?} is not a role a token can carry (see docs/commands.md; not system)", args.role)))?;
+        .ok_or_else(|| {
+            Failure::Usage(format!(
+                "--role: {:?} is not a role a token can carry (see docs/commands.md; not system)",
+                args.role
+            ))
+        })?;
     caseledger_commands::envelope::parse_organisation(&args.organisation)
         .map_err(|e| Failure::Usage(format!("--organisation: {}", e.message)))?;
-    let secret = read_hs256_secret(&args.secret_file).map_err(|e| Failure::Usage(format!("--secret-file: {e}")))?;
+    let secret = read_hs256_secret(&args.secret_file)
+        .map_err(|e| Failure::Usage(format!("--secret-file: {e}")))?;
     let exp = jiff::Timestamp::now().as_second().max(0) as u64 + args.ttl_minutes * 60;
     let claims = DevClaims {
         sub: args.sub.clone(),
@@ -85,7 +91,11 @@ fn init_logging(format: &str) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     let _ = if format == "json" {
-        builder.json().with_current_span(true).with_span_list(true).try_init()
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init()
     } else {
         builder.try_init()
     };
@@ -97,10 +107,16 @@ pub async fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
     init_logging(&args.log_format);
     let auth = match (&args.keys.jwt_hs256_secret_file, &args.keys.jwks_file) {
         (Some(secret), None) => Authenticator::hs256(
-            &read_hs256_secret(secret).map_err(|e| Failure::Usage(format!("--jwt-hs256-secret-file: {e}")))?,
+            &read_hs256_secret(secret)
+                .map_err(|e| Failure::Usage(format!("--jwt-hs256-secret-file: {e}")))?,
         ),
-        (None, Some(jwks)) => Authenticator::jwks_file(jwks).map_err(|e| Failure::Usage(format!("--jwks-file: {e}")))?,
-        _ => return Err(Failure::Usage("give one of --jwt-hs256-secret-file or --jwks-file".into())),
+        (None, Some(jwks)) => Authenticator::jwks_file(jwks)
+            .map_err(|e| Failure::Usage(format!("--jwks-file: {e}")))?,
+        _ => {
+            return Err(Failure::Usage(
+                "give one of --jwt-hs256-secret-file or --jwks-file".into(),
+            ))
+        }
     };
     let store_kind = match store.engine_config()?.store {
         StoreConfig::Memory => "memory",
@@ -110,13 +126,17 @@ pub async fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
     let engine = cli_ops::open(store).await?;
     let readmodels_dir = store.readmodels_dir()?;
     let readmodels = ReadModelDb::open(&readmodels_dir).map_err(|e| match e {
-        caseledger_projections::ProjectionError::DatabaseInUse { .. } => Failure::InUse(e.to_string()),
+        caseledger_projections::ProjectionError::DatabaseInUse { .. } => {
+            Failure::InUse(e.to_string())
+        }
         other => Failure::Failed(other.to_string()),
     })?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| Failure::Usage(format!("--listen {}: {e}", args.listen)))?;
-    let local = listener.local_addr().map_err(|e| Failure::Failed(e.to_string()))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Failure::Failed(e.to_string()))?;
     let state = Arc::new(AppState {
         engine: Arc::new(engine),
         auth,

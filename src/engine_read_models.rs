@@ -49,7 +49,10 @@ impl Engine {
 
     /// How many records of the log the read models in service have not folded yet (`None`
     /// when they were never built).
-    pub async fn read_model_lag(&self, readmodels: &ReadModelDb) -> Result<Option<u64>, ProjectionError> {
+    pub async fn read_model_lag(
+        &self,
+        readmodels: &ReadModelDb,
+    ) -> Result<Option<u64>, ProjectionError> {
         let Some(view) = readmodels.view(&CaseProjection)? else {
             return Ok(None);
         };

@@ -36,12 +36,12 @@ pub mod cli_serve;
 pub mod engine;
 pub mod engine_audit;
 pub mod engine_read_models;
-#[cfg(feature = "serve")]
-pub mod serve;
 #[cfg(feature = "cli")]
 pub mod policy_cli;
 #[cfg(feature = "relay")]
 pub mod relay;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 pub use caseledger_commands::VerifiedActor;
 pub use engine::{Engine, EngineConfig, EngineError, StoreConfig, TickReport};

@@ -50,7 +50,10 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// Unknown paths: 404 as a problem report.
 pub async fn not_found(uri: Uri) -> ApiError {
     let path: String = uri.path().chars().take(128).collect();
-    ApiError::not_found("path", format!("no endpoint at {path:?}; see /openapi.json"))
+    ApiError::not_found(
+        "path",
+        format!("no endpoint at {path:?}; see /openapi.json"),
+    )
 }
 
 /// What a role may read (docs/operations.md "Who may read what").
@@ -81,7 +84,10 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> AppResult<Self> {
-        let header = parts.headers.get(header::AUTHORIZATION).map(|h| h.as_bytes());
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|h| h.as_bytes());
         match state.auth.authenticate(header) {
             Ok(p) => Ok(Authenticated(p)),
             Err(e) => {
@@ -90,7 +96,11 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
                 } else {
                     StatusCode::UNAUTHORIZED
                 };
-                let kind = if status == StatusCode::FORBIDDEN { "forbidden" } else { "unauthenticated" };
+                let kind = if status == StatusCode::FORBIDDEN {
+                    "forbidden"
+                } else {
+                    "unauthenticated"
+                };
                 Err(ApiError::new(status, kind, Some(e.field()), e.to_string()))
             }
         }
@@ -132,10 +142,19 @@ pub struct Health {
               (status = 503, description = "The log does not answer", body = Health)))]
 pub async fn health(State(state): State<Arc<AppState>>) -> Response {
     match state.engine.head().await {
-        Ok(_) => Json(Health { status: "UP".into() }).into_response(),
+        Ok(_) => Json(Health {
+            status: "UP".into(),
+        })
+        .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health: the log does not answer");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "DOWN".into() })).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "DOWN".into(),
+                }),
+            )
+                .into_response()
         }
     }
 }
@@ -157,7 +176,11 @@ pub struct Info {
     responses((status = 200, description = "About this service", body = Info),
               (status = 500, description = "The log or read models failed", body = super::problem::Problem, content_type = "application/problem+json")))]
 pub async fn info(State(state): State<Arc<AppState>>) -> AppResult<Json<Info>> {
-    let head = state.engine.head().await.map_err(internal("reading the head"))?;
+    let head = state
+        .engine
+        .head()
+        .await
+        .map_err(internal("reading the head"))?;
     let lag = read_model_lag(&state).await?;
     Ok(Json(Info {
         name: "caseledger".into(),
@@ -191,7 +214,11 @@ fn internal<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> ApiEr
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"),
               (status = 500, description = "The log or read models failed", body = super::problem::Problem, content_type = "application/problem+json")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> AppResult<Response> {
-    let head = state.engine.head().await.map_err(internal("reading the head"))?;
+    let head = state
+        .engine
+        .head()
+        .await
+        .map_err(internal("reading the head"))?;
     let lag = read_model_lag(&state).await?;
     let text = state.metrics.render(head, lag);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
@@ -280,7 +307,10 @@ pub async fn post_command(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too-large",
                 Some("body"),
-                format!("a command is at most {} bytes", super::REQUEST_BODY_BYTES_MAX),
+                format!(
+                    "a command is at most {} bytes",
+                    super::REQUEST_BODY_BYTES_MAX
+                ),
             )
         } else {
             ApiError::bad_request("body", e.body_text())
@@ -332,7 +362,10 @@ fn command_envelope(
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("body", format!("not valid JSON ({e})")))?;
     let serde_json::Value::Object(mut object) = value else {
-        return Err(ApiError::bad_request("body", "a command must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "body",
+            "a command must be a JSON object",
+        ));
     };
     if object.contains_key("actor") {
         return Err(ApiError::unprocessable(
@@ -356,9 +389,25 @@ fn command_error(e: CommandError) -> ApiError {
                 RefusalKind::Unauthorised => StatusCode::FORBIDDEN,
                 RefusalKind::Rule | RefusalKind::BadInput => StatusCode::UNPROCESSABLE_ENTITY,
             };
-            let kind = if status == StatusCode::FORBIDDEN { "forbidden" } else { "refused" };
-            let field = if status == StatusCode::FORBIDDEN { "role" } else { "command" };
-            ApiError::new(status, kind, Some(field), format!("{} (refusal recorded at position {})", r.reason, r.audit_position))
+            let kind = if status == StatusCode::FORBIDDEN {
+                "forbidden"
+            } else {
+                "refused"
+            };
+            let field = if status == StatusCode::FORBIDDEN {
+                "role"
+            } else {
+                "command"
+            };
+            ApiError::new(
+                status,
+                kind,
+                Some(field),
+                format!(
+                    "{} (refusal recorded at position {})",
+                    r.reason, r.audit_position
+                ),
+            )
         }
         CommandError::Conflict { .. } => {
             ApiError::new(StatusCode::CONFLICT, "conflict", Some("crn"), e.to_string())
@@ -378,7 +427,10 @@ fn command_error(e: CommandError) -> ApiError {
 
 fn bad_crn(crn: &str) -> ApiError {
     let shown: String = crn.chars().take(32).collect();
-    ApiError::bad_request("crn", format!("{shown:?} is not a CRN: one capital letter then six digits, e.g. X123456"))
+    ApiError::bad_request(
+        "crn",
+        format!("{shown:?} is not a CRN: one capital letter then six digits, e.g. X123456"),
+    )
 }
 
 fn engine_error(e: EngineError) -> ApiError {
@@ -427,8 +479,11 @@ pub async fn get_case(
     actor.may(Reading::Cases)?;
     let Path(crn) = crn.map_err(|e| path_error(e, "crn"))?;
     let case = state.engine.case(&crn).await.map_err(engine_error)?;
-    let case = case.ok_or_else(|| ApiError::not_found("crn", format!("no case {crn}; check the CRN")))?;
-    serde_json::to_value(case).map(Json).map_err(internal("showing the case"))
+    let case =
+        case.ok_or_else(|| ApiError::not_found("crn", format!("no case {crn}; check the CRN")))?;
+    serde_json::to_value(case)
+        .map(Json)
+        .map_err(internal("showing the case"))
 }
 
 /// As-of bounds of a history or timeline.
@@ -446,7 +501,9 @@ impl HistoryQuery {
         let bound = |what: &str, text: &Option<String>| -> AppResult<Option<i64>> {
             text.as_deref()
                 .filter(|t| !t.is_empty())
-                .map(|t| parse_bound(what, t).map_err(|e| ApiError::bad_request(what, e.to_string())))
+                .map(|t| {
+                    parse_bound(what, t).map_err(|e| ApiError::bad_request(what, e.to_string()))
+                })
                 .transpose()
         };
         Ok(AsOf {
@@ -477,8 +534,14 @@ pub async fn get_history(
     actor.may(Reading::Cases)?;
     let Path(crn) = crn.map_err(|e| path_error(e, "crn"))?;
     let Query(query) = query.map_err(query_error)?;
-    let history = state.engine.history(&crn, query.as_of()?).await.map_err(audit_error)?;
-    serde_json::to_value(history).map(Json).map_err(internal("showing the history"))
+    let history = state
+        .engine
+        .history(&crn, query.as_of()?)
+        .await
+        .map_err(audit_error)?;
+    serde_json::to_value(history)
+        .map(Json)
+        .map_err(internal("showing the history"))
 }
 
 /// The day rules such as "overdue" are judged on.
@@ -492,10 +555,18 @@ pub struct TodayQuery {
 pub fn today(text: Option<&str>) -> AppResult<jiff::civil::Date> {
     match text.filter(|t| !t.is_empty()) {
         Some(t) => t.parse().map_err(|_| {
-            ApiError::bad_request("today", format!("{:?} is not a date YYYY-MM-DD", t.chars().take(32).collect::<String>()))
+            ApiError::bad_request(
+                "today",
+                format!(
+                    "{:?} is not a date YYYY-MM-DD",
+                    t.chars().take(32).collect::<String>()
+                ),
+            )
         }),
         // The shell may read the clock; the engine never does.
-        None => Ok(jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date()),
+        None => Ok(jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()),
     }
 }
 
@@ -521,11 +592,21 @@ pub async fn get_explain(
     actor.may(Reading::Cases)?;
     let Path(event_id) = event_id.map_err(|e| path_error(e, "event_id"))?;
     let Query(query) = query.map_err(query_error)?;
-    let event_id = uuid::Uuid::parse_str(&event_id)
-        .map_err(|_| ApiError::bad_request("event_id", "must be a UUID such as 0b7f3c8e-2f1a-4c55-9d5e-1d2c3b4a5f60"))?;
+    let event_id = uuid::Uuid::parse_str(&event_id).map_err(|_| {
+        ApiError::bad_request(
+            "event_id",
+            "must be a UUID such as 0b7f3c8e-2f1a-4c55-9d5e-1d2c3b4a5f60",
+        )
+    })?;
     let today = today(query.today.as_deref())?;
-    let explanation = state.engine.explain(event_id, today).await.map_err(audit_error)?;
-    serde_json::to_value(explanation).map(Json).map_err(internal("showing the explanation"))
+    let explanation = state
+        .engine
+        .explain(event_id, today)
+        .await
+        .map_err(audit_error)?;
+    serde_json::to_value(explanation)
+        .map(Json)
+        .map_err(internal("showing the explanation"))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -565,20 +646,38 @@ pub async fn get_report(
     let Path(name) = name.map_err(|e| path_error(e, "name"))?;
     let Query(query) = query.map_err(query_error)?;
     if !caseledger_projections::report::REPORTS.contains(&name.as_str()) {
-        return Err(ApiError::not_found("name", format!(
-            "no report {:?}; choose one of {}",
-            name.chars().take(32).collect::<String>(),
-            caseledger_projections::report::REPORTS.join(", ")
-        )));
+        return Err(ApiError::not_found(
+            "name",
+            format!(
+                "no report {:?}; choose one of {}",
+                name.chars().take(32).collect::<String>(),
+                caseledger_projections::report::REPORTS.join(", ")
+            ),
+        ));
     }
     let format = match query.format.as_deref().unwrap_or("json") {
         "json" => Format::Json,
         "csv" => Format::Csv,
-        other => return Err(ApiError::bad_request("format", format!("{:?} is not json or csv", other.chars().take(32).collect::<String>()))),
+        other => {
+            return Err(ApiError::bad_request(
+                "format",
+                format!(
+                    "{:?} is not json or csv",
+                    other.chars().take(32).collect::<String>()
+                ),
+            ))
+        }
     };
     let nonempty = |o: &Option<String>| o.clone().filter(|t| !t.is_empty());
-    let (recorded, effective) = (nonempty(&query.as_of_recorded), nonempty(&query.as_of_effective));
-    let field = if recorded.is_some() { "as_of_recorded" } else { "as_of_effective" };
+    let (recorded, effective) = (
+        nonempty(&query.as_of_recorded),
+        nonempty(&query.as_of_effective),
+    );
+    let field = if recorded.is_some() {
+        "as_of_recorded"
+    } else {
+        "as_of_effective"
+    };
     let as_of = crate::cli_report::parse_as_of(recorded.as_deref(), effective.as_deref())
         .map_err(|e| ApiError::bad_request(field, e.replace("--as-of-", "as_of_")))?;
     let today = today(query.today.as_deref())?;
@@ -587,11 +686,17 @@ pub async fn get_report(
         .report(state.readmodels.as_deref(), &name, as_of, today)
         .await
         .map_err(|e| match e {
-            ProjectionError::InvalidArgument(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", None, m),
+            ProjectionError::InvalidArgument(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not-ready", None, m)
+            }
             other => internal::<ProjectionError>("reading the report")(other),
         })?;
     Ok(match format {
-        Format::Csv => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], table.render(Format::Csv)).into_response(),
+        Format::Csv => (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            table.render(Format::Csv),
+        )
+            .into_response(),
         _ => Json(table.objects()).into_response(),
     })
 }

@@ -16,7 +16,9 @@ use std::path::Path;
 use caseledger_commands::envelope::{parse_organisation, ACTOR_ID_BYTES_MAX};
 use caseledger_commands::Role;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
 
 /// Longest bearer token read, in bytes: a JWT with a handful of claims is well under 2 KiB.
@@ -38,12 +40,24 @@ pub const AUTHORITIES_MAX: usize = 256;
 pub const AUTHORITIES: &[(&str, Role)] = &[
     ("ROLE_CASELEDGER_INSPECTOR", Role::Inspector),
     ("ROLE_CASELEDGER_REGULATOR", Role::Regulator),
-    ("ROLE_CASELEDGER_SENIOR_PROBATION_OFFICER", Role::SeniorProbationOfficer),
+    (
+        "ROLE_CASELEDGER_SENIOR_PROBATION_OFFICER",
+        Role::SeniorProbationOfficer,
+    ),
     ("ROLE_CASELEDGER_PROBATION_OFFICER", Role::ProbationOfficer),
-    ("ROLE_CASELEDGER_PROBATION_SERVICES_OFFICER", Role::ProbationServicesOfficer),
-    ("ROLE_CASELEDGER_CASE_ADMINISTRATOR", Role::CaseAdministrator),
+    (
+        "ROLE_CASELEDGER_PROBATION_SERVICES_OFFICER",
+        Role::ProbationServicesOfficer,
+    ),
+    (
+        "ROLE_CASELEDGER_CASE_ADMINISTRATOR",
+        Role::CaseAdministrator,
+    ),
     ("ROLE_CASELEDGER_COURT_OFFICER", Role::CourtOfficer),
-    ("ROLE_CASELEDGER_PRISON_OFFENDER_MANAGER", Role::PrisonOffenderManager),
+    (
+        "ROLE_CASELEDGER_PRISON_OFFENDER_MANAGER",
+        Role::PrisonOffenderManager,
+    ),
     ("ROLE_CASELEDGER_MAPPA_COORDINATOR", Role::MappaCoordinator),
 ];
 
@@ -230,7 +244,10 @@ impl Authenticator {
                     AuthError::Invalid(format!(
                         "no {:?} key{} in the JWKS verifies this token",
                         head.alg,
-                        head.kid.as_deref().map(|k| format!(" with kid {k:?}")).unwrap_or_default()
+                        head.kid
+                            .as_deref()
+                            .map(|k| format!(" with kid {k:?}"))
+                            .unwrap_or_default()
                     ))
                 })?;
                 (key, *alg)
@@ -266,7 +283,9 @@ fn principal(claims: Claims) -> Result<Principal, AuthError> {
         claim,
         reason: reason.into(),
     };
-    let id = claims.sub.ok_or_else(|| claim("sub", "required: the actor id"))?;
+    let id = claims
+        .sub
+        .ok_or_else(|| claim("sub", "required: the actor id"))?;
     if id.trim().is_empty() || id.len() > ACTOR_ID_BYTES_MAX || id.chars().any(char::is_control) {
         return Err(claim(
             "sub",
@@ -347,7 +366,12 @@ mod tests {
     }
 
     fn token(claims: serde_json::Value) -> String {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET)).unwrap()
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap()
     }
 
     fn auth(token: &str) -> Result<Principal, AuthError> {
@@ -357,7 +381,14 @@ mod tests {
     #[test]
     fn the_actor_comes_from_sub_role_and_organisation() {
         let p = auth(&token(serde_json::json!({"sub": "N07PO1", "role": "probation_officer", "organisation": "nps", "exp": now() + 60}))).unwrap();
-        assert_eq!(p, Principal { id: "N07PO1".into(), role: Role::ProbationOfficer, organisation: "nps".into() });
+        assert_eq!(
+            p,
+            Principal {
+                id: "N07PO1".into(),
+                role: Role::ProbationOfficer,
+                organisation: "nps".into()
+            }
+        );
     }
 
     #[test]
@@ -365,8 +396,11 @@ mod tests {
         let p = auth(&token(serde_json::json!({"sub": "i1", "organisation": "hmi_probation", "exp": now() + 60,
             "authorities": ["ROLE_SOMETHING_ELSE", "ROLE_CASELEDGER_PROBATION_OFFICER", "ROLE_CASELEDGER_INSPECTOR"]}))).unwrap();
         assert_eq!(p.role, Role::Inspector);
-        let e = auth(&token(serde_json::json!({"sub": "i1", "organisation": "nps", "exp": now() + 60,
-            "authorities": ["ROLE_SOMETHING_ELSE"]}))).unwrap_err();
+        let e = auth(&token(
+            serde_json::json!({"sub": "i1", "organisation": "nps", "exp": now() + 60,
+            "authorities": ["ROLE_SOMETHING_ELSE"]}),
+        ))
+        .unwrap_err();
         assert_eq!(e.field(), "role");
     }
 
@@ -374,12 +408,30 @@ mod tests {
     fn bad_tokens_are_refused_naming_what_is_wrong() {
         let exp = now() + 60;
         let cases = [
-            (serde_json::json!({"sub": "a", "role": "wizard", "organisation": "nps", "exp": exp}), "role"),
-            (serde_json::json!({"sub": "a", "role": "system", "organisation": "nps", "exp": exp}), "role"),
-            (serde_json::json!({"role": "inspector", "organisation": "nps", "exp": exp}), "sub"),
-            (serde_json::json!({"sub": "a", "role": "inspector", "exp": exp}), "organisation"),
-            (serde_json::json!({"sub": "a", "role": "inspector", "organisation": "nps"}), "exp"),
-            (serde_json::json!({"sub": "a", "role": "inspector", "organisation": "nps", "exp": now() - 3600}), "authorization"),
+            (
+                serde_json::json!({"sub": "a", "role": "wizard", "organisation": "nps", "exp": exp}),
+                "role",
+            ),
+            (
+                serde_json::json!({"sub": "a", "role": "system", "organisation": "nps", "exp": exp}),
+                "role",
+            ),
+            (
+                serde_json::json!({"role": "inspector", "organisation": "nps", "exp": exp}),
+                "sub",
+            ),
+            (
+                serde_json::json!({"sub": "a", "role": "inspector", "exp": exp}),
+                "organisation",
+            ),
+            (
+                serde_json::json!({"sub": "a", "role": "inspector", "organisation": "nps"}),
+                "exp",
+            ),
+            (
+                serde_json::json!({"sub": "a", "role": "inspector", "organisation": "nps", "exp": now() - 3600}),
+                "authorization",
+            ),
         ];
         for (claims, field) in cases {
             let e = auth(&token(claims.clone())).unwrap_err();
@@ -389,7 +441,10 @@ mod tests {
             &serde_json::json!({"sub": "a", "role": "inspector", "organisation": "nps", "exp": exp}),
             &EncodingKey::from_secret(b"another secret of thirty-two bytes!")).unwrap();
         assert!(matches!(auth(&other), Err(AuthError::Invalid(m)) if m.contains("signature")));
-        assert_eq!(Authenticator::hs256(SECRET).authenticate(None), Err(AuthError::Missing));
+        assert_eq!(
+            Authenticator::hs256(SECRET).authenticate(None),
+            Err(AuthError::Missing)
+        );
         assert!(auth("not.a.jwt").is_err());
     }
 }

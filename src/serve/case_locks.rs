@@ -55,7 +55,10 @@ impl Drop for CaseGuard<'_> {
         let mut map = self.owner.locks.lock().unwrap_or_else(|p| p.into_inner());
         drop(lock);
         // Only the map still holds it: nobody is running or waiting on this case.
-        if map.get(&self.crn).is_some_and(|l| Arc::strong_count(l) == 1) {
+        if map
+            .get(&self.crn)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
             map.remove(&self.crn);
         }
     }
@@ -71,7 +74,8 @@ mod tests {
         let a = locks.lock("X000001").await;
         let b = locks.lock("X000002").await;
         assert_eq!(locks.len(), 2);
-        let waiting = tokio::time::timeout(std::time::Duration::from_millis(20), locks.lock("X000001")).await;
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(20), locks.lock("X000001")).await;
         assert!(waiting.is_err(), "a second command on the same case waits");
         drop(a);
         drop(b);

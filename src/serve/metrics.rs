@@ -26,7 +26,10 @@ impl Histogram {
         if self.counts.is_empty() {
             self.counts = vec![0; bounds.len() + 1];
         }
-        let i = bounds.iter().position(|b| value <= *b).unwrap_or(bounds.len());
+        let i = bounds
+            .iter()
+            .position(|b| value <= *b)
+            .unwrap_or(bounds.len());
         self.counts[i] += 1;
         self.sum += value;
         self.count += 1;
@@ -78,16 +81,14 @@ impl Metrics {
     /// A command of `command_type` finished with `outcome` after `elapsed` (parse to receipt,
     /// the durable append included).
     pub fn command(&self, command_type: &'static str, outcome: Outcome, elapsed: Duration) {
-        self.with(|c| {
-            match outcome {
-                Outcome::Applied { events } => {
-                    *c.applied.entry(command_type).or_default() += 1;
-                    c.events.observe(&EVENTS_BUCKETS, f64::from(events));
-                    c.latency.observe(&LATENCY_BUCKETS_S, elapsed.as_secs_f64());
-                }
-                Outcome::Deduplicated => *c.deduplicated.entry(command_type).or_default() += 1,
-                Outcome::Refused { kind } => *c.refused.entry((command_type, kind)).or_default() += 1,
+        self.with(|c| match outcome {
+            Outcome::Applied { events } => {
+                *c.applied.entry(command_type).or_default() += 1;
+                c.events.observe(&EVENTS_BUCKETS, f64::from(events));
+                c.latency.observe(&LATENCY_BUCKETS_S, elapsed.as_secs_f64());
             }
+            Outcome::Deduplicated => *c.deduplicated.entry(command_type).or_default() += 1,
+            Outcome::Refused { kind } => *c.refused.entry((command_type, kind)).or_default() += 1,
         });
     }
 

@@ -69,7 +69,9 @@ pub fn router(state: Arc<AppState>) -> Router {
                 tracing::info_span!("request", method = %request.method(), route = %route)
             }),
         )
-        .layer(tower::limit::ConcurrencyLimitLayer::new(REQUESTS_IN_FLIGHT_MAX))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(
+            REQUESTS_IN_FLIGHT_MAX,
+        ))
         .with_state(state)
 }
 
@@ -84,7 +86,10 @@ pub async fn serve(
     let follower = state.readmodels.clone().map(|db| {
         let engine = state.engine.clone();
         tokio::spawn(async move {
-            if let Err(e) = engine.follow_read_models(&db, follower_stopped, |_| {}).await {
+            if let Err(e) = engine
+                .follow_read_models(&db, follower_stopped, |_| {})
+                .await
+            {
                 tracing::error!(error = %e, "the read-model follower stopped");
             }
             if let Err(e) = db.flush() {

@@ -36,7 +36,12 @@ pub struct ApiError {
 pub const DETAIL_CHARS_MAX: usize = 1_024;
 
 impl ApiError {
-    pub fn new(status: StatusCode, kind: &'static str, field: Option<&str>, detail: impl Into<String>) -> ApiError {
+    pub fn new(
+        status: StatusCode,
+        kind: &'static str,
+        field: Option<&str>,
+        detail: impl Into<String>,
+    ) -> ApiError {
         let detail: String = detail.into();
         ApiError {
             status,
@@ -49,7 +54,12 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad-request", Some(field), detail)
     }
     pub fn unprocessable(field: &str, detail: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-field", Some(field), detail)
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-field",
+            Some(field),
+            detail,
+        )
     }
     pub fn not_found(field: &str, detail: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not-found", Some(field), detail)
@@ -70,11 +80,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         Problem {
             kind: format!("urn:caseledger:problem:{}", self.kind),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_owned(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             field: self.field.clone(),

@@ -102,10 +102,13 @@ pub async fn get_timeline(
 }
 
 fn audit(e: crate::engine_audit::AuditError) -> ApiError {
-    use caseledger_replay::ReplayError;
     use crate::engine_audit::AuditError;
+    use caseledger_replay::ReplayError;
     match e {
-        AuditError::BadCrn(c) => ApiError::bad_request("crn", format!("{c:?} is not a CRN: one capital letter then six digits, e.g. X123456")),
+        AuditError::BadCrn(c) => ApiError::bad_request(
+            "crn",
+            format!("{c:?} is not a CRN: one capital letter then six digits, e.g. X123456"),
+        ),
         AuditError::Replay(ReplayError::NoSuchCase { stream_id }) => {
             ApiError::not_found("crn", format!("no case {stream_id}; check the CRN"))
         }
@@ -242,8 +245,16 @@ fn render(history: &CaseHistory, explanations: &[Explanation], query: &TimelineQ
 fn render_summary(html: &mut String, history: &CaseHistory) {
     let state = &history.state;
     let field = |p: &str| compact(&state.pointer(p).cloned());
-    let corrections = history.entries.iter().filter(|e| e.corrects.is_some()).count();
-    let decisions = history.entries.iter().filter(|e| e.reason_code.is_some()).count();
+    let corrections = history
+        .entries
+        .iter()
+        .filter(|e| e.corrects.is_some())
+        .count();
+    let decisions = history
+        .entries
+        .iter()
+        .filter(|e| e.reason_code.is_some())
+        .count();
     let rows = [
         ("Opened on", field("/opened_on")),
         ("Provider", field("/provider")),
@@ -251,11 +262,19 @@ fn render_summary(html: &mut String, history: &CaseHistory) {
         ("Events shown", history.entries.len().to_string()),
         ("Decisions", decisions.to_string()),
         ("Corrections", corrections.to_string()),
-        ("Recorded after the chosen time (not shown)", history.recorded_later.to_string()),
+        (
+            "Recorded after the chosen time (not shown)",
+            history.recorded_later.to_string(),
+        ),
     ];
     html.push_str("<dl class=\"govuk-summary-list\">");
     for (k, v) in rows {
-        let _ = write!(html, "<div class=\"govuk-summary-list__row\"><dt>{}</dt><dd>{}</dd></div>", escape(k), escape(&v));
+        let _ = write!(
+            html,
+            "<div class=\"govuk-summary-list__row\"><dt>{}</dt><dd>{}</dd></div>",
+            escape(k),
+            escape(&v)
+        );
     }
     html.push_str("</dl>");
 }
@@ -274,9 +293,15 @@ fn render_as_of_form(html: &mut String, query: &TimelineQuery) {
         value(&query.as_of_effective)
     );
     if let Some(token) = &query.access_token {
-        let _ = write!(html, "<input type=\"hidden\" name=\"access_token\" value=\"{}\">", escape(token));
+        let _ = write!(
+            html,
+            "<input type=\"hidden\" name=\"access_token\" value=\"{}\">",
+            escape(token)
+        );
     }
-    html.push_str("<div><button class=\"govuk-button\" type=\"submit\">Show</button></div></fieldset></form>");
+    html.push_str(
+        "<div><button class=\"govuk-button\" type=\"submit\">Show</button></div></fieldset></form>",
+    );
 }
 
 fn render_responsibility(html: &mut String, history: &CaseHistory) {
@@ -350,9 +375,25 @@ fn render_entry(html: &mut String, entry: &HistoryEntry, explanation: Option<&Ex
     let meta = [
         ("Effective", entry.effective_at.clone()),
         ("Recorded", entry.recorded_at.clone()),
-        ("Actor", format!("{} ({}, {})", entry.actor.id, entry.actor.role, entry.actor.organisation)),
-        ("Ruleset", if entry.ruleset_id.is_empty() { "—".into() } else { entry.ruleset_id.clone() }),
-        ("Reason code", entry.reason_code.clone().unwrap_or_else(|| "—".into())),
+        (
+            "Actor",
+            format!(
+                "{} ({}, {})",
+                entry.actor.id, entry.actor.role, entry.actor.organisation
+            ),
+        ),
+        (
+            "Ruleset",
+            if entry.ruleset_id.is_empty() {
+                "—".into()
+            } else {
+                entry.ruleset_id.clone()
+            },
+        ),
+        (
+            "Reason code",
+            entry.reason_code.clone().unwrap_or_else(|| "—".into()),
+        ),
     ];
     for (k, v) in meta {
         let _ = write!(html, "<dt>{k}</dt><dd>{}</dd>", escape(&v));
@@ -369,11 +410,17 @@ fn render_entry(html: &mut String, entry: &HistoryEntry, explanation: Option<&Ex
     }
     html.push_str("</div><div>");
     if let Some(link) = &entry.corrects {
-        let target = link.position.map(|p| format!("<a href=\"#event-{p}\">event {p}</a>")).unwrap_or_else(|| "an event not shown".into());
+        let target = link
+            .position
+            .map(|p| format!("<a href=\"#event-{p}\">event {p}</a>"))
+            .unwrap_or_else(|| "an event not shown".into());
         let _ = write!(html, "<aside class=\"corrects\" aria-label=\"What this corrects\"><h3>Corrects {target}</h3><p>{}</p></aside>", escape(&link.reason));
     }
     for link in &entry.corrected_by {
-        let by = link.position.map(|p| format!("<a href=\"#event-{p}\">event {p}</a>")).unwrap_or_else(|| "a later event".into());
+        let by = link
+            .position
+            .map(|p| format!("<a href=\"#event-{p}\">event {p}</a>"))
+            .unwrap_or_else(|| "a later event".into());
         let _ = write!(html, "<aside class=\"correction\" aria-label=\"Correction\"><h3>Corrected by {by}</h3><p>{}</p><p>The original stays in the log.</p></aside>", escape(&link.reason));
     }
     html.push_str("</div></div></li>");
@@ -386,7 +433,13 @@ fn render_changes(html: &mut String, entry: &HistoryEntry) {
     let _ = write!(html, "<details><summary>What changed ({} field{})</summary><table class=\"changes\"><thead><tr><th scope=\"col\">Field</th><th scope=\"col\">Before</th><th scope=\"col\">After</th></tr></thead><tbody>",
         entry.changes.len(), if entry.changes.len() == 1 { "" } else { "s" });
     for change in &entry.changes {
-        let _ = write!(html, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", escape(&change.path), escape(&compact(&change.before)), escape(&compact(&change.after)));
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&change.path),
+            escape(&compact(&change.before)),
+            escape(&compact(&change.after))
+        );
     }
     html.push_str("</tbody></table></details>");
 }
@@ -396,11 +449,28 @@ fn render_explanation(html: &mut String, e: &Explanation) {
         escape(e.decision_ruleset.as_deref().unwrap_or(&e.ruleset_id)),
         escape(e.reason_code.as_deref().unwrap_or("—")),
         escape(&e.actor.id), escape(&e.actor.role));
-    for (label, evaluation) in [("Re-evaluated under the rules of its time", &e.reevaluation), ("Under the rules in force on", &e.under_todays_rules)] {
+    for (label, evaluation) in [
+        ("Re-evaluated under the rules of its time", &e.reevaluation),
+        ("Under the rules in force on", &e.under_todays_rules),
+    ] {
         if let Some(ev) = evaluation {
-            let verdict = if ev.same_as_recorded { "same outcome as recorded" } else { "a different outcome" };
-            let label = if label.ends_with("on") { format!("{label} {}", e.today) } else { label.to_owned() };
-            let _ = write!(html, "<p>{} ({}): <strong>{}</strong>.</p>", escape(&label), escape(&ev.ruleset), verdict);
+            let verdict = if ev.same_as_recorded {
+                "same outcome as recorded"
+            } else {
+                "a different outcome"
+            };
+            let label = if label.ends_with("on") {
+                format!("{label} {}", e.today)
+            } else {
+                label.to_owned()
+            };
+            let _ = write!(
+                html,
+                "<p>{} ({}): <strong>{}</strong>.</p>",
+                escape(&label),
+                escape(&ev.ruleset),
+                verdict
+            );
         }
     }
     if let Some(why) = &e.not_reevaluated {
@@ -408,7 +478,11 @@ fn render_explanation(html: &mut String, e: &Explanation) {
     }
     if let Some(inputs) = &e.inputs {
         let pretty = serde_json::to_string_pretty(inputs).unwrap_or_default();
-        let _ = write!(html, "<details><summary>Inputs as they stood</summary><pre>{}</pre></details>", escape(&pretty));
+        let _ = write!(
+            html,
+            "<details><summary>Inputs as they stood</summary><pre>{}</pre></details>",
+            escape(&pretty)
+        );
     }
     html.push_str("</section>");
 }
@@ -419,7 +493,10 @@ mod tests {
 
     #[test]
     fn escape_neutralises_markup() {
-        assert_eq!(escape("<script>\"a\" & 'b'</script>"), "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;");
+        assert_eq!(
+            escape("<script>\"a\" & 'b'</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
     }
 
     #[test]

@@ -31,10 +31,13 @@ impl Server {
         let secret_file = data.with_extension("secret");
         std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
-        command
-            .arg("--data")
-            .arg(data)
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"]);
+        command.arg("--data").arg(data).args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ]);
         match keys {
             Keys::Hs256 => command.arg("--jwt-hs256-secret-file").arg(&secret_file),
             Keys::Jwks => command
@@ -53,7 +56,12 @@ impl Server {
         let base = line
             .trim()
             .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}; log: {}", data.with_extension("log").display()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "unexpected first line {line:?}; log: {}",
+                    data.with_extension("log").display()
+                )
+            })
             .to_owned();
         Server {
             child,
@@ -140,7 +148,14 @@ pub fn assess_risk(id: u128, crn: &str, kind: &str, rosh: &str, on: &str) -> Val
 /// Wait until the read models have folded the whole log (`/info` lag 0).
 pub async fn wait_for_read_models(client: &reqwest::Client, server: &Server) {
     for _ in 0..200 {
-        let info: Value = client.get(server.url("/info")).send().await.unwrap().json().await.unwrap();
+        let info: Value = client
+            .get(server.url("/info"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if info["read_model_lag"] == json!(0) {
             return;
         }
