@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use caseledger_projections::case::CaseProjection;
 use caseledger_projections::report::Table;
-use caseledger_projections::{report_from, run_live, AsOf, ProjectionError, ReadModelDb};
+use caseledger_projections::{
+    report_from, run_live, AsOf, ProjectionError, ReadModelDb, RowSource,
+};
 use jiff::civil::Date;
 
 use crate::engine::{Engine, EngineError};
@@ -56,7 +58,7 @@ impl Engine {
         let Some(view) = readmodels.view(&CaseProjection)? else {
             return Ok(None);
         };
-        let checkpoint = view.checkpoint()?;
+        let checkpoint = view.checkpoint();
         let head = self.store().head().await?;
         Ok(Some(head.saturating_sub(checkpoint)))
     }

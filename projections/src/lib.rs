@@ -104,7 +104,7 @@ pub async fn report_read_model(
 /// The table of report `name` on `today` without catching up first: for [`AsOf::Now`] the
 /// rows of the generation in service in `db` as they stand (a process that keeps them
 /// current with [`run_live`] serves them this way; the lag is the log's head minus
-/// [`PersistedView::checkpoint`]); otherwise folded in memory from `store` as of the given
+/// [`RowSource::checkpoint`] of its view); otherwise folded in memory from `store` as of the given
 /// instant. `db` is needed only for [`AsOf::Now`].
 pub async fn report_from(
     store: &dyn caseledger_store::EventStore,

@@ -208,11 +208,6 @@ impl PersistedView {
     pub fn generation(&self) -> u64 {
         self.generation
     }
-
-    /// The last log position folded into this generation (0: none yet).
-    pub fn checkpoint(&self) -> Result<u64, ProjectionError> {
-        Ok(read_u64(&self.tree, CHECKPOINT_KEY)?.unwrap_or(0))
-    }
 }
 
 impl RowSource for PersistedView {

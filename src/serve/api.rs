@@ -462,7 +462,7 @@ fn audit_error(e: AuditError) -> ApiError {
 
 /// The current state of a case.
 #[utoipa::path(get, path = "/cases/{crn}", tag = "cases",
-    params(("crn" = String, Path, description = "The case's CRN, e.g. X123456")),
+    params(("crn" = String, Path, pattern = "^[A-Z][0-9]{6}$", example = "X123456", description = "The case's CRN")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The case's state", body = Object),
@@ -516,7 +516,7 @@ impl HistoryQuery {
 /// The case's events as of a recorded and an effective instant, each with times, actor,
 /// ruleset, reason, corrections and what it changed.
 #[utoipa::path(get, path = "/cases/{crn}/history", tag = "cases",
-    params(("crn" = String, Path, description = "The case's CRN, e.g. X123456"), HistoryQuery),
+    params(("crn" = String, Path, pattern = "^[A-Z][0-9]{6}$", example = "X123456", description = "The case's CRN"), HistoryQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The case's history", body = Object),
@@ -609,10 +609,23 @@ pub async fn get_explain(
         .map_err(internal("showing the explanation"))
 }
 
+/// The reports (`caseledger_projections::report::REPORTS`).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ReportName {
+    Caseload,
+    Mappa,
+    Handovers,
+    Enforcement,
+    Allocations,
+    Performance,
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
     /// What the service knew at this instant (RFC 3339, or a date); not with `as_of_effective`.
     pub as_of_recorded: Option<String>,
@@ -625,7 +638,7 @@ pub struct ReportQuery {
 /// A report over every case: from the read models kept current while serving, or folded from
 /// the log as of an instant.
 #[utoipa::path(get, path = "/reports/{name}", tag = "reports",
-    params(("name" = String, Path, description = "caseload, mappa, handovers, enforcement, allocations or performance"), ReportQuery),
+    params(("name" = ReportName, Path, description = "The report"), ReportQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The report's rows", content(

@@ -57,6 +57,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     api::routes()
         .merge(timeline::routes())
         .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
@@ -73,6 +77,37 @@ pub fn router(state: Arc<AppState>) -> Router {
             REQUESTS_IN_FLIGHT_MAX,
         ))
         .with_state(state)
+}
+
+/// Every route pattern, as metrics label it.
+const ROUTES: [&str; 11] = [
+    "/health",
+    "/info",
+    "/metrics",
+    "/openapi.json",
+    "/commands",
+    "/cases/{crn}",
+    "/cases/{crn}/history",
+    "/cases/{crn}/timeline",
+    "/events/{event_id}/explain",
+    "/reports/{name}",
+    "/verify",
+];
+
+/// Count each answer by route pattern (never the path: it holds a CRN) and status.
+async fn count_requests(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|m| ROUTES.iter().find(|r| **r == m.as_str()).copied())
+        .unwrap_or("unmatched");
+    let response = next.run(request).await;
+    state.metrics.request(route, response.status().as_u16());
+    response
 }
 
 /// Serve on `listener` until `shutdown` resolves, keeping `readmodels` current meanwhile.

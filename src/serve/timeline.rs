@@ -52,7 +52,7 @@ pub struct TimelineQuery {
 
 /// The case's timeline as an HTML page for inspectors.
 #[utoipa::path(get, path = "/cases/{crn}/timeline", tag = "cases",
-    params(("crn" = String, Path, description = "The case's CRN, e.g. X123456"), TimelineQuery),
+    params(("crn" = String, Path, pattern = "^[A-Z][0-9]{6}$", example = "X123456", description = "The case's CRN"), TimelineQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The timeline page", body = String, content_type = "text/html"),
@@ -188,6 +188,13 @@ fn responsibility_change(path: &str) -> Option<&'static str> {
 fn compact(value: &Option<serde_json::Value>) -> String {
     match value {
         None | Some(serde_json::Value::Null) => "—".into(),
+        // A provider as the state holds it: "Nps" or {"Crc": "DLNR CRC"}.
+        Some(serde_json::Value::String(s)) if s == "Nps" => "NPS".into(),
+        Some(serde_json::Value::Object(o))
+            if o.len() == 1 && o.get("Crc").is_some_and(|v| v.is_string()) =>
+        {
+            format!("CRC ({})", o["Crc"].as_str().unwrap_or_default())
+        }
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(v) => {
             let text = v.to_string();
@@ -358,6 +365,9 @@ fn render_entry(html: &mut String, entry: &HistoryEntry, explanation: Option<&Ex
     );
     if entry.reason_code.is_some() {
         html.push_str("<strong class=\"govuk-tag govuk-tag--decision\">Decision</strong>");
+    }
+    if entry.event_type.contains("Escalation") {
+        html.push_str("<strong class=\"govuk-tag govuk-tag--responsibility\">Escalation</strong>");
     }
     if !responsibility.is_empty() {
         html.push_str("<strong class=\"govuk-tag govuk-tag--responsibility\">Change of responsibility</strong>");
