@@ -26,9 +26,8 @@ pub mod synthetic;
 pub use error::ProjectionError;
 pub use memory::{fold_store, MemoryFold, MemoryReadModels};
 pub use persisted::{
-    catch_up, consumer_name, rebuild, rebuild_stream, rebuild_with, run_live, PersistedView,
-    ReadModelDb, RebuildOptions, RebuildReport, EVENTS_PER_PASS_MAX_DEFAULT,
-    READ_MODEL_CACHE_BYTES_DEFAULT,
+    catch_up, consumer_name, rebuild, rebuild_stream, rebuild_with, run_live, ReadModelDb,
+    RebuildOptions, RebuildReport, EVENTS_PER_PASS_MAX_DEFAULT, READ_MODEL_CACHE_BYTES_DEFAULT,
     READ_MODEL_CACHE_BYTES_MIN, STREAMS_PER_PASS_MAX_DEFAULT,
 };
 pub use projection::{Projection, Rows};
