@@ -35,8 +35,11 @@ async fn schemathesis_finds_no_server_error_and_no_response_outside_the_spec() {
 
     let spo = token("senior_probation_officer");
     let url = server.url("/openapi.json");
+    // schemathesis keeps a cache in its working directory: the test's own, not the tree.
+    let workdir = dir.path().to_path_buf();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("schemathesis")
+            .current_dir(&workdir)
             .args(["run", &url, "-H", &format!("Authorization: Bearer {spo}")])
             .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
             .args(["--max-examples", "40", "--seed", "20261205", "--phases", "examples,coverage,fuzzing"])
