@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use caseledger_commands::audit::RefusalKind;
+use caseledger_commands::envelope::parse_command_as;
 use caseledger_commands::handler::{CommandError, Receipt};
-use caseledger_commands::{parse_command, Role};
+use caseledger_commands::Role;
 use caseledger_projections::report::Format;
 use caseledger_projections::ProjectionError;
 use caseledger_replay::asof::{parse_bound, AsOf};
@@ -354,32 +355,19 @@ fn refusal_kind(kind: RefusalKind) -> &'static str {
     }
 }
 
-/// The body as a command of `actor`: a JSON object without `actor`.
+/// The body as a command of `actor`: the command JSON without `actor` (the commands crate's
+/// parser refuses a body that names one, duplicate keys and unknown fields, naming the field).
+/// Nothing is written for a body that cannot be read.
 fn command_envelope(
     body: &[u8],
     actor: &Principal,
 ) -> AppResult<caseledger_commands::CommandEnvelope> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("body", format!("not valid JSON ({e})")))?;
-    let serde_json::Value::Object(mut object) = value else {
-        return Err(ApiError::bad_request(
-            "body",
-            "a command must be a JSON object",
-        ));
-    };
-    if object.contains_key("actor") {
-        return Err(ApiError::unprocessable(
-            "actor",
-            "must not be sent: the actor is the token's subject, role and organisation",
-        ));
-    }
-    object.insert(
-        "actor".into(),
-        serde_json::json!({"id": actor.id, "role": actor.role.as_str(),
-                           "organisation": actor.organisation}),
-    );
-    let line = serde_json::Value::Object(object).to_string();
-    parse_command(&line).map_err(|e| ApiError::unprocessable(&e.field, e.message))
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::bad_request("body", "is not UTF-8 text"))?;
+    parse_command_as(&actor.actor, text).map_err(|(e, _)| match e.field.as_str() {
+        "input" => ApiError::bad_request("body", e.message),
+        field => ApiError::unprocessable(field, e.message),
+    })
 }
 
 fn command_error(e: CommandError) -> ApiError {

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use caseledger_commands::envelope::{parse_organisation, ACTOR_ID_BYTES_MAX};
+use caseledger_commands::envelope::{VerifiedActor, ACTOR_ID_BYTES_MAX};
 use caseledger_commands::Role;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{
@@ -59,6 +59,7 @@ pub const AUTHORITIES: &[(&str, Role)] = &[
         Role::PrisonOffenderManager,
     ),
     ("ROLE_CASELEDGER_MAPPA_COORDINATOR", Role::MappaCoordinator),
+    ("ROLE_CASELEDGER_SERVICE", Role::Service),
 ];
 
 /// The verified actor of a request.
@@ -67,6 +68,8 @@ pub struct Principal {
     pub id: String,
     pub role: Role,
     pub organisation: String,
+    /// The same identity as the commands crate checks it (never the engine's own).
+    pub actor: VerifiedActor,
 }
 
 /// Why a request is not authenticated (401) or its identity cannot act (403 for `system`).
@@ -311,11 +314,19 @@ fn principal(claims: Claims) -> Result<Principal, AuthError> {
     let organisation = claims
         .organisation
         .ok_or_else(|| claim("organisation", "required (e.g. nps, crc:DLNR CRC)"))?;
-    parse_organisation(&organisation).map_err(|e| claim("organisation", &e.message))?;
+    let actor = VerifiedActor::new(&id, role, &organisation).map_err(|e| {
+        let name = match e.field.as_str() {
+            "actor.role" => "role",
+            "actor.organisation" => "organisation",
+            _ => "sub",
+        };
+        claim(name, &e.message)
+    })?;
     Ok(Principal {
         id,
         role,
         organisation,
+        actor,
     })
 }
 
@@ -382,13 +393,13 @@ mod tests {
     fn the_actor_comes_from_sub_role_and_organisation() {
         let p = auth(&token(serde_json::json!({"sub": "N07PO1", "role": "probation_officer", "organisation": "nps", "exp": now() + 60}))).unwrap();
         assert_eq!(
-            p,
-            Principal {
-                id: "N07PO1".into(),
-                role: Role::ProbationOfficer,
-                organisation: "nps".into()
-            }
+            (p.id.as_str(), p.role, p.organisation.as_str()),
+            ("N07PO1", Role::ProbationOfficer, "nps")
         );
+        assert_eq!(p.actor.actor().id, "N07PO1");
+        // The engine's own actor id cannot be claimed either.
+        let e = auth(&token(serde_json::json!({"sub": "caseledger", "role": "probation_officer", "organisation": "nps", "exp": now() + 60}))).unwrap_err();
+        assert_eq!(e.field(), "sub");
     }
 
     #[test]
