@@ -457,6 +457,12 @@ impl Engine {
         Ok(report)
     }
 
+    /// The sled writer's counters since open (group commits, appends, events): `None` for the
+    /// other stores. `appends / batches` is the mean group-commit size.
+    pub fn writer_stats(&self) -> Option<caseledger_store::WriterStats> {
+        self.sled.as_ref().map(|s| s.stats())
+    }
+
     /// Make every acknowledged append durable (a no-op for the memory store, for the
     /// durable sled modes and for PostgreSQL with `Flush`, where every acknowledged append
     /// already is).

@@ -221,7 +221,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> AppResult<Response> 
         .await
         .map_err(internal("reading the head"))?;
     let lag = read_model_lag(&state).await?;
-    let text = state.metrics.render(head, lag);
+    let text = state.metrics.render(head, lag, state.engine.writer_stats());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

@@ -97,8 +97,14 @@ impl Metrics {
         self.with(|c| *c.requests.entry((route, status)).or_default() += 1);
     }
 
-    /// The text exposition format, with the read models' lag in events (`None`: not built).
-    pub fn render(&self, head: u64, read_model_lag: Option<u64>) -> String {
+    /// The text exposition format, with the read models' lag in events (`None`: not built)
+    /// and the sled writer's group-commit counters (`None` for other stores).
+    pub fn render(
+        &self,
+        head: u64,
+        read_model_lag: Option<u64>,
+        writer: Option<caseledger_store::WriterStats>,
+    ) -> String {
         let mut out = String::new();
         self.with(|c| {
             out.push_str("# HELP caseledger_commands_applied_total Commands whose events were appended, by command type.\n# TYPE caseledger_commands_applied_total counter\n");
@@ -127,6 +133,14 @@ impl Metrics {
         out.push_str("# HELP caseledger_read_model_lag_events Records of the log not yet folded into the read models in service (-1: never built).\n# TYPE caseledger_read_model_lag_events gauge\n");
         let lag = read_model_lag.map(|l| l as i64).unwrap_or(-1);
         let _ = writeln!(out, "caseledger_read_model_lag_events {lag}");
+        if let Some(w) = writer {
+            out.push_str("# HELP caseledger_group_commits_total Group commits by the log's writer (one atomic batch and one flush each); appends / commits is the mean group-commit size.\n# TYPE caseledger_group_commits_total counter\n");
+            let _ = writeln!(out, "caseledger_group_commits_total {}", w.batches);
+            out.push_str("# HELP caseledger_group_commit_appends_total Appends answered by the log's writer, over all group commits.\n# TYPE caseledger_group_commit_appends_total counter\n");
+            let _ = writeln!(out, "caseledger_group_commit_appends_total {}", w.appends);
+            out.push_str("# HELP caseledger_group_commit_events_total Events written by the log's writer, over all group commits.\n# TYPE caseledger_group_commit_events_total counter\n");
+            let _ = writeln!(out, "caseledger_group_commit_events_total {}", w.events);
+        }
         out
     }
 }
