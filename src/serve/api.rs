@@ -352,6 +352,7 @@ fn refusal_kind(kind: RefusalKind) -> &'static str {
         RefusalKind::Unauthorised => "unauthorised",
         RefusalKind::BadInput => "bad_input",
         RefusalKind::Rule => "rule",
+        RefusalKind::IdempotencyConflict => "idempotency_conflict",
     }
 }
 
@@ -373,19 +374,14 @@ fn command_envelope(
 fn command_error(e: CommandError) -> ApiError {
     match e {
         CommandError::Refused(r) => {
-            let status = match r.kind {
-                RefusalKind::Unauthorised => StatusCode::FORBIDDEN,
-                RefusalKind::Rule | RefusalKind::BadInput => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            let kind = if status == StatusCode::FORBIDDEN {
-                "forbidden"
-            } else {
-                "refused"
-            };
-            let field = if status == StatusCode::FORBIDDEN {
-                "role"
-            } else {
-                "command"
+            let (status, kind, field) = match r.kind {
+                RefusalKind::Unauthorised => (StatusCode::FORBIDDEN, "forbidden", "role"),
+                RefusalKind::IdempotencyConflict => {
+                    (StatusCode::CONFLICT, "idempotency-conflict", "command_id")
+                }
+                RefusalKind::Rule | RefusalKind::BadInput => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, "refused", "command")
+                }
             };
             ApiError::new(
                 status,
