@@ -30,9 +30,9 @@ pub mod cli_publish;
 pub mod cli_replay;
 #[cfg(feature = "cli")]
 pub mod cli_report;
-pub mod domain_event;
 #[cfg(feature = "serve")]
 pub mod cli_serve;
+pub mod domain_event;
 pub mod engine;
 pub mod engine_audit;
 pub mod engine_read_models;
