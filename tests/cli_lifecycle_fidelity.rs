@@ -350,3 +350,58 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
     assert_eq!(case(&data, crn)["closed_on"], Value::Null);
     assert_eq!(caseload(&data), 1, "open again: on a caseload");
 }
+
+/// enforcement-and-workload.md §4.1–§4.2 with young adults 18–24 (seed 003 l.3119, l.1566,
+/// l.3256): through the binary, the rebuilt caseload read model scores a 19-year-old's
+/// community B2 case at 48 points (T2A row); on the day after their 25th birthday the same
+/// case is 115 (community row).
+#[test]
+fn workload_4_1_young_adult_t2a_row_through_the_binary_seed_003_l3119() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let crn = "Y200001";
+    let lines = vec![
+        as_case_administrator(
+            crn,
+            "2024-06-03",
+            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2024-06-03",
+                   "person": {"name": "Sam Example", "date_of_birth": "2005-01-10", "gender": "male"}}),
+        ),
+        as_court_officer(
+            crn,
+            "2024-06-03",
+            json!({
+            "type": "impose_sentence", "on": "2024-06-03", "sentence_type": "community_order",
+            "court": "Nottingham Magistrates' Court", "length_months": 12,
+            "dates": {"sentence_expiry_date": "2025-06-02"},
+            "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
+        ),
+        as_probation_officer(
+            crn,
+            "2024-06-05",
+            json!({
+            "type": "assess_risk", "on": "2024-06-05", "kind": "initial", "rosh": "high",
+            "rsr": null, "ogrs": 100, "needs": {"accommodation": "standard"}}),
+        ),
+    ];
+    import(dir.path(), &data, "commands.jsonl", &lines);
+    let (code, out, err) = caseledger(&data, &["rebuild"]);
+    assert_eq!(code, 0, "rebuild: {out}{err}");
+    let points = |today: &str| {
+        let (code, out, err) = caseledger(
+            &data,
+            &["report", "caseload", "--today", today, "--format", "json"],
+        );
+        assert_eq!(code, 0, "report: {out}{err}");
+        let rows: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{out}");
+        assert_eq!(rows[0]["by_tier"], "B2:1", "{out}");
+        rows[0]["workload_points"].clone()
+    };
+    assert_eq!(points("2024-07-01"), json!(48), "19 years old: T2A row");
+    assert_eq!(
+        points("2030-01-10"),
+        json!(115),
+        "25th birthday: community row"
+    );
+}

@@ -393,3 +393,81 @@ async fn reopen_seed_003_l2600_a_returning_person_keeps_one_record() {
     assert_eq!(case.reopenings[1].reason_code, "reopened_on_request");
     assert_eq!(case.reopenings[1].closed_on, date(2025, 5, 6));
 }
+
+/// A community order case (rehabilitation activity) assessed at RoSH high with OGRS 100:
+/// tier B2 (protect 20 points; change 10 OGRS points + 1 need).
+async fn community_b2_case(engine: &Engine, crn: &str, date_of_birth: &str) {
+    ok(
+        engine,
+        as_case_administrator(
+            crn,
+            "2024-06-03",
+            open_case_for(crn, "2024-06-03", date_of_birth, "male"),
+        ),
+    )
+    .await;
+    ok(
+        engine,
+        as_court_officer(
+            crn,
+            "2024-06-03",
+            json!({
+        "type": "impose_sentence", "on": "2024-06-03", "sentence_type": "community_order",
+        "court": "Nottingham Magistrates' Court", "length_months": 12,
+        "dates": {"sentence_expiry_date": "2025-06-02"},
+        "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
+        ),
+    )
+    .await;
+    ok(
+        engine,
+        as_probation_officer(
+            crn,
+            "2024-06-05",
+            json!({
+        "type": "assess_risk", "on": "2024-06-05", "kind": "initial", "rosh": "high",
+        "rsr": null, "ogrs": 100, "needs": {"accommodation": "standard"}}),
+        ),
+    )
+    .await;
+}
+
+/// The workload points of the only caseload group in the caseload read model on `today`.
+async fn workload_points(engine: &Engine, today: jiff::civil::Date) -> Value {
+    let table = engine
+        .read_model_as_of("caseload", caseledger::replay::asof::AsOf::now(), today)
+        .await
+        .unwrap();
+    let objects = table.objects();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    objects[0]["workload_points"].clone()
+}
+
+/// enforcement-and-workload.md §4.1–§4.2 with young adults 18–24 (seed 003 l.3119, l.1566,
+/// l.3256): a 19-year-old's community B2 case is 48 points (T2A row), a 30-year-old's 115
+/// (community row); the same person's case leaves the T2A row on their 25th birthday.
+#[tokio::test]
+async fn workload_4_1_a_young_adults_community_b2_case_is_48_points_seed_003_l3119() {
+    let young = Engine::open(EngineConfig::memory()).unwrap();
+    community_b2_case(&young, "Y100001", "2005-01-10").await;
+    assert_eq!(
+        state(&young, "Y100001").await.tier.unwrap().tier.as_str(),
+        "B2"
+    );
+    assert_eq!(workload_points(&young, date(2024, 7, 1)).await, json!(48));
+
+    let older = Engine::open(EngineConfig::memory()).unwrap();
+    community_b2_case(&older, "Y100002", "1994-01-10").await;
+    assert_eq!(workload_points(&older, date(2024, 7, 1)).await, json!(115));
+
+    let turning = Engine::open(EngineConfig::memory()).unwrap();
+    community_b2_case(&turning, "Y100003", "1999-07-01").await;
+    assert_eq!(
+        workload_points(&turning, date(2024, 6, 30)).await,
+        json!(48)
+    );
+    assert_eq!(
+        workload_points(&turning, date(2024, 7, 1)).await,
+        json!(115)
+    );
+}

@@ -11,6 +11,7 @@ pub mod case_type;
 pub mod points;
 pub mod table;
 pub mod tier;
+pub mod young_adult;
 
 use jiff::civil::Date;
 
@@ -25,6 +26,9 @@ pub use points::{
 };
 pub use table::{Grade, Hours, PerGrade, PointsRow, WorkloadTable, WorkloadTables};
 pub use tier::{ProtectLevel, WorkloadTier};
+pub use young_adult::{
+    is_young_adult, young_adult_window, YOUNG_ADULT_AGE_MAX_YEARS, YOUNG_ADULT_AGE_MIN_YEARS,
+};
 
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum WorkloadError {

@@ -30,6 +30,10 @@ pub const APPOINTMENTS_PENDING_MAX: usize = 256;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseFacts {
+    /// The days the person is a young adult (T2A, enforcement-and-workload.md §4.1), from
+    /// their date of birth.
+    #[serde(default)]
+    pub young_adult: Option<(Date, Date)>,
     pub opened: bool,
     pub closed: bool,
     pub pdu: Option<u8>,
@@ -199,6 +203,8 @@ impl CaseFacts {
     pub fn apply(&mut self, event: &Event) {
         match event {
             Event::CaseOpened(e) => {
+                self.young_adult =
+                    caseledger_domain::workload::young_adult_window(e.person.date_of_birth);
                 self.opened = true;
                 self.closed = false;
                 self.pdu = Some(e.pdu.number());

@@ -144,6 +144,12 @@ pub struct CaseloadRow {
     pub case_type: String,
     pub tier: Option<String>,
     pub rosh: Option<String>,
+    /// The days the person is a young adult (Transition to Adulthood), `[from, until)`: the
+    /// caseload report scores the case from the T2A row on those days
+    /// (enforcement-and-workload.md §4.1, `domain::workload::young_adult`). Rows written
+    /// before it read as no window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub young_adult: Option<(Date, Date)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,6 +283,7 @@ pub fn derive(crn: &str, f: &CaseFacts) -> CaseRows {
         case_type: case_type(f).unwrap_or("unknown").to_owned(),
         tier: f.tier.clone(),
         rosh: f.rosh.map(|r| r.as_str().to_owned()),
+        young_adult: f.young_adult,
     });
     let mappa = f.mappa.as_ref().filter(|_| open).map(|m| MappaRow {
         crn: crn.to_owned(),

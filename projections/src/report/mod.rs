@@ -189,7 +189,9 @@ pub fn caseload(
                         crn: c.crn.clone(),
                         case_type: workload_case_type(&c.case_type)?,
                         tier: WorkloadTier::parse(c.tier.as_deref()?).ok()?,
-                        young_adult_t2a: false,
+                        young_adult_t2a: c.young_adult.is_some_and(|window| {
+                            caseledger_domain::workload::young_adult::within(window, today)
+                        }),
                     })
                 })
                 .collect(),
