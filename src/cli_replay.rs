@@ -14,7 +14,7 @@ use caseledger_replay::asof::{parse_bound, AsOf};
 use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::domain_payload::DomainPayloads;
 use caseledger_replay::explain::explain_decision;
-use caseledger_replay::export::export_log;
+use caseledger_replay::export::{export_log, salvage_log};
 use caseledger_replay::history::{Corrections, HistoryOptions, HistoryWalker};
 use caseledger_replay::import::stage_import;
 use caseledger_replay::render;
@@ -38,7 +38,7 @@ pub enum ReplayCommand {
     /// Recompute the hash chain and the Merkle root; print ROOT@POSITION to publish.
     Verify(VerifyArgs),
     /// Write the whole log to stdout as self-describing JSON Lines.
-    Export,
+    Export(ExportArgs),
     /// Import an export into an empty store, refusing any altered line.
     ImportLog(ImportArgs),
 }
@@ -91,6 +91,15 @@ pub struct VerifyArgs {
     /// Also check the log still extends an earlier published ROOT@POSITION.
     #[arg(long, value_name = "ROOT@POSITION")]
     pub extends: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// For a damaged log: write every record up to the first that cannot be read or breaks
+    /// the chain, with a header for exactly those, and say where it stopped; `import-log`
+    /// then builds a new store from the valid prefix.
+    #[arg(long)]
+    pub salvage: bool,
 }
 
 #[derive(Args)]
@@ -180,7 +189,7 @@ pub fn run(command: ReplayCommand, log: Log<'_>) -> Result<(), Failure> {
             ReplayCommand::Replay(args) => replay(args, opened).await,
             ReplayCommand::Explain(args) => explain(args, opened).await,
             ReplayCommand::Verify(args) => verify(args, opened).await,
-            ReplayCommand::Export => export(opened).await,
+            ReplayCommand::Export(args) => export(args, opened).await,
             ReplayCommand::ImportLog(args) => import(args, opened, &clock).await,
         }
         .map_err(Failure::Failed)
@@ -495,8 +504,29 @@ async fn verify(args: VerifyArgs, opened: &Opened) -> Result<(), String> {
     }
 }
 
-async fn export(opened: &Opened) -> Result<(), String> {
+async fn export(args: ExportArgs, opened: &Opened) -> Result<(), String> {
     let stdout = io::stdout().lock();
+    if args.salvage {
+        let summary = salvage_log(opened.store(), &DomainPayloads, BufWriter::new(stdout))
+            .await
+            .map_err(text)?;
+        let published = Checkpoint {
+            root: summary.root,
+            position: summary.head,
+        };
+        match summary.stopped {
+            None => eprintln!(
+                "exported {} records, the whole log; root {published}",
+                summary.head
+            ),
+            Some((position, reason)) => eprintln!(
+                "salvaged records 1..={} (root {published}); stopped at position {position}: \
+                 {reason}; later records are not in the export",
+                summary.head
+            ),
+        }
+        return Ok(());
+    }
     let summary = export_log(opened.store(), &DomainPayloads, BufWriter::new(stdout))
         .await
         .map_err(text)?;

@@ -7,6 +7,14 @@ use caseledger_store::StoreError;
 pub enum ReplayError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("the log cannot be read at {range} ({reason}); the records before position {first} are intact on disk: `caseledger export --salvage` writes them, and `caseledger import-log` builds a new store from that")]
+    Damaged {
+        /// The first position that cannot be read.
+        first: u64,
+        /// `positions F..=L`, or `positions F onwards` when the damage runs past what was probed.
+        range: String,
+        reason: String,
+    },
     #[error("read models: {0}")]
     Projection(#[from] caseledger_projections::ProjectionError),
     #[error("I/O: {0}")]

@@ -19,7 +19,7 @@ use crate::error::ReplayError;
 use crate::merkle::{Hash32, MerkleAccumulator};
 use crate::payload::PayloadJson;
 use crate::store_glue::canonical_record_bytes;
-use crate::verify::{verify_log, VERIFY_PAGE_EVENTS};
+use crate::verify::{read_page, verify_log, ChainWalker, VERIFY_PAGE_EVENTS};
 
 /// Name in the header's `format` field.
 pub const EXPORT_FORMAT_NAME: &str = "caseledger-log";
@@ -253,7 +253,7 @@ pub async fn export_log<S: EventStore + ?Sized, W: Write>(
     while next <= head {
         let want = u32::try_from((head - next + 1).min(u64::from(VERIFY_PAGE_EVENTS)))
             .unwrap_or(VERIFY_PAGE_EVENTS);
-        let page = store.read_all(next, want).await?;
+        let page = read_page(store, next, want, head).await?;
         if page.is_empty() {
             return Err(ReplayError::PositionGap {
                 expected: next,
@@ -298,5 +298,121 @@ pub async fn export_log<S: EventStore + ?Sized, W: Write>(
         head,
         root: verified.root,
         lines: head + 1,
+    })
+}
+
+/// What [`salvage_log`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SalvageSummary {
+    /// The export holds records 1..=head: an intact prefix of the log.
+    pub head: u64,
+    pub root: Hash32,
+    /// Where and why it stopped; `None` when the whole log was intact.
+    pub stopped: Option<(u64, String)>,
+}
+
+/// The records 1..=n that are intact, and why n + 1 is not (`None`: the whole log is).
+async fn intact_prefix<S: EventStore + ?Sized>(
+    store: &S,
+    payloads: &dyn PayloadJson,
+) -> Result<(u64, Hash32, Option<(u64, String)>), ReplayError> {
+    let head = store.head().await?;
+    let mut walker = ChainWalker::new();
+    let mut merkle = MerkleAccumulator::new();
+    // The last position to take: the head, or just before the first unreadable record.
+    let mut end = head;
+    let mut unreadable: Option<(u64, String)> = None;
+    let mut next = 1u64;
+    while next <= end {
+        let want = u32::try_from((end - next + 1).min(u64::from(VERIFY_PAGE_EVENTS)))
+            .unwrap_or(VERIFY_PAGE_EVENTS);
+        let page = match read_page(store, next, want, end).await {
+            Ok(page) if page.first().is_some_and(|r| r.position == next) => page,
+            Ok(_) => return Ok((next - 1, merkle.root(), Some((next, "missing".into())))),
+            Err(ReplayError::Damaged {
+                first,
+                range,
+                reason,
+            }) => {
+                // Take what comes before the damage, then stop there.
+                end = first - 1;
+                unreadable = Some((first, format!("{range} cannot be read: {reason}")));
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
+        for record in page.iter().take_while(|r| r.position <= end) {
+            let exportable = RecordLine::from_record(record, payloads)
+                .map_err(|e| e.to_string())
+                .and_then(|line| match line.to_record(payloads) {
+                    Ok(back) if &back == record => Ok(()),
+                    Ok(_) => Err("its JSON does not convert back to the same bytes".into()),
+                    Err(e) => Err(e),
+                });
+            let checked = if record.position != next {
+                Err(format!("found position {} instead", record.position))
+            } else {
+                walker.accept(record).and(exportable)
+            };
+            if let Err(reason) = checked {
+                return Ok((next - 1, merkle.root(), Some((next, reason))));
+            }
+            merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
+            next += 1;
+        }
+    }
+    Ok((end, merkle.root(), unreadable))
+}
+
+/// Like [`export_log`], for a damaged log: write every record up to the first that cannot be
+/// read, breaks the hash chain or cannot be exported, with a header for exactly that prefix,
+/// so `import-log` rebuilds a store holding the log's whole valid prefix. Says where it
+/// stopped. Run against a store nobody writes to.
+pub async fn salvage_log<S: EventStore + ?Sized, W: Write>(
+    store: &S,
+    payloads: &dyn PayloadJson,
+    mut out: W,
+) -> Result<SalvageSummary, ReplayError> {
+    let (head, root, stopped) = intact_prefix(store, payloads).await?;
+    let header = HeaderLine {
+        format: EXPORT_FORMAT_NAME.to_owned(),
+        version: EXPORT_FORMAT_VERSION,
+        head_position: head,
+        root: hex::encode(root),
+    };
+    serde_json::to_writer(&mut out, &header).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")?;
+    let mut merkle = MerkleAccumulator::new();
+    let mut next = 1u64;
+    while next <= head {
+        let want = u32::try_from((head - next + 1).min(u64::from(VERIFY_PAGE_EVENTS)))
+            .unwrap_or(VERIFY_PAGE_EVENTS);
+        let page = read_page(store, next, want, head).await?;
+        for record in page.iter().take_while(|r| r.position <= head) {
+            if record.position != next {
+                return Err(ReplayError::PositionGap {
+                    expected: next,
+                    actual: record.position,
+                });
+            }
+            let line = RecordLine::from_record(record, payloads)?;
+            let text = line.to_line().map_err(|reason| ReplayError::LogNotIntact {
+                position: record.position,
+                reason,
+            })?;
+            out.write_all(text.as_bytes())?;
+            out.write_all(b"\n")?;
+            merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
+            next += 1;
+        }
+    }
+    out.flush()?;
+    if merkle.root() != root {
+        return Err(ReplayError::LogChangedDuringRead { head });
+    }
+    Ok(SalvageSummary {
+        head,
+        root,
+        stopped,
     })
 }

@@ -188,6 +188,52 @@ impl VerifyOutcome {
 ///
 /// A broken chain is reported in the outcome (`first_bad`), not as an error: the operator
 /// needs the position. Errors are for a store that cannot be read.
+/// Most single-record reads spent finding where damage ends.
+const DAMAGE_PROBES_MAX: u64 = 100_000;
+
+/// Read one page of the log from `next`; if the store cannot read it (damaged storage), find
+/// by single-record reads which positions cannot be read and say so ([`ReplayError::Damaged`]).
+pub(crate) async fn read_page<S: EventStore + ?Sized>(
+    store: &S,
+    next: u64,
+    want: u32,
+    head: u64,
+) -> Result<Vec<caseledger_store::RecordedEvent>, ReplayError> {
+    let error = match store.read_all(next, want).await {
+        Ok(page) => return Ok(page),
+        Err(e) => e,
+    };
+    let mut first = None;
+    let mut position = next;
+    while position <= head && position - next < DAMAGE_PROBES_MAX {
+        let readable = store.read_all(position, 1).await.is_ok();
+        match (first, readable) {
+            (None, false) => first = Some(position),
+            (Some(first), true) => {
+                return Err(ReplayError::Damaged {
+                    first,
+                    range: format!("positions {first}..={}", position - 1),
+                    reason: error.to_string(),
+                })
+            }
+            _ => {}
+        }
+        position += 1;
+    }
+    Err(match first {
+        None => ReplayError::Store(error),
+        Some(first) => ReplayError::Damaged {
+            first,
+            range: if position > head {
+                format!("positions {first}..={head}")
+            } else {
+                format!("positions {first} onwards")
+            },
+            reason: error.to_string(),
+        },
+    })
+}
+
 pub async fn verify_log<S: EventStore + ?Sized>(
     store: &S,
     extends: Option<Checkpoint>,
@@ -204,7 +250,7 @@ pub async fn verify_log<S: EventStore + ?Sized>(
     while next <= head {
         let want = u32::try_from((head - next + 1).min(u64::from(VERIFY_PAGE_EVENTS)))
             .unwrap_or(VERIFY_PAGE_EVENTS);
-        let page = store.read_all(next, want).await?;
+        let page = read_page(store, next, want, head).await?;
         if page.is_empty() {
             return Err(ReplayError::PositionGap {
                 expected: next,
