@@ -186,6 +186,7 @@ pub async fn demo(dir: Option<PathBuf>, people: u64, out: &mut dyn Write) -> Res
             engine.store().clone(),
             &readmodels,
             name,
+            &Default::default(),
             AsOf::Now,
             HISTORY_END,
             "table",

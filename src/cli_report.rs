@@ -9,8 +9,8 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use caseledger_projections::report::Format;
-use caseledger_projections::{rebuild_read_models, report_read_model, AsOf, RebuildOptions};
+use caseledger_projections::report::{CaseloadBy, Format, ReportOptions};
+use caseledger_projections::{rebuild_read_models, report_read_model_with, AsOf, RebuildOptions};
 use caseledger_store::EventStore;
 use jiff::civil::Date;
 
@@ -81,18 +81,30 @@ pub fn parse_as_of(recorded: Option<&str>, effective: Option<&str>) -> Result<As
     }
 }
 
+/// Parse `--by` (the caseload's grouping: provider, pdu, team, region, practitioner).
+pub fn parse_options(by: Option<&str>) -> Result<ReportOptions, String> {
+    Ok(ReportOptions {
+        caseload_by: by
+            .map(CaseloadBy::parse)
+            .transpose()
+            .map_err(|e| e.to_string())?,
+    })
+}
+
 /// Print report `name`; `today` is the date rules such as "overdue" are judged on.
+#[allow(clippy::too_many_arguments)]
 pub async fn report(
     store: Arc<dyn EventStore>,
     readmodels: &Path,
     name: &str,
+    options: &ReportOptions,
     as_of: AsOf,
     today: Date,
     format: &str,
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let format = Format::parse(format).map_err(|e| e.to_string())?;
-    let table = report_read_model(&*store, readmodels, name, as_of, today)
+    let table = report_read_model_with(&*store, readmodels, name, options, as_of, today)
         .await
         .map_err(|e| e.to_string())?;
     out.write_all(table.render(format).as_bytes())

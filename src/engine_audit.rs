@@ -50,14 +50,14 @@ use std::io::Write;
 
 use caseledger_domain::identity::Crn;
 use caseledger_domain::CaseState;
-use caseledger_projections::report::Table;
+use caseledger_projections::report::{ReportOptions, Table};
 use caseledger_replay::asof::AsOf;
 use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::domain_payload::DomainPayloads;
 use caseledger_replay::explain::{explain_decision, Explanation};
 use caseledger_replay::export::{export_log, ExportSummary};
 use caseledger_replay::history::{case_history, state_as_of, CaseHistory, HistoryOptions};
-use caseledger_replay::read_models::report_as_of;
+use caseledger_replay::read_models::{report_as_of, report_as_of_with};
 use caseledger_replay::verify::{verify_log, Checkpoint, VerifyOutcome};
 use caseledger_replay::ReplayError;
 use caseledger_store::{RecordedEvent, StreamId, READ_ALL_PAGE_EVENTS_MAX};
@@ -189,6 +189,18 @@ impl Engine {
         today: Date,
     ) -> Result<Table, AuditError> {
         Ok(report_as_of(self.store().as_ref(), name, as_of, today).await?)
+    }
+
+    /// [`Engine::read_model_as_of`] with report options (the caseload grouped by provider,
+    /// PDU, team, region or practitioner).
+    pub async fn read_model_as_of_with(
+        &self,
+        name: &str,
+        options: &ReportOptions,
+        as_of: AsOf,
+        today: Date,
+    ) -> Result<Table, AuditError> {
+        Ok(report_as_of_with(self.store().as_ref(), name, options, as_of, today).await?)
     }
 
     /// The stream holding `event_id`: a scan of the log in bounded pages, because the store

@@ -151,6 +151,9 @@ enum Command {
         today: Option<String>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
+        /// Caseload only: group by provider, pdu, team, region or practitioner (default).
+        #[arg(long, value_enum)]
+        by: Option<CaseloadGrouping>,
     },
     /// Print a shell completion script for caseledger to stdout.
     Completions {
@@ -184,6 +187,16 @@ enum ReportName {
     Enforcement,
     Allocations,
     Performance,
+}
+
+/// How `report caseload --by` groups the caseload.
+#[derive(Clone, Copy, ValueEnum)]
+enum CaseloadGrouping {
+    Practitioner,
+    Team,
+    Pdu,
+    Region,
+    Provider,
 }
 
 /// How `report` prints a table.
@@ -376,7 +389,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
             as_of_effective,
             today,
             format,
+            by,
         } => runtime()?.block_on(async {
+            if by.is_some() && !matches!(name, ReportName::Caseload) {
+                return Err(Failure::Usage(format!(
+                    "--by: only the caseload report is grouped; {} is not",
+                    value_name(name)
+                )));
+            }
+            let options = caseledger::cli_report::parse_options(by.map(value_name).as_deref())
+                .map_err(Failure::Usage)?;
             let as_of = caseledger::cli_report::parse_as_of(
                 as_of_recorded.as_deref(),
                 as_of_effective.as_deref(),
@@ -394,6 +416,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 engine.store().clone(),
                 &args.readmodels_dir()?,
                 &value_name(name),
+                &options,
                 as_of,
                 today,
                 &value_name(format),

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use caseledger_domain::{decide, evolve, CaseState, DomainCommand, Event, Ruleset};
+use caseledger_domain::{
+    decide, evolve, evolve_recorded, CaseState, DomainCommand, Event, Ruleset,
+};
 use caseledger_store::codec::{decode_payload, encode_payload};
 use caseledger_store::{
     Actor, AppendResult, EventStore, ExpectedVersion, IdempotencyKey, IdempotencyRecord, NewEvent,
@@ -111,6 +113,15 @@ pub struct LoadedCase {
     pub state: CaseState,
 }
 
+/// The id of the `index`-th event (the command's own first, then derived decisions) a command
+/// writes: UUID v5 of (command id, index), so a retry writes the same ids and a generator
+/// that knows the command id knows the ids its events will be stored under.
+pub fn event_id(command_id: &Uuid, index: u32) -> Uuid {
+    let mut name = command_id.as_bytes().to_vec();
+    name.extend_from_slice(&index.to_be_bytes());
+    Uuid::new_v5(&EVENT_ID_NAMESPACE, &name)
+}
+
 /// Load and fold a case stream.
 pub async fn load_case(
     store: &dyn EventStore,
@@ -129,7 +140,8 @@ pub async fn load_case(
                 position: record.position,
                 reason: e.to_string(),
             })?;
-        state = evolve(state, &event);
+        let id = caseledger_domain::identity::EventRef::from_u128(record.event_id.as_u128());
+        state = evolve_recorded(state, &id, &event);
     }
     // evolve counts events; the stream's version must agree or the fold missed something.
     debug_assert_eq!(state.version, records.len() as u64);
@@ -319,10 +331,8 @@ impl Handler {
                     .map(|e| (e, engine_actor(), envelope.command_id)),
             );
         for (index, (event, actor, causation_id)) in all.enumerate() {
-            let mut name = envelope.command_id.as_bytes().to_vec();
-            name.extend_from_slice(&(index as u32).to_be_bytes());
             out.push(NewEvent {
-                event_id: Uuid::new_v5(&EVENT_ID_NAMESPACE, &name),
+                event_id: event_id(&envelope.command_id, index as u32),
                 event_type: event.event_type().to_owned(),
                 schema_version: event.schema_version(),
                 effective_at_us: envelope.effective_at.instant_us,

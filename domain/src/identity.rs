@@ -165,6 +165,22 @@ string_newtype!(
     }
 );
 
+impl EventRef {
+    /// The reference of the event whose envelope id is the UUID `id` (its 128 bits, big
+    /// endian): always valid, so folds over stored records cannot fail on it.
+    pub fn from_u128(id: u128) -> EventRef {
+        let hex = format!("{id:032x}");
+        EventRef(format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        ))
+    }
+}
+
 string_newtype!(
     /// Hex SHA-256 of the canonical inputs of a calculation (tier, handover), so a regulator can
     /// check which inputs a stored decision used (design.md invariant 5).
@@ -245,6 +261,16 @@ pub struct Practitioner {
 
 #[cfg(test)]
 mod tests {
+    use super::EventRef as Ref;
+
+    #[test]
+    fn an_event_ref_from_a_uuid_is_its_hyphenated_lowercase_text() {
+        let r = Ref::from_u128(0x0f8f_ad5b_d9cb_469f_a165_7086_7728_950e);
+        assert_eq!(r.as_str(), "0f8fad5b-d9cb-469f-a165-70867728950e");
+        assert!(Ref::new(Ref::from_u128(u128::MAX).as_str()).is_ok());
+        assert!(Ref::new(Ref::from_u128(0).as_str()).is_ok());
+    }
+
     use super::*;
 
     #[test]

@@ -38,4 +38,4 @@ pub use decide::decide;
 pub use error::{DomainError, ValueError};
 pub use event::{Event, EVENT_TYPES};
 pub use ruleset::Ruleset;
-pub use state::{evolve, CaseState};
+pub use state::{evolve, evolve_recorded, CaseState};

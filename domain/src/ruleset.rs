@@ -43,6 +43,18 @@ pub const OMIC_2022_START: Date = date(2022, 10, 1);
 pub const OMIC_2023_START: Date = date(2023, 4, 1);
 /// Allocation to a practitioner within five working days of sentence (BR-C2, seed 003 l.775).
 pub const ALLOCATION_DEADLINE_WORKING_DAYS: u8 = 5;
+/// First day the unified model's performance measures — allocation within five working days
+/// of sentence (seed 003 l.775) and the sentence management measures (seed 003 l.1844–1856:
+/// "switched on to support the unified model from June 2021") — apply: Day 1 of the unified
+/// model (seed 003 l.358). A case event before it is measured against nothing: no measure
+/// row, never "overdue" (docs/performance-measures.md, docs/rules.md PM-FROM).
+pub const PERFORMANCE_MEASURES_FROM: Date = UNIFIED_START;
+
+/// Do the unified model's performance measures and the allocation deadline apply to
+/// something that started on `on`? (PM-FROM.)
+pub fn performance_measures_apply(on: Date) -> bool {
+    on >= PERFORMANCE_MEASURES_FROM
+}
 /// Custody with 10 months or more to serve is prison-managed (POM); less is community-managed
 /// from sentence (BR-F1, BR-C11, seed 003 l.997, l.1009).
 pub const OMIC_MONTHS_TO_SERVE_THRESHOLD: u8 = 10;

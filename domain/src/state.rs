@@ -51,6 +51,14 @@ impl SentenceStatus {
     pub fn in_custody(self) -> bool {
         matches!(self, SentenceStatus::InCustody | SentenceStatus::Recalled)
     }
+    /// Under supervision or in custody: what puts a case on a caseload (not once licence or
+    /// post-sentence supervision has ended, nor once terminated).
+    pub fn is_supervised(self) -> bool {
+        !matches!(
+            self,
+            SentenceStatus::Terminated | SentenceStatus::SupervisionEnded
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +126,53 @@ pub struct SentenceState {
     pub terminated: Option<(Date, TerminationReason)>,
 }
 
+/// One fact that bears on the case's RoSH: an assessment or an NPS escalation decision, with
+/// the id of the event that recorded it (when the fold knows it), so a correction can retract
+/// it (design.md invariant 1; docs/rules.md COR-1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskFact {
+    pub event_id: Option<EventRef>,
+    pub on: Date,
+    pub rosh: RoshLevel,
+    /// Confirmed (an NPS assessment or decision) rather than awaiting NPS confirmation.
+    pub confirmed: bool,
+    /// The assessment's scores and needs; `None` for an escalation decision, which carries
+    /// only the RoSH.
+    pub assessment: Option<AssessmentFact>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssessmentFact {
+    pub rsr: Option<RsrScore>,
+    pub ogrs: Option<OgrsScore>,
+    pub needs: BTreeMap<Need, NeedSeverity>,
+    pub by_nps: bool,
+}
+
+impl SentenceState {
+    /// Expected release: CRD, else ARD.
+    pub fn release_expected_on(&self) -> Option<Date> {
+        self.dates
+            .conditional_release_date
+            .or(self.dates.automatic_release_date)
+    }
+
+    /// When the sentence's supervision ends: the end of post-sentence supervision once it has
+    /// started, else SED, LED, TUSED in that order.
+    pub fn expires_on(&self) -> Option<Date> {
+        self.post_sentence_supervision_ends_on.or(self
+            .dates
+            .sentence_expiry_date
+            .or(self.dates.licence_expiry_date)
+            .or(self.dates.top_up_supervision_expiry_date))
+    }
+
+    /// Released at least once.
+    pub fn released_on(&self) -> Option<Date> {
+        self.releases.last().map(|r| r.released_on)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RiskState {
     /// The case's RoSH as it stands (in the TR era, as confirmed by the NPS, BR-A11).
@@ -135,6 +190,43 @@ pub struct RiskState {
     /// assessment without predictors leaves them as they were.
     #[serde(default)]
     pub predictors: Option<V3Predictors>,
+    /// Every fact the fields above follow from, in the order recorded, corrected ones taken
+    /// out: the fields are [`RiskState::recompute`] of this list, on every path that changes
+    /// RoSH (assessment, escalation decision, correction), so no path can disagree.
+    #[serde(default)]
+    pub facts: Vec<RiskFact>,
+}
+
+impl RiskState {
+    /// The RoSH, scores and needs as the facts in [`RiskState::facts`] state them: a confirmed
+    /// RoSH is the case's RoSH and clears one awaiting confirmation; an unconfirmed one waits
+    /// (BR-A8, BR-A11); scores and needs are the latest assessment's.
+    fn recompute(&mut self) {
+        let facts = std::mem::take(&mut self.facts);
+        // The V3 predictors come from their own event, not from these facts.
+        let predictors = self.predictors.take();
+        *self = RiskState {
+            predictors,
+            ..RiskState::default()
+        };
+        for f in &facts {
+            if f.confirmed {
+                self.rosh = Some(f.rosh);
+                self.rosh_awaiting_nps_confirmation = None;
+            } else {
+                self.rosh_awaiting_nps_confirmation = Some(f.rosh);
+            }
+            if let Some(a) = &f.assessment {
+                self.rsr = a.rsr;
+                self.ogrs = a.ogrs;
+                self.needs = a.needs.clone();
+                self.last_assessed_on = Some(f.on);
+                self.assessments = self.assessments.saturating_add(1);
+                self.assessed_by_nps |= a.by_nps;
+            }
+        }
+        self.facts = facts;
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +235,9 @@ pub struct RegistrationState {
     pub registered_on: Date,
     pub review_on: Option<Date>,
     pub removed_on: Option<Date>,
+    /// The `RegistrationAdded` event's id, when the fold knows it (a correction names it).
+    #[serde(default)]
+    pub event_id: Option<EventRef>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +247,9 @@ pub struct MappaState {
     pub referred: Option<(Date, MappaLevel)>,
     pub category: Option<MappaCategory>,
     pub level: Option<MappaLevel>,
+    /// When the current category and level were set (registration or level decision).
+    #[serde(default)]
+    pub set_on: Option<Date>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,6 +350,10 @@ pub struct CorrectionRecord {
     pub corrected_event_id: EventRef,
     pub corrected_event_type: EventTypeName,
     pub reason: Text,
+    /// The corrected fact was found in the state and taken out of it (COR-1): a risk
+    /// assessment, an escalation decision or a registration.
+    #[serde(default)]
+    pub retracted: bool,
 }
 
 /// A closure that a reopening ended (seed 003 l.2600).
@@ -268,6 +370,9 @@ pub struct PreSentenceReportState {
     pub court: Text,
     pub completed_on: Option<Date>,
 }
+
+/// The provider name of a case in the unified service (from 26 June 2021, seed 003 l.358).
+pub const UNIFIED_SERVICE_NAME: &str = "Probation Service";
 
 /// Everything the lifecycle rules and the read models need to know about one case.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -325,6 +430,32 @@ impl CaseState {
             .map(|(id, s)| (*id, s))
     }
 
+    /// Open: opened and not closed.
+    pub fn is_open(&self) -> bool {
+        self.opened_on.is_some() && self.closed_on.is_none()
+    }
+
+    /// Who manages the case, as the read models name it: "Probation Service" once the case
+    /// joined the unified service or was opened under the unified model (seed 003 l.358), else
+    /// the TR provider (NPS or the CRC), if allocated.
+    pub fn provider_name(&self) -> Option<String> {
+        let unified_era = match (self.opened_on, self.pdu) {
+            (Some(on), Some(pdu)) => {
+                crate::Ruleset::for_date(on, pdu.nation()).is_ok_and(|r| !r.is_two_provider())
+            }
+            _ => false,
+        };
+        if self.unified_on.is_some() || (unified_era && self.provider.is_none()) {
+            return Some(UNIFIED_SERVICE_NAME.to_owned());
+        }
+        self.provider.as_ref().map(ToString::to_string)
+    }
+
+    /// A CRC holds the case (only possible under Transforming Rehabilitation).
+    pub fn held_by_crc(&self) -> bool {
+        self.unified_on.is_none() && self.provider.as_ref().is_some_and(Provider::is_crc)
+    }
+
     /// An active MAPPA registration, if any.
     pub fn active_mappa_registration(&self) -> Option<(MappaCategory, MappaLevel)> {
         self.registrations
@@ -361,14 +492,73 @@ impl CaseState {
             .map(|(id, _)| *id)
     }
 
+    /// A MAPPA registration ended (removed or retracted): the case leaves the register unless
+    /// another MAPPA registration is still active, which then states the category and level.
+    fn mappa_registration_ended(&mut self) {
+        let active = self
+            .registrations
+            .values()
+            .rev()
+            .filter(|r| r.removed_on.is_none())
+            .find_map(|r| match r.kind {
+                RegistrationKind::Mappa { category, level } => {
+                    Some((category, level, r.registered_on))
+                }
+                _ => None,
+            });
+        self.mappa.category = active.map(|a| a.0);
+        self.mappa.level = active.map(|a| a.1);
+        self.mappa.set_on = active.map(|a| a.2);
+    }
+
+    /// Take the fact recorded by event `id` out of the state (COR-1, design.md invariant 1:
+    /// the record stays in the log, the fold stops counting it). Known for risk assessments,
+    /// escalation decisions and registrations; `false` when the state holds no fact from
+    /// that event (another type, or an event folded without its id), which is then only noted.
+    fn retract(&mut self, id: &EventRef) -> bool {
+        let before = self.risk.facts.len();
+        self.risk.facts.retain(|f| f.event_id.as_ref() != Some(id));
+        if self.risk.facts.len() != before {
+            self.risk.recompute();
+            return true;
+        }
+        let registration = self
+            .registrations
+            .iter()
+            .find(|(_, r)| r.event_id.as_ref() == Some(id))
+            .map(|(k, r)| (*k, r.kind.is_mappa()));
+        if let Some((key, was_mappa)) = registration {
+            self.registrations.remove(&key);
+            if was_mappa {
+                self.mappa_registration_ended();
+            }
+            return true;
+        }
+        false
+    }
+
     /// Fold a whole history.
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> CaseState {
         events.into_iter().fold(CaseState::default(), evolve)
     }
 }
 
-/// Apply one event to the state. Pure and total.
-pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
+/// Apply one event to the state. Pure and total. The event's id is not known here, so a
+/// later correction cannot retract what this event states; folds over stored records use
+/// [`evolve_recorded`].
+pub fn evolve(state: CaseState, event: &Event) -> CaseState {
+    apply(state, None, event)
+}
+
+/// Apply one stored event, whose envelope id is `event_id`: the same fold as [`evolve`], and
+/// the facts a correction can retract remember the id (COR-1). Every fold over the log — the
+/// command handler's, the read models', replay's — goes through here, so the case state and
+/// every read model take a fact to mean the same thing.
+pub fn evolve_recorded(state: CaseState, event_id: &EventRef, event: &Event) -> CaseState {
+    apply(state, Some(event_id), event)
+}
+
+fn apply(mut state: CaseState, event_id: Option<&EventRef>, event: &Event) -> CaseState {
     state.version = state.version.saturating_add(1);
     match event {
         Event::CaseOpened(e) => {
@@ -450,23 +640,19 @@ pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
             }
         }
         Event::RiskAssessed(e) => {
-            match e.rosh_status {
-                RoshStatus::Confirmed => {
-                    state.risk.rosh = Some(e.rosh);
-                    state.risk.rosh_awaiting_nps_confirmation = None;
-                }
-                RoshStatus::AwaitingNpsConfirmation => {
-                    state.risk.rosh_awaiting_nps_confirmation = Some(e.rosh);
-                }
-            }
-            state.risk.rsr = e.rsr;
-            state.risk.ogrs = e.ogrs;
-            state.risk.needs = e.needs.clone();
-            state.risk.last_assessed_on = Some(e.assessed_on);
-            state.risk.assessments = state.risk.assessments.saturating_add(1);
-            if e.assessed_by == crate::reference::Organisation::Nps {
-                state.risk.assessed_by_nps = true;
-            }
+            state.risk.facts.push(RiskFact {
+                event_id: event_id.cloned(),
+                on: e.assessed_on,
+                rosh: e.rosh,
+                confirmed: e.rosh_status == RoshStatus::Confirmed,
+                assessment: Some(AssessmentFact {
+                    rsr: e.rsr,
+                    ogrs: e.ogrs,
+                    needs: e.needs.clone(),
+                    by_nps: e.assessed_by == crate::reference::Organisation::Nps,
+                }),
+            });
+            state.risk.recompute();
         }
         Event::RegistrationAdded(e) => {
             state.registrations.insert(
@@ -476,11 +662,13 @@ pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
                     registered_on: e.registered_on,
                     review_on: e.review_on,
                     removed_on: None,
+                    event_id: event_id.cloned(),
                 },
             );
             if let RegistrationKind::Mappa { category, level } = e.kind {
                 state.mappa.category = Some(category);
                 state.mappa.level = Some(level);
+                state.mappa.set_on = Some(e.registered_on);
             }
         }
         Event::RegistrationRemoved(e) => {
@@ -491,9 +679,8 @@ pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
                 }
                 None => false,
             };
-            if was_mappa && state.active_mappa_registration().is_none() {
-                state.mappa.category = None;
-                state.mappa.level = None;
+            if was_mappa {
+                state.mappa_registration_ended();
             }
         }
         Event::MappaScreened(e) => {
@@ -506,6 +693,7 @@ pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
         Event::MappaLevelSet(e) => {
             state.mappa.category = Some(e.category);
             state.mappa.level = Some(e.level);
+            state.mappa.set_on = Some(e.set_on);
         }
         Event::CaseAllocatedToProvider(e) => {
             state.provider = Some(e.provider.clone());
@@ -572,9 +760,15 @@ pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
                 outcome: e.outcome,
                 confirmed_rosh: e.inputs.confirmed_rosh,
             });
-            // The NPS's decision is the case's RoSH (BR-A11).
-            state.risk.rosh = Some(e.inputs.confirmed_rosh);
-            state.risk.rosh_awaiting_nps_confirmation = None;
+            // The NPS's decision is the case's RoSH (BR-A11, seed 001 l.55–68).
+            state.risk.facts.push(RiskFact {
+                event_id: event_id.cloned(),
+                on: e.decided_on,
+                rosh: e.inputs.confirmed_rosh,
+                confirmed: true,
+                assessment: None,
+            });
+            state.risk.recompute();
         }
         Event::CaseTransferredToNps(e) => {
             state.provider = Some(Provider::Nps);
@@ -822,11 +1016,13 @@ pub fn evolve(mut state: CaseState, event: &Event) -> CaseState {
             });
         }
         Event::EventCorrected(e) => {
+            let retracted = state.retract(&e.corrected_event_id);
             state.corrections.push(CorrectionRecord {
                 corrected_on: e.corrected_on,
                 corrected_event_id: e.corrected_event_id.clone(),
                 corrected_event_type: e.corrected_event_type.clone(),
                 reason: e.reason.clone(),
+                retracted,
             });
         }
     }

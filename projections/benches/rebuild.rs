@@ -390,10 +390,8 @@ fn phases(rt: &tokio::runtime::Runtime, store: &SledStore, head: u64) {
         let started = Instant::now();
         let mut next = 1;
         let mut fold = MemoryFold::new(&CaseProjection).unwrap();
-        let mut states: std::collections::BTreeMap<
-            String,
-            caseledger_projections::case::CaseFacts,
-        > = Default::default();
+        let mut states: std::collections::BTreeMap<String, caseledger_projections::case::CaseView> =
+            Default::default();
         while next <= head {
             let page = rt.block_on(store.read_all(next, page_size)).unwrap();
             next += page.len() as u64;

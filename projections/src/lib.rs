@@ -79,12 +79,33 @@ pub async fn rebuild_read_models(
     Ok(vec![report])
 }
 
-/// The table of report `name` on `today`: from the persisted read models for [`AsOf::Now`]
-/// (caught up with the log first), otherwise folded in memory as of the given instant.
+/// [`report_read_model_with`] with the default options.
 pub async fn report_read_model(
     store: &dyn caseledger_store::EventStore,
     readmodels_path: &std::path::Path,
     name: &str,
+    as_of: AsOf,
+    today: jiff::civil::Date,
+) -> Result<report::Table, ProjectionError> {
+    report_read_model_with(
+        store,
+        readmodels_path,
+        name,
+        &report::ReportOptions::default(),
+        as_of,
+        today,
+    )
+    .await
+}
+
+/// The table of report `name` on `today` with `options` (caseload grouping): from the
+/// persisted read models for [`AsOf::Now`] (caught up with the log first), otherwise folded in
+/// memory as of the given instant.
+pub async fn report_read_model_with(
+    store: &dyn caseledger_store::EventStore,
+    readmodels_path: &std::path::Path,
+    name: &str,
+    options: &report::ReportOptions,
     as_of: AsOf,
     today: jiff::civil::Date,
 ) -> Result<report::Table, ProjectionError> {
@@ -97,7 +118,7 @@ pub async fn report_read_model(
         }
         _ => None,
     };
-    report_from(store, db.as_ref(), name, as_of, today).await
+    report_from_with(store, db.as_ref(), name, options, as_of, today).await
 }
 
 /// The table of report `name` on `today` without catching up first: for [`AsOf::Now`] the
@@ -112,6 +133,18 @@ pub async fn report_from(
     as_of: AsOf,
     today: jiff::civil::Date,
 ) -> Result<report::Table, ProjectionError> {
+    report_from_with(store, db, name, &report::ReportOptions::default(), as_of, today).await
+}
+
+/// [`report_from`] with report options (caseload grouping).
+pub async fn report_from_with(
+    store: &dyn caseledger_store::EventStore,
+    db: Option<&ReadModelDb>,
+    name: &str,
+    options: &report::ReportOptions,
+    as_of: AsOf,
+    today: jiff::civil::Date,
+) -> Result<report::Table, ProjectionError> {
     check_report_name(name)?;
     match as_of {
         AsOf::Now => {
@@ -122,11 +155,11 @@ pub async fn report_from(
             };
             let db = db.ok_or_else(never_built)?;
             let view = db.view(&case::CaseProjection)?.ok_or_else(never_built)?;
-            report::run(name, &view, today)
+            report::run_with(name, options, &view, today)
         }
         _ => {
             let models = fold_store(&case::CaseProjection, store, as_of, &mut NoProgress).await?;
-            report::run(name, &models, today)
+            report::run_with(name, options, &models, today)
         }
     }
 }

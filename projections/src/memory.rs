@@ -439,7 +439,9 @@ fn fold_page<P: Projection>(
         match as_of {
             // recorded_at is non-decreasing by position: the first later record ends the prefix.
             AsOf::Recorded(at_us) if record.recorded_at_us > at_us => return Ok(true),
-            AsOf::Effective(at_us) if record.effective_at_us > at_us => fold.skip(&record),
+            AsOf::Effective(at_us) if !effective_by(fold.projection, &record, &decoded, at_us) => {
+                fold.skip(&record)
+            }
             AsOf::Now | AsOf::Recorded(_) | AsOf::Effective(_) => match decoded {
                 Some(decoded) => fold.fold_decoded(&record, decoded)?,
                 None => fold.pass_over(&record)?,
@@ -447,6 +449,21 @@ fn fold_page<P: Projection>(
         }
     }
     Ok(false)
+}
+
+/// Whether `record` applies as of the effective instant `at_us`: the projection judges a
+/// record it decoded; one it did not (another pass's stream, or undecodable — the fold then
+/// reports the error) by its envelope.
+fn effective_by<P: Projection>(
+    projection: &P,
+    record: &RecordedEvent,
+    decoded: &Option<Result<P::Decoded, ProjectionError>>,
+    at_us: i64,
+) -> bool {
+    match decoded {
+        Some(Ok(d)) => projection.effective_by(record, d, at_us),
+        _ => record.effective_at_us <= at_us,
+    }
 }
 
 /// What the read-ahead thread hands the fold.

@@ -61,6 +61,14 @@ pub trait Projection: Send + Sync + 'static {
         decoded: Self::Decoded,
     ) -> Result<(), ProjectionError>;
 
+    /// Does `record` (decoded as `decoded`) belong to the world as of the effective instant
+    /// `at_us`? By default its envelope's `effective_at`; a projection whose payloads carry
+    /// the fact's own date says so here (docs/rules.md ASOF-1).
+    fn effective_by(&self, record: &RecordedEvent, decoded: &Self::Decoded, at_us: i64) -> bool {
+        let _ = decoded;
+        record.effective_at_us <= at_us
+    }
+
     /// Decode and fold in one step (catch-up batches, single-stream rebuilds).
     fn decode_and_apply(
         &self,

@@ -13,7 +13,9 @@ use caseledger_domain::enforcement::{
     Absence, AccommodationStatus, AppointmentKind, AttendedOutcome, BreachOutcome,
     EmploymentStatus, RecallOutcome, StatusCheckpoint, WarningKind,
 };
+use caseledger_domain::event::EventTypeName;
 use caseledger_domain::event::{Attendee, ReasonCode, Responsibility};
+use caseledger_domain::identity::EventRef;
 use caseledger_domain::identity::{
     Crn, Gender, Grade, InputsDigest, Person, PersonName, Practitioner, StaffCode, TeamCode, Text,
 };
@@ -27,7 +29,9 @@ use caseledger_domain::sentence::{
     SentenceType, TerminationReason,
 };
 use caseledger_domain::tier_code::TierCode;
-use caseledger_domain::{decide, evolve, CaseState, DomainCommand, Event, Ruleset};
+use caseledger_domain::{
+    decide, evolve, evolve_recorded, CaseState, DomainCommand, Event, Ruleset,
+};
 use jiff::civil::{date, Date};
 use jiff::ToSpan;
 
@@ -91,7 +95,13 @@ pub struct SyntheticCase {
     breaches: u16,
     recalls: u16,
     registrations: u16,
+    /// Facts a correction may name: (event id, event type), newest last, at most
+    /// [`AMENDABLE_KEPT_MAX`].
+    amendable: Vec<(EventRef, EventTypeName)>,
 }
+
+/// Most facts per case kept as candidates for a correction.
+pub const AMENDABLE_KEPT_MAX: usize = 16;
 
 impl SyntheticCase {
     fn new(crn: String, today: Date) -> SyntheticCase {
@@ -104,6 +114,7 @@ impl SyntheticCase {
             breaches: 0,
             recalls: 0,
             registrations: 0,
+            amendable: Vec::new(),
         }
     }
 
@@ -120,6 +131,17 @@ impl SyntheticCase {
         &mut self,
         command: &DomainCommand,
     ) -> Result<Option<Vec<Event>>, ProjectionError> {
+        self.try_numbered(command, None)
+    }
+
+    /// [`SyntheticCase::try_command`], numbering the accepted events from `*next_id`: the
+    /// event ids a log gets when the cohort's events are appended in order, one id each,
+    /// `Uuid::from_u128(1)` first — so a later correction can name them (COR-1).
+    fn try_numbered(
+        &mut self,
+        command: &DomainCommand,
+        mut next_id: Option<&mut u64>,
+    ) -> Result<Option<Vec<Event>>, ProjectionError> {
         let pdu = match command {
             C::OpenCase { pdu, .. } => Some(*pdu),
             _ => None,
@@ -130,7 +152,29 @@ impl SyntheticCase {
             return Ok(None);
         };
         for e in &events {
-            self.state = evolve(std::mem::take(&mut self.state), e);
+            let id = next_id.as_deref_mut().map(|n| {
+                let id = EventRef::from_u128(u128::from(*n));
+                *n += 1;
+                id
+            });
+            let state = std::mem::take(&mut self.state);
+            self.state = match &id {
+                Some(id) => evolve_recorded(state, id, e),
+                None => evolve(state, e),
+            };
+            if let (
+                Some(id),
+                Event::RiskAssessed(_)
+                | Event::RegistrationAdded(_)
+                | Event::RiskEscalationDecided(_),
+            ) = (id, e)
+            {
+                let kind = EventTypeName::new(e.event_type()).map_err(bad)?;
+                self.amendable.push((id, kind));
+                if self.amendable.len() > AMENDABLE_KEPT_MAX {
+                    self.amendable.remove(0);
+                }
+            }
             match e {
                 Event::SentenceImposed(_) => self.sentences += 1,
                 Event::AppointmentScheduled(_) => self.appointments += 1,
@@ -503,11 +547,84 @@ pub fn random_command(
     Ok(command)
 }
 
+/// A command that amends what is known about `case`: remove a registration, ask for or
+/// decide a RoSH escalation, correct an earlier fact (only `decide` judges whether it fits).
+pub fn amend_command(
+    rng: &mut Rng,
+    case: &SyntheticCase,
+) -> Result<DomainCommand, ProjectionError> {
+    let on = case
+        .today
+        .checked_add(i64::from(rng.below(10)).days())
+        .map_err(bad)?
+        .min(LAST_DATE)
+        .max(case.today);
+    let rosh = rng
+        .pick(&[
+            RoshLevel::Low,
+            RoshLevel::Medium,
+            RoshLevel::High,
+            RoshLevel::VeryHigh,
+        ])
+        .unwrap_or(RoshLevel::High);
+    let crc = match &case.state.provider {
+        Some(caseledger_domain::reference::Provider::Crc(name)) => Organisation::Crc(name.clone()),
+        _ => Organisation::Crc(CrcName::new("DLNR CRC").map_err(bad)?),
+    };
+    Ok(match rng.below(4) {
+        0 => C::RemoveRegistration {
+            on,
+            registration_id: u16::try_from(rng.below(u32::from(case.registrations.max(1))))
+                .unwrap_or(0)
+                + 1,
+            reason: text("no longer meets the criteria")?,
+        },
+        1 => C::RequestRiskEscalation {
+            on,
+            proposed_rosh: rosh,
+            evidence: Some(text("risk has risen")?),
+            by: crc,
+        },
+        2 => C::DecideRiskEscalation {
+            on,
+            confirmed_rosh: rosh,
+            by: Organisation::Nps,
+        },
+        _ => match rng.pick(&(0..case.amendable.len()).collect::<Vec<_>>()) {
+            Some(i) => {
+                let (id, kind) = case.amendable[i].clone();
+                C::CorrectEvent {
+                    on,
+                    corrected_event_id: id,
+                    corrected_event_type: kind,
+                    reason: text("entered in error")?,
+                }
+            }
+            None => C::AssessRisk {
+                on,
+                kind: AssessmentKind::Review,
+                rosh,
+                rsr: None,
+                ogrs: None,
+                needs: Default::default(),
+                predictors: None,
+                by: Organisation::Nps,
+            },
+        },
+    })
+}
+
 /// A cohort of cases whose histories are written step by step, interleaved.
 pub struct Cohort {
     rng: Rng,
     cases: Vec<SyntheticCase>,
     first_case: u32,
+    /// Id of the next event emitted (see [`SyntheticCase::try_numbered`]).
+    next_event_id: u64,
+    /// Percent of steps that amend what is known: remove a registration, escalate RoSH
+    /// (request, NPS decision) or correct an earlier fact. 0 (the default) keeps every
+    /// cohort's history what it was before amendments were generated.
+    amend_percent: u32,
 }
 
 impl Cohort {
@@ -532,7 +649,18 @@ impl Cohort {
             rng,
             cases: list,
             first_case,
+            next_event_id: 1,
+            amend_percent: 0,
         })
+    }
+
+    /// Amend what is known on `percent` of steps (at most 100): registrations removed, RoSH
+    /// escalated and decided by the NPS, earlier facts corrected. Events are numbered as a
+    /// log numbers them when every emitted event is appended in order, so corrections name
+    /// real ids.
+    pub fn with_amendments(mut self, percent: u32) -> Cohort {
+        self.amend_percent = percent.min(100);
+        self
     }
 
     pub fn cases(&self) -> &[SyntheticCase] {
@@ -567,12 +695,20 @@ impl Cohort {
                 team: Some(team(u32::from(pdu.number()))?),
                 on: case.today,
             };
-            let events = case.try_command(&open)?.unwrap_or_default();
+            let events = case
+                .try_numbered(&open, Some(&mut self.next_event_id))?
+                .unwrap_or_default();
             return Ok((case.crn.clone(), events));
         }
+        // No draw when amendments are off: a cohort's history stays what it was for its seed.
+        let amend = self.amend_percent > 0 && rng.chance(self.amend_percent);
         for _ in 0..ATTEMPTS_PER_STEP_MAX {
-            let command = random_command(rng, case)?;
-            if let Some(events) = case.try_command(&command)? {
+            let command = if amend {
+                amend_command(rng, case)?
+            } else {
+                random_command(rng, case)?
+            };
+            if let Some(events) = case.try_numbered(&command, Some(&mut self.next_event_id))? {
                 return Ok((case.crn.clone(), events));
             }
         }

@@ -1,7 +1,8 @@
 //! [`CaseModel`] for the domain: its `Event`, `CaseState` and `evolve`.
 
 use caseledger_domain::event::{Decision, Event};
-use caseledger_domain::state::{evolve, CaseState};
+use caseledger_domain::state::{evolve_recorded, CaseState};
+use caseledger_projections::case::{applies_as_of_effective, event_ref};
 use std::collections::BTreeMap;
 
 use caseledger_store::RecordedEvent;
@@ -61,8 +62,17 @@ impl CaseModel for DomainCase {
         decode_event(&record.event_type, record.schema_version, &record.payload)
     }
 
-    fn apply(&self, state: CaseState, event: &Event) -> Result<CaseState, String> {
-        Ok(evolve(state, event))
+    fn apply(
+        &self,
+        state: CaseState,
+        record: &RecordedEvent,
+        event: &Event,
+    ) -> Result<CaseState, String> {
+        Ok(evolve_recorded(state, &event_ref(record), event))
+    }
+
+    fn effective_by(&self, record: &RecordedEvent, event: &Event, at_us: i64) -> bool {
+        applies_as_of_effective(record, Some(event), at_us)
     }
 
     fn event_json(&self, event: &Event) -> Value {

@@ -148,7 +148,7 @@ fn apply<M: CaseModel>(
     event: &M::Event,
 ) -> Result<M::State, ReplayError> {
     model
-        .apply(state, event)
+        .apply(state, record, event)
         .map_err(|reason| ReplayError::Undecodable {
             position: record.position,
             reason: format!("cannot be applied to the case: {reason}"),
@@ -243,7 +243,7 @@ impl<'m, M: CaseModel> HistoryWalker<'m, M> {
             return Ok(None);
         }
         let event = decode(self.model, record)?;
-        let applied = self.as_of.applies(record);
+        let applied = applies(self.model, &self.as_of, record, &event);
         let mut changes = Vec::new();
         if applied {
             let before = self.state.clone();
@@ -333,6 +333,19 @@ fn check_stream_order(records: &[RecordedEvent], stream_id: &str) -> Result<(), 
     Ok(())
 }
 
+/// Does `event` (stored as `record`, already known by R) apply as of E? By the fact's own
+/// date where the model knows it (ASOF-1).
+fn applies<M: CaseModel>(
+    model: &M,
+    as_of: &AsOf,
+    record: &RecordedEvent,
+    event: &M::Event,
+) -> bool {
+    as_of
+        .effective_through_us
+        .is_none_or(|at_us| model.effective_by(record, event, at_us))
+}
+
 /// The case state as of (R, E): records recorded by R, applied in position order when
 /// effective by E. `records` is the case's stream in version order. The fast path: no JSON.
 pub fn state_as_of<M: CaseModel>(
@@ -344,17 +357,17 @@ pub fn state_as_of<M: CaseModel>(
     check_stream_order(records, stream_id)?;
     let mut state = model.initial();
     for record in as_of.known_prefix(records) {
-        if !as_of.applies(record) {
-            continue;
-        }
         let event = model
             .decode(record)
             .map_err(|reason| ReplayError::Undecodable {
                 position: record.position,
                 reason,
             })?;
+        if !applies(model, &as_of, record, &event) {
+            continue;
+        }
         state = model
-            .apply(state, &event)
+            .apply(state, record, &event)
             .map_err(|reason| ReplayError::Undecodable {
                 position: record.position,
                 reason: format!("cannot be applied to the case: {reason}"),

@@ -32,8 +32,18 @@ pub trait CaseModel {
     fn initial(&self) -> Self::State;
     /// The record's payload as an event; an error names what is wrong with it.
     fn decode(&self, record: &RecordedEvent) -> Result<Self::Event, String>;
-    /// The state after `event` (the domain's `evolve`: pure).
-    fn apply(&self, state: Self::State, event: &Self::Event) -> Result<Self::State, String>;
+    /// The state after `event`, stored as `record` (the domain's `evolve_recorded`: pure).
+    fn apply(
+        &self,
+        state: Self::State,
+        record: &RecordedEvent,
+        event: &Self::Event,
+    ) -> Result<Self::State, String>;
+    /// Does `event`, stored as `record`, apply as of the effective instant `at_us`?
+    fn effective_by(&self, record: &RecordedEvent, event: &Self::Event, at_us: i64) -> bool {
+        let _ = event;
+        record.effective_at_us <= at_us
+    }
     fn event_json(&self, event: &Self::Event) -> Value;
     fn state_json(&self, state: &Self::State) -> Value;
     /// What changed from `before` to `after`, as [`diff`] of their JSON forms would say (the

@@ -32,10 +32,16 @@ pub async fn read_models_as_of<P: Projection, S: EventStore + ?Sized>(
                 // Recorded after R: so is everything after it (recorded_at never decreases).
                 break 'pages;
             }
-            if as_of.applies(record) {
-                fold.fold(record)?;
-            } else {
-                fold.skip(record);
+            match as_of.effective_through_us {
+                None => fold.fold(record)?,
+                Some(at_us) => {
+                    // Effective by E as the projection dates the fact (ASOF-1).
+                    let decoded = projection.decode(record);
+                    match decoded {
+                        Ok(d) if !projection.effective_by(record, &d, at_us) => fold.skip(record),
+                        decoded => fold.fold_decoded(record, decoded)?,
+                    }
+                }
             }
             next = record.position + 1;
         }
@@ -51,6 +57,17 @@ pub async fn report_as_of<S: EventStore + ?Sized>(
     as_of: AsOf,
     today: Date,
 ) -> Result<Table, ReplayError> {
+    report_as_of_with(store, name, &report::ReportOptions::default(), as_of, today).await
+}
+
+/// [`report_as_of`] with options (`caseload` grouped `--by` provider, PDU, team, …).
+pub async fn report_as_of_with<S: EventStore + ?Sized>(
+    store: &S,
+    name: &str,
+    options: &report::ReportOptions,
+    as_of: AsOf,
+    today: Date,
+) -> Result<Table, ReplayError> {
     let models = read_models_as_of(&CaseProjection, store, as_of).await?;
-    Ok(report::run(name, &models, today)?)
+    Ok(report::run_with(name, options, &models, today)?)
 }

@@ -5,7 +5,9 @@ use crate::event::Event;
 
 /// Does this event change an input of the handover calculator? Sentence dates, MAPPA
 /// registration, risk assessment, registrations, provider allocation, breach and recall
-/// (handover-rules.md §3.1 lists the inputs).
+/// (handover-rules.md §3.1 lists the inputs). RoSH is an input however it changes: an
+/// assessment, the NPS's escalation decision (seed 001 l.55–68) or a correction that retracts
+/// either (COR-1).
 pub fn triggers_handover(event: &Event) -> bool {
     matches!(
         event,
@@ -23,12 +25,16 @@ pub fn triggers_handover(event: &Event) -> bool {
             | Event::RecallConcluded(_)
             | Event::BreachRaised(_)
             | Event::BreachConcluded(_)
+            | Event::RiskEscalationDecided(_)
+            | Event::EventCorrected(_)
     )
 }
 
 /// Does this event trigger a tier recalculation? (tier-rules.md §9: case created,
 /// registration added/removed, requirement terminated, sentence added/amended/terminated,
-/// breach and recall raised/concluded, OASys assessment scores.)
+/// breach and recall raised/concluded, OASys assessment scores.) RoSH is a tier input however
+/// it changes (§9 "RoSH change"): the NPS's escalation decision (seed 001 l.55–68) and a
+/// correction that retracts an assessment or registration (COR-1) trigger it too.
 pub fn triggers_tier(event: &Event) -> bool {
     matches!(
         event,
@@ -47,6 +53,8 @@ pub fn triggers_tier(event: &Event) -> bool {
             | Event::RecallConcluded(_)
             | Event::RiskAssessed(_)
             | Event::PredictorScoresAssessed(_)
+            | Event::RiskEscalationDecided(_)
+            | Event::EventCorrected(_)
     )
 }
 

@@ -288,6 +288,69 @@ events! {
     CaseReopened = 1,
 }
 
+impl Event {
+    /// The date the fact itself happened, as its payload states it (`on` of the command that
+    /// recorded it): what "effective as of D" compares with D (docs/rules.md ASOF-1), whatever
+    /// `effective_at` the command carried. `None` where the payload has no such date: a
+    /// booking (its date is the appointment's, ahead of the booking) and a correction (a
+    /// wrong fact was never true, so a correction applies at every effective time).
+    pub fn fact_date(&self) -> Option<jiff::civil::Date> {
+        match self {
+            Event::CaseAllocatedToProvider(e) => Some(e.allocated_on),
+            Event::PractitionerAllocated(e) => Some(e.allocated_on),
+            Event::PractitionerReallocated(e) => Some(e.reallocated_on),
+            Event::CaseTransferredToUnifiedService(e) => Some(e.transferred_on),
+            Event::CaseOpened(e) => Some(e.opened_on),
+            Event::PreSentenceReportRequested(e) => Some(e.requested_on),
+            Event::PreSentenceReportCompleted(e) => Some(e.completed_on),
+            Event::SentenceImposed(e) => Some(e.sentenced_on),
+            Event::SentenceDatesRecalculated(e) => Some(e.recalculated_on),
+            Event::CaseTransferredBetweenPdus(e) => Some(e.transferred_on),
+            Event::SentenceTerminated(e) => Some(e.terminated_on),
+            Event::CaseClosed(e) => Some(e.closed_on),
+            Event::PrisonOffenderManagerAllocated(e) => Some(e.allocated_on),
+            Event::HandoverDatesCalculated(e) => Some(e.calculated_on),
+            Event::CommunityOffenderManagerAllocated(e) => Some(e.allocated_on),
+            Event::ResponsibilityTransferred(e) => Some(e.transferred_on),
+            Event::ResponsibilityOverridden(e) => Some(e.overridden_on),
+            Event::HandoverMeetingHeld(e) => Some(e.held_on),
+            Event::PreReleaseContactHeld(e) => Some(e.held_on),
+            Event::Released(e) => Some(e.released_on),
+            Event::LicenceEnded(e) => Some(e.ended_on),
+            Event::PostSentenceSupervisionStarted(e) => Some(e.started_on),
+            Event::PostSentenceSupervisionEnded(e) => Some(e.ended_on),
+            Event::RiskAssessed(e) => Some(e.assessed_on),
+            Event::RegistrationAdded(e) => Some(e.registered_on),
+            Event::RegistrationRemoved(e) => Some(e.removed_on),
+            Event::MappaScreened(e) => Some(e.screened_on),
+            Event::MappaReferred(e) => Some(e.referred_on),
+            Event::MappaLevelSet(e) => Some(e.set_on),
+            Event::TierCalculated(e) => Some(e.calculated_on),
+            Event::TierReviewTriggered(e) => Some(e.triggered_on),
+            Event::RiskEscalationRequested(e) => Some(e.requested_on),
+            Event::RiskEscalationDecided(e) => Some(e.decided_on),
+            Event::CaseTransferredToNps(e) => Some(e.transferred_on),
+            Event::AppointmentAttended(e) => Some(e.recorded_on),
+            Event::AppointmentMissed(e) => Some(e.recorded_on),
+            Event::WarningIssued(e) => Some(e.issued_on),
+            Event::BreachRaised(e) => Some(e.raised_on),
+            Event::BreachConcluded(e) => Some(e.concluded_on),
+            Event::RecallRaised(e) => Some(e.raised_on),
+            Event::RecallConcluded(e) => Some(e.concluded_on),
+            Event::UnpaidWorkHoursCredited(e) => Some(e.credited_on),
+            Event::RequirementCompleted(e) => Some(e.completed_on),
+            Event::RequirementTerminated(e) => Some(e.terminated_on),
+            Event::SentencePlanCreated(e) => Some(e.created_on),
+            Event::SentencePlanReviewed(e) => Some(e.reviewed_on),
+            Event::AccommodationStatusRecorded(e) => Some(e.recorded_on),
+            Event::EmploymentStatusRecorded(e) => Some(e.recorded_on),
+            Event::PredictorScoresAssessed(e) => Some(e.assessed_on),
+            Event::TierV3Calculated(e) => Some(e.calculated_on),
+            Event::AppointmentScheduled(_) | Event::EventCorrected(_) => None,
+        }
+    }
+}
+
 impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.event_type())

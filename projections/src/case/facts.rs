@@ -1,8 +1,13 @@
-//! Per-case state folded from the case's events: only what the read models need.
+//! Per-case state of the read models: the domain's own fold ([`CaseState`], through
+//! `evolve_recorded`) beside the performance bookkeeping only the measures need.
 //!
-//! This is the projections' own fold (the domain exposes events and value types; a shared
-//! `evolve` had not landed when this was written). Every collection is an ordered map or a
-//! capped vector, so the state of one case is bounded and its JSON is canonical.
+//! What a fact means for the case — open or closed, where it is managed and by whom, its
+//! RoSH, tier, MAPPA category and level, each sentence's status, responsibility and dates —
+//! is decided once, by the domain's fold (design.md invariant 10), so no read model can
+//! disagree with the case record. [`CaseFacts`] keeps only what no rule needs: when things
+//! happened first (appointments, plans, requirement starts) for the performance measures,
+//! and the enforcement history. Every collection is an ordered map or a capped vector, so it
+//! is bounded and its JSON is canonical.
 
 use std::collections::BTreeMap;
 
@@ -10,11 +15,10 @@ use caseledger_domain::enforcement::{
     Absence, AccommodationStatus, AppointmentKind, AttendedOutcome, EmploymentStatus,
     StatusCheckpoint,
 };
-use caseledger_domain::event::{Event, Responsibility};
-use caseledger_domain::reference::{Provider, Region};
-use caseledger_domain::risk::{MappaCategory, MappaLevel, RegistrationKind, RoshLevel};
-use caseledger_domain::ruleset::Ruleset;
+use caseledger_domain::event::Event;
+use caseledger_domain::identity::{EventRef, Person};
 use caseledger_domain::sentence::{RequirementKind, SentenceType};
+use caseledger_domain::{evolve_recorded, CaseState};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
@@ -28,29 +32,33 @@ pub const STATUS_RECORDS_KEPT_MAX: usize = 32;
 /// Most appointments awaiting an outcome kept per case; older ones are dropped first.
 pub const APPOINTMENTS_PENDING_MAX: usize = 256;
 
+/// The state of one case stream in the read models: the domain's fold and the measures'
+/// bookkeeping, both fed every event.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseView {
+    /// The case as the domain folds it (personal details left out: no read model shows them,
+    /// and the read-model database must not hold them).
+    pub case: CaseState,
+    pub facts: CaseFacts,
+}
+
+impl CaseView {
+    /// Fold one stored event (its envelope id lets a later correction retract it, COR-1).
+    pub fn apply(&mut self, event_id: &EventRef, event: &Event) {
+        self.case = evolve_recorded(std::mem::take(&mut self.case), event_id, event);
+        self.case.person = None::<Person>;
+        self.facts.apply(event);
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseFacts {
     /// The days the person is a young adult (T2A, enforcement-and-workload.md §4.1), from
     /// their date of birth.
     #[serde(default)]
     pub young_adult: Option<(Date, Date)>,
-    pub opened: bool,
-    pub closed: bool,
-    pub pdu: Option<u8>,
-    pub team: Option<String>,
-    pub provider: Option<String>,
-    /// Transforming Rehabilitation two-provider era, from the ruleset in force on the latest
-    /// dated event (`Ruleset::for_date`, design.md invariant 6).
-    pub two_provider_era: bool,
-    pub practitioner: Option<PractitionerFacts>,
     /// First practitioner allocation on the case (allocation within 5 working days, BR-C2).
     pub first_allocated_on: Option<Date>,
-    pub tier: Option<String>,
-    pub rosh: Option<RoshLevel>,
-    pub mappa: Option<MappaFacts>,
-    pub mappa_screened_on: Option<Date>,
-    pub mappa_screened_eligible: Option<bool>,
-    pub mappa_referred: Option<(Date, MappaLevel)>,
     pub sentences: BTreeMap<u16, SentenceFacts>,
     /// Appointments booked but not yet attended or missed: id → (sentence, date, kind, initial).
     pub appointments_pending: BTreeMap<u32, PendingAppointment>,
@@ -66,23 +74,6 @@ pub struct CaseFacts {
     pub recalls_open: BTreeMap<u16, (u16, Date)>,
     pub accommodation: Vec<(Date, AccommodationStatus, StatusCheckpoint)>,
     pub employment: Vec<(Date, EmploymentStatus, StatusCheckpoint)>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PractitionerFacts {
-    pub staff_code: String,
-    pub name: String,
-    pub grade: String,
-    pub team: String,
-    pub allocated_on: Date,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MappaFacts {
-    pub category: MappaCategory,
-    pub level: MappaLevel,
-    pub set_on: Date,
-    pub review_on: Option<Date>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,12 +93,7 @@ pub struct SentenceFacts {
     pub release_expected_on: Option<Date>,
     /// Sentence expiry (SED, else LED, else TUSED): "before the sentence expires" (PM8).
     pub expires_on: Option<Date>,
-    pub ended_on: Option<Date>,
     pub released_on: Option<Date>,
-    pub responsibility: Option<Responsibility>,
-    pub handover_start_on: Option<Date>,
-    pub handover_on: Option<Date>,
-    pub community_offender_manager: Option<String>,
     pub handover_meeting_on: Option<Date>,
     /// First sentence plan created on or after sentence (PM6, PM12).
     pub plan_created_on: Option<Date>,
@@ -118,12 +104,6 @@ pub struct SentenceFacts {
     /// First attended supervision appointment on/after release (PM5, custody).
     pub first_appointment_after_release_on: Option<Date>,
     pub requirements: BTreeMap<u16, RequirementFacts>,
-}
-
-impl SentenceFacts {
-    pub fn is_active(&self) -> bool {
-        self.ended_on.is_none()
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,22 +156,6 @@ pub fn month_of(d: Date) -> String {
 }
 
 impl CaseFacts {
-    pub fn region(&self) -> Option<Region> {
-        let pdu = caseledger_domain::reference::Pdu::new(u32::from(self.pdu?)).ok()?;
-        Some(pdu.region())
-    }
-
-    fn note_era(&mut self, on: Date) {
-        if let Some(pdu) = self
-            .pdu
-            .and_then(|p| caseledger_domain::reference::Pdu::new(u32::from(p)).ok())
-        {
-            if let Ok(ruleset) = Ruleset::for_date(on, pdu.nation()) {
-                self.two_provider_era = ruleset.is_two_provider();
-            }
-        }
-    }
-
     /// The sentence an appointment / outcome belongs to, if known.
     fn sentence_mut(&mut self, id: u16) -> Option<&mut SentenceFacts> {
         self.sentences.get_mut(&id)
@@ -205,11 +169,6 @@ impl CaseFacts {
             Event::CaseOpened(e) => {
                 self.young_adult =
                     caseledger_domain::workload::young_adult_window(e.person.date_of_birth);
-                self.opened = true;
-                self.closed = false;
-                self.pdu = Some(e.pdu.number());
-                self.team = e.team.as_ref().map(|t| t.as_str().to_owned());
-                self.note_era(e.opened_on);
             }
             Event::SentenceImposed(e) => {
                 let dates = &e.dates;
@@ -246,12 +205,7 @@ impl CaseFacts {
                             .sentence_expiry_date
                             .or(dates.licence_expiry_date)
                             .or(dates.top_up_supervision_expiry_date),
-                        ended_on: None,
                         released_on: None,
-                        responsibility: None,
-                        handover_start_on: None,
-                        handover_on: None,
-                        community_offender_manager: None,
                         handover_meeting_on: None,
                         plan_created_on: None,
                         pre_release_plan_on: None,
@@ -260,7 +214,6 @@ impl CaseFacts {
                         requirements,
                     },
                 );
-                self.note_era(e.sentenced_on);
             }
             Event::SentenceDatesRecalculated(e) => {
                 if let Some(s) = self.sentence_mut(e.sentence_id.0) {
@@ -272,100 +225,8 @@ impl CaseFacts {
                         .or(d.top_up_supervision_expiry_date);
                 }
             }
-            Event::RiskAssessed(e) => {
-                self.rosh = Some(e.rosh);
-                self.note_era(e.assessed_on);
-            }
-            Event::RegistrationAdded(e) => {
-                if let RegistrationKind::Mappa { category, level } = e.kind {
-                    self.mappa = Some(MappaFacts {
-                        category,
-                        level,
-                        set_on: e.registered_on,
-                        review_on: e.review_on,
-                    });
-                }
-            }
-            Event::RegistrationRemoved(_) => {
-                // Removal names a registration id; MAPPA is the only registration kept, and a
-                // removal of it is recognisable only by id, which the MAPPA facts do not keep.
-                // The domain records de-registration of MAPPA as MappaLevelSet / case closure.
-            }
-            Event::MappaScreened(e) => {
-                self.mappa_screened_on = Some(e.screened_on);
-                self.mappa_screened_eligible = Some(e.eligible);
-            }
-            Event::MappaReferred(e) => self.mappa_referred = Some((e.referred_on, e.level)),
-            Event::MappaLevelSet(e) => {
-                let review_on = self.mappa.as_ref().and_then(|m| m.review_on);
-                self.mappa = Some(MappaFacts {
-                    category: e.category,
-                    level: e.level,
-                    set_on: e.set_on,
-                    review_on,
-                });
-            }
-            Event::CaseAllocatedToProvider(e) => {
-                self.provider = Some(e.provider.to_string());
-                self.note_era(e.allocated_on);
-            }
             Event::PractitionerAllocated(e) => {
-                self.practitioner = Some(PractitionerFacts {
-                    staff_code: e.practitioner.staff_code.as_str().to_owned(),
-                    name: e.practitioner.name.as_str().to_owned(),
-                    grade: e.practitioner.grade.as_str().to_owned(),
-                    team: e.team.as_str().to_owned(),
-                    allocated_on: e.allocated_on,
-                });
                 self.first_allocated_on = min_date(self.first_allocated_on, e.allocated_on);
-                if let Some(t) = &e.inputs.tier {
-                    self.tier = Some(t.as_str().to_owned());
-                }
-                if let Some(p) = &e.inputs.provider {
-                    self.provider = Some(p.to_string());
-                }
-                self.note_era(e.allocated_on);
-            }
-            Event::PractitionerReallocated(e) => {
-                self.practitioner = Some(PractitionerFacts {
-                    staff_code: e.practitioner.staff_code.as_str().to_owned(),
-                    name: e.practitioner.name.as_str().to_owned(),
-                    grade: e.practitioner.grade.as_str().to_owned(),
-                    team: e.team.as_str().to_owned(),
-                    allocated_on: e.reallocated_on,
-                });
-            }
-            Event::TierCalculated(e) => self.tier = Some(e.tier.as_str().to_owned()),
-            Event::CaseTransferredToNps(e) => {
-                self.provider = Some(Provider::Nps.to_string());
-                self.note_era(e.transferred_on);
-            }
-            Event::CaseTransferredToUnifiedService(e) => {
-                self.provider = Some("Probation Service".to_owned());
-                self.note_era(e.transferred_on);
-            }
-            Event::HandoverDatesCalculated(e) => {
-                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
-                    s.responsibility = Some(e.responsibility);
-                    s.handover_start_on = e.start_date;
-                    s.handover_on = e.handover_date;
-                }
-            }
-            Event::CommunityOffenderManagerAllocated(e) => {
-                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
-                    s.community_offender_manager =
-                        Some(e.community_offender_manager.name.as_str().to_owned());
-                }
-            }
-            Event::ResponsibilityTransferred(e) => {
-                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
-                    s.responsibility = Some(e.to);
-                }
-            }
-            Event::ResponsibilityOverridden(e) => {
-                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
-                    s.responsibility = Some(e.to);
-                }
             }
             Event::HandoverMeetingHeld(e) => {
                 if let Some(s) = self.sentence_mut(e.sentence_id.0) {
@@ -381,20 +242,9 @@ impl CaseFacts {
                     }
                 }
             }
-            Event::LicenceEnded(e) => {
-                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
-                    s.ended_on = Some(e.ended_on);
-                }
-            }
             Event::PostSentenceSupervisionStarted(e) => {
                 if let Some(s) = self.sentence_mut(e.sentence_id.0) {
-                    s.ended_on = None;
                     s.expires_on = Some(e.ends_on);
-                }
-            }
-            Event::PostSentenceSupervisionEnded(e) => {
-                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
-                    s.ended_on = Some(e.ended_on);
                 }
             }
             Event::AppointmentScheduled(e) => {
@@ -524,21 +374,30 @@ impl CaseFacts {
                 (e.recorded_on, e.status, e.checkpoint),
                 STATUS_RECORDS_KEPT_MAX,
             ),
-            Event::CaseTransferredBetweenPdus(e) => {
-                self.pdu = Some(e.to_pdu.number());
-                if let Some(t) = &e.to_team {
-                    self.team = Some(t.as_str().to_owned());
-                }
-            }
-            Event::SentenceTerminated(e) => {
-                if let Some(s) = self.sentence_mut(e.sentence_id.0) {
-                    s.ended_on = Some(e.terminated_on);
-                }
-            }
-            Event::CaseClosed(_) => self.closed = true,
-            // A returning person's case is open again on the same record (seed 003 l.2600).
-            Event::CaseReopened(_) => self.closed = false,
-            Event::PreSentenceReportRequested(_)
+            // What the domain's fold alone decides (CaseView::case), or nothing the measures
+            // count.
+            Event::RiskAssessed(_)
+            | Event::RegistrationAdded(_)
+            | Event::RegistrationRemoved(_)
+            | Event::MappaScreened(_)
+            | Event::MappaReferred(_)
+            | Event::MappaLevelSet(_)
+            | Event::CaseAllocatedToProvider(_)
+            | Event::PractitionerReallocated(_)
+            | Event::TierCalculated(_)
+            | Event::CaseTransferredToNps(_)
+            | Event::CaseTransferredToUnifiedService(_)
+            | Event::HandoverDatesCalculated(_)
+            | Event::CommunityOffenderManagerAllocated(_)
+            | Event::ResponsibilityTransferred(_)
+            | Event::ResponsibilityOverridden(_)
+            | Event::LicenceEnded(_)
+            | Event::PostSentenceSupervisionEnded(_)
+            | Event::CaseTransferredBetweenPdus(_)
+            | Event::SentenceTerminated(_)
+            | Event::CaseClosed(_)
+            | Event::CaseReopened(_)
+            | Event::PreSentenceReportRequested(_)
             | Event::PreSentenceReportCompleted(_)
             | Event::TierReviewTriggered(_)
             | Event::RiskEscalationRequested(_)

@@ -5,13 +5,14 @@ pub mod facts;
 pub mod performance;
 pub mod rows;
 
+use caseledger_domain::identity::EventRef;
 use caseledger_store::RecordedEvent;
 
 use crate::codec::decode_event;
 use crate::projection::{Projection, Rows};
 use crate::ProjectionError;
 
-pub use facts::CaseFacts;
+pub use facts::{CaseFacts, CaseView};
 pub use rows::MODELS;
 
 /// The case projection.
@@ -19,7 +20,7 @@ pub use rows::MODELS;
 pub struct CaseProjection;
 
 impl Projection for CaseProjection {
-    type State = CaseFacts;
+    type State = CaseView;
 
     fn name(&self) -> &'static str {
         "cases"
@@ -42,17 +43,21 @@ impl Projection for CaseProjection {
 
     fn apply(
         &self,
-        state: &mut CaseFacts,
-        _record: &RecordedEvent,
+        state: &mut CaseView,
+        record: &RecordedEvent,
         decoded: Self::Decoded,
     ) -> Result<(), ProjectionError> {
         if let Some(event) = decoded {
-            state.apply(&event);
+            state.apply(&event_ref(record), &event);
         }
         Ok(())
     }
 
-    fn rows(&self, stream_id: &str, state: &CaseFacts, out: &mut Rows) {
+    fn effective_by(&self, record: &RecordedEvent, decoded: &Self::Decoded, at_us: i64) -> bool {
+        applies_as_of_effective(record, decoded.as_ref(), at_us)
+    }
+
+    fn rows(&self, stream_id: &str, state: &CaseView, out: &mut Rows) {
         if !is_case_stream(stream_id) {
             return;
         }
@@ -81,6 +86,44 @@ impl Projection for CaseProjection {
             out.put_json(rows::PERFORMANCE, &key, row);
         }
     }
+}
+
+/// Microseconds in one day.
+const DAY_US: i64 = 86_400_000_000;
+
+/// Does a case event belong to the world as of the effective instant `at_us`? (ASOF-1,
+/// docs/rules.md.) A fact counts from its own date — the `on` of the command that recorded
+/// it, through the end of that day UTC — even when the command carried a later
+/// `effective_at`; also from its `effective_at`, if that is earlier. A correction counts at
+/// every effective time (the wrong fact was never true); a booking, which has no date of its
+/// own, from its `effective_at`.
+pub fn applies_as_of_effective(
+    record: &RecordedEvent,
+    event: Option<&caseledger_domain::Event>,
+    at_us: i64,
+) -> bool {
+    if record.effective_at_us <= at_us {
+        return true;
+    }
+    match event {
+        Some(caseledger_domain::Event::EventCorrected(_)) => true,
+        Some(e) => e
+            .fact_date()
+            .and_then(end_of_day_us)
+            .is_some_and(|end| end <= at_us),
+        None => false,
+    }
+}
+
+/// The last microsecond of day `d`, UTC.
+fn end_of_day_us(d: jiff::civil::Date) -> Option<i64> {
+    let start = d.to_zoned(jiff::tz::TimeZone::UTC).ok()?;
+    start.timestamp().as_microsecond().checked_add(DAY_US - 1)
+}
+
+/// The envelope id of a record as the domain names events (hyphenated lowercase UUID).
+pub fn event_ref(record: &RecordedEvent) -> EventRef {
+    EventRef::from_u128(record.event_id.as_u128())
 }
 
 /// A case stream is named by its CRN (`caseledger_domain` validates the shape).

@@ -2,13 +2,15 @@
 //! interpretation are in docs/performance-measures.md; each function cites its seed lines.
 
 use caseledger_domain::enforcement::{AccommodationStatus, EmploymentStatus};
+use caseledger_domain::ruleset::performance_measures_apply;
 use jiff::civil::Date;
 
-use super::facts::{CaseFacts, RequirementFamily, SentenceFacts};
+use super::facts::{CaseFacts, CaseView, RequirementFamily, SentenceFacts};
 use super::rows::{
     accommodation_on, add_days, add_months, add_working_days, employment_on, families, month,
     MeasureKind, PerformanceRow, Place,
 };
+use caseledger_domain::sentence::SentenceId;
 
 /// PM5: "initial appointment within one week of sentence" (seed 003 l.1856).
 pub const FIRST_APPOINTMENT_DAYS_AFTER_SENTENCE: i32 = 7;
@@ -62,8 +64,11 @@ impl Out<'_> {
         due: Option<Date>,
         done: Option<Date>,
     ) {
-        // A due date outside the working-day calendar cannot be judged: no row rather than a guess.
-        let Some(due) = due else { return };
+        // A due date outside the working-day calendar cannot be judged: no row rather than a
+        // guess; nor before the measures existed (PM-FROM).
+        let Some(due) = due.filter(|_| performance_measures_apply(start)) else {
+            return;
+        };
         self.rows.push(PerformanceRow {
             measure: measure.to_owned(),
             crn: self.crn.to_owned(),
@@ -88,7 +93,9 @@ impl Out<'_> {
         due: Option<Date>,
         met: bool,
     ) {
-        let Some(due) = due else { return };
+        let Some(due) = due.filter(|_| performance_measures_apply(start)) else {
+            return;
+        };
         self.rows.push(PerformanceRow {
             measure: measure.to_owned(),
             crn: self.crn.to_owned(),
@@ -155,13 +162,14 @@ fn supervision_start(s: &SentenceFacts) -> Option<Date> {
     }
 }
 
-pub fn derive(crn: &str, f: &CaseFacts, place: &Place) -> Vec<PerformanceRow> {
+pub fn derive(crn: &str, v: &CaseView, place: &Place) -> Vec<PerformanceRow> {
+    let f = &v.facts;
     let mut out = Out {
         crn,
         place,
         rows: Vec::new(),
     };
-    if !f.opened {
+    if v.case.opened_on.is_none() {
         return out.rows;
     }
     // Allocation within 5 working days of the case's first sentence (BR-C2, seed 003 l.775).
@@ -178,7 +186,12 @@ pub fn derive(crn: &str, f: &CaseFacts, place: &Place) -> Vec<PerformanceRow> {
     // PM7: monthly appointments attended (seed 003 l.1857).
     for (m, (attended, unacceptable)) in &f.appointments_by_month {
         let start = format!("{m}-01").parse::<Date>().ok();
-        if let Some(start) = start {
+        // A month counts once the measure is in force on any day of it (PM-FROM: from June
+        // 2021, the month the unified model started).
+        let in_force = start
+            .map(|s| s.last_of_month())
+            .is_some_and(performance_measures_apply);
+        if let (Some(start), true) = (start, in_force) {
             out.rows.push(PerformanceRow {
                 measure: "PM07".into(),
                 crn: crn.to_owned(),
@@ -255,7 +268,13 @@ pub fn derive(crn: &str, f: &CaseFacts, place: &Place) -> Vec<PerformanceRow> {
             if s.sentence_type == caseledger_domain::sentence::SentenceType::DeterminateCustody
                 && long
             {
-                if let Some(handover) = s.handover_on {
+                let handover_on = v
+                    .case
+                    .sentences
+                    .get(&SentenceId(*id))
+                    .and_then(|s| s.handover.as_ref())
+                    .and_then(|h| h.handover_date);
+                if let Some(handover) = handover_on {
                     out.deadline(
                         "PM11",
                         sid.clone(),

@@ -1,4 +1,6 @@
-//! The rows one case contributes to each read model, derived from its [`CaseFacts`] alone.
+//! The rows one case contributes to each read model, derived from its [`CaseView`] alone:
+//! what the case is (open, where, whose, RoSH, tier, MAPPA, sentence status) from the
+//! domain's fold, the measures' dates from the bookkeeping beside it.
 //!
 //! Nothing here reads a clock: rows hold dates, and the report functions decide with `today`
 //! what is upcoming, overdue or pending. That keeps persisted rows a pure function of the log
@@ -9,11 +11,12 @@ use caseledger_domain::enforcement::{AccommodationStatus, EmploymentStatus};
 use caseledger_domain::event::Responsibility;
 use caseledger_domain::reference::Pdu;
 use caseledger_domain::sentence::SentenceType;
+use caseledger_domain::state::{CaseState, SentenceState, SentenceStatus};
 use jiff::civil::Date;
 use jiff::ToSpan;
 use serde::{Deserialize, Serialize};
 
-use super::facts::{month_of, CaseFacts, RequirementFamily, SentenceFacts};
+use super::facts::{month_of, CaseFacts, CaseView, RequirementFamily, SentenceFacts};
 
 /// Model indexes, in `CaseProjection::models()` order.
 pub const CASELOAD: u8 = 0;
@@ -64,8 +67,8 @@ impl Place {
     }
 }
 
-pub fn place(facts: &CaseFacts) -> Place {
-    Place::of_pdu(facts.pdu)
+pub fn place(case: &CaseState) -> Place {
+    Place::of_pdu(case.pdu.map(|p| p.number()))
 }
 
 /// A row as stored holds only what its key and reference data do not say; `complete` puts
@@ -110,26 +113,30 @@ impl StoredRow for PerformanceRow {
     }
 }
 
-/// Case type for workload (enforcement-and-workload.md §1): the active sentence with the
-/// latest end, ties broken by latest start; custodial → `custody` until released, then
-/// `licence`; community orders → `community`.
-pub fn case_type(facts: &CaseFacts) -> Option<&'static str> {
-    let s = facts
+/// Case type for workload (enforcement-and-workload.md §1): the supervised sentence with the
+/// latest end, ties broken by latest start; custodial → `custody` while in custody (recalled
+/// included), `licence` once released; community orders → `community`.
+pub fn case_type(case: &CaseState) -> Option<&'static str> {
+    let s = case
         .sentences
         .values()
-        .filter(|s| s.is_active())
-        .max_by_key(|s| (s.expires_on, s.sentenced_on))?;
-    Some(match s.sentence_type {
-        SentenceType::CommunityOrder | SentenceType::SuspendedSentenceOrder => "community",
-        SentenceType::DeterminateCustody | SentenceType::IndeterminateCustody => {
-            if s.released_on.is_some() {
-                "licence"
-            } else {
-                "custody"
-            }
-        }
-        SentenceType::Licence | SentenceType::PostSentenceSupervision => "licence",
-    })
+        .filter(|s| s.status.is_supervised())
+        .max_by_key(|s| (s.expires_on(), s.sentenced_on))?;
+    Some(sentence_case_type(s))
+}
+
+fn sentence_case_type(s: &SentenceState) -> &'static str {
+    match s.status {
+        SentenceStatus::Community => "community",
+        SentenceStatus::InCustody | SentenceStatus::Recalled => "custody",
+        SentenceStatus::ReleasedOnLicence
+        | SentenceStatus::PostSentenceSupervision
+        | SentenceStatus::SupervisionEnded
+        | SentenceStatus::Terminated => match s.sentence_type {
+            SentenceType::CommunityOrder | SentenceType::SuspendedSentenceOrder => "community",
+            _ => "licence",
+        },
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,62 +271,71 @@ pub struct CaseRows {
     pub performance: Vec<PerformanceRow>,
 }
 
-pub fn derive(crn: &str, f: &CaseFacts) -> CaseRows {
-    let open = f.opened && !f.closed;
-    let place = place(f);
-    let active = f.sentences.values().any(SentenceFacts::is_active);
-    let caseload = (open && active).then(|| CaseloadRow {
+pub fn derive(crn: &str, v: &CaseView) -> CaseRows {
+    let (c, f) = (&v.case, &v.facts);
+    let open = c.is_open();
+    let place = place(c);
+    let supervised = c.sentences.values().any(|s| s.status.is_supervised());
+    let practitioner = c.practitioner.as_ref();
+    let tier = c.tier.as_ref().map(|t| t.tier.as_str().to_owned());
+    let rosh = c.risk.rosh.map(|r| r.as_str().to_owned());
+    let provider = c.provider_name();
+    let caseload = (open && supervised).then(|| CaseloadRow {
         crn: crn.to_owned(),
-        staff_code: f.practitioner.as_ref().map(|p| p.staff_code.clone()),
-        practitioner: f.practitioner.as_ref().map(|p| p.name.clone()),
-        grade: f.practitioner.as_ref().map(|p| p.grade.clone()),
-        team: f
-            .practitioner
-            .as_ref()
-            .map(|p| p.team.clone())
-            .or_else(|| f.team.clone()),
+        staff_code: practitioner.map(|p| p.practitioner.staff_code.as_str().to_owned()),
+        practitioner: practitioner.map(|p| p.practitioner.name.as_str().to_owned()),
+        grade: practitioner.map(|p| p.practitioner.grade.as_str().to_owned()),
+        team: practitioner
+            .map(|p| p.team.as_str().to_owned())
+            .or_else(|| c.team.as_ref().map(|t| t.as_str().to_owned())),
         place: place.clone(),
-        provider: f.provider.clone(),
-        case_type: case_type(f).unwrap_or("unknown").to_owned(),
-        tier: f.tier.clone(),
-        rosh: f.rosh.map(|r| r.as_str().to_owned()),
+        provider: provider.clone(),
+        case_type: case_type(c).unwrap_or("unknown").to_owned(),
+        tier: tier.clone(),
+        rosh: rosh.clone(),
         young_adult: f.young_adult,
     });
-    let mappa = f.mappa.as_ref().filter(|_| open).map(|m| MappaRow {
-        crn: crn.to_owned(),
-        category: m.category.get(),
-        level: m.level.get(),
-        place: place.clone(),
-        provider: f.provider.clone(),
-        set_on: m.set_on,
-        review_on: m.review_on,
-        screened_on: f.mappa_screened_on,
-        screened_eligible: f.mappa_screened_eligible,
-        referred_on: f.mappa_referred.map(|r| r.0),
-        not_managed_by_nps: f.two_provider_era
-            && f.provider.as_deref().is_some_and(|p| p.starts_with("CRC")),
-    });
+    let mappa = match (open, c.mappa.category, c.mappa.level, c.mappa.set_on) {
+        (true, Some(category), Some(level), Some(set_on)) => Some(MappaRow {
+            crn: crn.to_owned(),
+            category: category.get(),
+            level: level.get(),
+            place: place.clone(),
+            provider: provider.clone(),
+            set_on,
+            review_on: mappa_review_on(c),
+            screened_on: c.mappa.screened_on,
+            screened_eligible: c.mappa.screened_eligible,
+            referred_on: c.mappa.referred.map(|r| r.0),
+            not_managed_by_nps: c.held_by_crc(),
+        }),
+        _ => None,
+    };
     let mut handover = Vec::new();
     let mut enforcement = Vec::new();
-    for (id, s) in &f.sentences {
-        if !open || !s.is_active() {
+    for (id, s) in &c.sentences {
+        let id = id.0;
+        if !open || !s.status.is_supervised() {
             continue;
         }
-        if s.sentence_type.is_custodial() && s.released_on.is_none() {
+        if s.sentence_type.is_custodial() && s.releases.is_empty() {
             handover.push(HandoverRow {
                 crn: crn.to_owned(),
-                sentence: *id,
+                sentence: id,
                 place: place.clone(),
                 responsibility: s.responsibility.map(|r| responsibility_str(r).to_owned()),
-                start_on: s.handover_start_on,
-                handover_on: s.handover_on,
-                community_offender_manager: s.community_offender_manager.clone(),
-                release_expected_on: s.release_expected_on,
+                start_on: s.handover.as_ref().and_then(|h| h.start_date),
+                handover_on: s.handover.as_ref().and_then(|h| h.handover_date),
+                community_offender_manager: s
+                    .community_offender_manager
+                    .as_ref()
+                    .map(|(p, _)| p.name.as_str().to_owned()),
+                release_expected_on: s.release_expected_on(),
             });
         } else {
             enforcement.push(EnforcementRow {
                 crn: crn.to_owned(),
-                sentence: *id,
+                sentence: id,
                 sentence_type: s.sentence_type,
                 place: place.clone(),
                 failures_to_comply: f.failures_to_comply.clone(),
@@ -327,33 +343,33 @@ pub fn derive(crn: &str, f: &CaseFacts) -> CaseRows {
                 breaches: f
                     .breaches_concluded
                     .iter()
-                    .filter(|b| b.0 == *id)
+                    .filter(|b| b.0 == id)
                     .map(|b| (b.1, Some(b.2), Some(b.3)))
                     .chain(
                         f.breaches_open
                             .values()
-                            .filter(|b| b.0 == *id)
+                            .filter(|b| b.0 == id)
                             .map(|b| (b.1, None, None)),
                     )
                     .collect(),
-                breaches_open: count_u16(f.breaches_open.values().filter(|b| b.0 == *id).count()),
-                recalls_open: count_u16(f.recalls_open.values().filter(|r| r.0 == *id).count()),
+                breaches_open: count_u16(f.breaches_open.values().filter(|b| b.0 == id).count()),
+                recalls_open: count_u16(f.recalls_open.values().filter(|r| r.0 == id).count()),
             });
         }
     }
-    let latest_active = f
+    let latest_supervised = c
         .sentences
         .values()
-        .filter(|s| s.is_active())
+        .filter(|s| s.status.is_supervised())
         .map(|s| s.sentenced_on)
         .max();
-    let allocation = match (open, f.practitioner.is_none(), latest_active) {
+    let allocation = match (open, practitioner.is_none(), latest_supervised) {
         (true, true, Some(sentenced_on)) => Some(AllocationRow {
             crn: crn.to_owned(),
             sentenced_on,
             place: place.clone(),
-            tier: f.tier.clone(),
-            rosh: f.rosh.map(|r| r.as_str().to_owned()),
+            tier,
+            rosh,
         }),
         _ => None,
     };
@@ -363,8 +379,17 @@ pub fn derive(crn: &str, f: &CaseFacts) -> CaseRows {
         handover,
         enforcement,
         allocation,
-        performance: super::performance::derive(crn, f, &place),
+        performance: super::performance::derive(crn, v, &place),
     }
+}
+
+/// Review date of the active MAPPA registration, if any.
+fn mappa_review_on(c: &CaseState) -> Option<Date> {
+    c.registrations
+        .values()
+        .rev()
+        .filter(|r| r.removed_on.is_none() && r.kind.is_mappa())
+        .find_map(|r| r.review_on)
 }
 
 fn count_u16(n: usize) -> u16 {

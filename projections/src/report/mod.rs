@@ -11,6 +11,7 @@ use caseledger_domain::calendar;
 use caseledger_domain::compliance::{
     assess_compliance, BreachPeriod, ComplianceInput, ComplianceSentenceType, FailureToComplyLimits,
 };
+use caseledger_domain::ruleset::performance_measures_apply;
 use caseledger_domain::sentence::SentenceType;
 use caseledger_domain::workload::{
     available_points, capacity, workload_points, CaseOnCaseload, CaseType, CaseloadInput, Grade,
@@ -75,10 +76,37 @@ fn opt<T: serde::Serialize>(v: &Option<T>) -> Value {
     v.as_ref().map_or(Value::Null, |v| json!(v))
 }
 
-/// Run a report by name (the CLI's entry point).
+/// How a report is asked for beyond its name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReportOptions {
+    /// Grouping of the caseload report (`--by`); `None`: by practitioner. Refused for the
+    /// other reports, which are not grouped.
+    pub caseload_by: Option<CaseloadBy>,
+}
+
+/// Run a report by name with the default options.
 pub fn run(name: &str, src: &dyn RowSource, today: Date) -> Result<Table, ProjectionError> {
+    run_with(name, &ReportOptions::default(), src, today)
+}
+
+/// Run a report by name (the CLI's entry point).
+pub fn run_with(
+    name: &str,
+    options: &ReportOptions,
+    src: &dyn RowSource,
+    today: Date,
+) -> Result<Table, ProjectionError> {
+    if options.caseload_by.is_some() && name != "caseload" {
+        return Err(ProjectionError::InvalidArgument(format!(
+            "--by: only the caseload report is grouped; {name:?} is not"
+        )));
+    }
     match name {
-        "caseload" => caseload(src, CaseloadBy::Practitioner, today),
+        "caseload" => caseload(
+            src,
+            options.caseload_by.unwrap_or(CaseloadBy::Practitioner),
+            today,
+        ),
         "mappa" => mappa(src),
         "handovers" => handovers(src, today),
         "enforcement" => enforcement(src, today),
@@ -99,6 +127,28 @@ pub enum CaseloadBy {
     Pdu,
     Region,
     Provider,
+}
+
+impl CaseloadBy {
+    /// The groupings `--by` accepts.
+    pub const NAMES: &'static [&'static str] =
+        &["practitioner", "team", "pdu", "region", "provider"];
+
+    /// Parse a `--by` value; the error names the option and the choices.
+    pub fn parse(s: &str) -> Result<CaseloadBy, ProjectionError> {
+        match s {
+            "practitioner" => Ok(CaseloadBy::Practitioner),
+            "team" => Ok(CaseloadBy::Team),
+            "pdu" => Ok(CaseloadBy::Pdu),
+            "region" => Ok(CaseloadBy::Region),
+            "provider" => Ok(CaseloadBy::Provider),
+            other => Err(ProjectionError::InvalidArgument(format!(
+                "--by: no grouping {:?}; choose one of {}",
+                other.chars().take(32).collect::<String>(),
+                CaseloadBy::NAMES.join(", ")
+            ))),
+        }
+    }
 }
 
 fn workload_case_type(t: &str) -> Option<CaseType> {
@@ -434,7 +484,8 @@ pub fn enforcement(src: &dyn RowSource, today: Date) -> Result<Table, Projection
 }
 
 /// Sentenced but unallocated cases with working days since sentence (England and Wales bank
-/// holidays, `domain::calendar`); overdue once past 5 working days (BR-C2, seed 003 l.775).
+/// holidays, `domain::calendar`); overdue once past 5 working days (BR-C2, seed 003 l.775) —
+/// for sentences from when that deadline exists (PM-FROM); before it, `overdue` is empty.
 pub fn allocations(src: &dyn RowSource, today: Date) -> Result<Table, ProjectionError> {
     let mut rows: Vec<AllocationRow> = rows_of(src, ALLOCATION)?;
     rows.sort_by(|a, b| (a.sentenced_on, &a.crn).cmp(&(b.sentenced_on, &b.crn)));
@@ -453,6 +504,7 @@ pub fn allocations(src: &dyn RowSource, today: Date) -> Result<Table, Projection
         let overdue =
             calendar::is_within_working_days(r.sentenced_on, today, ALLOCATION_WORKING_DAYS)
                 .ok()
+                .filter(|_| performance_measures_apply(r.sentenced_on))
                 .map(|within| !within);
         out.push(vec![
             json!(r.crn),

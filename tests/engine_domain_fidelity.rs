@@ -1,0 +1,415 @@
+//! Read models, corrections and derived decisions agree with the case state, through the
+//! Engine: one test per rule, named by rule id and seed line (docs/rules.md).
+
+mod engine_support;
+
+use caseledger::replay::asof::AsOf;
+use caseledger::{Engine, EngineConfig};
+use engine_support::*;
+use jiff::civil::{date, Date};
+use serde_json::{json, Value};
+
+/// Nottingham City (TOM Annex C), served by DLNR CRC in the TR era (seed 001 l.10).
+const NOTTINGHAM_CITY: u8 = 79;
+const CRC_DLNR: &str = "crc:DLNR CRC";
+
+async fn ok(engine: &Engine, line: String) -> caseledger::commands::Receipt {
+    match engine.execute_json(&line).await {
+        Ok(receipt) => receipt,
+        Err(e) => panic!("command refused: {e}\n{line}"),
+    }
+}
+
+fn end_of_day_us(d: Date) -> i64 {
+    d.to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp()
+        .as_microsecond()
+        + 86_400_000_000
+        - 1
+}
+
+fn effective(d: Date) -> AsOf {
+    AsOf {
+        recorded_through_us: None,
+        effective_through_us: Some(end_of_day_us(d)),
+    }
+}
+
+async fn report(engine: &Engine, name: &str, as_of: AsOf, today: Date) -> Vec<Value> {
+    engine
+        .read_model_as_of(name, as_of, today)
+        .await
+        .unwrap()
+        .objects()
+}
+
+/// The caseload row (grouped by practitioner) that holds `crn`'s only case.
+async fn caseload_row(engine: &Engine, as_of: AsOf, today: Date) -> Value {
+    let rows = report(engine, "caseload", as_of, today).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    rows[0].clone()
+}
+
+async fn open_with_order(engine: &Engine, crn: &str, on: &str) {
+    ok(
+        engine,
+        as_case_administrator(crn, on, open_case(crn, NOTTINGHAM_CITY, on)),
+    )
+    .await;
+    ok(engine, as_court_officer(crn, on, community_order(on))).await;
+}
+
+/// MAPPA-1 (seed 000 l.9; seed 003 l.755): removing a MAPPA registration takes the case off
+/// the register from the removal's date; as of an earlier date it is still on it, at its
+/// category and level.
+#[tokio::test]
+async fn mappa_1_seed_000_l9_a_removed_mappa_registration_leaves_the_register_from_its_date() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    let crn = "M100001";
+    open_with_order(&engine, crn, "2022-03-01").await;
+    ok(
+        &engine,
+        as_probation_officer(crn, "2022-03-02", assess("2022-03-02", "initial", "high")),
+    )
+    .await;
+    ok(
+        &engine,
+        as_probation_officer(
+            crn,
+            "2022-03-03",
+            json!({"type": "add_registration", "on": "2022-03-03",
+                   "kind": {"mappa": {"category": 2, "level": 1}}, "review_on": "2022-09-01"}),
+        ),
+    )
+    .await;
+    let today = date(2022, 7, 1);
+    let on_register = report(&engine, "mappa", AsOf::now(), today).await;
+    assert_eq!(on_register.len(), 1, "{on_register:?}");
+    ok(
+        &engine,
+        as_probation_officer(
+            crn,
+            "2022-06-03",
+            json!({"type": "remove_registration", "on": "2022-06-01", "registration_id": 1,
+                   "reason": "review: no longer applies"}),
+        ),
+    )
+    .await;
+    let case = engine.case(crn).await.unwrap().unwrap();
+    assert_eq!(case.mappa.category, None);
+    assert!(report(&engine, "mappa", AsOf::now(), today)
+        .await
+        .is_empty());
+    // As of the day before the removal (by the removal's own date, ASOF-1) it is still on.
+    let before = report(&engine, "mappa", effective(date(2022, 5, 31)), today).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0]["category"], 2);
+    assert_eq!(before[0]["level"], 1);
+    assert!(report(&engine, "mappa", effective(date(2022, 6, 1)), today)
+        .await
+        .is_empty());
+}
+
+/// ROSH-1 (seed 001 l.55–68; tier-rules.md §9): the NPS's escalation decision is the case's
+/// RoSH, and it reaches everything RoSH feeds: the caseload's RoSH, a tier recalculation
+/// (reason `risk_escalation_decided`) and the workload points that follow from the tier.
+#[tokio::test]
+async fn rosh_1_seed_001_l55_an_nps_escalation_decision_reaches_tier_caseload_and_workload() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    let crn = "N100002";
+    open_with_order(&engine, crn, "2016-03-01").await;
+    ok(
+        &engine,
+        as_probation_officer(crn, "2016-03-02", assess("2016-03-02", "initial", "medium")),
+    )
+    .await;
+    ok(
+        &engine,
+        as_probation_officer(
+            crn,
+            "2016-03-03",
+            json!({"type": "allocate_to_provider", "on": "2016-03-03", "crc": "DLNR CRC",
+                   "deportation_order": false, "notoriety": false}),
+        ),
+    )
+    .await;
+    let today = date(2016, 10, 1);
+    let before = caseload_row(&engine, AsOf::now(), today).await;
+    assert_eq!(before["by_rosh"], "medium:1");
+    let tier_before = engine.case(crn).await.unwrap().unwrap().tier.unwrap().tier;
+    ok(
+        &engine,
+        command(
+            crn,
+            "probation_officer",
+            CRC_DLNR,
+            "2016-09-01",
+            json!({"type": "request_risk_escalation", "on": "2016-09-01", "proposed_rosh": "high",
+                   "evidence": "new intelligence from police"}),
+        ),
+    )
+    .await;
+    let receipt = ok(
+        &engine,
+        as_probation_officer(
+            crn,
+            "2016-09-06",
+            json!({"type": "decide_risk_escalation", "on": "2016-09-06", "confirmed_rosh": "high"}),
+        ),
+    )
+    .await;
+    assert!(
+        receipt.event_types.iter().any(|t| t == "TierCalculated"),
+        "{receipt:?}"
+    );
+    let case = engine.case(crn).await.unwrap().unwrap();
+    assert_eq!(case.risk.rosh.map(|r| r.as_str()), Some("high"));
+    let tier = case.tier.unwrap();
+    assert_ne!(tier.tier, tier_before);
+    assert_eq!(tier.reason_code, "risk_escalation_decided");
+    let after = caseload_row(&engine, AsOf::now(), today).await;
+    assert_eq!(after["by_rosh"], "high:1");
+    assert_eq!(after["by_tier"], format!("{}:1", tier.tier.as_str()));
+    assert_ne!(after["workload_points"], before["workload_points"]);
+}
+
+/// COR-1 (design.md invariant 1; seed 003 l.1844 data quality): a correction retracts the
+/// assessment it names from the correction on — state, tier and caseload stop using the wrong
+/// RoSH — while as of a recorded instant before it the read models show what was believed.
+#[tokio::test]
+async fn cor_1_a_correction_retracts_the_assessment_it_corrects_and_the_tier_follows() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    let crn = "E100003";
+    open_with_order(&engine, crn, "2022-03-01").await;
+    ok(
+        &engine,
+        as_probation_officer(crn, "2022-03-02", assess("2022-03-02", "initial", "medium")),
+    )
+    .await;
+    ok(
+        &engine,
+        as_probation_officer(
+            crn,
+            "2022-03-10",
+            assess("2022-03-10", "review", "very_high"),
+        ),
+    )
+    .await;
+    let today = date(2022, 4, 1);
+    let wrong = engine.case(crn).await.unwrap().unwrap();
+    assert_eq!(wrong.risk.rosh.map(|r| r.as_str()), Some("very_high"));
+    let wrong_tier = wrong.tier.clone().unwrap().tier;
+    let believed_until = jiff::Timestamp::now().as_microsecond();
+    let wrong_id = engine
+        .case_events(crn)
+        .await
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|r| r.event_type == "RiskAssessed")
+        .unwrap()
+        .event_id;
+    let receipt = ok(
+        &engine,
+        command(
+            crn,
+            "senior_probation_officer",
+            "nps",
+            "2022-03-11",
+            json!({"type": "correct_event", "on": "2022-03-11",
+                   "corrected_event_id": wrong_id.to_string(),
+                   "corrected_event_type": "RiskAssessed",
+                   "reason": "RoSH entered on the wrong case"}),
+        ),
+    )
+    .await;
+    assert!(
+        receipt.event_types.iter().any(|t| t == "TierCalculated"),
+        "{receipt:?}"
+    );
+    let case = engine.case(crn).await.unwrap().unwrap();
+    assert_eq!(case.risk.rosh.map(|r| r.as_str()), Some("medium"));
+    assert!(case.corrections[0].retracted);
+    let tier = case.tier.unwrap();
+    assert_ne!(tier.tier, wrong_tier);
+    assert_eq!(tier.reason_code, "event_corrected");
+    assert_eq!(
+        caseload_row(&engine, AsOf::now(), today).await["by_rosh"],
+        "medium:1"
+    );
+    // As recorded before the correction: what was believed then.
+    let then = AsOf {
+        recorded_through_us: Some(believed_until),
+        effective_through_us: None,
+    };
+    let row = caseload_row(&engine, then, today).await;
+    assert_eq!(row["by_rosh"], "very_high:1");
+    assert_eq!(row["by_tier"], format!("{}:1", wrong_tier.as_str()));
+    let state_then = engine
+        .case_as_of(
+            crn,
+            Some(jiff::Timestamp::from_microsecond(believed_until).unwrap()),
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state_then.risk.rosh.map(|r| r.as_str()), Some("very_high"));
+}
+
+/// ASOF-1: effective time is the fact's own date — an assessment done on 10 March but sent
+/// with `effective_at` 20 March counts as of 15 March.
+#[tokio::test]
+async fn asof_1_a_fact_counts_from_its_own_date_whatever_the_commands_effective_at() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    let crn = "E100004";
+    open_with_order(&engine, crn, "2022-03-01").await;
+    ok(
+        &engine,
+        as_probation_officer(crn, "2022-03-20", assess("2022-03-10", "initial", "high")),
+    )
+    .await;
+    let today = date(2022, 4, 1);
+    let row = caseload_row(&engine, effective(date(2022, 3, 15)), today).await;
+    assert_eq!(row["by_rosh"], "high:1");
+    let row = caseload_row(&engine, effective(date(2022, 3, 9)), today).await;
+    assert_eq!(row["by_rosh"], "none:1");
+    let through = jiff::Timestamp::from_microsecond(end_of_day_us(date(2022, 3, 15))).unwrap();
+    let state = engine
+        .case_as_of(crn, None, Some(through))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.risk.rosh.map(|r| r.as_str()), Some("high"));
+}
+
+/// Two cases in the TR era: one with the NPS, one allocated to DLNR CRC (seed 000 l.8–9,
+/// seed 001 l.25).
+async fn nps_and_crc_cases(engine: &Engine) {
+    for (crn, rosh) in [("N100010", "high"), ("N100011", "low")] {
+        open_with_order(engine, crn, "2016-03-01").await;
+        ok(
+            engine,
+            as_probation_officer(crn, "2016-03-02", assess("2016-03-02", "initial", rosh)),
+        )
+        .await;
+    }
+    // BR-A3/BR-A4: the NPS keeps the high-RoSH case, the low one goes to the CRC.
+    for crn in ["N100010", "N100011"] {
+        ok(
+            engine,
+            as_probation_officer(
+                crn,
+                "2016-03-03",
+                json!({"type": "allocate_to_provider", "on": "2016-03-03", "crc": "DLNR CRC",
+                       "deportation_order": false, "notoriety": false}),
+            ),
+        )
+        .await;
+    }
+}
+
+/// CASELOAD-BY (seed 004 l.68: NPS caseload counts; seed 000 l.8–9 NPS vs CRC): the caseload
+/// is grouped by provider, PDU, team or practitioner, as of an earlier date too.
+#[tokio::test]
+async fn caseload_by_seed_004_l68_caseload_grouped_by_provider_pdu_team_and_practitioner() {
+    use caseledger::projections::report::{CaseloadBy, ReportOptions};
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    nps_and_crc_cases(&engine).await;
+    let today = date(2016, 4, 1);
+    let by = |b| ReportOptions {
+        caseload_by: Some(b),
+    };
+    let grouped = |rows: Vec<Value>, key: &str| -> Vec<(String, u64)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r[key].as_str().unwrap().to_owned(),
+                    r["cases"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let t = engine
+        .read_model_as_of_with("caseload", &by(CaseloadBy::Provider), AsOf::now(), today)
+        .await
+        .unwrap();
+    assert_eq!(
+        grouped(t.objects(), "provider"),
+        vec![("CRC DLNR CRC".to_owned(), 1), ("NPS".to_owned(), 1)]
+    );
+    // As of the day before the CRC allocation both were with no provider yet.
+    let t = engine
+        .read_model_as_of_with(
+            "caseload",
+            &by(CaseloadBy::Provider),
+            effective(date(2016, 3, 2)),
+            today,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        grouped(t.objects(), "provider"),
+        vec![("(none)".to_owned(), 2)]
+    );
+    let t = engine
+        .read_model_as_of_with("caseload", &by(CaseloadBy::Pdu), AsOf::now(), today)
+        .await
+        .unwrap();
+    assert_eq!(
+        grouped(t.objects(), "pdu"),
+        vec![("Nottingham City".to_owned(), 2)]
+    );
+    let t = engine
+        .read_model_as_of_with("caseload", &by(CaseloadBy::Team), AsOf::now(), today)
+        .await
+        .unwrap();
+    assert_eq!(grouped(t.objects(), "team"), vec![("(none)".to_owned(), 2)]);
+    let t = engine
+        .read_model_as_of_with(
+            "caseload",
+            &by(CaseloadBy::Practitioner),
+            AsOf::now(),
+            today,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        grouped(t.objects(), "staff_code"),
+        vec![("(unallocated)".to_owned(), 2)]
+    );
+}
+
+/// PM-FROM (seed 003 l.1844–1856, l.769–775: measures and the 5-working-day allocation
+/// deadline apply from June 2021): a 2016 sentence has no measure rows and is never
+/// "overdue" for allocation; a 2022 one is measured and overdue.
+#[tokio::test]
+async fn pm_from_seed_003_l1844_measures_apply_only_from_june_2021() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    open_with_order(&engine, "N100020", "2016-03-01").await;
+    open_with_order(&engine, "E100021", "2022-03-01").await;
+    let today = date(2022, 6, 1);
+    let queue = report(&engine, "allocations", AsOf::now(), today).await;
+    let overdue: Vec<(String, Value)> = queue
+        .iter()
+        .map(|r| (r["crn"].as_str().unwrap().to_owned(), r["overdue"].clone()))
+        .collect();
+    assert_eq!(
+        overdue,
+        vec![
+            ("N100020".to_owned(), Value::Null),
+            ("E100021".to_owned(), Value::Bool(true))
+        ]
+    );
+    let measures = report(&engine, "performance", AsOf::now(), today).await;
+    assert!(
+        measures
+            .iter()
+            .all(|r| r["month"].as_str().unwrap() >= "2021-06"),
+        "{measures:?}"
+    );
+    assert!(measures
+        .iter()
+        .any(|r| r["measure"] == "ALLOC" && r["month"] == "2022-03"));
+}
