@@ -332,3 +332,133 @@ fn pm_from_seed_003_l1844_reports_measure_nothing_before_june_2021() {
         "{measures:?}"
     );
 }
+
+/// PSS-1 (seed 002 l.53; Offender Rehabilitation Act 2014): through the binary, a 12-month
+/// sentence runs licence then PSS with the TUSED derived from the release (12 months later);
+/// a 2-year sentence is refused PSS (exit 5) naming the rule.
+#[test]
+fn pss_1_seed_002_l53_licence_then_pss_through_the_binary() {
+    let cli = Cli::new();
+    for (crn, length) in [("E200030", 12), ("E200031", 24)] {
+        cli.exec(as_case_administrator(
+            crn,
+            "2022-03-01",
+            open_case(crn, NOTTINGHAM_CITY, "2022-03-01"),
+        ));
+        cli.exec(as_court_officer(
+            crn,
+            "2022-03-01",
+            json!({"type": "impose_sentence", "on": "2022-03-01", "sentence_type": "determinate_custody",
+                   "court": "Nottingham Crown Court", "length_months": length,
+                   "dates": {"conditional_release_date": "2022-09-01",
+                             "sentence_expiry_date": "2023-03-01", "licence_expiry_date": "2023-03-01"},
+                   "requirements": []}),
+        ));
+        cli.exec(command(
+            crn,
+            "prison_offender_manager",
+            "prison",
+            "2022-09-01",
+            json!({"type": "release", "on": "2022-09-01", "sentence_id": 1, "release_type": "automatic"}),
+        ));
+        cli.exec(as_probation_officer(
+            crn,
+            "2023-03-01",
+            json!({"type": "end_licence", "on": "2023-03-01", "sentence_id": 1}),
+        ));
+    }
+    let start = |crn: &str| {
+        as_probation_officer(
+            crn,
+            "2023-03-01",
+            json!({"type": "start_post_sentence_supervision", "on": "2023-03-01", "sentence_id": 1}),
+        )
+    };
+    cli.exec(start("E200030"));
+    let case = cli.case("E200030");
+    assert_eq!(
+        case["sentences"]["1"]["status"],
+        "post_sentence_supervision"
+    );
+    assert_eq!(
+        case["sentences"]["1"]["post_sentence_supervision_ends_on"],
+        "2023-09-01"
+    );
+    let (code, _, err) = cli.run(&["exec"], &start("E200031"));
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains("PSS-1") && err.contains("under 2 years"),
+        "{err}"
+    );
+    let rows = cli.report("caseload", &["--today", "2023-04-01"]);
+    assert_eq!(rows[0]["cases"], 1);
+    assert_eq!(rows[0]["licence"], 1);
+}
+
+/// RULES-1 (seed 003 l.358, l.386; handover-rules.md §4, §11): `tick` across 26 June 2021
+/// moves an open CRC case into the unified service, and across 1 October 2022 recalculates a
+/// prisoner's handover under OMiC 2022 — once: a second tick applies nothing.
+#[test]
+fn rules_1_seed_003_l358_tick_applies_rule_changes_to_cases_in_flight_once() {
+    let cli = Cli::new();
+    let crc = "N200040";
+    cli.open_with_order(crc, "2020-03-02");
+    cli.exec(as_probation_officer(
+        crc,
+        "2020-03-03",
+        assess("2020-03-03", "initial", "low"),
+    ));
+    cli.exec(as_probation_officer(
+        crc,
+        "2020-03-04",
+        json!({"type": "allocate_to_provider", "on": "2020-03-04", "crc": "DLNR CRC",
+               "deportation_order": false, "notoriety": false}),
+    ));
+    let prisoner = "N200041";
+    cli.exec(as_case_administrator(
+        prisoner,
+        "2020-03-02",
+        open_case(prisoner, NOTTINGHAM_CITY, "2020-03-02"),
+    ));
+    cli.exec(as_court_officer(
+        prisoner,
+        "2020-03-02",
+        json!({"type": "impose_sentence", "on": "2020-03-02", "sentence_type": "determinate_custody",
+               "court": "Nottingham Crown Court", "length_months": 96,
+               "dates": {"conditional_release_date": "2024-03-01", "sentence_expiry_date": "2028-03-01"},
+               "requirements": []}),
+    ));
+    let (code, out, err) = cli.run(&["tick", "--to", "2022-12-01", "--format", "json"], "");
+    assert_eq!(code, 0, "{err}");
+    let first: Value = serde_json::from_str(&out).unwrap();
+    let case = cli.case(crc);
+    assert_eq!(case["unified_on"], "2021-06-26");
+    let case = cli.case(prisoner);
+    assert_eq!(
+        case["sentences"]["1"]["handover"]["handover_era"],
+        "omic-2022"
+    );
+    assert_eq!(
+        case["sentences"]["1"]["handover"]["calculated_on"],
+        "2022-10-01"
+    );
+    assert_eq!(
+        case["sentences"]["1"]["handover"]["ruleset_id"],
+        "unified-2021"
+    );
+    let (code, out, err) = cli.run(&["tick", "--to", "2022-12-01", "--format", "json"], "");
+    assert_eq!(code, 0, "{err}");
+    let again: Value = serde_json::from_str(&out).unwrap();
+    assert_ne!(first["applied"], again["applied"], "{first} {again}");
+    assert_eq!(again["applied"], json!([]), "{again}");
+    let rows = cli.report("caseload", &["--by", "provider", "--today", "2022-12-01"]);
+    assert!(
+        rows.iter()
+            .any(|r| r["provider"] == "Probation Service" && r["cases"] == 1),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter().all(|r| r["provider"] != "CRC DLNR CRC"),
+        "{rows:?}"
+    );
+}

@@ -413,3 +413,238 @@ async fn pm_from_seed_003_l1844_measures_apply_only_from_june_2021() {
         .iter()
         .any(|r| r["measure"] == "ALLOC" && r["month"] == "2022-03"));
 }
+
+/// A determinate custodial sentence of `length_months` imposed on `on`, released on `released`
+/// with no TUSED given, its licence ended on `licence_ends`.
+async fn released_and_licence_ended(
+    engine: &Engine,
+    crn: &str,
+    on: &str,
+    length_months: u16,
+    crd: &str,
+    released: &str,
+    licence_ends: &str,
+) {
+    ok(
+        engine,
+        as_case_administrator(crn, on, open_case(crn, NOTTINGHAM_CITY, on)),
+    )
+    .await;
+    ok(
+        engine,
+        as_court_officer(
+            crn,
+            on,
+            json!({"type": "impose_sentence", "on": on, "sentence_type": "determinate_custody",
+                   "court": "Nottingham Crown Court", "length_months": length_months,
+                   "dates": {"conditional_release_date": crd, "sentence_expiry_date": licence_ends,
+                             "licence_expiry_date": licence_ends},
+                   "requirements": []}),
+        ),
+    )
+    .await;
+    ok(
+        engine,
+        command(
+            crn,
+            "prison_offender_manager",
+            "prison",
+            released,
+            json!({"type": "release", "on": released, "sentence_id": 1, "release_type": "automatic"}),
+        ),
+    )
+    .await;
+    ok(
+        engine,
+        as_probation_officer(
+            crn,
+            licence_ends,
+            json!({"type": "end_licence", "on": licence_ends, "sentence_id": 1}),
+        ),
+    )
+    .await;
+}
+
+/// PSS-1 (seed 002 l.53; Offender Rehabilitation Act 2014): a sentence under 2 years for an
+/// offence from 1 February 2015 runs licence then post-sentence supervision to a TUSED
+/// derived as 12 months after release; a 2-year sentence, or one from before February 2015,
+/// is refused PSS with a reason naming the rule.
+#[tokio::test]
+async fn pss_1_seed_002_l53_short_sentences_run_licence_then_pss_to_a_derived_tused() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    let crn = "E100030";
+    released_and_licence_ended(
+        &engine,
+        crn,
+        "2022-03-01",
+        12,
+        "2022-09-01",
+        "2022-09-01",
+        "2023-03-01",
+    )
+    .await;
+    let receipt = ok(
+        &engine,
+        as_probation_officer(
+            crn,
+            "2023-03-01",
+            json!({"type": "start_post_sentence_supervision", "on": "2023-03-01", "sentence_id": 1}),
+        ),
+    )
+    .await;
+    assert_eq!(receipt.event_types[0], "PostSentenceSupervisionStarted");
+    let case = engine.case(crn).await.unwrap().unwrap();
+    let s = &case.sentences[&caseledger::domain::sentence::SentenceId(1)];
+    assert_eq!(s.post_sentence_supervision_ends_on, Some(date(2023, 9, 1)));
+    assert_eq!(s.top_up_supervision_expiry(), Some(date(2023, 9, 1)));
+    // On the caseload as licence-type supervision until the PSS ends.
+    let row = caseload_row(&engine, AsOf::now(), date(2023, 4, 1)).await;
+    assert_eq!(row["licence"], 1);
+    ok(
+        &engine,
+        as_probation_officer(
+            crn,
+            "2023-09-01",
+            json!({"type": "end_post_sentence_supervision", "on": "2023-09-01", "sentence_id": 1}),
+        ),
+    )
+    .await;
+    assert!(report(&engine, "caseload", AsOf::now(), date(2023, 10, 1))
+        .await
+        .is_empty());
+
+    for (crn, on, length, why) in [
+        ("E100031", "2022-03-01", 24, "under 2 years"),
+        ("N100032", "2014-12-01", 12, "1 February 2015"),
+    ] {
+        let crd = if on.starts_with("2014") {
+            "2015-06-01"
+        } else {
+            "2023-03-01"
+        };
+        let released = crd;
+        let ends = if on.starts_with("2014") {
+            "2015-12-01"
+        } else {
+            "2024-03-01"
+        };
+        released_and_licence_ended(&engine, crn, on, length, crd, released, ends).await;
+        let refused = engine
+            .execute_json(&as_probation_officer(
+                crn,
+                ends,
+                json!({"type": "start_post_sentence_supervision", "on": ends, "sentence_id": 1}),
+            ))
+            .await
+            .unwrap_err();
+        let text = refused.to_string();
+        assert!(text.contains("PSS-1") && text.contains(why), "{text}");
+        assert!(text.contains("Offender Rehabilitation Act 2014"), "{text}");
+    }
+}
+
+/// RULES-1 (seed 003 l.358, l.386; handover-rules.md §4, §11): ticking across the end of
+/// Transforming Rehabilitation moves an open CRC case into the unified service, and across
+/// 2022-10-01 and 2023-04-01 recalculates a prisoner's handover under each new OMiC era —
+/// each once, by the engine (`system`), under the new ruleset.
+#[tokio::test]
+async fn rules_1_seed_003_l358_rule_changes_reach_cases_in_flight_once() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    // A CRC case open on 26 June 2021.
+    let crc = "N100040";
+    open_with_order(&engine, crc, "2020-03-02").await;
+    ok(
+        &engine,
+        as_probation_officer(crc, "2020-03-03", assess("2020-03-03", "initial", "low")),
+    )
+    .await;
+    ok(
+        &engine,
+        as_probation_officer(
+            crc,
+            "2020-03-04",
+            json!({"type": "allocate_to_provider", "on": "2020-03-04", "crc": "DLNR CRC",
+                   "deportation_order": false, "notoriety": false}),
+        ),
+    )
+    .await;
+    // A prisoner sentenced in 2020 (handover under OMiC 2019), released in 2024.
+    let prisoner = "N100041";
+    ok(
+        &engine,
+        as_case_administrator(
+            prisoner,
+            "2020-03-02",
+            open_case(prisoner, NOTTINGHAM_CITY, "2020-03-02"),
+        ),
+    )
+    .await;
+    ok(
+        &engine,
+        as_court_officer(
+            prisoner,
+            "2020-03-02",
+            json!({"type": "impose_sentence", "on": "2020-03-02", "sentence_type": "determinate_custody",
+                   "court": "Nottingham Crown Court", "length_months": 96,
+                   "dates": {"conditional_release_date": "2024-03-01", "sentence_expiry_date": "2028-03-01"},
+                   "requirements": []}),
+        ),
+    )
+    .await;
+    let first = engine.case(prisoner).await.unwrap().unwrap();
+    let h = first.sentences[&caseledger::domain::sentence::SentenceId(1)]
+        .handover
+        .clone()
+        .unwrap();
+    assert_eq!(h.handover_era.as_str(), "omic-2019");
+
+    let report1 = engine.advance_to(date(2023, 5, 1)).await.unwrap();
+    let crc_case = engine.case(crc).await.unwrap().unwrap();
+    assert_eq!(crc_case.unified_on, Some(date(2021, 6, 26)));
+    assert_eq!(
+        crc_case.provider_name().as_deref(),
+        Some("Probation Service")
+    );
+    let events = engine.case_events(prisoner).await.unwrap();
+    let handovers: Vec<_> = events
+        .iter()
+        .filter(|r| r.event_type == "HandoverDatesCalculated")
+        .collect();
+    assert_eq!(handovers.len(), 3, "omic-2019, then 2022 and 2023");
+    for (r, era_day) in handovers[1..].iter().zip(["2022-10-01", "2023-04-01"]) {
+        assert_eq!(r.actor.role, "system");
+        assert_eq!(r.ruleset_id, "unified-2021");
+        let on: Date = era_day.parse().unwrap();
+        assert_eq!(
+            r.effective_at_us,
+            caseledger::commands::EffectiveAt::from_date(on).instant_us
+        );
+    }
+    let now = engine.case(prisoner).await.unwrap().unwrap();
+    let h = now.sentences[&caseledger::domain::sentence::SentenceId(1)]
+        .handover
+        .clone()
+        .unwrap();
+    assert_eq!(h.handover_era.as_str(), "omic-2023");
+    assert_eq!(h.calculated_on, date(2023, 4, 1));
+    let unified = engine
+        .case_events(crc)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.event_type == "CaseTransferredToUnifiedService")
+        .unwrap();
+    assert_eq!(unified.actor.role, "system");
+    // Exactly once: ticking again changes nothing.
+    let report2 = engine.advance_to(date(2023, 6, 1)).await.unwrap();
+    assert!(report2.applied.is_empty(), "{report2:?}");
+    assert!(report1.applied.len() >= 3, "{report1:?}");
+    // Both decisions stay in the history and each is explained under its own ruleset.
+    let old = engine
+        .explain(handovers[0].event_id, date(2023, 6, 1))
+        .await;
+    let new = engine
+        .explain(handovers[2].event_id, date(2023, 6, 1))
+        .await;
+    assert!(old.is_ok() && new.is_ok(), "{old:?} {new:?}");
+}

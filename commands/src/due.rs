@@ -4,8 +4,13 @@
 //! should execute, each with a command id derived from the case, the sentence, the kind and
 //! the due date, so running the clock forward twice (or replaying) records each once.
 
+use caseledger_domain::derived::handover_command;
 use caseledger_domain::event::Responsibility;
 use caseledger_domain::identity::Crn;
+use caseledger_domain::reference::Nation;
+use caseledger_domain::ruleset::{
+    HandoverEra, OMIC_2022_START, OMIC_2023_START, UNIFIED_START, WALES_UNIFIED_START,
+};
 use caseledger_domain::sentence::SentenceType;
 use caseledger_domain::{CaseState, DomainCommand};
 use jiff::civil::Date;
@@ -45,12 +50,14 @@ fn due_id(crn: &Crn, sentence: u16, kind: &str, on: Date) -> Uuid {
 ///   the allocation is reported as [`Blocked`].
 /// - Responsibility transfer at the handover date (handover-rules.md §1, §2 D5: handed over
 ///   when `today ≥ handover_date`), once a COM is allocated.
+/// - Rule changes that reach cases in flight (RULES-1, [`rule_changes`]).
 pub fn due_commands(crn: &Crn, state: &CaseState, up_to: Date) -> (Vec<DueCommand>, Vec<Blocked>) {
     let mut due = Vec::new();
     let mut blocked = Vec::new();
     if state.closed_on.is_some() {
         return (due, blocked);
     }
+    rule_changes(crn, state, up_to, &mut due);
     for (sentence_id, sentence) in &state.sentences {
         let custodial = matches!(
             sentence.sentence_type,
@@ -106,6 +113,69 @@ pub fn due_commands(crn: &Crn, state: &CaseState, up_to: Date) -> (Vec<DueComman
     }
     due.sort_by_key(|d| d.on);
     (due, blocked)
+}
+
+/// The day the unified model replaced Transforming Rehabilitation in `nation` (seed 003
+/// l.358, l.386; Wales l.216).
+fn unification_day(nation: Nation) -> Date {
+    match nation {
+        Nation::England => UNIFIED_START,
+        Nation::Wales => WALES_UNIFIED_START,
+    }
+}
+
+/// OMiC era boundaries after the first era (handover-rules.md §4).
+const OMIC_BOUNDARIES: [Date; 2] = [OMIC_2022_START, OMIC_2023_START];
+
+/// RULES-1: when the clock crosses a date on which the rules change, every open case the
+/// change affects gets it, once, as a decision of the engine (`system`) under the new ruleset
+/// on that date (the due id names case, sentence, kind and date):
+///
+/// - Transforming Rehabilitation → unified service (seed 003 l.358, l.386; Wales l.216): an
+///   open case a CRC holds joins the unified service on that day (reason
+///   `crc_contracts_ended`), not when someone remembers to send a command.
+/// - OMiC eras (handover-rules.md §4 and §11: handover dates are recalculated under the rules
+///   of the day): a sentence in custody whose handover was calculated under an earlier era is
+///   recalculated under the new one on its first day (2022-10-01, 2023-04-01), one era at a
+///   time, with the calculator's reason code and the era recorded.
+pub fn rule_changes(crn: &Crn, state: &CaseState, up_to: Date, due: &mut Vec<DueCommand>) {
+    let Some(pdu) = state.pdu else {
+        return;
+    };
+    let nation = pdu.nation();
+    let unified = unification_day(nation);
+    if state.held_by_crc() && unified <= up_to {
+        let on = state.opened_on.map_or(unified, |o| o.max(unified));
+        due.push(DueCommand {
+            command_id: due_id(crn, 0, "unify", on),
+            on,
+            command: DomainCommand::UnifyProbationService { on },
+        });
+    }
+    for (sentence_id, sentence) in &state.sentences {
+        if !sentence.status.in_custody() {
+            continue;
+        }
+        let Some(handover) = &sentence.handover else {
+            continue;
+        };
+        let next = OMIC_BOUNDARIES.into_iter().find(|b| {
+            handover.calculated_on < *b
+                && *b <= up_to
+                && HandoverEra::for_date(*b, nation) != handover.handover_era
+        });
+        let Some(boundary) = next else {
+            continue;
+        };
+        let era = HandoverEra::for_date(boundary, nation);
+        if let Ok(command) = handover_command(state, *sentence_id, era, boundary) {
+            due.push(DueCommand {
+                command_id: due_id(crn, sentence_id.0, era.as_str(), boundary),
+                on: boundary,
+                command,
+            });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -283,8 +283,67 @@ pub enum TerminationReason {
     Deceased,
 }
 
+/// The Offender Rehabilitation Act 2014 took effect on 1 February 2015: post-sentence
+/// supervision applies to offences from that date (PSS-1).
+pub const ORA_2014_START: Date = jiff::civil::date(2015, 2, 1);
+/// PSS makes supervision in the community last at least 12 months from release (seed 002
+/// l.53): the TUSED is 12 months after release.
+pub const TOP_UP_SUPERVISION_MONTHS: i32 = 12;
+/// Sentences of less than 2 years are followed by PSS (seed 002 l.53).
+pub const POST_SENTENCE_SUPERVISION_LENGTH_MONTHS_BELOW: u16 = 24;
+
+/// May post-sentence supervision follow a sentence of this type, date and length? (PSS-1,
+/// seed 002 l.53: a determinate sentence of more than 1 day and less than 2 years, for an
+/// offence from 1 February 2015, Offender Rehabilitation Act 2014.) The log records no offence
+/// date, so the sentence date stands for it (docs/rules.md PSS-1). `Err` says which part of
+/// the rule fails, in words a practitioner can act on.
+pub fn post_sentence_supervision_applies(
+    sentence_type: SentenceType,
+    sentenced_on: Date,
+    length_months: Option<u16>,
+) -> Result<(), &'static str> {
+    if sentence_type != SentenceType::DeterminateCustody {
+        return Err("post-sentence supervision follows determinate custodial sentences only");
+    }
+    if sentenced_on < ORA_2014_START {
+        return Err("sentences for offences before 1 February 2015 have no post-sentence supervision (Offender Rehabilitation Act 2014)");
+    }
+    match length_months {
+        None => Err("the sentence has no recorded length; post-sentence supervision applies to sentences of more than 1 day and under 2 years (Offender Rehabilitation Act 2014)"),
+        Some(0) => Err("post-sentence supervision applies to sentences of more than 1 day (Offender Rehabilitation Act 2014)"),
+        Some(m) if m >= POST_SENTENCE_SUPERVISION_LENGTH_MONTHS_BELOW => Err("post-sentence supervision applies to sentences under 2 years only (Offender Rehabilitation Act 2014)"),
+        Some(_) => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    /// PSS-1 (seed 002 l.53; Offender Rehabilitation Act 2014): more than 1 day, under 2
+    /// years, determinate, from 1 February 2015.
+    #[test]
+    fn pss_1_post_sentence_supervision_applies_to_short_determinate_sentences_from_february_2015() {
+        use jiff::civil::date;
+        let ok = |t, on, m| post_sentence_supervision_applies(t, on, m).is_ok();
+        let d = SentenceType::DeterminateCustody;
+        assert!(ok(d, date(2015, 2, 1), Some(1)));
+        assert!(ok(d, date(2022, 3, 1), Some(23)));
+        assert!(!ok(d, date(2022, 3, 1), Some(24)));
+        assert!(!ok(d, date(2022, 3, 1), Some(0)));
+        assert!(!ok(d, date(2022, 3, 1), None));
+        assert!(!ok(d, date(2015, 1, 31), Some(12)));
+        assert!(!ok(
+            SentenceType::IndeterminateCustody,
+            date(2022, 3, 1),
+            Some(12)
+        ));
+        assert!(!ok(
+            SentenceType::CommunityOrder,
+            date(2022, 3, 1),
+            Some(12)
+        ));
+    }
+
     use super::*;
 
     #[test]

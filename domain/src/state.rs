@@ -171,6 +171,29 @@ impl SentenceState {
     pub fn released_on(&self) -> Option<Date> {
         self.releases.last().map(|r| r.released_on)
     }
+
+    /// Whether post-sentence supervision can follow this sentence's licence, and if not,
+    /// why (PSS-1, Offender Rehabilitation Act 2014; seed 002 l.53).
+    pub fn post_sentence_supervision(&self) -> Result<(), &'static str> {
+        crate::sentence::post_sentence_supervision_applies(
+            self.sentence_type,
+            self.sentenced_on,
+            self.length_months,
+        )
+    }
+
+    /// The top-up supervision expiry date (TUSED): the one given, else 12 months after the
+    /// first release (PSS-1); `None` where post-sentence supervision does not apply or the
+    /// prisoner has not been released.
+    pub fn top_up_supervision_expiry(&self) -> Option<Date> {
+        self.post_sentence_supervision().ok()?;
+        self.dates.top_up_supervision_expiry_date.or_else(|| {
+            let released = self.releases.first()?.released_on;
+            released
+                .checked_add(jiff::Span::new().months(crate::sentence::TOP_UP_SUPERVISION_MONTHS))
+                .ok()
+        })
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -769,30 +769,51 @@ fn br_f8_home_detention_curfew_release_from_the_hdc_eligibility_date() {
 
 #[test]
 fn br_f11_post_sentence_supervision_follows_the_licence_until_tused() {
-    let (state, _) = run_from(
-        custody_case(),
-        [
-            DomainCommand::Release {
-                on: date(2023, 3, 10),
-                sentence_id: SentenceId(1),
-                release_type: ReleaseType::Automatic,
-            },
-            DomainCommand::EndLicence {
-                on: date(2023, 9, 1),
-                sentence_id: SentenceId(1),
-            },
-        ],
-    );
+    // PSS-1: a 12-month sentence (CRD 6 months; TUSED given as CRD + 12 months).
+    let short = run([
+        open_case(79, date(2022, 1, 10)),
+        determinate_custody(date(2022, 1, 10), 6),
+    ])
+    .0;
+    let released_and_ended = |state: CaseState, release: Date, licence_ends: Date| {
+        run_from(
+            state,
+            [
+                DomainCommand::Release {
+                    on: release,
+                    sentence_id: SentenceId(1),
+                    release_type: ReleaseType::Automatic,
+                },
+                DomainCommand::EndLicence {
+                    on: licence_ends,
+                    sentence_id: SentenceId(1),
+                },
+            ],
+        )
+        .0
+    };
+    let state = released_and_ended(short, date(2022, 7, 10), date(2023, 1, 10));
     let events = given_state(state)
         .when(DomainCommand::StartPostSentenceSupervision {
-            on: date(2023, 9, 1),
+            on: date(2023, 1, 10),
             sentence_id: SentenceId(1),
         })
         .then_types(&["PostSentenceSupervisionStarted"]);
     match &events[0] {
-        Event::PostSentenceSupervisionStarted(e) => assert_eq!(e.ends_on, date(2024, 3, 10)),
+        Event::PostSentenceSupervisionStarted(e) => assert_eq!(e.ends_on, date(2023, 7, 10)),
         other => panic!("{other:?}"),
     }
+    // PSS-1: a sentence of 2 years or more has none, even with a TUSED given.
+    let long = released_and_ended(custody_case(), date(2023, 3, 10), date(2023, 9, 1));
+    given_state(long)
+        .when(DomainCommand::StartPostSentenceSupervision {
+            on: date(2023, 9, 1),
+            sentence_id: SentenceId(1),
+        })
+        .then_error(|e| {
+            matches!(e, DomainError::RuleRefused { rule, why, .. }
+                if rule.starts_with("PSS-1") && why.contains("under 2 years"))
+        });
     // A community order is never released, so it never reaches PSS.
     given_state(tr_crc_case())
         .when(DomainCommand::Release {

@@ -9,7 +9,9 @@
 //! - Release (seed 002 l.53–57): only a custodial sentence in custody is released;
 //!   determinate sentences are released automatically, on HDC from the HDCED (BR-F8, seed 003
 //!   l.1015) or by the Parole Board; indeterminate sentences only by the Parole Board.
-//! - BR-F11 (seed 002 l.53): PSS follows the licence for sentences under 2 years (TUSED set).
+//! - BR-F11, PSS-1 (seed 002 l.53; Offender Rehabilitation Act 2014): PSS follows the licence
+//!   of a determinate sentence of more than 1 day and under 2 years for an offence from 1
+//!   February 2015, until the TUSED (given, else 12 months after release).
 //! - Recall (BR-I3, seed 003 l.2914; enforcement-and-workload.md §2 "recall allowed from B"):
 //!   only from licence; PSS non-compliance goes to court instead.
 
@@ -331,15 +333,14 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
                     format!("post-sentence supervision follows the end of the licence, and sentence {} is not at that point", sentence_id.0),
                 ));
             }
-            let Some(ends_on) = sentence
-                .dates
-                .top_up_supervision_expiry_date
-                .filter(|d| d > on)
-            else {
+            if let Err(why) = sentence.post_sentence_supervision() {
+                return Err(ctx.rule(action, why, "PSS-1, BR-F11, seed 002 l.53"));
+            }
+            let Some(ends_on) = sentence.top_up_supervision_expiry().filter(|d| d > on) else {
                 return Err(ctx.rule(
                     action,
-                    "the sentence has no top-up supervision expiry date after today; PSS applies to sentences under 2 years",
-                    "BR-F11, seed 002 l.53",
+                    "the top-up supervision expiry date (12 months after release) has passed",
+                    "PSS-1, BR-F11, seed 002 l.53",
                 ));
             };
             Ok(vec![PostSentenceSupervisionStarted {
