@@ -255,6 +255,14 @@ pub fn determinate_custody(on: Date, crd_months: i64) -> DomainCommand {
     }
 }
 
+/// `command` (an `ImposeSentence`) with the sentence length set to `months`.
+pub fn with_length_months(mut command: DomainCommand, months: u16) -> DomainCommand {
+    if let DomainCommand::ImposeSentence { length_months, .. } = &mut command {
+        *length_months = Some(months);
+    }
+    command
+}
+
 pub fn assess(on: Date, rosh: RoshLevel, kind: AssessmentKind, by: Organisation) -> DomainCommand {
     DomainCommand::AssessRisk {
         on,
@@ -513,7 +521,8 @@ pub fn full_lifecycle() -> Vec<DomainCommand> {
             sentence_id: s1,
             reason: TerminationReason::Expired,
         },
-        determinate_custody(d(2019, 11, 1), 12),
+        // 23 months: under 2 years, so post-sentence supervision follows the licence (PSS-1).
+        with_length_months(determinate_custody(d(2019, 11, 1), 12), 23),
         assess(
             d(2019, 11, 4),
             RoshLevel::High,
