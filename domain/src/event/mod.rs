@@ -346,6 +346,7 @@ impl Event {
             Event::EmploymentStatusRecorded(e) => Some(e.recorded_on),
             Event::PredictorScoresAssessed(e) => Some(e.assessed_on),
             Event::TierV3Calculated(e) => Some(e.calculated_on),
+            Event::CaseReopened(e) => Some(e.reopened_on),
             Event::AppointmentScheduled(_) | Event::EventCorrected(_) => None,
         }
     }
