@@ -133,7 +133,15 @@ pub async fn report_from(
     as_of: AsOf,
     today: jiff::civil::Date,
 ) -> Result<report::Table, ProjectionError> {
-    report_from_with(store, db, name, &report::ReportOptions::default(), as_of, today).await
+    report_from_with(
+        store,
+        db,
+        name,
+        &report::ReportOptions::default(),
+        as_of,
+        today,
+    )
+    .await
 }
 
 /// [`report_from`] with report options (caseload grouping).
