@@ -40,7 +40,7 @@ pub async fn list(args: &StoreArgs) -> Result<(u64, Vec<ConsumerLine>), Failure>
 /// Print the listing as `table` (default) or `json`.
 pub async fn consumers(args: &StoreArgs, format: &str, out: &mut dyn Write) -> Result<(), Failure> {
     if !matches!(format, "table" | "json") {
-        return Err(Failure::BadInput(format!(
+        return Err(Failure::Usage(format!(
             "--format: {format:?} is not one of table, json"
         )));
     }

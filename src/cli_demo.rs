@@ -50,7 +50,7 @@ pub fn generate(people: u64, seed: u64, out: &mut dyn Write) -> Result<(), Failu
     match result {
         Ok(_) => Ok(()),
         Err(e @ caseledger_fixtures::GenerateError::TooManyPeople { .. }) => {
-            Err(Failure::BadInput(format!("--people: {e}")))
+            Err(Failure::Usage(format!("--people: {e}")))
         }
         Err(e) => Err(Failure::Failed(e.to_string())),
     }
@@ -71,7 +71,7 @@ fn demo_dir(dir: Option<PathBuf>) -> Result<PathBuf, Failure> {
                 }
             };
             if !fresh {
-                return Err(Failure::BadInput(format!(
+                return Err(Failure::Usage(format!(
                     "--dir {}: not empty; the demo needs a fresh directory (give a new path, or omit --dir for a temporary one)",
                     dir.display()
                 )));
@@ -96,7 +96,7 @@ fn write_err(e: std::io::Error) -> Failure {
 /// `caseledger demo`.
 pub async fn demo(dir: Option<PathBuf>, people: u64, out: &mut dyn Write) -> Result<(), Failure> {
     if people == 0 || people > DEMO_PEOPLE_MAX {
-        return Err(Failure::BadInput(format!(
+        return Err(Failure::Usage(format!(
             "--people: {people} is outside 1..={DEMO_PEOPLE_MAX}"
         )));
     }

@@ -34,13 +34,15 @@ pub const COMMAND_LINE_BYTES_MAX: usize = caseledger_commands::envelope::COMMAND
 pub enum Failure {
     /// 1: I/O, store or other failure.
     Failed(String),
-    /// 3: bad input (a malformed command; the message names file, line and field).
+    /// 3: bad input read from a file or stdin (a malformed command or export line; the
+    /// message names file, line and field).
     BadInput(String),
     /// 4: the store is open in another process.
     InUse(String),
     /// 5: a command was refused by the rules or the authorisation matrix (recorded).
     Refused(String),
-    /// 2: an argument cannot be used (e.g. a `--store` URL that is not a PostgreSQL URL).
+    /// 2: an argument (an option or a positional value) cannot be used: a `--store` URL that
+    /// is not a PostgreSQL URL, a `--to` that is not a date, a CRN that is not a CRN.
     Usage(String),
 }
 
@@ -62,6 +64,13 @@ impl Failure {
             | Failure::Refused(m)
             | Failure::Usage(m) => m,
         }
+    }
+}
+
+/// Text errors of the shell's helpers (I/O, encoding, a missing case) are exit 1.
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure::Failed(message)
     }
 }
 
@@ -286,31 +295,48 @@ pub async fn import(
     let mut line_number = 0u64;
     let mut bytes_read = 0u64;
     let mut stop: Option<Failure> = None;
-    let mut buffer = String::new();
+    let mut bytes = Vec::new();
     while stop.is_none() {
         let mut batch: Vec<(u64, CommandEnvelope)> = Vec::new();
         let mut at_end = false;
         while batch.len() < IMPORT_BATCH_COMMANDS_MAX {
-            buffer.clear();
-            let n = reader
+            bytes.clear();
+            // A read error stops the import like a malformed line: the lines before it are
+            // still applied and acknowledged below.
+            let n = match reader
                 .by_ref()
                 .take(COMMAND_LINE_BYTES_MAX as u64 + 2)
-                .read_line(&mut buffer)
-                .map_err(|e| io_failure("cannot read", file, e))?;
+                .read_until(b'\n', &mut bytes)
+            {
+                Ok(n) => n,
+                Err(e) => {
+                    stop = Some(io_failure("cannot read", file, e));
+                    break;
+                }
+            };
             if n == 0 {
                 at_end = true;
                 break;
             }
             line_number += 1;
             bytes_read += n as u64;
-            let line = buffer.trim_end_matches(['\n', '\r']);
-            if n > COMMAND_LINE_BYTES_MAX + 1 && !buffer.ends_with('\n') {
+            if n > COMMAND_LINE_BYTES_MAX + 1 && !bytes.ends_with(b"\n") {
                 stop = Some(Failure::BadInput(format!(
                     "{}:{line_number}: input: line is longer than {COMMAND_LINE_BYTES_MAX} bytes",
                     file.display()
                 )));
                 break;
             }
+            let line = match utf8_line(&bytes) {
+                Ok(line) => line,
+                Err(why) => {
+                    stop = Some(Failure::BadInput(format!(
+                        "{}:{line_number}: input: {why}",
+                        file.display()
+                    )));
+                    break;
+                }
+            };
             if line.trim().is_empty() {
                 continue;
             }
@@ -379,6 +405,19 @@ pub async fn import(
         Some(failure) => Err(failure),
         None => Ok(summary),
     }
+}
+
+/// One line of an import file as text: JSON is UTF-8 (RFC 8259 §8.1), so a line that is not is
+/// bad input, named by the byte where it stops being UTF-8 (counted from 1).
+fn utf8_line(bytes: &[u8]) -> Result<&str, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not valid UTF-8 at byte {} of the line; commands are UTF-8 JSON (save the file \
+             as UTF-8)",
+            e.valid_up_to() + 1
+        )
+    })?;
+    Ok(text.trim_end_matches(['\n', '\r']))
 }
 
 fn write_ack(ack: &mut Option<File>, lines: &str, path: Option<&Path>) -> Result<(), Failure> {
@@ -454,11 +493,13 @@ pub async fn exec(
     input: &mut dyn Read,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     input
         .take(COMMAND_LINE_BYTES_MAX as u64 + 1)
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(|e| Failure::Failed(format!("cannot read stdin: {e}")))?;
+    let text =
+        utf8_line(&bytes).map_err(|why| Failure::BadInput(format!("stdin: input: {why}")))?;
     let envelope = match parse_command_with_header(text.trim()) {
         Ok(envelope) => envelope,
         Err((error, header)) => {
@@ -483,7 +524,7 @@ pub async fn tick(
 ) -> Result<(), Failure> {
     let date: Date = to
         .parse()
-        .map_err(|_| Failure::BadInput(format!("--to: {to:?} is not a date YYYY-MM-DD")))?;
+        .map_err(|_| Failure::Usage(format!("--to: {to:?} is not a date YYYY-MM-DD")))?;
     let report = engine.advance_to(date).await.map_err(Failure::from)?;
     let write = |out: &mut dyn Write, s: String| {
         out.write_all(s.as_bytes())
@@ -526,7 +567,7 @@ pub async fn tick(
             }
             write(out, s)
         }
-        other => Err(Failure::BadInput(format!(
+        other => Err(Failure::Usage(format!(
             "--format: {other:?} is not one of table, json, csv"
         ))),
     }
@@ -534,7 +575,12 @@ pub async fn tick(
 
 /// `caseledger case CRN`: the current state as JSON.
 pub async fn case(engine: &Engine, crn: &str, out: &mut dyn Write) -> Result<(), Failure> {
-    match engine.case(crn).await.map_err(Failure::from)? {
+    let state = match engine.case(crn).await {
+        // The CRN is an argument: one that is not a CRN is unusable (exit 2).
+        Err(e @ EngineError::BadCrn(_)) => return Err(Failure::Usage(e.to_string())),
+        other => other.map_err(Failure::from)?,
+    };
+    match state {
         Some(state) => {
             let json =
                 serde_json::to_string_pretty(&state).map_err(|e| Failure::Failed(e.to_string()))?;

@@ -1,7 +1,8 @@
 //! `caseledger replay | explain | verify | export | import-log`: audit replay on the command
 //! line, a thin shell over `caseledger_replay`, on the sled store in `--data` or the
-//! PostgreSQL log `--store` names. Output goes to stdout; errors come back as text for `main`
-//! to print with exit status 1.
+//! PostgreSQL log `--store` names. Output goes to stdout; errors come back as a [`Failure`]
+//! for `main` to print: an option or argument that cannot be used is exit 2, an export line
+//! `import-log` cannot take is exit 3, anything else 1.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
@@ -192,12 +193,23 @@ pub fn run(command: ReplayCommand, log: Log<'_>) -> Result<(), Failure> {
             ReplayCommand::Export(args) => export(args, opened).await,
             ReplayCommand::ImportLog(args) => import(args, opened, &clock).await,
         }
-        .map_err(Failure::Failed)
     })
 }
 
 fn text(e: ReplayError) -> String {
     e.to_string()
+}
+
+/// The exit code of a replay error: an option that cannot be used is 2, an export file with a
+/// line that cannot be imported is bad input (3), anything else 1.
+fn failure(e: ReplayError) -> Failure {
+    match e {
+        ReplayError::BadCheckpoint { .. } | ReplayError::BadAsOf { .. } => {
+            Failure::Usage(e.to_string())
+        }
+        ReplayError::ImportLine { .. } => Failure::BadInput(e.to_string()),
+        other => Failure::Failed(other.to_string()),
+    }
 }
 
 async fn read_case(
@@ -255,32 +267,41 @@ async fn for_each_page(
     }
 }
 
-async fn replay(args: ReplayArgs, opened: &Opened) -> Result<(), String> {
+async fn replay(args: ReplayArgs, opened: &Opened) -> Result<(), Failure> {
     let as_of = AsOf {
         recorded_through_us: args
             .as_of_recorded
             .as_deref()
             .map(|t| parse_bound("--as-of-recorded", t))
             .transpose()
-            .map_err(text)?,
+            .map_err(failure)?,
         effective_through_us: args
             .as_of_effective
             .as_deref()
             .map(|d| parse_bound("--as-of-effective", d))
             .transpose()
-            .map_err(text)?,
+            .map_err(failure)?,
     };
     let store = opened.store();
-    let stream = StreamId::new(args.crn.as_str()).map_err(|e| e.to_string())?;
+    let stream = StreamId::new(args.crn.as_str()).map_err(|e| Failure::Usage(e.to_string()))?;
     if is_audit_stream(stream.as_str()) {
         if as_of.effective_through_us.is_some() || args.full_state {
-            return Err(format!(
+            return Err(Failure::Usage(format!(
                 "{}: --as-of-effective and --full-state apply to cases; an audit stream takes \
                  --as-of-recorded only",
                 stream.as_str()
-            ));
+            )));
         }
-        return replay_audit(store, &stream, as_of.recorded_through_us, args.format).await;
+        return Ok(replay_audit(store, &stream, as_of.recorded_through_us, args.format).await?);
+    }
+    if caseledger_domain::identity::Crn::new(stream.as_str()).is_err() {
+        return Err(Failure::Usage(format!(
+            "{:?} is neither a CRN (one capital letter then six digits, e.g. X123456) nor an \
+             audit stream ({}, {})",
+            stream.as_str(),
+            caseledger_commands::REFUSALS_STREAM,
+            caseledger_commands::SESSIONS_STREAM
+        )));
     }
     // First pass: the corrections, which an entry names before they come.
     let mut corrections = Corrections::default();
@@ -289,7 +310,7 @@ async fn replay(args: ReplayArgs, opened: &Opened) -> Result<(), String> {
     })
     .await?;
     if !found {
-        return Err(text(ReplayError::NoSuchCase {
+        return Err(failure(ReplayError::NoSuchCase {
             stream_id: args.crn.clone(),
         }));
     }
@@ -338,7 +359,7 @@ async fn replay(args: ReplayArgs, opened: &Opened) -> Result<(), String> {
             json_compact(&end.state)?
         ))?,
     }
-    out.flush().map_err(|e| format!("writing to stdout: {e}"))
+    Ok(out.flush().map_err(|e| format!("writing to stdout: {e}"))?)
 }
 
 /// The engine's own audit streams: `audit-refusals` (refused commands) and `audit-sessions`
@@ -446,25 +467,25 @@ fn json_compact(value: &impl serde::Serialize) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
-async fn explain(args: ExplainArgs, opened: &Opened) -> Result<(), String> {
+async fn explain(args: ExplainArgs, opened: &Opened) -> Result<(), Failure> {
     let event_id = uuid::Uuid::parse_str(args.event_id.trim())
-        .map_err(|e| format!("event id {:?} is not a UUID: {e}", args.event_id))?;
+        .map_err(|e| Failure::Usage(format!("event id {:?} is not a UUID: {e}", args.event_id)))?;
     // The shell reads the clock; the library takes `today` as an argument.
     let today = match &args.today {
-        Some(d) => d
-            .parse::<jiff::civil::Date>()
-            .map_err(|e| format!("--today {d:?} is not a date (YYYY-MM-DD): {e}"))?,
+        Some(d) => d.parse::<jiff::civil::Date>().map_err(|e| {
+            Failure::Usage(format!("--today {d:?} is not a date (YYYY-MM-DD): {e}"))
+        })?,
         None => jiff::Timestamp::now()
             .to_zoned(jiff::tz::TimeZone::UTC)
             .date(),
     };
     let stream_id = find_stream_of(opened.store(), event_id).await?;
     let records = read_case(opened.store(), &stream_id).await?;
-    let explanation = explain_decision(&records, event_id, today).map_err(text)?;
-    print(&match args.format {
+    let explanation = explain_decision(&records, event_id, today).map_err(failure)?;
+    Ok(print(&match args.format {
         Format::Text => caseledger_replay::explain::explain_text(&explanation),
         Format::Json => json(&explanation)?,
-    })
+    })?)
 }
 
 /// The stream holding `event_id`: a scan of the log in pages (the store has no event-id
@@ -488,28 +509,30 @@ async fn find_stream_of(store: &dyn EventStore, event_id: uuid::Uuid) -> Result<
     }))
 }
 
-async fn verify(args: VerifyArgs, opened: &Opened) -> Result<(), String> {
+async fn verify(args: VerifyArgs, opened: &Opened) -> Result<(), Failure> {
     let extends = args
         .extends
         .as_deref()
         .map(str::parse::<Checkpoint>)
         .transpose()
-        .map_err(text)?;
-    let outcome = verify_log(opened.store(), extends).await.map_err(text)?;
+        .map_err(failure)?;
+    let outcome = verify_log(opened.store(), extends).await.map_err(failure)?;
     print(&render::verify_text(&outcome))?;
     if outcome.is_ok() {
         Ok(())
     } else {
-        Err("verification failed (see above)".to_owned())
+        Err(Failure::Failed(
+            "verification failed (see above)".to_owned(),
+        ))
     }
 }
 
-async fn export(args: ExportArgs, opened: &Opened) -> Result<(), String> {
+async fn export(args: ExportArgs, opened: &Opened) -> Result<(), Failure> {
     let stdout = io::stdout().lock();
     if args.salvage {
         let summary = salvage_log(opened.store(), &DomainPayloads, BufWriter::new(stdout))
             .await
-            .map_err(text)?;
+            .map_err(failure)?;
         let published = Checkpoint {
             root: summary.root,
             position: summary.head,
@@ -529,7 +552,7 @@ async fn export(args: ExportArgs, opened: &Opened) -> Result<(), String> {
     }
     let summary = export_log(opened.store(), &DomainPayloads, BufWriter::new(stdout))
         .await
-        .map_err(text)?;
+        .map_err(failure)?;
     let published = Checkpoint {
         root: summary.root,
         position: summary.head,
@@ -539,26 +562,30 @@ async fn export(args: ExportArgs, opened: &Opened) -> Result<(), String> {
 }
 
 /// Buffered appends and one flush at the end: a bulk load, checked before and after.
-async fn import(args: ImportArgs, opened: &Opened, clock: &Arc<ManualClock>) -> Result<(), String> {
+async fn import(
+    args: ImportArgs,
+    opened: &Opened,
+    clock: &Arc<ManualClock>,
+) -> Result<(), Failure> {
     let store = opened.store();
     let head = store.head().await.map_err(|e| e.to_string())?;
     if head != 0 {
-        return Err(text(ReplayError::TargetNotEmpty { head }));
+        return Err(failure(ReplayError::TargetNotEmpty { head }));
     }
     let file =
         File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
-    let staged = stage_import(BufReader::new(file), &DomainPayloads).map_err(text)?;
+    let staged = stage_import(BufReader::new(file), &DomainPayloads).map_err(failure)?;
     let summary = staged
         .commit(store, clock, &DomainPayloads)
         .await
-        .map_err(text)?;
+        .map_err(failure)?;
     opened.flush().await?;
     let published = Checkpoint {
         root: summary.root,
         position: summary.head,
     };
-    print(&format!(
+    Ok(print(&format!(
         "imported {} records; root {published}\n",
         summary.head
-    ))
+    ))?)
 }

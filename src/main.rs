@@ -403,10 +403,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 as_of_recorded.as_deref(),
                 as_of_effective.as_deref(),
             )
-            .map_err(Failure::BadInput)?;
+            .map_err(Failure::Usage)?;
             let today: jiff::civil::Date = match today {
                 Some(t) => t.parse().map_err(|_| {
-                    Failure::BadInput(format!("--today: {t:?} is not a date YYYY-MM-DD"))
+                    Failure::Usage(format!("--today: {t:?} is not a date YYYY-MM-DD"))
                 })?,
                 // The shell may read the clock; domain code never does.
                 None => jiff::Zoned::now().date(),

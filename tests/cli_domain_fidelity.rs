@@ -451,6 +451,39 @@ fn rules_1_seed_003_l358_tick_applies_rule_changes_to_cases_in_flight_once() {
     let again: Value = serde_json::from_str(&out).unwrap();
     assert_ne!(first["applied"], again["applied"], "{first} {again}");
     assert_eq!(again["applied"], json!([]), "{again}");
+    // explain shows both handover decisions and why the second replaced the first: the rules
+    // changed (the reason names the era now in force and its first day).
+    let (code, out, err) = cli.run(&["replay", prisoner, "--format", "json"], "");
+    assert_eq!(code, 0, "{err}");
+    let history: Value = serde_json::from_str(&out).unwrap();
+    let handovers: Vec<String> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == "HandoverDatesCalculated")
+        .map(|e| e["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(handovers.len(), 2, "{out}");
+    let explain = |id: &str| {
+        let (code, out, err) = cli.run(&["explain", id, "--today", "2022-12-01"], "");
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    let second = explain(&handovers[1]);
+    for needle in [
+        "reason rule_change_omic_2022_from_2022_10_01",
+        &format!("replaces decision [{}]", handovers[0]),
+        "handover era omic-2019",
+        "why: the rules changed (reason rule_change_omic_2022_from_2022_10_01): omic-2022 replaced omic-2019",
+    ] {
+        assert!(second.contains(needle), "{needle}: {second}");
+    }
+    let first = explain(&handovers[0]);
+    assert!(
+        first.contains(&format!("replaced by decision [{}]", handovers[1])),
+        "{first}"
+    );
+    assert!(first.contains("why: the rules changed"), "{first}");
     let rows = cli.report("caseload", &["--by", "provider", "--today", "2022-12-01"]);
     assert!(
         rows.iter()

@@ -156,7 +156,10 @@ async fn verify_export_import_replay_and_explain_through_the_binary() {
         &["verify", "--data", source_arg, "--extends", "nonsense"],
         "",
     );
-    assert_eq!(code, 1);
+    assert_eq!(
+        code, 2,
+        "an --extends that is not ROOT@POSITION is an unusable argument"
+    );
     assert!(err.contains("ROOT@POSITION"), "{err}");
 
     let (code, export, err) = run_cli(&["export", "--data", source_arg], "");
@@ -210,7 +213,7 @@ async fn verify_export_import_replay_and_explain_through_the_binary() {
         ],
         "",
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 3, "an altered export line is bad input");
     assert!(err.contains("import refused at line 4"), "{err}");
     assert!(err.contains("nothing was imported"), "{err}");
     let (_, out, _) = run_cli(&["verify", "--data", fresh_arg], "");
@@ -260,7 +263,10 @@ async fn verify_export_import_replay_and_explain_through_the_binary() {
         ],
         "",
     );
-    assert_eq!(code, 1);
+    assert_eq!(
+        code, 2,
+        "an --as-of-recorded that is not an instant is an unusable argument"
+    );
     assert!(err.contains("--as-of-recorded"), "{err}");
 
     // Explain the late assessment (a decision without a calculator: context, no re-run).
@@ -279,6 +285,9 @@ async fn verify_export_import_replay_and_explain_through_the_binary() {
     assert!(out.contains("decision RiskAssessed"), "{out}");
     assert!(out.contains("reason risk_reassessed"), "{out}");
     let (code, _, err) = run_cli(&["explain", "not-a-uuid", "--data", source_arg], "");
-    assert_eq!(code, 1);
+    assert_eq!(
+        code, 2,
+        "an event id that is not a UUID is an unusable argument"
+    );
     assert!(err.contains("not a UUID"), "{err}");
 }

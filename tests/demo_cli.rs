@@ -128,18 +128,18 @@ fn demo_runs_on_a_fresh_directory_and_prints_the_summaries() {
         String::from_utf8_lossy(&case.stderr)
     );
 
-    // A second demo into the same (now non-empty) directory is refused as bad input.
+    // A second demo into the same (now non-empty) directory: --dir cannot be used (exit 2).
     let again = caseledger(&["demo", "--dir", demo_arg, "--people", "40"]);
-    assert_eq!(again.status.code(), Some(3));
+    assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
 }
 
 #[test]
-fn bad_arguments_are_refused_with_exit_code_3() {
+fn bad_arguments_are_refused_with_exit_code_2() {
     let out = caseledger(&["generate", "--people", "99999999999", "--seed", "1"]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--people"));
     assert!(out.stdout.is_empty());
     let out = caseledger(&["demo", "--people", "0"]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(2));
 }

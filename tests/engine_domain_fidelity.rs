@@ -640,11 +640,54 @@ async fn rules_1_seed_003_l358_rule_changes_reach_cases_in_flight_once() {
     assert!(report2.applied.is_empty(), "{report2:?}");
     assert!(report1.applied.len() >= 3, "{report1:?}");
     // Both decisions stay in the history and each is explained under its own ruleset.
-    let old = engine
-        .explain(handovers[0].event_id, date(2023, 6, 1))
-        .await;
-    let new = engine
-        .explain(handovers[2].event_id, date(2023, 6, 1))
-        .await;
-    assert!(old.is_ok() && new.is_ok(), "{old:?} {new:?}");
+    let explain = |i: usize| engine.explain(handovers[i].event_id, date(2023, 6, 1));
+    let (old, middle, new) = (
+        explain(0).await.unwrap(),
+        explain(1).await.unwrap(),
+        explain(2).await.unwrap(),
+    );
+    // Why each replaced the one before: the reason names the era now in force and its first
+    // day, and each decision shows the one it replaced with that one's rules.
+    assert_eq!(
+        middle.reason_code.as_deref(),
+        Some("rule_change_omic_2022_from_2022_10_01")
+    );
+    assert_eq!(
+        new.reason_code.as_deref(),
+        Some("rule_change_omic_2023_from_2023_04_01")
+    );
+    assert!(old.replaces.is_none() && new.replaced_by.is_none());
+    let replaced = new
+        .replaces
+        .as_ref()
+        .expect("the 2023 decision replaced one");
+    assert_eq!(replaced.decision.event_id, handovers[1].event_id);
+    assert_eq!(replaced.decision.handover_era, "omic-2022");
+    assert_eq!(replaced.decision.decision_ruleset, "unified-2021");
+    assert!(
+        replaced.why.contains("the rules changed")
+            && replaced.why.contains("omic-2023 replaced omic-2022"),
+        "{}",
+        replaced.why
+    );
+    let by = old
+        .replaced_by
+        .as_ref()
+        .expect("the 2019 decision was replaced");
+    assert_eq!(by.decision.event_id, handovers[1].event_id);
+    assert_eq!(
+        by.decision.reason_code,
+        "rule_change_omic_2022_from_2022_10_01"
+    );
+    assert_eq!(by.decision.actor.role, "system");
+    assert_eq!(
+        middle
+            .replaces
+            .as_ref()
+            .map(|r| r.decision.handover_era.as_str()),
+        Some("omic-2019")
+    );
+    // A handover recalculated within one era keeps the calculator's reason.
+    assert_ne!(old.reason_code, middle.reason_code);
+    assert!(!old.reason_code.unwrap().starts_with("rule_change_"));
 }

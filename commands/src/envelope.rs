@@ -20,6 +20,7 @@ use jiff::civil::Date;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::bounds;
 use crate::role::Role;
 
 /// Longest command line accepted, in bytes. Real commands are under 2 KiB; the limit keeps a
@@ -206,7 +207,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> ParseError {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> ParseError {
         ParseError {
             field: field.into(),
             message: message.into(),
@@ -317,6 +318,9 @@ fn parse_inner(
         })?,
         Some(_) => return Err(ParseError::new("command_id", "must be a UUID string")),
     };
+    // Before the header names it: a refusal recorded under the nil id would be one shared by
+    // every sender that forgot its id.
+    bounds::check_command_id(command_id)?;
     header.command_id = Some(command_id);
 
     let crn_text = required_string(&top, "crn", "crn")?;
@@ -345,6 +349,7 @@ fn parse_inner(
 
     let effective_at = EffectiveAt::parse(required_string(&top, "effective_at", "effective_at")?)
         .map_err(|m| ParseError::new("effective_at", m))?;
+    bounds::check_date("effective_at", effective_at.date)?;
     header.effective_at = Some(effective_at);
 
     let body = match top.remove("command") {
@@ -651,6 +656,7 @@ fn parse_body(
             format!("unknown field (unknown: {})", names.join(", ")),
         ));
     }
+    bounds::check_dates(&used, "command")?;
     Ok(command)
 }
 

@@ -4,6 +4,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`envelope`] | the command JSON (`command_id`, `crn`, `actor`, `effective_at`, `command`) and its strict parser |
+//! | [`bounds`] | bounds every command's values keep: dates in 1900–2100, a command id that is not the nil UUID |
 //! | [`role`] | actor roles and the authorisation matrix |
 //! | [`handler`] | authorise → load → decide → derived decisions → append with expected version |
 //! | [`derived`] | re-export of `caseledger_domain::derived`: recalculate handover dates and tier when an input changed |
@@ -11,6 +12,7 @@
 //! | [`audit`] | the `audit-refusals` stream of refused commands |
 
 pub mod audit;
+pub mod bounds;
 pub mod derived;
 pub mod due;
 pub mod envelope;

@@ -113,6 +113,17 @@ impl HandoverEra {
         }
     }
 
+    /// The first day of this era in `nation` (`None` for `pre-omic`, which has no start).
+    pub fn starts_on(self, nation: Nation) -> Option<Date> {
+        match (self, nation) {
+            (HandoverEra::PreOmic, _) => None,
+            (HandoverEra::Omic2019, Nation::England) => Some(OMIC_2019_START_ENGLAND),
+            (HandoverEra::Omic2019, Nation::Wales) => Some(OMIC_2019_START_WALES),
+            (HandoverEra::Omic2022, _) => Some(OMIC_2022_START),
+            (HandoverEra::Omic2023, _) => Some(OMIC_2023_START),
+        }
+    }
+
     pub fn for_date(on: Date, nation: Nation) -> HandoverEra {
         let omic_start = match nation {
             Nation::England => OMIC_2019_START_ENGLAND,

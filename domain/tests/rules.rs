@@ -1069,3 +1069,25 @@ fn reopen_seed_003_l2600_reopen_case_is_explicit_dated_and_only_for_a_closed_cas
         ))
         .then_error(|e| matches!(e, DomainError::CaseClosed { .. }));
 }
+
+#[test]
+fn acr_1_no_sentence_before_the_tenth_birthday_children_and_young_persons_act_1933_s50() {
+    let mut open = open_case(79, date(2015, 6, 1));
+    if let DomainCommand::OpenCase { person, .. } = &mut open {
+        person.date_of_birth = date(2005, 6, 2);
+    }
+    let state = run([open]).0;
+    let error = given_state(state.clone())
+        .when(community_order(date(2015, 6, 1), vec![]))
+        .then_error(
+            |e| matches!(e, DomainError::RuleRefused { rule, .. } if rule.starts_with("ACR-1")),
+        );
+    let message = error.to_string();
+    assert!(
+        message.contains("command.on") && message.contains("person.date_of_birth"),
+        "{message}"
+    );
+    given_state(state)
+        .when(community_order(date(2015, 6, 2), vec![]))
+        .then_types(&["SentenceImposed"]);
+}

@@ -58,6 +58,31 @@ pub struct Evaluation {
     pub differences: Vec<Change>,
 }
 
+/// Another decision on the same subject (a sentence's handover dates): the one a decision
+/// replaced, or the one that replaced it, with the rules it was made under.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RelatedDecision {
+    pub event_id: Uuid,
+    pub position: u64,
+    pub effective_at: String,
+    pub actor: Actor,
+    /// The operating-model ruleset of the decision (`tr-2014`, `unified-2021`, …).
+    pub decision_ruleset: String,
+    /// The handover rules it was calculated under (`omic-2019`, `omic-2022`, `omic-2023`).
+    pub handover_era: String,
+    pub reason_code: String,
+    /// Its outcome, in the shape of [`Explanation::recorded_outcome`].
+    pub outcome: Value,
+}
+
+/// One decision replacing another, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Replacement {
+    pub decision: RelatedDecision,
+    /// Why the later decision replaced the earlier one, in words, from the later one's reason.
+    pub why: String,
+}
+
 /// Everything an inspector needs about one decision.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Explanation {
@@ -97,6 +122,103 @@ pub struct Explanation {
     pub today: String,
     /// Why there is no re-evaluation, when there is none.
     pub not_reevaluated: Option<String>,
+    /// The decision this one replaced (the sentence's previous handover dates), and why.
+    pub replaces: Option<Replacement>,
+    /// The decision that later replaced this one, and why.
+    pub replaced_by: Option<Replacement>,
+}
+
+/// The prefix of the reason code of a handover decision recorded because the rules changed
+/// (RULES-1: `rule_change_omic_2023_from_2023_04_01`).
+const RULE_CHANGE_REASON_PREFIX: &str = "rule_change_";
+
+/// Why `later` replaced an earlier decision, in words, from its reason code.
+fn why_replaced(later: &RelatedDecision, earlier: &RelatedDecision) -> String {
+    if later.reason_code.starts_with(RULE_CHANGE_REASON_PREFIX) {
+        format!(
+            "the rules changed (reason {}): {} replaced {} and the handover was recalculated \
+             under it by {} (role {}) on {}, as handover-rules.md §4 and §11 require; the earlier \
+             decision stands in the history under its own rules",
+            later.reason_code,
+            later.handover_era,
+            earlier.handover_era,
+            later.actor.id,
+            later.actor.role,
+            later.effective_at
+        )
+    } else {
+        format!(
+            "recalculated (reason {}) under {} after the case changed; the earlier decision \
+             stands in the history",
+            later.reason_code, later.handover_era
+        )
+    }
+}
+
+fn related_handover(
+    record: &RecordedEvent,
+    decision: &HandoverDatesCalculated,
+) -> Option<RelatedDecision> {
+    Some(RelatedDecision {
+        event_id: record.event_id,
+        position: record.position,
+        effective_at: format_instant_us(record.effective_at_us).ok()?,
+        actor: record.actor.clone(),
+        decision_ruleset: decision.decision.ruleset_id.as_str().to_owned(),
+        handover_era: decision.handover_era.as_str().to_owned(),
+        reason_code: decision.decision.reason_code.as_str().to_owned(),
+        outcome: recorded_handover_outcome(decision),
+    })
+}
+
+/// The handover decisions of `sentence` in `records`, in version order.
+fn handover_decisions<'r>(
+    records: impl Iterator<Item = &'r RecordedEvent> + 'r,
+    sentence: caseledger_domain::sentence::SentenceId,
+) -> impl Iterator<Item = RelatedDecision> + 'r {
+    records
+        .filter(|r| r.event_type == "HandoverDatesCalculated")
+        .filter_map(move |r| match DomainCase.decode(r).ok()? {
+            Event::HandoverDatesCalculated(h) if h.sentence_id == sentence => {
+                related_handover(r, &h)
+            }
+            _ => None,
+        })
+}
+
+/// The sentence's handover decisions just before and just after the one at `index`.
+fn handover_replacements(
+    records: &[RecordedEvent],
+    index: usize,
+    decision: &HandoverDatesCalculated,
+) -> (Option<Replacement>, Option<Replacement>) {
+    let Some(this) = related_handover(&records[index], decision) else {
+        return (None, None);
+    };
+    let earlier = handover_decisions(records[..index].iter().rev(), decision.sentence_id).next();
+    let later = handover_decisions(records[index + 1..].iter(), decision.sentence_id).next();
+    (
+        earlier.map(|e| Replacement {
+            why: why_replaced(&this, &e),
+            decision: e,
+        }),
+        later.map(|l| Replacement {
+            why: why_replaced(&l, &this),
+            decision: l,
+        }),
+    )
+}
+
+fn recorded_handover_outcome(decision: &HandoverDatesCalculated) -> Value {
+    handover_outcome(
+        &serde_json::to_value(decision.responsibility)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        decision.start_date,
+        decision.handover_date,
+        decision.handover_reason.as_str(),
+    )
 }
 
 fn handover_outcome(
@@ -150,15 +272,7 @@ fn explain_handover(
     state: &CaseState,
     today: Date,
 ) -> CalculatorParts {
-    let recorded_outcome = handover_outcome(
-        &serde_json::to_value(decision.responsibility)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
-        decision.start_date,
-        decision.handover_date,
-        decision.handover_reason.as_str(),
-    );
+    let recorded_outcome = recorded_handover_outcome(decision);
     let mut parts = CalculatorParts {
         recorded_outcome: recorded_outcome.clone(),
         inputs: None,
@@ -442,10 +556,14 @@ pub fn explain_decision(
         under_todays_rules: None,
         today: today.to_string(),
         not_reevaluated: None,
+        replaces: None,
+        replaced_by: None,
     };
     match &event {
         Event::HandoverDatesCalculated(handover) => {
             parts_into(&mut explanation, explain_handover(handover, &state, today));
+            (explanation.replaces, explanation.replaced_by) =
+                handover_replacements(records, index, handover);
         }
         Event::TierCalculated(tier) => {
             parts_into(&mut explanation, explain_tier(tier, &state, today));
@@ -532,6 +650,26 @@ fn evaluation_text(out: &mut String, evaluation: &Evaluation) {
     }
 }
 
+fn replacement_text(out: &mut String, relation: &str, replacement: &Replacement) {
+    use std::fmt::Write;
+    let d = &replacement.decision;
+    let _ = writeln!(
+        out,
+        "{relation} decision [{}] at position {} (effective {}, by {} role {}): ruleset {}  \
+         handover era {}  reason {}  outcome {}",
+        d.event_id,
+        d.position,
+        d.effective_at,
+        d.actor.id,
+        d.actor.role,
+        d.decision_ruleset,
+        d.handover_era,
+        d.reason_code,
+        d.outcome
+    );
+    let _ = writeln!(out, "  why: {}", replacement.why);
+}
+
 /// The explanation for people (`caseledger explain`).
 pub fn explain_text(explanation: &Explanation) -> String {
     use std::fmt::Write;
@@ -555,6 +693,12 @@ pub fn explain_text(explanation: &Explanation) -> String {
         e.decision_ruleset.as_deref().unwrap_or(&e.ruleset_id),
         e.reason_code.as_deref().unwrap_or("-")
     );
+    if let Some(replaces) = &e.replaces {
+        replacement_text(&mut out, "replaces", replaces);
+    }
+    if let Some(replaced_by) = &e.replaced_by {
+        replacement_text(&mut out, "replaced by", replaced_by);
+    }
     let _ = writeln!(out, "recorded {}", e.recorded);
     if let Some(outcome) = &e.recorded_outcome {
         let _ = writeln!(out, "recorded outcome {outcome}");

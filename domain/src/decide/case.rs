@@ -77,6 +77,40 @@ fn check_dates(sentenced_on: Date, dates: &SentenceDates) -> Result<(), DomainEr
     Ok(())
 }
 
+/// Age of criminal responsibility in England and Wales: ten.
+pub const AGE_OF_CRIMINAL_RESPONSIBILITY_YEARS: i16 = 10;
+
+/// ACR-1: no child under ten can be guilty of an offence (Children and Young Persons Act 1933
+/// s.50, as amended by the Children and Young Persons Act 1963 s.16). A sentence follows an
+/// offence, so a sentence date less than ten years after the date of birth is a wrong date of
+/// birth or a wrong sentence date: refused, naming both fields.
+fn check_age_of_criminal_responsibility(
+    ctx: &Ctx<'_>,
+    sentenced_on: Date,
+) -> Result<(), DomainError> {
+    let Some(person) = &ctx.state.person else {
+        return Ok(());
+    };
+    let born = person.date_of_birth;
+    let tenth_birthday = born
+        .checked_add(jiff::Span::new().years(AGE_OF_CRIMINAL_RESPONSIBILITY_YEARS))
+        .unwrap_or(jiff::civil::Date::MAX);
+    if sentenced_on >= tenth_birthday {
+        return Ok(());
+    }
+    Err(ctx.rule(
+        "impose the sentence",
+        format!(
+            "the sentence date (command.on) {sentenced_on} is less than \
+             {AGE_OF_CRIMINAL_RESPONSIBILITY_YEARS} years after the date of birth \
+             (person.date_of_birth, from open_case) {born}, and no child under \
+             {AGE_OF_CRIMINAL_RESPONSIBILITY_YEARS} can be guilty of an offence; check both \
+             dates"
+        ),
+        "ACR-1, Children and Young Persons Act 1933 s.50",
+    ))
+}
+
 fn name_of(abbreviation: &'static str) -> &'static str {
     match abbreviation {
         "CRD" => "the conditional release date (CRD)",
@@ -441,6 +475,7 @@ fn impose_sentence(
         ));
     }
     check_dates(on, dates)?;
+    check_age_of_criminal_responsibility(ctx, on)?;
     let mut imposed = Vec::with_capacity(requirements.len());
     for (index, kind) in requirements.iter().enumerate() {
         let kind = kind.validate()?;

@@ -19,9 +19,32 @@ use super::{next_id, Ctx, BREACHES_PER_CASE_MAX, PRE_RELEASE_CONTACTS_MAX};
 use crate::command::DomainCommand;
 use crate::error::DomainError;
 use crate::event::*;
-use crate::ruleset::HandoverEra;
+use crate::ruleset::{HandoverEra, Ruleset};
 use crate::sentence::{ReleaseType, SentenceId, SentenceType};
 use crate::state::{SentenceState, SentenceStatus};
+
+/// RULES-1 (handover-rules.md §4, §11: handover dates are recalculated under the rules of the
+/// day): the reason a handover decision is recorded for. A decision that replaces one made
+/// under another OMiC era says so, naming the era now in force and its first day
+/// (`rule_change_omic_2023_from_2023_04_01`), so the history shows why the second decision
+/// replaced the first; otherwise the calculator's own reason (handover-rules.md §12).
+fn handover_decision_reason(
+    previous_era: Option<HandoverEra>,
+    ruleset: &Ruleset,
+    calculator_reason: &ReasonCode,
+) -> ReasonCode {
+    let era = ruleset.handover_era;
+    let changed = previous_era.is_some_and(|previous| previous != era);
+    match era.starts_on(ruleset.nation) {
+        Some(first_day) if changed => ReasonCode::new(format!(
+            "rule_change_{}_from_{}",
+            era.as_str().replace('-', "_"),
+            first_day.strftime("%Y_%m_%d")
+        ))
+        .unwrap_or_else(|_| calculator_reason.clone()),
+        _ => calculator_reason.clone(),
+    }
+}
 
 fn custodial_in_custody<'a>(
     ctx: &Ctx<'a>,
@@ -119,7 +142,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             inputs_digest,
         } => {
             let action = "record handover dates";
-            custodial_in_custody(ctx, *sentence_id, action)?;
+            let sentence = custodial_in_custody(ctx, *sentence_id, action)?;
             if *handover_era != ctx.ruleset.handover_era {
                 return Err(ctx.rule(
                     action,
@@ -150,7 +173,11 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
                 inputs_digest: inputs_digest.clone(),
                 decision: Decision {
                     ruleset_id: ctx.ruleset.id,
-                    reason_code: handover_reason.clone(),
+                    reason_code: handover_decision_reason(
+                        sentence.handover.as_ref().map(|h| h.handover_era),
+                        ctx.ruleset,
+                        handover_reason,
+                    ),
                 },
             }
             .into()])
