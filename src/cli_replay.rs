@@ -21,7 +21,6 @@ use caseledger_replay::import::stage_import;
 use caseledger_replay::render;
 use caseledger_replay::verify::{verify_log, Checkpoint};
 use caseledger_replay::ReplayError;
-use caseledger_store::codec::decode_payload;
 use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
 use caseledger_store::{
     Clock, Durability, EventStore, ManualClock, SledOptions, SledStore, StoreError, StreamId,
@@ -368,33 +367,17 @@ fn is_audit_stream(stream: &str) -> bool {
     stream == caseledger_commands::REFUSALS_STREAM || stream == caseledger_commands::SESSIONS_STREAM
 }
 
-/// One audit record as JSON: where and when it was recorded, by whom, and what it says.
+/// One audit record as JSON ([`crate::engine_audit::AuditRecord`], as the library reads it):
+/// where and when it was recorded, by whom, and what it says.
 fn audit_json(record: &caseledger_store::RecordedEvent) -> Result<serde_json::Value, String> {
+    use crate::engine_audit::audit_record;
     use caseledger_commands::audit::{CommandRefused, OperatorSession, COMMAND_REFUSED};
-    let undecodable = |e: caseledger_store::StoreError| {
-        format!(
-            "{} record at position {} cannot be read: {e}",
-            record.event_type, record.position
-        )
-    };
-    let body = if record.event_type == COMMAND_REFUSED {
-        let refused: CommandRefused = decode_payload(&record.payload).map_err(undecodable)?;
-        serde_json::to_value(refused)
+    if record.event_type == COMMAND_REFUSED {
+        serde_json::to_value(audit_record::<CommandRefused>(record).map_err(|e| e.to_string())?)
     } else {
-        let session: OperatorSession = decode_payload(&record.payload).map_err(undecodable)?;
-        serde_json::to_value(session)
+        serde_json::to_value(audit_record::<OperatorSession>(record).map_err(|e| e.to_string())?)
     }
-    .map_err(|e| e.to_string())?;
-    let recorded_at = jiff::Timestamp::from_microsecond(record.recorded_at_us)
-        .map(|t| t.to_string())
-        .unwrap_or_default();
-    Ok(serde_json::json!({
-        "position": record.position,
-        "recorded_at": recorded_at,
-        "event_type": record.event_type,
-        "correlation_id": record.correlation_id.to_string(),
-        "record": body,
-    }))
+    .map_err(|e| e.to_string())
 }
 
 fn audit_text(record: &caseledger_store::RecordedEvent, json: &serde_json::Value) -> String {

@@ -67,6 +67,45 @@ use uuid::Uuid;
 
 use crate::engine::Engine;
 
+/// One record of an engine audit stream (`audit-refusals`: a [`CommandRefused`];
+/// `audit-sessions`: an [`OperatorSession`]): where and when it was recorded, the correlation
+/// id that links it to the events and refusals of the same session, and the record itself.
+/// `caseledger replay audit-refusals --format json` prints one per line.
+///
+/// [`CommandRefused`]: caseledger_commands::CommandRefused
+/// [`OperatorSession`]: caseledger_commands::OperatorSession
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRecord<T> {
+    pub position: u64,
+    /// RFC 3339, UTC.
+    pub recorded_at: String,
+    pub event_type: String,
+    pub correlation_id: Uuid,
+    pub record: T,
+}
+
+/// Decode one stored audit record; a payload that is not a `T` is [`ReplayError::Undecodable`]
+/// naming its position.
+pub fn audit_record<T: serde::de::DeserializeOwned>(
+    record: &RecordedEvent,
+) -> Result<AuditRecord<T>, AuditError> {
+    let undecodable = |reason: String| ReplayError::Undecodable {
+        position: record.position,
+        reason,
+    };
+    let body: T = caseledger_store::codec::decode_payload(&record.payload)
+        .map_err(|e| undecodable(format!("{} record: {e}", record.event_type)))?;
+    let recorded_at = Timestamp::from_microsecond(record.recorded_at_us)
+        .map_err(|e| undecodable(format!("recorded_at: {e}")))?;
+    Ok(AuditRecord {
+        position: record.position,
+        recorded_at: recorded_at.to_string(),
+        event_type: record.event_type.clone(),
+        correlation_id: record.correlation_id,
+        record: body,
+    })
+}
+
 /// Why an audit query could not be answered.
 #[derive(thiserror::Error, Debug)]
 pub enum AuditError {
@@ -201,6 +240,23 @@ impl Engine {
         today: Date,
     ) -> Result<Table, AuditError> {
         Ok(report_as_of_with(self.store().as_ref(), name, options, as_of, today).await?)
+    }
+
+    /// The refused commands recorded in `audit-refusals` by `recorded_through` (inclusive;
+    /// `None`: all), oldest first: what `caseledger replay audit-refusals` shows.
+    pub async fn audit_refusals(
+        &self,
+        recorded_through: Option<Timestamp>,
+    ) -> Result<Vec<AuditRecord<caseledger_commands::CommandRefused>>, AuditError> {
+        let stream = StreamId::new(caseledger_commands::REFUSALS_STREAM)?;
+        let bound = recorded_through.map(|t| t.as_microsecond());
+        self.store()
+            .read_stream(&stream, 1)
+            .await?
+            .iter()
+            .filter(|r| bound.is_none_or(|b| r.recorded_at_us <= b))
+            .map(audit_record)
+            .collect()
     }
 
     /// The stream holding `event_id`: a scan of the log in bounded pages, because the store

@@ -179,3 +179,64 @@ fn the_cli_refuses_a_changed_command_under_an_applied_id_with_exit_5() {
     assert_eq!(out.lines().count(), 1, "{out}");
     assert!(out.contains("idempotency_conflict"), "{out}");
 }
+
+/// Through the library on a sled store: a command id reused on another case is refused as
+/// `idempotency_conflict`, recorded in `audit-refusals` at the position the refusal names, and
+/// read back by the audit-refusals reader (`Engine::audit_refusals`) — the records
+/// `caseledger replay audit-refusals --format json` prints, line for line.
+#[tokio::test]
+async fn a_reused_command_id_is_read_back_through_the_audit_refusals_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let id = Uuid::new_v4();
+    let records = {
+        let engine = Engine::open(EngineConfig::sled(&data)).unwrap();
+        engine
+            .execute_json(&open_line(id, "X400011"))
+            .await
+            .unwrap();
+        let refusal = match engine.execute_json(&open_line(id, "X400012")).await {
+            Err(EngineError::Command(CommandError::Refused(r))) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+        assert_eq!(refusal.kind, RefusalKind::IdempotencyConflict);
+        assert!(engine.case("X400012").await.unwrap().is_none());
+
+        let records = engine.audit_refusals(None).await.unwrap();
+        assert_eq!(records.len(), 1);
+        let read = &records[0];
+        assert_eq!(read.position, refusal.audit_position);
+        assert_eq!(read.event_type, "CommandRefused");
+        assert_eq!(read.record.command_id, id);
+        assert_eq!(read.record.crn, "X400012");
+        assert_eq!(read.record.kind, RefusalKind::IdempotencyConflict);
+        assert_eq!(read.record.command_type, "open_case");
+        assert!(
+            read.record.reason.contains("X400011") && read.record.reason.contains("X400012"),
+            "{}",
+            read.record.reason
+        );
+        // As known before the refusal was recorded: nothing.
+        let before: jiff::Timestamp = read.recorded_at.parse().unwrap();
+        let earlier = before - jiff::SignedDuration::from_micros(1);
+        assert!(engine
+            .audit_refusals(Some(earlier))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(engine.audit_refusals(Some(before)).await.unwrap(), records);
+        engine.flush().await.unwrap();
+        records
+    };
+    let (code, out, err) = caseledger(&data, &["replay", "audit-refusals", "--format", "json"], "");
+    assert_eq!(code, 0, "{err}");
+    let printed: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let read: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    assert_eq!(printed, read);
+}
