@@ -167,6 +167,26 @@ async fn open(
     }
 }
 
+/// Open `log` to read it without writing to it (`verify`, `export`): a sled store through
+/// [`SledStore::open_read_only`], a copy in the temporary directory (`TMPDIR`), so nothing in
+/// `--data` changes and a full disk does not stop it (docs/operations.md "Damaged stores").
+async fn open_read_only(log: &Log<'_>) -> Result<Opened, Failure> {
+    match log {
+        Log::Sled { data, lock_wait_ms } => SledStore::open_read_only(
+            data,
+            &std::env::temp_dir(),
+            caseledger_store::SLED_CACHE_CAPACITY_BYTES_DEFAULT,
+            *lock_wait_ms,
+        )
+        .map(Opened::Sled)
+        .map_err(|e| match e {
+            StoreError::InUse { .. } => Failure::InUse(e.to_string()),
+            other => Failure::Failed(other.to_string()),
+        }),
+        Log::Postgres(_) => open(log, Arc::new(SystemClock), Durability::Flush).await,
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -182,6 +202,7 @@ pub fn run(command: ReplayCommand, log: Log<'_>) -> Result<(), Failure> {
         let clock = Arc::new(ManualClock::new(0));
         let opened = match &command {
             ReplayCommand::ImportLog(_) => open(&log, clock.clone(), Durability::Buffered).await?,
+            ReplayCommand::Verify(_) | ReplayCommand::Export(_) => open_read_only(&log).await?,
             _ => open(&log, Arc::new(SystemClock), Durability::Flush).await?,
         };
         let opened = &opened;

@@ -271,6 +271,55 @@ pub struct SledStore {
     durability: Durability,
     /// Held for the life of the store: a second opener (any process) fails with `InUse`.
     _lock: File,
+    /// Set by [`SledStore::open_read_only`]: the original store's shared lock and the scratch
+    /// copy this handle reads. Last, so it is dropped after sled has let go of the copy.
+    read_only: Option<Box<ReadOnlyCopy>>,
+}
+
+/// What a read-only handle holds beside the copy it reads: a shared lock on the original
+/// store (writers take it exclusively, so none runs while the copy is read) and the scratch
+/// directory, removed when the handle is dropped.
+struct ReadOnlyCopy {
+    original: PathBuf,
+    _shared_lock: File,
+    scratch: PathBuf,
+}
+
+impl Drop for ReadOnlyCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// Files of a store directory that are not part of the log: the lock file and a snapshot sled
+/// was still writing (`snap.*.generating`).
+fn is_copied(name: &str) -> bool {
+    name != LOCK_FILE_NAME && !name.ends_with(".generating")
+}
+
+/// Copy the store directory `from` (its files and `blobs/`) into the new directory `to`.
+fn copy_store(from: &Path, to: &Path) -> std::io::Result<()> {
+    create_private_dir(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_store(&entry.path(), &to.join(&name))?;
+        } else if kind.is_file() && is_copied(&name.to_string_lossy()) {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// The error of any write on a read-only handle.
+fn read_only_error(original: &Path) -> StoreError {
+    StoreError::Backend(format!(
+        "the store at {} was opened read-only (verify, export); nothing can be written through \
+         this handle",
+        original.display()
+    ))
 }
 
 fn backend(context: &str, e: impl std::fmt::Display) -> StoreError {
@@ -394,9 +443,23 @@ const STORE_LOCK_RETRY_MS: u64 = 50;
 /// Take the exclusive lock on `lock`, trying again for up to `wait_ms` while another holder
 /// has it.
 fn lock_waiting(lock: &File, path: &Path, wait_ms: u64) -> Result<(), StoreError> {
+    lock_waiting_with(lock, path, wait_ms, fs2::FileExt::try_lock_exclusive)
+}
+
+/// [`lock_waiting`] for a shared lock: readers share it, a writer holds it exclusively.
+fn lock_shared_waiting(lock: &File, path: &Path, wait_ms: u64) -> Result<(), StoreError> {
+    lock_waiting_with(lock, path, wait_ms, fs2::FileExt::try_lock_shared)
+}
+
+fn lock_waiting_with(
+    lock: &File,
+    path: &Path,
+    wait_ms: u64,
+    try_lock: fn(&File) -> std::io::Result<()>,
+) -> Result<(), StoreError> {
     let start = std::time::Instant::now();
     loop {
-        let error = match fs2::FileExt::try_lock_exclusive(lock) {
+        let error = match try_lock(lock) {
             Ok(()) => return Ok(()),
             Err(e) => lock_error(path, &e),
         };
@@ -917,7 +980,109 @@ impl SledStore {
             consumers_lock: Mutex::new(()),
             durability: options.durability,
             _lock: lock,
+            read_only: None,
         })
+    }
+
+    /// Open the store at `path` to read it without writing anything there: no byte of its
+    /// files changes and no file is created in it, so it opens on a full disk and on a
+    /// read-only mount.
+    ///
+    /// sled 0.34 has no read-only mode: opening a store recovers it, which zeroes the tail
+    /// of its last segment in `db` and writes a new `snap.*` file. So the store's files are
+    /// copied into a new private directory under `scratch` (which needs room for one copy of
+    /// the store: put it on another filesystem, e.g. `TMPDIR=/dev/shm`, when the store's is
+    /// full) and the copy is opened; the copy is removed when the handle is dropped. While the
+    /// copy is taken a shared lock on the original's `caseledger.lock` (or, without one, on its
+    /// `db`) keeps writers out; a writer holding the store is waited for up to `lock_wait_ms`,
+    /// then [`StoreError::InUse`]. Appends and acknowledgements through the handle are refused.
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        scratch: &Path,
+        cache_capacity_bytes: u64,
+        lock_wait_ms: u64,
+    ) -> Result<SledStore, StoreError> {
+        let original = path.as_ref().to_path_buf();
+        let lock_path = [LOCK_FILE_NAME, "db"]
+            .into_iter()
+            .map(|name| original.join(name))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                backend(
+                    &format!("opening {} read-only", original.display()),
+                    "no caseledger store there",
+                )
+            })?;
+        let shared_lock = File::open(&lock_path)
+            .map_err(|e| backend(&format!("opening {}", lock_path.display()), e))?;
+        lock_shared_waiting(
+            &shared_lock,
+            &original,
+            lock_wait_ms.min(STORE_LOCK_WAIT_MS_MAX),
+        )?;
+        create_private_dir(scratch)
+            .map_err(|e| backend(&format!("creating {}", scratch.display()), e))?;
+        let copy = scratch.join(format!(
+            "caseledger-read-only-{}-{}",
+            std::process::id(),
+            SystemClock.now_us()
+        ));
+        let read_only = ReadOnlyCopy {
+            original: original.clone(),
+            _shared_lock: shared_lock,
+            scratch: copy.clone(),
+        };
+        copy_store(&original, &copy).map_err(|e| {
+            backend(
+                &format!(
+                    "copying {} to {} to read it without writing to it (the scratch directory \
+                     needs room for one copy of the store; set TMPDIR to another filesystem)",
+                    original.display(),
+                    copy.display()
+                ),
+                e,
+            )
+        })?;
+        let options = SledOptions {
+            durability: Durability::Flush,
+            clock: Arc::new(SystemClock),
+        };
+        // sled 0.34 panics while recovering some damaged logs (serialising a snapshot with a
+        // page it could not read); on a copy that is an error to report, not a crash.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Self::open_waiting(&copy, options, cache_capacity_bytes, 0)
+        }))
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_owned());
+            Err(StoreError::Corrupt {
+                position: 0,
+                reason: format!(
+                    "sled cannot recover the log in {} ({why}); the records sled wrote after \
+                     its last snapshot are damaged",
+                    original.display()
+                ),
+            })
+        });
+        let mut store = opened?;
+        store.read_only = Some(Box::new(read_only));
+        Ok(store)
+    }
+
+    /// Whether this handle was opened with [`SledStore::open_read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.read_only.is_some()
+    }
+
+    /// Refuse a write on a read-only handle.
+    fn writable(&self) -> Result<(), StoreError> {
+        match &self.read_only {
+            Some(copy) => Err(read_only_error(&copy.original)),
+            None => Ok(()),
+        }
     }
 
     /// Events of `stream` from `from_version`, at most `max_count` (version order).
@@ -1171,6 +1336,7 @@ impl SledStore {
         events: Vec<NewEvent>,
         idempotency_key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
+        self.writable()?;
         validate_append(stream, expected, &events)?;
         let append = Append {
             stream: stream.clone(),
@@ -1286,6 +1452,7 @@ impl EventStore for SledStore {
     }
 
     async fn acknowledge(&self, name: &ConsumerName, position: u64) -> Result<u64, StoreError> {
+        self.writable()?;
         let _serial = self
             .consumers_lock
             .lock()
