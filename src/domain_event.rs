@@ -119,6 +119,7 @@ pub const PUBLICATIONS: &[Publication] = &[
     row("SentenceTerminated", "probation-case.sentence.terminated", "A sentence ended", &["sentence_id", "terminated_on", "reason"], Case),
     row("CaseClosed", "probation-case.case.closed", "The probation case was closed", &["closed_on"], Case),
     row("CaseReopened", "probation-case.case.reopened", "A closed probation case was reopened", &["reopened_on", "closed_on"], Case),
+    row("SupervisionLapsed", "probation-case.supervision.lapsed", "A licence, post-sentence supervision or an order ended on its date", &["sentence_id", "lapsed_on", "period", "post_sentence_supervision_until"], Case),
     row("EventCorrected", "probation-case.event.corrected", "An earlier event was corrected", &["corrected_on", "corrected_event_id", "corrected_event_type"], Case),
 ];
 

@@ -405,3 +405,240 @@ fn workload_4_1_young_adult_t2a_row_through_the_binary_seed_003_l3119() {
         "25th birthday: community row"
     );
 }
+
+/// `report caseload --format json --today TODAY` with `extra` options, after a rebuild.
+fn caseload_report(data: &Path, today: &str, extra: &[&str]) -> Vec<Value> {
+    let (code, out, err) = caseledger(data, &["rebuild"]);
+    assert_eq!(code, 0, "rebuild: {out}{err}");
+    let mut args = vec!["report", "caseload", "--today", today, "--format", "json"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = caseledger(data, &args);
+    assert_eq!(code, 0, "report: {out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("report JSON: {e}\n{out}"))
+}
+
+fn tick(data: &Path, to: &str) -> Value {
+    let (code, out, err) = caseledger(data, &["tick", "--to", to, "--format", "json"]);
+    assert_eq!(code, 0, "tick: {out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("tick JSON: {e}\n{out}"))
+}
+
+/// LAPSE-1 (seed 002 l.53): through the binary, `tick` past a licence expiry date turns a
+/// short sentence's licence into post-sentence supervision to the derived TUSED, and past a
+/// community order's end date ends the order — once; the rebuilt caseload drops the order from
+/// its end date and keeps it as of the day before; past the TUSED the case leaves the caseload.
+#[test]
+fn lapse_1_tick_ends_licences_pss_and_orders_on_their_dates_seed_002_l53() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (licence, order) = ("L200001", "L200002");
+    let open = |crn: &str| {
+        as_case_administrator(
+            crn,
+            "2023-03-01",
+            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2023-03-01",
+                   "person": {"name": "Sam Example", "date_of_birth": "1980-02-03", "gender": "male"}}),
+        )
+    };
+    let lines = vec![
+        open(licence),
+        as_court_officer(
+            licence,
+            "2023-03-01",
+            json!({
+            "type": "impose_sentence", "on": "2023-03-01", "sentence_type": "determinate_custody",
+            "court": "Nottingham Crown Court", "length_months": 12,
+            "dates": {"conditional_release_date": "2023-09-01", "licence_expiry_date": "2024-03-01",
+                      "sentence_expiry_date": "2024-03-01"},
+            "requirements": []}),
+        ),
+        as_probation_officer(
+            licence,
+            "2023-09-01",
+            json!({"type": "release", "on": "2023-09-01", "sentence_id": 1, "release_type": "automatic"}),
+        ),
+        open(order),
+        as_court_officer(
+            order,
+            "2023-03-01",
+            json!({
+            "type": "impose_sentence", "on": "2023-03-01", "sentence_type": "community_order",
+            "court": "Nottingham Magistrates' Court", "length_months": 12,
+            "dates": {"sentence_expiry_date": "2024-02-29"},
+            "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
+        ),
+    ];
+    import(dir.path(), &data, "commands.jsonl", &lines);
+
+    let first = tick(&data, "2024-06-01");
+    assert_eq!(first["applied"].as_array().unwrap().len(), 2, "{first}");
+    let s = &case(&data, licence)["sentences"]["1"];
+    assert_eq!(s["status"], "post_sentence_supervision", "{s}");
+    assert_eq!(s["post_sentence_supervision_ends_on"], "2024-09-01");
+    assert_eq!(case(&data, order)["sentences"]["1"]["status"], "terminated");
+    let lapsed = event_ids(&data, licence, "SupervisionLapsed");
+    let explanation = explain(&data, &lapsed[0], "2024-06-01");
+    assert!(
+        explanation
+            .to_string()
+            .contains("licence_expiry_date_reached"),
+        "{explanation:#}"
+    );
+    assert_eq!(tick(&data, "2024-06-01")["applied"], json!([]));
+
+    let now = caseload_report(&data, "2024-06-01", &[]);
+    assert_eq!(now[0]["cases"], 1, "{now:?}");
+    let before = caseload_report(&data, "2024-02-28", &["--as-of-effective", "2024-02-28"]);
+    assert_eq!(before[0]["cases"], 2, "{before:?}");
+
+    tick(&data, "2024-10-01");
+    assert_eq!(
+        case(&data, licence)["sentences"]["1"]["status"],
+        "supervision_ended"
+    );
+    let after = caseload_report(&data, "2024-10-01", &[]);
+    assert!(
+        after.iter().all(|r| r["cases"] == 0),
+        "nobody left on the caseload: {after:?}"
+    );
+    let before = caseload_report(&data, "2024-08-31", &["--as-of-effective", "2024-08-31"]);
+    assert_eq!(before[0]["cases"], 1, "{before:?}");
+}
+
+fn report(data: &Path, name: &str, today: &str) -> Vec<Value> {
+    let (code, out, err) = caseledger(data, &["rebuild"]);
+    assert_eq!(code, 0, "rebuild: {out}{err}");
+    let (code, out, err) = caseledger(
+        data,
+        &["report", name, "--today", today, "--format", "json"],
+    );
+    assert_eq!(code, 0, "report {name}: {out}{err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("report JSON: {e}\n{out}"))
+}
+
+fn as_senior_probation_officer(crn: &str, effective_at: &str, body: Value) -> String {
+    command(crn, "senior_probation_officer", "nps", effective_at, body)
+}
+
+fn community_case_allocated(crn: &str) -> Vec<String> {
+    vec![
+        as_case_administrator(
+            crn,
+            "2024-06-03",
+            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2024-06-03",
+                   "person": {"name": "Sam Example", "date_of_birth": "1980-02-03", "gender": "male"}}),
+        ),
+        as_court_officer(
+            crn,
+            "2024-06-03",
+            json!({
+            "type": "impose_sentence", "on": "2024-06-03", "sentence_type": "community_order",
+            "court": "Nottingham Magistrates' Court", "length_months": 12,
+            "dates": {"sentence_expiry_date": "2025-06-02"},
+            "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
+        ),
+        as_probation_officer(crn, "2024-06-05", assess("2024-06-05", "initial", "medium")),
+        as_senior_probation_officer(
+            crn,
+            "2024-06-06",
+            json!({"type": "allocate_practitioner", "on": "2024-06-06", "team": "N07-T1",
+                   "practitioner": {"staff_code": "N07P001", "name": "Jo Officer", "grade": "PO"}}),
+        ),
+    ]
+}
+
+/// ALLOC-1 (seed 003 l.775): through the binary, an order that ended on its date (`tick`) is
+/// followed by a new order: the rebuilt allocation queue lists the case, allocating the same
+/// practitioner again is recorded with the reason `continuity` (`explain`), and the
+/// performance report counts the allocation of both sentences.
+#[test]
+fn alloc_1_a_new_order_reaches_the_allocation_queue_and_the_measure_seed_003_l775() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let crn = "A200001";
+    import(
+        dir.path(),
+        &data,
+        "first.jsonl",
+        &community_case_allocated(crn),
+    );
+    tick(&data, "2025-06-03");
+    import(
+        dir.path(),
+        &data,
+        "second.jsonl",
+        &[as_court_officer(
+            crn,
+            "2025-07-01",
+            json!({
+            "type": "impose_sentence", "on": "2025-07-01", "sentence_type": "community_order",
+            "court": "Nottingham Magistrates' Court", "length_months": 12,
+            "dates": {"sentence_expiry_date": "2026-06-30"},
+            "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
+        )],
+    );
+    assert_eq!(case(&data, crn)["practitioner"], Value::Null);
+    let queue = report(&data, "allocations", "2025-07-02");
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    assert_eq!(queue[0]["sentenced_on"], "2025-07-01");
+
+    import(
+        dir.path(),
+        &data,
+        "third.jsonl",
+        &[as_senior_probation_officer(
+            crn,
+            "2025-07-03",
+            json!({"type": "allocate_practitioner", "on": "2025-07-03", "team": "N07-T1",
+                   "practitioner": {"staff_code": "N07P001", "name": "Jo Officer", "grade": "PO"}}),
+        )],
+    );
+    let allocations = event_ids(&data, crn, "PractitionerAllocated");
+    assert_eq!(allocations.len(), 2);
+    let explanation = explain(&data, &allocations[1], "2025-07-03");
+    assert!(
+        explanation.to_string().contains("\"continuity\""),
+        "{explanation:#}"
+    );
+    assert!(report(&data, "allocations", "2025-07-03").is_empty());
+    let measures = report(&data, "performance", "2025-08-01");
+    let alloc: Vec<&Value> = measures
+        .iter()
+        .filter(|r| r["measure"] == "ALLOC")
+        .collect();
+    assert_eq!(alloc.len(), 2, "{measures:?}");
+    assert!(
+        alloc
+            .iter()
+            .all(|r| r["numerator"] == 1 && r["denominator"] == 1),
+        "{alloc:?}"
+    );
+}
+
+/// XFER-1 (seed 003 l.2192, l.2086, l.3494): through the binary, a case transferred from
+/// Nottingham into Cardiff (Wales) is accepted; the rebuilt caseload no longer counts it for
+/// its old practitioner and the allocation queue lists it in the receiving PDU.
+#[test]
+fn xfer_1_a_transfer_into_wales_through_the_binary_seed_003_l2086() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let crn = "T200001";
+    let mut lines = community_case_allocated(crn);
+    lines.push(as_senior_probation_officer(
+        crn,
+        "2024-07-01",
+        json!({"type": "transfer_case", "on": "2024-07-01", "to_pdu": 106, "to_team": null,
+               "reason": "moved to Cardiff"}),
+    ));
+    import(dir.path(), &data, "commands.jsonl", &lines);
+    let rows = caseload_report(&data, "2024-07-02", &[]);
+    assert!(
+        rows.iter().all(|r| r["staff_code"] != "N07P001"),
+        "{rows:?}"
+    );
+    let queue = report(&data, "allocations", "2024-07-02");
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    assert_eq!(queue[0]["pdu"], "Cardiff and the Vale of Glamorgan");
+    let before = caseload_report(&data, "2024-06-30", &["--as-of-effective", "2024-06-30"]);
+    assert_eq!(before[0]["staff_code"], "N07P001", "{before:?}");
+}

@@ -5,6 +5,7 @@
 mod engine_support;
 
 use caseledger::domain::state::CaseState;
+use caseledger::replay::asof::AsOf;
 use caseledger::{Engine, EngineConfig};
 use engine_support::*;
 use jiff::civil::date;
@@ -470,4 +471,431 @@ async fn workload_4_1_a_young_adults_community_b2_case_is_48_points_seed_003_l31
         workload_points(&turning, date(2024, 7, 1)).await,
         json!(115)
     );
+}
+
+fn effective(d: jiff::civil::Date) -> caseledger::replay::asof::AsOf {
+    let end_of_day = d
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp()
+        .as_microsecond()
+        + 86_400_000_000
+        - 1;
+    caseledger::replay::asof::AsOf {
+        recorded_through_us: None,
+        effective_through_us: Some(end_of_day),
+    }
+}
+
+/// The caseload read model's rows (grouped by practitioner) on `today`.
+async fn caseload(
+    engine: &Engine,
+    as_of: caseledger::replay::asof::AsOf,
+    today: jiff::civil::Date,
+) -> Vec<Value> {
+    engine
+        .read_model_as_of("caseload", as_of, today)
+        .await
+        .unwrap()
+        .objects()
+}
+
+/// A man sentenced on 1 March 2023 to 12 months' custody (post-sentence supervision applies,
+/// PSS-1), released automatically on 1 September 2023 with his licence to expire on 1 March
+/// 2024; the TUSED is derived, 12 months after release: 1 September 2024.
+async fn short_sentence_released(engine: &Engine, crn: &str) {
+    ok(
+        engine,
+        as_case_administrator(
+            crn,
+            "2023-03-01",
+            open_case_for(crn, "2023-03-01", "1980-02-03", "male"),
+        ),
+    )
+    .await;
+    ok(
+        engine,
+        as_court_officer(
+            crn,
+            "2023-03-01",
+            json!({
+        "type": "impose_sentence", "on": "2023-03-01", "sentence_type": "determinate_custody",
+        "court": "Nottingham Crown Court", "length_months": 12,
+        "dates": {"conditional_release_date": "2023-09-01", "licence_expiry_date": "2024-03-01",
+                  "sentence_expiry_date": "2024-03-01"},
+        "requirements": []}),
+        ),
+    )
+    .await;
+    ok(
+        engine,
+        as_probation_officer(
+            crn,
+            "2023-09-01",
+            json!({"type": "release", "on": "2023-09-01", "sentence_id": 1, "release_type": "automatic"}),
+        ),
+    )
+    .await;
+}
+
+/// The `SupervisionLapsed` records of a case: (role, reason code, lapsed_on, PSS until).
+async fn lapses(engine: &Engine, crn: &str) -> Vec<(String, String, String, Value)> {
+    engine
+        .case_events(crn)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.event_type == "SupervisionLapsed")
+        .map(|r| {
+            let event: caseledger::domain::Event =
+                caseledger::store::codec::decode_payload(&r.payload).unwrap();
+            let json = serde_json::to_value(&event).unwrap();
+            let e = &json["SupervisionLapsed"];
+            (
+                r.actor.role.clone(),
+                e["decision"]["reason_code"].as_str().unwrap().to_owned(),
+                e["lapsed_on"].as_str().unwrap().to_owned(),
+                e["post_sentence_supervision_until"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// LAPSE-1 (seed 002 l.53: the licence runs for the remainder of the sentence, then
+/// post-sentence supervision where it applies): `advance_to` ends the licence on its expiry
+/// date and starts post-sentence supervision to the derived TUSED in one `system` decision
+/// (`licence_expiry_date_reached`), ends post-sentence supervision on the TUSED
+/// (`top_up_supervision_expiry_date_reached`) and a community order on its end date
+/// (`order_end_date_reached`), each once. The caseload drops each case from that date; as of
+/// the day before it still holds it. An open recall holds a licence's end back.
+#[tokio::test]
+async fn lapse_1_licences_pss_and_orders_end_on_their_dates_seed_002_l53() {
+    use caseledger::domain::sentence::SentenceId;
+    use caseledger::domain::state::SentenceStatus;
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    short_sentence_released(&engine, "L100001").await;
+    ok(
+        &engine,
+        as_case_administrator(
+            "L100002",
+            "2023-03-01",
+            open_case_for("L100002", "2023-03-01", "1980-02-03", "male"),
+        ),
+    )
+    .await;
+    ok(
+        &engine,
+        as_court_officer(
+            "L100002",
+            "2023-03-01",
+            json!({
+        "type": "impose_sentence", "on": "2023-03-01", "sentence_type": "community_order",
+        "court": "Nottingham Magistrates' Court", "length_months": 12,
+        "dates": {"sentence_expiry_date": "2024-02-29"},
+        "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
+        ),
+    )
+    .await;
+    short_sentence_released(&engine, "L100003").await;
+    ok(
+        &engine,
+        as_probation_officer(
+            "L100003",
+            "2024-02-01",
+            json!({"type": "raise_recall", "on": "2024-02-01", "sentence_id": 1,
+                   "reason": "risk unmanageable in the community"}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        caseload(&engine, AsOf::now(), date(2024, 2, 1)).await[0]["cases"],
+        3
+    );
+
+    let first = engine.advance_to(date(2024, 6, 1)).await.unwrap();
+    assert_eq!(
+        lapses(&engine, "L100001").await,
+        [(
+            "system".to_owned(),
+            "licence_expiry_date_reached".to_owned(),
+            "2024-03-01".to_owned(),
+            json!("2024-09-01")
+        )]
+    );
+    let s = &state(&engine, "L100001").await.sentences[&SentenceId(1)];
+    assert_eq!(s.status, SentenceStatus::PostSentenceSupervision);
+    assert_eq!(s.post_sentence_supervision_ends_on, Some(date(2024, 9, 1)));
+    assert_eq!(
+        lapses(&engine, "L100002").await,
+        [(
+            "system".to_owned(),
+            "order_end_date_reached".to_owned(),
+            "2024-02-29".to_owned(),
+            Value::Null
+        )]
+    );
+    let order = &state(&engine, "L100002").await.sentences[&SentenceId(1)];
+    assert_eq!(order.status, SentenceStatus::Terminated);
+    assert!(lapses(&engine, "L100003").await.is_empty());
+    assert!(
+        first
+            .blocked
+            .iter()
+            .any(|b| b.what.contains("L100003") && b.what.contains("recall 1 is open")),
+        "{first:?}"
+    );
+    // Once: a second run records nothing new.
+    let again = engine.advance_to(date(2024, 6, 1)).await.unwrap();
+    assert!(again.applied.is_empty(), "{again:?}");
+
+    // The order left the caseload on its end date; the licence is post-sentence supervision.
+    let rows = caseload(&engine, AsOf::now(), date(2024, 6, 1)).await;
+    assert_eq!(rows[0]["cases"], 2, "{rows:?}");
+    let before = caseload(&engine, effective(date(2024, 2, 28)), date(2024, 2, 28)).await;
+    assert_eq!(before[0]["cases"], 3, "{before:?}");
+
+    engine.advance_to(date(2024, 10, 1)).await.unwrap();
+    let ends: Vec<_> = lapses(&engine, "L100001").await;
+    assert_eq!(ends.len(), 2, "{ends:?}");
+    assert_eq!(ends[1].1, "top_up_supervision_expiry_date_reached");
+    assert_eq!(ends[1].2, "2024-09-01");
+    let s = &state(&engine, "L100001").await.sentences[&SentenceId(1)];
+    assert_eq!(s.status, SentenceStatus::SupervisionEnded);
+    let rows = caseload(&engine, AsOf::now(), date(2024, 10, 1)).await;
+    assert_eq!(rows[0]["cases"], 1, "only the recalled licence: {rows:?}");
+    let before = caseload(&engine, effective(date(2024, 8, 31)), date(2024, 8, 31)).await;
+    assert_eq!(before[0]["cases"], 2, "{before:?}");
+}
+
+fn as_senior_probation_officer(crn: &str, effective_at: &str, body: Value) -> String {
+    command(crn, "senior_probation_officer", "nps", effective_at, body)
+}
+
+fn allocate(on: &str, staff_code: &str, team: &str) -> Value {
+    json!({"type": "allocate_practitioner", "on": on, "team": team,
+           "practitioner": {"staff_code": staff_code, "name": format!("Officer {staff_code}"), "grade": "PO"}})
+}
+
+/// The reason codes of the `PractitionerAllocated` events of a case, in order.
+async fn allocation_reasons(engine: &Engine, crn: &str) -> Vec<String> {
+    engine
+        .case_events(crn)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.event_type == "PractitionerAllocated")
+        .map(|r| {
+            let event: caseledger::domain::Event =
+                caseledger::store::codec::decode_payload(&r.payload).unwrap();
+            let json = serde_json::to_value(&event).unwrap();
+            json["PractitionerAllocated"]["decision"]["reason_code"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn report(engine: &Engine, name: &str, today: jiff::civil::Date) -> Vec<Value> {
+    engine
+        .read_model_as_of(name, AsOf::now(), today)
+        .await
+        .unwrap()
+        .objects()
+}
+
+/// ALLOC-1 (seed 003 l.775: allocated within five working days *of sentence*; BR-C3
+/// continuity): a case whose order ended by its date gets a new order; the new order is
+/// allocated afresh — the case has no practitioner and is in the allocation queue — and
+/// allocating the same practitioner again is recorded with the reason `continuity`. The
+/// allocation measure counts both sentences, each met.
+#[tokio::test]
+async fn alloc_1_a_new_order_after_one_ended_is_allocated_afresh_seed_003_l775() {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    let crn = "A100001";
+    community_b2_case(&engine, crn, "1980-02-03").await;
+    ok(
+        &engine,
+        as_senior_probation_officer(
+            crn,
+            "2024-06-06",
+            allocate("2024-06-06", "N07P001", "N07-T1"),
+        ),
+    )
+    .await;
+    engine.advance_to(date(2025, 6, 3)).await.unwrap();
+    assert_eq!(
+        lapses(&engine, crn).await[0].1,
+        "order_end_date_reached",
+        "the order ended on its date"
+    );
+    assert!(report(&engine, "allocations", date(2025, 6, 3))
+        .await
+        .is_empty());
+
+    ok(
+        &engine,
+        as_court_officer(
+            crn,
+            "2025-07-01",
+            json!({
+        "type": "impose_sentence", "on": "2025-07-01", "sentence_type": "community_order",
+        "court": "Nottingham Magistrates' Court", "length_months": 12,
+        "dates": {"sentence_expiry_date": "2026-06-30"},
+        "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
+        ),
+    )
+    .await;
+    let case = state(&engine, crn).await;
+    assert!(
+        case.practitioner.is_none(),
+        "the new order is allocated afresh"
+    );
+    let queue = report(&engine, "allocations", date(2025, 7, 2)).await;
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    assert_eq!(queue[0]["crn"], crn);
+    assert_eq!(queue[0]["sentenced_on"], "2025-07-01");
+
+    ok(
+        &engine,
+        as_senior_probation_officer(
+            crn,
+            "2025-07-03",
+            allocate("2025-07-03", "N07P001", "N07-T1"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        allocation_reasons(&engine, crn).await,
+        ["allocated_on_tier", "continuity"]
+    );
+    let case = state(&engine, crn).await;
+    let second = &case.sentences[&caseledger::domain::sentence::SentenceId(2)];
+    assert_eq!(second.allocated_on, Some(date(2025, 7, 3)));
+    assert!(report(&engine, "allocations", date(2025, 7, 3))
+        .await
+        .is_empty());
+    let measures = report(&engine, "performance", date(2025, 8, 1)).await;
+    let alloc: Vec<(Value, Value, Value)> = measures
+        .iter()
+        .filter(|r| r["measure"] == "ALLOC")
+        .map(|r| {
+            (
+                r["month"].clone(),
+                r["numerator"].clone(),
+                r["denominator"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        alloc,
+        [
+            (json!("2024-06"), json!(1), json!(1)),
+            (json!("2025-07"), json!(1), json!(1))
+        ],
+        "{measures:?}"
+    );
+}
+
+/// XFER-1 (seed 003 l.2192: PDUs supervise their cases; l.2086, l.3494: one service across 12
+/// regions including Wales): after a transfer the old practitioner's caseload no longer
+/// counts the case and the receiving PDU's allocation queue lists it; a transfer from
+/// England into Wales is accepted, and a CRC case moved into Wales in 2020 (Wales unified its
+/// sentence management in December 2019, seed 003 l.216) joins the unified service on the
+/// transfer day, while the English rules still had CRCs.
+#[tokio::test]
+async fn xfer_1_a_transfer_moves_the_case_out_of_the_old_caseload_and_into_the_receiving_queue_seed_003_l2192(
+) {
+    let engine = Engine::open(EngineConfig::memory()).unwrap();
+    let crn = "T100001";
+    community_b2_case(&engine, crn, "1980-02-03").await;
+    ok(
+        &engine,
+        as_senior_probation_officer(
+            crn,
+            "2024-06-06",
+            allocate("2024-06-06", "N07P001", "N07-T1"),
+        ),
+    )
+    .await;
+    let rows = caseload(&engine, AsOf::now(), date(2024, 6, 7)).await;
+    assert_eq!(rows[0]["staff_code"], "N07P001", "{rows:?}");
+    ok(
+        &engine,
+        as_senior_probation_officer(
+            crn,
+            "2024-07-01",
+            json!({"type": "transfer_case", "on": "2024-07-01", "to_pdu": 106, "to_team": null,
+                   "reason": "moved to Cardiff"}),
+        ),
+    )
+    .await;
+    let rows = caseload(&engine, AsOf::now(), date(2024, 7, 2)).await;
+    assert!(
+        rows.iter().all(|r| r["staff_code"] != "N07P001"),
+        "the old practitioner no longer counts it: {rows:?}"
+    );
+    let queue = report(&engine, "allocations", date(2024, 7, 2)).await;
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    assert_eq!(queue[0]["pdu"], "Cardiff and the Vale of Glamorgan");
+    assert_eq!(queue[0]["region"], "H");
+    // As of the day before, it was the old practitioner's.
+    let before = caseload(&engine, effective(date(2024, 6, 30)), date(2024, 6, 30)).await;
+    assert_eq!(before[0]["staff_code"], "N07P001", "{before:?}");
+    ok(
+        &engine,
+        as_senior_probation_officer(
+            crn,
+            "2024-07-03",
+            allocate("2024-07-03", "W06P001", "W06-T1"),
+        ),
+    )
+    .await;
+    assert_eq!(state(&engine, crn).await.pdu.unwrap().number(), 106);
+
+    // A CRC case moved into Wales in 2020 joins the unified service on the transfer day.
+    let crc = "T100002";
+    ok(
+        &engine,
+        as_case_administrator(
+            crc,
+            "2020-03-02",
+            open_case_for(crc, "2020-03-02", "1980-02-03", "male"),
+        ),
+    )
+    .await;
+    ok(
+        &engine,
+        as_court_officer(crc, "2020-03-02", community_order("2020-03-02")),
+    )
+    .await;
+    ok(
+        &engine,
+        as_probation_officer(crc, "2020-03-03", assess("2020-03-03", "initial", "low")),
+    )
+    .await;
+    ok(
+        &engine,
+        as_probation_officer(
+            crc,
+            "2020-03-04",
+            json!({"type": "allocate_to_provider", "on": "2020-03-04", "crc": "DLNR CRC",
+                   "deportation_order": false, "notoriety": false}),
+        ),
+    )
+    .await;
+    ok(
+        &engine,
+        as_senior_probation_officer(
+            crc,
+            "2020-05-01",
+            json!({"type": "transfer_case", "on": "2020-05-01", "to_pdu": 106, "to_team": null,
+                   "reason": "moved to Cardiff"}),
+        ),
+    )
+    .await;
+    engine.advance_to(date(2020, 6, 1)).await.unwrap();
+    let moved = state(&engine, crc).await;
+    assert_eq!(moved.unified_on, Some(date(2020, 5, 1)));
+    assert_eq!(moved.provider_name().as_deref(), Some("Probation Service"));
 }

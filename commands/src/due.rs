@@ -5,7 +5,7 @@
 //! the due date, so running the clock forward twice (or replaying) records each once.
 
 use caseledger_domain::derived::handover_command;
-use caseledger_domain::event::Responsibility;
+use caseledger_domain::event::{Responsibility, SupervisionPeriod};
 use caseledger_domain::identity::Crn;
 use caseledger_domain::reference::Nation;
 use caseledger_domain::ruleset::{
@@ -51,6 +51,7 @@ fn due_id(crn: &Crn, sentence: u16, kind: &str, on: Date) -> Uuid {
 /// - Responsibility transfer at the handover date (handover-rules.md §1, §2 D5: handed over
 ///   when `today ≥ handover_date`), once a COM is allocated.
 /// - Rule changes that reach cases in flight (RULES-1, [`rule_changes`]).
+/// - Periods of supervision that end on their date (LAPSE-1, [`lapses`]).
 pub fn due_commands(crn: &Crn, state: &CaseState, up_to: Date) -> (Vec<DueCommand>, Vec<Blocked>) {
     let mut due = Vec::new();
     let mut blocked = Vec::new();
@@ -58,6 +59,7 @@ pub fn due_commands(crn: &Crn, state: &CaseState, up_to: Date) -> (Vec<DueComman
         return (due, blocked);
     }
     rule_changes(crn, state, up_to, &mut due);
+    lapses(crn, state, up_to, &mut due, &mut blocked);
     for (sentence_id, sentence) in &state.sentences {
         let custodial = matches!(
             sentence.sentence_type,
@@ -115,6 +117,48 @@ pub fn due_commands(crn: &Crn, state: &CaseState, up_to: Date) -> (Vec<DueComman
     (due, blocked)
 }
 
+/// LAPSE-1 (seed 002 l.53): a licence, post-sentence supervision or an order whose end date
+/// the clock has passed ends on that date, once, as the engine's decision (`system`): the
+/// domain says which period a sentence is in and when it ends (`SentenceState::lapse`). A
+/// licence that post-sentence supervision follows becomes PSS until the TUSED, whose end then
+/// falls due in turn. An open recall or breach holds the end back, reported as [`Blocked`].
+pub fn lapses(
+    crn: &Crn,
+    state: &CaseState,
+    up_to: Date,
+    due: &mut Vec<DueCommand>,
+    blocked: &mut Vec<Blocked>,
+) {
+    for (sentence_id, sentence) in &state.sentences {
+        let Some((period, on)) = sentence.lapse().filter(|(_, on)| *on <= up_to) else {
+            continue;
+        };
+        if let Some(why) = state.lapse_held_by(*sentence_id) {
+            blocked.push(Blocked {
+                on,
+                what: format!(
+                    "{crn}: sentence {} reached its end date {on} but {why}",
+                    sentence_id.0
+                ),
+            });
+            continue;
+        }
+        let kind = match period {
+            SupervisionPeriod::Licence => "lapse-licence",
+            SupervisionPeriod::PostSentenceSupervision => "lapse-pss",
+            SupervisionPeriod::Order => "lapse-order",
+        };
+        due.push(DueCommand {
+            command_id: due_id(crn, sentence_id.0, kind, on),
+            on,
+            command: DomainCommand::LapseSupervision {
+                on,
+                sentence_id: *sentence_id,
+            },
+        });
+    }
+}
+
 /// The day the unified model replaced Transforming Rehabilitation in `nation` (seed 003
 /// l.358, l.386; Wales l.216).
 fn unification_day(nation: Nation) -> Date {
@@ -133,7 +177,8 @@ const OMIC_BOUNDARIES: [Date; 2] = [OMIC_2022_START, OMIC_2023_START];
 ///
 /// - Transforming Rehabilitation → unified service (seed 003 l.358, l.386; Wales l.216): an
 ///   open case a CRC holds joins the unified service on that day (reason
-///   `crc_contracts_ended`), not when someone remembers to send a command.
+///   `crc_contracts_ended`), not when someone remembers to send a command; a CRC case
+///   transferred from England into Wales after Wales's day joins on the transfer day (XFER-1).
 /// - OMiC eras (handover-rules.md §4 and §11: handover dates are recalculated under the rules
 ///   of the day): a sentence in custody whose handover was calculated under an earlier era is
 ///   recalculated under the new one on its first day (2022-10-01, 2023-04-01), one era at a
@@ -144,8 +189,18 @@ pub fn rule_changes(crn: &Crn, state: &CaseState, up_to: Date, due: &mut Vec<Due
     };
     let nation = pdu.nation();
     let unified = unification_day(nation);
-    if state.held_by_crc() && unified <= up_to {
-        let on = state.opened_on.map_or(unified, |o| o.max(unified));
+    // XFER-1: a case that came from the other nation joins on the day it arrived.
+    let arrived = state
+        .transfers
+        .iter()
+        .rev()
+        .find(|t| t.from_pdu.nation() != t.to_pdu.nation())
+        .map(|t| t.transferred_on);
+    let on = [state.opened_on, arrived]
+        .into_iter()
+        .flatten()
+        .fold(unified, Date::max);
+    if state.held_by_crc() && on <= up_to {
         due.push(DueCommand {
             command_id: due_id(crn, 0, "unify", on),
             on,

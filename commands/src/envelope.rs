@@ -94,6 +94,7 @@ pub const COMMAND_TYPES: &[(&str, &str, bool)] = &[
         "EndPostSentenceSupervision",
         false,
     ),
+    ("lapse_supervision", "LapseSupervision", false),
     ("schedule_appointment", "ScheduleAppointment", false),
     ("record_attendance", "RecordAttendance", false),
     ("record_absence", "RecordAbsence", false),

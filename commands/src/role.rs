@@ -233,6 +233,8 @@ pub fn permission(command: &DomainCommand) -> (&'static str, Roles) {
         C::EndPostSentenceSupervision { .. } => {
             ("end_post_sentence_supervision", PRISON_AND_PROBATION)
         }
+        // A date reached is the engine's decision (LAPSE-1).
+        C::LapseSupervision { .. } => ("lapse_supervision", ENGINE_OR_SERVICE),
         C::ScheduleAppointment { .. } => ("schedule_appointment", PRACTITIONERS_AND_ADMIN),
         C::RecordAttendance { .. } => ("record_attendance", PRACTITIONERS_AND_ADMIN),
         C::RecordAbsence { .. } => ("record_absence", PRACTITIONERS_AND_ADMIN),

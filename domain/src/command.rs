@@ -220,6 +220,11 @@ pub enum DomainCommand {
         on: Date,
         sentence_id: SentenceId,
     },
+    /// The engine ends a licence, post-sentence supervision or an order on its date (LAPSE-1).
+    LapseSupervision {
+        on: Date,
+        sentence_id: SentenceId,
+    },
     ScheduleAppointment {
         on: Date,
         sentence_id: SentenceId,
@@ -362,6 +367,7 @@ impl DomainCommand {
             | EndLicence { on, .. }
             | StartPostSentenceSupervision { on, .. }
             | EndPostSentenceSupervision { on, .. }
+            | LapseSupervision { on, .. }
             | ScheduleAppointment { on, .. }
             | RecordAttendance { on, .. }
             | RecordAbsence { on, .. }

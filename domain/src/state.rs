@@ -124,6 +124,10 @@ pub struct SentenceState {
     pub sentence_plan_created_on: Option<Date>,
     pub sentence_plan_reviews: u32,
     pub terminated: Option<(Date, TerminationReason)>,
+    /// ALLOC-1: when a practitioner took the sentence on — the allocation that followed it, or
+    /// its own date when the case's practitioner already supervised another sentence then.
+    #[serde(default)]
+    pub allocated_on: Option<Date>,
 }
 
 /// One fact that bears on the case's RoSH: an assessment or an NPS escalation decision, with
@@ -165,6 +169,32 @@ impl SentenceState {
             .sentence_expiry_date
             .or(self.dates.licence_expiry_date)
             .or(self.dates.top_up_supervision_expiry_date))
+    }
+
+    /// LAPSE-1 (seed 002 l.53): the period of supervision the sentence is in that ends by
+    /// itself, and its end date — a licence at its licence expiry date (else the sentence expiry
+    /// date), post-sentence supervision at its TUSED, a community order or suspended sentence
+    /// order at its end (sentence expiry) date. `None` in custody, once ended, or without a
+    /// date.
+    pub fn lapse(&self) -> Option<(SupervisionPeriod, Date)> {
+        let d = &self.dates;
+        match self.status {
+            SentenceStatus::ReleasedOnLicence => d
+                .licence_expiry_date
+                .or(d.sentence_expiry_date)
+                .map(|on| (SupervisionPeriod::Licence, on)),
+            SentenceStatus::PostSentenceSupervision => self
+                .post_sentence_supervision_ends_on
+                .or(d.top_up_supervision_expiry_date)
+                .map(|on| (SupervisionPeriod::PostSentenceSupervision, on)),
+            SentenceStatus::Community => d
+                .sentence_expiry_date
+                .map(|on| (SupervisionPeriod::Order, on)),
+            SentenceStatus::InCustody
+            | SentenceStatus::Recalled
+            | SentenceStatus::SupervisionEnded
+            | SentenceStatus::Terminated => None,
+        }
     }
 
     /// Released at least once.
@@ -415,6 +445,10 @@ pub struct CaseState {
     /// Date the case joined the unified service, if it was open on 26 Jun 2021.
     pub unified_on: Option<Date>,
     pub practitioner: Option<PractitionerAllocation>,
+    /// ALLOC-1: the practitioner of the supervision that ended before the current sentence
+    /// started afresh, until the new allocation is made (keeping them is continuity, BR-C3).
+    #[serde(default)]
+    pub previous_practitioner: Option<PractitionerAllocation>,
     pub pre_sentence_reports: Vec<PreSentenceReportState>,
     pub sentences: BTreeMap<SentenceId, SentenceState>,
     pub risk: RiskState,
@@ -560,6 +594,66 @@ impl CaseState {
         false
     }
 
+    /// ALLOC-1 (seed 003 l.775: allocation within five working days *of sentence*): a sentence
+    /// imposed while no other sentence is supervised starts supervision afresh, so it is an
+    /// allocation event — the practitioner of the supervision that ended is set aside
+    /// (`previous_practitioner`) and the case waits for an allocation. Imposed while another
+    /// sentence is supervised, the case's practitioner takes it on that day. Returns the new
+    /// sentence's allocation date.
+    fn sentence_starts_supervision(&mut self, sentenced_on: Date) -> Option<Date> {
+        if self.sentences.values().any(|s| s.status.is_supervised()) {
+            return self.practitioner.as_ref().map(|_| sentenced_on);
+        }
+        if let Some(previous) = self.practitioner.take() {
+            self.previous_practitioner = Some(previous);
+        }
+        None
+    }
+
+    /// Licence or post-sentence supervision of sentence `id` has ended.
+    fn supervision_ended(&mut self, id: SentenceId) {
+        if let Some(s) = self.sentences.get_mut(&id) {
+            s.status = SentenceStatus::SupervisionEnded;
+        }
+    }
+
+    /// Post-sentence supervision of sentence `id` has started and runs until `ends_on`.
+    fn post_sentence_supervision_started(&mut self, id: SentenceId, ends_on: Date) {
+        if let Some(s) = self.sentences.get_mut(&id) {
+            s.status = SentenceStatus::PostSentenceSupervision;
+            s.post_sentence_supervision_ends_on = Some(ends_on);
+        }
+    }
+
+    /// Sentence `id` has ended: by a termination or by its order's end date (LAPSE-1).
+    fn sentence_terminated(&mut self, id: SentenceId, on: Date, reason: TerminationReason) {
+        if let Some(s) = self.sentences.get_mut(&id) {
+            s.status = SentenceStatus::Terminated;
+            s.terminated = Some((on, reason));
+        }
+        // The TR ratchet holds "until the end of that Order" (BR-A10, seed 001 l.67).
+        if self.nps_until_sentence_ends == Some(id) {
+            self.nps_until_sentence_ends = None;
+        }
+    }
+
+    /// LAPSE-1: what keeps sentence `id` from ending by itself on its date — a recall or a
+    /// breach still open on it (the recall decides whether the person returns to custody, the
+    /// court what happens to the order: seed 002 l.61, seed 003 l.2914). `None` when nothing does.
+    pub fn lapse_held_by(&self, id: SentenceId) -> Option<String> {
+        if let Some((recall, _)) = self
+            .recalls
+            .iter()
+            .find(|(_, r)| r.sentence_id == id && r.concluded.is_none())
+        {
+            return Some(format!("recall {recall} is open; conclude it first"));
+        }
+        self.breaches
+            .iter()
+            .find(|(_, b)| b.sentence_id == id && b.concluded.is_none())
+            .map(|(breach, _)| format!("breach {breach} is open; conclude it first"))
+    }
+
     /// Fold a whole history.
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a Event>) -> CaseState {
         events.into_iter().fold(CaseState::default(), evolve)
@@ -633,6 +727,7 @@ fn apply(mut state: CaseState, event_id: Option<&EventRef>, event: &Event) -> Ca
                     )
                 })
                 .collect();
+            let allocated_on = state.sentence_starts_supervision(e.sentenced_on);
             state.sentences.insert(
                 e.sentence_id,
                 SentenceState {
@@ -654,6 +749,7 @@ fn apply(mut state: CaseState, event_id: Option<&EventRef>, event: &Event) -> Ca
                     sentence_plan_created_on: None,
                     sentence_plan_reviews: 0,
                     terminated: None,
+                    allocated_on,
                 },
             );
         }
@@ -729,7 +825,13 @@ fn apply(mut state: CaseState, event_id: Option<&EventRef>, event: &Event) -> Ca
                 team: e.team.clone(),
                 since: e.allocated_on,
             });
+            state.previous_practitioner = None;
             state.reallocation_advised = false;
+            for s in state.sentences.values_mut() {
+                if s.status.is_supervised() && s.allocated_on.is_none() {
+                    s.allocated_on = Some(e.allocated_on);
+                }
+            }
         }
         Event::PractitionerReallocated(e) => {
             state.practitioner = Some(PractitionerAllocation {
@@ -869,22 +971,22 @@ fn apply(mut state: CaseState, event_id: Option<&EventRef>, event: &Event) -> Ca
                 s.responsibility = Some(Responsibility::Community);
             }
         }
-        Event::LicenceEnded(e) => {
-            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
-                s.status = SentenceStatus::SupervisionEnded;
-            }
-        }
+        Event::LicenceEnded(e) => state.supervision_ended(e.sentence_id),
         Event::PostSentenceSupervisionStarted(e) => {
-            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
-                s.status = SentenceStatus::PostSentenceSupervision;
-                s.post_sentence_supervision_ends_on = Some(e.ends_on);
-            }
+            state.post_sentence_supervision_started(e.sentence_id, e.ends_on);
         }
-        Event::PostSentenceSupervisionEnded(e) => {
-            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
-                s.status = SentenceStatus::SupervisionEnded;
+        Event::PostSentenceSupervisionEnded(e) => state.supervision_ended(e.sentence_id),
+        Event::SupervisionLapsed(e) => match (e.period, e.post_sentence_supervision_until) {
+            (SupervisionPeriod::Licence, Some(until)) => {
+                state.post_sentence_supervision_started(e.sentence_id, until);
             }
-        }
+            (SupervisionPeriod::Licence | SupervisionPeriod::PostSentenceSupervision, _) => {
+                state.supervision_ended(e.sentence_id);
+            }
+            (SupervisionPeriod::Order, _) => {
+                state.sentence_terminated(e.sentence_id, e.lapsed_on, TerminationReason::Expired);
+            }
+        },
         Event::AppointmentScheduled(e) => {
             state.appointments.insert(
                 e.appointment_id,
@@ -1018,14 +1120,7 @@ fn apply(mut state: CaseState, event_id: Option<&EventRef>, event: &Event) -> Ca
             state.practitioner = None;
         }
         Event::SentenceTerminated(e) => {
-            if let Some(s) = state.sentences.get_mut(&e.sentence_id) {
-                s.status = SentenceStatus::Terminated;
-                s.terminated = Some((e.terminated_on, e.reason));
-            }
-            // The TR ratchet holds "until the end of that Order" (BR-A10, seed 001 l.67).
-            if state.nps_until_sentence_ends == Some(e.sentence_id) {
-                state.nps_until_sentence_ends = None;
-            }
+            state.sentence_terminated(e.sentence_id, e.terminated_on, e.reason);
         }
         Event::CaseClosed(e) => {
             state.closed_on = Some(e.closed_on);

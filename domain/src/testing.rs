@@ -516,10 +516,10 @@ pub fn full_lifecycle() -> Vec<DomainCommand> {
             to_team: Some(team("N02")),
             reason: text("moved to Mansfield"),
         },
-        C::TerminateSentence {
+        // The order ends on its end date, by the engine's clock (LAPSE-1).
+        C::LapseSupervision {
             on: d(2016, 1, 25),
             sentence_id: s1,
-            reason: TerminationReason::Expired,
         },
         // 23 months: under 2 years, so post-sentence supervision follows the licence (PSS-1).
         with_length_months(determinate_custody(d(2019, 11, 1), 12), 23),

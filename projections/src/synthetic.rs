@@ -548,7 +548,9 @@ pub fn random_command(
 }
 
 /// A command that amends what is known about `case`: remove a registration, ask for or
-/// decide a RoSH escalation, correct an earlier fact (only `decide` judges whether it fits).
+/// decide a RoSH escalation, correct an earlier fact, end a period of supervision on its date,
+/// transfer the case (within or across the border) or reopen it (only `decide` judges
+/// whether it fits).
 pub fn amend_command(
     rng: &mut Rng,
     case: &SyntheticCase,
@@ -571,7 +573,41 @@ pub fn amend_command(
         Some(caseledger_domain::reference::Provider::Crc(name)) => Organisation::Crc(name.clone()),
         _ => Organisation::Crc(CrcName::new("DLNR CRC").map_err(bad)?),
     };
-    Ok(match rng.below(4) {
+    Ok(match rng.below(7) {
+        4 => match case
+            .state
+            .sentences
+            .iter()
+            .find_map(|(id, s)| s.lapse().map(|(_, d)| (*id, d)))
+        {
+            // The engine's clock reaching the end of a licence, PSS or order (LAPSE-1).
+            Some((sentence_id, d)) if d <= LAST_DATE => C::LapseSupervision { on: d, sentence_id },
+            _ => C::ReopenCase {
+                on,
+                reason: text("returned under a new order")?,
+            },
+        },
+        5 => {
+            // A move to another PDU, across the border half the time (XFER-1).
+            let nation = case.state.pdu.map(|p| p.nation());
+            let across = rng.chance(50);
+            let candidates: Vec<Pdu> = (1..=PDUS_COUNT)
+                .filter_map(|n| Pdu::new(n).ok())
+                .filter(|p| (Some(p.nation()) != nation) == across)
+                .collect();
+            C::TransferCase {
+                on,
+                to_pdu: rng
+                    .pick(&candidates)
+                    .map_or(Pdu::new(1).map_err(bad)?, |p| p),
+                to_team: None,
+                reason: text("moved address")?,
+            }
+        }
+        6 => C::ReopenCase {
+            on,
+            reason: text("returned under a new order")?,
+        },
         0 => C::RemoveRegistration {
             on,
             registration_id: u16::try_from(rng.below(u32::from(case.registrations.max(1))))

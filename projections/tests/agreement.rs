@@ -1,6 +1,7 @@
 //! Design invariant 10 ("one place decides what a fact means"): for random valid histories —
-//! with registrations removed, RoSH escalated and decided by the NPS, and earlier facts
-//! corrected — every row each read model holds for a case agrees with the case state the
+//! with registrations removed, RoSH escalated and decided by the NPS, earlier facts
+//! corrected, licences, PSS and orders lapsed on their dates, cases transferred (between
+//! England and Wales too) and reopened — every row each read model holds for a case agrees with the case state the
 //! domain folds from the same events, at the same as-of point (now, as recorded by R, as
 //! effective by E). CI runs this with `PROPTEST_RNG_SEED` fixed (`.ci/run`); every local
 //! `cargo test` explores new seeds.
@@ -232,18 +233,23 @@ proptest! {
 }
 
 /// The generator does produce what the property is about: corrections that retract a fact,
-/// registrations removed, escalations decided by the NPS.
+/// registrations removed, escalations decided by the NPS, licences, PSS and orders ended on
+/// their dates (LAPSE-1), transfers (across the border too, XFER-1) and reopened cases.
 #[test]
 fn amended_cohorts_hold_corrections_removals_and_escalation_decisions() {
     // Which events a seed's random walk reaches depends on every rule it meets, so the check
     // is over a few seeds: together they must reach every kind of amendment.
     let mut seen = BTreeSet::new();
     let mut retracted = 0;
+    let mut across_the_border = 0;
     for seed in 7..13 {
         let mut cohort = Cohort::new(seed, 0, 12).unwrap().with_amendments(30);
         for _ in 0..6_000 {
             for e in cohort.step_random().unwrap().1 {
                 seen.insert(e.event_type());
+                if let Event::CaseTransferredBetweenPdus(t) = &e {
+                    across_the_border += usize::from(t.from_pdu.nation() != t.to_pdu.nation());
+                }
             }
         }
         retracted += cohort
@@ -257,8 +263,15 @@ fn amended_cohorts_hold_corrections_removals_and_escalation_decisions() {
         "EventCorrected",
         "RegistrationRemoved",
         "RiskEscalationDecided",
+        "SupervisionLapsed",
+        "CaseTransferredBetweenPdus",
+        "CaseReopened",
     ] {
         assert!(seen.contains(t), "{t} never generated: {seen:?}");
     }
     assert!(retracted > 0, "no correction retracted a fact");
+    assert!(
+        across_the_border > 0,
+        "no transfer between England and Wales"
+    );
 }

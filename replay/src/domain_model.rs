@@ -27,6 +27,7 @@ pub fn decision_of(event: &Event) -> Option<&Decision> {
         E::BreachRaised(e) => &e.decision,
         E::CaseAllocatedToProvider(e) => &e.decision,
         E::CaseReopened(e) => &e.decision,
+        E::SupervisionLapsed(e) => &e.decision,
         E::CaseTransferredToNps(e) => &e.decision,
         E::CaseTransferredToUnifiedService(e) => &e.decision,
         E::HandoverDatesCalculated(e) => &e.decision,
@@ -201,6 +202,7 @@ fn state_changes(before: &CaseState, after: &CaseState) -> Vec<Change> {
         person,
         practitioner,
         pre_sentence_reports,
+        previous_practitioner,
         provider,
         provider_sentence,
         reallocation_advised,
@@ -248,6 +250,12 @@ fn state_changes(before: &CaseState, after: &CaseState) -> Vec<Change> {
     );
     field(&mut set, "person", &before.person, person);
     field(&mut set, "practitioner", &before.practitioner, practitioner);
+    field(
+        &mut set,
+        "previous_practitioner",
+        &before.previous_practitioner,
+        previous_practitioner,
+    );
     list(
         &mut set,
         "pre_sentence_reports",

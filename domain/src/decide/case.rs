@@ -292,19 +292,11 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
                     format!("the case is already in {from_pdu}"),
                 ));
             }
-            if from_pdu.nation() != to_pdu.nation() {
-                // Rules differ by nation (seed 003 l.216); a cross-border move would change the
-                // ruleset mid-command, so it is recorded as a close in one nation and an opening
-                // in the other by the service, not here.
-                return Err(ctx.refuse(
-                    "transfer the case",
-                    format!(
-                        "{to_pdu} is in {} and the case is in {}; transfers between England and Wales are not supported",
-                        to_pdu.nation().as_str(),
-                        from_pdu.nation().as_str()
-                    ),
-                ));
-            }
+            // XFER-1: one service across 12 regions including Wales (seed 003 l.2086,
+            // l.3494), so a case may move between England and Wales; from the transfer on, the
+            // receiving nation's rules apply (`Ruleset::for_date` with the case's nation), and a
+            // CRC case entering a nation whose CRC contracts have ended joins the unified
+            // service on the transfer day (RULES-1, `commands::due::rule_changes`).
             Ok(vec![CaseTransferredBetweenPdus {
                 transferred_on: *on,
                 from_pdu,

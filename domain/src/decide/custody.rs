@@ -15,6 +15,8 @@
 //! - Recall (BR-I3, seed 003 l.2914; enforcement-and-workload.md §2 "recall allowed from B"):
 //!   only from licence; PSS non-compliance goes to court instead.
 
+use jiff::civil::Date;
+
 use super::{next_id, Ctx, BREACHES_PER_CASE_MAX, PRE_RELEASE_CONTACTS_MAX};
 use crate::command::DomainCommand;
 use crate::error::DomainError;
@@ -395,6 +397,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             }
             .into()])
         }
+        C::LapseSupervision { on, sentence_id } => lapse(ctx, *on, *sentence_id),
         C::RaiseRecall {
             on,
             sentence_id,
@@ -468,6 +471,55 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
         }
         _ => Err(ctx.refuse("route the command", "it is not a custody command")),
     }
+}
+
+/// LAPSE-1 (seed 002 l.53: licence for the remainder of the sentence, then post-sentence
+/// supervision where it applies): the engine ends the period of supervision a sentence is in on
+/// its own date — the licence at its expiry date, post-sentence supervision at the TUSED, an
+/// order at its end date — as its own decision. A licence that PSS-1 follows turns into
+/// post-sentence supervision until the TUSED in the same fact. Refused on any other date, and
+/// while a recall or breach on the sentence is open.
+fn lapse(ctx: &Ctx<'_>, on: Date, sentence_id: SentenceId) -> Result<Vec<Event>, DomainError> {
+    let action = "end supervision on its date";
+    let sentence = ctx.active_sentence(sentence_id, action)?;
+    let Some((period, date)) = sentence.lapse() else {
+        return Err(ctx.refuse(
+            action,
+            format!(
+                "sentence {} is not in a period of supervision with an end date",
+                sentence_id.0
+            ),
+        ));
+    };
+    if on != date {
+        return Err(ctx.rule(
+            action,
+            format!("sentence {}'s supervision ends on {date}", sentence_id.0),
+            "LAPSE-1, seed 002 l.53",
+        ));
+    }
+    if let Some(why) = ctx.state.lapse_held_by(sentence_id) {
+        return Err(ctx.refuse(action, why));
+    }
+    let until = match period {
+        SupervisionPeriod::Licence => sentence.top_up_supervision_expiry().filter(|t| *t > on),
+        _ => None,
+    };
+    let code = match period {
+        SupervisionPeriod::Licence => reason::LICENCE_EXPIRY_DATE_REACHED,
+        SupervisionPeriod::PostSentenceSupervision => {
+            reason::TOP_UP_SUPERVISION_EXPIRY_DATE_REACHED
+        }
+        SupervisionPeriod::Order => reason::ORDER_END_DATE_REACHED,
+    };
+    Ok(vec![SupervisionLapsed {
+        sentence_id,
+        lapsed_on: on,
+        period,
+        post_sentence_supervision_until: until,
+        decision: ctx.decision(code),
+    }
+    .into()])
 }
 
 /// Release types by sentence (seed 002 l.53–57; HDC BR-F8, seed 003 l.1015).

@@ -97,6 +97,7 @@ pub fn decide(
         | C::EndLicence { .. }
         | C::StartPostSentenceSupervision { .. }
         | C::EndPostSentenceSupervision { .. }
+        | C::LapseSupervision { .. }
         | C::RaiseRecall { .. }
         | C::ConcludeRecall { .. } => custody::decide(&ctx, command),
         C::ScheduleAppointment { .. }

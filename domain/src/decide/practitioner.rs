@@ -8,6 +8,8 @@
 //!   without a tier (enforcement-and-workload.md §3, "Missing tier"); a PSO holds medium and
 //!   low RoSH only (BR-C4, seed 003 l.817). A case still with a CRC must first be moved into
 //!   the unified service explicitly.
+//! - ALLOC-1 (seed 003 l.775): every sentence that starts supervision is allocated afresh;
+//!   keeping the previous practitioner is recorded with the reason `continuity` (BR-C3).
 
 use jiff::civil::Date;
 
@@ -38,6 +40,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
                 ));
             }
             let (inputs, code) = check(ctx, action, *on, practitioner, by)?;
+            let code = continuity(ctx, practitioner).unwrap_or(code);
             Ok(vec![PractitionerAllocated {
                 allocated_on: *on,
                 practitioner: practitioner.clone(),
@@ -84,6 +87,14 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
         }
         _ => Err(ctx.refuse("route the command", "it is not an allocation command")),
     }
+}
+
+/// ALLOC-1, BR-C3 (seed 003 l.775: the same practitioner throughout where possible): a new
+/// sentence is allocated afresh, and allocating it to the practitioner who supervised the one
+/// that ended is the decision to keep them, recorded with continuity as its reason.
+fn continuity(ctx: &Ctx<'_>, practitioner: &Practitioner) -> Option<&'static str> {
+    let previous = ctx.state.previous_practitioner.as_ref()?;
+    (previous.practitioner.staff_code == practitioner.staff_code).then_some(reason::CONTINUITY)
 }
 
 fn check(

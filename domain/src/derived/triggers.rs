@@ -34,7 +34,8 @@ pub fn triggers_handover(event: &Event) -> bool {
 /// registration added/removed, requirement terminated, sentence added/amended/terminated,
 /// breach and recall raised/concluded, OASys assessment scores.) RoSH is a tier input however
 /// it changes (§9 "RoSH change"): the NPS's escalation decision (seed 001 l.55–68) and a
-/// correction that retracts an assessment or registration (COR-1) trigger it too.
+/// correction that retracts an assessment or registration (COR-1) trigger it too. An order
+/// that ends on its date (LAPSE-1) is a sentence terminated.
 pub fn triggers_tier(event: &Event) -> bool {
     matches!(
         event,
@@ -43,6 +44,10 @@ pub fn triggers_tier(event: &Event) -> bool {
             | Event::SentenceImposed(_)
             | Event::SentenceDatesRecalculated(_)
             | Event::SentenceTerminated(_)
+            | Event::SupervisionLapsed(crate::event::SupervisionLapsed {
+                period: crate::event::SupervisionPeriod::Order,
+                ..
+            })
             | Event::RegistrationAdded(_)
             | Event::RegistrationRemoved(_)
             | Event::RequirementCompleted(_)

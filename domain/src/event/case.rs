@@ -98,3 +98,29 @@ pub struct EventCorrected {
     pub corrected_event_type: EventTypeName,
     pub reason: Text,
 }
+
+/// The period of supervision a [`SupervisionLapsed`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupervisionPeriod {
+    /// The licence, at its licence expiry date (seed 002 l.53).
+    Licence,
+    /// Post-sentence supervision, at the top-up supervision expiry date (PSS-1).
+    PostSentenceSupervision,
+    /// A community order or suspended sentence order, at its end date: the sentence expires.
+    Order,
+}
+
+/// LAPSE-1: a period of supervision reached its end date and ended by itself, decided by the
+/// engine when its clock passed the date (seed 002 l.53: the licence runs for the remainder of
+/// the sentence, then post-sentence supervision where it applies). A licence followed by
+/// post-sentence supervision names its end (the TUSED, PSS-1) in the same fact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisionLapsed {
+    pub sentence_id: SentenceId,
+    pub lapsed_on: Date,
+    pub period: SupervisionPeriod,
+    /// Post-sentence supervision starts on `lapsed_on` and runs until this date (TUSED).
+    pub post_sentence_supervision_until: Option<Date>,
+    pub decision: Decision,
+}

@@ -107,6 +107,11 @@ pub mod reason {
     pub const WALES_SENTENCE_MANAGEMENT_UNIFIED: &str = "wales_sentence_management_unified";
     pub const REOPENED_FOR_NEW_SENTENCE: &str = "reopened_for_new_sentence";
     pub const REOPENED_ON_REQUEST: &str = "reopened_on_request";
+    pub const LICENCE_EXPIRY_DATE_REACHED: &str = "licence_expiry_date_reached";
+    pub const TOP_UP_SUPERVISION_EXPIRY_DATE_REACHED: &str =
+        "top_up_supervision_expiry_date_reached";
+    pub const ORDER_END_DATE_REACHED: &str = "order_end_date_reached";
+    pub const CONTINUITY: &str = "continuity";
 
     /// Every code above, for the test that checks they are valid.
     pub const ALL: &[&str] = &[
@@ -141,6 +146,10 @@ pub mod reason {
         WALES_SENTENCE_MANAGEMENT_UNIFIED,
         REOPENED_FOR_NEW_SENTENCE,
         REOPENED_ON_REQUEST,
+        LICENCE_EXPIRY_DATE_REACHED,
+        TOP_UP_SUPERVISION_EXPIRY_DATE_REACHED,
+        ORDER_END_DATE_REACHED,
+        CONTINUITY,
     ];
 }
 
@@ -286,6 +295,8 @@ events! {
     TierV3Calculated = 1,
     /// A closed case is reopened: a new sentence or an explicit request (seed 003 l.2600).
     CaseReopened = 1,
+    /// Licence, post-sentence supervision or an order ends by itself on its date (LAPSE-1).
+    SupervisionLapsed = 1,
 }
 
 impl Event {
@@ -347,6 +358,7 @@ impl Event {
             Event::PredictorScoresAssessed(e) => Some(e.assessed_on),
             Event::TierV3Calculated(e) => Some(e.calculated_on),
             Event::CaseReopened(e) => Some(e.reopened_on),
+            Event::SupervisionLapsed(e) => Some(e.lapsed_on),
             Event::AppointmentScheduled(_) | Event::EventCorrected(_) => None,
         }
     }

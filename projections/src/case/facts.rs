@@ -247,6 +247,14 @@ impl CaseFacts {
                     s.expires_on = Some(e.ends_on);
                 }
             }
+            Event::SupervisionLapsed(e) => {
+                if let (Some(s), Some(until)) = (
+                    self.sentence_mut(e.sentence_id.0),
+                    e.post_sentence_supervision_until,
+                ) {
+                    s.expires_on = Some(until);
+                }
+            }
             Event::AppointmentScheduled(e) => {
                 self.appointments_pending.insert(
                     e.appointment_id,

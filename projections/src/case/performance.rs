@@ -172,15 +172,15 @@ pub fn derive(crn: &str, v: &CaseView, place: &Place) -> Vec<PerformanceRow> {
     if v.case.opened_on.is_none() {
         return out.rows;
     }
-    // Allocation within 5 working days of the case's first sentence (BR-C2, seed 003 l.775).
-    if let Some(first) = f.sentences.values().map(|s| s.sentenced_on).min() {
-        let done = f.first_allocated_on.map(|d| d.max(first));
+    // Allocation within 5 working days of each sentence (BR-C2, ALLOC-1, seed 003 l.775): the
+    // fold says when a practitioner took each sentence on, continuity included.
+    for (id, s) in &v.case.sentences {
         out.deadline(
             "ALLOC",
-            "case".into(),
-            first,
-            add_working_days(first, ALLOCATION_WORKING_DAYS),
-            done,
+            format!("s{}", id.0),
+            s.sentenced_on,
+            add_working_days(s.sentenced_on, ALLOCATION_WORKING_DAYS),
+            s.allocated_on.map(|d| d.max(s.sentenced_on)),
         );
     }
     // PM7: monthly appointments attended (seed 003 l.1857).
