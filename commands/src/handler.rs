@@ -67,6 +67,21 @@ pub struct Receipt {
     pub derived_events: u32,
     /// True when the command had been applied before: nothing was written now.
     pub deduplicated: bool,
+    /// How this execution went (for tracing; not part of what was written, never serialised).
+    #[serde(skip)]
+    pub timing: ExecutionTiming,
+}
+
+/// How one execution of a command went, as the handler measured it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecutionTiming {
+    /// Load → decide → append attempts repeated because the case changed meanwhile (at most
+    /// [`CONFLICT_RETRIES_MAX`] − 1).
+    pub retries: u32,
+    /// From handing the events to the store until it acknowledged them durable: the wait
+    /// for the group commit (its queue, batch write and flush) that carried them; zero when
+    /// nothing was appended (deduplicated).
+    pub flush_wait: std::time::Duration,
 }
 
 /// A refused command, as recorded in the audit stream.
@@ -242,9 +257,10 @@ impl Handler {
             id: envelope.command_id,
             fingerprint: Some(fingerprint),
         };
-        for _attempt in 0..CONFLICT_RETRIES_MAX {
+        for attempt in 0..CONFLICT_RETRIES_MAX {
             let case = load_case(self.store.as_ref(), &stream).await?;
-            if let Some(receipt) = already_applied(envelope, &case.records) {
+            if let Some(mut receipt) = already_applied(envelope, &case.records) {
+                receipt.timing.retries = attempt;
                 return match self.store.idempotency_record(envelope.command_id).await? {
                     Some(IdempotencyRecord {
                         fingerprint: Some(stored),
@@ -263,18 +279,24 @@ impl Handler {
             };
             let new_events = self.envelopes(envelope, &planned)?;
             let expected = ExpectedVersion::Exact(case.records.len() as u64);
-            match self
+            let handed = std::time::Instant::now();
+            let appended = self
                 .store
                 .append_fingerprinted(&stream, expected, new_events, key)
-                .await
-            {
+                .await;
+            match appended {
                 Ok(result) => {
-                    return Ok(receipt(
+                    let mut receipt = receipt(
                         envelope,
                         &result,
                         planned.own.iter().chain(planned.derived.iter()),
                         planned.derived.len(),
-                    ));
+                    );
+                    receipt.timing = ExecutionTiming {
+                        retries: attempt,
+                        flush_wait: handed.elapsed(),
+                    };
+                    return Ok(receipt);
                 }
                 Err(StoreError::WrongExpectedVersion { .. }) => continue,
                 Err(StoreError::IdempotencyConflict { stored, given, .. }) => {
@@ -600,6 +622,7 @@ fn already_applied(envelope: &CommandEnvelope, records: &[RecordedEvent]) -> Opt
         )
         .unwrap_or(u32::MAX),
         deduplicated: true,
+        timing: ExecutionTiming::default(),
     })
 }
 
@@ -618,5 +641,6 @@ fn receipt<'a>(
         event_types: events.map(|e| e.event_type().to_owned()).collect(),
         derived_events: u32::try_from(derived).unwrap_or(u32::MAX),
         deduplicated: result.deduplicated,
+        timing: ExecutionTiming::default(),
     }
 }
