@@ -9,7 +9,9 @@ use caseledger_commands::Role;
 use caseledger_projections::ReadModelDb;
 
 use crate::cli_ops::{self, Failure, StoreArgs};
+use crate::cli_publish::RelayArgs;
 use crate::engine::StoreConfig;
+use crate::relay::RelayConfig;
 use crate::serve::auth::{read_hs256_secret, sign_hs256, Authenticator, DevClaims};
 use crate::serve::{metrics::Metrics, AppState};
 
@@ -38,6 +40,35 @@ pub struct ServeArgs {
     /// Log lines as `text` or `json` (one JSON object per line), on stderr.
     #[arg(long, default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+    /// Publish domain events to this NATS server while serving (the relay of `caseledger
+    /// publish --follow`, in this process), e.g. nats://127.0.0.1:4222.
+    #[arg(long, value_name = "URL")]
+    pub publish_nats: Option<String>,
+    /// The base URL clients reach this server at; published messages' detailUrl points into
+    /// it (default: http:// and the listening address).
+    #[arg(long, value_name = "URL", requires = "publish_nats")]
+    pub public_url: Option<String>,
+    /// Where and how the relay publishes (with --publish-nats).
+    #[command(flatten, next_help_heading = "Publishing (with --publish-nats)")]
+    pub relay: RelayArgs,
+}
+
+impl ServeArgs {
+    /// The relay to run while serving at `local_url`, or `None` without `--publish-nats`.
+    fn relay_config(&self, local_url: &str) -> Result<Option<RelayConfig>, Failure> {
+        let Some(nats) = &self.publish_nats else {
+            if self.relay != RelayArgs::default() {
+                return Err(Failure::Usage(
+                    "--stream, --subject-prefix, --consumer and --in-flight configure the \
+                     relay: give --publish-nats URL too"
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let base = self.public_url.as_deref().unwrap_or(local_url);
+        self.relay.config(nats, base, "--public-url").map(Some)
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -118,6 +149,8 @@ pub async fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
             ))
         }
     };
+    // Relay arguments are checked before anything is opened or bound.
+    args.relay_config("http://localhost")?;
     let store_kind = match store.engine_config()?.store {
         StoreConfig::Memory => "memory",
         StoreConfig::Sled { .. } => "sled",
@@ -137,6 +170,7 @@ pub async fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
     let local = listener
         .local_addr()
         .map_err(|e| Failure::Failed(e.to_string()))?;
+    let relay = args.relay_config(&format!("http://{local}"))?;
     let state = Arc::new(AppState {
         engine: Arc::new(engine),
         auth,
@@ -144,6 +178,7 @@ pub async fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
         case_locks: Default::default(),
         readmodels: Some(Arc::new(readmodels)),
         store_kind,
+        relay,
     });
     println!("listening on http://{local}");
     let _ = std::io::stdout().flush();

@@ -463,6 +463,14 @@ impl Engine {
         self.sled.as_ref().map(|s| s.stats())
     }
 
+    /// How many records of the log follow the durable consumer `name`'s checkpoint (all of
+    /// them when it has none yet).
+    pub async fn consumer_lag(&self, name: &str) -> Result<u64, EngineError> {
+        let name = caseledger_store::ConsumerName::new(name)?;
+        let position = self.store.consumer_position(&name).await?.unwrap_or(0);
+        Ok(self.store.head().await?.saturating_sub(position))
+    }
+
     /// Make every acknowledged append durable (a no-op for the memory store, for the
     /// durable sled modes and for PostgreSQL with `Flush`, where every acknowledged append
     /// already is).

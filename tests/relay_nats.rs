@@ -25,33 +25,6 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().unwrap()
 }
 
-/// Strings of the commands that are personal or free text: names, dates of birth, and every
-/// text field with a space in it (codes have none) except the names of CRCs, which are
-/// organisations (reference data), not people.
-fn personal_data(commands: &str) -> Vec<String> {
-    fn walk(value: &Value, key: &str, out: &mut Vec<String>) {
-        match value {
-            Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, k, out)),
-            Value::Array(items) => items.iter().for_each(|v| walk(v, key, out)),
-            Value::String(s) => {
-                let personal = matches!(key, "name" | "date_of_birth");
-                let text = s.contains(' ') && !s.contains("CRC");
-                if personal || text {
-                    out.push(s.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for line in commands.lines() {
-        walk(&serde_json::from_str(line).unwrap(), "", &mut out);
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 async fn delete_stream(stream: &str) {
     let client = async_nats::connect(SHARED_NATS).await.unwrap();
     let _ = async_nats::jetstream::new(client)
@@ -461,4 +434,50 @@ fn a_following_relay_publishes_live_appends_to_a_durable_jetstream_consumer() {
         .unwrap();
     assert!(relay_row["position"].as_u64().unwrap() >= head, "{listing}");
     rt.block_on(delete_stream(&stream));
+}
+
+/// The network between the relay and a running broker drops mid-publish (a proxy cuts every
+/// connection, partway through a frame, then refuses connections for a while), six times in
+/// one run: the relay reconnects and finishes with every publishable event in the stream once,
+/// in log order, and its checkpoint at the head.
+#[test]
+fn dropped_connections_mid_publish_lose_and_repeat_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let (data, _) = cohort_store(dir.path(), 120, 31);
+    eprintln!("cohort imported in {:?}", started.elapsed());
+    let server = NatsServer::start(&dir.path().join("nats"));
+    let rt = runtime();
+    let expected = rt.block_on(expected(&data));
+    let bytes: usize = expected.iter().map(|(_, _, b)| b.to_string().len()).sum();
+    let cuts = 6;
+    let proxy = CuttingProxy::start(
+        server.port,
+        (bytes / (cuts + 2)) as u64,
+        cuts,
+        Duration::from_millis(300),
+    );
+    let (stream, prefix) = ("CL_DROPS", "cldrops");
+    let started = std::time::Instant::now();
+    let out = publish_command(&data, &proxy.url(), stream, prefix)
+        .args(["--in-flight", "256", "--retry-ms-max", "30000"])
+        .output()
+        .unwrap();
+    eprintln!("published through the proxy in {:?}", started.elapsed());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("the relay through the proxy:\n{stderr}");
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(proxy.cuts(), cuts, "every cut fell while publishing");
+    assert!(
+        stderr.matches("retrying").count() >= cuts,
+        "each drop ended a session: {stderr}"
+    );
+    let all = rt.block_on(read_stream(&server.url(), stream, 1));
+    assert_stream_matches(&all, &expected, prefix, false);
+    let head = rt.block_on(async {
+        use caseledger::store::EventStore;
+        let store = caseledger::store::SledStore::open(&data, Default::default()).unwrap();
+        store.head().await.unwrap()
+    });
+    assert_eq!(rt.block_on(checkpoint(&data, "relay.nats")), head);
 }

@@ -240,6 +240,33 @@ async fn commands_answer_each_status_and_bad_input_writes_nothing() {
         "command_id",
     )
     .await;
+    // 409: the same command id on the same case with a different body; the case is unchanged.
+    let case = |client: Client, url: String, token: String| async move {
+        let r = client.get(url).bearer_auth(token).send().await.unwrap();
+        r.json::<Value>().await.unwrap()
+    };
+    let case_url = server.url("/cases/X100001");
+    let case_before = case(client.clone(), case_url.clone(), admin.clone()).await;
+    assert_eq!(case_before["pdu"], json!(1), "{case_before}");
+    let before = head(&client, &server).await;
+    let mut changed = open.clone();
+    changed["command"]["pdu"] = json!(2);
+    let body = problem(
+        post(&client, &server, &admin, &changed).await,
+        StatusCode::CONFLICT,
+        "command_id",
+    )
+    .await;
+    assert_eq!(body["type"], "urn:caseledger:problem:idempotency-conflict");
+    assert_eq!(
+        case(client.clone(), case_url, admin.clone()).await,
+        case_before
+    );
+    assert_eq!(
+        head(&client, &server).await,
+        before,
+        "nothing written (a refusal is recorded once per command id, above)"
+    );
 
     // Reads: the case, its history, an explanation; 404, 400 naming the field.
     let po = token("probation_officer");
@@ -563,6 +590,40 @@ async fn commands_answer_each_status_and_bad_input_writes_nothing() {
         "JSON log lines:\n{log}"
     );
     assert!(log.contains("\"command_type\":\"open_case\""), "{log}");
+    // The command span carries the handler's retries and the wait for the durable append.
+    let applied: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "command answered")
+        .filter(|l| {
+            l["span"]["outcome"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Applied")
+        })
+        .collect();
+    assert!(!applied.is_empty(), "{log}");
+    for line in &applied {
+        let span = &line["span"];
+        assert_eq!(span["retries"], json!(0), "{line}");
+        let wait = span["flush_wait_us"].as_u64().unwrap();
+        assert!(
+            wait > 0 && wait <= span["elapsed_us"].as_u64().unwrap(),
+            "{line}"
+        );
+    }
+    let refused = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| {
+            l["fields"]["message"] == "command answered"
+                && l["span"]["outcome"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Refused")
+        })
+        .expect("a refused command's span");
+    assert!(refused["span"].get("flush_wait_us").is_none(), "{refused}");
     assert!(
         !log.contains("Alex Example") && !log.contains("1990-05-04"),
         "no personal data in logs"

@@ -170,6 +170,9 @@ pub struct Info {
     pub head: u64,
     /// Records not yet folded into the read models in service (`null`: never built).
     pub read_model_lag: Option<u64>,
+    /// Records after the relay's checkpoint: not yet published to NATS or passed over
+    /// (`null`: the server does not publish).
+    pub relay_lag: Option<u64>,
 }
 
 /// Version, store kind, head position and read-model lag.
@@ -189,7 +192,21 @@ pub async fn info(State(state): State<Arc<AppState>>) -> AppResult<Json<Info>> {
         store: state.store_kind.into(),
         head,
         read_model_lag: lag,
+        relay_lag: relay_lag(&state).await?,
     }))
+}
+
+/// Records after the relay consumer's checkpoint, when the server runs the relay.
+async fn relay_lag(state: &AppState) -> AppResult<Option<u64>> {
+    match &state.relay {
+        None => Ok(None),
+        Some(relay) => state
+            .engine
+            .consumer_lag(&relay.consumer)
+            .await
+            .map(Some)
+            .map_err(internal("reading the relay's checkpoint")),
+    }
 }
 
 async fn read_model_lag(state: &AppState) -> AppResult<Option<u64>> {
@@ -221,7 +238,10 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> AppResult<Response> 
         .await
         .map_err(internal("reading the head"))?;
     let lag = read_model_lag(&state).await?;
-    let text = state.metrics.render(head, lag, state.engine.writer_stats());
+    let relay = relay_lag(&state).await?;
+    let text = state
+        .metrics
+        .render(head, lag, relay, state.engine.writer_stats());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
@@ -321,7 +341,8 @@ pub async fn post_command(
     let command_type = envelope.command_type();
     let span = tracing::info_span!("command", command_id = %envelope.command_id,
         crn = %envelope.crn, command_type, outcome = tracing::field::Empty,
-        elapsed_us = tracing::field::Empty);
+        elapsed_us = tracing::field::Empty, retries = tracing::field::Empty,
+        flush_wait_us = tracing::field::Empty);
     let _entered = span.enter();
     let started = Instant::now();
     let case = state.case_locks.lock(envelope.crn.as_str()).await;
@@ -329,6 +350,16 @@ pub async fn post_command(
     drop(case);
     let elapsed = started.elapsed();
     span.record("elapsed_us", elapsed.as_micros() as u64);
+    match &result {
+        Ok(r) => {
+            span.record("retries", r.timing.retries);
+            span.record("flush_wait_us", r.timing.flush_wait.as_micros() as u64);
+        }
+        Err(CommandError::Conflict { attempts, .. }) => {
+            span.record("retries", attempts.saturating_sub(1));
+        }
+        Err(_) => {}
+    }
     let outcome = match &result {
         Ok(r) if r.deduplicated => Some(Outcome::Deduplicated),
         Ok(r) => Some(Outcome::Applied {

@@ -103,6 +103,7 @@ impl Metrics {
         &self,
         head: u64,
         read_model_lag: Option<u64>,
+        relay_lag: Option<u64>,
         writer: Option<caseledger_store::WriterStats>,
     ) -> String {
         let mut out = String::new();
@@ -133,6 +134,10 @@ impl Metrics {
         out.push_str("# HELP caseledger_read_model_lag_events Records of the log not yet folded into the read models in service (-1: never built).\n# TYPE caseledger_read_model_lag_events gauge\n");
         let lag = read_model_lag.map(|l| l as i64).unwrap_or(-1);
         let _ = writeln!(out, "caseledger_read_model_lag_events {lag}");
+        if let Some(lag) = relay_lag {
+            out.push_str("# HELP caseledger_relay_lag_events Records of the log after the NATS relay's checkpoint (not yet published or passed over).\n# TYPE caseledger_relay_lag_events gauge\n");
+            let _ = writeln!(out, "caseledger_relay_lag_events {lag}");
+        }
         if let Some(w) = writer {
             out.push_str("# HELP caseledger_group_commits_total Group commits by the log's writer (one atomic batch and one flush each); appends / commits is the mean group-commit size.\n# TYPE caseledger_group_commits_total counter\n");
             let _ = writeln!(out, "caseledger_group_commits_total {}", w.batches);

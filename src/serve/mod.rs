@@ -7,9 +7,13 @@
 //!   generated from the handlers' annotations.
 //!
 //! While serving, the read models are kept level with the log ([`Engine::follow_read_models`])
-//! and reports are read from them; `/info` and `/metrics` show the lag. On SIGTERM or Ctrl-C
-//! the server stops accepting, lets in-flight requests finish (an acknowledged command is
-//! durable before its answer is sent), stops the read-model follower and flushes.
+//! and reports are read from them; `/info` and `/metrics` show the lag. With a relay
+//! configuration (`serve --publish-nats`), the server also runs the NATS JetStream relay of
+//! `caseledger publish --follow` ([`crate::relay::run`], its durable consumer and checkpoint)
+//! on the same log, retrying NATS failures for as long as it serves; `/info` and `/metrics`
+//! show the relay's lag too. On SIGTERM or Ctrl-C the server stops accepting, lets in-flight
+//! requests finish (an acknowledged command is durable before its answer is sent), stops the
+//! read-model follower and the relay (its acknowledged publishes checkpointed) and flushes.
 
 pub mod api;
 pub mod auth;
@@ -29,6 +33,7 @@ use caseledger_projections::ReadModelDb;
 use tower_http::trace::TraceLayer;
 
 use crate::engine::Engine;
+use crate::relay::{RelayConfig, RelayError};
 use auth::Authenticator;
 use metrics::Metrics;
 
@@ -38,6 +43,8 @@ pub const REQUEST_BODY_BYTES_MAX: usize = caseledger_commands::envelope::COMMAND
 pub const REQUESTS_IN_FLIGHT_MAX: usize = 1_024;
 /// Longest graceful shutdown waits for in-flight requests before it stops anyway.
 pub const SHUTDOWN_GRACE_MS_MAX: u64 = 30_000;
+/// Longest the relay is given to settle the publishes it has in flight once the server stops.
+pub const RELAY_STOP_GRACE_MS_MAX: u64 = 10_000;
 
 /// What the handlers share.
 pub struct AppState {
@@ -50,6 +57,8 @@ pub struct AppState {
     pub readmodels: Option<Arc<ReadModelDb>>,
     /// `sled`, `postgres` or `memory`, for `/info`.
     pub store_kind: &'static str,
+    /// The relay to NATS JetStream run while serving (`None`: nothing is published).
+    pub relay: Option<RelayConfig>,
 }
 
 /// The router with every endpoint, limits and tracing.
@@ -110,21 +119,20 @@ async fn count_requests(
     response
 }
 
-/// Serve on `listener` until `shutdown` resolves, keeping `readmodels` current meanwhile.
-/// Returns once in-flight requests finished and the store is flushed.
+/// Serve on `listener` until `shutdown` resolves, keeping `readmodels` current and running the
+/// relay (when configured) meanwhile. Returns once in-flight requests finished, the relay
+/// settled and the store is flushed.
 pub async fn serve(
     state: Arc<AppState>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop_follower, follower_stopped) = tokio::sync::watch::channel(false);
+    let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
     let follower = state.readmodels.clone().map(|db| {
         let engine = state.engine.clone();
+        let stopped = background_stopped.clone();
         tokio::spawn(async move {
-            if let Err(e) = engine
-                .follow_read_models(&db, follower_stopped, |_| {})
-                .await
-            {
+            if let Err(e) = engine.follow_read_models(&db, stopped, |_| {}).await {
                 tracing::error!(error = %e, "the read-model follower stopped");
             }
             if let Err(e) = db.flush() {
@@ -132,6 +140,10 @@ pub async fn serve(
             }
         })
     });
+    let relay = state
+        .relay
+        .clone()
+        .map(|config| spawn_relay(state.engine.clone(), config, background_stopped));
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
     let graceful = async move {
@@ -148,15 +160,51 @@ pub async fn serve(
         served = server => served?,
         () = bounded => tracing::warn!("in-flight requests outlived the shutdown grace period"),
     }
-    let _ = stop_follower.send(true);
+    let _ = stop_background.send(true);
     if let Some(follower) = follower {
         let _ = follower.await;
+    }
+    if let Some(mut relay) = relay {
+        let grace = Duration::from_millis(RELAY_STOP_GRACE_MS_MAX);
+        if tokio::time::timeout(grace, &mut relay).await.is_err() {
+            tracing::warn!("the relay outlived its stop grace period; its unacknowledged publishes are sent again on the next start");
+            relay.abort();
+        }
     }
     if let Err(e) = state.engine.flush().await {
         tracing::error!(error = %e, "flushing the log failed");
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The relay of `caseledger publish --follow` on the served log until `stop` turns true. NATS
+/// failures are retried for as long as the server runs (each one logged); a failure of the
+/// log or of the stream's identity stops the relay and is logged as an error.
+fn spawn_relay(
+    engine: Arc<Engine>,
+    mut config: RelayConfig,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    config.follow = true;
+    config.retry_ms_max = u64::MAX;
+    tokio::spawn(async move {
+        let mut on_error =
+            |e: &RelayError| tracing::warn!(error = %e, "publishing to NATS failed; retrying");
+        let store = engine.store().clone();
+        match crate::relay::run(store, &config, stop, &mut on_error).await {
+            Ok(report) => tracing::info!(
+                published = report.published,
+                duplicates = report.duplicates,
+                checkpoint = report.checkpoint,
+                "the relay stopped"
+            ),
+            Err(e) => tracing::error!(
+                error = %e,
+                "the relay stopped: nothing more is published until the server is restarted"
+            ),
+        }
+    })
 }
 
 /// Resolves on SIGTERM or Ctrl-C (SIGINT).

@@ -298,3 +298,135 @@ pub fn assert_stream_matches(
         assert_eq!(s.subject, format!("{prefix}.{event_type}"));
     }
 }
+
+/// Strings of the commands that are personal or free text: names, dates of birth, and every
+/// text field with a space in it (codes have none) except the names of CRCs, which are
+/// organisations (reference data), not people.
+pub fn personal_data(commands: &str) -> Vec<String> {
+    fn walk(value: &Value, key: &str, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, k, out)),
+            Value::Array(items) => items.iter().for_each(|v| walk(v, key, out)),
+            Value::String(s) => {
+                let personal = matches!(key, "name" | "date_of_birth");
+                let text = s.contains(' ') && !s.contains("CRC");
+                if personal || text {
+                    out.push(s.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for line in commands.lines() {
+        walk(&serde_json::from_str(line).unwrap(), "", &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A TCP proxy in front of a NATS server that cuts every connection through it, mid-stream,
+/// each time the bytes sent towards the server cross the next of `cuts` thresholds, then
+/// refuses connections for `down` (the network drops and comes back; the broker stays up).
+pub struct CuttingProxy {
+    pub port: u16,
+    state: Arc<ProxyState>,
+}
+
+struct ProxyState {
+    upstream: u16,
+    cut_every: u64,
+    cuts: usize,
+    down: Duration,
+    forwarded: std::sync::atomic::AtomicU64,
+    cut: std::sync::atomic::AtomicUsize,
+    open: std::sync::Mutex<Vec<TcpStream>>,
+    down_until: std::sync::Mutex<Instant>,
+}
+
+impl ProxyState {
+    /// Count `n` bytes sent towards the server; cut everything when a threshold is crossed.
+    fn forwarded(&self, n: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let total = self.forwarded.fetch_add(n, SeqCst) + n;
+        let due = (total / self.cut_every) as usize;
+        let done = self.cut.load(SeqCst);
+        if done < self.cuts
+            && due > done
+            && self
+                .cut
+                .compare_exchange(done, done + 1, SeqCst, SeqCst)
+                .is_ok()
+        {
+            *self.down_until.lock().unwrap() = Instant::now() + self.down;
+            for stream in self.open.lock().unwrap().drain(..) {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, state: Option<Arc<ProxyState>>) {
+    use std::io::{Read, Write};
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if to.write_all(&buffer[..n]).is_err() {
+            break;
+        }
+        if let Some(state) = &state {
+            state.forwarded(n as u64);
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+impl CuttingProxy {
+    pub fn start(upstream: u16, cut_every: u64, cuts: usize, down: Duration) -> CuttingProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(ProxyState {
+            upstream,
+            cut_every,
+            cuts,
+            down,
+            forwarded: Default::default(),
+            cut: Default::default(),
+            open: Default::default(),
+            down_until: std::sync::Mutex::new(Instant::now()),
+        });
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if Instant::now() < *shared.down_until.lock().unwrap() {
+                    continue; // dropped: the network is down
+                }
+                let Ok(server) = TcpStream::connect(("127.0.0.1", shared.upstream)) else {
+                    continue;
+                };
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                shared.open.lock().unwrap().extend([c2, s2]);
+                let (c3, s3) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let state = shared.clone();
+                std::thread::spawn(move || pump(client, server, Some(state)));
+                std::thread::spawn(move || pump(s3, c3, None));
+            }
+        });
+        CuttingProxy { port, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Connections cut so far.
+    pub fn cuts(&self) -> usize {
+        self.state.cut.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}

@@ -28,6 +28,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(data: &Path, keys: Keys) -> Server {
+        Server::start_with(data, keys, &[])
+    }
+
+    /// Start with `extra` arguments after `serve`'s own.
+    pub fn start_with(data: &Path, keys: Keys, extra: &[&str]) -> Server {
         let secret_file = data.with_extension("secret");
         std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
@@ -44,6 +49,7 @@ impl Server {
                 .arg("--jwks-file")
                 .arg(keys_dir().join("jwks-test-only.json")),
         };
+        command.args(extra);
         let log = std::fs::File::create(data.with_extension("log")).unwrap();
         let mut child = command
             .stdout(Stdio::piped())
