@@ -13,7 +13,8 @@
 //!   later one is refused by the stream instead of being stored out of order. A new session
 //!   starts after the position in the stream's last message, so what the broker stored but a
 //!   killed relay never acknowledged is not sent again, whatever the duplicate window.
-//! - **Retries.** A NATS failure ends the session; the relay reconnects with a growing pause
+//! - **Retries.** A NATS failure ends the session — a dropped connection at once, not after
+//!   the acknowledgement timeout; the relay reconnects with a growing pause
 //!   and gives up after `retry_ms_max` without progress. Store and mapping errors are not
 //!   retried.
 
@@ -300,7 +301,20 @@ async fn session(
     report: &mut RelayReport,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), RelayError> {
-    let client = async_nats::connect(config.nats_url.as_str())
+    // Set when the connection drops: what is in flight then is not waited for until the
+    // acknowledgement timeout (a reply sent on the old connection never arrives).
+    let (lost_tx, mut lost) = watch::channel(false);
+    let lost_tx = Arc::new(lost_tx);
+    let client = async_nats::ConnectOptions::new()
+        .event_callback(move |event| {
+            let lost_tx = lost_tx.clone();
+            async move {
+                if matches!(event, async_nats::Event::Disconnected) {
+                    lost_tx.send_replace(true);
+                }
+            }
+        })
+        .connect(config.nats_url.as_str())
         .await
         .map_err(|e| match e.kind() {
             async_nats::ConnectErrorKind::ServerParse => {
@@ -348,7 +362,7 @@ async fn session(
             let record = subscription.next().await?;
             publish(&js, config, &record, &mut last_sequence, &mut pending).await?;
         }
-        settle(&mut subscription, &mut pending, report).await?;
+        settle(&mut subscription, &mut pending, report, &mut lost).await?;
     }
 }
 
@@ -398,13 +412,14 @@ async fn settle(
     subscription: &mut DurableSubscription,
     pending: &mut VecDeque<Pending>,
     report: &mut RelayReport,
+    lost: &mut watch::Receiver<bool>,
 ) -> Result<(), RelayError> {
     let mut acked_through = None;
     let mut failure = None;
     while let Some(p) = pending.pop_front() {
         match p.ack {
             None => report.withheld += 1,
-            Some((ack, sequence)) => match ack.await {
+            Some((ack, sequence)) => match acknowledgement(ack, lost).await {
                 Ok(ack) if ack.duplicate => report.duplicates += 1,
                 Ok(ack) if ack.sequence == sequence => report.published += 1,
                 Ok(ack) => {
@@ -430,4 +445,17 @@ async fn settle(
         report.checkpoint = position;
     }
     failure.map_or(Ok(()), Err)
+}
+
+/// The broker's answer to one publish, or why there is none: its error, the timeout, or the
+/// connection dropping before it came (an answer already received is taken first).
+async fn acknowledgement(
+    ack: PublishAckFuture,
+    lost: &mut watch::Receiver<bool>,
+) -> Result<jetstream::publish::PublishAck, String> {
+    tokio::select! {
+        biased;
+        answer = ack => answer.map_err(|e| e.to_string()),
+        _ = lost.wait_for(|lost| *lost) => Err("the connection dropped before it came".into()),
+    }
 }

@@ -438,13 +438,13 @@ fn a_following_relay_publishes_live_appends_to_a_durable_jetstream_consumer() {
 
 /// The network between the relay and a running broker drops mid-publish (a proxy cuts every
 /// connection, partway through a frame, then refuses connections for a while), six times in
-/// one run: the relay reconnects and finishes with every publishable event in the stream once,
-/// in log order, and its checkpoint at the head.
+/// one run: the relay notices each drop, reconnects and finishes with every publishable event
+/// in the stream once, in log order, and its checkpoint at the head.
 #[test]
 fn dropped_connections_mid_publish_lose_and_repeat_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
-    let (data, _) = cohort_store(dir.path(), 120, 31);
+    let (data, _) = cohort_store(dir.path(), 60, 31);
     eprintln!("cohort imported in {:?}", started.elapsed());
     let server = NatsServer::start(&dir.path().join("nats"));
     let rt = runtime();
@@ -471,6 +471,10 @@ fn dropped_connections_mid_publish_lose_and_repeat_nothing() {
     assert!(
         stderr.matches("retrying").count() >= cuts,
         "each drop ended a session: {stderr}"
+    );
+    assert!(
+        stderr.contains("the connection dropped before it came"),
+        "a drop is noticed at once, not after the acknowledgement timeout: {stderr}"
     );
     let all = rt.block_on(read_stream(&server.url(), stream, 1));
     assert_stream_matches(&all, &expected, prefix, false);
