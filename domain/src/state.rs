@@ -173,15 +173,17 @@ impl SentenceState {
 
     /// LAPSE-1 (seed 002 l.53): the period of supervision the sentence is in that ends by
     /// itself, and its end date — a licence at its licence expiry date (else the sentence expiry
-    /// date), post-sentence supervision at its TUSED, a community order or suspended sentence
-    /// order at its end (sentence expiry) date. `None` in custody, once ended, or without a
-    /// date.
+    /// date), never before the latest release (a person released on or after that date is on
+    /// licence for that day), post-sentence supervision at its TUSED, a community order or
+    /// suspended sentence order at its end (sentence expiry) date. `None` in custody, once
+    /// ended, or without a date.
     pub fn lapse(&self) -> Option<(SupervisionPeriod, Date)> {
         let d = &self.dates;
         match self.status {
             SentenceStatus::ReleasedOnLicence => d
                 .licence_expiry_date
                 .or(d.sentence_expiry_date)
+                .map(|on| on.max(self.released_on().unwrap_or(on)))
                 .map(|on| (SupervisionPeriod::Licence, on)),
             SentenceStatus::PostSentenceSupervision => self
                 .post_sentence_supervision_ends_on

@@ -5,7 +5,7 @@ use caseledger_domain::enforcement::{
     Absence, AppointmentKind, AttendedOutcome, BreachOutcome, RecallOutcome,
 };
 use caseledger_domain::error::DomainError;
-use caseledger_domain::event::{reason, Attendee, Event, PomType};
+use caseledger_domain::event::{reason, Attendee, Event, PomType, SupervisionPeriod};
 use caseledger_domain::identity::{Grade, InputsDigest};
 use caseledger_domain::reference::{Organisation, Provider};
 use caseledger_domain::risk::{
@@ -15,6 +15,7 @@ use caseledger_domain::ruleset::RulesetId;
 use caseledger_domain::sentence::{
     ReleaseType, RequirementId, RequirementKind, SentenceId, TerminationReason,
 };
+use caseledger_domain::state::SentenceStatus;
 use caseledger_domain::testing::*;
 use caseledger_domain::tier_code::TierCode;
 use caseledger_domain::CaseState;
@@ -1090,4 +1091,139 @@ fn acr_1_no_sentence_before_the_tenth_birthday_children_and_young_persons_act_19
     given_state(state)
         .when(community_order(date(2015, 6, 2), vec![]))
         .then_types(&["SentenceImposed"]);
+}
+
+/// LAPSE-1 (seed 002 l.53): the licence of a 12-month sentence ends on its licence expiry date
+/// and post-sentence supervision follows to the TUSED in the same fact; the end is refused on
+/// any other date and while a recall is open; post-sentence supervision then ends on the TUSED
+/// and an order on its end date (the sentence expires).
+#[test]
+fn lapse_1_supervision_ends_on_its_own_date_seed_002_l53() {
+    let released = run([
+        open_case(79, date(2022, 1, 10)),
+        determinate_custody(date(2022, 1, 10), 6),
+        DomainCommand::Release {
+            on: date(2022, 7, 10),
+            sentence_id: SentenceId(1),
+            release_type: ReleaseType::Automatic,
+        },
+    ])
+    .0;
+    let lapse = |on: Date| DomainCommand::LapseSupervision {
+        on,
+        sentence_id: SentenceId(1),
+    };
+    given_state(released.clone())
+        .when(lapse(date(2022, 12, 1)))
+        .then_error(|e| {
+            matches!(e, DomainError::RuleRefused { rule, why, .. }
+                if rule.starts_with("LAPSE-1") && why.contains("2023-01-10"))
+        });
+    let recalled = run_from(
+        released.clone(),
+        [DomainCommand::RaiseRecall {
+            on: date(2022, 12, 1),
+            sentence_id: SentenceId(1),
+            reason: text("risk unmanageable in the community"),
+        }],
+    )
+    .0;
+    given_state(recalled)
+        .when(lapse(date(2023, 1, 10)))
+        .then_error(|e| matches!(e, DomainError::NotAllowedInState { .. }));
+    let events = given_state(released.clone())
+        .when(lapse(date(2023, 1, 10)))
+        .then_types(&["SupervisionLapsed"]);
+    let Event::SupervisionLapsed(e) = &events[0] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(e.period, SupervisionPeriod::Licence);
+    assert_eq!(e.post_sentence_supervision_until, Some(date(2023, 7, 10)));
+    assert_eq!(
+        e.decision.reason_code.as_str(),
+        reason::LICENCE_EXPIRY_DATE_REACHED
+    );
+    let on_pss = run_from(released, [lapse(date(2023, 1, 10))]).0;
+    assert_eq!(
+        on_pss.sentences[&SentenceId(1)].status,
+        SentenceStatus::PostSentenceSupervision
+    );
+    let ended = run_from(on_pss, [lapse(date(2023, 7, 10))]).0;
+    assert_eq!(
+        ended.sentences[&SentenceId(1)].status,
+        SentenceStatus::SupervisionEnded
+    );
+    let order = run([
+        open_case(79, date(2022, 1, 10)),
+        community_order(date(2022, 1, 10), vec![]),
+        lapse(date(2023, 1, 10)),
+    ])
+    .0;
+    assert_eq!(
+        order.sentences[&SentenceId(1)].terminated,
+        Some((date(2023, 1, 10), TerminationReason::Expired))
+    );
+}
+
+/// ALLOC-1 (seed 003 l.775: allocation within five working days of sentence; BR-C3
+/// continuity): a new order after the first ended leaves the case without a practitioner,
+/// keeping the previous one is recorded as `continuity`, another practitioner as an ordinary
+/// allocation; a second order while the first is supervised is taken on by the case's
+/// practitioner the day it is imposed.
+#[test]
+fn alloc_1_a_sentence_that_starts_supervision_is_allocated_afresh_seed_003_l775() {
+    let allocated = run_from(
+        unified_case(RoshLevel::Medium),
+        [allocate(
+            date(2022, 3, 3),
+            "P001",
+            Grade::ProbationOfficer,
+            Organisation::Nps,
+        )],
+    )
+    .0;
+    assert_eq!(
+        allocated.sentences[&SentenceId(1)].allocated_on,
+        Some(date(2022, 3, 3))
+    );
+    let concurrent = run_from(
+        allocated.clone(),
+        [community_order(date(2022, 6, 1), vec![])],
+    )
+    .0;
+    assert!(concurrent.practitioner.is_some());
+    assert_eq!(
+        concurrent.sentences[&SentenceId(2)].allocated_on,
+        Some(date(2022, 6, 1))
+    );
+    let new_order = run_from(
+        allocated,
+        [
+            DomainCommand::LapseSupervision {
+                on: date(2023, 3, 2),
+                sentence_id: SentenceId(1),
+            },
+            community_order(date(2023, 5, 2), vec![]),
+        ],
+    )
+    .0;
+    assert!(new_order.practitioner.is_none());
+    assert_eq!(new_order.sentences[&SentenceId(2)].allocated_on, None);
+    for (code, expected) in [
+        ("P001", reason::CONTINUITY),
+        ("P002", reason::ALLOCATED_ON_TIER),
+    ] {
+        let events = given_state(new_order.clone())
+            .when(allocate(
+                date(2023, 5, 4),
+                code,
+                Grade::ProbationOfficer,
+                Organisation::Nps,
+            ))
+            .then_types(&["PractitionerAllocated"]);
+        let Event::PractitionerAllocated(e) = &events[0] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(e.decision.reason_code.as_str(), expected);
+    }
 }
