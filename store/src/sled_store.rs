@@ -313,6 +313,38 @@ fn copy_store(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Open the copy a read-only handle reads. sled 0.34 panics while recovering some damaged logs
+/// (serialising a snapshot with a page it could not read); on a copy that is a corrupt log to
+/// report, not a crash.
+fn open_recovered_copy(
+    copy: &Path,
+    original: &Path,
+    cache_capacity_bytes: u64,
+) -> Result<SledStore, StoreError> {
+    let options = SledOptions {
+        durability: Durability::Flush,
+        clock: Arc::new(SystemClock),
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        SledStore::open_waiting(copy, options, cache_capacity_bytes, 0)
+    }))
+    .unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned());
+        Err(StoreError::Corrupt {
+            position: 0,
+            reason: format!(
+                "sled cannot recover the log in {} ({why}); the records sled wrote after its \
+                 last snapshot are damaged",
+                original.display()
+            ),
+        })
+    })
+}
+
 /// The error of any write on a read-only handle.
 fn read_only_error(original: &Path) -> StoreError {
     StoreError::Backend(format!(
@@ -1043,31 +1075,7 @@ impl SledStore {
                 e,
             )
         })?;
-        let options = SledOptions {
-            durability: Durability::Flush,
-            clock: Arc::new(SystemClock),
-        };
-        // sled 0.34 panics while recovering some damaged logs (serialising a snapshot with a
-        // page it could not read); on a copy that is an error to report, not a crash.
-        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Self::open_waiting(&copy, options, cache_capacity_bytes, 0)
-        }))
-        .unwrap_or_else(|panic| {
-            let why = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned());
-            Err(StoreError::Corrupt {
-                position: 0,
-                reason: format!(
-                    "sled cannot recover the log in {} ({why}); the records sled wrote after \
-                     its last snapshot are damaged",
-                    original.display()
-                ),
-            })
-        });
-        let mut store = opened?;
+        let mut store = open_recovered_copy(&copy, &original, cache_capacity_bytes)?;
         store.read_only = Some(Box::new(read_only));
         Ok(store)
     }
