@@ -6,10 +6,11 @@
 //! `cargo bench --bench replay_memory` (release build); `REPLAY_MEMORY_EVENTS=5000,20000`
 //! chooses the lengths.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Instant;
 
 use caseledger::projections::synthetic::{append_case, long_case};
 use caseledger::store::{Durability, SledOptions, SledStore, SystemClock};
@@ -37,33 +38,13 @@ fn build(data: &Path, events: u32) -> u64 {
 }
 
 /// Run the binary to the end, output discarded; (peak RSS in MiB, seconds).
-// The child is waited for with `wait4`, which std's `Child::wait` does not expose.
-#[allow(clippy::zombie_processes)]
 fn peak_rss(data: &Path, args: &[&str]) -> (f64, f64) {
-    let start = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn caseledger");
-    let pid = i32::try_from(child.id()).expect("pid");
-    let mut status = 0;
-    // SAFETY: all-zero bytes are a valid `rusage` (integers and timevals).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our own child, not yet waited for; `status` and `usage` are valid for
-    // writes for the duration of the call.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4: {}", std::io::Error::last_os_error());
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "caseledger {args:?} failed: status {status}"
-    );
-    // Linux reports ru_maxrss in KiB.
-    (
-        usage.ru_maxrss as f64 / 1024.0,
-        start.elapsed().as_secs_f64(),
+    support::peak_rss(
+        Command::new(env!("CARGO_BIN_EXE_caseledger"))
+            .arg("--data")
+            .arg(data)
+            .args(args)
+            .stdout(Stdio::null()),
     )
 }
 

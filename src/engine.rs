@@ -273,6 +273,14 @@ impl Engine {
         &self.store
     }
 
+    /// Keep at most `bytes_max` bytes of folded case states between commands (0: keep none,
+    /// so every command reads and folds its whole case — the reference the cache is tested
+    /// against). The default is [`caseledger_commands::cache::CASE_CACHE_BYTES_MAX_DEFAULT`].
+    pub fn with_case_cache_bytes_max(mut self, bytes_max: usize) -> Engine {
+        self.handler = self.handler.with_case_cache_bytes_max(bytes_max);
+        self
+    }
+
     /// Record `session` in `audit-sessions` and correlate everything this engine writes from
     /// now on with it (each event's `correlation_id` is the session id). For a trusted
     /// operator shell: who ran it is recorded beside the actors its commands declare.
@@ -298,7 +306,7 @@ impl Engine {
             .store
             .append(&stream, ExpectedVersion::Any, vec![event], None)
             .await?;
-        self.handler = Handler::new(self.store.clone()).with_session(session.session_id);
+        self.handler = self.handler.clone().with_session(session.session_id);
         Ok(result.last_position)
     }
 
@@ -365,12 +373,8 @@ impl Engine {
     /// The current state of case `crn`, or `None` if no such case exists.
     pub async fn case(&self, crn: &str) -> Result<Option<CaseState>, EngineError> {
         let stream = case_stream(crn)?;
-        let case = load_case(self.store.as_ref(), &stream).await?;
-        Ok(if case.records.is_empty() {
-            None
-        } else {
-            Some(case.state)
-        })
+        let state = self.handler.current_case(&stream).await?;
+        Ok((state.version > 0).then_some(state))
     }
 
     /// The stored records of case `crn`, in version order.

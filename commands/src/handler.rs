@@ -7,12 +7,14 @@
 
 use std::sync::Arc;
 
+use crate::cache::{CaseCache, CASE_CACHE_BYTES_MAX_DEFAULT};
+
 use caseledger_domain::{
     decide, evolve, evolve_recorded, CaseState, DomainCommand, Event, Ruleset,
 };
 use caseledger_store::codec::{decode_payload, encode_payload};
 use caseledger_store::{
-    Actor, AppendResult, EventStore, ExpectedVersion, IdempotencyKey, IdempotencyRecord, NewEvent,
+    Actor, AppendResult, EventStore, ExpectedVersion, Fingerprint, IdempotencyKey, NewEvent,
     RecordedEvent, StoreError, StreamId,
 };
 use jiff::civil::Date;
@@ -75,7 +77,7 @@ pub struct Receipt {
 /// How one execution of a command went, as the handler measured it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExecutionTiming {
-    /// Load → decide → append attempts repeated because the case changed meanwhile (at most
+    /// Decide → append attempts repeated because the case changed meanwhile (at most
     /// [`CONFLICT_RETRIES_MAX`] − 1).
     pub retries: u32,
     /// From handing the events to the store until it acknowledged them durable: the wait
@@ -109,6 +111,10 @@ pub enum CommandError {
         "{command_id} is not due on case {crn}; only what the engine finds due runs as the engine"
     )]
     NotDue { crn: String, command_id: Uuid },
+    /// The store's idempotency index holds the command id for this case, but none of the
+    /// case's records carry it: the store is inconsistent and must be verified.
+    #[error("command {command_id} is recorded as applied to case {crn}, but none of the case's events carry it; run `caseledger verify`")]
+    RepeatWithoutEvents { crn: String, command_id: Uuid },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -143,13 +149,29 @@ pub async fn load_case(
     stream: &StreamId,
 ) -> Result<LoadedCase, CommandError> {
     let records = store.read_stream(stream, 1).await?;
-    if records.len() > CASE_EVENTS_MAX {
+    let state = fold_onto(CaseState::default(), stream, &records)?;
+    Ok(LoadedCase { records, state })
+}
+
+/// Fold `records` — the stream's records after `state.version`, in version order — onto
+/// `state`: the one fold behind [`load_case`] and the handler's [`CaseCache`].
+fn fold_onto(
+    mut state: CaseState,
+    stream: &StreamId,
+    records: &[RecordedEvent],
+) -> Result<CaseState, CommandError> {
+    if state.version as usize + records.len() > CASE_EVENTS_MAX {
         return Err(CommandError::CaseTooLarge {
             crn: stream.to_string(),
         });
     }
-    let mut state = CaseState::default();
-    for record in &records {
+    for record in records {
+        // A record out of place would fold into the wrong state: the cache relies on it.
+        assert_eq!(
+            record.stream_version,
+            state.version + 1,
+            "stream {stream} is not gapless"
+        );
         let event: Event =
             decode_payload(&record.payload).map_err(|e| CommandError::UnreadableEvent {
                 position: record.position,
@@ -157,16 +179,18 @@ pub async fn load_case(
             })?;
         let id = caseledger_domain::identity::EventRef::from_u128(record.event_id.as_u128());
         state = evolve_recorded(state, &id, &event);
+        // evolve counts events; the stream's version must agree or the fold missed something.
+        debug_assert_eq!(state.version, record.stream_version);
     }
-    // evolve counts events; the stream's version must agree or the fold missed something.
-    debug_assert_eq!(state.version, records.len() as u64);
-    Ok(LoadedCase { records, state })
+    Ok(state)
 }
 
 /// Executes commands against one store.
 #[derive(Clone)]
 pub struct Handler {
     store: Arc<dyn EventStore>,
+    /// Case states this handler folded, so a command reads only what it does not know yet.
+    cache: Arc<CaseCache>,
     /// The `correlation_id` written on every event and refusal: the operator session
     /// (`audit::OperatorSession`) when one is bound, else each command's own id.
     session: Option<Uuid>,
@@ -176,6 +200,7 @@ impl Handler {
     pub fn new(store: Arc<dyn EventStore>) -> Handler {
         Handler {
             store,
+            cache: Arc::new(CaseCache::new(CASE_CACHE_BYTES_MAX_DEFAULT)),
             session: None,
         }
     }
@@ -187,12 +212,62 @@ impl Handler {
         self
     }
 
+    /// A fresh case cache of at most `bytes_max` bytes (0: none kept).
+    pub fn with_case_cache_bytes_max(mut self, bytes_max: usize) -> Handler {
+        self.cache = Arc::new(CaseCache::new(bytes_max));
+        self
+    }
+
     fn correlation(&self, command_id: Uuid) -> Uuid {
         self.session.unwrap_or(command_id)
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
+    }
+
+    /// The case's state as the store holds it now: the cached fold plus whatever was appended
+    /// after it (by this process or, on PostgreSQL, any other).
+    pub async fn current_case(&self, stream: &StreamId) -> Result<CaseState, CommandError> {
+        let cached = self.cache.get(stream.as_str()).unwrap_or_default();
+        let tail = self.store.read_stream(stream, cached.version + 1).await?;
+        if tail.is_empty() {
+            return Ok(cached);
+        }
+        let state = fold_onto(cached, stream, &tail)?;
+        self.cache.put(stream.as_str(), state.clone());
+        Ok(state)
+    }
+
+    /// The cached state when there is one — it may be behind, which the append's version
+    /// check finds out — else the current one. The flag says whether it was read just now.
+    async fn cached_case(&self, stream: &StreamId) -> Result<(CaseState, bool), CommandError> {
+        match self.cache.get(stream.as_str()) {
+            Some(state) => Ok((state, false)),
+            None => Ok((self.current_case(stream).await?, true)),
+        }
+    }
+
+    /// Keep the state after this command's events, folded as [`load_case`] would fold them.
+    fn remember(
+        &self,
+        stream: &StreamId,
+        mut state: CaseState,
+        envelope: &CommandEnvelope,
+        planned: &Planned,
+        stream_version: u64,
+    ) {
+        let events = planned.own.iter().chain(planned.derived.iter());
+        for (index, event) in events.enumerate() {
+            let id = event_id(&envelope.command_id, index as u32);
+            let id = caseledger_domain::identity::EventRef::from_u128(id.as_u128());
+            state = evolve_recorded(state, &id, event);
+        }
+        assert_eq!(
+            state.version, stream_version,
+            "the fold and the store disagree"
+        );
+        self.cache.put(stream.as_str(), state);
     }
 
     /// Execute one command from a caller. `Ok` when its events are appended (or were
@@ -257,35 +332,44 @@ impl Handler {
             id: envelope.command_id,
             fingerprint: Some(fingerprint),
         };
+        let mut fresh = false;
         for attempt in 0..CONFLICT_RETRIES_MAX {
-            let case = load_case(self.store.as_ref(), &stream).await?;
-            if let Some(mut receipt) = already_applied(envelope, &case.records) {
-                receipt.timing.retries = attempt;
-                return match self.store.idempotency_record(envelope.command_id).await? {
-                    Some(IdempotencyRecord {
-                        fingerprint: Some(stored),
-                        ..
-                    }) if stored != fingerprint => Err(self
-                        .refuse_conflict(envelope, &hex::encode(stored), &hex::encode(fingerprint))
-                        .await),
-                    _ => Ok(receipt),
-                };
-            }
-            let planned = match plan(&case.state, &envelope.command, today) {
+            let (state, read_now) = if fresh {
+                (self.current_case(&stream).await?, true)
+            } else {
+                self.cached_case(&stream).await?
+            };
+            let planned = match plan(&state, &envelope.command, today) {
                 Ok(planned) => planned,
+                // A state that may be behind must not refuse what the current one allows.
+                Err(_) if !read_now => {
+                    fresh = true;
+                    continue;
+                }
                 Err(reason) => {
+                    // A repeat of an applied command is answered as a repeat, not refused by
+                    // the rules its first run changed.
+                    if let Some(answer) = self.repeat(envelope, &stream, fingerprint).await? {
+                        return answer;
+                    }
                     return Err(self.refuse(envelope, RefusalKind::Rule, &reason).await);
                 }
             };
             let new_events = self.envelopes(envelope, &planned)?;
-            let expected = ExpectedVersion::Exact(case.records.len() as u64);
+            let expected = ExpectedVersion::Exact(state.version);
             let handed = std::time::Instant::now();
             let appended = self
                 .store
                 .append_fingerprinted(&stream, expected, new_events, key)
                 .await;
             match appended {
+                Ok(result) if result.deduplicated => {
+                    let mut receipt = self.repeat_receipt(envelope, &stream).await?;
+                    receipt.timing.retries = attempt;
+                    return Ok(receipt);
+                }
                 Ok(result) => {
+                    self.remember(&stream, state, envelope, &planned, result.stream_version);
                     let mut receipt = receipt(
                         envelope,
                         &result,
@@ -298,22 +382,13 @@ impl Handler {
                     };
                     return Ok(receipt);
                 }
-                Err(StoreError::WrongExpectedVersion { .. }) => continue,
+                Err(StoreError::WrongExpectedVersion { .. }) => fresh = true,
                 Err(StoreError::IdempotencyConflict { stored, given, .. }) => {
                     return Err(self.refuse_conflict(envelope, &stored, &given).await);
                 }
                 Err(StoreError::IdempotencyKeyReused {
                     original_stream, ..
-                }) => {
-                    let reason = format!(
-                        "command id {} was first used on case {original_stream}, and now on case \
-                         {}: a command id names one command; send this one with a fresh id",
-                        envelope.command_id, envelope.crn
-                    );
-                    return Err(self
-                        .refuse(envelope, RefusalKind::IdempotencyConflict, &reason)
-                        .await);
-                }
+                }) => return Err(self.refuse_reused(envelope, &original_stream).await),
                 Err(other) => return Err(other.into()),
             }
         }
@@ -322,6 +397,58 @@ impl Handler {
             crn: stream.to_string(),
             attempts: CONFLICT_RETRIES_MAX,
         })
+    }
+
+    /// When the command id is already in the store's idempotency index: the original
+    /// receipt for a repeat, or the refusal of a different command under a used id.
+    async fn repeat(
+        &self,
+        envelope: &CommandEnvelope,
+        stream: &StreamId,
+        fingerprint: Fingerprint,
+    ) -> Result<Option<Result<Receipt, CommandError>>, CommandError> {
+        let Some(record) = self.store.idempotency_record(envelope.command_id).await? else {
+            return Ok(None);
+        };
+        if record.stream_id != stream.as_str() {
+            return Ok(Some(Err(self
+                .refuse_reused(envelope, &record.stream_id)
+                .await)));
+        }
+        match record.fingerprint {
+            Some(stored) if stored != fingerprint => Ok(Some(Err(self
+                .refuse_conflict(envelope, &hex::encode(stored), &hex::encode(fingerprint))
+                .await))),
+            _ => Ok(Some(self.repeat_receipt(envelope, stream).await)),
+        }
+    }
+
+    /// The receipt of a command applied before, read from its case's records.
+    async fn repeat_receipt(
+        &self,
+        envelope: &CommandEnvelope,
+        stream: &StreamId,
+    ) -> Result<Receipt, CommandError> {
+        let records = self.store.read_stream(stream, 1).await?;
+        already_applied(envelope, &records).ok_or_else(|| CommandError::RepeatWithoutEvents {
+            crn: stream.to_string(),
+            command_id: envelope.command_id,
+        })
+    }
+
+    /// Refuse a command whose id was first used on another case.
+    async fn refuse_reused(
+        &self,
+        envelope: &CommandEnvelope,
+        original_stream: &str,
+    ) -> CommandError {
+        let reason = format!(
+            "command id {} was first used on case {original_stream}, and now on case {}: a \
+             command id names one command; send this one with a fresh id",
+            envelope.command_id, envelope.crn
+        );
+        self.refuse(envelope, RefusalKind::IdempotencyConflict, &reason)
+            .await
     }
 
     fn envelopes(

@@ -6,6 +6,7 @@
 //! | [`envelope`] | the command JSON (`command_id`, `crn`, `actor`, `effective_at`, `command`) and its strict parser |
 //! | [`bounds`] | bounds every command's values keep: dates in 1900–2100, a command id that is not the nil UUID |
 //! | [`role`] | actor roles and the authorisation matrix |
+//! | [`cache`] | bounded least-recently-used case states, so a command folds only what it has not seen |
 //! | [`handler`] | authorise → load → decide → derived decisions → append with expected version |
 //! | [`derived`] | re-export of `caseledger_domain::derived`: recalculate handover dates and tier when an input changed |
 //! | [`due`] | pure: time-driven commands (COM allocation, responsibility transfer) |
@@ -13,6 +14,7 @@
 
 pub mod audit;
 pub mod bounds;
+pub mod cache;
 pub mod derived;
 pub mod due;
 pub mod envelope;

@@ -1,0 +1,231 @@
+//! The handler's case cache (commands/src/cache.rs) only saves reading and folding: the log
+//! written with it is byte for byte the log written without it, a repeat is still answered
+//! as a repeat, and engines with caches of their own over one PostgreSQL log — as two
+//! processes would be — never decide on a state another one has moved past.
+
+mod pg_support;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use caseledger::commands::load_case;
+use caseledger::fixtures::generate;
+use caseledger::store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
+use caseledger::store::{EventStore, ManualClock, MemoryStore, RecordedEvent, StreamId};
+use caseledger::Engine;
+use jiff::civil::date;
+use pg_support::TestSchema;
+
+const RECORDED_AT_US: i64 = 1_700_000_000_000_000;
+
+fn cohort(people: u64, seed: u64) -> Vec<String> {
+    let mut out = Vec::new();
+    generate(people, seed, &mut out).expect("generate");
+    String::from_utf8(out)
+        .expect("UTF-8")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn memory_engine() -> Engine {
+    let clock = Arc::new(ManualClock::new(RECORDED_AT_US));
+    Engine::with_store(Arc::new(MemoryStore::new(clock)))
+}
+
+/// What each command did: its receipt's event types and whether it was a repeat, or the
+/// refusal text.
+type Outcome = Result<(Vec<String>, bool), String>;
+
+async fn run(engine: &Engine, lines: &[String]) -> Vec<Outcome> {
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        out.push(match engine.execute_json(line).await {
+            Ok(receipt) => Ok((receipt.event_types, receipt.deduplicated)),
+            Err(e) => Err(e.to_string()),
+        });
+    }
+    out
+}
+
+/// The cohort, then every fifth command again (repeats), then what falls due by 2031.
+async fn cohort_run(engine: &Engine, lines: &[String]) -> Vec<Outcome> {
+    let mut outcomes = run(engine, lines).await;
+    let repeats: Vec<String> = lines.iter().step_by(5).cloned().collect();
+    outcomes.extend(run(engine, &repeats).await);
+    engine.advance_to(date(2031, 1, 1)).await.expect("advance");
+    outcomes
+}
+
+async fn export(engine: &Engine) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    engine.export(&mut bytes).await.expect("export");
+    bytes
+}
+
+#[tokio::test]
+async fn the_cached_and_uncached_paths_write_byte_identical_logs() {
+    let lines = cohort(120, 7);
+    let cached = memory_engine();
+    let uncached = memory_engine().with_case_cache_bytes_max(0);
+    let with_cache = cohort_run(&cached, &lines).await;
+    let without_cache = cohort_run(&uncached, &lines).await;
+    for ((line, cached), uncached) in lines.iter().zip(&with_cache).zip(&without_cache) {
+        assert_eq!(cached, uncached, "{line}");
+    }
+    assert_eq!(with_cache.len(), without_cache.len());
+    assert_eq!(
+        with_cache[lines.len()..],
+        without_cache[lines.len()..],
+        "the repeats"
+    );
+    let repeats = &with_cache[lines.len()..];
+    let originals = lines.iter().step_by(5).zip(with_cache.iter().step_by(5));
+    for ((line, original), repeat) in originals.zip(repeats) {
+        if let Ok((types, false)) = original {
+            assert_eq!(repeat, &Ok((types.clone(), true)), "a repeat of {line}");
+        }
+    }
+    assert!(
+        with_cache.iter().filter(|o| o.is_ok()).count() > lines.len() / 2,
+        "most of the cohort is accepted"
+    );
+    assert_eq!(export(&cached).await, export(&uncached).await);
+}
+
+#[tokio::test]
+async fn a_cached_case_is_the_case_folded_from_its_whole_stream() {
+    let lines = cohort(60, 3);
+    let engine = memory_engine();
+    cohort_run(&engine, &lines).await;
+    let crns = engine.case_ids().await.expect("case ids");
+    assert!(crns.len() >= 60);
+    for crn in crns {
+        let stream = StreamId::new(crn.as_str()).unwrap();
+        let folded = load_case(engine.store().as_ref(), &stream).await.unwrap();
+        let cached = engine.case(&crn).await.unwrap().expect("case exists");
+        assert_eq!(cached, folded.state, "{crn}");
+    }
+}
+
+async fn postgres_engine(schema: &TestSchema) -> Engine {
+    let config = PostgresConfig::from_url(&schema.url()).unwrap();
+    let clock = Arc::new(ManualClock::new(RECORDED_AT_US));
+    let store = PostgresStore::open(config, clock, PostgresOptions::default())
+        .await
+        .expect("open the PostgreSQL store");
+    Engine::with_store(Arc::new(store))
+}
+
+async fn whole_log(store: &dyn EventStore) -> Vec<RecordedEvent> {
+    let mut records = Vec::new();
+    let mut from = 1;
+    // Bounded: the logs here are a few thousand records.
+    for _ in 0..1_000 {
+        let page = store.read_all(from, 4_096).await.unwrap();
+        let Some(last) = page.last() else { break };
+        from = last.position + 1;
+        records.extend(page);
+    }
+    records
+}
+
+/// Two engines with caches of their own take turns, command by command, on one PostgreSQL
+/// log: each one's cached case is behind whenever the other wrote last. The log must be the
+/// one a single engine writes from the same commands — a decision taken on a stale state
+/// (a refusal the current state would not give, a tier from an old assessment) would differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_taking_turns_on_one_postgres_log_decide_as_one_engine_would() {
+    let Some(server) = pg_support::server() else {
+        return;
+    };
+    let lines = cohort(24, 11);
+    let (turns_schema, single_schema) = (TestSchema::new(&server), TestSchema::new(&server));
+    let first = postgres_engine(&turns_schema).await;
+    let second = postgres_engine(&turns_schema).await;
+    let single = postgres_engine(&single_schema).await;
+    let mut taking_turns = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        let engine = if index % 2 == 0 { &first } else { &second };
+        taking_turns.extend(run(engine, std::slice::from_ref(line)).await);
+    }
+    let alone = run(&single, &lines).await;
+    for ((line, turn), single) in lines.iter().zip(&taking_turns).zip(&alone) {
+        assert_eq!(turn, single, "{line}");
+    }
+    let (a, b) = (
+        whole_log(first.store().as_ref()).await,
+        whole_log(single.store().as_ref()).await,
+    );
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "position {}", x.position);
+    }
+    drop((first, second, single));
+}
+
+/// Two engines write to the same cases at the same time: every accepted command is in its
+/// case exactly once and each case's stream is gapless (no lost update).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_engines_on_the_same_cases_lose_no_update() {
+    let Some(server) = pg_support::server() else {
+        return;
+    };
+    let lines = cohort(30, 5);
+    let schema = TestSchema::new(&server);
+    let (first, second) = (
+        Arc::new(postgres_engine(&schema).await),
+        Arc::new(postgres_engine(&schema).await),
+    );
+    // Each engine runs the whole cohort: every command twice, from both sides at once.
+    let tasks: Vec<_> = [first.clone(), second.clone()]
+        .into_iter()
+        .map(|engine| {
+            let lines = lines.clone();
+            tokio::spawn(async move { run(&engine, &lines).await })
+        })
+        .collect();
+    let mut applied = BTreeSet::new();
+    for task in tasks {
+        for (line, outcome) in lines.iter().zip(task.await.unwrap()) {
+            if let Ok((_, false)) = outcome {
+                assert!(applied.insert(line.clone()), "applied twice: {line}");
+            }
+        }
+    }
+    let log = whole_log(first.store().as_ref()).await;
+    let mut versions = std::collections::BTreeMap::<String, u64>::new();
+    let mut commands = BTreeSet::new();
+    for record in &log {
+        let version = versions.entry(record.stream_id.clone()).or_default();
+        *version += 1;
+        assert_eq!(
+            record.stream_version, *version,
+            "gapless {}",
+            record.stream_id
+        );
+        if record.stream_id.starts_with("audit-") {
+            continue;
+        }
+        commands.insert(record.command_id);
+    }
+    let applied_ids: BTreeSet<_> = applied
+        .iter()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            uuid::Uuid::parse_str(value["command_id"].as_str().unwrap()).unwrap()
+        })
+        .collect();
+    assert!(
+        applied_ids.is_subset(&commands),
+        "every acknowledged command is in the log"
+    );
+    for crn in first.case_ids().await.unwrap() {
+        assert_eq!(
+            first.case(&crn).await.unwrap(),
+            second.case(&crn).await.unwrap(),
+            "{crn}: both engines read the same case"
+        );
+    }
+    drop((first, second));
+}
