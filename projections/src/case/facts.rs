@@ -57,8 +57,6 @@ pub struct CaseFacts {
     /// their date of birth.
     #[serde(default)]
     pub young_adult: Option<(Date, Date)>,
-    /// First practitioner allocation on the case (allocation within 5 working days, BR-C2).
-    pub first_allocated_on: Option<Date>,
     pub sentences: BTreeMap<u16, SentenceFacts>,
     /// Appointments booked but not yet attended or missed: id → (sentence, date, kind, initial).
     pub appointments_pending: BTreeMap<u32, PendingAppointment>,
@@ -225,9 +223,6 @@ impl CaseFacts {
                         .or(d.top_up_supervision_expiry_date);
                 }
             }
-            Event::PractitionerAllocated(e) => {
-                self.first_allocated_on = min_date(self.first_allocated_on, e.allocated_on);
-            }
             Event::HandoverMeetingHeld(e) => {
                 if let Some(s) = self.sentence_mut(e.sentence_id.0) {
                     s.handover_meeting_on = min_date(s.handover_meeting_on, e.held_on);
@@ -391,6 +386,7 @@ impl CaseFacts {
             | Event::MappaReferred(_)
             | Event::MappaLevelSet(_)
             | Event::CaseAllocatedToProvider(_)
+            | Event::PractitionerAllocated(_)
             | Event::PractitionerReallocated(_)
             | Event::TierCalculated(_)
             | Event::CaseTransferredToNps(_)
