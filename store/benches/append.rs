@@ -27,9 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
-use caseledger_store::sled_store::{
-    WriterStats, KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_INDEX, TREE_LOG,
-};
+use caseledger_store::sled::{WriterStats, KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_INDEX, TREE_LOG};
 use caseledger_store::{
     codec, Actor, Durability, EventStore, ExpectedVersion, NewEvent, SledOptions, SledStore,
     StreamId, SystemClock,

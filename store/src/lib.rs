@@ -6,14 +6,14 @@
 //!
 //! Invariants kept here (see `docs/architecture.md` and `../shared/design.md`):
 //! 1. A stored record is never changed or deleted. (The sled backend moves a record's bytes,
-//!    unchanged, from its own key into a block in one atomic batch: `sled_store` module doc.)
+//!    unchanged, from its own key into a block in one atomic batch: `sled` module doc.)
 //! 2. Global positions are 1..=head, gapless, in commit order; one writer assigns them.
 //! 3. Stream versions are 1..=n, gapless; a stale expected version writes nothing.
 //! 4. An append acknowledged in a durable mode survives a crash of the process.
 //! 9. Every record is hash-chained over the global log (`previous_hash` → `hash`).
 //!
 //! Modules: [`codec`] (the ONE bincode configuration, version byte per record), [`hash`] (the
-//! chain and its verifier), [`memory`] and [`sled_store`] (backends; [`sled_layout`] the byte formats of sled's layout 3), [`subscription`]
+//! chain and its verifier), [`memory`] and [`sled`] (backends; [`sled::layout`] the byte formats of layout 3), [`subscription`]
 //! (`Subscription`, `ReadAll`, and `subscribe` for every backend via [`EventStoreExt`]),
 //! [`consumer`] (durable named consumers: checkpoints kept in the store, `subscribe_durable`),
 //! [`conformance`] (the one suite every backend must pass), [`clock`] (injected clocks).
@@ -32,21 +32,20 @@ pub mod hash;
 pub mod memory;
 mod planner;
 pub mod postgres;
-pub mod sled_layout;
-pub mod sled_store;
+pub mod sled;
 pub mod subscription;
 mod validate;
 
+pub use crate::sled::{
+    create_private_dir, private_file_options, SledOptions, SledStore, WriterStats,
+    SLED_CACHE_CAPACITY_BYTES_DEFAULT, SLED_CACHE_CAPACITY_BYTES_MIN,
+    SLED_CACHE_CAPACITY_BYTES_ONE_PASS, STORE_DIR_MODE, STORE_FILE_MODE, STORE_LOCK_WAIT_MS_MAX,
+};
 pub use clock::{ManualClock, SystemClock};
 pub use consumer::{
     ConsumerCheckpoint, ConsumerName, DurableSubscription, CONSUMERS_MAX, CONSUMER_NAME_BYTES_MAX,
 };
 pub use memory::MemoryStore;
-pub use sled_store::{
-    create_private_dir, private_file_options, SledOptions, SledStore, WriterStats,
-    SLED_CACHE_CAPACITY_BYTES_DEFAULT, SLED_CACHE_CAPACITY_BYTES_MIN,
-    SLED_CACHE_CAPACITY_BYTES_ONE_PASS, STORE_DIR_MODE, STORE_FILE_MODE, STORE_LOCK_WAIT_MS_MAX,
-};
 pub use subscription::{EventStoreExt, ReadAll, Subscription};
 
 use serde::{Deserialize, Serialize};

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use caseledger_store::sled_layout::{BlockView, KEY_PREFIX_BLOCK};
-use caseledger_store::sled_store::{
+use caseledger_store::sled::layout::{BlockView, KEY_PREFIX_BLOCK};
+use caseledger_store::sled::{
     KEY_PREFIX_RECORD, KEY_PREFIX_STREAM_INDEX, LAYOUT_V2, LAYOUT_V3, META_FORMAT_KEY,
     META_LAYOUT_KEY, META_UPGRADING_KEY, TREE_LOG,
 };

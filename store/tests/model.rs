@@ -226,7 +226,7 @@ fn block_on<F: std::future::Future<Output = Result<(), TestCaseError>>>(
 }
 
 /// On a multi-threaded runtime an uncontended sled append commits inline on the caller's
-/// thread instead of going through the writer thread (sled_store.rs): both paths must match
+/// thread instead of going through the writer thread (store/src/sled/writer.rs): both paths must match
 /// the model.
 fn block_on_multi_thread<F: std::future::Future<Output = Result<(), TestCaseError>>>(
     f: F,

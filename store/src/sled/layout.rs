@@ -3,9 +3,9 @@
 //! Why layout 3 exists: sled 0.34 keeps an in-memory page-table entry, with one location per
 //! page fragment, for EVERY page of the tree, and loads all of them when the database opens
 //! (`PageCache::start` → `load_snapshot`); a leaf page holds at most 16 keys
-//! (`Node::should_split`). Layout 2 stored one key per record and one per stream-index entry,
-//! so every process that opened a log held about 100 MiB per million events before it read a
-//! single record, and a full read-model rebuild's peak memory grew with the log
+//! (`Node::should_split`). With one key per record and one per stream-index entry, every
+//! process that opened a log would hold about 100 MiB per million events before it read a
+//! single record, and a full read-model rebuild's peak memory would grow with the log
 //! (docs/decisions/0003-layout-3.md). Layout 3 keeps the same record bytes but
 //! - seals consecutive records into **blocks** of up to [`BLOCK_RECORDS_MAX`] records (or
 //!   about [`BLOCK_BYTES_TARGET`] bytes), one key per block;
@@ -15,7 +15,7 @@
 //! so a log has roughly 16 to 32 times fewer keys and pages.
 //!
 //! This module is the byte formats and the packing rules, without sled: the store
-//! (`sled_store.rs`) does the I/O. Everything here is deterministic: the blocks of a log
+//! (the `sled` module) does the I/O. Everything here is deterministic: the blocks of a log
 //! depend only on its record sequence, never on how appends were grouped into commits.
 
 use crate::StoreError;
