@@ -6,11 +6,10 @@
 
 use caseledger_domain::derived::handover_command;
 use caseledger_domain::event::{Responsibility, SupervisionPeriod};
+use caseledger_domain::handover::{HandoverEra, OMIC_2022_START, OMIC_2023_START};
 use caseledger_domain::identity::Crn;
 use caseledger_domain::reference::Nation;
-use caseledger_domain::ruleset::{
-    HandoverEra, OMIC_2022_START, OMIC_2023_START, UNIFIED_START, WALES_UNIFIED_START,
-};
+use caseledger_domain::ruleset::{UNIFIED_START, WALES_UNIFIED_START};
 use caseledger_domain::sentence::SentenceType;
 use caseledger_domain::{CaseState, DomainCommand};
 use jiff::civil::Date;

@@ -22,13 +22,13 @@ use crate::enforcement::{
 use crate::event::{
     Attendee, EventTypeName, PomType, ReallocationReason, ReasonCode, Responsibility,
 };
+use crate::handover::HandoverEra;
 use crate::identity::{Crn, EventRef, InputsDigest, Person, Practitioner, TeamCode, Text};
 use crate::reference::{CrcName, Organisation, Pdu};
 use crate::risk::{
     AssessmentKind, MappaCategory, MappaLevel, Need, NeedSeverity, OgrsScore, RegistrationKind,
     RoshLevel, RsrScore, V3Predictors,
 };
-use crate::ruleset::HandoverEra;
 use crate::sentence::{
     ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId, SentenceType,
     TerminationReason,

@@ -15,14 +15,15 @@
 //! - `unified-2021` the unified probation service from 26 Jun 2021 (seed 003 l.358, l.3447):
 //!   allocation to a practitioner informed by tier and workload (BR-C1–C6).
 //!
-//! Handover eras (the calculator is `domain::handover`): `omic-2019` from 2019-10-01 in England
-//! and 2019-02-04 in Wales (seed 003 l.313, l.997; handover-rules.md §6.3), `omic-2022` from
-//! 2022-10-01 and `omic-2023` from 2023-04-01 (handover-rules.md §4); before OMiC, `pre-omic`.
+//! Handover eras: the ruleset carries the [`HandoverEra`] in force, chosen by
+//! [`HandoverEra::for_date`]; the type and its first days live with the calculator
+//! (`domain::handover::era`, handover-rules.md §4, §6.3).
 
 use jiff::civil::{date, Date};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
+use crate::handover::HandoverEra;
 use crate::reference::Nation;
 
 /// First day of Transforming Rehabilitation (seed 002 l.19).
@@ -32,15 +33,6 @@ pub const UNIFIED_START: Date = date(2021, 6, 26);
 /// First day of unified sentence management in Wales (seed 003 l.216 "end of 2019"; day chosen,
 /// see module docs).
 pub const WALES_UNIFIED_START: Date = date(2019, 12, 2);
-/// OMiC case management start, England (seed 003 l.313, l.997).
-pub const OMIC_2019_START_ENGLAND: Date = date(2019, 10, 1);
-/// OMiC case management start, Wales (seed 003 l.313 "from February 2019"; handover-rules.md
-/// §6.3 row 2 gives 2019-02-04).
-pub const OMIC_2019_START_WALES: Date = date(2019, 2, 4);
-/// `omic-2022` start (handover-rules.md §4).
-pub const OMIC_2022_START: Date = date(2022, 10, 1);
-/// `omic-2023` start (handover-rules.md §4).
-pub const OMIC_2023_START: Date = date(2023, 4, 1);
 /// Allocation to a practitioner within five working days of sentence (BR-C2, seed 003 l.775).
 pub const ALLOCATION_DEADLINE_WORKING_DAYS: u8 = 5;
 /// First day the unified model's performance measures — allocation within five working days
@@ -88,57 +80,6 @@ pub enum OperatingModel {
     TwoProviders,
     /// One service for all risk levels; cases go to practitioners (BR-C1).
     Unified,
-}
-
-/// OMiC handover era (handover-rules.md §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum HandoverEra {
-    #[serde(rename = "pre-omic")]
-    PreOmic,
-    #[serde(rename = "omic-2019")]
-    Omic2019,
-    #[serde(rename = "omic-2022")]
-    Omic2022,
-    #[serde(rename = "omic-2023")]
-    Omic2023,
-}
-
-impl HandoverEra {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HandoverEra::PreOmic => "pre-omic",
-            HandoverEra::Omic2019 => "omic-2019",
-            HandoverEra::Omic2022 => "omic-2022",
-            HandoverEra::Omic2023 => "omic-2023",
-        }
-    }
-
-    /// The first day of this era in `nation` (`None` for `pre-omic`, which has no start).
-    pub fn starts_on(self, nation: Nation) -> Option<Date> {
-        match (self, nation) {
-            (HandoverEra::PreOmic, _) => None,
-            (HandoverEra::Omic2019, Nation::England) => Some(OMIC_2019_START_ENGLAND),
-            (HandoverEra::Omic2019, Nation::Wales) => Some(OMIC_2019_START_WALES),
-            (HandoverEra::Omic2022, _) => Some(OMIC_2022_START),
-            (HandoverEra::Omic2023, _) => Some(OMIC_2023_START),
-        }
-    }
-
-    pub fn for_date(on: Date, nation: Nation) -> HandoverEra {
-        let omic_start = match nation {
-            Nation::England => OMIC_2019_START_ENGLAND,
-            Nation::Wales => OMIC_2019_START_WALES,
-        };
-        if on >= OMIC_2023_START {
-            HandoverEra::Omic2023
-        } else if on >= OMIC_2022_START {
-            HandoverEra::Omic2022
-        } else if on >= omic_start {
-            HandoverEra::Omic2019
-        } else {
-            HandoverEra::PreOmic
-        }
-    }
 }
 
 /// The rules in force on a date in a nation, as data.
@@ -208,18 +149,6 @@ mod tests {
         assert_eq!(id(2019, 12, 2, Nation::England), "tr-2014");
         let r = Ruleset::for_date(date(2020, 3, 1), Nation::Wales).unwrap();
         assert_eq!(r.operating_model, OperatingModel::Unified);
-    }
-
-    #[test]
-    fn handover_eras_by_date_and_nation() {
-        let era = |y, m, d, n| HandoverEra::for_date(date(y, m, d), n).as_str();
-        assert_eq!(era(2019, 2, 3, Nation::Wales), "pre-omic");
-        assert_eq!(era(2019, 2, 4, Nation::Wales), "omic-2019");
-        assert_eq!(era(2019, 2, 4, Nation::England), "pre-omic");
-        assert_eq!(era(2019, 10, 1, Nation::England), "omic-2019");
-        assert_eq!(era(2022, 9, 30, Nation::England), "omic-2019");
-        assert_eq!(era(2022, 10, 1, Nation::England), "omic-2022");
-        assert_eq!(era(2023, 4, 1, Nation::Wales), "omic-2023");
     }
 
     #[test]

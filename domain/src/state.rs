@@ -14,13 +14,14 @@ use crate::enforcement::{
     EmploymentStatus, RecallOutcome, StatusCheckpoint, WarningKind,
 };
 use crate::event::*;
+use crate::handover::HandoverEra;
 use crate::identity::{Crn, EventRef, InputsDigest, Person, Practitioner, TeamCode, Text};
 use crate::reference::{Pdu, Provider};
 use crate::risk::{
     MappaCategory, MappaLevel, Need, NeedSeverity, OgrsScore, RegistrationKind, RoshLevel,
     RsrScore, V3Predictors,
 };
-use crate::ruleset::{HandoverEra, RulesetId};
+use crate::ruleset::RulesetId;
 use crate::sentence::{
     ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId, SentenceType,
     TerminationReason,

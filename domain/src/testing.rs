@@ -311,9 +311,9 @@ pub fn assess_with_predictors(
 pub fn full_lifecycle() -> Vec<DomainCommand> {
     use crate::enforcement::*;
     use crate::event::{Attendee, PomType, ReallocationReason, ReasonCode, Responsibility};
+    use crate::handover::HandoverEra;
     use crate::identity::{EventRef, InputsDigest};
     use crate::risk::{MappaCategory, MappaLevel, RegistrationKind};
-    use crate::ruleset::HandoverEra;
     use crate::sentence::{ReleaseType, RequirementId, SentenceId, TerminationReason};
     use crate::tier_code::TierCode;
     use DomainCommand as C;

@@ -15,6 +15,7 @@ use caseledger_domain::enforcement::{
 };
 use caseledger_domain::event::EventTypeName;
 use caseledger_domain::event::{Attendee, ReasonCode, Responsibility};
+use caseledger_domain::handover::HandoverEra;
 use caseledger_domain::identity::EventRef;
 use caseledger_domain::identity::{
     Crn, Gender, Grade, InputsDigest, Person, PersonName, Practitioner, StaffCode, TeamCode, Text,
@@ -23,7 +24,7 @@ use caseledger_domain::reference::{CrcName, Organisation, Pdu, PDUS_COUNT};
 use caseledger_domain::risk::{
     AssessmentKind, MappaCategory, MappaLevel, RegistrationKind, RoshLevel,
 };
-use caseledger_domain::ruleset::{HandoverEra, TR_START};
+use caseledger_domain::ruleset::TR_START;
 use caseledger_domain::sentence::{
     AccreditedProgramme, ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId,
     SentenceType, TerminationReason,

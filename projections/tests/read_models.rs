@@ -8,12 +8,12 @@ use caseledger_domain::calendar;
 use caseledger_domain::command::DomainCommand as C;
 use caseledger_domain::enforcement::{Absence, AppointmentKind};
 use caseledger_domain::event::{ReasonCode, Responsibility};
+use caseledger_domain::handover::HandoverEra;
 use caseledger_domain::identity::{Grade, InputsDigest};
 use caseledger_domain::reference::{Nation, Organisation};
 use caseledger_domain::risk::{
     AssessmentKind, MappaCategory, MappaLevel, RegistrationKind, RoshLevel,
 };
-use caseledger_domain::ruleset::HandoverEra;
 use caseledger_domain::sentence::{RequirementKind, SentenceId};
 use caseledger_domain::testing::{
     assess, community_order, crc, determinate_custody, practitioner, team, text,

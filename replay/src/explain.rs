@@ -9,8 +9,7 @@
 
 use caseledger_domain::derived;
 use caseledger_domain::event::{Event, HandoverDatesCalculated, TierCalculated, TierV3Calculated};
-use caseledger_domain::handover::{self, HandoverEra as CalculatorEra, HandoverResult};
-use caseledger_domain::ruleset::HandoverEra as RulesetEra;
+use caseledger_domain::handover::{self, HandoverEra, HandoverResult};
 use caseledger_domain::state::CaseState;
 use caseledger_domain::tier;
 use caseledger_store::{Actor, RecordedEvent};
@@ -284,7 +283,8 @@ fn explain_handover(
         not_reevaluated: None,
     };
     // The calculator knows the three OMiC eras; `pre-omic` decisions have nothing to re-run.
-    let Some(era_then) = derived::calculator_era(decision.handover_era) else {
+    let era_then = decision.handover_era;
+    if !era_then.is_omic() {
         let why = format!(
             "the decision was made under {}, which the handover calculator does not model",
             decision.handover_era.as_str()
@@ -292,7 +292,7 @@ fn explain_handover(
         parts.inputs_source = InputsSource::NotAvailable { why: why.clone() };
         parts.not_reevaluated = Some(why);
         return parts;
-    };
+    }
     let input = match derived::handover_input(
         state,
         decision.sentence_id,
@@ -316,7 +316,7 @@ fn explain_handover(
         rederived_digest,
     };
     parts.inputs = serde_json::to_value(&input).ok();
-    let run = |era: CalculatorEra| {
+    let run = |era: HandoverEra| {
         let mut with_era = input.clone();
         with_era.era = Some(era);
         match handover::calculate(&with_era) {
@@ -338,8 +338,8 @@ fn explain_handover(
     } else {
         caseledger_domain::reference::Nation::England
     };
-    let era_today = RulesetEra::for_date(today, nation);
-    parts.under_todays_rules = derived::calculator_era(era_today).map(|era_now| {
+    let era_now = HandoverEra::for_date(today, nation);
+    parts.under_todays_rules = era_now.is_omic().then(|| {
         evaluation(
             format!(
                 "under today's rules ({}, in force on {today}), same inputs and calculation date — not the rules the decision was made under",

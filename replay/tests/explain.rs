@@ -5,10 +5,10 @@
 mod support;
 
 use caseledger_domain::event::{Event, HandoverDatesCalculated, ReasonCode, SentenceImposed};
-use caseledger_domain::handover::{self, HandoverInput};
+use caseledger_domain::handover::{self, HandoverEra, HandoverInput};
 use caseledger_domain::identity::Text;
 use caseledger_domain::risk::{MappaLevel, RoshLevel};
-use caseledger_domain::ruleset::{HandoverEra, RulesetId};
+use caseledger_domain::ruleset::RulesetId;
 use caseledger_domain::sentence::{SentenceDates, SentenceId, SentenceType};
 use caseledger_replay::explain::{explain_decision, explain_text, InputsSource};
 use caseledger_replay::ReplayError;
@@ -33,7 +33,7 @@ fn sentence_dates() -> SentenceDates {
 /// replay crate's re-derivation (so the digest check below tests that re-derivation).
 fn inputs_2019() -> HandoverInput {
     let mut input = HandoverInput::new(date("2019-11-01"));
-    input.era = Some(handover::HandoverEra::Omic2019);
+    input.era = Some(HandoverEra::Omic2019);
     input.age = 29; // born 1990-05-17
     input.sentence_start = Some(date("2019-06-03"));
     input.crd = Some(date("2021-06-01"));
@@ -186,7 +186,7 @@ async fn handover_decided_in_2019_is_explained_today_same_under_omic_2019_differ
     assert!(now.differences.iter().any(|c| c.path == "/reason"));
     let expected_2023 = {
         let mut input = inputs_2019();
-        input.era = Some(handover::HandoverEra::Omic2023);
+        input.era = Some(HandoverEra::Omic2023);
         handover::calculate(&input).expect("2023 calculation")
     };
     assert_eq!(

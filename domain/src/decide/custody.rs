@@ -21,7 +21,8 @@ use super::{next_id, Ctx, BREACHES_PER_CASE_MAX, PRE_RELEASE_CONTACTS_MAX};
 use crate::command::DomainCommand;
 use crate::error::DomainError;
 use crate::event::*;
-use crate::ruleset::{HandoverEra, Ruleset};
+use crate::handover::HandoverEra;
+use crate::ruleset::Ruleset;
 use crate::sentence::{ReleaseType, SentenceId, SentenceType};
 use crate::state::{SentenceState, SentenceStatus};
 

@@ -9,22 +9,10 @@
 use jiff::civil::Date;
 
 use super::NotDerivable;
-use crate::handover::{self, CaseAllocation, HandoverInput};
+use crate::handover::{CaseAllocation, HandoverEra, HandoverInput};
 use crate::reference::Nation;
-use crate::ruleset::HandoverEra;
 use crate::sentence::{SentenceId, SentenceType};
 use crate::state::{CaseState, SentenceState, SentenceStatus};
-
-/// The calculator's era for a ruleset's handover era; `None` before OMiC, which the handover
-/// calculator does not model (handover-rules.md §4).
-pub fn calculator_era(era: HandoverEra) -> Option<handover::HandoverEra> {
-    match era {
-        HandoverEra::PreOmic => None,
-        HandoverEra::Omic2019 => Some(handover::HandoverEra::Omic2019),
-        HandoverEra::Omic2022 => Some(handover::HandoverEra::Omic2022),
-        HandoverEra::Omic2023 => Some(handover::HandoverEra::Omic2023),
-    }
-}
 
 /// Age in whole years on `today` (handover-rules.md §5: under 18 is outside OMiC); 0 when
 /// `today` is before the date of birth.
@@ -63,13 +51,15 @@ pub fn handover_input(
     era: HandoverEra,
     today: Date,
 ) -> Result<HandoverInput, NotDerivable> {
-    let calculator_era = calculator_era(era).ok_or(NotDerivable::OutsideOmic { era })?;
+    if !era.is_omic() {
+        return Err(NotDerivable::OutsideOmic { era });
+    }
     let sentence = state
         .sentences
         .get(&sentence_id)
         .ok_or(NotDerivable::NoSuchSentence { sentence_id })?;
     let mut input = HandoverInput::new(today);
-    input.era = Some(calculator_era);
+    input.era = Some(era);
     if let Some(person) = &state.person {
         input.age = age_years(person.date_of_birth, today);
     }
@@ -112,11 +102,8 @@ mod tests {
     /// handover-rules.md §4: before OMiC there is nothing to calculate.
     #[test]
     fn handover_4_pre_omic_has_no_calculator_era() {
-        assert_eq!(calculator_era(HandoverEra::PreOmic), None);
-        assert_eq!(
-            calculator_era(HandoverEra::Omic2023),
-            Some(handover::HandoverEra::Omic2023)
-        );
+        assert!(!HandoverEra::PreOmic.is_omic());
+        assert!(HandoverEra::OMIC.iter().all(|era| era.is_omic()));
         let refused = handover_input(
             &CaseState::default(),
             SentenceId(1),

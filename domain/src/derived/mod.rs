@@ -27,15 +27,14 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::event::{self, Event, ReasonCode};
-use crate::handover::{self, HandoverError};
+use crate::handover::{self, HandoverEra, HandoverError};
 use crate::identity::InputsDigest;
-use crate::ruleset::HandoverEra;
 use crate::sentence::SentenceId;
 use crate::tier::{self, TierError};
 use crate::tier_code::TierCode;
 use crate::{decide, evolve, CaseState, DomainCommand, Ruleset, ValueError};
 
-pub use handover_input::{age_years, calculator_era, handover_input, is_custodial_in_custody};
+pub use handover_input::{age_years, handover_input, is_custodial_in_custody};
 pub use tier_input::{
     enforcement_considered, requirement, tier_input, tier_v3_input, EnforcementConsidered,
     EnforcementKind, PREVIOUS_ENFORCEMENT_DAYS,

@@ -5,9 +5,9 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use super::{Decision, ReasonCode};
+use crate::handover::HandoverEra;
 use crate::identity::{InputsDigest, Practitioner, TeamCode, Text};
 use crate::risk::RoshLevel;
-use crate::ruleset::HandoverEra;
 use crate::sentence::{ReleaseType, SentenceId};
 
 /// Kind of Prison Offender Manager (BR-C11, seed 003 l.997).

@@ -73,6 +73,9 @@ pub enum HandoverError {
         bytes: u64,
         bytes_max: u32,
     },
+    /// The era given is `pre-omic`: before OMiC there is no handover (handover-rules.md §4).
+    #[error("era: pre-omic is before OMiC, which has no handover; give \"omic-2019\", \"omic-2022\" or \"omic-2023\"")]
+    PreOmicEra,
     /// Date arithmetic on `field` left the calendar jiff supports (years −9999 to 9999).
     #[error("{field}: too close to the limits of the calendar (years -9999 to 9999) for the handover date arithmetic")]
     DateOutOfRange { field: &'static str },

@@ -143,7 +143,7 @@ pub struct Prison {
 pub struct HandoverInput {
     /// The calculation date; never the system clock.
     pub today: Date,
-    /// Rule set; `None` → chosen from `today` ([`HandoverEra::for_date`], §4).
+    /// Rule set; `None` → chosen from `today` ([`HandoverEra::calculator_default`], §4).
     pub era: Option<HandoverEra>,
     /// Age in years on `today`.
     pub age: u32,
@@ -226,7 +226,7 @@ impl HandoverInput {
     /// `today` (handover-rules.md §4).
     pub fn effective_era(&self) -> HandoverEra {
         self.era
-            .unwrap_or_else(|| HandoverEra::for_date(self.today))
+            .unwrap_or_else(|| HandoverEra::calculator_default(self.today))
     }
 }
 

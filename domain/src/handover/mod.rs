@@ -37,7 +37,9 @@ pub mod reasons;
 mod properties;
 
 pub use dates::{months_then_days_before, Period};
-pub use era::HandoverEra;
+pub use era::{
+    HandoverEra, OMIC_2019_START_ENGLAND, OMIC_2019_START_WALES, OMIC_2022_START, OMIC_2023_START,
+};
 pub use error::{HandoverError, OutsideOmicReason, SentenceStartRule};
 pub use input::{
     CaseAllocation, HandoverInput, Prison, PrisonEstate, PrisonKind, CATEGORY_BYTES_MAX,
@@ -51,13 +53,15 @@ pub use reasons::HandoverReason;
 /// Order (handover-rules.md §3.3, §5, §4): the input is checked first (HMP Prescoed is a
 /// male open prison, §3.2; text limits), then OMiC scope (step 0 of every ladder: under 18,
 /// not sentenced, civil sentence, §5), then the era's ladder runs: §7 for `omic-2019`,
-/// §7 with §8 dates for `omic-2022`, §9 for `omic-2023`.
+/// §7 with §8 dates for `omic-2022`, §9 for `omic-2023`. An explicit `pre-omic` era is
+/// refused: before OMiC there is no handover to calculate (§4).
 ///
 /// Errors are [`HandoverError`]s whose `Display` is the contract error text.
 pub fn calculate(input: &HandoverInput) -> Result<HandoverResult, HandoverError> {
     validate(input)?;
     gates::check_omic_scope(input)?;
     let result = match input.effective_era() {
+        HandoverEra::PreOmic => Err(HandoverError::PreOmicEra),
         HandoverEra::Omic2019 => era2019::calculate_v1(input, era2019::NpsRules::Omic2019),
         HandoverEra::Omic2022 => era2019::calculate_v1(input, era2019::NpsRules::Omic2022),
         HandoverEra::Omic2023 => era2023::calculate(input),
@@ -140,6 +144,21 @@ mod tests {
             ..case(date(2024, 1, 1))
         };
         assert_eq!(calculate(&explicit).unwrap().era, HandoverEra::Omic2019);
+    }
+
+    /// §4: the calculator runs the three OMiC eras; an explicit `pre-omic` is a typed refusal.
+    #[test]
+    fn s4_an_explicit_pre_omic_era_is_refused() {
+        let pre_omic = HandoverInput {
+            era: Some(HandoverEra::PreOmic),
+            ..case(date(2018, 1, 1))
+        };
+        let refused = calculate(&pre_omic).unwrap_err();
+        assert_eq!(refused, HandoverError::PreOmicEra);
+        assert!(
+            refused.to_string().starts_with("era: pre-omic"),
+            "{refused}"
+        );
     }
 
     #[test]

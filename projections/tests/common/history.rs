@@ -181,7 +181,7 @@ pub fn handover(
     Event::HandoverDatesCalculated(HandoverDatesCalculated {
         sentence_id: SentenceId(1),
         calculated_on: d("2024-01-01"),
-        handover_era: caseledger_domain::ruleset::HandoverEra::for_date(
+        handover_era: caseledger_domain::handover::HandoverEra::for_date(
             d("2024-01-01"),
             caseledger_domain::reference::Nation::England,
         ),
