@@ -26,7 +26,7 @@ mod triggers;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::event::{self, Event, ReasonCode};
+use crate::event::{Event, ReasonCode};
 use crate::handover::{self, HandoverEra, HandoverError};
 use crate::identity::InputsDigest;
 use crate::sentence::SentenceId;
@@ -80,16 +80,11 @@ pub fn handover_command(
 ) -> Result<DomainCommand, NotDerivable> {
     let input = handover_input(state, sentence_id, era, today)?;
     let result = handover::calculate(&input)?;
-    let responsibility = match result.responsibility {
-        handover::Responsibility::CustodyOnly => event::Responsibility::CustodyOnly,
-        handover::Responsibility::CustodyWithCom => event::Responsibility::CustodyWithCom,
-        handover::Responsibility::Community => event::Responsibility::Community,
-    };
     Ok(DomainCommand::RecordHandoverDates {
         on: today,
         sentence_id,
         handover_era: era,
-        responsibility,
+        responsibility: result.responsibility,
         start_date: result.start_date,
         handover_date: result.handover_date,
         handover_reason: ReasonCode::new(result.reason.as_str())?,

@@ -31,14 +31,9 @@ pub struct PrisonOffenderManagerAllocated {
     pub decision: Decision,
 }
 
-/// Who is responsible for a custodial case (handover-rules.md §1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Responsibility {
-    CustodyOnly,
-    CustodyWithCom,
-    Community,
-}
+/// Who is responsible for a custodial case (handover-rules.md §1): the calculator's type,
+/// recorded as the calculator gives it.
+pub use crate::handover::Responsibility;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandoverDatesCalculated {

@@ -8,7 +8,6 @@
 
 use caseledger_domain::calendar;
 use caseledger_domain::enforcement::{AccommodationStatus, EmploymentStatus};
-use caseledger_domain::event::Responsibility;
 use caseledger_domain::reference::Pdu;
 use caseledger_domain::sentence::SentenceType;
 use caseledger_domain::state::{CaseState, SentenceState, SentenceStatus};
@@ -323,7 +322,7 @@ pub fn derive(crn: &str, v: &CaseView) -> CaseRows {
                 crn: crn.to_owned(),
                 sentence: id,
                 place: place.clone(),
-                responsibility: s.responsibility.map(|r| responsibility_str(r).to_owned()),
+                responsibility: s.responsibility.map(|r| r.as_str().to_owned()),
                 start_on: s.handover.as_ref().and_then(|h| h.start_date),
                 handover_on: s.handover.as_ref().and_then(|h| h.handover_date),
                 community_offender_manager: s
@@ -394,14 +393,6 @@ fn mappa_review_on(c: &CaseState) -> Option<Date> {
 
 fn count_u16(n: usize) -> u16 {
     u16::try_from(n).unwrap_or(u16::MAX)
-}
-
-pub fn responsibility_str(r: Responsibility) -> &'static str {
-    match r {
-        Responsibility::CustodyOnly => "custody_only",
-        Responsibility::CustodyWithCom => "custody_with_com",
-        Responsibility::Community => "community",
-    }
 }
 
 /// Latest accommodation status recorded on or before `on`.
