@@ -23,8 +23,8 @@ use caseledger_replay::verify::{verify_log, Checkpoint};
 use caseledger_replay::ReplayError;
 use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
 use caseledger_store::{
-    Clock, Durability, EventStore, ManualClock, SledOptions, SledStore, StoreError, StreamId,
-    SystemClock, READ_ALL_PAGE_EVENTS_MAX,
+    Clock, Durability, EventStore, ManualClock, ReadAll, SledOptions, SledStore, StoreError,
+    StreamId, SystemClock, READ_ALL_PAGE_EVENTS_MAX,
 };
 
 use crate::cli_ops::Failure;
@@ -496,16 +496,10 @@ async fn explain(args: ExplainArgs, opened: &Opened) -> Result<(), Failure> {
 /// index; explain is an occasional audit query).
 async fn find_stream_of(store: &dyn EventStore, event_id: uuid::Uuid) -> Result<String, String> {
     let head = store.head().await.map_err(|e| e.to_string())?;
-    let mut next = 1;
-    while next <= head {
-        let page = store
-            .read_all(next, READ_ALL_PAGE_EVENTS_MAX)
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some(last) = page.last() else { break };
-        next = last.position + 1;
-        if let Some(found) = page.iter().find(|r| r.event_id == event_id) {
-            return Ok(found.stream_id.clone());
+    let mut records = ReadAll::new(store, 1, READ_ALL_PAGE_EVENTS_MAX).through(head);
+    while let Some(record) = records.next().await.map_err(|e| e.to_string())? {
+        if record.event_id == event_id {
+            return Ok(record.stream_id);
         }
     }
     Err(text(ReplayError::NoSuchEvent {

@@ -43,7 +43,7 @@ use caseledger_store::postgres::{
     PostgresConfig, PostgresConfigError, PostgresOptions, PostgresStore,
 };
 use caseledger_store::{
-    Actor, Durability, EventStore, ExpectedVersion, MemoryStore, NewEvent, RecordedEvent,
+    Actor, Durability, EventStore, ExpectedVersion, MemoryStore, NewEvent, ReadAll, RecordedEvent,
     SledOptions, SledStore, StoreError, StreamId, SystemClock, READ_ALL_PAGE_EVENTS_MAX,
 };
 use jiff::civil::Date;
@@ -404,20 +404,15 @@ impl Engine {
     /// appear later.
     pub async fn case_ids(&self) -> Result<BTreeSet<String>, EngineError> {
         let mut index = self.cases.lock().await;
-        loop {
-            let from = index.scanned_to + 1;
-            let page = self.store.read_all(from, READ_ALL_PAGE_EVENTS_MAX).await?;
-            let Some(last) = page.last() else { break };
-            // A page starts where asked and is gapless; anything else is a store bug, and
-            // skipping it would silently lose cases.
-            debug_assert_eq!(page[0].position, from);
-            debug_assert_eq!(last.position, from + page.len() as u64 - 1);
+        let from = index.scanned_to + 1;
+        let mut pages = ReadAll::new(&*self.store, from, READ_ALL_PAGE_EVENTS_MAX);
+        while let Some(page) = pages.next_page().await? {
             for record in &page {
                 if record.stream_version == 1 && record.event_type == "CaseOpened" {
                     index.crns.insert(record.stream_id.clone());
                 }
             }
-            index.scanned_to = last.position;
+            index.scanned_to = pages.next_position() - 1;
         }
         Ok(index.crns.clone())
     }

@@ -60,7 +60,7 @@ use caseledger_replay::history::{case_history, state_as_of, CaseHistory, History
 use caseledger_replay::read_models::{report_as_of, report_as_of_with};
 use caseledger_replay::verify::{verify_log, Checkpoint, VerifyOutcome};
 use caseledger_replay::ReplayError;
-use caseledger_store::{RecordedEvent, StreamId, READ_ALL_PAGE_EVENTS_MAX};
+use caseledger_store::{ReadAll, RecordedEvent, StreamId, READ_ALL_PAGE_EVENTS_MAX};
 use jiff::civil::Date;
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -264,14 +264,10 @@ impl Engine {
     async fn stream_of_event(&self, event_id: Uuid) -> Result<StreamId, AuditError> {
         let store = self.store();
         let head = store.head().await?;
-        let mut next = 1u64;
-        while next <= head {
-            let page = store.read_all(next, READ_ALL_PAGE_EVENTS_MAX).await?;
-            let Some(last) = page.last() else { break };
-            assert!(last.position >= next, "read_all returned an earlier page");
-            next = last.position + 1;
-            if let Some(found) = page.iter().find(|r| r.event_id == event_id) {
-                return Ok(StreamId::new(found.stream_id.clone())?);
+        let mut records = ReadAll::new(&**store, 1, READ_ALL_PAGE_EVENTS_MAX).through(head);
+        while let Some(record) = records.next().await? {
+            if record.event_id == event_id {
+                return Ok(StreamId::new(record.stream_id)?);
             }
         }
         Err(ReplayError::NoSuchEvent {

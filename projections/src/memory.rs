@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use caseledger_store::{EventStore, RecordedEvent};
+use caseledger_store::{EventStore, ReadAll, RecordedEvent};
 
 use crate::projection::{check_models, Projection, Rows};
 use crate::source::{RowSource, RowVisitor};
@@ -488,6 +488,11 @@ enum Ahead<'s, D> {
 /// more than the decoding. A network store (PostgreSQL) is read on the caller's task. The fold
 /// itself stays on the caller's thread, in position order (and checks that positions are
 /// gapless), so the result is the same as a plain sequential fold.
+///
+/// The helpers read `read_all` pages at positions computed from the page number, several at
+/// once, which [`ReadAll`] (one page after the other) cannot; the fold itself checks that each
+/// record is the next position (`LogGap`). What remains after a network store's unfinished read is read
+/// through `ReadAll`.
 pub(crate) async fn fold_pages<P: Projection>(
     fold: &mut MemoryFold<'_, P>,
     store: &dyn EventStore,
@@ -602,14 +607,20 @@ async fn fold_on_this_task<P: Projection>(
 ) -> Result<(), ProjectionError> {
     let projection = fold.projection;
     let streams = fold.streams.clone();
+    let mut rest: Option<ReadAll<&dyn EventStore>> = None;
     while let Some(last) = page.last().map(|r| r.position) {
         let decoded = decode_page(projection, streams.as_ref(), page);
         let stop = fold_page(fold, decoded, head, as_of)?;
         progress.update(projection.name(), fold.checkpoint, head);
-        if stop || last >= head {
+        if stop {
             break;
         }
-        page = store.read_all(last + 1, FOLD_PAGE_EVENTS).await?;
+        let reader = rest
+            .get_or_insert_with(|| ReadAll::new(store, last + 1, FOLD_PAGE_EVENTS).through(head));
+        match reader.next_page().await? {
+            Some(next) => page = next,
+            None => break,
+        }
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use caseledger_store::{
-    ConsumerName, DurableSubscription, EventStore, EventStoreExt, RecordedEvent, StreamId,
+    ConsumerName, DurableSubscription, EventStore, EventStoreExt, ReadAll, RecordedEvent, StreamId,
     READ_ALL_PAGE_EVENTS_MAX,
 };
 use serde::{de::DeserializeOwned, Serialize};
@@ -312,20 +312,17 @@ async fn fold_into<P: Projection>(
     progress: &mut dyn Progress,
 ) -> Result<u64, ProjectionError> {
     let mut checkpoint = read_u64(tree, CHECKPOINT_KEY)?.unwrap_or(0);
-    while checkpoint < until {
-        let want = u32::try_from((until - checkpoint).min(u64::from(EVENTS_PER_BATCH_MAX)))
-            .unwrap_or(EVENTS_PER_BATCH_MAX);
-        let page = store.read_all(checkpoint + 1, want).await?;
-        if page.is_empty() {
-            // The head said there was more; the log never shrinks, so this is a store fault.
-            return Err(ProjectionError::LogGap {
-                checkpoint,
-                got: until,
-            });
-        }
-        let end = page.partition_point(|r| r.position <= until);
-        checkpoint = fold_batch(tree, projection, checkpoint, &page[..end])?;
+    let mut pages = ReadAll::new(store, checkpoint + 1, EVENTS_PER_BATCH_MAX).through(until);
+    while let Some(page) = pages.next_page().await? {
+        checkpoint = fold_batch(tree, projection, checkpoint, &page)?;
         progress.update(projection.name(), checkpoint, until);
+    }
+    if checkpoint < until {
+        // The head said there was more; the log never shrinks, so this is a store fault.
+        return Err(ProjectionError::LogGap {
+            checkpoint,
+            got: until,
+        });
     }
     Ok(checkpoint)
 }
@@ -613,17 +610,12 @@ async fn count_events_per_stream(
     head: u64,
 ) -> Result<std::collections::HashMap<String, u64>, ProjectionError> {
     let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-    let mut next = 1;
-    while next <= head {
-        let page = store.read_all(next, READ_ALL_PAGE_EVENTS_MAX).await?;
-        let Some(last) = page.last() else { break };
-        next = last.position + 1;
-        for record in page.iter().take_while(|r| r.position <= head) {
-            match counts.get_mut(record.stream_id.as_str()) {
-                Some(n) => *n += 1,
-                None => {
-                    counts.insert(record.stream_id.clone(), 1);
-                }
+    let mut records = ReadAll::new(store, 1, READ_ALL_PAGE_EVENTS_MAX).through(head);
+    while let Some(record) = records.next().await? {
+        match counts.get_mut(record.stream_id.as_str()) {
+            Some(n) => *n += 1,
+            None => {
+                counts.insert(record.stream_id, 1);
             }
         }
     }

@@ -19,7 +19,7 @@ use crate::error::ReplayError;
 use crate::merkle::{Hash32, MerkleAccumulator};
 use crate::payload::PayloadJson;
 use crate::store_glue::canonical_record_bytes;
-use crate::verify::{read_page, verify_log, ChainWalker, VERIFY_PAGE_EVENTS};
+use crate::verify::{read_page, verify_log, walk_log, ChainWalker, VERIFY_PAGE_EVENTS};
 
 /// Name in the header's `format` field.
 pub const EXPORT_FORMAT_NAME: &str = "caseledger-log";
@@ -249,47 +249,30 @@ pub async fn export_log<S: EventStore + ?Sized, W: Write>(
     serde_json::to_writer(&mut out, &header).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
     let mut merkle = MerkleAccumulator::new();
-    let mut next = 1u64;
-    while next <= head {
-        let want = u32::try_from((head - next + 1).min(u64::from(VERIFY_PAGE_EVENTS)))
-            .unwrap_or(VERIFY_PAGE_EVENTS);
-        let page = read_page(store, next, want, head).await?;
-        if page.is_empty() {
-            return Err(ReplayError::PositionGap {
-                expected: next,
-                actual: 0,
+    walk_log(store, head, |record| {
+        let line = RecordLine::from_record(record, payloads)?;
+        let round_trip = line.to_record(payloads);
+        if round_trip.as_ref() != Ok(record) {
+            return Err(ReplayError::PayloadNotExportable {
+                position: record.position,
+                event_type: record.event_type.clone(),
+                schema_version: record.schema_version,
+                reason: match round_trip {
+                    Err(e) => e,
+                    Ok(_) => "its JSON does not convert back to the same bytes".to_owned(),
+                },
             });
         }
-        for record in page.iter().take_while(|r| r.position <= head) {
-            if record.position != next {
-                return Err(ReplayError::PositionGap {
-                    expected: next,
-                    actual: record.position,
-                });
-            }
-            let line = RecordLine::from_record(record, payloads)?;
-            let round_trip = line.to_record(payloads);
-            if round_trip.as_ref() != Ok(record) {
-                return Err(ReplayError::PayloadNotExportable {
-                    position: record.position,
-                    event_type: record.event_type.clone(),
-                    schema_version: record.schema_version,
-                    reason: match round_trip {
-                        Err(e) => e,
-                        Ok(_) => "its JSON does not convert back to the same bytes".to_owned(),
-                    },
-                });
-            }
-            let text = line.to_line().map_err(|reason| ReplayError::LogNotIntact {
-                position: record.position,
-                reason,
-            })?;
-            out.write_all(text.as_bytes())?;
-            out.write_all(b"\n")?;
-            merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
-            next += 1;
-        }
-    }
+        let text = line.to_line().map_err(|reason| ReplayError::LogNotIntact {
+            position: record.position,
+            reason,
+        })?;
+        out.write_all(text.as_bytes())?;
+        out.write_all(b"\n")?;
+        merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
+        Ok(())
+    })
+    .await?;
     out.flush()?;
     if merkle.root() != verified.root {
         return Err(ReplayError::LogChangedDuringRead { head });
@@ -312,6 +295,10 @@ pub struct SalvageSummary {
 }
 
 /// The records 1..=n that are intact, and why n + 1 is not (`None`: the whole log is).
+///
+/// Pages with `read_page` rather than [`ReadAll`](caseledger_store::ReadAll): a missing or
+/// out-of-place position, or a range that cannot be read, is where the intact prefix ends (an
+/// answer), where `ReadAll` would fail the whole read.
 async fn intact_prefix<S: EventStore + ?Sized>(
     store: &S,
     payloads: &dyn PayloadJson,
@@ -383,29 +370,18 @@ pub async fn salvage_log<S: EventStore + ?Sized, W: Write>(
     serde_json::to_writer(&mut out, &header).map_err(std::io::Error::from)?;
     out.write_all(b"\n")?;
     let mut merkle = MerkleAccumulator::new();
-    let mut next = 1u64;
-    while next <= head {
-        let want = u32::try_from((head - next + 1).min(u64::from(VERIFY_PAGE_EVENTS)))
-            .unwrap_or(VERIFY_PAGE_EVENTS);
-        let page = read_page(store, next, want, head).await?;
-        for record in page.iter().take_while(|r| r.position <= head) {
-            if record.position != next {
-                return Err(ReplayError::PositionGap {
-                    expected: next,
-                    actual: record.position,
-                });
-            }
-            let line = RecordLine::from_record(record, payloads)?;
-            let text = line.to_line().map_err(|reason| ReplayError::LogNotIntact {
-                position: record.position,
-                reason,
-            })?;
-            out.write_all(text.as_bytes())?;
-            out.write_all(b"\n")?;
-            merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
-            next += 1;
-        }
-    }
+    walk_log(store, head, |record| {
+        let line = RecordLine::from_record(record, payloads)?;
+        let text = line.to_line().map_err(|reason| ReplayError::LogNotIntact {
+            position: record.position,
+            reason,
+        })?;
+        out.write_all(text.as_bytes())?;
+        out.write_all(b"\n")?;
+        merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
+        Ok(())
+    })
+    .await?;
     out.flush()?;
     if merkle.root() != root {
         return Err(ReplayError::LogChangedDuringRead { head });

@@ -7,7 +7,7 @@
 use caseledger_projections::case::CaseProjection;
 use caseledger_projections::report::{self, Table};
 use caseledger_projections::{MemoryFold, MemoryReadModels, Projection};
-use caseledger_store::{EventStore, READ_ALL_PAGE_EVENTS_MAX};
+use caseledger_store::{EventStore, ReadAll, READ_ALL_PAGE_EVENTS_MAX};
 use jiff::civil::Date;
 
 use crate::asof::AsOf;
@@ -21,29 +21,22 @@ pub async fn read_models_as_of<P: Projection, S: EventStore + ?Sized>(
 ) -> Result<MemoryReadModels, ReplayError> {
     let head = store.head().await?;
     let mut fold = MemoryFold::new(projection)?;
-    let mut next = 1u64;
-    'pages: while next <= head {
-        let page = store.read_all(next, READ_ALL_PAGE_EVENTS_MAX).await?;
-        if page.is_empty() {
+    let mut records = ReadAll::new(store, 1, READ_ALL_PAGE_EVENTS_MAX).through(head);
+    while let Some(record) = records.next().await? {
+        if !as_of.knows(&record) {
+            // Recorded after R: so is everything after it (recorded_at never decreases).
             break;
         }
-        for record in &page {
-            if record.position > head || !as_of.knows(record) {
-                // Recorded after R: so is everything after it (recorded_at never decreases).
-                break 'pages;
-            }
-            match as_of.effective_through_us {
-                None => fold.fold(record)?,
-                Some(at_us) => {
-                    // Effective by E as the projection dates the fact (ASOF-1).
-                    let decoded = projection.decode(record);
-                    match decoded {
-                        Ok(d) if !projection.effective_by(record, &d, at_us) => fold.skip(record),
-                        decoded => fold.fold_decoded(record, decoded)?,
-                    }
+        match as_of.effective_through_us {
+            None => fold.fold(&record)?,
+            Some(at_us) => {
+                // Effective by E as the projection dates the fact (ASOF-1).
+                let decoded = projection.decode(&record);
+                match decoded {
+                    Ok(d) if !projection.effective_by(&record, &d, at_us) => fold.skip(&record),
+                    decoded => fold.fold_decoded(&record, decoded)?,
                 }
             }
-            next = record.position + 1;
         }
     }
     Ok(fold.finish()?)

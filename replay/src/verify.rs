@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use caseledger_store::{EventStore, RecordedEvent};
+use caseledger_store::{EventStore, ReadAll, RecordedEvent, StoreError};
 
 use crate::error::ReplayError;
 use crate::merkle::{Hash32, MerkleAccumulator};
@@ -183,11 +183,6 @@ impl VerifyOutcome {
     }
 }
 
-/// Walk records 1..=head of `store`: recompute the chain and the Merkle root, and, with
-/// `extends`, compare the root of the first `extends.position` records with `extends.root`.
-///
-/// A broken chain is reported in the outcome (`first_bad`), not as an error: the operator
-/// needs the position. Errors are for a store that cannot be read.
 /// Most single-record reads spent finding where damage ends.
 const DAMAGE_PROBES_MAX: u64 = 100_000;
 
@@ -199,10 +194,20 @@ pub(crate) async fn read_page<S: EventStore + ?Sized>(
     want: u32,
     head: u64,
 ) -> Result<Vec<caseledger_store::RecordedEvent>, ReplayError> {
-    let error = match store.read_all(next, want).await {
-        Ok(page) => return Ok(page),
-        Err(e) => e,
-    };
+    match store.read_all(next, want).await {
+        Ok(page) => Ok(page),
+        Err(error) => Err(locate_damage(store, next, head, error).await),
+    }
+}
+
+/// After reading from `next` failed with `error`: find by single-record reads which positions
+/// cannot be read ([`ReplayError::Damaged`]), or [`ReplayError::Store`] when all can.
+async fn locate_damage<S: EventStore + ?Sized>(
+    store: &S,
+    next: u64,
+    head: u64,
+    error: StoreError,
+) -> ReplayError {
     let mut first = None;
     let mut position = next;
     while position <= head && position - next < DAMAGE_PROBES_MAX {
@@ -210,17 +215,17 @@ pub(crate) async fn read_page<S: EventStore + ?Sized>(
         match (first, readable) {
             (None, false) => first = Some(position),
             (Some(first), true) => {
-                return Err(ReplayError::Damaged {
+                return ReplayError::Damaged {
                     first,
                     range: format!("positions {first}..={}", position - 1),
                     reason: error.to_string(),
-                })
+                }
             }
             _ => {}
         }
         position += 1;
     }
-    Err(match first {
+    match first {
         None => ReplayError::Store(error),
         Some(first) => ReplayError::Damaged {
             first,
@@ -231,9 +236,43 @@ pub(crate) async fn read_page<S: EventStore + ?Sized>(
             },
             reason: error.to_string(),
         },
-    })
+    }
 }
 
+/// Visit records 1..=`head` of `store` in position order through [`ReadAll`] (which checks
+/// each is the next position), in pages of [`VERIFY_PAGE_EVENTS`]. A page the store cannot
+/// read is located by single-record reads ([`ReplayError::Damaged`]); a log that ends before
+/// `head` is [`ReplayError::PositionGap`].
+pub(crate) async fn walk_log<S, F>(store: &S, head: u64, mut visit: F) -> Result<(), ReplayError>
+where
+    S: EventStore + ?Sized,
+    F: FnMut(&RecordedEvent) -> Result<(), ReplayError>,
+{
+    let mut reader = ReadAll::new(store, 1, VERIFY_PAGE_EVENTS).through(head);
+    loop {
+        let page = match reader.next_page().await {
+            Ok(Some(page)) => page,
+            Ok(None) => break,
+            Err(error) => {
+                return Err(locate_damage(store, reader.next_position(), head, error).await)
+            }
+        };
+        page.iter().try_for_each(&mut visit)?;
+    }
+    match reader.next_position() {
+        expected if expected <= head => Err(ReplayError::PositionGap {
+            expected,
+            actual: 0,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Walk records 1..=head of `store`: recompute the chain and the Merkle root, and, with
+/// `extends`, compare the root of the first `extends.position` records with `extends.root`.
+///
+/// A broken chain is reported in the outcome (`first_bad`), not as an error: the operator
+/// needs the position. Errors are for a store that cannot be read.
 pub async fn verify_log<S: EventStore + ?Sized>(
     store: &S,
     extends: Option<Checkpoint>,
@@ -246,38 +285,21 @@ pub async fn verify_log<S: EventStore + ?Sized>(
         Some(c) if c.position == 0 => Some(merkle.root()),
         _ => None,
     };
-    let mut next = 1u64;
-    while next <= head {
-        let want = u32::try_from((head - next + 1).min(u64::from(VERIFY_PAGE_EVENTS)))
-            .unwrap_or(VERIFY_PAGE_EVENTS);
-        let page = read_page(store, next, want, head).await?;
-        if page.is_empty() {
-            return Err(ReplayError::PositionGap {
-                expected: next,
-                actual: 0,
-            });
+    walk_log(store, head, |record| {
+        if first_bad.is_none() {
+            if let Err(reason) = walker.accept(record) {
+                first_bad = Some((record.position, reason));
+            }
         }
-        for record in page.iter().take_while(|r| r.position <= head) {
-            if record.position != next {
-                return Err(ReplayError::PositionGap {
-                    expected: next,
-                    actual: record.position,
-                });
-            }
-            if first_bad.is_none() {
-                if let Err(reason) = walker.accept(record) {
-                    first_bad = Some((record.position, reason));
-                }
-            }
-            // The Merkle root covers the records as stored, intact or not, so a published
-            // root can be compared even when the chain breaks.
-            merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
-            if extends.is_some_and(|c| c.position == record.position) {
-                root_at_checkpoint = Some(merkle.root());
-            }
-            next += 1;
+        // The Merkle root covers the records as stored, intact or not, so a published
+        // root can be compared even when the chain breaks.
+        merkle.push_leaf_bytes(&canonical_record_bytes(record)?);
+        if extends.is_some_and(|c| c.position == record.position) {
+            root_at_checkpoint = Some(merkle.root());
         }
-    }
+        Ok(())
+    })
+    .await?;
     debug_assert_eq!(merkle.size(), head);
     let extension = extends.map(|checkpoint| {
         let relation = match root_at_checkpoint {

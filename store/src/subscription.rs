@@ -7,6 +7,7 @@
 //! so every backend gets the same behaviour.
 
 use std::collections::VecDeque;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -36,54 +37,91 @@ fn take_next(
     Some(Ok(record))
 }
 
-/// Pages through the global log from a position up to the head at the time of each read.
-/// Memory is bounded by one page.
-pub struct ReadAll {
-    store: Arc<dyn EventStore>,
+/// Pages through the global log from a position up to the head at the time of each read (or
+/// up to a fixed last position, [`ReadAll::through`]), checking that every record is exactly
+/// the next position. Memory is bounded by one page. It reads through any handle of a store:
+/// an `Arc<dyn EventStore>` (the default), `&dyn EventStore` or `&S`.
+///
+/// It is the one reader of the global log: verify, export, read-model folds and scans all page
+/// through it rather than calling `read_all` themselves.
+pub struct ReadAll<H = Arc<dyn EventStore>> {
+    store: H,
     next: u64,
+    through: u64,
     page_events_max: u32,
     buffer: VecDeque<RecordedEvent>,
     done: bool,
 }
 
-impl ReadAll {
+impl<H> ReadAll<H>
+where
+    H: Deref,
+    H::Target: EventStore,
+{
     /// Read everything from `from_position` (0 and 1 both mean the start), in pages of
     /// `page_events_max` (capped at [`READ_ALL_PAGE_EVENTS_MAX`], at least 1).
-    pub fn new(store: Arc<dyn EventStore>, from_position: u64, page_events_max: u32) -> Self {
+    pub fn new(store: H, from_position: u64, page_events_max: u32) -> Self {
         ReadAll {
             store,
             next: from_position.max(1),
+            through: u64::MAX,
             page_events_max: page_events_max.clamp(1, READ_ALL_PAGE_EVENTS_MAX),
             buffer: VecDeque::new(),
             done: false,
         }
     }
 
-    /// The next page, or `None` once the head has been reached.
+    /// Stop after position `last` (typically the head read before the walk): no page asks
+    /// for more than is left up to it, and records after it are never returned.
+    pub fn through(mut self, last: u64) -> Self {
+        self.through = last;
+        self
+    }
+
+    /// The position the next record will have.
+    pub fn next_position(&self) -> u64 {
+        self.next
+    }
+
+    /// The next page, or `None` once the head (or the `through` position) has been reached.
     pub async fn next_page(&mut self) -> Result<Option<Vec<RecordedEvent>>, StoreError> {
         let mut page = Vec::new();
         if self.buffer.is_empty() && !self.fill().await? {
             return Ok(None);
         }
-        while let Some(record) = take_next(&mut self.buffer, &mut self.next) {
+        while let Some(record) = self.take() {
             page.push(record?);
         }
         Ok(Some(page))
     }
 
-    /// The next record, or `None` once the head has been reached.
+    /// The next record, or `None` once the head (or the `through` position) has been reached.
     pub async fn next(&mut self) -> Result<Option<RecordedEvent>, StoreError> {
         if self.buffer.is_empty() && !self.fill().await? {
             return Ok(None);
         }
-        take_next(&mut self.buffer, &mut self.next).transpose()
+        self.take().transpose()
+    }
+
+    /// The next buffered record, unless it lies beyond `through`.
+    fn take(&mut self) -> Option<Result<RecordedEvent, StoreError>> {
+        if self.next > self.through {
+            self.buffer.clear();
+            self.done = true;
+            return None;
+        }
+        take_next(&mut self.buffer, &mut self.next)
     }
 
     async fn fill(&mut self) -> Result<bool, StoreError> {
-        if self.done {
+        if self.done || self.next > self.through {
+            self.done = true;
             return Ok(false);
         }
-        let page = self.store.read_all(self.next, self.page_events_max).await?;
+        let left = self.through - self.next + 1;
+        let want = u32::try_from(left.min(u64::from(self.page_events_max)))
+            .unwrap_or(self.page_events_max);
+        let page = self.store.read_all(self.next, want).await?;
         if page.is_empty() {
             self.done = true;
             return Ok(false);
