@@ -2,7 +2,7 @@
 //! by* E.
 //!
 //! - Recorded by R: `recorded_at ≤ R`. `recorded_at` never decreases with position (store
-//!   invariant, checked by [`crate::verify::ChainWalker`]), so this is a prefix of the log and of
+//!   invariant, checked by [`caseledger_store::hash::ChainVerifier`]), so this is a prefix of the log and of
 //!   every stream in it.
 //! - Applied as of E: of those, only events with `effective_at ≤ E`, still in position order
 //!   (the order the service learned them), never re-sorted by effective time.

@@ -19,7 +19,8 @@ use crate::error::ReplayError;
 use crate::merkle::{Hash32, MerkleAccumulator};
 use crate::payload::PayloadJson;
 use crate::store_glue::canonical_record_bytes;
-use crate::verify::{read_page, verify_log, walk_log, ChainWalker, VERIFY_PAGE_EVENTS};
+use crate::verify::{read_page, verify_log, walk_log, VERIFY_PAGE_EVENTS};
+use caseledger_store::hash::ChainVerifier;
 
 /// Name in the header's `format` field.
 pub const EXPORT_FORMAT_NAME: &str = "caseledger-log";
@@ -304,7 +305,7 @@ async fn intact_prefix<S: EventStore + ?Sized>(
     payloads: &dyn PayloadJson,
 ) -> Result<(u64, Hash32, Option<(u64, String)>), ReplayError> {
     let head = store.head().await?;
-    let mut walker = ChainWalker::new();
+    let mut walker = ChainVerifier::new();
     let mut merkle = MerkleAccumulator::new();
     // The last position to take: the head, or just before the first unreadable record.
     let mut end = head;

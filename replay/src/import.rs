@@ -31,7 +31,7 @@ use crate::export::{
 use crate::merkle::{Hash32, MerkleAccumulator};
 use crate::payload::PayloadJson;
 use crate::store_glue::canonical_record_bytes;
-use crate::verify::ChainWalker;
+use caseledger_store::hash::ChainVerifier;
 
 /// An export that passed every check, held in a private staging file.
 #[derive(Debug)]
@@ -143,7 +143,7 @@ fn check_record_line(
     text: &[u8],
     line: u64,
     head: u64,
-    walker: &mut ChainWalker,
+    walker: &mut ChainVerifier,
     payloads: &dyn PayloadJson,
 ) -> Result<RecordedEvent, ReplayError> {
     let parsed: RecordLine = serde_json::from_slice(text)
@@ -193,7 +193,7 @@ pub fn stage_import<R: BufRead>(
     let (header, root) = parse_header(&buffer)?;
     let head = header.head_position;
     let mut staged = BufWriter::new(tempfile::tempfile()?);
-    let mut walker = ChainWalker::new();
+    let mut walker = ChainVerifier::new();
     let mut merkle = MerkleAccumulator::new();
     let mut line = 1u64;
     loop {
@@ -207,7 +207,7 @@ pub fn stage_import<R: BufRead>(
         staged.write_all(&buffer)?;
         staged.write_all(b"\n")?;
     }
-    let records = walker.records();
+    let records = walker.records_checked();
     if records < head {
         return Err(line_error(
             line,
@@ -259,7 +259,7 @@ impl StagedImport {
         }
         let mut input = BufReader::new(self.staged);
         let mut buffer = Vec::new();
-        let mut walker = ChainWalker::new();
+        let mut walker = ChainVerifier::new();
         let mut batch: Vec<RecordedEvent> = Vec::new();
         let mut written = 0u64;
         let mut appends_keyed = 0u64;

@@ -8,11 +8,12 @@
 use std::fmt;
 use std::str::FromStr;
 
+use caseledger_store::hash::ChainVerifier;
 use caseledger_store::{EventStore, ReadAll, RecordedEvent, StoreError};
 
 use crate::error::ReplayError;
 use crate::merkle::{Hash32, MerkleAccumulator};
-use crate::store_glue::{canonical_record_bytes, recompute_hash};
+use crate::store_glue::canonical_record_bytes;
 
 /// Records read per page while walking the log: large enough to amortise a read, small enough
 /// to keep a page well under a few MiB (a record is at most 64 KiB of payload, typically < 1 KiB).
@@ -58,84 +59,6 @@ impl FromStr for Checkpoint {
             .parse::<u64>()
             .map_err(|e| bad(&format!("POSITION {position_text:?}: {e}")))?;
         Ok(Checkpoint { root, position })
-    }
-}
-
-/// Incremental check of consecutive records: positions gapless from 1, each `previous_hash`
-/// equal to the hash before it, each `hash` equal to the hash recomputed from the record.
-/// Constant size: two fields, whatever the length of the log.
-#[derive(Clone, Debug)]
-pub struct ChainWalker {
-    next_position: u64,
-    previous_hash: Hash32,
-    /// `recorded_at` never decreases with position (a store invariant the as-of query
-    /// relies on: "recorded by R" is a prefix of the log).
-    previous_recorded_at_us: i64,
-}
-
-impl Default for ChainWalker {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ChainWalker {
-    pub fn new() -> Self {
-        ChainWalker {
-            next_position: 1,
-            previous_hash: [0; 32],
-            previous_recorded_at_us: i64::MIN,
-        }
-    }
-
-    /// Records accepted so far (= the position of the last one).
-    pub fn records(&self) -> u64 {
-        self.next_position - 1
-    }
-
-    /// Hash of the last record accepted (all zeros before the first).
-    pub fn last_hash(&self) -> Hash32 {
-        self.previous_hash
-    }
-
-    /// Check `record` as the next one. On failure nothing changes and the reason says which
-    /// check failed.
-    pub fn accept(&mut self, record: &RecordedEvent) -> Result<(), String> {
-        if record.position != self.next_position {
-            return Err(format!(
-                "position is {}, position {} was due (records missing, reordered or inserted)",
-                record.position, self.next_position
-            ));
-        }
-        if record.previous_hash != self.previous_hash {
-            return Err(format!(
-                "previous_hash {} does not match the hash {} of position {}",
-                hex::encode(record.previous_hash),
-                hex::encode(self.previous_hash),
-                self.next_position.saturating_sub(1)
-            ));
-        }
-        if record.recorded_at_us < self.previous_recorded_at_us {
-            return Err(format!(
-                "recorded_at {} µs is earlier than the {} µs of position {} (recorded_at must not decrease)",
-                record.recorded_at_us,
-                self.previous_recorded_at_us,
-                self.next_position.saturating_sub(1)
-            ));
-        }
-        let recomputed = recompute_hash(record)
-            .map_err(|e| format!("the record cannot be encoded canonically: {e}"))?;
-        if recomputed != record.hash {
-            return Err(format!(
-                "stored hash {} differs from the hash {} recomputed from the record's contents (the record was altered)",
-                hex::encode(record.hash),
-                hex::encode(recomputed)
-            ));
-        }
-        self.previous_hash = record.hash;
-        self.previous_recorded_at_us = record.recorded_at_us;
-        self.next_position += 1;
-        Ok(())
     }
 }
 
@@ -278,7 +201,7 @@ pub async fn verify_log<S: EventStore + ?Sized>(
     extends: Option<Checkpoint>,
 ) -> Result<VerifyOutcome, ReplayError> {
     let head = store.head().await?;
-    let mut walker = ChainWalker::new();
+    let mut walker = ChainVerifier::new();
     let mut merkle = MerkleAccumulator::new();
     let mut first_bad: Option<(u64, String)> = None;
     let mut root_at_checkpoint = match extends {

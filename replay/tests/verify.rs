@@ -6,9 +6,10 @@ mod support;
 use caseledger_domain::risk::RoshLevel;
 use caseledger_domain::ruleset::RulesetId;
 use caseledger_replay::merkle::MerkleAccumulator;
-use caseledger_replay::verify::{verify_log, ChainWalker, Checkpoint, Extension};
+use caseledger_replay::verify::{verify_log, Checkpoint, Extension};
 use caseledger_replay::ReplayError;
 use caseledger_store::codec::encode_record;
+use caseledger_store::hash::ChainVerifier;
 use caseledger_store::EventStore;
 use support::events::*;
 use support::*;
@@ -125,11 +126,11 @@ async fn a_grown_log_extends_its_earlier_checkpoint_and_not_a_forged_one() {
 }
 
 #[tokio::test]
-async fn chain_walker_names_each_kind_of_damage() {
+async fn chain_verifier_names_each_kind_of_damage() {
     let log = log_of(4).await;
     let records = log.store.read_all(1, 10).await.expect("read");
     let walk = |records: &[caseledger_store::RecordedEvent]| {
-        let mut walker = ChainWalker::new();
+        let mut walker = ChainVerifier::new();
         for record in records {
             if let Err(reason) = walker.accept(record) {
                 return Some((record.position, reason));

@@ -85,8 +85,12 @@ fn hash_input(record: &RecordedEvent) -> HashInput<'_> {
     }
 }
 
-/// Checks records one at a time, in position order, against the chain; remembers the first
-/// bad position. Backends feed it pages so memory stays bounded over any range.
+/// THE chain check, one record at a time in position order: positions gapless, each
+/// `previous_hash` equal to the hash before it, `recorded_at` never decreasing, each `hash`
+/// equal to the hash recomputed from the record. Constant size whatever the length of the
+/// log. Backends' `verify` feed it pages ([`ChainVerifier::check`], which remembers the first
+/// bad position); replay's verify, export and import use [`ChainVerifier::accept`], which
+/// says why a record does not fit.
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {
     from_position: u64,
@@ -97,7 +101,18 @@ pub struct ChainVerifier {
     first_bad: Option<(u64, String)>,
 }
 
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ChainVerifier {
+    /// Start verifying at position 1.
+    pub fn new() -> Self {
+        Self::after(None)
+    }
+
     /// Start verifying right after `previous` (the record at `from_position - 1`), or at
     /// position 1 when `previous` is `None`.
     pub fn after(previous: Option<&RecordedEvent>) -> Self {
@@ -120,6 +135,16 @@ impl ChainVerifier {
         self.next_position
     }
 
+    /// Records accepted so far.
+    pub fn records_checked(&self) -> u64 {
+        self.records_checked
+    }
+
+    /// Hash of the last record accepted (the start's `previous_hash` before the first).
+    pub fn last_hash(&self) -> [u8; 32] {
+        self.previous_hash
+    }
+
     /// True once a bad record has been seen (later records are not checked).
     pub fn failed(&self) -> bool {
         self.first_bad.is_some()
@@ -132,66 +157,63 @@ impl ChainVerifier {
         }
     }
 
-    /// Check the next record. Returns false once the chain is broken.
+    /// Check the next record, remembering the first bad position. Returns false once the
+    /// chain is broken.
     pub fn check(&mut self, record: &RecordedEvent) -> bool {
         if self.failed() {
             return false;
         }
-        let position = self.next_position;
-        if record.position != position {
-            self.mark_bad(
-                position,
-                format!("expected position {position}, found {}", record.position),
-            );
-            return false;
+        match self.accept(record) {
+            Ok(()) => true,
+            Err(reason) => {
+                self.mark_bad(self.next_position, reason);
+                false
+            }
+        }
+    }
+
+    /// Check `record` as the next one. On failure nothing changes and the reason says which
+    /// check failed.
+    pub fn accept(&mut self, record: &RecordedEvent) -> Result<(), String> {
+        let due = self.next_position;
+        if record.position != due {
+            return Err(format!(
+                "position is {}, position {due} was due (records missing, reordered or inserted)",
+                record.position
+            ));
         }
         if record.previous_hash != self.previous_hash {
-            self.mark_bad(
-                position,
-                format!(
-                    "previous_hash {} does not match the hash of position {} ({})",
-                    hex::encode(record.previous_hash),
-                    position.saturating_sub(1),
-                    hex::encode(self.previous_hash)
-                ),
-            );
-            return false;
-        }
-        match record_hash(record) {
-            Ok(h) if h == record.hash => {}
-            Ok(h) => {
-                self.mark_bad(
-                    position,
-                    format!(
-                        "stored hash {} but the record hashes to {}: the record was altered",
-                        hex::encode(record.hash),
-                        hex::encode(h)
-                    ),
-                );
-                return false;
-            }
-            Err(e) => {
-                self.mark_bad(position, format!("cannot hash record: {e}"));
-                return false;
-            }
+            return Err(format!(
+                "previous_hash {} does not match the hash {} of position {}",
+                hex::encode(record.previous_hash),
+                hex::encode(self.previous_hash),
+                due.saturating_sub(1)
+            ));
         }
         // Replay's "what did we know at instant R" needs the records known at R to be a prefix
         // of the log: recorded_at must never decrease (store.md, writer rule).
         if record.recorded_at_us < self.previous_recorded_at_us {
-            self.mark_bad(
-                position,
-                format!(
-                    "recorded_at {} is earlier than the previous record's {}",
-                    record.recorded_at_us, self.previous_recorded_at_us
-                ),
-            );
-            return false;
+            return Err(format!(
+                "recorded_at {} µs is earlier than the {} µs of position {} (recorded_at must not decrease)",
+                record.recorded_at_us,
+                self.previous_recorded_at_us,
+                due.saturating_sub(1)
+            ));
+        }
+        let recomputed = record_hash(record)
+            .map_err(|e| format!("the record cannot be encoded canonically: {e}"))?;
+        if recomputed != record.hash {
+            return Err(format!(
+                "stored hash {} differs from the hash {} recomputed from the record's contents (the record was altered)",
+                hex::encode(record.hash),
+                hex::encode(recomputed)
+            ));
         }
         self.previous_hash = record.hash;
         self.previous_recorded_at_us = record.recorded_at_us;
-        self.next_position = position.saturating_add(1);
+        self.next_position = due.saturating_add(1);
         self.records_checked += 1;
-        true
+        Ok(())
     }
 
     /// The report for the range checked so far, ending at `to_position`.
