@@ -246,7 +246,7 @@ async fn community_sentences_get_a_tier_but_no_handover_dates() {
     match decode_payload::<Event>(&last.payload).unwrap() {
         Event::TierCalculated(t) => {
             assert_eq!(t.decision.reason_code.as_str(), "risk_assessed");
-            assert_ne!(t.previous_tier, Some(t.tier.clone()));
+            assert_ne!(t.previous_tier, Some(t.tier));
         }
         other => panic!("{other:?}"),
     }

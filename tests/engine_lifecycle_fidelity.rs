@@ -5,6 +5,7 @@
 mod engine_support;
 
 use caseledger::domain::state::CaseState;
+use caseledger::domain::tier::ProtectLevel;
 use caseledger::replay::asof::AsOf;
 use caseledger::{Engine, EngineConfig};
 use engine_support::*;
@@ -120,8 +121,11 @@ async fn tier_3_4_a_recall_rejected_by_the_nps_is_not_previous_enforcement_seed_
 
     let rejected = state(&engine, "F100001").await;
     let upheld = state(&engine, "F100002").await;
-    assert_eq!(rejected.tier.as_ref().unwrap().tier.protect(), 'C');
-    assert_eq!(upheld.tier.as_ref().unwrap().tier.protect(), 'B');
+    assert_eq!(
+        rejected.tier.as_ref().unwrap().tier.protect,
+        ProtectLevel::C
+    );
+    assert_eq!(upheld.tier.as_ref().unwrap().tier.protect, ProtectLevel::B);
 
     let events = engine.case_events("F100001").await.unwrap();
     let last_tier = events
@@ -206,7 +210,7 @@ async fn tier_6_2_v3_tier_recorded_beside_v2_and_explained_seed_003_l769() {
     let case = state(&engine, "V100001").await;
     let v2 = case.tier.as_ref().expect("V2 tier");
     let v3 = case.tier_v3.as_ref().expect("V3 tier");
-    assert_eq!(v2.tier.protect(), 'B', "RoSH high: 20 points");
+    assert_eq!(v2.tier.protect, ProtectLevel::B, "RoSH high: 20 points");
     assert_eq!(v3.tier.as_str(), "A", "ARP ≥ 90 and CSRP ≥ 6.9");
     assert!(!v3.provisional, "dynamic predictors and a known RoSH");
     assert_eq!(v3.reason_code, v2.reason_code);

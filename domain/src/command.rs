@@ -33,8 +33,8 @@ use crate::sentence::{
     ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId, SentenceType,
     TerminationReason,
 };
+use crate::tier::V2Tier;
 use crate::tier::V3Tier;
-use crate::tier_code::TierCode;
 
 /// A request to change a case. Serde: externally tagged (`{"OpenCase": {...}}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +134,7 @@ pub enum DomainCommand {
     /// Record the result of the tier calculator (`domain::tier`).
     RecordTier {
         on: Date,
-        tier: TierCode,
+        tier: V2Tier,
         inputs_digest: InputsDigest,
         reason_code: ReasonCode,
     },

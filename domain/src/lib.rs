@@ -8,9 +8,11 @@
 //! Dates are `jiff::civil::Date`; month arithmetic clamps to the end of the month
 //! (handover-rules.md §2 D2), which is jiff's behaviour for `Span` months.
 //!
-//! Lifecycle map: [`identity`], [`reference`], [`risk`], [`sentence`], [`enforcement`] and
-//! [`tier_code`] hold the value types; [`event`] the events; [`state`] the case state and
-//! [`evolve`]; [`command`] the domain commands; [`decide`] the rules; [`ruleset`] the eras.
+//! Lifecycle map: [`identity`], [`reference`], [`risk`], [`sentence`] and [`enforcement`]
+//! hold the value types, and the calculators own theirs ([`handover::HandoverEra`],
+//! [`handover::Responsibility`], [`tier::V2Tier`]); [`event`] the events; [`state`] the case
+//! state and [`evolve`]; [`command`] the domain commands; [`decide`] the rules; [`ruleset`]
+//! the eras.
 
 pub mod calendar;
 pub mod command;
@@ -30,7 +32,6 @@ pub mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tier;
-pub mod tier_code;
 pub mod workload;
 
 pub use command::DomainCommand;

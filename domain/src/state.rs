@@ -26,8 +26,8 @@ use crate::sentence::{
     ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId, SentenceType,
     TerminationReason,
 };
+use crate::tier::V2Tier;
 use crate::tier::V3Tier;
-use crate::tier_code::TierCode;
 
 /// Where a sentence stands (custodial status codes, enforcement-and-workload.md §2: A/D in
 /// custody, B released on licence, C recalled, P post-sentence supervision, T terminated).
@@ -331,7 +331,7 @@ pub struct PractitionerAllocation {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierState {
-    pub tier: TierCode,
+    pub tier: V2Tier,
     pub calculated_on: Date,
     pub reason_code: String,
     pub inputs_digest: InputsDigest,
@@ -846,7 +846,7 @@ fn apply(mut state: CaseState, event_id: Option<&EventRef>, event: &Event) -> Ca
         }
         Event::TierCalculated(e) => {
             state.tier = Some(TierState {
-                tier: e.tier.clone(),
+                tier: e.tier,
                 calculated_on: e.calculated_on,
                 reason_code: e.decision.reason_code.as_str().to_owned(),
                 inputs_digest: e.inputs_digest.clone(),

@@ -315,7 +315,7 @@ pub fn full_lifecycle() -> Vec<DomainCommand> {
     use crate::identity::{EventRef, InputsDigest};
     use crate::risk::{MappaCategory, MappaLevel, RegistrationKind};
     use crate::sentence::{ReleaseType, RequirementId, SentenceId, TerminationReason};
-    use crate::tier_code::TierCode;
+    use crate::tier::V2Tier;
     use DomainCommand as C;
 
     let crc_name = crc("DLNR CRC");
@@ -395,7 +395,7 @@ pub fn full_lifecycle() -> Vec<DomainCommand> {
         },
         C::RecordTier {
             on: d(2015, 2, 2),
-            tier: TierCode::new("C2").expect("valid tier"),
+            tier: V2Tier::new("C2").expect("valid tier"),
             inputs_digest: digest.clone(),
             reason_code: ReasonCode::new("case_created").expect("valid reason"),
         },

@@ -12,7 +12,7 @@ use caseledger_domain::risk::{
 use caseledger_domain::sentence::{ReleaseType, RequirementId, RequirementKind, TerminationReason};
 use caseledger_domain::state::{RequirementStatus, SentenceStatus};
 use caseledger_domain::testing::*;
-use caseledger_domain::tier_code::TierCode;
+use caseledger_domain::tier::V2Tier;
 use caseledger_domain::{decide, evolve, CaseState, Event};
 use jiff::civil::{date, Date};
 use jiff::Span;
@@ -88,7 +88,7 @@ fn command_for(state: &CaseState, action: u8, param: u16, on: Date) -> DomainCom
         7 => DomainCommand::UnifyProbationService { on },
         8 => DomainCommand::RecordTier {
             on,
-            tier: TierCode::new(TIERS[usize::from(param) % TIERS.len()]).unwrap(),
+            tier: V2Tier::new(TIERS[usize::from(param) % TIERS.len()]).unwrap(),
             inputs_digest: InputsDigest::of(&param.to_be_bytes()),
             reason_code: caseledger_domain::event::ReasonCode::new("recalculated").unwrap(),
         },
@@ -305,7 +305,7 @@ proptest! {
     fn decide_never_panics_on_any_crn_text(text in "\\PC{0,12}") {
         let _ = caseledger_domain::identity::Crn::new(text.clone());
         let _ = caseledger_domain::identity::Text::new(text.clone());
-        let _ = caseledger_domain::tier_code::TierCode::new(text.clone());
+        let _ = caseledger_domain::tier::V2Tier::new(text.clone());
         let _ = caseledger_domain::identity::EventRef::new(text);
     }
 }

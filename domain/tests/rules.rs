@@ -17,7 +17,7 @@ use caseledger_domain::sentence::{
 };
 use caseledger_domain::state::SentenceStatus;
 use caseledger_domain::testing::*;
-use caseledger_domain::tier_code::TierCode;
+use caseledger_domain::tier::V2Tier;
 use caseledger_domain::CaseState;
 use jiff::civil::{date, Date};
 
@@ -78,7 +78,7 @@ fn unified_case(rosh: RoshLevel) -> CaseState {
 fn record_tier(on: Date, tier: &str) -> DomainCommand {
     DomainCommand::RecordTier {
         on,
-        tier: TierCode::new(tier).unwrap(),
+        tier: V2Tier::new(tier).unwrap(),
         inputs_digest: InputsDigest::of(tier.as_bytes()),
         reason_code: caseledger_domain::event::ReasonCode::new("case_created").unwrap(),
     }

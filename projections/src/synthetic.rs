@@ -29,7 +29,7 @@ use caseledger_domain::sentence::{
     AccreditedProgramme, ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId,
     SentenceType, TerminationReason,
 };
-use caseledger_domain::tier_code::TierCode;
+use caseledger_domain::tier::V2Tier;
 use caseledger_domain::{
     decide, evolve, evolve_recorded, CaseState, DomainCommand, Event, Ruleset,
 };
@@ -303,7 +303,7 @@ pub fn random_command(
         },
         9..=11 => C::RecordTier {
             on,
-            tier: TierCode::new(
+            tier: V2Tier::new(
                 *["A1", "A2", "B1", "B2", "C1", "C2", "C3", "D0", "D2"]
                     .get(usize::try_from(rng.below(9)).unwrap_or(0))
                     .unwrap_or(&"C2"),

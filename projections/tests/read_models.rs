@@ -18,7 +18,7 @@ use caseledger_domain::sentence::{RequirementKind, SentenceId};
 use caseledger_domain::testing::{
     assess, community_order, crc, determinate_custody, practitioner, team, text,
 };
-use caseledger_domain::tier_code::TierCode;
+use caseledger_domain::tier::V2Tier;
 use caseledger_projections::report::{self, CaseloadBy, Table};
 use caseledger_projections::{rebuild, AsOf, NoProgress, ReadModelDb, RowSource};
 use common::history::{d, fold_log};
@@ -48,7 +48,7 @@ fn allocate(case: &mut Case, on: &str, staff: &str) {
     if case.state.tier.is_none() {
         case.run(C::RecordTier {
             on: d(on),
-            tier: TierCode::new("C2").unwrap(),
+            tier: V2Tier::new("C2").unwrap(),
             inputs_digest: InputsDigest::of(b"tier inputs"),
             reason_code: ReasonCode::new("case_created").unwrap(),
         });
@@ -351,7 +351,7 @@ fn caseload_by_practitioner_counts_case_types_tiers_and_rosh_and_drops_closed_ca
     let tier = |case: &mut Case, on: &str, code: &str| {
         case.run(C::RecordTier {
             on: d(on),
-            tier: TierCode::new(code).unwrap(),
+            tier: V2Tier::new(code).unwrap(),
             inputs_digest: InputsDigest::of(b"tier inputs"),
             reason_code: ReasonCode::new("case_created").unwrap(),
         });

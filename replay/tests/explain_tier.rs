@@ -13,7 +13,7 @@ use caseledger_domain::ruleset::RulesetId;
 use caseledger_domain::sentence::{
     Requirement, RequirementId, RequirementKind, SentenceDates, SentenceId, SentenceType,
 };
-use caseledger_domain::tier_code::TierCode;
+use caseledger_domain::tier::V2Tier;
 use caseledger_domain::{evolve, CaseState};
 use caseledger_replay::explain::{explain_decision, explain_text, InputsSource};
 use caseledger_store::RecordedEvent;
@@ -90,7 +90,7 @@ async fn tr_case_with_tier(recorded: Recorded) -> (Vec<RecordedEvent>, Uuid) {
     {
         match recorded {
             Recorded::AsTheEngineMadeIt => {}
-            Recorded::TierTheRulesNeverGave => *code = TierCode::new("D0").expect("tier"),
+            Recorded::TierTheRulesNeverGave => *code = V2Tier::new("D0").expect("tier"),
             Recorded::DigestTheCaseCannotReproduce => {
                 *inputs_digest = InputsDigest::new("0".repeat(64)).expect("digest")
             }

@@ -178,7 +178,7 @@ fn check(
     };
     Ok((
         PractitionerAllocationInputs {
-            tier: state.tier.as_ref().map(|t| t.tier.clone()),
+            tier: state.tier.as_ref().map(|t| t.tier),
             rosh: state.risk.rosh,
             provider: state.provider.clone(),
             sentenced_on: sentence.sentenced_on,

@@ -20,6 +20,7 @@ use crate::event::*;
 use crate::identity::Grade;
 use crate::reference::{Organisation, Provider};
 use crate::risk::{AssessmentKind, Need, NeedSeverity, OgrsScore, RoshLevel, RsrScore};
+use crate::tier::ProtectLevel;
 
 pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event>, DomainError> {
     use DomainCommand as C;
@@ -241,7 +242,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             inputs_digest,
             reason_code,
         } => {
-            let previous_tier = state.tier.as_ref().map(|t| t.tier.clone());
+            let previous_tier = state.tier.as_ref().map(|t| t.tier);
             // BR-C6 (seed 003 l.777): a tier change may call for reallocation either way; with
             // BR-C4 (seed 003 l.817) a PSO holds medium and low RoSH, so protect level A/B on a
             // PSO's case, or C/D on a PO's, is flagged for the SPO.
@@ -249,7 +250,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             let reallocation_advised = changed
                 && !ctx.ruleset.is_two_provider()
                 && state.practitioner.as_ref().is_some_and(|p| {
-                    let high = matches!(tier.protect(), 'A' | 'B');
+                    let high = matches!(tier.protect, ProtectLevel::A | ProtectLevel::B);
                     match p.practitioner.grade {
                         Grade::ProbationServicesOfficer => high,
                         Grade::ProbationOfficer => !high,
@@ -258,7 +259,7 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
                 });
             Ok(vec![TierCalculated {
                 calculated_on: *on,
-                tier: tier.clone(),
+                tier: *tier,
                 previous_tier,
                 inputs_digest: inputs_digest.clone(),
                 reallocation_advised,

@@ -31,7 +31,6 @@ use crate::handover::{self, HandoverEra, HandoverError};
 use crate::identity::InputsDigest;
 use crate::sentence::SentenceId;
 use crate::tier::{self, TierError};
-use crate::tier_code::TierCode;
 use crate::{decide, evolve, CaseState, DomainCommand, Ruleset, ValueError};
 
 pub use handover_input::{age_years, handover_input, is_custodial_in_custody};
@@ -103,7 +102,7 @@ pub fn tier_command(
     let result = tier::calculate(&input)?;
     Ok(DomainCommand::RecordTier {
         on: today,
-        tier: TierCode::new(result.tier.to_string())?,
+        tier: result.tier,
         inputs_digest: inputs_digest(&input)?,
         reason_code,
     })
@@ -306,7 +305,7 @@ mod tests {
             panic!("expected one TierCalculated, got {derived:?}");
         };
         // RoSH high is 20 protect points, band B (tier-rules.md §3.1, §3.3).
-        assert_eq!(tier.protect(), 'B');
+        assert_eq!(tier.protect, crate::tier::ProtectLevel::B);
         let input = tier_input(&state, date(2022, 3, 3));
         assert_eq!(digest, &inputs_digest(&input).unwrap());
         assert_eq!(decision.reason_code.as_str(), "risk_assessed");

@@ -9,7 +9,7 @@ use crate::identity::{Practitioner, StaffCode, TeamCode};
 use crate::reference::Provider;
 use crate::risk::{MappaLevel, RoshLevel};
 use crate::sentence::SentenceId;
-use crate::tier_code::TierCode;
+use crate::tier::V2Tier;
 
 /// What the provider allocation looked at (BR-A3–A4, seed 000 l.8–9, 001 l.25).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,7 +36,7 @@ pub struct CaseAllocatedToProvider {
 /// What a practitioner allocation looked at (BR-C1–C4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PractitionerAllocationInputs {
-    pub tier: Option<TierCode>,
+    pub tier: Option<V2Tier>,
     pub rosh: Option<RoshLevel>,
     pub provider: Option<Provider>,
     /// Date of the latest sentence: the allocation deadline counts from it (BR-C2).

@@ -13,8 +13,8 @@ use crate::risk::{
     RoshLevel, RsrScore, V3Predictors,
 };
 use crate::sentence::SentenceId;
+use crate::tier::V2Tier;
 use crate::tier::V3Tier;
-use crate::tier_code::TierCode;
 
 /// Whether an assessed RoSH is the case's RoSH now. In the TR era a CRC's assessment of high
 /// or very high RoSH waits for the NPS, which has the final word (BR-A11, seed 001 l.68).
@@ -103,8 +103,8 @@ pub struct TierV3Calculated {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TierCalculated {
     pub calculated_on: Date,
-    pub tier: TierCode,
-    pub previous_tier: Option<TierCode>,
+    pub tier: V2Tier,
+    pub previous_tier: Option<V2Tier>,
     /// Hex SHA-256 of the canonical tier inputs.
     pub inputs_digest: InputsDigest,
     /// The current practitioner's grade no longer suits the case (BR-C4, BR-C6): reallocation

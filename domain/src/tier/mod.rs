@@ -37,7 +37,7 @@ pub use change::{
     NeedPoints, CHANGE_2_POINTS_MIN, CHANGE_3_POINTS_MIN, IOM_NOMINAL_POINTS,
     NON_MANDATE_REQUIREMENT_CATEGORIES,
 };
-pub use code::{V2Tier, V2TierParseError};
+pub use code::V2Tier;
 pub use error::{validate, TierError};
 pub use input::{
     Assessment, Conviction, DcSrpBand, Gender, Need, Registration, Requirement, SentenceType,
