@@ -60,13 +60,45 @@ impl CaseCache {
         Some(state)
     }
 
-    /// Keep `state` for `stream` unless a later version is already kept (two tasks on one case
-    /// may finish in either order; the later fold wins). A state larger than the whole budget
-    /// is not kept.
+    /// Keep `state` for `stream`, weighed by its bincode size (a walk over the state).
     pub fn put(&self, stream: &str, state: CaseState) {
-        let bytes = bincode::serialized_size(&state)
-            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
-            .saturating_add(stream.len());
+        let bytes = state_bytes(&state);
+        self.put_sized(stream, state, bytes);
+    }
+
+    /// Take the state of `stream` out of the cache for one command: it comes back when the
+    /// lease is dropped, advanced by what the command wrote. Taking instead of cloning keeps
+    /// a command's cost independent of the size of its case's state; a second command on the
+    /// same case meanwhile reads the case from the store (commands of one case run one at a
+    /// time in `import` and `serve`, so that is rare).
+    pub fn take(&self, stream: &'_ str) -> Option<Lease<'_>> {
+        let mut inner = self.lock();
+        let entry = inner.entries.remove(stream)?;
+        inner.recency.remove(&entry.stamp);
+        inner.bytes -= entry.bytes;
+        Some(Lease {
+            cache: self,
+            stream: stream.to_owned(),
+            state: Some(entry.state),
+            bytes: entry.bytes,
+        })
+    }
+
+    /// A lease on a state just read from the store, kept when the lease is dropped.
+    pub fn lease(&self, stream: &str, state: CaseState) -> Lease<'_> {
+        Lease {
+            cache: self,
+            stream: stream.to_owned(),
+            bytes: state_bytes(&state),
+            state: Some(state),
+        }
+    }
+
+    /// Keep `state` for `stream`, weighing `bytes`, unless a later version is already kept
+    /// (two tasks on one case may finish in either order; the later fold wins). A state
+    /// larger than the whole budget is not kept.
+    pub fn put_sized(&self, stream: &str, state: CaseState, bytes: usize) {
+        let bytes = bytes.saturating_add(stream.len());
         let mut inner = self.lock();
         if let Some(existing) = inner.entries.get(stream) {
             if existing.state.version > state.version {
@@ -113,6 +145,57 @@ impl CaseCache {
         // The lock guards plain maps updated without panicking paths; a poisoned lock still
         // holds consistent maps.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The weight of a state in the cache: its bincode size.
+fn state_bytes(state: &CaseState) -> usize {
+    bincode::serialized_size(state).map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// One command's hold on a case state (see [`CaseCache::take`]); the state goes back into the
+/// cache when the lease is dropped, unless it was given up.
+pub struct Lease<'a> {
+    cache: &'a CaseCache,
+    stream: String,
+    /// `None` only after a fold that failed: nothing is put back.
+    state: Option<CaseState>,
+    bytes: usize,
+}
+
+impl Lease<'_> {
+    pub fn state(&self) -> &CaseState {
+        self.state
+            .as_ref()
+            .expect("a lease holds its state until dropped")
+    }
+
+    /// Fold more of the case onto the state; `bytes_added` is the weight the fold adds (the
+    /// payload bytes of the events folded — a state grows with what its events carry). When
+    /// the fold fails the state is given up, not put back.
+    pub fn advance<E>(
+        &mut self,
+        bytes_added: usize,
+        fold: impl FnOnce(CaseState) -> Result<CaseState, E>,
+    ) -> Result<(), E> {
+        let state = self
+            .state
+            .take()
+            .expect("a lease holds its state until dropped");
+        let version = state.version;
+        let advanced = fold(state)?;
+        assert!(advanced.version >= version, "a fold never goes back");
+        self.state = Some(advanced);
+        self.bytes = self.bytes.saturating_add(bytes_added);
+        Ok(())
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            self.cache.put_sized(&self.stream, state, self.bytes);
+        }
     }
 }
 
@@ -167,6 +250,25 @@ mod tests {
         cache.forget("c1");
         assert!(cache.get("c1").is_none());
         assert_eq!(cache.usage(), (0, 0));
+    }
+
+    #[test]
+    fn a_lease_takes_the_state_out_and_puts_it_back_advanced_or_not_at_all_on_failure() {
+        let cache = CaseCache::new(CASE_CACHE_BYTES_MAX_DEFAULT);
+        cache.put("c1", case(1));
+        let mut lease = cache.take("c1").expect("cached");
+        assert!(cache.get("c1").is_none(), "taken out while leased");
+        lease.advance(10, |_| Ok::<_, ()>(case(2))).unwrap();
+        drop(lease);
+        assert_eq!(cache.get("c1").unwrap().version, 2);
+        let mut lease = cache.take("c1").expect("cached");
+        assert!(lease
+            .advance(10, |_| Err::<CaseState, _>("unreadable"))
+            .is_err());
+        drop(lease);
+        assert!(cache.get("c1").is_none(), "a failed fold is not kept");
+        drop(cache.lease("c2", case(4)));
+        assert_eq!(cache.get("c2").unwrap().version, 4);
     }
 
     #[test]

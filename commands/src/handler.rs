@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::cache::{CaseCache, CASE_CACHE_BYTES_MAX_DEFAULT};
+use crate::cache::{CaseCache, Lease, CASE_CACHE_BYTES_MAX_DEFAULT};
 
 use caseledger_domain::{
     decide, evolve, evolve_recorded, CaseState, DomainCommand, Event, Ruleset,
@@ -239,35 +239,50 @@ impl Handler {
         Ok(state)
     }
 
-    /// The cached state when there is one — it may be behind, which the append's version
-    /// check finds out — else the current one. The flag says whether it was read just now.
-    async fn cached_case(&self, stream: &StreamId) -> Result<(CaseState, bool), CommandError> {
-        match self.cache.get(stream.as_str()) {
-            Some(state) => Ok((state, false)),
-            None => Ok((self.current_case(stream).await?, true)),
+    /// The case for one command: taken out of the cache (it may be behind, which the append's
+    /// version check finds out), or read now. The flag says whether it was read just now.
+    async fn lease<'a>(&'a self, stream: &StreamId) -> Result<(Lease<'a>, bool), CommandError> {
+        if let Some(lease) = self.cache.take(stream.as_str()) {
+            return Ok((lease, false));
         }
+        let records = self.store.read_stream(stream, 1).await?;
+        let state = fold_onto(CaseState::default(), stream, &records)?;
+        Ok((self.cache.lease(stream.as_str(), state), true))
     }
 
-    /// Keep the state after this command's events, folded as [`load_case`] would fold them.
+    /// Fold what was appended after the leased state onto it.
+    async fn catch_up(&self, stream: &StreamId, lease: &mut Lease<'_>) -> Result<(), CommandError> {
+        let tail = self
+            .store
+            .read_stream(stream, lease.state().version + 1)
+            .await?;
+        let bytes: usize = tail.iter().map(|r| r.payload.len()).sum();
+        lease.advance(bytes, |state| fold_onto(state, stream, &tail))
+    }
+
+    /// Advance the lease by this command's events, folded as [`load_case`] would fold them.
     fn remember(
-        &self,
-        stream: &StreamId,
-        mut state: CaseState,
+        lease: &mut Lease<'_>,
         envelope: &CommandEnvelope,
         planned: &Planned,
+        bytes: usize,
         stream_version: u64,
     ) {
-        let events = planned.own.iter().chain(planned.derived.iter());
-        for (index, event) in events.enumerate() {
-            let id = event_id(&envelope.command_id, index as u32);
-            let id = caseledger_domain::identity::EventRef::from_u128(id.as_u128());
-            state = evolve_recorded(state, &id, event);
-        }
+        let folded = lease.advance(bytes, |mut state| {
+            let events = planned.own.iter().chain(planned.derived.iter());
+            for (index, event) in events.enumerate() {
+                let id = event_id(&envelope.command_id, index as u32);
+                let id = caseledger_domain::identity::EventRef::from_u128(id.as_u128());
+                state = evolve_recorded(state, &id, event);
+            }
+            Ok::<_, std::convert::Infallible>(state)
+        });
+        let Ok(()) = folded;
         assert_eq!(
-            state.version, stream_version,
+            lease.state().version,
+            stream_version,
             "the fold and the store disagree"
         );
-        self.cache.put(stream.as_str(), state);
     }
 
     /// Execute one command from a caller. `Ok` when its events are appended (or were
@@ -332,21 +347,18 @@ impl Handler {
             id: envelope.command_id,
             fingerprint: Some(fingerprint),
         };
-        let mut fresh = false;
+        let (mut lease, mut read_now) = self.lease(&stream).await?;
         for attempt in 0..CONFLICT_RETRIES_MAX {
-            let (state, read_now) = if fresh {
-                (self.current_case(&stream).await?, true)
-            } else {
-                self.cached_case(&stream).await?
-            };
-            let planned = match plan(&state, &envelope.command, today) {
+            let planned = match plan(lease.state(), &envelope.command, today) {
                 Ok(planned) => planned,
                 // A state that may be behind must not refuse what the current one allows.
                 Err(_) if !read_now => {
-                    fresh = true;
+                    self.catch_up(&stream, &mut lease).await?;
+                    read_now = true;
                     continue;
                 }
                 Err(reason) => {
+                    drop(lease);
                     // A repeat of an applied command is answered as a repeat, not refused by
                     // the rules its first run changed.
                     if let Some(answer) = self.repeat(envelope, &stream, fingerprint).await? {
@@ -356,7 +368,8 @@ impl Handler {
                 }
             };
             let new_events = self.envelopes(envelope, &planned)?;
-            let expected = ExpectedVersion::Exact(state.version);
+            let bytes: usize = new_events.iter().map(|e| e.payload.len()).sum();
+            let expected = ExpectedVersion::Exact(lease.state().version);
             let handed = std::time::Instant::now();
             let appended = self
                 .store
@@ -364,12 +377,13 @@ impl Handler {
                 .await;
             match appended {
                 Ok(result) if result.deduplicated => {
+                    drop(lease);
                     let mut receipt = self.repeat_receipt(envelope, &stream).await?;
                     receipt.timing.retries = attempt;
                     return Ok(receipt);
                 }
                 Ok(result) => {
-                    self.remember(&stream, state, envelope, &planned, result.stream_version);
+                    Self::remember(&mut lease, envelope, &planned, bytes, result.stream_version);
                     let mut receipt = receipt(
                         envelope,
                         &result,
@@ -382,13 +396,20 @@ impl Handler {
                     };
                     return Ok(receipt);
                 }
-                Err(StoreError::WrongExpectedVersion { .. }) => fresh = true,
+                Err(StoreError::WrongExpectedVersion { .. }) => {
+                    self.catch_up(&stream, &mut lease).await?;
+                    read_now = true;
+                }
                 Err(StoreError::IdempotencyConflict { stored, given, .. }) => {
+                    drop(lease);
                     return Err(self.refuse_conflict(envelope, &stored, &given).await);
                 }
                 Err(StoreError::IdempotencyKeyReused {
                     original_stream, ..
-                }) => return Err(self.refuse_reused(envelope, &original_stream).await),
+                }) => {
+                    drop(lease);
+                    return Err(self.refuse_reused(envelope, &original_stream).await);
+                }
                 Err(other) => return Err(other.into()),
             }
         }
