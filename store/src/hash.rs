@@ -130,6 +130,26 @@ impl ChainVerifier {
         }
     }
 
+    /// A verifier for the range `from..=to` of a backend's `verify`, given what reading the
+    /// record at `from - 1` gave (not read when `from` is 1): `Err` holds the report when that
+    /// record is missing or unreadable, since the range's first link cannot be checked.
+    pub fn for_range(
+        from: u64,
+        to: u64,
+        previous: Result<Option<RecordedEvent>, String>,
+    ) -> Result<ChainVerifier, VerifyReport> {
+        if from <= 1 {
+            return Ok(ChainVerifier::new());
+        }
+        let mut broken = ChainVerifier::new();
+        match previous {
+            Ok(Some(previous)) => return Ok(ChainVerifier::after(Some(&previous))),
+            Ok(None) => broken.mark_bad(from - 1, "record is missing"),
+            Err(reason) => broken.mark_bad(from - 1, reason),
+        }
+        Err(broken.finish(to))
+    }
+
     /// The next position this verifier expects.
     pub fn next_position(&self) -> u64 {
         self.next_position

@@ -563,27 +563,21 @@ impl Reader {
             });
         }
         let conn = self.get().await?;
-        let mut verifier = if from == 1 {
-            ChainVerifier::after(None)
+        let previous = if from == 1 {
+            Ok(None)
         } else {
             let row = conn
                 .client
                 .query_opt(&conn.record_at, &[&to_i64(from - 1)?])
                 .await
                 .map_err(backend("read the record before the verified range"))?;
-            match row.map(|row| decode_row(row.get(0), row.get(1))) {
-                Some(Ok(previous)) => ChainVerifier::after(Some(&previous)),
-                Some(Err(e)) => {
-                    let mut v = ChainVerifier::after(None);
-                    v.mark_bad(from - 1, e.to_string());
-                    return Ok(v.finish(to));
-                }
-                None => {
-                    let mut v = ChainVerifier::after(None);
-                    v.mark_bad(from - 1, "record is missing");
-                    return Ok(v.finish(to));
-                }
-            }
+            row.map(|row| decode_row(row.get(0), row.get(1)))
+                .transpose()
+                .map_err(|e| e.to_string())
+        };
+        let mut verifier = match ChainVerifier::for_range(from, to, previous) {
+            Ok(verifier) => verifier,
+            Err(report) => return Ok(report),
         };
         // Page through so memory stays bounded over any range.
         while verifier.next_position() <= to && !verifier.failed() {

@@ -487,22 +487,13 @@ impl EventStore for SledStore {
                 first_bad: None,
             });
         }
-        let mut verifier = if from > 1 {
-            match self.read_record(from - 1) {
-                Ok(Some(previous)) => hash::ChainVerifier::after(Some(&previous)),
-                Ok(None) => {
-                    let mut v = hash::ChainVerifier::after(None);
-                    v.mark_bad(from - 1, "record is missing");
-                    return Ok(v.finish(to));
-                }
-                Err(e) => {
-                    let mut v = hash::ChainVerifier::after(None);
-                    v.mark_bad(from - 1, e.to_string());
-                    return Ok(v.finish(to));
-                }
-            }
-        } else {
-            hash::ChainVerifier::after(None)
+        let previous = match from {
+            1 => Ok(None),
+            _ => self.read_record(from - 1).map_err(|e| e.to_string()),
+        };
+        let mut verifier = match hash::ChainVerifier::for_range(from, to, previous) {
+            Ok(verifier) => verifier,
+            Err(report) => return Ok(report),
         };
         // Page through so memory stays bounded over any range.
         while verifier.next_position() <= to && !verifier.failed() {
