@@ -10,10 +10,9 @@ use super::dates::{before_or_error, is_future, months_after, on_or_before, Perio
 use super::era::HandoverEra;
 use super::era2022;
 use super::error::{HandoverError, SentenceStartRule};
-use super::gates::{
-    in_open_conditions, is_policy_case, open_conditions_date, open_prison_rules_apply,
-};
+use super::gates::is_policy_case;
 use super::input::{CaseAllocation, HandoverInput};
+use super::nps::{shared_nps_dates, NpsDates};
 use super::outcome::{HandoverResult, ReleaseDate, ReleaseDateKind, Responsibility, RuleStep};
 use super::reasons::HandoverReason;
 
@@ -33,14 +32,6 @@ impl NpsRules {
             NpsRules::Omic2022 => HandoverEra::Omic2022,
         }
     }
-}
-
-/// The NPS dates of §7.1 step 6 before the "never invert" step of §7.4.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NpsDates {
-    pub start: Option<Date>,
-    pub handover: Date,
-    pub reason: HandoverReason,
 }
 
 /// A CRC case (§7.1 step 4): `case_allocation = crc` and not indeterminate. An
@@ -218,10 +209,8 @@ pub fn calculate_v1(
 /// policy case whose release date is `release` (§7.2).
 ///
 /// Handover date (§7.3, first match):
-/// - early allocation: R − 15 months, `nps_early_allocation`;
-/// - indeterminate: R − 8 months, `nps_indeterminate_open` in open conditions (§6.1), else
-///   `nps_indeterminate`;
-/// - determinate with `ped`: ped − 8 months, `nps_determinate_parole_case`;
+/// - early allocation, indeterminate, determinate with `ped`: the rows shared with
+///   `omic-2022` ([`shared_nps_dates`]);
 /// - determinate, MAPPA blank: H45, `nps_mappa_unknown` (blank is not level 0);
 /// - determinate, MAPPA 0 or 1: H45, `nps_determinate_mappa_1_n`;
 /// - determinate, MAPPA 2 or 3: the later of `today` and min(crd, ard) − 7m15d,
@@ -230,66 +219,32 @@ pub fn calculate_v1(
 /// H45 = `hdcad` if known, else min(min(crd, ard) − 4m15d, `hdced`).
 ///
 /// Start date (§7.4, first match):
-/// - indeterminate and open-prison rules apply (§6.2): the open-conditions date (women's
-///   estate `category_since`, otherwise `arrival`; may be unknown);
-/// - early allocation: R − 15 months;
-/// - indeterminate: R − 8 months;
-/// - determinate with `ped`: ped − 8 months;
+/// - the shared rows: the open-conditions date for an indeterminate case where open-prison
+///   rules apply (§6.2; women's estate `category_since`, otherwise `arrival`; may be
+///   unknown), otherwise the handover date (R − 15 months, R − 8 months, ped − 8 months);
 /// - determinate: min(crd, ard) − 7m15d.
 pub fn nps_dates(input: &HandoverInput, release: ReleaseDate) -> Result<NpsDates, HandoverError> {
-    let today = input.today;
+    if let Some(dates) = shared_nps_dates(input, release)? {
+        return Ok(dates);
+    }
+    // NPS determinate without PED: R is min(crd, ard) (§7.2).
     let r = release.date;
     let r_field = release.kind.field();
-    let (handover, reason) = if input.early_allocation {
-        (
-            before_or_error(r, Period::FIFTEEN_MONTHS, r_field)?,
-            HandoverReason::NpsEarlyAllocation,
-        )
-    } else if input.indeterminate {
-        let reason = if in_open_conditions(&input.prison) {
-            HandoverReason::NpsIndeterminateOpen
-        } else {
-            HandoverReason::NpsIndeterminate
-        };
-        (before_or_error(r, Period::EIGHT_MONTHS, r_field)?, reason)
-    } else if let Some(ped) = input.ped {
-        (
-            before_or_error(ped, Period::EIGHT_MONTHS, "ped")?,
-            HandoverReason::NpsDeterminateParoleCase,
-        )
-    } else {
-        // NPS determinate without PED: R is min(crd, ard) (§7.2).
-        match input.mappa_level.map(|level| level.get()) {
-            None => (h45(input, release)?, HandoverReason::NpsMappaUnknown),
-            Some(0 | 1) => (h45(input, release)?, HandoverReason::NpsDeterminateMappa1N),
-            // MappaLevel cannot exceed 3, so this arm is levels 2 and 3.
-            Some(_) => {
-                let seven_and_a_half =
-                    before_or_error(r, Period::SEVEN_AND_A_HALF_MONTHS, r_field)?;
-                (
-                    seven_and_a_half.max(today),
-                    HandoverReason::NpsDeterminateMappa23,
-                )
-            }
+    let (handover, reason) = match input.mappa_level.map(|level| level.get()) {
+        None => (h45(input, release)?, HandoverReason::NpsMappaUnknown),
+        Some(0 | 1) => (h45(input, release)?, HandoverReason::NpsDeterminateMappa1N),
+        // MappaLevel cannot exceed 3, so this arm is levels 2 and 3.
+        Some(_) => {
+            let seven_and_a_half = before_or_error(r, Period::SEVEN_AND_A_HALF_MONTHS, r_field)?;
+            (
+                seven_and_a_half.max(input.today),
+                HandoverReason::NpsDeterminateMappa23,
+            )
         }
     };
-    let start = if input.indeterminate && open_prison_rules_apply(input) {
-        open_conditions_date(&input.prison)
-    } else if input.early_allocation {
-        Some(before_or_error(r, Period::FIFTEEN_MONTHS, r_field)?)
-    } else if input.indeterminate {
-        Some(before_or_error(r, Period::EIGHT_MONTHS, r_field)?)
-    } else if let Some(ped) = input.ped {
-        Some(before_or_error(ped, Period::EIGHT_MONTHS, "ped")?)
-    } else {
-        Some(before_or_error(
-            r,
-            Period::SEVEN_AND_A_HALF_MONTHS,
-            r_field,
-        )?)
-    };
+    let start = before_or_error(r, Period::SEVEN_AND_A_HALF_MONTHS, r_field)?;
     Ok(NpsDates {
-        start,
+        start: Some(start),
         handover,
         reason,
     })

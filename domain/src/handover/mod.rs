@@ -13,7 +13,8 @@
 //! | `input` | §3 inputs and defaults |
 //! | `gates` | §5 OMiC scope, §6 prisons, nations and policy gates |
 //! | `era2019` | §7 `omic-2019` (the §7.1 ladder is shared with `omic-2022`) |
-//! | `era2022` | §8 `omic-2022` NPS dates |
+//! | `nps` | §7.3, §7.4 NPS rows shared by `omic-2019` and `omic-2022` (early allocation, indeterminate, parole) |
+//! | `era2022` | §8 `omic-2022` NPS dates of a determinate case without PED |
 //! | `era2023` | §9 `omic-2023` override ladder and date maths |
 //! | `reasons` | §12 reason codes |
 //! | `error` | §3.3 errors and their texts |
@@ -30,6 +31,7 @@ pub mod era2023;
 pub mod error;
 pub mod gates;
 pub mod input;
+pub mod nps;
 pub mod outcome;
 pub mod reasons;
 
