@@ -1,9 +1,8 @@
 //! `caseledger generate` and `caseledger demo` through the real binary.
 //!
-//! The must-show uses 10,000 people (`generate --people 10000 --seed 1` byte-identical
-//! across runs, imported with zero refusals, `verify` passing). A debug build imports about
-//! 400 commands a second, so these tests use 50–150 people; the 10,000-person check is the
-//! release-mode command sequence in docs/benchmarks.md ("Demo").
+//! A cohort is byte-identical per seed, imports with zero refusals and `verify` passes. A debug
+//! build imports a few hundred commands a second, so these tests use 50–150 people; the
+//! release figures (10,000 people generated, the demo's import) are in docs/benchmarks.md.
 
 use std::path::Path;
 use std::process::{Command, Output};
