@@ -360,7 +360,7 @@ impl Handler {
                 Err(reason) => {
                     drop(lease);
                     // A repeat of an applied command is answered as a repeat, not refused by
-                    // the rules its first run changed.
+                    // the rules its first application changed.
                     if let Some(answer) = self.repeat(envelope, &stream, fingerprint).await? {
                         return answer;
                     }
