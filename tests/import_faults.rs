@@ -50,43 +50,21 @@ impl FailingStore {
 
 #[async_trait]
 impl EventStore for FailingStore {
-    async fn append(
+    async fn append_keyed(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        key: Option<Uuid>,
+        key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
         match self.fault_now(stream) {
-            None => self.inner.append(stream, expected, events, key).await,
-            Some(false) => Err(StoreError::Backend(
-                "injected: refused before writing".into(),
-            )),
-            Some(true) => {
-                self.inner.append(stream, expected, events, key).await?;
-                Err(StoreError::Backend("injected: written, answer lost".into()))
-            }
-        }
-    }
-    async fn append_fingerprinted(
-        &self,
-        stream: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-        key: IdempotencyKey,
-    ) -> Result<AppendResult, StoreError> {
-        match self.fault_now(stream) {
-            None => {
-                self.inner
-                    .append_fingerprinted(stream, expected, events, key)
-                    .await
-            }
+            None => self.inner.append_keyed(stream, expected, events, key).await,
             Some(false) => Err(StoreError::Backend(
                 "injected: refused before writing".into(),
             )),
             Some(true) => {
                 self.inner
-                    .append_fingerprinted(stream, expected, events, key)
+                    .append_keyed(stream, expected, events, key)
                     .await?;
                 Err(StoreError::Backend("injected: written, answer lost".into()))
             }

@@ -510,27 +510,14 @@ struct SlowPages(std::sync::Arc<dyn caseledger_store::EventStore>);
 
 #[async_trait::async_trait]
 impl caseledger_store::EventStore for SlowPages {
-    async fn append(
+    async fn append_keyed(
         &self,
         stream: &StreamId,
         expected: caseledger_store::ExpectedVersion,
         events: Vec<caseledger_store::NewEvent>,
-        idempotency_key: Option<uuid::Uuid>,
+        key: Option<caseledger_store::IdempotencyKey>,
     ) -> Result<caseledger_store::AppendResult, caseledger_store::StoreError> {
-        self.0
-            .append(stream, expected, events, idempotency_key)
-            .await
-    }
-    async fn append_fingerprinted(
-        &self,
-        stream: &StreamId,
-        expected: caseledger_store::ExpectedVersion,
-        events: Vec<caseledger_store::NewEvent>,
-        key: caseledger_store::IdempotencyKey,
-    ) -> Result<caseledger_store::AppendResult, caseledger_store::StoreError> {
-        self.0
-            .append_fingerprinted(stream, expected, events, key)
-            .await
+        self.0.append_keyed(stream, expected, events, key).await
     }
     async fn idempotency_record(
         &self,

@@ -384,29 +384,44 @@ pub enum StoreError {
 /// The event log. One conformance suite (`conformance`) is run against every implementation.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
-    /// Append `events` to `stream` atomically if its version matches `expected`.
+    /// Append `events` to `stream` atomically if its version matches `expected`: the one
+    /// append every store implements ([`EventStore::append`] and
+    /// [`EventStore::append_fingerprinted`] are its two forms).
     ///
-    /// With `idempotency_key` (the command id), repeating the call returns the original
-    /// result with `deduplicated = true` and writes nothing.
+    /// With a key, repeating the call returns the original result with `deduplicated = true`
+    /// and writes nothing; the key's first use stores its fingerprint, if it has one, and a
+    /// repeat with another fingerprint is [`StoreError::IdempotencyConflict`] (an entry or a
+    /// key without a fingerprint cannot be told apart and is answered as a repeat).
+    async fn append_keyed(
+        &self,
+        stream: &StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+        key: Option<IdempotencyKey>,
+    ) -> Result<AppendResult, StoreError>;
+
+    /// [`EventStore::append_keyed`] with a plain idempotency key (the command id).
     async fn append(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
         idempotency_key: Option<Uuid>,
-    ) -> Result<AppendResult, StoreError>;
+    ) -> Result<AppendResult, StoreError> {
+        self.append_keyed(stream, expected, events, idempotency_key.map(Into::into))
+            .await
+    }
 
-    /// [`EventStore::append`] with an idempotency key that carries the request's fingerprint.
-    /// The key's first use stores the fingerprint; a repeat with the same fingerprint (or a
-    /// stored entry without one) is answered as a repeat; a repeat with another fingerprint is
-    /// [`StoreError::IdempotencyConflict`] and writes nothing.
+    /// [`EventStore::append_keyed`] with a key that carries the request's fingerprint.
     async fn append_fingerprinted(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
         key: IdempotencyKey,
-    ) -> Result<AppendResult, StoreError>;
+    ) -> Result<AppendResult, StoreError> {
+        self.append_keyed(stream, expected, events, Some(key)).await
+    }
 
     /// What the idempotency index holds for `key`, if it was used.
     async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError>;

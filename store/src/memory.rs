@@ -103,24 +103,14 @@ impl MemoryStore {
 
 #[async_trait]
 impl EventStore for MemoryStore {
-    async fn append(
+    async fn append_keyed(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<Uuid>,
+        key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
-        self.append_now(stream, expected, events, idempotency_key.map(Into::into))
-    }
-
-    async fn append_fingerprinted(
-        &self,
-        stream: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-        key: IdempotencyKey,
-    ) -> Result<AppendResult, StoreError> {
-        self.append_now(stream, expected, events, Some(key))
+        self.append_now(stream, expected, events, key)
     }
 
     async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError> {

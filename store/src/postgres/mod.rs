@@ -172,7 +172,7 @@ impl Drop for PostgresStore {
 
 impl PostgresStore {
     /// Queue one append for the group-commit writer and wait for its answer.
-    async fn append_keyed(
+    async fn submit_append(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
@@ -201,25 +201,14 @@ impl PostgresStore {
 
 #[async_trait]
 impl EventStore for PostgresStore {
-    async fn append(
+    async fn append_keyed(
         &self,
         stream: &StreamId,
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
-        idempotency_key: Option<Uuid>,
+        key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
-        self.append_keyed(stream, expected, events, idempotency_key.map(Into::into))
-            .await
-    }
-
-    async fn append_fingerprinted(
-        &self,
-        stream: &StreamId,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-        key: IdempotencyKey,
-    ) -> Result<AppendResult, StoreError> {
-        self.append_keyed(stream, expected, events, Some(key)).await
+        self.submit_append(stream, expected, events, key).await
     }
 
     async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError> {
