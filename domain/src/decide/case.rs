@@ -438,6 +438,41 @@ fn impose_sentence(
         SENTENCES_PER_CASE_MAX,
         "sentences",
     )?;
+    requirements_allowed(ctx, action, sentence_type, requirements)?;
+    if sentence_type == SentenceType::DeterminateCustody
+        && dates.conditional_release_date.is_none()
+        && dates.automatic_release_date.is_none()
+    {
+        return Err(ctx.rule(
+            action,
+            "a determinate custodial sentence needs its conditional or automatic release date (CRD or ARD)",
+            "BR-F11",
+        ));
+    }
+    check_dates(on, dates)?;
+    check_age_of_criminal_responsibility(ctx, on)?;
+    let imposed = numbered_requirements(requirements)?;
+    let sentence_id = SentenceId(u16::try_from(id).unwrap_or(u16::MAX));
+    Ok(vec![SentenceImposed {
+        sentence_id,
+        sentence_type,
+        sentenced_on: on,
+        court: court.clone(),
+        length_months,
+        dates: dates.clone(),
+        requirements: imposed,
+    }
+    .into()])
+}
+
+/// Requirements belong to community orders and suspended sentence orders (seed 003 l.1677),
+/// at most [`REQUIREMENTS_PER_SENTENCE_MAX`] on one sentence.
+fn requirements_allowed(
+    ctx: &Ctx<'_>,
+    action: &'static str,
+    sentence_type: SentenceType,
+    requirements: &[crate::sentence::RequirementKind],
+) -> Result<(), DomainError> {
     if !requirements.is_empty() && !sentence_type.is_community() {
         return Err(ctx.rule(
             action,
@@ -456,18 +491,13 @@ fn impose_sentence(
             limit: REQUIREMENTS_PER_SENTENCE_MAX,
         });
     }
-    if sentence_type == SentenceType::DeterminateCustody
-        && dates.conditional_release_date.is_none()
-        && dates.automatic_release_date.is_none()
-    {
-        return Err(ctx.rule(
-            action,
-            "a determinate custodial sentence needs its conditional or automatic release date (CRD or ARD)",
-            "BR-F11",
-        ));
-    }
-    check_dates(on, dates)?;
-    check_age_of_criminal_responsibility(ctx, on)?;
+    Ok(())
+}
+
+/// The requirements as imposed: each kind checked, numbered from 1 in the order given.
+fn numbered_requirements(
+    requirements: &[crate::sentence::RequirementKind],
+) -> Result<Vec<Requirement>, DomainError> {
     let mut imposed = Vec::with_capacity(requirements.len());
     for (index, kind) in requirements.iter().enumerate() {
         let kind = kind.validate()?;
@@ -477,15 +507,5 @@ fn impose_sentence(
             kind,
         });
     }
-    let sentence_id = SentenceId(u16::try_from(id).unwrap_or(u16::MAX));
-    Ok(vec![SentenceImposed {
-        sentence_id,
-        sentence_type,
-        sentenced_on: on,
-        court: court.clone(),
-        length_months,
-        dates: dates.clone(),
-        requirements: imposed,
-    }
-    .into()])
+    Ok(imposed)
 }

@@ -53,6 +53,12 @@ pub fn decide(
         return case::open_case(state, crn, person, *pdu, team, *on, ruleset, today);
     }
     let ctx = Ctx::new(state, ruleset, today, command)?;
+    route(&ctx, command)
+}
+
+/// The rule family that decides `command` (one submodule each); opening a case that is open
+/// is refused here.
+fn route(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event>, DomainError> {
     use DomainCommand as C;
     match command {
         C::OpenCase { .. } => Err(DomainError::CaseAlreadyOpen {
@@ -70,7 +76,7 @@ pub fn decide(
         | C::TerminateSentence { .. }
         | C::CloseCase { .. }
         | C::ReopenCase { .. }
-        | C::CorrectEvent { .. } => case::decide(&ctx, command),
+        | C::CorrectEvent { .. } => case::decide(ctx, command),
         C::AssessRisk { .. }
         | C::AddRegistration { .. }
         | C::RemoveRegistration { .. }
@@ -78,13 +84,13 @@ pub fn decide(
         | C::ReferToMappa { .. }
         | C::SetMappaLevel { .. }
         | C::RecordTier { .. }
-        | C::RecordTierV3 { .. } => risk::decide(&ctx, command),
+        | C::RecordTierV3 { .. } => risk::decide(ctx, command),
         C::AllocateToProvider { .. }
         | C::RequestRiskEscalation { .. }
         | C::DecideRiskEscalation { .. }
-        | C::UnifyProbationService { .. } => provider::decide(&ctx, command),
+        | C::UnifyProbationService { .. } => provider::decide(ctx, command),
         C::AllocatePractitioner { .. } | C::ReallocatePractitioner { .. } => {
-            practitioner::decide(&ctx, command)
+            practitioner::decide(ctx, command)
         }
         C::AllocatePrisonOffenderManager { .. }
         | C::RecordHandoverDates { .. }
@@ -99,16 +105,16 @@ pub fn decide(
         | C::EndPostSentenceSupervision { .. }
         | C::LapseSupervision { .. }
         | C::RaiseRecall { .. }
-        | C::ConcludeRecall { .. } => custody::decide(&ctx, command),
+        | C::ConcludeRecall { .. } => custody::decide(ctx, command),
         C::ScheduleAppointment { .. }
         | C::RecordAttendance { .. }
         | C::RecordAbsence { .. }
         | C::IssueWarning { .. }
         | C::RaiseBreach { .. }
-        | C::ConcludeBreach { .. } => enforcement::decide(&ctx, command),
+        | C::ConcludeBreach { .. } => enforcement::decide(ctx, command),
         C::CreditUnpaidWork { .. }
         | C::CompleteRequirement { .. }
-        | C::TerminateRequirement { .. } => requirements::decide(&ctx, command),
+        | C::TerminateRequirement { .. } => requirements::decide(ctx, command),
     }
 }
 

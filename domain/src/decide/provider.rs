@@ -72,7 +72,8 @@ pub(super) fn ratchet_holds(ctx: &Ctx<'_>) -> Option<crate::sentence::SentenceId
 
 /// BR-A2–A4: the NPS allocates a sentenced case to itself or the area's CRC after its
 /// initial risk assessment. NPS for high / very high RoSH, MAPPA, deportation order or
-/// notoriety; the CRC otherwise. An NPS allocation starts the ratchet (BR-A10).
+/// notoriety ([`nps_reason`]); the CRC otherwise. An NPS allocation starts the ratchet
+/// (BR-A10).
 fn allocate_to_provider(
     ctx: &Ctx<'_>,
     on: jiff::civil::Date,
@@ -83,6 +84,40 @@ fn allocate_to_provider(
 ) -> Result<Vec<Event>, DomainError> {
     let action = "allocate the case to a provider";
     require_two_providers(ctx, action)?;
+    let sentence_id = sentence_to_allocate(ctx, action, on, by)?;
+    let confirmed_rosh = nps_initial_rosh(ctx, action)?;
+    let mappa_eligible = ctx.state.mappa_eligible();
+    let (provider, nps_until, code) =
+        match nps_reason(confirmed_rosh, mappa_eligible, deportation_order, notoriety) {
+            Some(code) => (Provider::Nps, Some(sentence_id), code),
+            None => (Provider::Crc(crc.clone()), None, reason::LOWER_RISK_TO_CRC),
+        };
+    Ok(vec![CaseAllocatedToProvider {
+        allocated_on: on,
+        provider,
+        inputs: ProviderAllocationInputs {
+            confirmed_rosh,
+            mappa_eligible,
+            mappa_level: ctx.state.mappa.level,
+            deportation_order,
+            notoriety,
+            sentence_id,
+        },
+        nps_until_sentence_ends: nps_until,
+        decision: ctx.decision(code),
+    }
+    .into()])
+}
+
+/// The sentence a provider allocation is for: the current one, allocated by the NPS (BR-A2,
+/// seed 001 l.55) on or after its date, not while the ratchet holds (BR-A10, seed 001 l.67)
+/// and not twice (BR-A9, seed 001 l.65: a CRC case moves to the NPS only by escalation).
+fn sentence_to_allocate(
+    ctx: &Ctx<'_>,
+    action: &'static str,
+    on: jiff::civil::Date,
+    by: &Organisation,
+) -> Result<crate::sentence::SentenceId, DomainError> {
     if *by != Organisation::Nps {
         return Err(DomainError::WrongOrganisation {
             crn: ctx.crn.clone(),
@@ -121,20 +156,35 @@ fn allocate_to_provider(
             "BR-A9, seed 001 l.65",
         ));
     }
-    let Some(confirmed_rosh) = ctx
-        .state
-        .risk
-        .rosh
-        .filter(|_| ctx.state.risk.assessed_by_nps)
-    else {
-        return Err(ctx.rule(
+    Ok(sentence_id)
+}
+
+/// BR-A2 (seed 001 l.55): the RoSH of the NPS's initial assessment, which indicates the
+/// provider; refused until the NPS has assessed.
+fn nps_initial_rosh(
+    ctx: &Ctx<'_>,
+    action: &'static str,
+) -> Result<crate::risk::RoshLevel, DomainError> {
+    let risk = &ctx.state.risk;
+    risk.rosh.filter(|_| risk.assessed_by_nps).ok_or_else(|| {
+        ctx.rule(
             action,
             "the NPS has not completed the initial risk assessment; assess risk first",
             "BR-A2, seed 001 l.55",
-        ));
-    };
-    let mappa_eligible = ctx.state.mappa_eligible();
-    let reason_code = if confirmed_rosh.is_high_or_above() {
+        )
+    })
+}
+
+/// BR-A4 (seed 000 l.9; 001 l.25; 002 l.19): why the NPS keeps the case — high or very high
+/// RoSH, MAPPA, a deportation order or notoriety, in that order — or `None` for the CRC
+/// (BR-A3, seed 000 l.8).
+fn nps_reason(
+    confirmed_rosh: crate::risk::RoshLevel,
+    mappa_eligible: bool,
+    deportation_order: bool,
+    notoriety: bool,
+) -> Option<&'static str> {
+    if confirmed_rosh.is_high_or_above() {
         Some(reason::ROSH_HIGH_OR_ABOVE)
     } else if mappa_eligible {
         Some(reason::MAPPA_ELIGIBLE)
@@ -144,26 +194,7 @@ fn allocate_to_provider(
         Some(reason::NOTORIETY)
     } else {
         None
-    };
-    let (provider, nps_until, code) = match reason_code {
-        Some(code) => (Provider::Nps, Some(sentence_id), code),
-        None => (Provider::Crc(crc.clone()), None, reason::LOWER_RISK_TO_CRC),
-    };
-    Ok(vec![CaseAllocatedToProvider {
-        allocated_on: on,
-        provider,
-        inputs: ProviderAllocationInputs {
-            confirmed_rosh,
-            mappa_eligible,
-            mappa_level: ctx.state.mappa.level,
-            deportation_order,
-            notoriety,
-            sentence_id,
-        },
-        nps_until_sentence_ends: nps_until,
-        decision: ctx.decision(code),
     }
-    .into()])
 }
 
 /// The CRC managing the case, or a refusal saying why there is none.
@@ -239,7 +270,7 @@ fn request_escalation(
 
 /// BR-A9/A11 (and BR-A4 for MAPPA): the NPS decides an escalation. Confirmed high or very
 /// high RoSH, or a MAPPA-eligible case, transfers to the NPS until the current order ends
-/// (BR-A10); otherwise the case stays with the CRC.
+/// (BR-A10, [`escalation_outcome`]); otherwise the case stays with the CRC.
 fn decide_escalation(
     ctx: &Ctx<'_>,
     on: jiff::civil::Date,
@@ -268,30 +299,42 @@ fn decide_escalation(
     )?;
     let crc = managing_crc(ctx, action)?;
     let (sentence_id, _) = ctx.current_sentence(action)?;
-    let mappa_eligible = ctx.state.mappa_eligible();
     let inputs = EscalationInputs {
         proposed_rosh: pending.proposed_rosh,
         previous_confirmed_rosh: ctx.state.risk.rosh,
         confirmed_rosh,
-        mappa_eligible,
+        mappa_eligible: ctx.state.mappa_eligible(),
     };
-    let transfer_code = if confirmed_rosh.is_high_or_above() {
+    Ok(escalation_outcome(ctx, on, inputs, crc, sentence_id))
+}
+
+/// BR-A9 (seed 001 l.65–66), BR-A4 (seed 000 l.9): confirmed high or very high RoSH, or a
+/// MAPPA-eligible case, transfers to the NPS until the order ends (BR-A10, seed 001 l.67);
+/// increased but not high stays with the CRC.
+fn escalation_outcome(
+    ctx: &Ctx<'_>,
+    on: jiff::civil::Date,
+    inputs: EscalationInputs,
+    crc: crate::reference::CrcName,
+    sentence_id: crate::sentence::SentenceId,
+) -> Vec<Event> {
+    let transfer_code = if inputs.confirmed_rosh.is_high_or_above() {
         Some(reason::ROSH_CONFIRMED_HIGH)
-    } else if mappa_eligible {
+    } else if inputs.mappa_eligible {
         Some(reason::MAPPA_ELIGIBLE)
     } else {
         None
     };
     let Some(code) = transfer_code else {
-        return Ok(vec![RiskEscalationDecided {
+        return vec![RiskEscalationDecided {
             decided_on: on,
             outcome: EscalationOutcome::RemainWithCrc,
             inputs,
             decision: ctx.decision(reason::ROSH_NOT_HIGH),
         }
-        .into()]);
+        .into()];
     };
-    Ok(vec![
+    vec![
         RiskEscalationDecided {
             decided_on: on,
             outcome: EscalationOutcome::TransferToNps,
@@ -306,7 +349,7 @@ fn decide_escalation(
             decision: ctx.decision(reason::NPS_UNTIL_ORDER_ENDS),
         }
         .into(),
-    ])
+    ]
 }
 
 /// Open cases at the end of TR move into the unified service as an explicit event, never a

@@ -41,7 +41,16 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             if let Some(predictors) = predictors {
                 predictors.validate().map_err(ValueError::from)?;
             }
-            let mut events = assess(ctx, *on, *kind, *rosh, *rsr, *ogrs, needs, by)?;
+            let assessment = Assessment {
+                on: *on,
+                kind: *kind,
+                rosh: *rosh,
+                rsr: *rsr,
+                ogrs: *ogrs,
+                needs,
+                by,
+            };
+            let mut events = assess(ctx, &assessment)?;
             if let Some(predictors) = predictors {
                 events.push(
                     PredictorScoresAssessed {
@@ -292,117 +301,149 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn assess(
-    ctx: &Ctx<'_>,
+/// One risk assessment as the command gives it; [`Assessment::event`] records it with the
+/// status and reason a rule decides.
+struct Assessment<'a> {
     on: Date,
     kind: AssessmentKind,
     rosh: RoshLevel,
     rsr: Option<RsrScore>,
     ogrs: Option<OgrsScore>,
-    needs: &BTreeMap<Need, NeedSeverity>,
-    by: &Organisation,
-) -> Result<Vec<Event>, DomainError> {
-    let action = "record the risk assessment";
-    let state = ctx.state;
-    let assessed = |rosh_status, code| -> Event {
+    needs: &'a BTreeMap<Need, NeedSeverity>,
+    by: &'a Organisation,
+}
+
+impl Assessment<'_> {
+    fn event(&self, ctx: &Ctx<'_>, rosh_status: RoshStatus, code: &'static str) -> Event {
         RiskAssessed {
-            assessed_on: on,
-            kind,
-            assessed_by: by.clone(),
-            rosh,
+            assessed_on: self.on,
+            kind: self.kind,
+            assessed_by: self.by.clone(),
+            rosh: self.rosh,
             rosh_status,
-            rsr,
-            ogrs,
-            needs: needs.clone(),
+            rsr: self.rsr,
+            ogrs: self.ogrs,
+            needs: self.needs.clone(),
             decision: ctx.decision(code),
         }
         .into()
-    };
+    }
+}
+
+const ASSESS: &str = "record the risk assessment";
+
+/// A risk assessment under the ruleset in force: Transforming Rehabilitation
+/// ([`assess_under_tr`]) or the unified model ([`assess_unified`]).
+fn assess(ctx: &Ctx<'_>, assessment: &Assessment<'_>) -> Result<Vec<Event>, DomainError> {
     if ctx.ruleset.is_two_provider() {
-        match by {
-            // BR-A11: the NPS's assessment is the case's RoSH.
-            Organisation::Nps => Ok(vec![assessed(RoshStatus::Confirmed, reason::NPS_CONFIRMED)]),
-            Organisation::Crc(name) => {
-                // BR-A2: the initial assessment is the NPS's.
-                if kind == AssessmentKind::Initial {
-                    return Err(DomainError::WrongOrganisation {
-                        crn: ctx.crn.clone(),
-                        action,
-                        allowed: "the NPS (initial assessment)",
-                        acting: by.to_string(),
-                        rule: "BR-A2, seed 001 l.55",
-                    });
-                }
-                if state.provider != Some(Provider::Crc(name.clone())) {
-                    return Err(DomainError::WrongOrganisation {
-                        crn: ctx.crn.clone(),
-                        action,
-                        allowed: "the NPS or the CRC managing the case",
-                        acting: by.to_string(),
-                        rule: "BR-A6, seed 001 l.56",
-                    });
-                }
-                let rose_to_high = rosh.is_high_or_above()
-                    && !state.risk.rosh.is_some_and(RoshLevel::is_high_or_above);
-                if !rose_to_high {
-                    return Ok(vec![assessed(
-                        RoshStatus::Confirmed,
-                        reason::PRACTITIONER_DECISION,
-                    )]);
-                }
-                // BR-A7/A8/A11: a CRC's high assessment waits for the NPS and must be escalated.
-                let mut events = vec![assessed(
-                    RoshStatus::AwaitingNpsConfirmation,
-                    reason::CRC_ASSESSED_ROSH_HIGH,
-                )];
-                if state.pending_escalation.is_none() {
-                    ctx.current_sentence("escalate risk to the NPS")?;
-                    events.push(
-                        RiskEscalationRequested {
-                            requested_on: on,
-                            requested_by: name.clone(),
-                            proposed_rosh: rosh,
-                            evidence: None,
-                            decision: ctx.decision(reason::CRC_ASSESSED_ROSH_HIGH),
-                        }
-                        .into(),
-                    );
-                }
-                Ok(events)
-            }
-            other => Err(DomainError::WrongOrganisation {
-                crn: ctx.crn.clone(),
-                action,
-                allowed: "the NPS or the CRC managing the case",
-                acting: other.to_string(),
-                rule: "BR-A6, seed 001 l.56",
-            }),
-        }
+        assess_under_tr(ctx, assessment)
     } else {
-        if !matches!(by, Organisation::Nps | Organisation::Prison) {
-            return Err(DomainError::WrongOrganisation {
-                crn: ctx.crn.clone(),
-                action,
-                allowed: "the probation service or a prison offender manager",
-                acting: by.to_string(),
-                rule: "BR-D1, seed 003 l.751",
-            });
-        }
-        let mut events = vec![assessed(
+        assess_unified(ctx, assessment)
+    }
+}
+
+/// BR-A11 (seed 001 l.68): under TR the NPS's assessment is the case's RoSH; the managing
+/// CRC's goes through [`assess_by_crc`]; nobody else assesses (BR-A6, seed 001 l.56).
+fn assess_under_tr(ctx: &Ctx<'_>, assessment: &Assessment<'_>) -> Result<Vec<Event>, DomainError> {
+    match assessment.by {
+        Organisation::Nps => Ok(vec![assessment.event(
+            ctx,
+            RoshStatus::Confirmed,
+            reason::NPS_CONFIRMED,
+        )]),
+        Organisation::Crc(name) => assess_by_crc(ctx, assessment, name),
+        other => Err(DomainError::WrongOrganisation {
+            crn: ctx.crn.clone(),
+            action: ASSESS,
+            allowed: "the NPS or the CRC managing the case",
+            acting: other.to_string(),
+            rule: "BR-A6, seed 001 l.56",
+        }),
+    }
+}
+
+/// BR-A2 (seed 001 l.55): the initial assessment is the NPS's. BR-A6 (seed 001 l.56): the CRC
+/// managing the case reassesses. BR-A7/A8/A11 (seed 000 l.8; 001 l.57, l.68): a CRC's
+/// assessment that raises RoSH to high waits for the NPS and is escalated, unless an
+/// escalation is already pending.
+fn assess_by_crc(
+    ctx: &Ctx<'_>,
+    assessment: &Assessment<'_>,
+    name: &crate::reference::CrcName,
+) -> Result<Vec<Event>, DomainError> {
+    let refuse = |allowed, rule| DomainError::WrongOrganisation {
+        crn: ctx.crn.clone(),
+        action: ASSESS,
+        allowed,
+        acting: assessment.by.to_string(),
+        rule,
+    };
+    if assessment.kind == AssessmentKind::Initial {
+        return Err(refuse(
+            "the NPS (initial assessment)",
+            "BR-A2, seed 001 l.55",
+        ));
+    }
+    let state = ctx.state;
+    if state.provider != Some(Provider::Crc(name.clone())) {
+        return Err(refuse(
+            "the NPS or the CRC managing the case",
+            "BR-A6, seed 001 l.56",
+        ));
+    }
+    let rose_to_high = assessment.rosh.is_high_or_above()
+        && !state.risk.rosh.is_some_and(RoshLevel::is_high_or_above);
+    if !rose_to_high {
+        return Ok(vec![assessment.event(
+            ctx,
             RoshStatus::Confirmed,
             reason::PRACTITIONER_DECISION,
-        )];
-        // BR-C6: a reassessment triggers a tier review.
-        if state.risk.assessments > 0 {
-            events.push(
-                TierReviewTriggered {
-                    triggered_on: on,
-                    decision: ctx.decision(reason::RISK_REASSESSED),
-                }
-                .into(),
-            );
-        }
-        Ok(events)
+        )]);
     }
+    let mut events = vec![assessment.event(
+        ctx,
+        RoshStatus::AwaitingNpsConfirmation,
+        reason::CRC_ASSESSED_ROSH_HIGH,
+    )];
+    if state.pending_escalation.is_none() {
+        ctx.current_sentence("escalate risk to the NPS")?;
+        events.push(
+            RiskEscalationRequested {
+                requested_on: assessment.on,
+                requested_by: name.clone(),
+                proposed_rosh: assessment.rosh,
+                evidence: None,
+                decision: ctx.decision(reason::CRC_ASSESSED_ROSH_HIGH),
+            }
+            .into(),
+        );
+    }
+    Ok(events)
+}
+
+/// BR-D1 (seed 003 l.751): in the unified model the probation service or a prison offender
+/// manager assesses, and the RoSH is confirmed. BR-C6 (seed 003 l.777): a reassessment
+/// triggers a tier review.
+fn assess_unified(ctx: &Ctx<'_>, assessment: &Assessment<'_>) -> Result<Vec<Event>, DomainError> {
+    if !matches!(assessment.by, Organisation::Nps | Organisation::Prison) {
+        return Err(DomainError::WrongOrganisation {
+            crn: ctx.crn.clone(),
+            action: ASSESS,
+            allowed: "the probation service or a prison offender manager",
+            acting: assessment.by.to_string(),
+            rule: "BR-D1, seed 003 l.751",
+        });
+    }
+    let mut events =
+        vec![assessment.event(ctx, RoshStatus::Confirmed, reason::PRACTITIONER_DECISION)];
+    if ctx.state.risk.assessments > 0 {
+        events.push(
+            TierReviewTriggered {
+                triggered_on: assessment.on,
+                decision: ctx.decision(reason::RISK_REASSESSED),
+            }
+            .into(),
+        );
+    }
+    Ok(events)
 }
