@@ -16,8 +16,7 @@ use std::time::Instant;
 
 use caseledger::projections::synthetic::Cohort;
 use caseledger::store::{
-    codec::encode_payload, Durability, EventStore, ExpectedVersion, NewEvent, SledOptions,
-    SledStore, StreamId,
+    Durability, EventStore, ExpectedVersion, NewEvent, SledOptions, SledStore, StreamId,
 };
 
 const EVENTS_PER_CASE: u64 = 100;
@@ -57,17 +56,18 @@ fn build_log(rt: &tokio::runtime::Runtime, path: &Path, events: u64) {
                 .iter()
                 .map(|e| {
                     id += 1;
+                    let encoded = caseledger::payload::encode(e).expect("encode");
                     NewEvent {
                         event_id: uuid::Uuid::from_u128(id),
-                        event_type: e.event_type().to_owned(),
-                        schema_version: e.schema_version(),
+                        event_type: encoded.event_type.to_owned(),
+                        schema_version: encoded.schema_version,
                         effective_at_us: 0,
                         actor: Default::default(),
                         command_id: uuid::Uuid::from_u128(id | 1 << 64),
                         correlation_id: uuid::Uuid::nil(),
                         causation_id: uuid::Uuid::nil(),
                         ruleset_id: String::new(),
-                        payload: encode_payload(e).expect("encode"),
+                        payload: encoded.bytes,
                     }
                 })
                 .collect();

@@ -12,6 +12,7 @@
 pub use caseledger_commands as commands;
 pub use caseledger_domain as domain;
 pub use caseledger_fixtures as fixtures;
+pub use caseledger_payload as payload;
 pub use caseledger_projections as projections;
 pub use caseledger_replay as replay;
 pub use caseledger_store as store;

@@ -11,7 +11,6 @@ use caseledger::domain::reference::{Organisation, Pdu};
 use caseledger::domain::risk::{AssessmentKind, RoshLevel};
 use caseledger::domain::ruleset::RulesetId;
 use caseledger::domain::Event;
-use caseledger::store::codec::encode_payload;
 use caseledger::store::{
     Actor, Clock, Durability, EventStore, ExpectedVersion, ManualClock, NewEvent, SledOptions,
     SledStore, StreamId,
@@ -86,14 +85,15 @@ async fn write_case(data: &std::path::Path) -> Uuid {
     for (n, (event, effective, recorded, ruleset)) in events.into_iter().enumerate() {
         last = Uuid::from_u128(n as u128 + 1);
         clock.set(us(recorded));
+        let encoded = caseledger::payload::encode(&event).expect("payload");
         store
             .append(
                 &StreamId::new("X000001").expect("stream"),
                 ExpectedVersion::Exact(n as u64),
                 vec![NewEvent {
                     event_id: last,
-                    event_type: event.event_type().to_owned(),
-                    schema_version: event.schema_version(),
+                    event_type: encoded.event_type.to_owned(),
+                    schema_version: encoded.schema_version,
                     effective_at_us: us(effective),
                     actor: Actor {
                         id: "PO-0001".into(),
@@ -104,7 +104,7 @@ async fn write_case(data: &std::path::Path) -> Uuid {
                     correlation_id: Uuid::from_u128(200 + n as u128),
                     causation_id: Uuid::nil(),
                     ruleset_id: ruleset.into(),
-                    payload: encode_payload(&event).expect("payload"),
+                    payload: encoded.bytes,
                 }],
                 None,
             )

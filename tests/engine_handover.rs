@@ -3,7 +3,6 @@
 mod engine_support;
 
 use caseledger::domain::event::{Event, Responsibility};
-use caseledger::store::codec::decode_payload;
 use caseledger::store::RecordedEvent;
 use caseledger::{Engine, EngineConfig};
 use engine_support::*;
@@ -28,7 +27,9 @@ fn of_type<'a>(events: &'a [RecordedEvent], event_type: &str) -> Vec<&'a Recorde
 }
 
 fn handover(record: &RecordedEvent) -> caseledger::domain::event::HandoverDatesCalculated {
-    match decode_payload::<Event>(&record.payload).unwrap() {
+    match caseledger::payload::decode(&record.event_type, record.schema_version, &record.payload)
+        .unwrap()
+    {
         Event::HandoverDatesCalculated(h) => h,
         other => panic!("not a handover event: {other:?}"),
     }
@@ -243,7 +244,8 @@ async fn community_sentences_get_a_tier_but_no_handover_dates() {
     );
     let events = engine.case_events(crn).await.unwrap();
     let last = of_type(&events, "TierCalculated").last().copied().unwrap();
-    match decode_payload::<Event>(&last.payload).unwrap() {
+    match caseledger::payload::decode(&last.event_type, last.schema_version, &last.payload).unwrap()
+    {
         Event::TierCalculated(t) => {
             assert_eq!(t.decision.reason_code.as_str(), "risk_assessed");
             assert_ne!(t.previous_tier, Some(t.tier));

@@ -552,7 +552,7 @@ async fn lapses(engine: &Engine, crn: &str) -> Vec<(String, String, String, Valu
         .filter(|r| r.event_type == "SupervisionLapsed")
         .map(|r| {
             let event: caseledger::domain::Event =
-                caseledger::store::codec::decode_payload(&r.payload).unwrap();
+                caseledger::payload::decode(&r.event_type, r.schema_version, &r.payload).unwrap();
             let json = serde_json::to_value(&event).unwrap();
             let e = &json["SupervisionLapsed"];
             (
@@ -690,7 +690,7 @@ async fn allocation_reasons(engine: &Engine, crn: &str) -> Vec<String> {
         .filter(|r| r.event_type == "PractitionerAllocated")
         .map(|r| {
             let event: caseledger::domain::Event =
-                caseledger::store::codec::decode_payload(&r.payload).unwrap();
+                caseledger::payload::decode(&r.event_type, r.schema_version, &r.payload).unwrap();
             let json = serde_json::to_value(&event).unwrap();
             json["PractitionerAllocated"]["decision"]["reason_code"]
                 .as_str()

@@ -12,7 +12,7 @@ use crate::cache::{CaseCache, Lease, CASE_CACHE_BYTES_MAX_DEFAULT};
 use caseledger_domain::{
     decide, evolve, evolve_recorded, CaseState, DomainCommand, Event, Ruleset,
 };
-use caseledger_store::codec::{decode_payload, encode_payload};
+use caseledger_store::codec::encode_payload;
 use caseledger_store::{
     Actor, AppendResult, EventStore, ExpectedVersion, Fingerprint, IdempotencyKey, NewEvent,
     RecordedEvent, StoreError, StreamId,
@@ -115,6 +115,9 @@ pub enum CommandError {
     /// case's records carry it: the store is inconsistent and must be verified.
     #[error("command {command_id} is recorded as applied to case {crn}, but none of the case's events carry it; run `caseledger verify`")]
     RepeatWithoutEvents { crn: String, command_id: Uuid },
+    /// An event the command decided cannot be encoded as a payload; nothing was written.
+    #[error(transparent)]
+    Payload(#[from] caseledger_payload::PayloadError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -173,10 +176,11 @@ fn fold_onto(
             "stream {stream} is not gapless"
         );
         let event: Event =
-            decode_payload(&record.payload).map_err(|e| CommandError::UnreadableEvent {
-                position: record.position,
-                reason: e.to_string(),
-            })?;
+            caseledger_payload::decode(&record.event_type, record.schema_version, &record.payload)
+                .map_err(|e| CommandError::UnreadableEvent {
+                    position: record.position,
+                    reason: e.to_string(),
+                })?;
         let id = caseledger_domain::identity::EventRef::from_u128(record.event_id.as_u128());
         state = evolve_recorded(state, &id, &event);
         // evolve counts events; the stream's version must agree or the fold missed something.
@@ -501,17 +505,18 @@ impl Handler {
                     .map(|e| (e, engine_actor(), envelope.command_id)),
             );
         for (index, (event, actor, causation_id)) in all.enumerate() {
+            let encoded = caseledger_payload::encode(event)?;
             out.push(NewEvent {
                 event_id: event_id(&envelope.command_id, index as u32),
-                event_type: event.event_type().to_owned(),
-                schema_version: event.schema_version(),
+                event_type: encoded.event_type.to_owned(),
+                schema_version: encoded.schema_version,
                 effective_at_us: envelope.effective_at.instant_us,
                 actor,
                 command_id: envelope.command_id,
                 correlation_id: self.correlation(envelope.command_id),
                 causation_id,
                 ruleset_id: decision_ruleset(event).unwrap_or_default(),
-                payload: encode_payload(event)?,
+                payload: encoded.bytes,
             });
         }
         Ok(out)

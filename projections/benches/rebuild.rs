@@ -41,7 +41,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use caseledger_projections::case::CaseProjection;
-use caseledger_projections::codec::encode_event;
 use caseledger_projections::synthetic::Cohort;
 use caseledger_projections::{
     fold_store, rebuild_with, AsOf, ReadModelDb, RebuildOptions, RowSource,
@@ -187,17 +186,18 @@ fn generate(path: &Path, events: u64, cases: u32) {
                 .iter()
                 .map(|e| {
                     id += 1;
+                    let encoded = caseledger_payload::encode(e).expect("payload encodes");
                     NewEvent {
                         event_id: uuid::Uuid::from_u128(id),
-                        event_type: e.event_type().to_owned(),
-                        schema_version: e.schema_version(),
+                        event_type: encoded.event_type.to_owned(),
+                        schema_version: encoded.schema_version,
                         effective_at_us: 0,
                         actor: Default::default(),
                         command_id: uuid::Uuid::from_u128(id | 1 << 64),
                         correlation_id: uuid::Uuid::nil(),
                         causation_id: uuid::Uuid::nil(),
                         ruleset_id: String::new(),
-                        payload: encode_event(e),
+                        payload: encoded.bytes,
                     }
                 })
                 .collect();

@@ -15,6 +15,9 @@ pub enum ProjectionError {
     LogGap { checkpoint: u64, got: u64 },
     #[error("event store: {0}")]
     Store(#[from] StoreError),
+    /// An event cannot be encoded as a payload (synthetic logs); nothing was written.
+    #[error(transparent)]
+    Payload(#[from] caseledger_payload::PayloadError),
     #[error("read-model database: {0}; if it is damaged, delete the readmodels directory and run `caseledger rebuild`")]
     Database(String),
     #[error("read-model database is in use by another process ({path}); stop it or use another --data directory")]

@@ -853,17 +853,18 @@ pub async fn append_case<S: caseledger_store::EventStore + ?Sized>(
             .map(|event| {
                 version += 1;
                 let id = (u128::from(version) << 32) | 1;
+                let encoded = caseledger_payload::encode(event)?;
                 Ok(caseledger_store::NewEvent {
                     event_id: uuid::Uuid::from_u128(id),
-                    event_type: event.event_type().to_owned(),
-                    schema_version: event.schema_version(),
+                    event_type: encoded.event_type.to_owned(),
+                    schema_version: encoded.schema_version,
                     effective_at_us: 0,
                     actor: caseledger_store::Actor::default(),
                     command_id: uuid::Uuid::from_u128(id | 2),
                     correlation_id: uuid::Uuid::nil(),
                     causation_id: uuid::Uuid::nil(),
                     ruleset_id: String::new(),
-                    payload: caseledger_store::codec::encode_payload(event)?,
+                    payload: encoded.bytes,
                 })
             })
             .collect::<Result<Vec<_>, ProjectionError>>()?;

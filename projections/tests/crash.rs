@@ -11,7 +11,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use caseledger_projections::case::CaseProjection;
-use caseledger_projections::codec::encode_event;
 use caseledger_projections::synthetic::{Cohort, Rng};
 use caseledger_projections::{fold_store, rebuild, AsOf, NoProgress, ReadModelDb, RowSource};
 use caseledger_store::{
@@ -46,17 +45,18 @@ fn fill(rt: &tokio::runtime::Runtime, store: &SledStore, cohort: &mut Cohort, un
             .iter()
             .map(|e| {
                 n += 1;
+                let encoded = caseledger_payload::encode(e).expect("payload encodes");
                 NewEvent {
                     event_id: uuid::Uuid::from_u128(n),
-                    event_type: e.event_type().to_owned(),
-                    schema_version: e.schema_version(),
+                    event_type: encoded.event_type.to_owned(),
+                    schema_version: encoded.schema_version,
                     effective_at_us: 0,
                     actor: Default::default(),
                     command_id: uuid::Uuid::from_u128(n | 1 << 64),
                     correlation_id: uuid::Uuid::nil(),
                     causation_id: uuid::Uuid::nil(),
                     ruleset_id: String::new(),
-                    payload: encode_event(e),
+                    payload: encoded.bytes,
                 }
             })
             .collect();

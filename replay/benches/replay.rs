@@ -22,7 +22,6 @@ use caseledger_domain::Event;
 use caseledger_replay::asof::AsOf;
 use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::history::{case_history, state_as_of, HistoryOptions};
-use caseledger_store::codec::encode_payload;
 use caseledger_store::{
     Actor, Clock, Durability, EventStore, ExpectedVersion, ManualClock, NewEvent, RecordedEvent,
     SledOptions, SledStore, StreamId,
@@ -113,14 +112,15 @@ async fn build_case(store: &SledStore, clock: &ManualClock) -> Vec<RecordedEvent
         let effective_us = start_us + i64::from(i) * 5 * DAY_US;
         let late = if i % 10 == 9 { 30 * DAY_US } else { 0 };
         clock.set(effective_us + late + i64::from(i));
+        let encoded = caseledger_payload::encode(&event).expect("payload");
         store
             .append(
                 &stream,
                 ExpectedVersion::Any,
                 vec![NewEvent {
                     event_id: Uuid::from_u128(u128::from(i) + 1),
-                    event_type: event.event_type().to_owned(),
-                    schema_version: event.schema_version(),
+                    event_type: encoded.event_type.to_owned(),
+                    schema_version: encoded.schema_version,
                     effective_at_us: effective_us,
                     actor: Actor {
                         id: "PO-0001".into(),
@@ -131,7 +131,7 @@ async fn build_case(store: &SledStore, clock: &ManualClock) -> Vec<RecordedEvent
                     correlation_id: Uuid::from_u128(20_000 + u128::from(i)),
                     causation_id: Uuid::nil(),
                     ruleset_id: String::new(),
-                    payload: encode_payload(&event).expect("payload"),
+                    payload: encoded.bytes,
                 }],
                 None,
             )

@@ -1,9 +1,8 @@
-//! [`PayloadJson`] for the domain's events: a payload is the store codec's encoding of one
+//! [`PayloadJson`] for the domain's events: a payload is `caseledger_payload`'s encoding of one
 //! [`Event`]; as JSON it is the event's fields, the variant name being the envelope's
 //! `event_type` (design.md "The stored record").
 
 use caseledger_domain::Event;
-use caseledger_store::codec::{decode_payload, encode_payload};
 use serde_json::{Map, Value};
 
 use crate::payload::PayloadJson;
@@ -12,26 +11,13 @@ use crate::payload::PayloadJson;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DomainPayloads;
 
-/// Decode a stored payload and check it is the event the envelope says it is.
+/// Decode a stored payload as the event type and schema version of its envelope.
 pub fn decode_event(
     event_type: &str,
     schema_version: u16,
     payload: &[u8],
 ) -> Result<Event, String> {
-    let event: Event = decode_payload(payload).map_err(|e| e.to_string())?;
-    check_matches(&event, event_type, schema_version)?;
-    Ok(event)
-}
-
-fn check_matches(event: &Event, event_type: &str, schema_version: u16) -> Result<(), String> {
-    if event.event_type() != event_type || event.schema_version() != schema_version {
-        return Err(format!(
-            "the payload holds a {} v{}, the envelope says {event_type} v{schema_version}",
-            event.event_type(),
-            event.schema_version()
-        ));
-    }
-    Ok(())
+    caseledger_payload::decode(event_type, schema_version, payload).map_err(|e| e.to_string())
 }
 
 impl PayloadJson for DomainPayloads {
@@ -66,7 +52,13 @@ impl PayloadJson for DomainPayloads {
         tagged.insert(event_type.to_owned(), json.clone());
         let event: Event =
             serde_json::from_value(Value::Object(tagged)).map_err(|e| e.to_string())?;
-        check_matches(&event, event_type, schema_version)?;
-        encode_payload(&event).map_err(|e| e.to_string())
+        let encoded = caseledger_payload::encode(&event).map_err(|e| e.to_string())?;
+        if encoded.event_type != event_type || encoded.schema_version != schema_version {
+            return Err(format!(
+                "the JSON holds a {} v{}, the line says {event_type} v{schema_version}",
+                encoded.event_type, encoded.schema_version
+            ));
+        }
+        Ok(encoded.bytes)
     }
 }

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use caseledger_domain::Event;
-use caseledger_projections::codec::encode_event;
 use caseledger_store::{
     Durability, EventStore, ExpectedVersion, ManualClock, MemoryStore, NewEvent, SledOptions,
     SledStore, StreamId,
@@ -164,11 +163,12 @@ impl TestLog {
         recorded_at_us: i64,
         effective_at_us: i64,
     ) -> u64 {
+        let encoded = caseledger_payload::encode(event).expect("payload encodes");
         self.rt.block_on(self.append_versioned(
             stream,
-            event.event_type(),
-            event.schema_version(),
-            encode_event(event),
+            encoded.event_type,
+            encoded.schema_version,
+            encoded.bytes,
             recorded_at_us,
             effective_at_us,
         ))
@@ -187,10 +187,11 @@ impl TestLog {
         let batch = events
             .iter()
             .map(|e| {
+                let encoded = caseledger_payload::encode(e).expect("payload encodes");
                 self.new_event(
-                    e.event_type(),
-                    e.schema_version(),
-                    encode_event(e),
+                    encoded.event_type,
+                    encoded.schema_version,
+                    encoded.bytes,
                     effective_at_us,
                 )
             })

@@ -74,17 +74,18 @@ impl TestLog {
             .and_then(|id| id.as_str())
             .unwrap_or_default()
             .to_owned();
+        let encoded = caseledger_payload::encode(&event).expect("payload encodes");
         let new = NewEvent {
             event_id,
-            event_type: event.event_type().to_owned(),
-            schema_version: event.schema_version(),
+            event_type: encoded.event_type.to_owned(),
+            schema_version: encoded.schema_version,
             effective_at_us: effective_us,
             actor: by,
             command_id: Uuid::from_u128(1_000_000 + self.next_id),
             correlation_id: Uuid::from_u128(2_000_000 + self.next_id),
             causation_id: Uuid::nil(),
             ruleset_id,
-            payload: encode_payload(&event).expect("payload encodes"),
+            payload: encoded.bytes,
         };
         self.clock.set(recorded_us);
         self.store
