@@ -21,6 +21,8 @@ use serde_json::json;
 
 use crate::cli_identity::Operator;
 use crate::engine::{Engine, EngineConfig, EngineError, StoreConfig};
+use caseledger_store::crypto::{default_key_file, Kek};
+use caseledger_store::KeyringError;
 
 /// Commands read and executed per batch by `import`. Within a batch different cases run
 /// concurrently (the store group-commits their appends); one case's commands stay in file
@@ -86,6 +88,9 @@ impl From<EngineError> for Failure {
             }
             EngineError::Command(CommandError::Refused(_)) => Failure::Refused(e.to_string()),
             EngineError::PostgresConfig(_) => Failure::Usage(format!("--store: {e}")),
+            EngineError::Keyring(
+                KeyringError::MissingKek { .. } | KeyringError::WrongKek { .. },
+            ) => Failure::Usage(e.to_string()),
             other => Failure::Failed(other.to_string()),
         }
     }
@@ -105,6 +110,9 @@ pub struct StoreArgs {
     /// `--wait`: how long to wait for another process to release a sled store (0: fail at
     /// once with exit code 4).
     pub lock_wait_ms: u64,
+    /// `--key-file` / `CASELEDGER_KEY_FILE`: the key-encryption key's file (default
+    /// [`StoreArgs::key_file_path`]).
+    pub key_file: Option<PathBuf>,
 }
 
 impl StoreArgs {
@@ -114,12 +122,50 @@ impl StoreArgs {
             data: data.into(),
             store: None,
             lock_wait_ms: 0,
+            key_file: None,
         }
+    }
+
+    /// Where the key-encryption key is read from: `--key-file` when given, else beside the
+    /// log's local directory (`crypto::default_key_file`): `<data>.key` for sled,
+    /// `<data>/postgres/<host>-<port>-<db>-<schema>.key` for PostgreSQL.
+    pub fn key_file_path(&self) -> Result<PathBuf, Failure> {
+        if let Some(path) = &self.key_file {
+            return Ok(path.clone());
+        }
+        Ok(match self.store_config()?.store {
+            StoreConfig::Postgres { config, .. } => {
+                default_key_file(&self.data.join("postgres").join(config.location_key()))
+            }
+            _ => default_key_file(&self.data),
+        })
+    }
+
+    /// The key-encryption key, if its file exists: a file that cannot be used is exit 2; a
+    /// missing `--key-file` too. A missing default file is `None` (the store decides whether
+    /// it needs one).
+    pub fn kek(&self) -> Result<Option<Kek>, Failure> {
+        let path = self.key_file_path()?;
+        if !path.exists() && self.key_file.is_none() {
+            return Ok(None);
+        }
+        Kek::load(&path)
+            .map(Some)
+            .map_err(|e| Failure::Usage(format!("--key-file: {e}")))
     }
 
     /// The engine configuration; a `--store` URL that cannot be used is exit code 2 and its
     /// password is not repeated.
     pub fn engine_config(&self) -> Result<EngineConfig, Failure> {
+        let config = self.store_config()?;
+        Ok(match self.kek()? {
+            Some(kek) => config.with_kek(kek),
+            None => config,
+        })
+    }
+
+    /// [`StoreArgs::engine_config`] without the key-encryption key.
+    fn store_config(&self) -> Result<EngineConfig, Failure> {
         match &self.store {
             None => Ok(EngineConfig::sled(&self.data).with_lock_wait_ms(self.lock_wait_ms)),
             Some(url) => EngineConfig::postgres(url).map_err(Failure::from),
@@ -128,7 +174,7 @@ impl StoreArgs {
 
     /// The PostgreSQL log `--store` names, if any (a bad URL is exit 2).
     pub fn postgres_config(&self) -> Result<Option<Box<PostgresConfig>>, Failure> {
-        Ok(match self.engine_config()?.store {
+        Ok(match self.store_config()?.store {
             StoreConfig::Postgres { config, .. } => Some(config),
             _ => None,
         })
@@ -137,7 +183,7 @@ impl StoreArgs {
     /// Where the log is, for messages: a directory, or the PostgreSQL target without
     /// credentials.
     pub fn describe(&self) -> Result<String, Failure> {
-        Ok(match self.engine_config()?.store {
+        Ok(match self.store_config()?.store {
             StoreConfig::Postgres { config, .. } => config.describe(),
             _ => self.data.display().to_string(),
         })
@@ -148,7 +194,7 @@ impl StoreArgs {
     /// that one `--data` used with several logs never folds one log's events on top of
     /// another's read models.
     pub fn readmodels_dir(&self) -> Result<PathBuf, Failure> {
-        Ok(match self.engine_config()?.store {
+        Ok(match self.store_config()?.store {
             StoreConfig::Postgres { config, .. } => crate::cli_report::readmodels_path(
                 &self.data.join("postgres").join(config.location_key()),
             ),
@@ -211,6 +257,9 @@ pub async fn init(args: &StoreArgs, out: &mut dyn Write) -> Result<(), Failure> 
     if let Some(note) = make_data_dir_private(&args.data)? {
         writeln!(out, "{note}").map_err(|e| Failure::Failed(e.to_string()))?;
     }
+    if let Some(note) = create_key_file(args).await? {
+        writeln!(out, "{note}").map_err(|e| Failure::Failed(e.to_string()))?;
+    }
     let engine = open(args).await?;
     let head = engine
         .store()
@@ -223,6 +272,36 @@ pub async fn init(args: &StoreArgs, out: &mut dyn Write) -> Result<(), Failure> 
         args.describe()?
     )
     .map_err(|e| Failure::Failed(e.to_string()))
+}
+
+/// `init`: create the key-encryption key file ([`StoreArgs::key_file_path`], mode 0600)
+/// when it does not exist and the store records no KEK yet; says where. An existing file is
+/// used as it is.
+async fn create_key_file(args: &StoreArgs) -> Result<Option<String>, Failure> {
+    let path = args.key_file_path()?;
+    if path.exists() {
+        return Ok(None);
+    }
+    // A store that records a KEK refuses to open without it: that error, not a new key.
+    let without_key = StoreArgs {
+        key_file: None,
+        ..args.clone()
+    };
+    let mut config = without_key.store_config()?;
+    config.kek = None;
+    drop(Engine::open_async(config).await.map_err(Failure::from)?);
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        caseledger_store::create_private_dir(parent)
+            .map_err(|e| io_failure("cannot create the directory of", &path, e))?;
+    }
+    let kek = Kek::create_file(&path).map_err(|e| Failure::Failed(e.to_string()))?;
+    Ok(Some(format!(
+        "created key-encryption key {} in {} (mode 600): keep it apart from the data and back \
+         it up; without it no personal data in this store can be read (docs/operations.md \
+         \"Key management\")",
+        kek.id(),
+        path.display()
+    )))
 }
 
 /// Create `data` with mode 0700, or take group and other access away from an existing one;
@@ -623,6 +702,7 @@ mod tests {
                 "postgres://clerk:hunter22@db.internal:5433/probation?schema=ledger".into(),
             ),
             lock_wait_ms: 0,
+            key_file: None,
         };
         assert_eq!(
             args.readmodels_dir().unwrap(),
@@ -647,6 +727,7 @@ mod tests {
                 data: PathBuf::from("d"),
                 store: Some(url.into()),
                 lock_wait_ms: 0,
+                key_file: None,
             };
             let failure = args.engine_config().unwrap_err();
             assert_eq!(failure.exit_code(), 2, "{url}: {}", failure.message());
@@ -670,6 +751,7 @@ mod tests {
             data: PathBuf::from("d"),
             store: Some("postgres://clerk:hunter22@127.0.0.1:1/probation?connect_timeout=2".into()),
             lock_wait_ms: 0,
+            key_file: None,
         };
         let failure = match open(&args).await {
             Ok(_) => panic!("nothing listens on port 1"),

@@ -39,12 +39,14 @@ use caseledger_commands::{ParseError, PartialHeader, VerifiedActor};
 use caseledger_domain::identity::Crn;
 use caseledger_domain::CaseState;
 use caseledger_store::codec::{decode_payload, encode_payload};
+use caseledger_store::crypto::Kek;
 use caseledger_store::postgres::{
     PostgresConfig, PostgresConfigError, PostgresOptions, PostgresStore,
 };
 use caseledger_store::{
-    Actor, Durability, EventStore, ExpectedVersion, MemoryStore, NewEvent, ReadAll, RecordedEvent,
-    SledOptions, SledStore, StoreError, StreamId, SystemClock, READ_ALL_PAGE_EVENTS_MAX,
+    Actor, Durability, EventStore, ExpectedVersion, Keyring, KeyringError, MemoryStore, NewEvent,
+    ReadAll, RecordedEvent, SledOptions, SledStore, StoreError, StreamId, SystemClock,
+    READ_ALL_PAGE_EVENTS_MAX,
 };
 use jiff::civil::Date;
 
@@ -87,12 +89,17 @@ pub enum StoreConfig {
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     pub store: StoreConfig,
+    /// The key-encryption key persons' data keys are wrapped under (docs/operations.md "Key
+    /// management"). A store that records one refuses to open without it or with another; a
+    /// memory store gets a fresh one that lives as long as the engine.
+    pub kek: Option<Kek>,
 }
 
 impl EngineConfig {
     pub fn memory() -> EngineConfig {
         EngineConfig {
             store: StoreConfig::Memory,
+            kek: Some(Kek::ephemeral()),
         }
     }
 
@@ -105,7 +112,14 @@ impl EngineConfig {
                 cache_capacity_bytes: caseledger_store::SLED_CACHE_CAPACITY_BYTES_DEFAULT,
                 lock_wait_ms: 0,
             },
+            kek: None,
         }
+    }
+
+    /// Wrap persons' data keys under `kek` (read with `Kek::load`, made by `Kek::create_file`).
+    pub fn with_kek(mut self, kek: Kek) -> EngineConfig {
+        self.kek = Some(kek);
+        self
     }
 
     /// A sled store held by another process is waited for, up to `lock_wait_ms` (at most
@@ -143,6 +157,7 @@ impl EngineConfig {
                 config: Box::new(PostgresConfig::from_url(url)?),
                 durability: Durability::Flush,
             },
+            kek: None,
         })
     }
 }
@@ -173,6 +188,10 @@ pub enum EngineError {
     /// [`Engine::open`] is synchronous; a PostgreSQL store needs [`Engine::open_async`].
     #[error("a PostgreSQL store is opened with Engine::open_async from inside a Tokio runtime, not with Engine::open")]
     OpenAsyncRequired,
+    /// The key-encryption key is missing or is not the one the store's data keys are
+    /// wrapped under; nothing was written.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
 }
 
 /// What `advance_to` did.
@@ -205,6 +224,8 @@ pub struct Engine {
     store: Arc<dyn EventStore>,
     sled: Option<Arc<SledStore>>,
     cases: Mutex<CaseIndex>,
+    /// Persons' data keys (caseledger_store::keystore), checked against the KEK on open.
+    keyring: Arc<Keyring>,
 }
 
 impl Engine {
@@ -212,6 +233,7 @@ impl Engine {
     /// fails with `StoreError::InUse` ("store is in use"). A PostgreSQL store is refused with
     /// [`EngineError::OpenAsyncRequired`]: use [`Engine::open_async`].
     pub fn open(config: EngineConfig) -> Result<Engine, EngineError> {
+        let kek = config.kek;
         let (store, sled): (Arc<dyn EventStore>, _) = match config.store {
             StoreConfig::Memory => (Arc::new(MemoryStore::new(Arc::new(SystemClock))), None),
             StoreConfig::Postgres { .. } => return Err(EngineError::OpenAsyncRequired),
@@ -233,13 +255,15 @@ impl Engine {
                 (sled.clone() as Arc<dyn EventStore>, Some(sled))
             }
         };
-        Ok(Engine::with_store_inner(store, sled))
+        let keyring = Keyring::open_now(store.clone(), kek, true)?;
+        Ok(Engine::with_store_inner(store, sled, keyring))
     }
 
     /// Open any store; must run inside a Tokio runtime (the PostgreSQL store's writer and
     /// listener tasks live on it). Connects, creates or migrates the schema, and starts the
     /// writer. A server that does not answer is [`EngineError::PostgresOpen`].
     pub async fn open_async(config: EngineConfig) -> Result<Engine, EngineError> {
+        let kek = config.kek;
         match config.store {
             StoreConfig::Postgres { config, durability } => {
                 let options = PostgresOptions {
@@ -249,24 +273,47 @@ impl Engine {
                 let store = PostgresStore::open(*config, Arc::new(SystemClock), options)
                     .await
                     .map_err(EngineError::PostgresOpen)?;
-                Ok(Engine::with_store(Arc::new(store)))
+                Engine::with_store_and_kek(Arc::new(store), kek).await
             }
-            other => Engine::open(EngineConfig { store: other }),
+            other => Engine::open(EngineConfig { store: other, kek }),
         }
     }
 
-    /// An engine over any store (e.g. one with a manual clock).
+    /// An engine over any store (e.g. one with a manual clock), without a key-encryption
+    /// key: it cannot store or read personal data sealed per person
+    /// ([`Engine::with_store_and_kek`] can).
     pub fn with_store(store: Arc<dyn EventStore>) -> Engine {
-        Engine::with_store_inner(store, None)
+        let keyring = Keyring::without_kek(store.clone());
+        Engine::with_store_inner(store, None, keyring)
     }
 
-    fn with_store_inner(store: Arc<dyn EventStore>, sled: Option<Arc<SledStore>>) -> Engine {
+    /// An engine over any store with persons' data keys wrapped under `kek`; a store that
+    /// records another KEK (or one, when `kek` is `None`) is refused.
+    pub async fn with_store_and_kek(
+        store: Arc<dyn EventStore>,
+        kek: Option<Kek>,
+    ) -> Result<Engine, EngineError> {
+        let keyring = Keyring::open(store.clone(), kek, true).await?;
+        Ok(Engine::with_store_inner(store, None, keyring))
+    }
+
+    fn with_store_inner(
+        store: Arc<dyn EventStore>,
+        sled: Option<Arc<SledStore>>,
+        keyring: Keyring,
+    ) -> Engine {
         Engine {
             handler: Handler::new(store.clone()),
             store,
             sled,
             cases: Mutex::new(CaseIndex::default()),
+            keyring: Arc::new(keyring),
         }
+    }
+
+    /// Persons' data keys of this engine's store.
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {

@@ -71,6 +71,11 @@ struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 0,
           value_parser = clap::value_parser!(u64).range(0..=STORE_LOCK_WAIT_SECONDS_MAX))]
     wait: u64,
+    /// The key-encryption key's file (64 hex digits, mode 600) that persons' data keys are
+    /// wrapped under; default: beside --data (`<data>.key`). `init` creates it when missing
+    /// (docs/operations.md "Key management").
+    #[arg(long, global = true, env = "CASELEDGER_KEY_FILE", value_name = "FILE")]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -247,6 +252,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         data: cli.data,
         store: cli.store,
         lock_wait_ms: cli.wait * 1_000,
+        key_file: cli.key_file,
     };
     let actor_policy = cli.actor_policy;
     match cli.command {

@@ -101,6 +101,10 @@ impl EventStore for FailingStore {
     async fn consumers(&self) -> Result<Vec<ConsumerCheckpoint>, StoreError> {
         self.inner.consumers().await
     }
+
+    fn key_store(&self) -> &dyn caseledger_store::KeyStore {
+        self.inner.key_store()
+    }
 }
 
 async fn import_once(engine: &mut Engine, file: &std::path::Path) -> Result<(), cli_ops::Failure> {

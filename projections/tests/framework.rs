@@ -571,6 +571,10 @@ impl caseledger_store::EventStore for SlowPages {
     ) -> Result<Vec<caseledger_store::ConsumerCheckpoint>, caseledger_store::StoreError> {
         self.0.consumers().await
     }
+
+    fn key_store(&self) -> &dyn caseledger_store::KeyStore {
+        self.0.key_store()
+    }
 }
 
 /// Fold one record at a time, with no read-ahead: the reference for the paged fold.

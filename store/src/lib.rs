@@ -16,7 +16,8 @@
 //! chain and its verifier), [`memory`] and [`sled`] (backends; [`sled::layout`] the byte formats of layout 3), [`subscription`]
 //! (`Subscription`, `ReadAll`, and `subscribe` for every backend via [`EventStoreExt`]),
 //! [`consumer`] (durable named consumers: checkpoints kept in the store, `subscribe_durable`),
-//! [`conformance`] (the one suite every backend must pass), [`clock`] (injected clocks).
+//! [`conformance`] (the one suite every backend must pass), [`clock`] (injected clocks),
+//! [`crypto`] and [`keystore`] (persons' data keys beside the log, for crypto-shredding).
 //! `validate` and `planner` are the input checks and the append decision shared by all
 //! backends. Operations: `docs/operations.md`; numbers: `docs/benchmarks.md`.
 
@@ -28,7 +29,9 @@ pub mod clock;
 pub mod codec;
 pub mod conformance;
 pub mod consumer;
+pub mod crypto;
 pub mod hash;
+pub mod keystore;
 pub mod memory;
 mod planner;
 pub mod postgres;
@@ -45,6 +48,7 @@ pub use clock::{ManualClock, SystemClock};
 pub use consumer::{
     ConsumerCheckpoint, ConsumerName, DurableSubscription, CONSUMERS_MAX, CONSUMER_NAME_BYTES_MAX,
 };
+pub use keystore::{DataKeyEntry, KeyStore, Keyring, KeyringError};
 pub use memory::MemoryStore;
 pub use subscription::{EventStoreExt, ReadAll, Subscription};
 
@@ -481,4 +485,7 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Every durable consumer and its checkpoint, by name.
     async fn consumers(&self) -> Result<Vec<ConsumerCheckpoint>, StoreError>;
+
+    /// The key store beside this log: persons' data keys and the KEK id ([`keystore`]).
+    fn key_store(&self) -> &dyn KeyStore;
 }

@@ -10,6 +10,8 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::consumer::{check_acknowledgement, ConsumerCheckpoint, ConsumerName};
+use crate::crypto::{KekId, WrappedKey};
+use crate::keystore::{DataKeyEntry, KeyStore};
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
 use crate::validate::validate_append;
 use crate::{
@@ -27,6 +29,9 @@ struct State {
     tip: Tip,
     /// Durable consumers' checkpoints (durable for the life of the store).
     consumers: BTreeMap<ConsumerName, u64>,
+    /// The key store: data keys by subject (`None`: destroyed) and the KEK id.
+    data_keys: BTreeMap<String, Option<WrappedKey>>,
+    kek_id: Option<KekId>,
 }
 
 impl Lookup for State {
@@ -55,6 +60,8 @@ impl MemoryStore {
                 keys: BTreeMap::new(),
                 tip: Tip::empty(),
                 consumers: BTreeMap::new(),
+                data_keys: BTreeMap::new(),
+                kek_id: None,
             }),
             head: watch::channel(0).0,
         }
@@ -211,5 +218,53 @@ impl EventStore for MemoryStore {
                 position,
             })
             .collect())
+    }
+
+    fn key_store(&self) -> &dyn KeyStore {
+        self
+    }
+}
+
+/// The key store of a memory log: a map beside it (`None`: destroyed), gone on drop.
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn kek_id(&self) -> Result<Option<KekId>, StoreError> {
+        Ok(self.state().kek_id.clone())
+    }
+
+    async fn claim_kek_id(&self, id: &KekId) -> Result<KekId, StoreError> {
+        Ok(self
+            .state()
+            .kek_id
+            .get_or_insert_with(|| id.clone())
+            .clone())
+    }
+
+    async fn data_key(&self, subject: &StreamId) -> Result<DataKeyEntry, StoreError> {
+        Ok(match self.state().data_keys.get(subject.as_str()) {
+            None => DataKeyEntry::Absent,
+            Some(None) => DataKeyEntry::Destroyed,
+            Some(Some(wrapped)) => DataKeyEntry::Wrapped(wrapped.clone()),
+        })
+    }
+
+    async fn insert_data_key(
+        &self,
+        subject: &StreamId,
+        wrapped: &WrappedKey,
+    ) -> Result<DataKeyEntry, StoreError> {
+        self.state()
+            .data_keys
+            .entry(subject.as_str().to_owned())
+            .or_insert_with(|| Some(wrapped.clone()));
+        self.data_key(subject).await
+    }
+
+    async fn destroy_data_key(&self, subject: &StreamId) -> Result<bool, StoreError> {
+        let before = self
+            .state()
+            .data_keys
+            .insert(subject.as_str().to_owned(), None);
+        Ok(matches!(before, Some(Some(_))))
     }
 }

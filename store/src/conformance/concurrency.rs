@@ -175,12 +175,14 @@ where
         .await;
         let name = ConsumerName::new("conformance.reopen").unwrap();
         assert_eq!(store.acknowledge(&name, 2).await.unwrap(), 2);
+        keys_before_reopen(&store).await;
         (all(&store).await, first)
     };
     // The clock went back while the store was closed: recorded_at must still not decrease.
     clock.set(CLOCK_START_US - 1_000_000);
     let store = open(clock.clone()).await;
     assert_eq!(head(&store).await, 3, "head survives reopen");
+    keys_after_reopen(&store).await;
     assert_eq!(
         position_of(&store, "conformance.reopen").await,
         Some(2),
@@ -230,4 +232,42 @@ where
     );
     let report = store.verify(1, None).await.unwrap();
     assert!(report.is_ok() && report.records_checked == 4, "{report:?}");
+}
+
+/// The KEK id, a live key and a destroyed key, written before a reopen.
+async fn keys_before_reopen(store: &SharedStore) {
+    let kek = crate::crypto::Kek::ephemeral();
+    let keys = store.key_store();
+    keys.claim_kek_id(kek.id()).await.unwrap();
+    let wrapped = kek.wrap("X000020", &crate::crypto::DataKey::generate());
+    keys.insert_data_key(&stream("X000020"), &wrapped)
+        .await
+        .unwrap();
+    let doomed = kek.wrap("X000021", &crate::crypto::DataKey::generate());
+    keys.insert_data_key(&stream("X000021"), &doomed)
+        .await
+        .unwrap();
+    assert!(keys.destroy_data_key(&stream("X000021")).await.unwrap());
+}
+
+/// What [`keys_before_reopen`] wrote is still there after the reopen.
+async fn keys_after_reopen(store: &SharedStore) {
+    use crate::keystore::DataKeyEntry;
+    let keys = store.key_store();
+    assert!(
+        keys.kek_id().await.unwrap().is_some(),
+        "the KEK id survives reopen"
+    );
+    assert!(
+        matches!(
+            keys.data_key(&stream("X000020")).await.unwrap(),
+            DataKeyEntry::Wrapped(_)
+        ),
+        "a data key survives reopen"
+    );
+    assert_eq!(
+        keys.data_key(&stream("X000021")).await.unwrap(),
+        DataKeyEntry::Destroyed,
+        "a destroyed key stays destroyed after reopen"
+    );
 }

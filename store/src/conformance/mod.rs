@@ -12,12 +12,14 @@
 //! call [`check_reopen`] with a factory that reopens one location.
 //!
 //! Files by topic: `appends`, `idempotency`, `reading` (paging, chain, subscriptions),
-//! `consumers` (durable consumers), `concurrency` (concurrent appends, reopen).
+//! `consumers` (durable consumers), `concurrency` (concurrent appends, reopen), `keys` (the
+//! key store and keyring of crypto-shredding).
 
 mod appends;
 mod concurrency;
 mod consumers;
 mod idempotency;
+mod keys;
 mod reading;
 
 pub use appends::*;
@@ -25,6 +27,7 @@ pub use concurrency::*;
 use consumers::position_of;
 pub use consumers::*;
 pub use idempotency::*;
+pub use keys::*;
 use reading::next_within;
 pub use reading::*;
 
@@ -142,4 +145,8 @@ where
     check_concurrent_appends(&s, 64, 8).await;
     let (s, _) = fresh().await;
     check_durable_consumers(&s).await;
+    let (s, _) = fresh().await;
+    check_key_store(&s).await;
+    let (s, _) = fresh().await;
+    check_keyring(&s).await;
 }

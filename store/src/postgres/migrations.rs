@@ -118,6 +118,29 @@ ALTER TABLE {schema}.idempotency
     ADD COLUMN fingerprint bytea CHECK (fingerprint IS NULL OR octet_length(fingerprint) = 32);
 "#,
     },
+    Migration {
+        version: 5,
+        name: "key store: persons' wrapped data keys and the KEK id",
+        sql: r#"
+-- The key store beside the log (store::keystore). NOT append-only: destroying a person's
+-- key sets `wrapped` to NULL (the tombstone: no new key is ever made for an erased person).
+-- The old row version stays in the table's files until VACUUM reclaims it, and in the WAL
+-- and its archives until they are recycled; it is the key wrapped under the KEK, which is
+-- never stored here (docs/operations.md "Erasure").
+CREATE TABLE {schema}.data_keys (
+    subject       text        PRIMARY KEY CHECK (octet_length(subject) BETWEEN 1 AND 128),
+    wrapped       bytea       CHECK (wrapped IS NULL OR octet_length(wrapped) = 73),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    destroyed_at  timestamptz,
+    CHECK ((wrapped IS NULL) = (destroyed_at IS NOT NULL))
+);
+-- The id of the key-encryption key the data keys are wrapped under (never the key itself).
+CREATE TABLE {schema}.key_encryption_key (
+    singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    kek_id     text    NOT NULL CHECK (kek_id ~ '^[0-9a-f]{32}$')
+);
+"#,
+    },
 ];
 
 /// The schema version this engine writes.

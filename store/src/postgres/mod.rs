@@ -17,6 +17,7 @@ pub mod migrations;
 pub mod statements;
 pub mod tls;
 
+mod data_keys;
 mod notify;
 mod writer;
 
@@ -336,6 +337,10 @@ impl EventStore for PostgresStore {
         to_position: Option<u64>,
     ) -> Result<VerifyReport, StoreError> {
         self.reader.verify(from_position, to_position).await
+    }
+
+    fn key_store(&self) -> &dyn crate::keystore::KeyStore {
+        self
     }
 }
 

@@ -68,6 +68,36 @@ pub const CONSUMER_STATEMENTS: &[(&str, &str)] = &[
     ("consumers", CONSUMERS_SQL),
 ];
 
+/// The id of the store's KEK, if recorded.
+pub const KEK_ID_SQL: &str = "SELECT kek_id FROM {schema}.key_encryption_key WHERE singleton";
+
+/// Record `$1` as the store's KEK id unless one is recorded (the first wins).
+pub const CLAIM_KEK_ID_SQL: &str = "INSERT INTO {schema}.key_encryption_key (singleton, kek_id) \
+     VALUES (true, $1) ON CONFLICT (singleton) DO NOTHING";
+
+/// Subject `$1`'s wrapped data key (NULL: destroyed); no row: never made.
+pub const DATA_KEY_SQL: &str = "SELECT wrapped FROM {schema}.data_keys WHERE subject = $1";
+
+/// Store `$2` as subject `$1`'s key unless it has an entry (a key or a tombstone).
+pub const INSERT_DATA_KEY_SQL: &str = "INSERT INTO {schema}.data_keys (subject, wrapped) \
+     VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING";
+
+/// Destroy subject `$1`'s key, leaving a tombstone; returns a row when a key was destroyed
+/// now (an existing tombstone keeps its time).
+pub const DESTROY_DATA_KEY_SQL: &str =
+    "INSERT INTO {schema}.data_keys (subject, wrapped, destroyed_at) VALUES ($1, NULL, now()) \
+     ON CONFLICT (subject) DO UPDATE SET wrapped = NULL, destroyed_at = now() \
+     WHERE {schema}.data_keys.wrapped IS NOT NULL RETURNING (xmax <> 0) AS replaced";
+
+/// The key store's statements (they never touch `events`).
+pub const KEY_STORE_STATEMENTS: &[(&str, &str)] = &[
+    ("kek_id", KEK_ID_SQL),
+    ("claim_kek_id", CLAIM_KEK_ID_SQL),
+    ("data_key", DATA_KEY_SQL),
+    ("insert_data_key", INSERT_DATA_KEY_SQL),
+    ("destroy_data_key", DESTROY_DATA_KEY_SQL),
+];
+
 /// `template` with `{schema}` replaced by `schema`.
 pub fn sql(template: &str, schema: &str) -> String {
     debug_assert!(super::config::validate_schema(schema).is_ok());

@@ -55,6 +55,7 @@
 //! open over a private copy), [`upgrade`] (the layout check and the in-place upgrade of older
 //! layouts), [`keys`] (key and idempotency-value encodings), [`layout`] (blocks and chunks).
 
+mod data_keys;
 mod keys;
 pub mod layout;
 mod open;
@@ -63,6 +64,7 @@ mod read_only;
 mod upgrade;
 mod writer;
 
+pub use data_keys::{KEK_ID_KEY, TREE_DATA_KEYS};
 use keys::*;
 use open::*;
 pub use open::{
@@ -238,6 +240,10 @@ pub struct SledStore {
     consumers: sled::Tree,
     /// Serialises acknowledgements, so "never backwards" and the count limit hold.
     consumers_lock: Mutex<()>,
+    /// The key store ([`TREE_DATA_KEYS`], `data_keys` module).
+    data_keys: sled::Tree,
+    /// Serialises key store writes, so an insert never replaces another's key or a tombstone.
+    keys_lock: Mutex<()>,
     durability: Durability,
     /// Held for the life of the store: a second opener (any process) fails with `InUse`.
     _lock: File,
@@ -458,6 +464,10 @@ impl EventStore for SledStore {
             });
         }
         Ok(out)
+    }
+
+    fn key_store(&self) -> &dyn crate::keystore::KeyStore {
+        self
     }
 
     async fn verify(

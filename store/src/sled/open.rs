@@ -217,6 +217,9 @@ impl SledStore {
         let consumers = db
             .open_tree(TREE_CONSUMERS)
             .map_err(|e| backend(&format!("opening tree {TREE_CONSUMERS}"), e))?;
+        let data_keys = db
+            .open_tree(TREE_DATA_KEYS)
+            .map_err(|e| backend(&format!("opening tree {TREE_DATA_KEYS}"), e))?;
         let (head, head_rx) = watch::channel(tip.head);
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
@@ -255,6 +258,8 @@ impl SledStore {
             counters,
             consumers,
             consumers_lock: Mutex::new(()),
+            data_keys,
+            keys_lock: Mutex::new(()),
             durability: options.durability,
             _lock: lock,
             read_only: None,

@@ -1,0 +1,264 @@
+//! The key store beside the log: each person's data key, wrapped under the store's KEK, and
+//! the id of that KEK. Unlike the log it is NOT append-only: destroying a person's key
+//! deletes it, which makes every value sealed with it unreadable (crypto-shredding,
+//! docs/decisions/0009-crypto-shredding.md). A destroyed key leaves a tombstone (the subject
+//! and nothing else) so no new key is ever made for an erased person.
+//!
+//! Backends: a sled tree of its own ([`crate::sled::TREE_DATA_KEYS`]), PostgreSQL tables of
+//! their own (migration 5), a map in [`crate::MemoryStore`]; the conformance suite
+//! (`conformance::check_key_store`) holds all three to this contract. [`Keyring`] is the one
+//! user of the trait: it checks the KEK on open, wraps, unwraps and caches keys.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::crypto::{DataKey, Kek, KekId, WrappedKey, KEY_FILE_ENV};
+use crate::{EventStore, StoreError, StreamId};
+
+/// Most unwrapped data keys a [`Keyring`] keeps in memory (32 bytes each, plus the subject).
+pub const DATA_KEYS_CACHED_MAX: usize = 16_384;
+
+/// What the key store holds for one subject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DataKeyEntry {
+    /// No key was ever made for this subject.
+    Absent,
+    /// The subject's key, wrapped under the store's KEK.
+    Wrapped(WrappedKey),
+    /// The subject's key was destroyed: what was sealed with it is erased.
+    Destroyed,
+}
+
+/// The key store a backend keeps beside its log.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// The id of the KEK this store's data keys are wrapped under; `None` before any.
+    async fn kek_id(&self) -> Result<Option<KekId>, StoreError>;
+
+    /// Record `id` as the store's KEK unless one is recorded; returns the id now recorded
+    /// (the first one wins, for good).
+    async fn claim_kek_id(&self, id: &KekId) -> Result<KekId, StoreError>;
+
+    /// What is held for `subject`.
+    async fn data_key(&self, subject: &StreamId) -> Result<DataKeyEntry, StoreError>;
+
+    /// Store `wrapped` as `subject`'s key unless an entry exists (a key or a tombstone);
+    /// returns the entry now stored. Durable, like an append, before it returns.
+    async fn insert_data_key(
+        &self,
+        subject: &StreamId,
+        wrapped: &WrappedKey,
+    ) -> Result<DataKeyEntry, StoreError>;
+
+    /// Delete `subject`'s key, leaving a tombstone. `true` when a key was deleted now; `false`
+    /// when there was none or it was already destroyed (a tombstone is left either way).
+    /// Durable before it returns.
+    async fn destroy_data_key(&self, subject: &StreamId) -> Result<bool, StoreError>;
+}
+
+/// Why the keyring cannot be used.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum KeyringError {
+    #[error("this store's personal data is encrypted under key-encryption key {expected}, and no key was given: name the file that holds it with --key-file or {KEY_FILE_ENV} (docs/operations.md \"Key management\")")]
+    MissingKek { expected: KekId },
+    #[error("this store's personal data is encrypted under key-encryption key {expected}, but {origin} holds key {given}: name the file that holds key {expected} with --key-file or {KEY_FILE_ENV}")]
+    WrongKek {
+        expected: KekId,
+        given: KekId,
+        origin: String,
+    },
+    #[error("no key-encryption key is configured, so personal data cannot be stored: run `caseledger init` (which creates one) or name a key file with --key-file or {KEY_FILE_ENV}")]
+    NoKek,
+    #[error("the data key of {subject} cannot be used: {reason}")]
+    BadDataKey { subject: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Check `kek` against the store's recorded KEK id: a store with one refuses a missing or
+/// different key; a store without one records `kek`'s id when `record` is set (a writable
+/// open) and accepts anything otherwise.
+pub async fn check_kek(
+    keys: &dyn KeyStore,
+    kek: Option<&Kek>,
+    record: bool,
+) -> Result<(), KeyringError> {
+    let recorded = keys.kek_id().await?;
+    match (recorded, kek) {
+        (Some(expected), None) => Err(KeyringError::MissingKek { expected }),
+        (Some(expected), Some(kek)) if &expected != kek.id() => Err(KeyringError::WrongKek {
+            expected,
+            given: kek.id().clone(),
+            origin: kek.origin().to_owned(),
+        }),
+        (None, Some(kek)) if record => {
+            let now = keys.claim_kek_id(kek.id()).await?;
+            if &now != kek.id() {
+                return Err(KeyringError::WrongKek {
+                    expected: now,
+                    given: kek.id().clone(),
+                    origin: kek.origin().to_owned(),
+                });
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A person's data key as the keyring gives it out.
+#[derive(Clone, Debug)]
+pub enum SubjectKey {
+    Live(DataKey),
+    /// Destroyed by an erasure: sealed values of this subject read as erased.
+    Destroyed,
+}
+
+/// Data keys for one store, checked against its KEK, unwrapped on first use and cached
+/// (at most [`DATA_KEYS_CACHED_MAX`]). The one place keys are made, read and destroyed.
+///
+/// The cache belongs to one handle: a key destroyed through another keyring (another
+/// process on a shared PostgreSQL log) stays in this one's cache until it is dropped, which
+/// is why readers also treat every sealed value of a stream that records its erasure as
+/// erased, whatever key they hold.
+pub struct Keyring {
+    store: Arc<dyn EventStore>,
+    kek: Option<Kek>,
+    cache: Mutex<HashMap<String, SubjectKey>>,
+}
+
+impl Keyring {
+    /// Open the keyring of `store`, refusing a missing or wrong KEK ([`check_kek`]).
+    /// `kek = None` on a store that never had one gives a keyring that reads nothing sealed
+    /// and refuses to seal ([`KeyringError::NoKek`]): never plaintext instead.
+    pub async fn open(
+        store: Arc<dyn EventStore>,
+        kek: Option<Kek>,
+        writable: bool,
+    ) -> Result<Keyring, KeyringError> {
+        check_kek(store.key_store(), kek.as_ref(), writable).await?;
+        Ok(Keyring {
+            store,
+            kek,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// [`Keyring::open`] for a store whose key store answers without waiting (sled, memory),
+    /// from synchronous code; a key store that would wait (PostgreSQL) is refused.
+    pub fn open_now(
+        store: Arc<dyn EventStore>,
+        kek: Option<Kek>,
+        writable: bool,
+    ) -> Result<Keyring, KeyringError> {
+        use futures_util::FutureExt;
+        Keyring::open(store, kek, writable)
+            .now_or_never()
+            .unwrap_or_else(|| {
+                Err(KeyringError::Store(StoreError::Backend(
+                    "this store's key store is asynchronous: open it with an async open".into(),
+                )))
+            })
+    }
+
+    /// A keyring with no KEK that checks nothing: it reads nothing sealed and refuses to
+    /// seal ([`KeyringError::NoKek`]). For an engine over a store handed in by its caller.
+    pub fn without_kek(store: Arc<dyn EventStore>) -> Keyring {
+        Keyring {
+            store,
+            kek: None,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The KEK's id, if a KEK is configured.
+    pub fn kek_id(&self) -> Option<&KekId> {
+        self.kek.as_ref().map(Kek::id)
+    }
+
+    fn cached(&self, subject: &StreamId) -> Option<SubjectKey> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.get(subject.as_str()).cloned()
+    }
+
+    fn remember(&self, subject: &StreamId, key: SubjectKey) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= DATA_KEYS_CACHED_MAX {
+            cache.clear();
+        }
+        cache.insert(subject.as_str().to_owned(), key);
+    }
+
+    fn kek(&self) -> Result<&Kek, KeyringError> {
+        self.kek.as_ref().ok_or(KeyringError::NoKek)
+    }
+
+    fn unwrap_entry(
+        &self,
+        subject: &StreamId,
+        entry: DataKeyEntry,
+    ) -> Result<Option<SubjectKey>, KeyringError> {
+        Ok(match entry {
+            DataKeyEntry::Absent => None,
+            DataKeyEntry::Destroyed => Some(SubjectKey::Destroyed),
+            DataKeyEntry::Wrapped(wrapped) => Some(SubjectKey::Live(
+                self.kek()?
+                    .unwrap(subject.as_str(), &wrapped)
+                    .map_err(|e| KeyringError::BadDataKey {
+                        subject: subject.to_string(),
+                        reason: e.to_string(),
+                    })?,
+            )),
+        })
+    }
+
+    /// `subject`'s key for reading: `None` when none was ever made.
+    pub async fn key_for_reading(
+        &self,
+        subject: &StreamId,
+    ) -> Result<Option<SubjectKey>, KeyringError> {
+        if let Some(key) = self.cached(subject) {
+            return Ok(Some(key));
+        }
+        let entry = self.store.key_store().data_key(subject).await?;
+        let key = self.unwrap_entry(subject, entry)?;
+        if let Some(key) = &key {
+            self.remember(subject, key.clone());
+        }
+        Ok(key)
+    }
+
+    /// `subject`'s key for sealing, made (and stored durably, before anything is sealed
+    /// with it) on first use. [`SubjectKey::Destroyed`] for an erased subject: nothing
+    /// personal is stored for it again.
+    pub async fn key_for_sealing(&self, subject: &StreamId) -> Result<SubjectKey, KeyringError> {
+        if let Some(key) = self.key_for_reading(subject).await? {
+            return Ok(key);
+        }
+        let kek = self.kek()?;
+        let wrapped = kek.wrap(subject.as_str(), &DataKey::generate());
+        // Another writer may have made one first: the stored entry is the one to use.
+        let stored = self
+            .store
+            .key_store()
+            .insert_data_key(subject, &wrapped)
+            .await?;
+        let key = self
+            .unwrap_entry(subject, stored)?
+            .ok_or_else(|| KeyringError::BadDataKey {
+                subject: subject.to_string(),
+                reason: "the key store kept no entry after an insert".into(),
+            })?;
+        self.remember(subject, key.clone());
+        Ok(key)
+    }
+
+    /// Destroy `subject`'s key (the erasure). `true` when a key was destroyed now.
+    pub async fn destroy(&self, subject: &StreamId) -> Result<bool, KeyringError> {
+        let destroyed = self.store.key_store().destroy_data_key(subject).await?;
+        self.remember(subject, SubjectKey::Destroyed);
+        Ok(destroyed)
+    }
+}
