@@ -210,11 +210,20 @@ pub async fn open(args: &StoreArgs) -> Result<Engine, Failure> {
         .map_err(Failure::from)
 }
 
-/// Refuse to go on when `--data` holds no sled store: commands that only read (`case`,
-/// `report`, `replay`, `explain`, `verify`, `export`) must never create one, or a mistyped
-/// path would answer from an empty log. A PostgreSQL `--store` is checked by opening it.
-pub fn require_existing_store(args: &StoreArgs) -> Result<(), Failure> {
-    if args.store.is_some() || args.data.join(SLED_DATABASE_FILE).is_file() {
+/// Refuse to go on when the log `args` names does not exist: commands that only read
+/// (`case`, `report`, `replay`, `explain`, `verify`, `export`) must never create one, or a
+/// mistyped path or schema would answer from an empty log. Exit 2 naming the `--data`
+/// directory or the PostgreSQL schema; nothing is created in either.
+pub async fn require_existing_log(args: &StoreArgs) -> Result<(), Failure> {
+    match args.postgres_config()? {
+        Some(config) => require_existing_postgres(&config).await,
+        None => require_existing_sled(args),
+    }
+}
+
+/// [`require_existing_log`] for a sled `--data`: the directory holds a store's database file.
+fn require_existing_sled(args: &StoreArgs) -> Result<(), Failure> {
+    if args.data.join(SLED_DATABASE_FILE).is_file() {
         return Ok(());
     }
     Err(Failure::Usage(format!(
@@ -225,9 +234,9 @@ pub fn require_existing_store(args: &StoreArgs) -> Result<(), Failure> {
     )))
 }
 
-/// Refuse (exit 2) a read-only command on a PostgreSQL schema that holds no log, rather than
-/// create one; an unreachable server is exit 1.
-pub async fn require_existing_postgres(config: &PostgresConfig) -> Result<(), Failure> {
+/// [`require_existing_log`] for a PostgreSQL `--store`: the schema holds a log (asked without
+/// running migrations); an unreachable server is exit 1.
+async fn require_existing_postgres(config: &PostgresConfig) -> Result<(), Failure> {
     match PostgresStore::exists(config).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Failure::Usage(format!(
@@ -235,9 +244,8 @@ pub async fn require_existing_postgres(config: &PostgresConfig) -> Result<(), Fa
              or create one with `caseledger --store URL init`",
             config.describe()
         ))),
-        Err(e) => Err(Failure::Failed(format!(
-            "cannot open the PostgreSQL store: {e}"
-        ))),
+        // The message an unreachable server gives when the engine opens the store.
+        Err(e) => Err(Failure::from(EngineError::PostgresOpen(e))),
     }
 }
 
@@ -246,7 +254,7 @@ const SLED_DATABASE_FILE: &str = "db";
 
 /// Open the engine over an existing log, for commands that only read it.
 pub async fn open_existing(args: &StoreArgs) -> Result<Engine, Failure> {
-    require_existing_store(args)?;
+    require_existing_log(args).await?;
     open(args).await
 }
 

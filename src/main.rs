@@ -272,22 +272,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             .map_err(|e| Failure::Failed(format!("I/O error: {e}")))
         }
         Command::Replay(command) => {
+            if command.reads_only() {
+                runtime()?.block_on(cli_ops::require_existing_log(&args))?;
+            }
             let log = match args.postgres_config()? {
-                Some(config) => {
-                    if command.reads_only() {
-                        runtime()?.block_on(cli_ops::require_existing_postgres(&config))?;
-                    }
-                    caseledger::cli_replay::Log::Postgres(config)
-                }
-                None => {
-                    if command.reads_only() {
-                        cli_ops::require_existing_store(&args)?;
-                    }
-                    caseledger::cli_replay::Log::Sled {
-                        data: &args.data,
-                        lock_wait_ms: args.lock_wait_ms,
-                    }
-                }
+                Some(config) => caseledger::cli_replay::Log::Postgres(config),
+                None => caseledger::cli_replay::Log::Sled {
+                    data: &args.data,
+                    lock_wait_ms: args.lock_wait_ms,
+                },
             };
             caseledger::cli_replay::run(command, log)
         }

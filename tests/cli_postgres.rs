@@ -1,8 +1,9 @@
 //! The operator CLI on PostgreSQL through the real binary: `--store
 //! postgres://…?schema=…` instead of `--data`'s sled store; init, import (with ack log and an
 //! idempotent re-run), case, tick, rebuild and report work unchanged, and the read models
-//! stay local. Bad URLs and unreachable servers are typed, actionable and never print the
-//! password. Against the real local server; unreachable means FAIL (see `pg_support`).
+//! stay local; the read-only commands on a schema without a log create nothing. Bad URLs and
+//! unreachable servers are typed, actionable and never print the password. Against the real
+//! local server; unreachable means FAIL (see `pg_support`).
 
 mod engine_support;
 mod pg_support;
@@ -360,5 +361,39 @@ fn verify_export_replay_explain_and_import_log_work_on_a_postgres_log() {
             &[("PGPASSFILE", passfile.as_path())],
         );
         assert_eq!(code, 0, "{err}");
+    }
+}
+
+/// The read-only commands on a schema that holds no log: each is exit 2 (as other usage
+/// errors) naming the schema, and creates nothing — no schema in the database, no read-model
+/// directory under `--data`.
+#[test]
+fn read_only_commands_on_a_missing_schema_create_nothing_and_name_it() {
+    let Some(server) = pg_support::server() else {
+        return;
+    };
+    let missing = TestSchema::new(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = missing.url();
+    let event_id = "00000000-0000-0000-0000-000000000001";
+    let commands: [&[&str]; 6] = [
+        &["report", "caseload", "--today", "2026-11-22"],
+        &["case", "P100001"],
+        &["replay", "P100001"],
+        &["verify"],
+        &["export"],
+        &["explain", event_id, "--today", "2026-11-22"],
+    ];
+    for args in commands {
+        let (code, out, err) = caseledger(&on(data.to_str().unwrap(), &url), args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains("no caseledger log"), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("(schema {},", missing.name)),
+            "{args:?} does not name the schema: {err}"
+        );
+        assert!(!missing.exists(), "{args:?} created the schema");
+        assert!(!data.exists(), "{args:?} created {}", data.display());
     }
 }
