@@ -528,7 +528,7 @@ impl Engine {
     }
 }
 
-fn case_stream(crn: &str) -> Result<StreamId, EngineError> {
+pub(crate) fn case_stream(crn: &str) -> Result<StreamId, EngineError> {
     let crn = Crn::new(crn).map_err(|_| EngineError::BadCrn(crn.chars().take(32).collect()))?;
     Ok(StreamId::new(crn.as_str())?)
 }

@@ -20,6 +20,8 @@ pub use caseledger_store as store;
 #[cfg(feature = "cli")]
 pub mod cli_consumers;
 #[cfg(feature = "cli")]
+pub mod cli_data_protection;
+#[cfg(feature = "cli")]
 pub mod cli_demo;
 #[cfg(feature = "cli")]
 pub mod cli_identity;
@@ -36,6 +38,7 @@ pub mod cli_serve;
 pub mod domain_event;
 pub mod engine;
 pub mod engine_audit;
+pub mod engine_data_protection;
 pub mod engine_read_models;
 #[cfg(feature = "cli")]
 pub mod policy_cli;

@@ -127,6 +127,25 @@ enum Command {
     },
     /// Print the current state of a case as JSON.
     Case { crn: String },
+    /// List the cases whose retention period has ended (rule RET-1; docs/operations.md
+    /// "Retention"): closed at least the configured number of years ago.
+    Retention {
+        /// List the cases due (the only listing there is).
+        #[arg(long, required = true)]
+        due: bool,
+        /// The day to judge on, YYYY-MM-DD (default: today, UTC).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+        /// Keep a closed case's personal data this many years after closure; no default:
+        /// the period is your records retention schedule's.
+        #[arg(long, value_name = "YEARS",
+              env = caseledger::cli_data_protection::RETENTION_YEARS_ENV)]
+        years_after_closure: Option<u32>,
+    },
+    /// Write, as JSON, everything the log holds about the person of a case: the case's
+    /// state, every event recorded on it, refusals addressed to it, and their data key's
+    /// state (docs/operations.md "Subject access").
+    SubjectAccess { crn: String },
     /// Rebuild every read model from the log.
     Rebuild {
         /// Print each read model's SHA-256.
@@ -358,6 +377,25 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Case { crn } => runtime()?.block_on(async {
             let engine = cli_ops::open_existing(&args).await?;
             cli_ops::case(&engine, &crn, &mut io::stdout()).await
+        }),
+        Command::Retention {
+            due: _,
+            as_of,
+            years_after_closure,
+        } => runtime()?.block_on(async {
+            let rule = caseledger::cli_data_protection::retention_rule(years_after_closure)?;
+            let engine = cli_ops::open_existing(&args).await?;
+            caseledger::cli_data_protection::retention_due(
+                &engine,
+                rule,
+                as_of.as_deref(),
+                &mut io::stdout(),
+            )
+            .await
+        }),
+        Command::SubjectAccess { crn } => runtime()?.block_on(async {
+            let engine = cli_ops::open_existing(&args).await?;
+            caseledger::cli_data_protection::subject_access(&engine, &crn, &mut io::stdout()).await
         }),
         Command::Rebuild {
             digest,

@@ -25,6 +25,7 @@ pub mod event;
 pub mod handover;
 pub mod identity;
 pub mod reference;
+pub mod retention;
 pub mod risk;
 pub mod ruleset;
 pub mod sentence;
