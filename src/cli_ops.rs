@@ -305,8 +305,7 @@ async fn create_key_file(args: &StoreArgs) -> Result<Option<String>, Failure> {
     let kek = Kek::create_file(&path).map_err(|e| Failure::Failed(e.to_string()))?;
     Ok(Some(format!(
         "created key-encryption key {} in {} (mode 600): keep it apart from the data and back \
-         it up; without it no personal data in this store can be read (docs/operations.md \
-         \"Key management\")",
+         it up; this store does not open without it (docs/operations.md \"Key management\")",
         kek.id(),
         path.display()
     )))

@@ -280,8 +280,7 @@ impl Engine {
     }
 
     /// An engine over any store (e.g. one with a manual clock), without a key-encryption
-    /// key: it cannot store or read personal data sealed per person
-    /// ([`Engine::with_store_and_kek`] can).
+    /// key: its keyring makes and reads no data key ([`Engine::with_store_and_kek`] has one).
     pub fn with_store(store: Arc<dyn EventStore>) -> Engine {
         let keyring = Keyring::without_kek(store.clone());
         Engine::with_store_inner(store, None, keyring)

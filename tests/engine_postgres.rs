@@ -417,3 +417,91 @@ async fn a_rebuild_over_the_postgres_log_gives_the_same_digests_as_over_sled() {
     assert!(!digests[0].is_empty() && !digests[0][0].1.is_empty());
     assert_eq!(digests[0], digests[1]);
 }
+
+/// On PostgreSQL as on sled: the store records the KEK an engine opens it with and refuses
+/// another engine without it or with another (naming the id), and retention (RET-1) and
+/// subject access read the shared log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kek_retention_and_subject_access_work_on_postgres() {
+    use caseledger::store::crypto::Kek;
+    use caseledger::store::KeyringError;
+    let Some(server) = pg_support::server() else {
+        return;
+    };
+    let schema = TestSchema::new(&server);
+    let open = |kek: Option<Kek>| {
+        let url = schema.url();
+        async move {
+            let config = PostgresConfig::from_url(&url).unwrap();
+            let clock = Arc::new(ManualClock::new(RECORDED_AT_US));
+            let store = PostgresStore::open(config, clock, PostgresOptions::default())
+                .await
+                .expect("open the PostgreSQL store");
+            Engine::with_store_and_kek(Arc::new(store), kek).await
+        }
+    };
+    let kek = Kek::ephemeral();
+    let engine = open(Some(kek.clone()))
+        .await
+        .expect("a fresh schema takes a KEK");
+    let crn = "P310001";
+    let lines = [
+        as_case_administrator(
+            crn,
+            "2016-03-01",
+            open_case(crn, NOTTINGHAM_CITY, "2016-03-01"),
+        ),
+        as_court_officer(crn, "2016-03-01", community_order("2016-03-01")),
+        as_court_officer(
+            crn,
+            "2017-09-01",
+            json!({"type": "terminate_sentence", "on": "2017-09-01", "sentence_id": 1, "reason": "expired"}),
+        ),
+        as_court_officer(
+            crn,
+            "2017-09-01",
+            json!({"type": "close_case", "on": "2017-09-01", "reason": "all sentences ended"}),
+        ),
+    ];
+    for outcome in run(&engine, &lines).await {
+        outcome.expect("every command applies");
+    }
+    let rule = caseledger::domain::retention::RetentionRule::years_after_closure(6).unwrap();
+    let due = engine.retention_due(rule, date(2023, 9, 1)).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (due[0].crn.as_str(), due[0].retention_ended_on),
+        (crn, date(2023, 9, 1))
+    );
+    assert!(engine
+        .retention_due(rule, date(2023, 8, 31))
+        .await
+        .unwrap()
+        .is_empty());
+    let access = engine
+        .subject_access(crn)
+        .await
+        .unwrap()
+        .expect("the case exists");
+    assert_eq!(access.events[0].event_type, "CaseOpened");
+    assert!(access.events.iter().any(|e| e.event_type == "CaseClosed"));
+    assert_eq!(access.case.closed_on, Some(date(2017, 9, 1)));
+    drop(engine);
+
+    match open(None).await {
+        Err(caseledger::engine::EngineError::Keyring(KeyringError::MissingKek { expected })) => {
+            assert_eq!(&expected, kek.id())
+        }
+        other => panic!("no KEK must be refused, got {:?}", other.err()),
+    }
+    let wrong = Kek::ephemeral();
+    match open(Some(wrong)).await {
+        Err(caseledger::engine::EngineError::Keyring(KeyringError::WrongKek {
+            expected, ..
+        })) => {
+            assert_eq!(&expected, kek.id())
+        }
+        other => panic!("another KEK must be refused, got {:?}", other.err()),
+    }
+    open(Some(kek)).await.expect("the right KEK opens");
+}

@@ -69,7 +69,7 @@ pub enum KeyringError {
         given: KekId,
         origin: String,
     },
-    #[error("no key-encryption key is configured, so personal data cannot be stored: run `caseledger init` (which creates one) or name a key file with --key-file or {KEY_FILE_ENV}")]
+    #[error("no key-encryption key is configured, so no data key can be made or read: run `caseledger init` (which creates one) or name a key file with --key-file or {KEY_FILE_ENV}")]
     NoKek,
     #[error("the data key of {subject} cannot be used: {reason}")]
     BadDataKey { subject: String, reason: String },
@@ -112,7 +112,7 @@ pub async fn check_kek(
 #[derive(Clone, Debug)]
 pub enum SubjectKey {
     Live(DataKey),
-    /// Destroyed by an erasure: sealed values of this subject read as erased.
+    /// Destroyed: nothing sealed with it can be opened again.
     Destroyed,
 }
 
@@ -120,9 +120,7 @@ pub enum SubjectKey {
 /// (at most [`DATA_KEYS_CACHED_MAX`]). The one place keys are made, read and destroyed.
 ///
 /// The cache belongs to one handle: a key destroyed through another keyring (another
-/// process on a shared PostgreSQL log) stays in this one's cache until it is dropped, which
-/// is why readers also treat every sealed value of a stream that records its erasure as
-/// erased, whatever key they hold.
+/// process on a shared PostgreSQL log) stays in this one's cache until it is dropped.
 pub struct Keyring {
     store: Arc<dyn EventStore>,
     kek: Option<Kek>,
@@ -131,8 +129,8 @@ pub struct Keyring {
 
 impl Keyring {
     /// Open the keyring of `store`, refusing a missing or wrong KEK ([`check_kek`]).
-    /// `kek = None` on a store that never had one gives a keyring that reads nothing sealed
-    /// and refuses to seal ([`KeyringError::NoKek`]): never plaintext instead.
+    /// `kek = None` on a store that never had one gives a keyring that makes and reads no
+    /// data key ([`KeyringError::NoKek`]).
     pub async fn open(
         store: Arc<dyn EventStore>,
         kek: Option<Kek>,
@@ -163,8 +161,8 @@ impl Keyring {
             })
     }
 
-    /// A keyring with no KEK that checks nothing: it reads nothing sealed and refuses to
-    /// seal ([`KeyringError::NoKek`]). For an engine over a store handed in by its caller.
+    /// A keyring with no KEK that checks nothing: it makes and reads no data key
+    /// ([`KeyringError::NoKek`]). For an engine over a store handed in by its caller.
     pub fn without_kek(store: Arc<dyn EventStore>) -> Keyring {
         Keyring {
             store,
