@@ -27,7 +27,7 @@ fn every_event_round_trips_through_json_with_its_type_as_the_tag() {
         );
         let back: Event = serde_json::from_value(json).expect("deserialise");
         assert_eq!(&back, event);
-        assert_eq!(event.schema_version(), 1);
+        assert_eq!(event.schema_version(), 2);
     }
 }
 

@@ -1,12 +1,33 @@
 //! The one place a domain [`Event`] becomes stored payload bytes and back.
 //!
-//! A stored record's envelope names its `event_type` and `schema_version`; [`decode`] takes
-//! both with the payload bytes and returns the event. [`encode`] gives the bytes with the type
-//! and version to write beside them. Nothing else in the workspace encodes or decodes a domain
-//! event (docs/architecture.md "Payloads").
+//! A record's envelope names its `event_type` and `schema_version`; together they select how
+//! its payload bytes are read (docs/decisions/0010-payload-per-type.md):
+//!
+//! - the **current version** of a type (`Event::schema_version`) is bincode of its payload
+//!   struct alone (the store codec's options), with no enum variant index: reordering or
+//!   inserting variants of [`Event`] cannot change what stored bytes mean;
+//! - **version 1** of the types that existed when every payload was `bincode(Event)` is read by
+//!   a frozen decoder ([`legacy`]): the 4-byte variant index is checked against a frozen table
+//!   of that enum's order, the rest is the type's version-1 struct;
+//! - an **older shape** is kept frozen under a versioned name and turned into the current shape
+//!   by one upcaster per type and version ([`upcast`]), so every reader — fold, projections,
+//!   replay, explain, the relay — sees only the current shape.
+//!
+//! [`stored_json`] and [`from_stored_json`] show a payload as JSON in the shape of its own
+//! version and back, byte for byte: export and import carry records unchanged, so an old
+//! record keeps its bytes and its hash.
 
+mod legacy;
+pub mod upcast;
+
+use caseledger_domain::event::{PayloadReader, PayloadVisitor};
 use caseledger_domain::Event;
 use caseledger_store::codec::{decode_payload, encode_payload};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use legacy::V1_VARIANT_ORDER;
 
 /// A domain event as a stored payload: the envelope's event type and schema version, and the
 /// payload bytes they describe.
@@ -18,39 +39,56 @@ pub struct Encoded {
 }
 
 /// Why a payload cannot be encoded or decoded. Every variant names the event type and the
-/// schema version it was read as.
+/// schema version it was read as; the caller adds the record's position.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {
-    #[error("{event_type} v{schema_version}: payload does not decode: {reason}")]
+    #[error("{event_type} v{schema_version}: not an event type this version of caseledger knows; upgrade caseledger")]
+    UnknownType {
+        event_type: String,
+        schema_version: u16,
+    },
+    #[error("{event_type} v{schema_version}: this version of caseledger reads {event_type} versions 1 to {current}; upgrade caseledger")]
+    UnknownVersion {
+        event_type: String,
+        schema_version: u16,
+        current: u16,
+    },
+    #[error("{event_type} v{schema_version}: the payload is not a {event_type} v{schema_version}: {reason}")]
     Corrupt {
         event_type: String,
         schema_version: u16,
         reason: String,
     },
-    #[error("{event_type} v{schema_version}: the payload holds a {found_type} v{found_version}")]
-    Mismatch {
-        event_type: String,
-        schema_version: u16,
-        found_type: &'static str,
-        found_version: u16,
-    },
-    #[error("{event_type} v{schema_version}: payload does not encode: {reason}")]
+    #[error("{event_type} v{schema_version}: the payload cannot be written: {reason}")]
     Unencodable {
-        event_type: &'static str,
+        event_type: String,
         schema_version: u16,
         reason: String,
     },
 }
 
-/// The payload of `event`, with the event type and schema version to record beside it.
+impl PayloadError {
+    fn corrupt(event_type: &str, schema_version: u16, reason: impl ToString) -> PayloadError {
+        PayloadError::Corrupt {
+            event_type: event_type.to_owned(),
+            schema_version,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// The payload of `event` at its type's current schema version, with the event type and
+/// schema version to record beside it.
 pub fn encode(event: &Event) -> Result<Encoded, PayloadError> {
     let event_type = event.event_type();
     let schema_version = event.schema_version();
-    let bytes = encode_payload(event).map_err(|e| PayloadError::Unencodable {
-        event_type,
-        schema_version,
-        reason: e.to_string(),
-    })?;
+    let bytes = event
+        .visit_payload(Bincode)
+        .map_err(|e| PayloadError::Unencodable {
+            event_type: event_type.to_owned(),
+            schema_version,
+            reason: e.to_string(),
+        })?;
     Ok(Encoded {
         event_type,
         schema_version,
@@ -58,21 +96,122 @@ pub fn encode(event: &Event) -> Result<Encoded, PayloadError> {
     })
 }
 
-/// The event a record of `event_type` at `schema_version` holds in `bytes`. Never panics on
-/// any input.
+/// The event a record of `event_type` at `schema_version` holds in `bytes`, in the current
+/// shape of its type. Never panics on any input.
 pub fn decode(event_type: &str, schema_version: u16, bytes: &[u8]) -> Result<Event, PayloadError> {
-    let event: Event = decode_payload(bytes).map_err(|e| PayloadError::Corrupt {
-        event_type: event_type.to_owned(),
-        schema_version,
-        reason: e.to_string(),
-    })?;
-    if event.event_type() != event_type || event.schema_version() != schema_version {
-        return Err(PayloadError::Mismatch {
+    let current = current_version(event_type, schema_version)?;
+    let body = legacy::body(event_type, schema_version, bytes)?;
+    let decoded = if schema_version == current {
+        read_current(event_type, body)
+    } else {
+        upcast::decode_older(event_type, schema_version, body)
+    };
+    decoded.map_err(|reason| PayloadError::corrupt(event_type, schema_version, reason))
+}
+
+/// The payload as JSON in the shape of its own schema version (the fields of the struct that
+/// version wrote): what export shows, and what [`from_stored_json`] turns back into the same
+/// bytes.
+pub fn stored_json(
+    event_type: &str,
+    schema_version: u16,
+    bytes: &[u8],
+) -> Result<Value, PayloadError> {
+    current_version(event_type, schema_version)?;
+    let body = legacy::body(event_type, schema_version, bytes)?;
+    let json = match upcast::older_json(event_type, schema_version, body) {
+        Some(json) => json,
+        None => read_current(event_type, body)
+            .and_then(|event| event.visit_payload(Json).map_err(|e| e.to_string())),
+    };
+    json.map_err(|reason| PayloadError::corrupt(event_type, schema_version, reason))
+}
+
+/// The bytes of a record of `event_type` at `schema_version` whose payload [`stored_json`]
+/// showed as `json`.
+pub fn from_stored_json(
+    event_type: &str,
+    schema_version: u16,
+    json: &Value,
+) -> Result<Vec<u8>, PayloadError> {
+    current_version(event_type, schema_version)?;
+    let body = match upcast::older_from_json(event_type, schema_version, json) {
+        Some(body) => body,
+        None => Event::read_payload(event_type, FromJson(json))
+            .unwrap_or_else(|| Err(format!("{event_type} is not an event type")))
+            .and_then(|event| event.visit_payload(Bincode).map_err(|e| e.to_string())),
+    }
+    .map_err(|reason| PayloadError::corrupt(event_type, schema_version, reason))?;
+    Ok(legacy::framed(event_type, schema_version, body))
+}
+
+/// The current schema version of `event_type`, checking `schema_version` is one this code
+/// reads (1 to current).
+fn current_version(event_type: &str, schema_version: u16) -> Result<u16, PayloadError> {
+    let current =
+        Event::current_schema_version(event_type).ok_or_else(|| PayloadError::UnknownType {
+            event_type: event_type.chars().take(64).collect(),
+            schema_version,
+        })?;
+    if schema_version == 0 || schema_version > current {
+        return Err(PayloadError::UnknownVersion {
             event_type: event_type.to_owned(),
             schema_version,
-            found_type: event.event_type(),
-            found_version: event.schema_version(),
+            current,
         });
     }
-    Ok(event)
+    Ok(current)
+}
+
+/// The payload struct of `event_type` in its current shape, from bincode.
+pub(crate) fn read_current(event_type: &str, body: &[u8]) -> Result<Event, String> {
+    Event::read_payload(event_type, FromBincode(body))
+        .unwrap_or_else(|| Err(format!("{event_type} is not an event type")))
+}
+
+/// bincode of a payload struct with the store codec's options.
+pub(crate) fn to_bincode<T: Serialize>(payload: &T) -> Result<Vec<u8>, String> {
+    encode_payload(payload).map_err(|e| e.to_string())
+}
+
+/// A payload struct from bincode with the store codec's options (size-limited, no trailing
+/// bytes).
+pub(crate) fn from_bincode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    decode_payload(body).map_err(|e| e.to_string())
+}
+
+struct Bincode;
+
+impl PayloadVisitor for Bincode {
+    type Output = Result<Vec<u8>, String>;
+    fn visit<T: Serialize>(self, payload: &T) -> Self::Output {
+        to_bincode(payload)
+    }
+}
+
+struct Json;
+
+impl PayloadVisitor for Json {
+    type Output = Result<Value, serde_json::Error>;
+    fn visit<T: Serialize>(self, payload: &T) -> Self::Output {
+        serde_json::to_value(payload)
+    }
+}
+
+struct FromBincode<'a>(&'a [u8]);
+
+impl PayloadReader for FromBincode<'_> {
+    type Error = String;
+    fn read<T: DeserializeOwned>(self) -> Result<T, String> {
+        from_bincode(self.0)
+    }
+}
+
+struct FromJson<'a>(&'a Value);
+
+impl PayloadReader for FromJson<'_> {
+    type Error = String;
+    fn read<T: DeserializeOwned>(self) -> Result<T, String> {
+        T::deserialize(self.0).map_err(|e| e.to_string())
+    }
 }

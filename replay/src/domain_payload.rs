@@ -1,9 +1,9 @@
 //! [`PayloadJson`] for the domain's events: a payload is `caseledger_payload`'s encoding of one
-//! [`Event`]; as JSON it is the event's fields, the variant name being the envelope's
-//! `event_type` (design.md "The stored record").
+//! [`Event`] at the envelope's `event_type` and `schema_version`; as JSON it is the fields of
+//! that version's payload struct (design.md "The stored record").
 
 use caseledger_domain::Event;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::payload::PayloadJson;
 
@@ -25,21 +25,17 @@ impl PayloadJson for DomainPayloads {
         caseledger_domain::EVENT_TYPES.contains(&event_type)
     }
 
+    /// The payload in the shape of the record's own schema version, so that import writes
+    /// back the very bytes (an old record keeps its bytes and its hash); readers of the
+    /// event see the current shape through [`decode_event`].
     fn payload_to_json(
         &self,
         event_type: &str,
         schema_version: u16,
         payload: &[u8],
     ) -> Result<Value, String> {
-        let event = decode_event(event_type, schema_version, payload)?;
-        // `Event` is externally tagged: `{"RiskAssessed": {…}}`. The tag is already the
-        // envelope's event_type, so only the fields are shown.
-        match serde_json::to_value(&event).map_err(|e| e.to_string())? {
-            Value::Object(mut tagged) if tagged.len() == 1 => tagged
-                .remove(event_type)
-                .ok_or_else(|| format!("the JSON form of the event is not tagged {event_type}")),
-            other => Err(format!("unexpected JSON form of an event: {other}")),
-        }
+        caseledger_payload::stored_json(event_type, schema_version, payload)
+            .map_err(|e| e.to_string())
     }
 
     fn payload_from_json(
@@ -48,17 +44,7 @@ impl PayloadJson for DomainPayloads {
         schema_version: u16,
         json: &Value,
     ) -> Result<Vec<u8>, String> {
-        let mut tagged = Map::new();
-        tagged.insert(event_type.to_owned(), json.clone());
-        let event: Event =
-            serde_json::from_value(Value::Object(tagged)).map_err(|e| e.to_string())?;
-        let encoded = caseledger_payload::encode(&event).map_err(|e| e.to_string())?;
-        if encoded.event_type != event_type || encoded.schema_version != schema_version {
-            return Err(format!(
-                "the JSON holds a {} v{}, the line says {event_type} v{schema_version}",
-                encoded.event_type, encoded.schema_version
-            ));
-        }
-        Ok(encoded.bytes)
+        caseledger_payload::from_stored_json(event_type, schema_version, json)
+            .map_err(|e| e.to_string())
     }
 }

@@ -231,6 +231,12 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
                 sentence_id: *sentence_id,
                 created_on: *on,
                 service_user_involved: *service_user_involved,
+                // BR-E2: the count the 15-working-day deadline is measured in.
+                working_days_since_sentence: crate::calendar::working_days_after(
+                    sentence.sentenced_on,
+                    *on,
+                )
+                .ok(),
             }
             .into()])
         }

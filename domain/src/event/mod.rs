@@ -1,10 +1,11 @@
 //! The case's events: one externally tagged enum of typed, versioned payloads.
 //!
-//! Encoding rules (the store's codec writes bincode 1.3.3; export writes JSON): externally
-//! tagged enums only, no `tag` / `untagged` / `flatten` / `skip_serializing_if`, nothing that
-//! needs `deserialize_any`, no `usize`, no `HashMap`. Every event has a stable name
-//! ([`Event::event_type`]) and a schema version ([`Event::schema_version`]); both are written to
-//! the envelope by the commands crate.
+//! Encoding rules (`caseledger_payload` writes each payload struct with bincode 1.3.3; export
+//! writes JSON): externally tagged enums only, no `tag` / `untagged` / `flatten` /
+//! `skip_serializing_if`, nothing that needs `deserialize_any`, no `usize`, no `HashMap`. Every
+//! event has a stable name ([`Event::event_type`]) and the schema version of its current
+//! payload shape ([`Event::schema_version`]); `caseledger_payload` writes both to the envelope
+//! and reads every older version (docs/event-catalogue.md "Evolving an event").
 //!
 //! `evolve` reads only payloads: every event carries the dates it needs. Decision events carry
 //! a [`Decision`] (ruleset id + reason code) and the inputs they used (design.md invariant 5);
@@ -153,6 +154,18 @@ pub mod reason {
     ];
 }
 
+/// Receives the payload struct of an [`Event`] ([`Event::visit_payload`]).
+pub trait PayloadVisitor {
+    type Output;
+    fn visit<T: Serialize>(self, payload: &T) -> Self::Output;
+}
+
+/// Reads the payload struct of an event type ([`Event::read_payload`]).
+pub trait PayloadReader {
+    type Error;
+    fn read<T: serde::de::DeserializeOwned>(self) -> Result<T, Self::Error>;
+}
+
 macro_rules! events {
     ($($(#[$doc:meta])* $name:ident = $version:literal),+ $(,)?) => {
         /// Every fact recorded on a case.
@@ -172,10 +185,41 @@ macro_rules! events {
                 }
             }
 
-            /// Schema version of the payload; bump when a payload's shape changes.
+            /// Schema version of the payload's current shape: what new records are written
+            /// at. Bump it when the payload's shape changes, and teach `caseledger_payload` the
+            /// old one (docs/event-catalogue.md "Evolving an event").
             pub fn schema_version(&self) -> u16 {
                 match self {
                     $(Event::$name(_) => $version,)+
+                }
+            }
+
+            /// The current schema version of the type named `event_type`; `None` for a name
+            /// that is not an event type.
+            pub fn current_schema_version(event_type: &str) -> Option<u16> {
+                match event_type {
+                    $(stringify!($name) => Some($version),)+
+                    _ => None,
+                }
+            }
+
+            /// Give the payload struct inside to `visitor` (the payload codec writes it as its
+            /// own value, never through this enum).
+            pub fn visit_payload<V: PayloadVisitor>(&self, visitor: V) -> V::Output {
+                match self {
+                    $(Event::$name(payload) => visitor.visit(payload),)+
+                }
+            }
+
+            /// Read the payload struct of the type named `event_type` with `reader`; `None`
+            /// for a name that is not an event type.
+            pub fn read_payload<R: PayloadReader>(
+                event_type: &str,
+                reader: R,
+            ) -> Option<Result<Event, R::Error>> {
+                match event_type {
+                    $(stringify!($name) => Some(reader.read::<$name>().map(Event::$name)),)+
+                    _ => None,
                 }
             }
         }
@@ -190,113 +234,113 @@ macro_rules! events {
 
 events! {
     /// A case is opened for a person under a CRN.
-    CaseOpened = 1,
+    CaseOpened = 2,
     /// The court asks for a pre-sentence report (T1).
-    PreSentenceReportRequested = 1,
+    PreSentenceReportRequested = 2,
     /// The pre-sentence report is delivered (T2).
-    PreSentenceReportCompleted = 1,
+    PreSentenceReportCompleted = 2,
     /// A sentence is imposed, with requirements and key dates (T3).
-    SentenceImposed = 1,
+    SentenceImposed = 2,
     /// Key dates of a sentence are recalculated.
-    SentenceDatesRecalculated = 1,
+    SentenceDatesRecalculated = 2,
     /// A risk assessment (RoSH, RSR, OGRS, needs) is recorded (BR-A2, BR-A6, BR-D1).
-    RiskAssessed = 1,
+    RiskAssessed = 2,
     /// A registration (risk flag) is added.
-    RegistrationAdded = 1,
+    RegistrationAdded = 2,
     /// A registration is removed.
-    RegistrationRemoved = 1,
+    RegistrationRemoved = 2,
     /// MAPPA screening done (BR-D4).
-    MappaScreened = 1,
+    MappaScreened = 2,
     /// Referral to a MAPPA level 2 or 3 panel (BR-A12).
-    MappaReferred = 1,
+    MappaReferred = 2,
     /// MAPPA category and level set (BR-D3).
-    MappaLevelSet = 1,
+    MappaLevelSet = 2,
     /// TR era: case allocated to NPS or a CRC (BR-A2–A5).
-    CaseAllocatedToProvider = 1,
+    CaseAllocatedToProvider = 2,
     /// Case allocated to a practitioner (BR-C1–C5).
-    PractitionerAllocated = 1,
+    PractitionerAllocated = 2,
     /// Case moved to another practitioner, with the reason (BR-C6–C7).
-    PractitionerReallocated = 1,
+    PractitionerReallocated = 2,
     /// A tier result is recorded (BR-C1, BR-C6).
-    TierCalculated = 1,
+    TierCalculated = 2,
     /// A reassessment calls for a tier review (BR-C6).
-    TierReviewTriggered = 1,
+    TierReviewTriggered = 2,
     /// TR era: a CRC asks the NPS to take a case whose risk rose (BR-A7–A8).
-    RiskEscalationRequested = 1,
+    RiskEscalationRequested = 2,
     /// TR era: the NPS decides an escalation (BR-A9, BR-A11).
-    RiskEscalationDecided = 1,
+    RiskEscalationDecided = 2,
     /// TR era: the case moves to the NPS until the order ends (BR-A9–A10).
-    CaseTransferredToNps = 1,
+    CaseTransferredToNps = 2,
     /// Unified model: an open CRC case joins the unified service on 26 Jun 2021.
-    CaseTransferredToUnifiedService = 1,
+    CaseTransferredToUnifiedService = 2,
     /// A Prison Offender Manager is allocated (BR-C11).
-    PrisonOffenderManagerAllocated = 1,
+    PrisonOffenderManagerAllocated = 2,
     /// OMiC handover dates and responsibility are recorded.
-    HandoverDatesCalculated = 1,
+    HandoverDatesCalculated = 2,
     /// A Community Offender Manager is allocated.
-    CommunityOffenderManagerAllocated = 1,
+    CommunityOffenderManagerAllocated = 2,
     /// Responsibility moves from prison to community at handover (T20).
-    ResponsibilityTransferred = 1,
+    ResponsibilityTransferred = 2,
     /// Responsibility is overridden, with the reason.
-    ResponsibilityOverridden = 1,
+    ResponsibilityOverridden = 2,
     /// The OMiC handover meeting is held (BR-F5, BR-F6).
-    HandoverMeetingHeld = 1,
+    HandoverMeetingHeld = 2,
     /// A pre-release contact by the COM (BR-F5).
-    PreReleaseContactHeld = 1,
+    PreReleaseContactHeld = 2,
     /// Released from custody onto licence (T24).
-    Released = 1,
+    Released = 2,
     /// The licence period ends (T26).
-    LicenceEnded = 1,
+    LicenceEnded = 2,
     /// Post-sentence supervision starts (BR-F11).
-    PostSentenceSupervisionStarted = 1,
+    PostSentenceSupervisionStarted = 2,
     /// Post-sentence supervision ends.
-    PostSentenceSupervisionEnded = 1,
+    PostSentenceSupervisionEnded = 2,
     /// An appointment is booked.
-    AppointmentScheduled = 1,
+    AppointmentScheduled = 2,
     /// An appointment was attended (complied or failed to comply).
-    AppointmentAttended = 1,
+    AppointmentAttended = 2,
     /// An appointment was missed (acceptable or unacceptable absence).
-    AppointmentMissed = 1,
+    AppointmentMissed = 2,
     /// A warning is issued (BR-I1).
-    WarningIssued = 1,
+    WarningIssued = 2,
     /// Breach proceedings start (BR-I1).
-    BreachRaised = 1,
+    BreachRaised = 2,
     /// Breach proceedings end with an outcome.
-    BreachConcluded = 1,
+    BreachConcluded = 2,
     /// A recall is started (BR-I3).
-    RecallRaised = 1,
+    RecallRaised = 2,
     /// A recall ends with an outcome.
-    RecallConcluded = 1,
+    RecallConcluded = 2,
     /// Unpaid work time is credited (BR-G5).
-    UnpaidWorkHoursCredited = 1,
+    UnpaidWorkHoursCredited = 2,
     /// A requirement is completed (BR-E10).
-    RequirementCompleted = 1,
+    RequirementCompleted = 2,
     /// A requirement is terminated early.
-    RequirementTerminated = 1,
+    RequirementTerminated = 2,
     /// The initial sentence plan is created (BR-E2).
-    SentencePlanCreated = 1,
+    SentencePlanCreated = 2,
     /// The sentence plan is reviewed (BR-E2).
-    SentencePlanReviewed = 1,
+    SentencePlanReviewed = 2,
     /// Accommodation status recorded (PM22–PM25).
-    AccommodationStatusRecorded = 1,
+    AccommodationStatusRecorded = 2,
     /// Employment status recorded (PM24).
-    EmploymentStatusRecorded = 1,
+    EmploymentStatusRecorded = 2,
     /// The case moves to another PDU (and maybe region) (T27).
-    CaseTransferredBetweenPdus = 1,
+    CaseTransferredBetweenPdus = 2,
     /// A sentence ends (T29).
-    SentenceTerminated = 1,
+    SentenceTerminated = 2,
     /// The case is closed.
-    CaseClosed = 1,
+    CaseClosed = 2,
     /// An earlier event is named as wrong, with the reason (design.md invariant 1).
-    EventCorrected = 1,
+    EventCorrected = 2,
     /// An assessment's V3 predictor scores (tier-rules.md §1 `v3`).
-    PredictorScoresAssessed = 1,
+    PredictorScoresAssessed = 2,
     /// A tier V3 result is recorded (tier-rules.md §6–§8).
-    TierV3Calculated = 1,
+    TierV3Calculated = 2,
     /// A closed case is reopened: a new sentence or an explicit request (seed 003 l.2600).
-    CaseReopened = 1,
+    CaseReopened = 2,
     /// Licence, post-sentence supervision or an order ends by itself on its date (LAPSE-1).
-    SupervisionLapsed = 1,
+    SupervisionLapsed = 2,
 }
 
 impl Event {

@@ -121,6 +121,12 @@ pub struct SentencePlanCreated {
     pub created_on: Date,
     /// The person's views were sought (seed 003 l.3405, l.3411).
     pub service_user_involved: bool,
+    /// Working days from the sentence date to the plan: the initial plan is due within 15
+    /// (BR-E2, seed 003 l.791; seed-digest §4 `SentencePlanCreated` "working days since
+    /// sentence"). `None` when the dates fall outside the bank-holiday calendar, and on plans
+    /// recorded at schema version 1, which did not record it (the upcaster's default,
+    /// `caseledger_payload`).
+    pub working_days_since_sentence: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

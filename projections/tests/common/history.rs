@@ -108,6 +108,7 @@ pub fn plan(on: &str) -> Event {
         sentence_id: SentenceId(1),
         created_on: d(on),
         service_user_involved: true,
+        working_days_since_sentence: None,
     })
 }
 
