@@ -2,7 +2,8 @@
 //! 1 of every type) opens with today's code and replays identically: the same head, Merkle
 //! root and intact chain from `verify`, the same read-model digests from `rebuild`, the same
 //! case states, and the same history — its sentence plans read through the version 1 → 2
-//! upcaster, which supplies no working days since the sentence.
+//! upcaster, which supplies no working days since the sentence — and it exports and imports
+//! into a copy with the same root.
 
 mod support;
 
@@ -148,4 +149,12 @@ fn a_log_written_with_the_first_payload_encoding_opens_and_replays_identically()
         serde_json::from_str::<Value>(&replay).unwrap(),
         expected_replay()
     );
+
+    // Export shows each record in its own version's shape; import writes back the same bytes.
+    let export = dir.path().join("log.jsonl");
+    std::fs::write(&export, cli(data, &["export"])).unwrap();
+    let copy = dir.path().join("copy");
+    let copy = copy.to_str().unwrap();
+    cli(copy, &["import-log", export.to_str().unwrap()]);
+    assert_eq!(cli(copy, &["verify"]), read_fixture("verify.txt"));
 }
