@@ -149,19 +149,25 @@ impl Operator {
         engine: &Engine,
         envelope: &CommandEnvelope,
     ) -> Result<Receipt, CommandError> {
-        if let Some(policy) = &self.policy {
-            if !policy.allows(&self.session.os_user, &envelope.actor.id) {
-                let reason = format!(
-                    "operating-system user {} may not act as {} (--actor-policy)",
-                    self.session.os_user, envelope.actor.id
-                );
-                return Err(engine
-                    .handler()
-                    .refuse(envelope, RefusalKind::Unauthorised, &reason)
-                    .await);
-            }
+        if let Some(reason) = self.refusal(envelope) {
+            return Err(engine
+                .handler()
+                .refuse(envelope, RefusalKind::Unauthorised, &reason)
+                .await);
         }
         engine.execute(envelope).await
+    }
+
+    /// Why the policy does not let this OS user declare `envelope`'s actor, if it does not.
+    pub fn refusal(&self, envelope: &CommandEnvelope) -> Option<String> {
+        let policy = self.policy.as_ref()?;
+        if policy.allows(&self.session.os_user, &envelope.actor.id) {
+            return None;
+        }
+        Some(format!(
+            "operating-system user {} may not act as {} (--actor-policy)",
+            self.session.os_user, envelope.actor.id
+        ))
     }
 }
 

@@ -7,13 +7,14 @@
 //! models, under `DIR/postgres/<host>-<port>-<database>-<schema>/readmodels`, so read models
 //! built from different logs never mix.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use caseledger_commands::handler::{CommandError, Receipt};
-use caseledger_commands::{parse_command_with_header, CommandEnvelope};
+use caseledger_commands::handler::CommandError;
+use caseledger_commands::{parse_command_with_header, CommandEnvelope, ParseError, PartialHeader};
 use caseledger_store::postgres::{PostgresConfig, PostgresStore};
 use caseledger_store::StoreError;
 use jiff::civil::Date;
@@ -23,11 +24,8 @@ use crate::cli_identity::Operator;
 use crate::engine::{Engine, EngineConfig, EngineError, StoreConfig};
 use caseledger_store::crypto::{default_key_file, Kek};
 use caseledger_store::KeyringError;
+use crate::engine_import::{ImportItem, Imported, IMPORT_GROUP_COMMANDS_MAX};
 
-/// Commands read and executed per batch by `import`. Within a batch different cases run
-/// concurrently (the store group-commits their appends); one case's commands stay in file
-/// order. Acknowledgements are written per batch, after its appends are durable.
-pub const IMPORT_BATCH_COMMANDS_MAX: usize = 512;
 /// Longest command line `import` and `exec` accept, in bytes.
 pub const COMMAND_LINE_BYTES_MAX: usize = caseledger_commands::envelope::COMMAND_BYTES_MAX;
 
@@ -345,16 +343,22 @@ pub struct ImportSummary {
     pub refused: u64,
 }
 
-enum Outcome {
-    Applied(Receipt),
-    Refused(String, u64),
-}
+/// Parsed commands `import`'s reader may hold ahead of the engine.
+pub const IMPORT_READ_AHEAD_COMMANDS_MAX: usize = 4 * IMPORT_GROUP_COMMANDS_MAX;
+
+/// Why the reader stopped before the end of the file: the failure, and for a line that was
+/// read but is not a command, what could be read of its header (to record the refusal).
+type ReaderStop = (Failure, Option<(PartialHeader, ParseError)>);
 
 /// `caseledger import FILE [--ack-log FILE]`.
 ///
-/// Commands are applied in file order per case. A malformed line stops the import: the
-/// commands before it are committed and acknowledged, nothing after it is applied, and the
-/// error names the file, line and field. Re-running is idempotent (command ids).
+/// A reader thread parses the file while the engine decides and writes
+/// ([`Engine::import_commands`]: commands in file order, many cases' commands per group
+/// commit). Each durable group's outcomes are acknowledged together, in file order, with one
+/// write and one sync of the ack log. A malformed line stops the import: the commands before
+/// it are committed and acknowledged, nothing after it is applied, and the error names the
+/// file, line and field. A case's commands, and the import, stop at its first failure that
+/// is not a refusal. Re-running is idempotent (command ids).
 pub async fn import(
     engine: &Engine,
     operator: &Operator,
@@ -364,7 +368,6 @@ pub async fn import(
 ) -> Result<ImportSummary, Failure> {
     let input = File::open(file).map_err(|e| io_failure("cannot open", file, e))?;
     let size = input.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut reader = BufReader::new(input);
     let mut ack = match ack_log {
         Some(path) => Some(
             // 0600 when created: acknowledgements name cases.
@@ -377,119 +380,152 @@ pub async fn import(
         None => None,
     };
     let bar = indicatif::ProgressBar::new(size);
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(IMPORT_READ_AHEAD_COMMANDS_MAX);
+    let reader = {
+        let (file, bytes_read) = (file.to_path_buf(), bytes_read.clone());
+        std::thread::spawn(move || read_commands(input, &file, &sender, &bytes_read))
+    };
     let mut summary = ImportSummary::default();
-    let mut line_number = 0u64;
-    let mut bytes_read = 0u64;
-    let mut stop: Option<Failure> = None;
-    let mut bytes = Vec::new();
-    while stop.is_none() {
-        let mut batch: Vec<(u64, CommandEnvelope)> = Vec::new();
-        let mut at_end = false;
-        while batch.len() < IMPORT_BATCH_COMMANDS_MAX {
-            bytes.clear();
-            // A read error stops the import like a malformed line: the lines before it are
-            // still applied and acknowledged below.
-            let n = match reader
-                .by_ref()
-                .take(COMMAND_LINE_BYTES_MAX as u64 + 2)
-                .read_until(b'\n', &mut bytes)
-            {
-                Ok(n) => n,
-                Err(e) => {
-                    stop = Some(io_failure("cannot read", file, e));
-                    break;
-                }
-            };
-            if n == 0 {
-                at_end = true;
-                break;
-            }
-            line_number += 1;
-            bytes_read += n as u64;
-            if n > COMMAND_LINE_BYTES_MAX + 1 && !bytes.ends_with(b"\n") {
-                stop = Some(Failure::BadInput(format!(
-                    "{}:{line_number}: input: line is longer than {COMMAND_LINE_BYTES_MAX} bytes",
-                    file.display()
-                )));
-                break;
-            }
-            let line = match utf8_line(&bytes) {
-                Ok(line) => line,
-                Err(why) => {
-                    stop = Some(Failure::BadInput(format!(
-                        "{}:{line_number}: input: {why}",
-                        file.display()
-                    )));
-                    break;
-                }
-            };
-            if line.trim().is_empty() {
-                continue;
-            }
-            match parse_command_with_header(line) {
-                Ok(envelope) => batch.push((line_number, envelope)),
-                Err((error, header)) => {
-                    // Record the refusal when the sender can be named; the import stops here.
-                    let _ = engine.handler().refuse_unparsed(&header, &error).await;
-                    stop = Some(Failure::BadInput(format!(
-                        "{}:{line_number}: {error}",
-                        file.display()
-                    )));
-                    break;
-                }
-            }
-        }
-        let outcomes = run_batch(engine, operator, &batch).await;
-        // Acknowledge in file order, only what is durable: in the Flush mode every
-        // acknowledged append has been flushed by the store before it answered.
-        engine.flush().await.map_err(Failure::from)?;
+    let mut stopped_at: Option<Failure> = None;
+    let policy = |envelope: &CommandEnvelope| operator.refusal(envelope);
+    let mut durable = |imported: Vec<Imported>| -> Result<(), Failure> {
         let mut lines = String::new();
-        for ((line, envelope), outcome) in batch.iter().zip(outcomes) {
-            let record = match outcome {
-                Ok(Outcome::Applied(r)) => {
-                    if r.deduplicated {
-                        summary.duplicates += 1;
-                    } else {
-                        summary.applied += 1;
+        for done in &imported {
+            match ack_record(done, &mut summary) {
+                Ok(record) => {
+                    if let Err(CommandError::Refused(refusal)) = &done.outcome {
+                        let _ = writeln!(
+                            err,
+                            "{}:{}: refused: {}",
+                            file.display(),
+                            done.line,
+                            refusal.reason
+                        );
                     }
-                    json!({"line": line, "command_id": envelope.command_id.to_string(),
-                           "status": if r.deduplicated { "duplicate" } else { "applied" },
-                           "first_position": r.first_position, "last_position": r.last_position})
+                    lines.push_str(&record.to_string());
+                    lines.push('\n');
                 }
-                Ok(Outcome::Refused(reason, position)) => {
-                    summary.refused += 1;
-                    let _ = writeln!(err, "{}:{line}: refused: {reason}", file.display());
-                    json!({"line": line, "command_id": envelope.command_id.to_string(),
-                           "status": "refused", "first_position": position, "last_position": position})
-                }
-                Err(failure) => {
-                    // Stop acknowledging at the first failure: later lines of this batch (other
-                    // cases) may or may not be committed, this case's later lines were not
-                    // run; a re-run settles them by command id, in order.
-                    write_ack(&mut ack, &lines, ack_log)?;
-                    bar.finish_and_clear();
-                    return Err(Failure::Failed(format!(
-                        "{}:{line}: {}; the import stopped here and case {}'s later commands \
+                Err(message) => {
+                    stopped_at = Some(Failure::Failed(format!(
+                        "{}:{}: {message}; the import stopped here and case {}'s later commands \
                          were not applied: run the same import again to continue",
                         file.display(),
-                        failure.message(),
-                        envelope.crn
+                        done.line,
+                        done.envelope.crn
                     )));
+                    break;
                 }
-            };
-            lines.push_str(&record.to_string());
-            lines.push('\n');
+            }
         }
         write_ack(&mut ack, &lines, ack_log)?;
-        bar.set_position(bytes_read);
-        if at_end {
-            break;
+        bar.set_position(bytes_read.load(Ordering::Relaxed));
+        Ok(())
+    };
+    let ended = engine
+        .import_commands(&mut receiver, &policy, &mut durable)
+        .await;
+    // A reader waiting for room in the channel sees it closed and stops.
+    drop(receiver);
+    let reader_stop = reader
+        .join()
+        .map_err(|_| Failure::Failed("the import's reader thread failed".into()))?;
+    bar.finish_and_clear();
+    ended?;
+    engine.flush().await.map_err(Failure::from)?;
+    if let Some(failure) = stopped_at {
+        return Err(failure);
+    }
+    match reader_stop {
+        None => Ok(summary),
+        Some((failure, unparsed)) => {
+            if let Some((header, error)) = unparsed {
+                // Recorded after every command before it: the log keeps the file's order.
+                let _ = engine.handler().refuse_unparsed(&header, &error).await;
+            }
+            Err(failure)
         }
     }
-    bar.finish_and_clear();
-    match stop {
-        Some(failure) => Err(failure),
-        None => Ok(summary),
+}
+
+/// Count `done` in `summary` and give its ack-log record, or the message of its failure.
+fn ack_record(done: &Imported, summary: &mut ImportSummary) -> Result<serde_json::Value, String> {
+    let (line, id) = (done.line, done.envelope.command_id.to_string());
+    match &done.outcome {
+        Ok(r) => {
+            if r.deduplicated {
+                summary.duplicates += 1;
+            } else {
+                summary.applied += 1;
+            }
+            Ok(json!({"line": line, "command_id": id,
+                      "status": if r.deduplicated { "duplicate" } else { "applied" },
+                      "first_position": r.first_position, "last_position": r.last_position}))
+        }
+        Err(CommandError::Refused(refusal)) => {
+            summary.refused += 1;
+            let position = refusal.audit_position;
+            Ok(json!({"line": line, "command_id": id, "status": "refused",
+                      "first_position": position, "last_position": position}))
+        }
+        Err(other) => Err(Failure::from(EngineError::from(other.clone()))
+            .message()
+            .to_owned()),
+    }
+}
+
+/// The reader thread of `import`: parse `input`'s lines into commands, in order, until the
+/// end (`None`) or the first line that stops the import.
+fn read_commands(
+    input: File,
+    file: &Path,
+    sender: &tokio::sync::mpsc::Sender<ImportItem>,
+    bytes_read: &AtomicU64,
+) -> Option<ReaderStop> {
+    let mut reader = BufReader::new(input);
+    let mut bytes = Vec::new();
+    let mut line_number = 0u64;
+    loop {
+        bytes.clear();
+        let n = match reader
+            .by_ref()
+            .take(COMMAND_LINE_BYTES_MAX as u64 + 2)
+            .read_until(b'\n', &mut bytes)
+        {
+            Ok(0) => return None,
+            Ok(n) => n,
+            Err(e) => return Some((io_failure("cannot read", file, e), None)),
+        };
+        line_number += 1;
+        bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        let bad =
+            |why: String| Failure::BadInput(format!("{}:{line_number}: {why}", file.display()));
+        if n > COMMAND_LINE_BYTES_MAX + 1 && !bytes.ends_with(b"\n") {
+            let why = format!("input: line is longer than {COMMAND_LINE_BYTES_MAX} bytes");
+            return Some((bad(why), None));
+        }
+        let line = match utf8_line(&bytes) {
+            Ok(line) => line,
+            Err(why) => return Some((bad(format!("input: {why}")), None)),
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_command_with_header(line) {
+            Ok(envelope) => {
+                let item = ImportItem {
+                    line: line_number,
+                    envelope,
+                };
+                if sender.blocking_send(item).is_err() {
+                    // The import stopped; nothing more is wanted.
+                    return None;
+                }
+            }
+            Err((error, header)) => {
+                return Some((bad(error.to_string()), Some((*header, error))));
+            }
+        }
     }
 }
 
@@ -516,60 +552,6 @@ fn write_ack(ack: &mut Option<File>, lines: &str, path: Option<&Path>) -> Result
     file.write_all(lines.as_bytes())
         .and_then(|()| file.sync_data())
         .map_err(|e| io_failure("cannot write ack log", path, e))
-}
-
-/// Run one batch: cases concurrently, each case's commands in order.
-async fn run_batch(
-    engine: &Engine,
-    operator: &Operator,
-    batch: &[(u64, CommandEnvelope)],
-) -> Vec<Result<Outcome, Failure>> {
-    let mut by_case: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (index, (_, envelope)) in batch.iter().enumerate() {
-        by_case
-            .entry(envelope.crn.as_str())
-            .or_default()
-            .push(index);
-    }
-    let per_case = by_case.into_values().map(|indices| async move {
-        let mut results = Vec::with_capacity(indices.len());
-        for index in indices {
-            let envelope = &batch[index].1;
-            let outcome = match operator.execute(engine, envelope).await {
-                Ok(receipt) => Ok(Outcome::Applied(receipt)),
-                Err(CommandError::Refused(refusal)) => {
-                    Ok(Outcome::Refused(refusal.reason, refusal.audit_position))
-                }
-                Err(other) => Err(Failure::from(EngineError::from(other))),
-            };
-            let failed = outcome.is_err();
-            results.push((index, outcome));
-            // A case's commands stop at its first failure that is not a refusal: a later
-            // command decided without the failed one would be applied out of order (or refused
-            // for good) and a re-run could never restore the case's history. The import stops
-            // at that line; a re-run resumes the case there, by command id.
-            if failed {
-                break;
-            }
-        }
-        results
-    });
-    let mut slots: Vec<Option<Result<Outcome, Failure>>> = (0..batch.len()).map(|_| None).collect();
-    for results in futures::future::join_all(per_case).await {
-        for (index, outcome) in results {
-            slots[index] = Some(outcome);
-        }
-    }
-    slots
-        .into_iter()
-        .map(|s| {
-            s.unwrap_or_else(|| {
-                Err(Failure::Failed(
-                    "not run: an earlier command of its case failed".into(),
-                ))
-            })
-        })
-        .collect()
 }
 
 /// `caseledger exec`: one command from `input`; prints its receipt as JSON.

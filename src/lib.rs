@@ -39,6 +39,7 @@ pub mod domain_event;
 pub mod engine;
 pub mod engine_audit;
 pub mod engine_data_protection;
+pub mod engine_import;
 pub mod engine_read_models;
 #[cfg(feature = "cli")]
 pub mod policy_cli;

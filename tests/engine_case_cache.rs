@@ -1,7 +1,10 @@
 //! The handler's case cache (commands/src/cache.rs) only saves reading and folding: the log
 //! written with it is byte for byte the log written without it, a repeat is still answered
 //! as a repeat, and engines with caches of their own over one PostgreSQL log — as two
-//! processes would be — never decide on a state another one has moved past.
+//! processes would be — never decide on a state another one has moved past. The pipelined
+//! import (src/engine_import.rs), which decides commands ahead of their group commits, writes
+//! the same log as the one-command path running the same commands one by one, on memory,
+//! sled and PostgreSQL, a re-run included.
 
 mod pg_support;
 
@@ -9,9 +12,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use caseledger::commands::load_case;
+use caseledger::commands::parse_command_with_header;
+use caseledger::engine_import::{ImportEnd, ImportItem, Imported};
 use caseledger::fixtures::generate;
 use caseledger::store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
-use caseledger::store::{EventStore, ManualClock, MemoryStore, RecordedEvent, StreamId};
+use caseledger::store::{
+    EventStore, ManualClock, MemoryStore, RecordedEvent, SledOptions, SledStore, StreamId,
+};
 use caseledger::Engine;
 use jiff::civil::date;
 use pg_support::TestSchema;
@@ -228,4 +235,134 @@ async fn concurrent_engines_on_the_same_cases_lose_no_update() {
         );
     }
     drop((first, second));
+}
+
+/// The outcome of one command as [`run`] reports it.
+fn outcome_of(imported: &Imported) -> Outcome {
+    match &imported.outcome {
+        Ok(receipt) => Ok((receipt.event_types.clone(), receipt.deduplicated)),
+        Err(e) => Err(caseledger::EngineError::from(e.clone()).to_string()),
+    }
+}
+
+/// `lines` through the pipelined import; every outcome in input order.
+async fn import_pipelined(engine: &Engine, lines: &[String]) -> Vec<Outcome> {
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(lines.len().max(1));
+    for (index, line) in lines.iter().enumerate() {
+        let envelope = parse_command_with_header(line).expect("a command");
+        let item = ImportItem {
+            line: index as u64 + 1,
+            envelope,
+        };
+        sender.send(item).await.unwrap();
+    }
+    drop(sender);
+    let mut outcomes = Vec::new();
+    let mut durable = |group: Vec<Imported>| -> Result<(), ()> {
+        for (expected_line, imported) in (outcomes.len() as u64 + 1..).zip(&group) {
+            assert_eq!(imported.line, expected_line, "outcomes come in input order");
+        }
+        outcomes.extend(group.iter().map(outcome_of));
+        Ok(())
+    };
+    let end = engine
+        .import_commands(&mut receiver, &|_| None, &mut durable)
+        .await
+        .unwrap();
+    assert_eq!(end, ImportEnd::Completed);
+    outcomes
+}
+
+/// The cohort through the one-command path on `one_by_one` and pipelined on `pipelined`, then
+/// all of it again on both (repeats): the same outcomes and the same log, record for record.
+async fn assert_pipelined_import_writes_the_one_command_log(
+    one_by_one: &Engine,
+    pipelined: &Engine,
+    lines: &[String],
+) {
+    for round in ["first run", "re-run"] {
+        let expected = run(one_by_one, lines).await;
+        let imported = import_pipelined(pipelined, lines).await;
+        assert_eq!(imported.len(), lines.len(), "{round}");
+        for ((line, a), b) in lines.iter().zip(&expected).zip(&imported) {
+            assert_eq!(a, b, "{round}: {line}");
+        }
+        if round == "re-run" {
+            assert!(
+                imported.iter().all(|o| !matches!(o, Ok((_, false)))),
+                "a re-run writes nothing"
+            );
+        } else {
+            assert!(
+                imported.iter().any(|o| o.is_err()),
+                "some commands are refused"
+            );
+        }
+    }
+    let (a, b) = (
+        whole_log(one_by_one.store().as_ref()).await,
+        whole_log(pipelined.store().as_ref()).await,
+    );
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "position {}", x.position);
+    }
+}
+
+/// The cohort with every 25th command sent again under a fresh command id: the rules refuse
+/// some (a case opened twice) and accept others (another appointment), so refusals land in
+/// the middle of groups.
+fn cohort_with_resends(people: u64, seed: u64) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (index, line) in cohort(people, seed).into_iter().enumerate() {
+        if index % 25 == 24 {
+            let mut value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            value["command_id"] = uuid::Uuid::from_u128(0x5e_0000 + index as u128)
+                .to_string()
+                .into();
+            lines.push(line);
+            lines.push(value.to_string());
+        } else {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipelined_import_writes_the_one_command_log_in_memory() {
+    let lines = cohort_with_resends(120, 7);
+    let (one_by_one, pipelined) = (memory_engine(), memory_engine());
+    assert_pipelined_import_writes_the_one_command_log(&one_by_one, &pipelined, &lines).await;
+    assert_eq!(export(&one_by_one).await, export(&pipelined).await);
+}
+
+fn sled_engine(dir: &std::path::Path) -> Engine {
+    let options = SledOptions {
+        clock: Arc::new(ManualClock::new(RECORDED_AT_US)),
+        ..SledOptions::default()
+    };
+    Engine::with_store(Arc::new(SledStore::open(dir, options).expect("open sled")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipelined_import_writes_the_one_command_log_on_sled() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = cohort_with_resends(30, 7);
+    let one_by_one = sled_engine(&dir.path().join("one"));
+    let pipelined = sled_engine(&dir.path().join("pipelined"));
+    assert_pipelined_import_writes_the_one_command_log(&one_by_one, &pipelined, &lines).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipelined_import_writes_the_one_command_log_on_postgres() {
+    let Some(server) = pg_support::server() else {
+        return;
+    };
+    let lines = cohort_with_resends(24, 7);
+    let (a, b) = (TestSchema::new(&server), TestSchema::new(&server));
+    let one_by_one = postgres_engine(&a).await;
+    let pipelined = postgres_engine(&b).await;
+    assert_pipelined_import_writes_the_one_command_log(&one_by_one, &pipelined, &lines).await;
+    drop((one_by_one, pipelined));
 }

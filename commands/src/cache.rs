@@ -191,6 +191,14 @@ impl Lease<'_> {
     }
 }
 
+impl Lease<'_> {
+    /// Give the state up instead of putting it back: it was advanced by commands that were
+    /// not written as decided.
+    pub fn discard(mut self) {
+        self.state = None;
+    }
+}
+
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         if let Some(state) = self.state.take() {

@@ -7,15 +7,16 @@
 
 use std::sync::Arc;
 
-use crate::cache::{CaseCache, Lease, CASE_CACHE_BYTES_MAX_DEFAULT};
+pub use crate::cache::Lease;
+use crate::cache::{CaseCache, CASE_CACHE_BYTES_MAX_DEFAULT};
 
 use caseledger_domain::{
     decide, evolve, evolve_recorded, CaseState, DomainCommand, Event, Ruleset,
 };
 use caseledger_store::codec::encode_payload;
 use caseledger_store::{
-    Actor, AppendResult, EventStore, ExpectedVersion, Fingerprint, IdempotencyKey, NewEvent,
-    RecordedEvent, StoreError, StreamId,
+    Actor, AppendResult, EventStore, ExpectedVersion, Fingerprint, GroupedAppend, IdempotencyKey,
+    NewEvent, RecordedEvent, StoreError, StreamId,
 };
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -287,6 +288,58 @@ impl Handler {
             stream_version,
             "the fold and the store disagree"
         );
+    }
+
+    /// Take the case's state for deciding commands on it without the handler's append (a
+    /// pipelined import, `Engine::import_commands`): out of the cache, or read and folded now.
+    /// It goes back into the cache when the lease is dropped, unless it is discarded.
+    pub async fn lease_case<'a>(&'a self, stream: &StreamId) -> Result<Lease<'a>, CommandError> {
+        Ok(self.lease(stream).await?.0)
+    }
+
+    /// Decide `envelope` on the leased state as [`Handler::execute`] would, without writing:
+    /// the append that records it (its version check expecting the leased state; the caller
+    /// sets `after` when it groups appends) and what its receipt will say, with the lease
+    /// advanced by its events. `None` when only `execute` can answer it — the engine's
+    /// identity, an unauthorised role, a command the rules refuse or whose events cannot be
+    /// encoded: a refusal is given on the case as the store holds it, after the repeat check.
+    pub fn decide_ahead(
+        &self,
+        envelope: &CommandEnvelope,
+        lease: &mut Lease<'_>,
+    ) -> Option<(GroupedAppend, DecidedAhead)> {
+        if envelope.actor.role == Role::System || envelope.actor.id == ENGINE_ACTOR_ID {
+            return None;
+        }
+        authorise(envelope.actor.role, &envelope.command).ok()?;
+        let stream = StreamId::new(envelope.crn.as_str()).ok()?;
+        let planned = plan(lease.state(), &envelope.command, envelope.effective_at.date).ok()?;
+        let events = self.envelopes(envelope, &planned).ok()?;
+        let bytes: usize = events.iter().map(|e| e.payload.len()).sum();
+        let version = lease.state().version;
+        let stream_version = version + events.len() as u64;
+        let append = GroupedAppend {
+            stream,
+            expected: ExpectedVersion::Exact(version),
+            events,
+            key: Some(IdempotencyKey {
+                id: envelope.command_id,
+                fingerprint: Some(envelope.fingerprint()),
+            }),
+            after: None,
+        };
+        Self::remember(lease, envelope, &planned, bytes, stream_version);
+        let decided = DecidedAhead {
+            event_types: planned
+                .own
+                .iter()
+                .chain(planned.derived.iter())
+                .map(|e| e.event_type().to_owned())
+                .collect(),
+            derived_events: u32::try_from(planned.derived.len()).unwrap_or(u32::MAX),
+            stream_version,
+        };
+        Some((append, decided))
     }
 
     /// Execute one command from a caller. `Ok` when its events are appended (or were
@@ -636,6 +689,42 @@ impl Handler {
             }),
             Err(e) => CommandError::Store(e),
         }
+    }
+}
+
+/// A command decided ahead of its append ([`Handler::decide_ahead`]).
+#[derive(Clone, Debug)]
+pub struct DecidedAhead {
+    event_types: Vec<String>,
+    derived_events: u32,
+    /// The case's version once it is written.
+    stream_version: u64,
+}
+
+impl DecidedAhead {
+    /// The receipt of the command once its append was written as decided: `None` when the
+    /// answer is anything else (refused, deduplicated, another version), which only
+    /// [`Handler::execute`] can settle.
+    pub fn receipt(
+        &self,
+        envelope: &CommandEnvelope,
+        answer: &Result<AppendResult, StoreError>,
+    ) -> Option<Receipt> {
+        let result = answer.as_ref().ok()?;
+        if result.deduplicated || result.stream_version != self.stream_version {
+            return None;
+        }
+        Some(Receipt {
+            command_id: envelope.command_id,
+            crn: envelope.crn.as_str().to_owned(),
+            first_position: result.first_position,
+            last_position: result.last_position,
+            stream_version: result.stream_version,
+            event_types: self.event_types.clone(),
+            derived_events: self.derived_events,
+            deduplicated: false,
+            timing: ExecutionTiming::default(),
+        })
     }
 }
 

@@ -89,6 +89,11 @@ pub const APPEND_QUEUE_DEPTH_MAX: usize = 8_192;
 pub const BATCH_APPENDS_MAX: usize = 1_024;
 /// Most events the writer commits in one group commit; bounds the size of one atomic batch.
 pub const BATCH_EVENTS_MAX: usize = 8_192;
+/// Most appends in one [`EventStore::append_group`] call: one group is committed whole, in
+/// one group commit, so it is bounded like one.
+pub const GROUP_APPENDS_MAX: usize = BATCH_APPENDS_MAX;
+/// Most events in one [`EventStore::append_group`] call (all its appends together).
+pub const GROUP_EVENTS_MAX: usize = BATCH_EVENTS_MAX;
 
 /// Identity of a stream: for a case, its CRN; otherwise a system stream such as `audit-refusals`.
 ///
@@ -253,6 +258,21 @@ pub struct IdempotencyRecord {
     pub fingerprint: Option<Fingerprint>,
 }
 
+/// One append of a group handed to [`EventStore::append_group`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupedAppend {
+    pub stream: StreamId,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+    pub key: Option<IdempotencyKey>,
+    /// Apply this append only if the append at this index of the same group (an earlier one,
+    /// on the same stream) was written: refused or deduplicated, it is not, and this one is
+    /// answered [`StoreError::PrecedingAppendNotApplied`] without being decided. A caller that
+    /// decided this append on the state the earlier one would leave must not have it decided
+    /// on any other state (another writer may have moved the stream to the same version).
+    pub after: Option<usize>,
+}
+
 /// The answer to a successful append.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppendResult {
@@ -379,10 +399,63 @@ pub enum StoreError {
     },
     #[error("consumer {consumer} would be one more than the {max} durable consumers a store keeps; reuse an existing name")]
     TooManyConsumers { consumer: String, max: usize },
+    #[error("not appended to stream {stream}: it was decided after append {index} of the same group, which was not written; decide it again on the stream as it is")]
+    PrecedingAppendNotApplied { stream: String, index: usize },
+    #[error("append group {index_or_size} cannot be used: {reason}")]
+    InvalidGroup {
+        index_or_size: String,
+        reason: String,
+    },
     #[error("storage backend: {0}")]
     Backend(String),
     #[error("store is closed")]
     Closed,
+}
+
+/// Check a group for [`EventStore::append_group`]: at most [`GROUP_APPENDS_MAX`] appends
+/// and [`GROUP_EVENTS_MAX`] events, each `after` naming an earlier append of the same stream.
+/// Each append's own arguments are checked when it is decided, as in `append`.
+pub fn check_group(group: &[GroupedAppend]) -> Result<(), StoreError> {
+    let events: usize = group.iter().map(|a| a.events.len()).sum();
+    if group.len() > GROUP_APPENDS_MAX || events > GROUP_EVENTS_MAX {
+        return Err(StoreError::InvalidGroup {
+            index_or_size: format!("of {} appends and {events} events", group.len()),
+            reason: format!(
+                "at most {GROUP_APPENDS_MAX} appends and {GROUP_EVENTS_MAX} events in one group; split it"
+            ),
+        });
+    }
+    for (index, append) in group.iter().enumerate() {
+        let Some(earlier) = append.after else {
+            continue;
+        };
+        if earlier >= index || group[earlier].stream != append.stream {
+            return Err(StoreError::InvalidGroup {
+                index_or_size: format!("append {index}"),
+                reason: format!(
+                    "`after` {earlier} must name an earlier append of the same stream {}",
+                    append.stream
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The refusal of an append of `stream` that comes after the append at group index `index`,
+/// given that append's answer (`None`: it has none), when that append was not written.
+pub(crate) fn not_written_before(
+    stream: &StreamId,
+    index: usize,
+    earlier: Option<&Result<AppendResult, StoreError>>,
+) -> Option<StoreError> {
+    match earlier {
+        Some(Ok(result)) if !result.deduplicated => None,
+        _ => Some(StoreError::PrecedingAppendNotApplied {
+            stream: stream.to_string(),
+            index,
+        }),
+    }
 }
 
 /// The event log. One conformance suite (`conformance`) is run against every implementation.
@@ -425,6 +498,36 @@ pub trait EventStore: Send + Sync + 'static {
         key: IdempotencyKey,
     ) -> Result<AppendResult, StoreError> {
         self.append_keyed(stream, expected, events, Some(key)).await
+    }
+
+    /// Append each of `group`, in order, as ONE group commit where the backend has one (sled,
+    /// PostgreSQL): positions follow the group's order, and nothing of the group is answered
+    /// before all of it is durable. One answer per append, in order: an append's refusal does
+    /// not stop the others (a later append on the same stream meets its own version check, or
+    /// its [`GroupedAppend::after`]). `Err` only for a group that cannot be used at all
+    /// ([`check_group`]): nothing was written.
+    ///
+    /// The default appends one by one (the memory store and test wrappers).
+    async fn append_group(
+        &self,
+        group: Vec<GroupedAppend>,
+    ) -> Result<Vec<Result<AppendResult, StoreError>>, StoreError> {
+        check_group(&group)?;
+        let mut answers: Vec<Result<AppendResult, StoreError>> = Vec::with_capacity(group.len());
+        for append in group {
+            let refused = append
+                .after
+                .and_then(|i| not_written_before(&append.stream, i, answers.get(i)));
+            let answer = match refused {
+                Some(refused) => Err(refused),
+                None => {
+                    self.append_keyed(&append.stream, append.expected, append.events, append.key)
+                        .await
+                }
+            };
+            answers.push(answer);
+        }
+        Ok(answers)
     }
 
     /// What the idempotency index holds for `key`, if it was used.

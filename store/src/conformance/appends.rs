@@ -219,3 +219,87 @@ pub async fn check_recorded_at_never_decreases(store: &SharedStore, clock: &Manu
         .all(|w| w[0].recorded_at_us <= w[1].recorded_at_us));
     assert!(store.verify(1, None).await.unwrap().is_ok());
 }
+
+fn grouped(
+    stream: &StreamId,
+    expected: ExpectedVersion,
+    seed: u128,
+    key: Option<u128>,
+    after: Option<usize>,
+) -> crate::GroupedAppend {
+    crate::GroupedAppend {
+        stream: stream.clone(),
+        expected,
+        events: vec![event(seed)],
+        key: key.map(|k| Uuid::from_u128(k).into()),
+        after,
+    }
+}
+
+/// A group is appended in its order with one answer per append; an append that names an
+/// earlier one (`after`) is written only if that one was, never after a refused or
+/// deduplicated one; a group that cannot be used writes nothing.
+pub async fn check_append_group(store: &SharedStore) {
+    let (a, b) = (stream("X000001"), stream("X000002"));
+    let answers = store
+        .append_group(vec![
+            grouped(&a, ExpectedVersion::Exact(0), 1, Some(0xA1), None),
+            grouped(&b, ExpectedVersion::NoStream, 2, None, None),
+            grouped(&a, ExpectedVersion::Exact(1), 3, Some(0xA2), Some(0)),
+            grouped(&a, ExpectedVersion::Exact(7), 4, None, None),
+            grouped(&a, ExpectedVersion::Exact(3), 5, None, Some(3)),
+        ])
+        .await
+        .expect("a usable group");
+    let places: Vec<_> = answers
+        .iter()
+        .map(|r| r.as_ref().map(|r| (r.first_position, r.stream_version)))
+        .collect();
+    assert_eq!(places[..3], [Ok((1, 1)), Ok((2, 1)), Ok((3, 2))]);
+    assert!(matches!(
+        answers[3],
+        Err(StoreError::WrongExpectedVersion { .. })
+    ));
+    assert!(
+        matches!(
+            answers[4],
+            Err(StoreError::PrecedingAppendNotApplied { index: 3, .. })
+        ),
+        "{:?}",
+        answers[4]
+    );
+    // A repeat is answered as one, and what was decided after it is not written.
+    let answers = store
+        .append_group(vec![
+            grouped(&a, ExpectedVersion::Exact(0), 1, Some(0xA1), None),
+            grouped(&a, ExpectedVersion::Exact(1), 6, Some(0xA3), Some(0)),
+        ])
+        .await
+        .expect("a usable group");
+    assert!(matches!(&answers[0], Ok(r) if r.deduplicated && r.first_position == 1));
+    assert!(matches!(
+        answers[1],
+        Err(StoreError::PrecedingAppendNotApplied { index: 0, .. })
+    ));
+    let unusable = store
+        .append_group(vec![
+            grouped(&a, ExpectedVersion::Exact(2), 7, None, Some(1)),
+            grouped(&a, ExpectedVersion::Exact(3), 8, None, None),
+        ])
+        .await;
+    assert!(matches!(unusable, Err(StoreError::InvalidGroup { .. })));
+    let crossed = store
+        .append_group(vec![
+            grouped(&a, ExpectedVersion::Exact(2), 7, None, None),
+            grouped(&b, ExpectedVersion::Exact(1), 8, None, Some(0)),
+        ])
+        .await;
+    assert!(matches!(crossed, Err(StoreError::InvalidGroup { .. })));
+    assert_eq!(
+        head(store).await,
+        3,
+        "only the written appends moved the head"
+    );
+    let positions: Vec<u64> = all(store).await.iter().map(|r| r.position).collect();
+    assert_eq!(positions, vec![1, 2, 3]);
+}

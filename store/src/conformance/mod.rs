@@ -132,6 +132,8 @@ where
     let (s, _) = fresh().await;
     check_idempotency_fingerprints(&s).await;
     let (s, _) = fresh().await;
+    check_append_group(&s).await;
+    let (s, _) = fresh().await;
     check_bad_input_writes_nothing(&s).await;
     let (s, _) = fresh().await;
     check_read_paging(&s).await;

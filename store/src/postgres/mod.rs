@@ -36,14 +36,14 @@ pub use tls::SslMode;
 pub use writer::{ANALYZE_AFTER_EVENTS_MIN, ANALYZE_AFTER_LOG_FRACTION_DIVISOR};
 
 use migrations::backend;
-use writer::{to_i64, to_u64, AppendRequest};
+use writer::{to_i64, to_u64, Append, AppendRequest, Outcome};
 
 use crate::consumer::{check_acknowledgement, ConsumerCheckpoint, ConsumerName, CONSUMERS_MAX};
 use crate::hash::ChainVerifier;
 use crate::validate::validate_append;
 use crate::{
-    codec, AppendResult, Clock, Durability, EventStore, ExpectedVersion, IdempotencyKey,
-    IdempotencyRecord, NewEvent, RecordedEvent, StoreError, StreamId, VerifyReport,
+    codec, AppendResult, Clock, Durability, EventStore, ExpectedVersion, GroupedAppend,
+    IdempotencyKey, IdempotencyRecord, NewEvent, RecordedEvent, StoreError, StreamId, VerifyReport,
     APPEND_QUEUE_DEPTH_MAX, POSITION_MAX, READ_ALL_PAGE_EVENTS_MAX,
 };
 
@@ -182,21 +182,32 @@ impl PostgresStore {
     ) -> Result<AppendResult, StoreError> {
         // Refuse bad input before it takes a queue slot (the writer checks again; cheap).
         validate_append(stream, expected, &events)?;
-        let (reply, answer) = oneshot::channel();
-        let request = AppendRequest {
+        let append = Append {
             stream: stream.clone(),
             expected,
             events,
             key: idempotency_key,
-            reply,
+            after: None,
+            refused: None,
         };
+        let mut answers = self.submit(vec![append]).await?;
+        answers.pop().ok_or(StoreError::Closed)?
+    }
+
+    /// Queue appends as one request (one transaction) and wait for their answers.
+    async fn submit(&self, appends: Vec<Append>) -> Result<Vec<Outcome>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let count = appends.len();
+        let request = AppendRequest { appends, reply };
         self.queue.try_send(request).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => StoreError::QueueFull {
                 depth_max: self.queue_depth_max,
             },
             mpsc::error::TrySendError::Closed(_) => StoreError::Closed,
         })?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let answers = answer.await.map_err(|_| StoreError::Closed)?;
+        assert_eq!(answers.len(), count, "one answer per append");
+        Ok(answers)
     }
 }
 
@@ -210,6 +221,27 @@ impl EventStore for PostgresStore {
         key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
         self.submit_append(stream, expected, events, key).await
+    }
+
+    /// The whole group is one request to the writer task, so one transaction (two round
+    /// trips) commits it, in order, after whatever was queued before it.
+    async fn append_group(&self, group: Vec<GroupedAppend>) -> Result<Vec<Outcome>, StoreError> {
+        crate::check_group(&group)?;
+        if group.is_empty() {
+            return Ok(Vec::new());
+        }
+        let appends = group
+            .into_iter()
+            .map(|a| Append {
+                refused: validate_append(&a.stream, a.expected, &a.events).err(),
+                stream: a.stream,
+                expected: a.expected,
+                events: a.events,
+                key: a.key,
+                after: a.after.map(|i| (i, i)),
+            })
+            .collect();
+        self.submit(appends).await
     }
 
     async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError> {

@@ -67,13 +67,25 @@ impl Counters {
     }
 }
 
-/// One queued append and where to send its answer.
+/// One queued append, or a group of them ([`crate::EventStore::append_group`]), and where
+/// to send the answers (one per append, in order). A request is never split between
+/// transactions.
 pub(crate) struct AppendRequest {
+    pub appends: Vec<Append>,
+    pub reply: oneshot::Sender<Vec<Outcome>>,
+}
+
+/// One append as the writer decides it.
+pub(crate) struct Append {
     pub stream: StreamId,
     pub expected: ExpectedVersion,
     pub events: Vec<NewEvent>,
     pub key: Option<IdempotencyKey>,
-    pub reply: oneshot::Sender<Result<AppendResult, StoreError>>,
+    /// The earlier append of the same transaction that must have been written (its index in
+    /// the transaction, its index in its group): [`crate::GroupedAppend::after`].
+    pub after: Option<(usize, usize)>,
+    /// Why it was refused before reaching the writer (bad arguments), if it was.
+    pub refused: Option<StoreError>,
 }
 
 /// The head row, locked: the cross-process writer lock (step 1 of the module comment).
@@ -258,15 +270,28 @@ pub(crate) async fn run(
     let mut connection: Option<WriteConnection> = None;
     let mut analyser = Analyser::new(analyze_after_events_min);
     while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        let mut events = batch[0].events.len();
-        while batch.len() < BATCH_APPENDS_MAX && events < BATCH_EVENTS_MAX {
+        let mut requests = vec![first];
+        let mut appends = requests[0].appends.len();
+        let mut events: usize = requests[0].appends.iter().map(|a| a.events.len()).sum();
+        while appends < BATCH_APPENDS_MAX && events < BATCH_EVENTS_MAX {
             match queue.try_recv() {
                 Ok(next) => {
-                    events += next.events.len();
-                    batch.push(next);
+                    appends += next.appends.len();
+                    events += next.appends.iter().map(|a| a.events.len()).sum::<usize>();
+                    requests.push(next);
                 }
                 Err(_) => break,
+            }
+        }
+        let mut replies = Vec::with_capacity(requests.len());
+        let mut batch: Vec<Append> = Vec::with_capacity(appends);
+        for request in requests {
+            // `after` indices are the request's; in the transaction they follow its offset.
+            let offset = batch.len();
+            replies.push((request.reply, request.appends.len()));
+            for mut append in request.appends {
+                append.after = append.after.map(|(_, i)| (offset + i, i));
+                batch.push(append);
             }
         }
         let usable = matches!(&connection, Some(c) if !c.client.is_closed());
@@ -275,8 +300,8 @@ pub(crate) async fn run(
             match WriteConnection::open(&config, durability).await {
                 Ok(c) => connection = Some(c),
                 Err(e) => {
-                    for request in batch {
-                        let _ = request.reply.send(Err(e.clone()));
+                    for (reply, count) in replies {
+                        let _ = reply.send(vec![Err(e.clone()); count]);
                     }
                     continue;
                 }
@@ -285,29 +310,26 @@ pub(crate) async fn run(
         let Some(conn) = connection.as_mut() else {
             continue;
         };
-        let (replies, appends): (Vec<_>, Vec<_>) = batch
-            .into_iter()
-            .map(|r| (r.reply, (r.stream, r.expected, r.events, r.key)))
-            .unzip();
-        let (outcomes, usable) = commit(conn, &config, clock.as_ref(), appends).await;
+        let (outcomes, usable) = commit(conn, &config, clock.as_ref(), batch).await;
         if !usable {
             connection = None;
         }
-        debug_assert_eq!(outcomes.len(), replies.len());
+        debug_assert_eq!(outcomes.len(), appends);
         let mut highest = 0;
         let mut written = 0;
         counters
             .appends
-            .fetch_add(replies.len() as u64, Ordering::Relaxed);
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            if let Ok(result) = &outcome {
-                highest = highest.max(result.last_position);
-                if !result.deduplicated {
-                    written += result.last_position + 1 - result.first_position;
-                }
+            .fetch_add(outcomes.len() as u64, Ordering::Relaxed);
+        for result in outcomes.iter().flatten() {
+            highest = highest.max(result.last_position);
+            if !result.deduplicated {
+                written += result.last_position + 1 - result.first_position;
             }
+        }
+        let mut outcomes = outcomes.into_iter();
+        for (reply, count) in replies {
             // The caller may have given up waiting; the append stands regardless.
-            let _ = reply.send(outcome);
+            let _ = reply.send(outcomes.by_ref().take(count).collect());
         }
         if written > 0 {
             counters.batches.fetch_add(1, Ordering::Relaxed);
@@ -318,13 +340,7 @@ pub(crate) async fn run(
     }
 }
 
-type Append = (
-    StreamId,
-    ExpectedVersion,
-    Vec<NewEvent>,
-    Option<IdempotencyKey>,
-);
-type Outcome = Result<AppendResult, StoreError>;
+pub(crate) type Outcome = Result<AppendResult, StoreError>;
 
 /// One transaction for `appends`, in two round trips (see the module comment); one outcome
 /// per append, in order, and whether the connection may be used again. If the transaction
@@ -430,13 +446,13 @@ async fn decide_and_write(
     clock: &dyn Clock,
     appends: Vec<Append>,
 ) -> Result<Decided, Failed> {
-    let mut stream_ids: Vec<&str> = appends.iter().map(|a| a.0.as_str()).collect();
+    let mut stream_ids: Vec<&str> = appends.iter().map(|a| a.stream.as_str()).collect();
     stream_ids.sort_unstable();
     stream_ids.dedup();
-    let keys: Vec<Uuid> = appends.iter().filter_map(|a| a.3.map(|k| k.id)).collect();
+    let keys: Vec<Uuid> = appends.iter().filter_map(|a| a.key.map(|k| k.id)).collect();
     let event_ids: Vec<Uuid> = appends
         .iter()
-        .flat_map(|a| a.2.iter().map(|e| e.event_id))
+        .flat_map(|a| a.events.iter().map(|e| e.event_id))
         .collect();
 
     // Round trip 1: BEGIN, lock the head row, read what the planner needs. The five requests
@@ -515,7 +531,23 @@ async fn decide_and_write(
     // The clock is read under the lock, so recorded_at follows the lock (= position) order.
     let mut batch = Batch::begin(tip, clock.now_us());
     let mut outcomes = Vec::with_capacity(appends.len());
-    for (stream, expected, events, key) in appends {
+    for append in appends {
+        let Append {
+            stream,
+            expected,
+            events,
+            key,
+            after,
+            refused,
+        } = append;
+        let refused = refused.or_else(|| {
+            after
+                .and_then(|(at, index)| crate::not_written_before(&stream, index, outcomes.get(at)))
+        });
+        if let Some(refused) = refused {
+            outcomes.push(Err(refused));
+            continue;
+        }
         // A repeated key is answered by the planner before anything else (its events are
         // stored already, under the first call); otherwise no event id may be stored twice.
         let repeated =

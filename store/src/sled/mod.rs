@@ -98,9 +98,10 @@ use crate::consumer::{check_acknowledgement, ConsumerCheckpoint, ConsumerName, C
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
 use crate::validate::validate_append;
 use crate::{
-    codec, hash, AppendResult, Clock, Durability, EventStore, ExpectedVersion, IdempotencyKey,
-    IdempotencyRecord, NewEvent, RecordedEvent, StoreError, StreamId, SystemClock, VerifyReport,
-    APPEND_QUEUE_DEPTH_MAX, BATCH_APPENDS_MAX, BATCH_EVENTS_MAX, READ_ALL_PAGE_EVENTS_MAX,
+    codec, hash, AppendResult, Clock, Durability, EventStore, ExpectedVersion, GroupedAppend,
+    IdempotencyKey, IdempotencyRecord, NewEvent, RecordedEvent, StoreError, StreamId, SystemClock,
+    VerifyReport, APPEND_QUEUE_DEPTH_MAX, BATCH_APPENDS_MAX, BATCH_EVENTS_MAX,
+    READ_ALL_PAGE_EVENTS_MAX,
 };
 use layout::{
     block_key, decode_chunk, encode_block, encode_chunk, extend_chunks,
@@ -186,10 +187,19 @@ struct Append {
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
     idempotency_key: Option<IdempotencyKey>,
+    /// Of a group: the earlier append of the same commit that must have been written
+    /// (its index in the commit, its index in the group), [`GroupedAppend::after`].
+    after: Option<(usize, usize)>,
+    /// Of a group: why the append was refused before reaching the writer (bad arguments).
+    refused: Option<Box<StoreError>>,
 }
 
+type Answer = Result<AppendResult, StoreError>;
+
 enum Request {
-    Append(Append, oneshot::Sender<Result<AppendResult, StoreError>>),
+    Append(Append, oneshot::Sender<Answer>),
+    /// [`EventStore::append_group`]: committed whole, in one group commit.
+    Group(Vec<Append>, oneshot::Sender<Vec<Answer>>),
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
@@ -313,11 +323,13 @@ impl SledStore {
             expected,
             events,
             idempotency_key,
+            after: None,
+            refused: None,
         };
         let (_in_flight, alone) = InFlight::enter(&self.shared.appends_in_flight);
         let append = match self.try_commit_inline(append, alone) {
             Ok(answer) => return answer,
-            Err(append) => append,
+            Err(append) => *append,
         };
         let (reply, answer) = oneshot::channel();
         self.send(Request::Append(append, reply))?;
@@ -335,6 +347,33 @@ impl EventStore for SledStore {
         key: Option<IdempotencyKey>,
     ) -> Result<AppendResult, StoreError> {
         self.submit_append(stream, expected, events, key).await
+    }
+
+    /// The whole group goes to the writer thread as one request and is committed in one
+    /// atomic batch and one flush, after whatever was queued before it.
+    async fn append_group(&self, group: Vec<GroupedAppend>) -> Result<Vec<Answer>, StoreError> {
+        self.writable()?;
+        crate::check_group(&group)?;
+        if group.is_empty() {
+            return Ok(Vec::new());
+        }
+        let appends = group
+            .into_iter()
+            .map(|a| Append {
+                refused: validate_append(&a.stream, a.expected, &a.events)
+                    .err()
+                    .map(Box::new),
+                stream: a.stream,
+                expected: a.expected,
+                events: a.events,
+                idempotency_key: a.key,
+                after: a.after.map(|i| (i, i)),
+            })
+            .collect();
+        let (_in_flight, _) = InFlight::enter(&self.shared.appends_in_flight);
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Group(appends, reply))?;
+        answer.await.map_err(|_| StoreError::Closed)
     }
 
     async fn idempotency_record(&self, key: Uuid) -> Result<Option<IdempotencyRecord>, StoreError> {

@@ -109,13 +109,13 @@ impl SledStore {
         &self,
         append: Append,
         alone: bool,
-    ) -> Result<Result<AppendResult, StoreError>, Append> {
+    ) -> Result<Result<AppendResult, StoreError>, Box<Append>> {
         if !alone || self.shared.queued.load(Ordering::Acquire) != 0 || !inline_commit_allowed() {
-            return Err(append);
+            return Err(Box::new(append));
         }
         let mut writer = match self.shared.writer.try_lock() {
             Ok(writer) => writer,
-            Err(TryLockError::WouldBlock) => return Err(append),
+            Err(TryLockError::WouldBlock) => return Err(Box::new(append)),
             Err(TryLockError::Poisoned(_)) => return Ok(Err(writer_panicked())),
         };
         let batches_before = self.counters.batches.load(Ordering::Relaxed);
@@ -134,14 +134,21 @@ pub(super) fn writer_panicked() -> StoreError {
     )
 }
 
+/// Who waits for which answers of one commit: one append, or a group's consecutive appends.
+enum Reply {
+    One(oneshot::Sender<Answer>),
+    Group(oneshot::Sender<Vec<Answer>>, usize),
+}
+
 /// The writer thread: wait for a request, then take the writer and drain everything queued
-/// into one group commit. Exits when the store closes the channel (drop).
+/// into one group commit (a group request is taken whole). Exits when the store closes the
+/// channel (drop).
 pub(super) fn run_writer_thread(shared: &Shared, receiver: &std_mpsc::Receiver<Request>) {
     while let Ok(first) = receiver.recv() {
         // Waiting for the lock (an inline commit in progress) lets more requests queue up,
         // so take the lock before draining.
         let mut writer = lock_writer(shared);
-        let mut appends = Vec::new();
+        let mut appends: Vec<Append> = Vec::new();
         let mut replies = Vec::new();
         let mut flushes = Vec::new();
         let mut taken: u64 = 0;
@@ -153,7 +160,17 @@ pub(super) fn run_writer_thread(shared: &Shared, receiver: &std_mpsc::Receiver<R
                 Request::Append(append, reply) => {
                     events += append.events.len();
                     appends.push(append);
-                    replies.push(reply);
+                    replies.push(Reply::One(reply));
+                }
+                Request::Group(group, reply) => {
+                    // `after` indices are the group's; in the commit they follow its offset.
+                    let offset = appends.len();
+                    replies.push(Reply::Group(reply, group.len()));
+                    for mut append in group {
+                        events += append.events.len();
+                        append.after = append.after.map(|(_, i)| (offset + i, i));
+                        appends.push(append);
+                    }
                 }
                 Request::Flush(reply) => flushes.push(reply),
             }
@@ -175,11 +192,22 @@ pub(super) fn run_writer_thread(shared: &Shared, receiver: &std_mpsc::Receiver<R
             })
             .collect();
         drop(writer);
-        assert_eq!(answers.len(), replies.len(), "one answer per append");
-        for (reply, answer) in replies.into_iter().zip(answers) {
+        let mut answers = answers.into_iter();
+        for reply in replies {
             // A caller that gave up (dropped its future) does not undo the commit.
-            let _ = reply.send(answer);
+            match reply {
+                Reply::One(reply) => {
+                    let answer = answers.next().expect("one answer per append");
+                    let _ = reply.send(answer);
+                }
+                Reply::Group(reply, count) => {
+                    let group: Vec<Answer> = answers.by_ref().take(count).collect();
+                    assert_eq!(group.len(), count, "one answer per append of a group");
+                    let _ = reply.send(group);
+                }
+            }
         }
+        assert!(answers.next().is_none(), "one answer per append");
         for (reply, answer) in flushes.into_iter().zip(flushed) {
             let _ = reply.send(answer);
         }
@@ -244,15 +272,23 @@ impl Writer {
             log: &self.log,
             versions: &mut self.versions,
         };
-        let mut answers = Vec::with_capacity(appends.len());
+        let mut answers: Vec<Answer> = Vec::with_capacity(appends.len());
         for a in appends {
-            answers.push(batch.decide(
-                &mut lookup,
-                &a.stream,
-                a.expected,
-                a.events,
-                a.idempotency_key,
-            ));
+            let refused = a.refused.map(|e| *e).or_else(|| {
+                a.after.and_then(|(at, index)| {
+                    crate::not_written_before(&a.stream, index, answers.get(at))
+                })
+            });
+            answers.push(match refused {
+                Some(refused) => Err(refused),
+                None => batch.decide(
+                    &mut lookup,
+                    &a.stream,
+                    a.expected,
+                    a.events,
+                    a.idempotency_key,
+                ),
+            });
         }
         self.counters
             .appends
