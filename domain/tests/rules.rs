@@ -1071,6 +1071,23 @@ fn reopen_seed_003_l2600_reopen_case_is_explicit_dated_and_only_for_a_closed_cas
         .then_error(|e| matches!(e, DomainError::CaseClosed { .. }));
 }
 
+/// A case cannot open before the person was born; the refusal (kept in the log) names the
+/// field and never the date of birth (docs/decisions/0009-crypto-shredding.md: personal data
+/// only sealed).
+#[test]
+fn open_case_before_the_date_of_birth_is_refused_without_repeating_it() {
+    let mut open = open_case(79, date(2015, 6, 1));
+    if let DomainCommand::OpenCase { person, .. } = &mut open {
+        person.date_of_birth = date(2016, 2, 3);
+    }
+    let error = given([])
+        .when(open)
+        .then_error(|e| matches!(e, DomainError::DateTooEarly { .. }));
+    let message = error.to_string();
+    assert!(message.contains("person.date_of_birth"), "{message}");
+    assert!(!message.contains("2016-02-03"), "{message}");
+}
+
 #[test]
 fn acr_1_no_sentence_before_the_tenth_birthday_children_and_young_persons_act_1933_s50() {
     let mut open = open_case(79, date(2015, 6, 1));
@@ -1088,6 +1105,8 @@ fn acr_1_no_sentence_before_the_tenth_birthday_children_and_young_persons_act_19
         message.contains("command.on") && message.contains("person.date_of_birth"),
         "{message}"
     );
+    // A refusal is kept in the log: it must not carry the date of birth.
+    assert!(!message.contains("2005-06-02"), "{message}");
     given_state(state)
         .when(community_order(date(2015, 6, 2), vec![]))
         .then_types(&["SentenceImposed"]);

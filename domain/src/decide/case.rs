@@ -44,12 +44,15 @@ pub(super) fn open_case(
         });
     }
     not_future("the case opening date", on, today)?;
-    not_before(
-        "the case opening date",
-        on,
-        "the date of birth",
-        person.date_of_birth,
-    )?;
+    if on < person.date_of_birth {
+        // A refusal is kept in the log: it names the field, never the date of birth.
+        return Err(DomainError::DateTooEarly {
+            what: "the case opening date",
+            date: on.to_string(),
+            earlier_what: "the date of birth",
+            earlier: "(command.person.date_of_birth; not repeated: personal data)".into(),
+        });
+    }
     if pdu.nation() != ruleset.nation {
         return Err(DomainError::RulesetNationMismatch {
             given: ruleset.nation.as_str(),
@@ -103,7 +106,8 @@ fn check_age_of_criminal_responsibility(
         format!(
             "the sentence date (command.on) {sentenced_on} is less than \
              {AGE_OF_CRIMINAL_RESPONSIBILITY_YEARS} years after the date of birth \
-             (person.date_of_birth, from open_case) {born}, and no child under \
+             (person.date_of_birth, from open_case; not repeated: a refusal is kept in the \
+             log), and no child under \
              {AGE_OF_CRIMINAL_RESPONSIBILITY_YEARS} can be guilty of an offence; check both \
              dates"
         ),
