@@ -40,6 +40,7 @@ use caseledger_domain::identity::Crn;
 use caseledger_domain::CaseState;
 use caseledger_store::codec::{decode_payload, encode_payload};
 use caseledger_store::crypto::Kek;
+#[cfg(feature = "postgres")]
 use caseledger_store::postgres::{
     PostgresConfig, PostgresConfigError, PostgresOptions, PostgresStore,
 };
@@ -75,7 +76,8 @@ pub enum StoreConfig {
     /// A schema in a PostgreSQL database, shared by every process that opens it (the
     /// head-row lock keeps positions gapless across them). Opened with
     /// [`Engine::open_async`], because the store's writer and listener run on the caller's
-    /// Tokio runtime.
+    /// Tokio runtime. With the `postgres` feature.
+    #[cfg(feature = "postgres")]
     Postgres {
         /// Boxed: a client configuration is large next to the other variants.
         config: Box<PostgresConfig>,
@@ -150,7 +152,8 @@ impl EngineConfig {
     /// A PostgreSQL store from a `postgres://user@host:5432/database[?schema=name]` URL
     /// (schema default `caseledger`), acknowledged after the server's WAL flush. A URL that
     /// cannot be used is refused here, before anything connects; its password is never
-    /// repeated in the error.
+    /// repeated in the error. With the `postgres` feature.
+    #[cfg(feature = "postgres")]
     pub fn postgres(url: &str) -> Result<EngineConfig, EngineError> {
         Ok(EngineConfig {
             store: StoreConfig::Postgres {
@@ -179,6 +182,7 @@ pub enum EngineError {
     #[error("{0:?} is not a CRN: one capital letter then six digits, e.g. X123456")]
     BadCrn(String),
     /// The PostgreSQL URL or schema cannot be used (nothing was contacted).
+    #[cfg(feature = "postgres")]
     #[error(transparent)]
     PostgresConfig(#[from] PostgresConfigError),
     /// The PostgreSQL store could not be opened: server down, wrong host, user or database,
@@ -236,6 +240,7 @@ impl Engine {
         let kek = config.kek;
         let (store, sled): (Arc<dyn EventStore>, _) = match config.store {
             StoreConfig::Memory => (Arc::new(MemoryStore::new(Arc::new(SystemClock))), None),
+            #[cfg(feature = "postgres")]
             StoreConfig::Postgres { .. } => return Err(EngineError::OpenAsyncRequired),
             StoreConfig::Sled {
                 path,
@@ -265,6 +270,7 @@ impl Engine {
     pub async fn open_async(config: EngineConfig) -> Result<Engine, EngineError> {
         let kek = config.kek;
         match config.store {
+            #[cfg(feature = "postgres")]
             StoreConfig::Postgres { config, durability } => {
                 let options = PostgresOptions {
                     durability,
@@ -536,6 +542,7 @@ pub(crate) fn case_stream(crn: &str) -> Result<StreamId, EngineError> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn a_bad_postgres_url_is_a_typed_error_before_anything_connects() {
         let e = EngineConfig::postgres("postgres://u:pw123456@h/db?schema=1bad").unwrap_err();
@@ -549,6 +556,7 @@ mod tests {
         assert!(!e.to_string().contains("pw123456"), "{e}");
     }
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn the_synchronous_open_points_to_open_async_for_postgres() {
         let config = EngineConfig::postgres("postgres://u@127.0.0.1:1/db").unwrap();

@@ -34,6 +34,7 @@ pub mod hash;
 pub mod keystore;
 pub mod memory;
 mod planner;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sled;
 pub mod subscription;
