@@ -144,4 +144,39 @@ mod tests {
         );
         assert_eq!(V2Tier::new("B2").unwrap().protect, ProtectLevel::B);
     }
+
+    /// The workload tables' tier (enforcement-and-workload.md §4.2) is this type: `B2S` is
+    /// protect B, change 2, unsupervised, and round-trips through its string and JSON.
+    #[test]
+    fn parses_unsupervised_and_round_trips() {
+        let t = V2Tier::new("B2S").unwrap();
+        assert_eq!(
+            (t.protect, t.change.digit(), t.unsupervised),
+            (ProtectLevel::B, 2, true)
+        );
+        assert_eq!(t.to_string(), "B2S");
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, "\"B2S\"");
+        assert_eq!(serde_json::from_str::<V2Tier>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn rejects_bad_tiers_with_a_typed_error() {
+        for s in [
+            "", "E1", "A4", "a1", "B", "B2X", "B2SS", "B22", "2B", "B-1", "Ä1",
+        ] {
+            assert!(matches!(V2Tier::new(s), Err(ValueError::Tier(_))), "{s:?}");
+        }
+        let msg = V2Tier::new("E9").unwrap_err().to_string();
+        assert!(msg.contains("E9") && msg.contains("B2"), "{msg}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,6}") {
+            if let Ok(t) = V2Tier::new(&s) {
+                proptest::prop_assert_eq!(t.to_string(), s);
+            }
+        }
+    }
 }

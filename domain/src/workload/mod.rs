@@ -1,6 +1,7 @@
 //! Workload: case type, case points, available points and capacity
 //! (enforcement-and-workload.md §1, §2, §4; HMPPS `hmpps-workload` `WorkloadCalculator.kt`,
-//! `CapacityCalculator.kt` and its seed reference data).
+//! `CapacityCalculator.kt` and its seed reference data). A case's tier is the one V2 tier type,
+//! [`crate::tier::V2Tier`].
 //!
 //! Pure functions over versioned reference data ([`WorkloadTable`]); every result carries its
 //! breakdown and the id of the table that produced it, so a manager (or an auditor replaying a
@@ -10,7 +11,6 @@ pub mod capacity;
 pub mod case_type;
 pub mod points;
 pub mod table;
-pub mod tier;
 pub mod young_adult;
 
 use jiff::civil::Date;
@@ -25,15 +25,12 @@ pub use points::{
     WorkloadBreakdown,
 };
 pub use table::{Grade, Hours, PerGrade, PointsRow, WorkloadTable, WorkloadTables};
-pub use tier::{ProtectLevel, WorkloadTier};
 pub use young_adult::{
     is_young_adult, young_adult_window, YOUNG_ADULT_AGE_MAX_YEARS, YOUNG_ADULT_AGE_MIN_YEARS,
 };
 
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum WorkloadError {
-    #[error("tier {0:?} is not a V2 tier: expected a protect letter A–D, a change level 0–3 and an optional S for unsupervised, e.g. A3, B2S")]
-    Tier(String),
     #[error("case type {0:?} is not one of COMMUNITY, CUSTODY, LICENSE (UNKNOWN cases are not stored for workload)")]
     CaseType(String),
     #[error("custodial status {0:?} is not one of A, B, C, D, I, P, R, T, AT")]

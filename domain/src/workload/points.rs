@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::capacity::{capacity, CapacityPercent};
 use super::case_type::CaseType;
 use super::table::{PointsRow, WorkloadTable};
-use super::tier::WorkloadTier;
 use super::WorkloadError;
+use crate::tier::V2Tier;
 
 /// Most cases on one caseload in one calculation; well above any real caseload.
 pub const CASELOAD_CASES_MAX: usize = 2_000;
@@ -25,7 +25,7 @@ pub const CODE_LENGTH_MAX_BYTES: usize = 32;
 pub struct CaseOnCaseload {
     pub crn: String,
     pub case_type: CaseType,
-    pub tier: WorkloadTier,
+    pub tier: V2Tier,
     /// Young adult (Transition to Adulthood): scored from the T2A row (§4.2).
     pub young_adult_t2a: bool,
 }
@@ -46,7 +46,7 @@ pub struct CaseloadInput {
 pub struct CasePoints {
     pub crn: String,
     pub case_type: CaseType,
-    pub tier: WorkloadTier,
+    pub tier: V2Tier,
     pub row: PointsRow,
     pub points: u32,
 }
@@ -241,7 +241,7 @@ mod tests {
         CaseOnCaseload {
             crn: crn.into(),
             case_type,
-            tier: WorkloadTier::parse(tier).unwrap(),
+            tier: V2Tier::new(tier).unwrap(),
             young_adult_t2a: t2a,
         }
     }

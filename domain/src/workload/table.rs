@@ -8,8 +8,8 @@ use jiff::civil::{date, Date};
 use serde::{Deserialize, Serialize};
 
 use super::case_type::CaseType;
-use super::tier::{WorkloadTier, TIER_COLUMNS_COUNT};
 use super::WorkloadError;
+use crate::tier::{ProtectLevel, V2Tier};
 
 /// Practitioner grades in the workload tables (§3 grade codes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -247,10 +247,10 @@ impl WorkloadTable {
     pub fn case_points(
         &self,
         case_type: CaseType,
-        tier: WorkloadTier,
+        tier: V2Tier,
         young_adult_t2a: bool,
     ) -> (PointsRow, u32) {
-        if tier.is_unsupervised() {
+        if tier.unsupervised {
             return (PointsRow::Unsupervised, 0);
         }
         let (row, values) = match (young_adult_t2a, case_type) {
@@ -259,7 +259,7 @@ impl WorkloadTable {
             (false, CaseType::Custody) => (PointsRow::Custody, &self.custody_points),
             (false, CaseType::Licence) => (PointsRow::Licence, &self.licence_points),
         };
-        (row, values[tier.column()])
+        (row, values[tier_column(tier)])
     }
 
     /// Weighting of a contact type; 0 when the type has none (§4.1).
@@ -318,12 +318,43 @@ impl WorkloadTables {
     }
 }
 
+/// Number of seeded tier columns, tier_1 … tier_16 (enforcement-and-workload.md §4.2).
+pub const TIER_COLUMNS_COUNT: usize = 16;
+
+/// §4.2: the 0-based column of `tier` in the seeded points table — tier_1 … tier_16 are A3,
+/// A2, A1, A0, B3, …, D0 (the unsupervised flag does not choose a column).
+pub fn tier_column(tier: V2Tier) -> usize {
+    let protect: u8 = match tier.protect {
+        ProtectLevel::A => 0,
+        ProtectLevel::B => 1,
+        ProtectLevel::C => 2,
+        ProtectLevel::D => 3,
+    };
+    let change_max = crate::tier::ChangeLevel::Three.digit();
+    let column = usize::from(protect * 4 + (change_max - tier.change.digit()));
+    debug_assert!(column < TIER_COLUMNS_COUNT);
+    column
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn tier(s: &str) -> WorkloadTier {
-        WorkloadTier::parse(s).unwrap()
+    /// §4.2: tier_1 … tier_16 map to A3 … D0.
+    #[test]
+    fn workload_4_2_tier_columns() {
+        let order = [
+            "A3", "A2", "A1", "A0", "B3", "B2", "B1", "B0", "C3", "C2", "C1", "C0", "D3", "D2",
+            "D1", "D0",
+        ];
+        for (i, s) in order.iter().enumerate() {
+            assert_eq!(tier_column(tier(s)), i, "{s}");
+            assert_eq!(tier_column(tier(&format!("{s}S"))), i, "{s}S");
+        }
+    }
+
+    fn tier(s: &str) -> V2Tier {
+        V2Tier::new(s).unwrap()
     }
 
     /// §4.2 seeded case points, spot checks in every row.

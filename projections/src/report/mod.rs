@@ -13,9 +13,10 @@ use caseledger_domain::compliance::{
 };
 use caseledger_domain::ruleset::performance_measures_apply;
 use caseledger_domain::sentence::SentenceType;
+use caseledger_domain::tier::V2Tier;
 use caseledger_domain::workload::{
     available_points, capacity, workload_points, CaseOnCaseload, CaseType, CaseloadInput, Grade,
-    WorkloadTables, WorkloadTier,
+    WorkloadTables,
 };
 use jiff::civil::Date;
 use jiff::ToSpan;
@@ -238,7 +239,7 @@ pub fn caseload(
                     Some(CaseOnCaseload {
                         crn: c.crn.clone(),
                         case_type: workload_case_type(&c.case_type)?,
-                        tier: WorkloadTier::parse(c.tier.as_deref()?).ok()?,
+                        tier: V2Tier::new(c.tier.as_deref()?).ok()?,
                         young_adult_t2a: c.young_adult.is_some_and(|window| {
                             caseledger_domain::workload::young_adult::within(window, today)
                         }),
