@@ -14,7 +14,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use caseledger_replay::asof::{parse_bound, AsOf};
 use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::domain_payload::DomainPayloads;
-use caseledger_replay::explain::explain_decision;
+use caseledger_replay::explain::{explain_decision, stream_of_event};
 use caseledger_replay::export::{export_log, salvage_log};
 use caseledger_replay::history::{Corrections, HistoryOptions, HistoryWalker};
 use caseledger_replay::import::stage_import;
@@ -23,8 +23,8 @@ use caseledger_replay::verify::{verify_log, Checkpoint};
 use caseledger_replay::ReplayError;
 use caseledger_store::postgres::{PostgresConfig, PostgresOptions, PostgresStore};
 use caseledger_store::{
-    Clock, Durability, EventStore, ManualClock, ReadAll, SledOptions, SledStore, StoreError,
-    StreamId, SystemClock, READ_ALL_PAGE_EVENTS_MAX,
+    Clock, Durability, EventStore, ManualClock, SledOptions, SledStore, StoreError, StreamId,
+    SystemClock,
 };
 
 use crate::cli_ops::Failure;
@@ -483,28 +483,15 @@ async fn explain(args: ExplainArgs, opened: &Opened) -> Result<(), Failure> {
             .to_zoned(jiff::tz::TimeZone::UTC)
             .date(),
     };
-    let stream_id = find_stream_of(opened.store(), event_id).await?;
+    let stream_id = stream_of_event(opened.store(), event_id)
+        .await
+        .map_err(text)?;
     let records = read_case(opened.store(), &stream_id).await?;
     let explanation = explain_decision(&records, event_id, today).map_err(failure)?;
     Ok(print(&match args.format {
         Format::Text => caseledger_replay::explain::explain_text(&explanation),
         Format::Json => json(&explanation)?,
     })?)
-}
-
-/// The stream holding `event_id`: a scan of the log in pages (the store has no event-id
-/// index; explain is an occasional audit query).
-async fn find_stream_of(store: &dyn EventStore, event_id: uuid::Uuid) -> Result<String, String> {
-    let head = store.head().await.map_err(|e| e.to_string())?;
-    let mut records = ReadAll::new(store, 1, READ_ALL_PAGE_EVENTS_MAX).through(head);
-    while let Some(record) = records.next().await.map_err(|e| e.to_string())? {
-        if record.event_id == event_id {
-            return Ok(record.stream_id);
-        }
-    }
-    Err(text(ReplayError::NoSuchEvent {
-        event_id: event_id.to_string(),
-    }))
 }
 
 async fn verify(args: VerifyArgs, opened: &Opened) -> Result<(), Failure> {

@@ -54,13 +54,13 @@ use caseledger_projections::report::{ReportOptions, Table};
 use caseledger_replay::asof::AsOf;
 use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::domain_payload::DomainPayloads;
-use caseledger_replay::explain::{explain_decision, Explanation};
+use caseledger_replay::explain::{explain_decision, stream_of_event, Explanation};
 use caseledger_replay::export::{export_log, ExportSummary};
 use caseledger_replay::history::{case_history, state_as_of, CaseHistory, HistoryOptions};
 use caseledger_replay::read_models::{report_as_of, report_as_of_with};
 use caseledger_replay::verify::{verify_log, Checkpoint, VerifyOutcome};
 use caseledger_replay::ReplayError;
-use caseledger_store::{ReadAll, RecordedEvent, StreamId, READ_ALL_PAGE_EVENTS_MAX};
+use caseledger_store::{RecordedEvent, StreamId};
 use jiff::civil::Date;
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -178,7 +178,7 @@ impl Engine {
     /// actor, a re-evaluation under the rules of its time and, labelled, under the rules in
     /// force on `today` (an argument: the library reads no clock).
     pub async fn explain(&self, event_id: Uuid, today: Date) -> Result<Explanation, AuditError> {
-        let stream = self.stream_of_event(event_id).await?;
+        let stream = StreamId::new(stream_of_event(&**self.store(), event_id).await?)?;
         let records = self.store().read_stream(&stream, 1).await?;
         Ok(explain_decision(&records, event_id, today)?)
     }
@@ -257,22 +257,5 @@ impl Engine {
             .filter(|r| bound.is_none_or(|b| r.recorded_at_us <= b))
             .map(audit_record)
             .collect()
-    }
-
-    /// The stream holding `event_id`: a scan of the log in bounded pages, because the store
-    /// keeps no event-id index (explain is an occasional audit query, not a hot path).
-    async fn stream_of_event(&self, event_id: Uuid) -> Result<StreamId, AuditError> {
-        let store = self.store();
-        let head = store.head().await?;
-        let mut records = ReadAll::new(&**store, 1, READ_ALL_PAGE_EVENTS_MAX).through(head);
-        while let Some(record) = records.next().await? {
-            if record.event_id == event_id {
-                return Ok(StreamId::new(record.stream_id)?);
-            }
-        }
-        Err(ReplayError::NoSuchEvent {
-            event_id: event_id.to_string(),
-        }
-        .into())
     }
 }

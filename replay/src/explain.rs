@@ -12,7 +12,7 @@ use caseledger_domain::event::{Event, HandoverDatesCalculated, TierCalculated, T
 use caseledger_domain::handover::{self, HandoverEra, HandoverResult};
 use caseledger_domain::state::CaseState;
 use caseledger_domain::tier;
-use caseledger_store::{Actor, RecordedEvent};
+use caseledger_store::{Actor, EventStore, ReadAll, RecordedEvent, READ_ALL_PAGE_EVENTS_MAX};
 use jiff::civil::Date;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -501,6 +501,26 @@ fn parts_into(explanation: &mut Explanation, parts: CalculatorParts) {
     explanation.reevaluation = parts.reevaluation;
     explanation.under_todays_rules = parts.under_todays_rules;
     explanation.not_reevaluated = parts.not_reevaluated;
+}
+
+/// The stream holding `event_id`, the case a decision to explain belongs to: a scan of the
+/// log in pages of [`READ_ALL_PAGE_EVENTS_MAX`], because the store keeps no event-id index
+/// (explain is an occasional audit query, not a hot path). The engine's `explain` and the
+/// CLI's both find the case here.
+pub async fn stream_of_event(
+    store: &dyn EventStore,
+    event_id: Uuid,
+) -> Result<String, ReplayError> {
+    let head = store.head().await?;
+    let mut records = ReadAll::new(store, 1, READ_ALL_PAGE_EVENTS_MAX).through(head);
+    while let Some(record) = records.next().await? {
+        if record.event_id == event_id {
+            return Ok(record.stream_id);
+        }
+    }
+    Err(ReplayError::NoSuchEvent {
+        event_id: event_id.to_string(),
+    })
 }
 
 /// Explain the decision `event_id` of the case whose stream is `records` (version order),
