@@ -22,9 +22,9 @@ use serde_json::json;
 
 use crate::cli_identity::Operator;
 use crate::engine::{Engine, EngineConfig, EngineError, StoreConfig};
+use crate::engine_import::{ImportItem, Imported, IMPORT_GROUP_COMMANDS_MAX};
 use caseledger_store::crypto::{default_key_file, Kek};
 use caseledger_store::KeyringError;
-use crate::engine_import::{ImportItem, Imported, IMPORT_GROUP_COMMANDS_MAX};
 
 /// Longest command line `import` and `exec` accept, in bytes.
 pub const COMMAND_LINE_BYTES_MAX: usize = caseledger_commands::envelope::COMMAND_BYTES_MAX;

@@ -247,6 +247,27 @@ impl ChainVerifier {
     }
 }
 
+/// The range every `verify` checks, shared by the trait's default and the backends' own: the
+/// positions `from_position..=to_position` (`None`: to the head) clamped to `1..=head`; `Err`
+/// holds the report of an empty range (nothing to check, nothing bad).
+pub fn verify_bounds(
+    from_position: u64,
+    to_position: Option<u64>,
+    head: u64,
+) -> Result<(u64, u64), VerifyReport> {
+    let from = from_position.max(1);
+    let to = to_position.unwrap_or(head).min(head);
+    if from > to {
+        return Err(VerifyReport {
+            from_position: from,
+            to_position: to,
+            records_checked: 0,
+            first_bad: None,
+        });
+    }
+    Ok((from, to))
+}
+
 /// Verify a contiguous run of records that starts right after `previous` (or at position 1).
 pub fn verify_chain<'a>(
     previous: Option<&RecordedEvent>,

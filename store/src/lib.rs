@@ -570,12 +570,53 @@ pub trait EventStore: Send + Sync + 'static {
     /// A receiver that changes whenever the head moves; used by subscriptions.
     fn watch_head(&self) -> tokio::sync::watch::Receiver<u64>;
 
-    /// Recompute the hash chain over positions `from..=to` (`to = None`: to the head).
+    /// Recompute the hash chain over positions `from..=to` (`to = None`: to the head): the
+    /// records as [`ReadAll`] reads them, through the one [`hash::ChainVerifier`]; a record
+    /// that cannot be read (or is missing) is the first bad position, not an error.
+    ///
+    /// The memory store uses this. sled and PostgreSQL keep their own, sharing the range
+    /// ([`hash::verify_bounds`]) and the check ([`hash::ChainVerifier`]) with it, because
+    /// their checks truly differ: they read the stored bytes themselves so that a damaged
+    /// record is reported with its own position and reason while the walk goes on from the
+    /// store's raw pages (sled: the published head, not a head that waits for the writer),
+    /// and PostgreSQL also checks the hash column operators and the head row see against the
+    /// record's hash, which `read_all` does not return.
     async fn verify(
         &self,
         from_position: u64,
         to_position: Option<u64>,
-    ) -> Result<VerifyReport, StoreError>;
+    ) -> Result<VerifyReport, StoreError> {
+        let (from, to) = match hash::verify_bounds(from_position, to_position, self.head().await?) {
+            Ok(range) => range,
+            Err(empty) => return Ok(empty),
+        };
+        let previous = match from {
+            1 => Ok(None),
+            _ => self
+                .read_all(from - 1, 1)
+                .await
+                .map(|page| page.into_iter().find(|r| r.position == from - 1))
+                .map_err(|e| e.to_string()),
+        };
+        let mut verifier = match hash::ChainVerifier::for_range(from, to, previous) {
+            Ok(verifier) => verifier,
+            Err(report) => return Ok(report),
+        };
+        let mut records = ReadAll::new(self, from, READ_ALL_PAGE_EVENTS_MAX).through(to);
+        while !verifier.failed() {
+            match records.next().await {
+                Ok(Some(record)) => {
+                    verifier.check(&record);
+                }
+                Ok(None) => break,
+                Err(e) => verifier.mark_bad(verifier.next_position(), e.to_string()),
+            }
+        }
+        if !verifier.failed() && verifier.next_position() <= to {
+            verifier.mark_bad(verifier.next_position(), "record is missing");
+        }
+        Ok(verifier.finish(to))
+    }
 
     /// The checkpoint of durable consumer `name`: the highest position it acknowledged, or
     /// `None` when it has never acknowledged anything ([`consumer`] module).

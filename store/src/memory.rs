@@ -15,8 +15,8 @@ use crate::keystore::{DataKeyEntry, KeyStore};
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
 use crate::validate::validate_append;
 use crate::{
-    hash, AppendResult, Clock, EventStore, ExpectedVersion, IdempotencyKey, IdempotencyRecord,
-    NewEvent, RecordedEvent, StoreError, StreamId, VerifyReport, READ_ALL_PAGE_EVENTS_MAX,
+    AppendResult, Clock, EventStore, ExpectedVersion, IdempotencyKey, IdempotencyRecord, NewEvent,
+    RecordedEvent, StoreError, StreamId, READ_ALL_PAGE_EVENTS_MAX,
 };
 
 #[derive(Debug)]
@@ -167,32 +167,6 @@ impl EventStore for MemoryStore {
 
     fn watch_head(&self) -> watch::Receiver<u64> {
         self.head.subscribe()
-    }
-
-    async fn verify(
-        &self,
-        from_position: u64,
-        to_position: Option<u64>,
-    ) -> Result<VerifyReport, StoreError> {
-        let state = self.state();
-        let head = state.tip.head;
-        let from = from_position.max(1);
-        let to = to_position.unwrap_or(head).min(head);
-        let previous = if from > 1 {
-            state.records.get((from - 2) as usize)
-        } else {
-            None
-        };
-        if from > to {
-            return Ok(VerifyReport {
-                from_position: from,
-                to_position: to,
-                records_checked: 0,
-                first_bad: None,
-            });
-        }
-        let range = &state.records[(from - 1) as usize..to as usize];
-        Ok(hash::verify_chain(previous, range))
     }
 
     async fn consumer_position(&self, name: &ConsumerName) -> Result<Option<u64>, StoreError> {

@@ -577,17 +577,11 @@ impl Reader {
         from_position: u64,
         to_position: Option<u64>,
     ) -> Result<VerifyReport, StoreError> {
-        let head = self.head().await?;
-        let from = from_position.max(1);
-        let to = to_position.unwrap_or(head).min(head);
-        if from > to {
-            return Ok(VerifyReport {
-                from_position: from,
-                to_position: to,
-                records_checked: 0,
-                first_bad: None,
-            });
-        }
+        let (from, to) =
+            match crate::hash::verify_bounds(from_position, to_position, self.head().await?) {
+                Ok(range) => range,
+                Err(empty) => return Ok(empty),
+            };
         let conn = self.get().await?;
         let previous = if from == 1 {
             Ok(None)

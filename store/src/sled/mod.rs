@@ -514,17 +514,11 @@ impl EventStore for SledStore {
         from_position: u64,
         to_position: Option<u64>,
     ) -> Result<VerifyReport, StoreError> {
-        let head = self.published_head();
-        let from = from_position.max(1);
-        let to = to_position.unwrap_or(head).min(head);
-        if from > to {
-            return Ok(VerifyReport {
-                from_position: from,
-                to_position: to,
-                records_checked: 0,
-                first_bad: None,
-            });
-        }
+        let (from, to) =
+            match hash::verify_bounds(from_position, to_position, self.published_head()) {
+                Ok(range) => range,
+                Err(empty) => return Ok(empty),
+            };
         let previous = match from {
             1 => Ok(None),
             _ => self.read_record(from - 1).map_err(|e| e.to_string()),
