@@ -12,6 +12,8 @@ use crate::event::*;
 use crate::sentence::{RequirementId, RequirementKind, SentenceId};
 use crate::state::{RequirementState, RequirementStatus};
 
+/// Requirement `requirement_id` of the active sentence `sentence_id`, still active; a refusal
+/// saying why otherwise.
 fn active_requirement<'a>(
     ctx: &Ctx<'a>,
     sentence_id: SentenceId,
@@ -43,68 +45,12 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             sentence_id,
             requirement_id,
             minutes,
-        } => {
-            let action = "credit unpaid work";
-            let requirement = active_requirement(ctx, *sentence_id, *requirement_id, action)?;
-            if !matches!(requirement.kind, RequirementKind::UnpaidWork { .. }) {
-                return Err(ctx.refuse(
-                    action,
-                    format!(
-                        "requirement {} is {}, not unpaid work",
-                        requirement_id.0,
-                        requirement.kind.name()
-                    ),
-                ));
-            }
-            if *minutes == 0 {
-                return Err(ctx.refuse(action, "no time to credit: minutes must be above 0"));
-            }
-            let ordered = requirement.unpaid_work_minutes_ordered();
-            let after = requirement
-                .unpaid_work_minutes_credited
-                .saturating_add(*minutes);
-            if after > ordered {
-                return Err(ctx.rule(
-                    action,
-                    format!(
-                        "crediting {minutes} minutes would make {after} of {ordered} ordered minutes",
-                    ),
-                    "BR-G5, seed 003 l.1416",
-                ));
-            }
-            Ok(vec![UnpaidWorkHoursCredited {
-                sentence_id: *sentence_id,
-                requirement_id: *requirement_id,
-                credited_on: *on,
-                minutes: *minutes,
-            }
-            .into()])
-        }
+        } => credit_unpaid_work(ctx, *on, *sentence_id, *requirement_id, *minutes),
         C::CompleteRequirement {
             on,
             sentence_id,
             requirement_id,
-        } => {
-            let action = "complete the requirement";
-            let requirement = active_requirement(ctx, *sentence_id, *requirement_id, action)?;
-            let ordered = requirement.unpaid_work_minutes_ordered();
-            if requirement.unpaid_work_minutes_credited < ordered {
-                return Err(ctx.rule(
-                    action,
-                    format!(
-                        "only {} of {} unpaid work minutes are credited",
-                        requirement.unpaid_work_minutes_credited, ordered
-                    ),
-                    "BR-E10, seed 003 l.1237",
-                ));
-            }
-            Ok(vec![RequirementCompleted {
-                sentence_id: *sentence_id,
-                requirement_id: *requirement_id,
-                completed_on: *on,
-            }
-            .into()])
-        }
+        } => complete(ctx, *on, *sentence_id, *requirement_id),
         C::TerminateRequirement {
             on,
             sentence_id,
@@ -127,4 +73,77 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
         }
         _ => Err(ctx.refuse("route the command", "it is not a requirement command")),
     }
+}
+
+/// BR-G5 (seed 003 l.1416, l.1474): unpaid work time is credited to an active unpaid work
+/// requirement, more than nothing and never beyond the hours ordered.
+fn credit_unpaid_work(
+    ctx: &Ctx<'_>,
+    on: jiff::civil::Date,
+    sentence_id: SentenceId,
+    requirement_id: RequirementId,
+    minutes: u32,
+) -> Result<Vec<Event>, DomainError> {
+    let action = "credit unpaid work";
+    let requirement = active_requirement(ctx, sentence_id, requirement_id, action)?;
+    if !matches!(requirement.kind, RequirementKind::UnpaidWork { .. }) {
+        return Err(ctx.refuse(
+            action,
+            format!(
+                "requirement {} is {}, not unpaid work",
+                requirement_id.0,
+                requirement.kind.name()
+            ),
+        ));
+    }
+    if minutes == 0 {
+        return Err(ctx.refuse(action, "no time to credit: minutes must be above 0"));
+    }
+    let ordered = requirement.unpaid_work_minutes_ordered();
+    let after = requirement
+        .unpaid_work_minutes_credited
+        .saturating_add(minutes);
+    if after > ordered {
+        return Err(ctx.rule(
+            action,
+            format!("crediting {minutes} minutes would make {after} of {ordered} ordered minutes",),
+            "BR-G5, seed 003 l.1416",
+        ));
+    }
+    Ok(vec![UnpaidWorkHoursCredited {
+        sentence_id,
+        requirement_id,
+        credited_on: on,
+        minutes,
+    }
+    .into()])
+}
+
+/// BR-E10 (seed 003 l.1237): the practitioner records an active requirement complete; an
+/// unpaid work requirement only once every ordered minute is credited.
+fn complete(
+    ctx: &Ctx<'_>,
+    on: jiff::civil::Date,
+    sentence_id: SentenceId,
+    requirement_id: RequirementId,
+) -> Result<Vec<Event>, DomainError> {
+    let action = "complete the requirement";
+    let requirement = active_requirement(ctx, sentence_id, requirement_id, action)?;
+    let ordered = requirement.unpaid_work_minutes_ordered();
+    if requirement.unpaid_work_minutes_credited < ordered {
+        return Err(ctx.rule(
+            action,
+            format!(
+                "only {} of {} unpaid work minutes are credited",
+                requirement.unpaid_work_minutes_credited, ordered
+            ),
+            "BR-E10, seed 003 l.1237",
+        ));
+    }
+    Ok(vec![RequirementCompleted {
+        sentence_id,
+        requirement_id,
+        completed_on: on,
+    }
+    .into()])
 }
