@@ -57,11 +57,11 @@ async fn write_case(data: &std::path::Path) -> Uuid {
     .expect("open sled");
     let opened = Event::CaseOpened(caseledger::domain::event::CaseOpened {
         crn: Crn::new("X000001").expect("crn"),
-        person: Person {
+        person: caseledger::domain::sealable::Sealable::Known(Person {
             name: PersonName::new("Alex Example").expect("name"),
             date_of_birth: "1990-05-17".parse().expect("date"),
             gender: Gender::Male,
-        },
+        }),
         pdu: Pdu::new(1).expect("pdu"),
         team: None,
         opened_on: "2025-01-06".parse().expect("date"),

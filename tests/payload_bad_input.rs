@@ -17,11 +17,11 @@ fn opened() -> caseledger::domain::Event {
     use caseledger::domain::identity::{Crn, Gender, Person, PersonName};
     caseledger::domain::Event::CaseOpened(caseledger::domain::event::CaseOpened {
         crn: Crn::new("X000001").expect("crn"),
-        person: Person {
+        person: caseledger::domain::sealable::Sealable::Known(Person {
             name: PersonName::new("Alex Example").expect("name"),
             date_of_birth: "1990-05-17".parse().expect("date"),
             gender: Gender::Male,
-        },
+        }),
         pdu: caseledger::domain::reference::Pdu::new(1).expect("pdu"),
         team: None,
         opened_on: "2025-01-06".parse().expect("date"),

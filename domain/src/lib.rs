@@ -28,6 +28,7 @@ pub mod reference;
 pub mod retention;
 pub mod risk;
 pub mod ruleset;
+pub mod sealable;
 pub mod sentence;
 pub mod state;
 #[cfg(any(test, feature = "testing"))]

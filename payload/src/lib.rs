@@ -82,13 +82,11 @@ impl PayloadError {
 pub fn encode(event: &Event) -> Result<Encoded, PayloadError> {
     let event_type = event.event_type();
     let schema_version = event.schema_version();
-    let bytes = event
-        .visit_payload(Bincode)
-        .map_err(|e| PayloadError::Unencodable {
-            event_type: event_type.to_owned(),
-            schema_version,
-            reason: e.to_string(),
-        })?;
+    let bytes = current_bytes(event).map_err(|e| PayloadError::Unencodable {
+        event_type: event_type.to_owned(),
+        schema_version,
+        reason: e.to_string(),
+    })?;
     Ok(Encoded {
         event_type,
         schema_version,
@@ -139,7 +137,7 @@ pub fn from_stored_json(
         Some(body) => body,
         None => Event::read_payload(event_type, FromJson(json))
             .unwrap_or_else(|| Err(format!("{event_type} is not an event type")))
-            .and_then(|event| event.visit_payload(Bincode).map_err(|e| e.to_string())),
+            .and_then(|event| current_bytes(&event)),
     }
     .map_err(|reason| PayloadError::corrupt(event_type, schema_version, reason))?;
     Ok(legacy::framed(event_type, schema_version, body))
@@ -163,8 +161,21 @@ fn current_version(event_type: &str, schema_version: u16) -> Result<u16, Payload
     Ok(current)
 }
 
+/// The payload bytes of `event` in its type's current shape. A case opening is written
+/// through its stored shape (`upcast::case_opened`): its person is a sealable datum, which no
+/// binary format writes by itself.
+fn current_bytes(event: &Event) -> Result<Vec<u8>, String> {
+    match event {
+        Event::CaseOpened(opened) => to_bincode(&upcast::case_opened::to_stored(opened)?),
+        _ => event.visit_payload(Bincode),
+    }
+}
+
 /// The payload struct of `event_type` in its current shape, from bincode.
 pub(crate) fn read_current(event_type: &str, body: &[u8]) -> Result<Event, String> {
+    if event_type == "CaseOpened" {
+        return from_bincode(body).map(|stored| upcast::case_opened::from_stored(stored).into());
+    }
     Event::read_payload(event_type, FromBincode(body))
         .unwrap_or_else(|| Err(format!("{event_type} is not an event type")))
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use caseledger_domain::event::PayloadVisitor;
 use caseledger_domain::testing::{full_lifecycle, run};
 use caseledger_domain::{Event, EVENT_TYPES};
+use caseledger_payload::upcast::case_opened::CaseOpenedV2;
 use caseledger_payload::{decode, encode, from_stored_json, stored_json, V1_VARIANT_ORDER};
 use serde_json::Value;
 
@@ -134,12 +135,27 @@ impl PayloadVisitor for StructAlone {
     }
 }
 
+/// The payload struct alone of `sample`; a case opening's through its stored shape (its
+/// person is a sealable datum, which no binary format writes by itself).
+fn struct_alone(sample: &Event) -> Vec<u8> {
+    match sample {
+        Event::CaseOpened(opened) => {
+            caseledger_store::codec::encode_payload(&stored(opened)).expect("encodes")
+        }
+        _ => sample.visit_payload(StructAlone),
+    }
+}
+
+fn stored(opened: &caseledger_domain::event::CaseOpened) -> CaseOpenedV2 {
+    caseledger_payload::upcast::case_opened::to_stored(opened).expect("a known person")
+}
+
 /// An enum like `Event` with a variant inserted in the middle and the order changed.
 #[derive(serde::Serialize)]
 enum Reordered<'a> {
     SentencePlanCreated(&'a caseledger_domain::event::SentencePlanCreated),
     Inserted(u8),
-    CaseOpened(&'a caseledger_domain::event::CaseOpened),
+    CaseOpened(&'a CaseOpenedV2),
 }
 
 /// Reordering `Event`'s variants or inserting one cannot change a stored record's meaning:
@@ -150,11 +166,16 @@ fn reordering_or_inserting_event_variants_cannot_change_a_stored_payload() {
     let samples = samples();
     for (event_type, sample) in &samples {
         let encoded = encode(sample).unwrap();
-        assert_eq!(
-            encoded.bytes,
-            sample.visit_payload(StructAlone),
-            "{event_type}"
-        );
+        assert_eq!(encoded.bytes, struct_alone(sample), "{event_type}");
+        if let Event::CaseOpened(opened) = sample {
+            // The domain's event holds a sealable person: a binary format refuses it whole.
+            assert!(caseledger_store::codec::encode_payload(sample).is_err());
+            assert!(
+                caseledger_store::codec::encode_payload(&Reordered::CaseOpened(&stored(opened)))
+                    .is_ok()
+            );
+            continue;
+        }
         let as_enum = caseledger_store::codec::encode_payload(sample).unwrap();
         assert_eq!(
             as_enum[4..],
@@ -168,7 +189,8 @@ fn reordering_or_inserting_event_variants_cannot_change_a_stored_payload() {
     else {
         panic!("samples");
     };
-    let moved = caseledger_store::codec::encode_payload(&Reordered::CaseOpened(opened)).unwrap();
+    let moved =
+        caseledger_store::codec::encode_payload(&Reordered::CaseOpened(&stored(opened))).unwrap();
     assert_eq!(moved[..4], 2u32.to_le_bytes());
     assert_eq!(
         moved[4..],

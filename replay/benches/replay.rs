@@ -49,11 +49,11 @@ fn event(i: u32, on: Date) -> Event {
     if i == 0 {
         return Event::CaseOpened(CaseOpened {
             crn: Crn::new("X000001").expect("crn"),
-            person: Person {
+            person: caseledger_domain::sealable::Sealable::Known(Person {
                 name: PersonName::new("Alex Example").expect("name"),
                 date_of_birth: "1990-05-17".parse().expect("date"),
                 gender: Gender::Male,
-            },
+            }),
             pdu: Pdu::new(1).expect("pdu"),
             team: None,
             opened_on: on,

@@ -10,6 +10,7 @@ use crate::event::*;
 use crate::identity::{Crn, Person, TeamCode};
 use crate::reference::Pdu;
 use crate::ruleset::Ruleset;
+use crate::sealable::Sealable;
 use crate::sentence::{
     Requirement, RequirementId, SentenceDates, SentenceId, SentenceType,
     REQUIREMENTS_PER_SENTENCE_MAX,
@@ -61,7 +62,7 @@ pub(super) fn open_case(
     }
     Ok(vec![CaseOpened {
         crn: crn.clone(),
-        person: person.clone(),
+        person: Sealable::Known(person.clone()),
         pdu,
         team: team.clone(),
         opened_on: on,
@@ -91,7 +92,8 @@ fn check_age_of_criminal_responsibility(
     ctx: &Ctx<'_>,
     sentenced_on: Date,
 ) -> Result<(), DomainError> {
-    let Some(person) = &ctx.state.person else {
+    // An erased or withheld date of birth cannot be checked: the rule checks what is known.
+    let Some(person) = ctx.state.person.as_ref().and_then(Sealable::known) else {
         return Ok(());
     };
     let born = person.date_of_birth;

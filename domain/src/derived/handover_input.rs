@@ -11,6 +11,7 @@ use jiff::civil::Date;
 use super::NotDerivable;
 use crate::handover::{CaseAllocation, HandoverEra, HandoverInput};
 use crate::reference::Nation;
+use crate::sealable::Sealable;
 use crate::sentence::{SentenceId, SentenceType};
 use crate::state::{CaseState, SentenceState, SentenceStatus};
 
@@ -60,7 +61,7 @@ pub fn handover_input(
         .ok_or(NotDerivable::NoSuchSentence { sentence_id })?;
     let mut input = HandoverInput::new(today);
     input.era = Some(era);
-    if let Some(person) = &state.person {
+    if let Some(person) = state.person.as_ref().and_then(Sealable::known) {
         input.age = age_years(person.date_of_birth, today);
     }
     let dates = &sentence.dates;

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::identity::Gender as PersonGender;
 use crate::risk::{Need as RiskNeed, NeedSeverity, PredictorScore, RegistrationKind};
+use crate::sealable::Sealable;
 use crate::sentence::{RequirementKind, SentenceType};
 use crate::state::{CaseState, RequirementStatus};
 use crate::tier::{self, TierInput};
@@ -99,7 +100,7 @@ pub fn enforcement_considered(state: &CaseState, today: Date) -> Vec<Enforcement
 /// §3.4). `v3` is not requested (§6.1 gate 0).
 pub fn tier_input(state: &CaseState, today: Date) -> TierInput {
     let mut input = TierInput::new(today);
-    if let Some(person) = &state.person {
+    if let Some(person) = state.person.as_ref().and_then(Sealable::known) {
         input.gender = match person.gender {
             PersonGender::Female => tier::Gender::Female,
             PersonGender::Male | PersonGender::NotRecorded => tier::Gender::Male,

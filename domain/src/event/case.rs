@@ -7,12 +7,15 @@ use serde::{Deserialize, Serialize};
 use super::{Decision, EventTypeName};
 use crate::identity::{Crn, EventRef, Person, TeamCode, Text};
 use crate::reference::Pdu;
+use crate::sealable::Sealable;
 use crate::sentence::{Requirement, SentenceDates, SentenceId, SentenceType, TerminationReason};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseOpened {
     pub crn: Crn,
-    pub person: Person,
+    /// Name, date of birth and gender: stored sealed with the person's data key (schema
+    /// version 3, docs/decisions/0009-crypto-shredding.md).
+    pub person: Sealable<Person>,
     pub pdu: Pdu,
     pub team: Option<TeamCode>,
     pub opened_on: Date,

@@ -22,6 +22,7 @@ use crate::risk::{
     RsrScore, V3Predictors,
 };
 use crate::ruleset::RulesetId;
+use crate::sealable::Sealable;
 use crate::sentence::{
     ReleaseType, RequirementId, RequirementKind, SentenceDates, SentenceId, SentenceType,
     TerminationReason,
@@ -434,7 +435,7 @@ pub const UNIFIED_SERVICE_NAME: &str = "Probation Service";
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseState {
     pub crn: Option<Crn>,
-    pub person: Option<Person>,
+    pub person: Option<Sealable<Person>>,
     pub opened_on: Option<Date>,
     pub closed_on: Option<Date>,
     pub pdu: Option<Pdu>,

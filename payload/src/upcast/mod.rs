@@ -8,6 +8,7 @@
 //! event" says how to add a version; the golden payloads of every type and version
 //! (fixtures/golden/payloads) fail if an older shape stops decoding.
 
+pub mod case_opened;
 pub mod sentence_plan_created;
 
 use caseledger_domain::Event;

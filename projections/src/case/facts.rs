@@ -16,7 +16,7 @@ use caseledger_domain::enforcement::{
     StatusCheckpoint,
 };
 use caseledger_domain::event::Event;
-use caseledger_domain::identity::{EventRef, Person};
+use caseledger_domain::identity::EventRef;
 use caseledger_domain::sentence::{RequirementKind, SentenceType};
 use caseledger_domain::{evolve_recorded, CaseState};
 use jiff::civil::Date;
@@ -46,7 +46,7 @@ impl CaseView {
     /// Fold one stored event (its envelope id lets a later correction retract it, COR-1).
     pub fn apply(&mut self, event_id: &EventRef, event: &Event) {
         self.case = evolve_recorded(std::mem::take(&mut self.case), event_id, event);
-        self.case.person = None::<Person>;
+        self.case.person = None;
         self.facts.apply(event);
     }
 }
@@ -165,8 +165,10 @@ impl CaseFacts {
     pub fn apply(&mut self, event: &Event) {
         match event {
             Event::CaseOpened(e) => {
-                self.young_adult =
-                    caseledger_domain::workload::young_adult_window(e.person.date_of_birth);
+                // An erased or withheld date of birth leaves the measure unknown.
+                self.young_adult = e.person.known().and_then(|person| {
+                    caseledger_domain::workload::young_adult_window(person.date_of_birth)
+                });
             }
             Event::SentenceImposed(e) => {
                 let dates = &e.dates;

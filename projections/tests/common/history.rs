@@ -30,11 +30,11 @@ pub fn decision() -> Decision {
 pub fn opened(crn: &str, on: &str) -> Event {
     Event::CaseOpened(CaseOpened {
         crn: Crn::new(crn).unwrap(),
-        person: Person {
+        person: caseledger_domain::sealable::Sealable::Known(Person {
             name: PersonName::new("A Person").unwrap(),
             date_of_birth: d("1990-01-01"),
             gender: Gender::NotRecorded,
-        },
+        }),
         pdu: Pdu::new(17).unwrap(),
         team: None,
         opened_on: d(on),

@@ -31,11 +31,11 @@ pub fn decision(ruleset: RulesetId, reason: &str) -> Decision {
 pub fn case_opened(crn: &str, on: &str) -> Event {
     Event::CaseOpened(CaseOpened {
         crn: Crn::new(crn).expect("test CRN"),
-        person: Person {
+        person: caseledger_domain::sealable::Sealable::Known(Person {
             name: PersonName::new("Alex Example").expect("name"),
             date_of_birth: date("1990-05-17"),
             gender: caseledger_domain::identity::Gender::Male,
-        },
+        }),
         pdu: Pdu::new(1).expect("PDU 1"),
         team: None,
         opened_on: date(on),
