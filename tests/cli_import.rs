@@ -1,7 +1,9 @@
 //! The operator CLI through the real binary: import with a malformed line, idempotent
-//! re-runs, an import killed with SIGKILL and re-run, exec, tick, case, store in use.
+//! re-runs, an import killed with SIGKILL while it decides and writes, then re-run to the log
+//! of an uninterrupted import, exec, tick, case, store in use.
 
 mod engine_support;
+mod fault_support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -213,15 +215,27 @@ fn import_stops_at_a_malformed_line_naming_it_and_reruns_idempotently() {
     assert!(lines.iter().all(|l| counts.contains_key(&command_id(l))));
 }
 
+/// A FIFO at `path` (the import reads it as its file): what is written to it reaches the
+/// child, and the child cannot reach the end of its input while the FIFO is held open.
+fn make_fifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path and a mode; mkfifo reads nothing else.
+    let made = unsafe { libc::mkfifo(name.as_ptr(), 0o600) };
+    assert_eq!(made, 0, "mkfifo {}", path.display());
+}
+
 #[test]
 fn an_import_killed_with_sigkill_and_rerun_applies_every_command_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let file = dir.path().join("cohort.jsonl");
+    let fifo = dir.path().join("cohort.fifo");
     let ack = dir.path().join("ack.jsonl");
-    // 120 cases × 15 commands = 1,800 commands: several batches.
+    // 120 cases × 15 commands = 1,800 commands: several groups.
     let lines = cohort(120, 12);
     write_lines(&file, &lines);
+    make_fifo(&fifo);
 
     // The reference: the same file through an in-memory engine.
     let reference = tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -235,12 +249,14 @@ fn an_import_killed_with_sigkill_and_rerun_applies_every_command_exactly_once() 
         count_events(&engine).await
     });
 
+    // The first run reads the FIFO: half the commands, then, once some are acknowledged, the
+    // rest while it is killed — it is killed with groups being decided and written.
     let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
         .arg("--data")
         .arg(&data)
         .args([
             "import",
-            file.to_str().unwrap(),
+            fifo.to_str().unwrap(),
             "--ack-log",
             ack.to_str().unwrap(),
         ])
@@ -248,26 +264,29 @@ fn an_import_killed_with_sigkill_and_rerun_applies_every_command_exactly_once() 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let (first, rest) = lines.split_at(lines.len() / 2);
+    let mut input = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    input
+        .write_all((first.join("\n") + "\n").as_bytes())
+        .unwrap();
     let started = Instant::now();
-    let mut killed_early = false;
-    loop {
-        if !ack_lines(&ack).is_empty() {
-            // SIGKILL: no destructor, no flush.
-            child.kill().unwrap();
-            killed_early = true;
-            break;
-        }
-        if child.try_wait().unwrap().is_some() || started.elapsed() > ACK_WAIT_MAX {
-            break;
-        }
+    while ack_lines(&ack).is_empty() && started.elapsed() < ACK_WAIT_MAX {
         std::thread::sleep(Duration::from_millis(5));
     }
+    let writer = {
+        let rest = rest.join("\n") + "\n";
+        // The child dies mid-write: the write fails (broken pipe), which is expected.
+        std::thread::spawn(move || input.write_all(rest.as_bytes()).is_ok())
+    };
+    // SIGKILL: no destructor, no flush.
+    child.kill().unwrap();
     let _ = child.wait();
+    let _ = writer.join();
     let acked_before: Vec<serde_json::Value> = ack_lines(&ack);
     assert!(!acked_before.is_empty(), "the child acknowledged nothing");
     assert!(
-        killed_early && acked_before.len() < lines.len(),
-        "the child finished before the kill"
+        acked_before.len() < lines.len(),
+        "the child could not have read every command"
     );
 
     // Everything acknowledged before the kill survived it.
@@ -279,32 +298,42 @@ fn an_import_killed_with_sigkill_and_rerun_applies_every_command_exactly_once() 
         );
     }
 
-    let out = caseledger(
-        &data,
-        &[
-            "import",
-            file.to_str().unwrap(),
-            "--ack-log",
-            ack.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        events_per_command(&data),
-        reference,
-        "killed early: {killed_early}"
-    );
+    let rerun = |data: &Path| {
+        let out = caseledger(
+            data,
+            &[
+                "import",
+                file.to_str().unwrap(),
+                "--ack-log",
+                ack.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    rerun(&data);
+    assert_eq!(events_per_command(&data), reference);
     let acks = ack_lines(&ack);
-    let rerun = &acks[acked_before.len()..];
-    assert_eq!(rerun.len(), lines.len());
-    assert!(rerun
+    let rerun_acks = &acks[acked_before.len()..];
+    assert_eq!(rerun_acks.len(), lines.len());
+    assert!(rerun_acks
         .iter()
         .all(|a| a["status"] == "applied" || a["status"] == "duplicate"));
+
+    // Every case holds exactly what an import that was never interrupted writes.
+    let clean = dir.path().join("clean");
+    rerun(&clean);
+    let contents_of = |data: &Path| {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let engine = Engine::open(EngineConfig::sled(data)).unwrap();
+            fault_support::contents(engine.store().as_ref()).await
+        })
+    };
+    fault_support::assert_same(&contents_of(&clean), &contents_of(&data));
 }
 
 #[test]

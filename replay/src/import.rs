@@ -3,12 +3,15 @@
 //! Two steps. [`stage_import`] reads the export line by line and checks everything — header,
 //! each line's shape, payload re-encoding, hash recomputed and chained, positions consecutive,
 //! the line byte-for-byte canonical, the count and the Merkle root against the header — while
-//! copying the lines into a private staging file. Nothing touches the target store. The first
-//! bad line is named and the import stops. [`StagedImport::commit`] then writes the staged
-//! records, in position order, to an empty store through [`EventStore::append`], with a
-//! [`ManualClock`] set to each record's original `recorded_at`: the store assigns the same
-//! positions and stream versions and computes the same hashes, so the result is byte-identical
-//! (checked: positions and times per append, and the last hash, which chains every other).
+//! copying the checked records, in the store's own encoding, into a private staging file.
+//! Nothing touches the target store. The first bad line is named and the import stops.
+//! [`StagedImport::commit`] then reads the staged records back (each decoded and its hash and
+//! chain checked again, which costs little next to parsing JSON) and writes them, in position
+//! order, to an empty store, the appends recorded at one instant in one group commit
+//! ([`EventStore::append_group`]), with a [`ManualClock`] set to that original `recorded_at`:
+//! the store assigns the same positions and stream versions and computes the same hashes, so
+//! the result is byte-identical (checked: positions and times per append, and the last hash,
+//! which chains every other).
 //!
 //! The import also rebuilds the store's idempotency index, so a command retried after an
 //! import is recognised as a repeat: consecutive records of one stream with the same
@@ -19,8 +22,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use caseledger_store::{
-    EventStore, ExpectedVersion, ManualClock, NewEvent, RecordedEvent, StoreError, StreamId,
-    EVENTS_PER_APPEND_MAX,
+    codec, AppendResult, EventStore, ExpectedVersion, GroupedAppend, ManualClock, NewEvent,
+    RecordedEvent, StreamId, EVENTS_PER_APPEND_MAX, GROUP_APPENDS_MAX, GROUP_EVENTS_MAX,
 };
 use uuid::Uuid;
 
@@ -204,8 +207,11 @@ pub fn stage_import<R: BufRead>(
         let record = check_record_line(&buffer, line, head, &mut walker, payloads)?;
         let leaf = canonical_record_bytes(&record).map_err(|e| line_error(line, e.to_string()))?;
         merkle.push_leaf_bytes(&leaf);
-        staged.write_all(&buffer)?;
-        staged.write_all(b"\n")?;
+        let stored = codec::encode_record(&record).map_err(|e| line_error(line, e.to_string()))?;
+        let length =
+            u32::try_from(stored.len()).map_err(|_| line_error(line, "record too large"))?;
+        staged.write_all(&length.to_le_bytes())?;
+        staged.write_all(&stored)?;
     }
     let records = walker.records_checked();
     if records < head {
@@ -251,57 +257,38 @@ impl StagedImport {
         self,
         target: &S,
         clock: &ManualClock,
-        payloads: &dyn PayloadJson,
+        _payloads: &dyn PayloadJson,
     ) -> Result<ImportSummary, ReplayError> {
         let target_head = target.head().await?;
         if target_head != 0 {
             return Err(ReplayError::TargetNotEmpty { head: target_head });
         }
-        let mut input = BufReader::new(self.staged);
-        let mut buffer = Vec::new();
-        let mut walker = ChainVerifier::new();
-        let mut batch: Vec<RecordedEvent> = Vec::new();
+        let mut staged = Staged {
+            input: BufReader::new(self.staged),
+            walker: ChainVerifier::new(),
+            head: self.head,
+            next: None,
+        };
         let mut written = 0u64;
         let mut appends_keyed = 0u64;
-        let mut line = 1u64;
-        loop {
-            line += 1;
-            let more = read_line_bounded(&mut input, &mut buffer, line)?;
-            let record = if more {
-                // The staging file is ours, but re-checking costs little and means a disk
-                // fault between the two steps cannot slip a wrong record in.
-                Some(
-                    check_record_line(&buffer, line, self.head, &mut walker, payloads).map_err(
-                        |e| ReplayError::ImportWriteFailed {
-                            written,
-                            reason: format!("staging file no longer checks out: {e}"),
-                        },
-                    )?,
-                )
-            } else {
-                None
-            };
-            let joins_batch = match (&record, batch.first()) {
-                (Some(r), Some(first)) => {
-                    r.stream_id == first.stream_id
-                        && r.recorded_at_us == first.recorded_at_us
-                        && handler_idempotency_key(r) == handler_idempotency_key(first)
-                        && batch.len() < EVENTS_PER_APPEND_MAX
-                }
-                _ => true,
-            };
-            if !joins_batch || record.is_none() {
+        let mut group: Vec<Vec<RecordedEvent>> = Vec::new();
+        while let Some(append) = staged.next_append(written)? {
+            let joins = group.first().is_some_and(|first| {
+                first[0].recorded_at_us == append[0].recorded_at_us
+                    && group.len() < GROUP_APPENDS_MAX
+                    && group.iter().map(Vec::len).sum::<usize>() + append.len() <= GROUP_EVENTS_MAX
+            });
+            if !joins {
                 let keyed;
-                (written, keyed) = append_batch(target, clock, &batch, written).await?;
-                appends_keyed += u64::from(keyed);
-                batch.clear();
+                (written, keyed) = write_group(target, clock, &group, written).await?;
+                appends_keyed += keyed;
+                group.clear();
             }
-            match record {
-                Some(r) => batch.push(r),
-                None => break,
-            }
+            group.push(append);
         }
-        debug_assert!(batch.is_empty());
+        let keyed;
+        (written, keyed) = write_group(target, clock, &group, written).await?;
+        appends_keyed += keyed;
         if written != self.head {
             return Err(ReplayError::ImportWriteFailed {
                 written,
@@ -329,85 +316,164 @@ impl StagedImport {
     }
 }
 
-/// Append one batch (same stream, same recorded_at, same idempotency key, consecutive
-/// positions) with the handler's idempotency key and check the store put it exactly where the
-/// export had it. Returns the new count of records written and whether the append was keyed.
+/// The staging file read back: each record decoded and its hash and chain checked again,
+/// so a disk fault between the two steps cannot slip a wrong record in.
+struct Staged {
+    input: BufReader<File>,
+    walker: ChainVerifier,
+    head: u64,
+    /// A record read ahead: the first of the next append.
+    next: Option<RecordedEvent>,
+}
+
+impl Staged {
+    fn record(&mut self, written: u64) -> Result<Option<RecordedEvent>, ReplayError> {
+        let failed = |reason: String| ReplayError::ImportWriteFailed {
+            written,
+            reason: format!("staging file no longer checks out: {reason}"),
+        };
+        let mut length = [0u8; 4];
+        match self.input.read_exact(&mut length) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let length = u32::from_le_bytes(length) as usize;
+        if length as u64 > caseledger_store::RECORD_BYTES_MAX {
+            return Err(failed(format!("a record of {length} bytes")));
+        }
+        let mut bytes = vec![0u8; length];
+        self.input.read_exact(&mut bytes)?;
+        let record = codec::decode_record(&bytes).map_err(|e| failed(e.to_string()))?;
+        self.walker.accept(&record).map_err(failed)?;
+        if record.position > self.head {
+            return Err(failed(format!(
+                "position {} beyond the head",
+                record.position
+            )));
+        }
+        Ok(Some(record))
+    }
+
+    /// The next run of records the command handler wrote in one append: consecutive, one
+    /// stream, one recorded_at, one idempotency key, at most `EVENTS_PER_APPEND_MAX`.
+    fn next_append(&mut self, written: u64) -> Result<Option<Vec<RecordedEvent>>, ReplayError> {
+        let Some(first) = self
+            .next
+            .take()
+            .map_or_else(|| self.record(written), |r| Ok(Some(r)))?
+        else {
+            return Ok(None);
+        };
+        let mut append = vec![first];
+        while let Some(record) = self.record(written)? {
+            let first = &append[0];
+            if record.stream_id == first.stream_id
+                && record.recorded_at_us == first.recorded_at_us
+                && handler_idempotency_key(&record) == handler_idempotency_key(first)
+                && append.len() < EVENTS_PER_APPEND_MAX
+            {
+                append.push(record);
+            } else {
+                self.next = Some(record);
+                break;
+            }
+        }
+        Ok(Some(append))
+    }
+}
+
+/// Append one group of appends (consecutive, all recorded at one instant) as one group
+/// commit, each with the handler's idempotency key, and check the store put every one exactly
+/// where the export had it. Returns the new count of records written and how many appends
+/// were keyed.
 ///
 /// A key the import already used (the log holds two appends the handler would have keyed
 /// alike: written without keys, e.g. by an earlier import) is not reused: the store would
 /// answer "deduplicated" and write nothing, or refuse a key first used on another stream. The
 /// first append keeps the key, as in the store that wrote them, and the later one is appended
 /// without a key.
-async fn append_batch<S: EventStore + ?Sized>(
+async fn write_group<S: EventStore + ?Sized>(
     target: &S,
     clock: &ManualClock,
-    batch: &[RecordedEvent],
+    group: &[Vec<RecordedEvent>],
     written: u64,
-) -> Result<(u64, bool), ReplayError> {
-    let (Some(first), Some(last)) = (batch.first(), batch.last()) else {
-        return Ok((written, false));
+) -> Result<(u64, u64), ReplayError> {
+    let Some(first) = group.first() else {
+        return Ok((written, 0));
     };
-    debug_assert!(batch
-        .iter()
-        .all(|r| handler_idempotency_key(r) == handler_idempotency_key(first)));
     let failed = |reason: String| ReplayError::ImportWriteFailed { written, reason };
-    let stream = StreamId::new(first.stream_id.clone()).map_err(|e| failed(e.to_string()))?;
-    let events: Vec<NewEvent> = batch
-        .iter()
-        .map(|r| NewEvent {
-            event_id: r.event_id,
-            event_type: r.event_type.clone(),
-            schema_version: r.schema_version,
-            effective_at_us: r.effective_at_us,
-            actor: r.actor.clone(),
-            command_id: r.command_id,
-            correlation_id: r.correlation_id,
-            causation_id: r.causation_id,
-            ruleset_id: r.ruleset_id.clone(),
-            payload: r.payload.clone(),
-        })
-        .collect();
-    clock.set(first.recorded_at_us);
-    let expected = ExpectedVersion::Exact(first.stream_version.saturating_sub(1));
-    let mut keyed = false;
-    let mut result = None;
-    if let Some(key) = handler_idempotency_key(first) {
-        // A deduplicated answer or a refused key writes nothing; fall through to no key.
-        match target
-            .append(&stream, expected, events.clone(), Some(key))
-            .await
-        {
-            Ok(r) if !r.deduplicated => {
-                keyed = true;
-                result = Some(r);
+    let mut appends = Vec::with_capacity(group.len());
+    let mut keys_here = std::collections::HashSet::new();
+    for records in group {
+        let head = &records[0];
+        let stream = StreamId::new(head.stream_id.clone()).map_err(|e| failed(e.to_string()))?;
+        let mut key = handler_idempotency_key(head);
+        if let Some(id) = key {
+            if !keys_here.insert(id) || target.idempotency_record(id).await?.is_some() {
+                key = None;
             }
-            Ok(_) | Err(StoreError::IdempotencyKeyReused { .. }) => {}
-            Err(e) => return Err(failed(e.to_string())),
         }
+        appends.push(GroupedAppend {
+            stream,
+            expected: ExpectedVersion::Exact(head.stream_version.saturating_sub(1)),
+            events: records.iter().map(new_event).collect(),
+            key: key.map(Into::into),
+            after: None,
+        });
     }
-    let result = match result {
-        Some(r) => r,
-        None => target
-            .append(&stream, expected, events, None)
-            .await
-            .map_err(|e| failed(e.to_string()))?,
-    };
-    if result.first_position != first.position
+    let keyed = appends.iter().filter(|a| a.key.is_some()).count() as u64;
+    clock.set(first[0].recorded_at_us);
+    let answers = target
+        .append_group(appends)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let mut count = written;
+    for (records, answer) in group.iter().zip(answers) {
+        let result = answer.map_err(|e| failed(e.to_string()))?;
+        check_placed(records, &result).map_err(failed)?;
+        count += records.len() as u64;
+    }
+    Ok((count, keyed))
+}
+
+/// The event the handler appended for `record`.
+fn new_event(r: &RecordedEvent) -> NewEvent {
+    NewEvent {
+        event_id: r.event_id,
+        event_type: r.event_type.clone(),
+        schema_version: r.schema_version,
+        effective_at_us: r.effective_at_us,
+        actor: r.actor.clone(),
+        command_id: r.command_id,
+        correlation_id: r.correlation_id,
+        causation_id: r.causation_id,
+        ruleset_id: r.ruleset_id.clone(),
+        payload: r.payload.clone(),
+    }
+}
+
+/// Why the store's answer does not place `records` where the export has them, if it does not.
+fn check_placed(records: &[RecordedEvent], result: &AppendResult) -> Result<(), String> {
+    let (first, last) = (&records[0], &records[records.len() - 1]);
+    if result.deduplicated
+        || result.first_position != first.position
         || result.last_position != last.position
         || result.stream_version != last.stream_version
         || result.recorded_at_us != first.recorded_at_us
     {
-        return Err(failed(format!(
-            "the store placed positions {}..={} (stream version {}, recorded at {} µs) where the export has {}..={} (stream version {}, recorded at {} µs)",
+        return Err(format!(
+            "the store placed positions {}..={} (stream version {}, recorded at {} µs{}) where the export has {}..={} (stream version {}, recorded at {} µs)",
             result.first_position,
             result.last_position,
             result.stream_version,
             result.recorded_at_us,
+            if result.deduplicated { ", as a repeat" } else { "" },
             first.position,
             last.position,
             last.stream_version,
             first.recorded_at_us
-        )));
+        ));
     }
-    Ok((written + batch.len() as u64, keyed))
+    Ok(())
 }
