@@ -17,14 +17,17 @@ use super::{next_id, Ctx, REGISTRATIONS_PER_CASE_MAX};
 use crate::command::DomainCommand;
 use crate::error::{DomainError, ValueError};
 use crate::event::*;
-use crate::identity::Grade;
+use crate::identity::{Grade, InputsDigest, Text};
 use crate::reference::{Organisation, Provider};
-use crate::risk::{AssessmentKind, Need, NeedSeverity, OgrsScore, RoshLevel, RsrScore};
+use crate::risk::{
+    AssessmentKind, MappaCategory, MappaLevel, Need, NeedSeverity, OgrsScore, RegistrationKind,
+    RoshLevel, RsrScore, V3Predictors,
+};
 use crate::tier::ProtectLevel;
+use crate::tier::{V2Tier, V3Tier};
 
 pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event>, DomainError> {
     use DomainCommand as C;
-    let state = ctx.state;
     match command {
         C::AssessRisk {
             on,
@@ -36,11 +39,6 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             predictors,
             by,
         } => {
-            // tier-rules.md §1 `v3`, §6.2: predictors V3 cannot score are refused with the
-            // assessment, so nothing is written.
-            if let Some(predictors) = predictors {
-                predictors.validate().map_err(ValueError::from)?;
-            }
             let assessment = Assessment {
                 on: *on,
                 kind: *kind,
@@ -50,255 +48,341 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
                 needs,
                 by,
             };
-            let mut events = assess(ctx, &assessment)?;
-            if let Some(predictors) = predictors {
-                events.push(
-                    PredictorScoresAssessed {
-                        assessed_on: *on,
-                        predictors: *predictors,
-                    }
-                    .into(),
-                );
-            }
-            Ok(events)
+            assess_risk(ctx, &assessment, predictors.as_ref())
         }
         C::AddRegistration {
             on,
             kind,
             review_on,
-        } => {
-            let action = "add the registration";
-            let id = next_id(
-                ctx,
-                state.registrations.len(),
-                REGISTRATIONS_PER_CASE_MAX,
-                "registrations",
-            )?;
-            if let Some(review) = review_on {
-                super::not_before("the review date", *review, "the registration date", *on)?;
-            }
-            let duplicate = state.registrations.values().any(|r| {
-                r.removed_on.is_none()
-                    && (r.kind == *kind || (r.kind.is_mappa() && kind.is_mappa()))
-            });
-            if duplicate {
-                return Err(ctx.refuse(
-                    action,
-                    format!(
-                        "an active {} registration already exists; remove it first",
-                        kind.delius_code()
-                    ),
-                ));
-            }
-            let mut events: Vec<Event> = vec![RegistrationAdded {
-                registration_id: u16::try_from(id).unwrap_or(u16::MAX),
-                kind: *kind,
-                registered_on: *on,
-                review_on: *review_on,
-            }
-            .into()];
-            // BR-A4 (seed 000 l.9): MAPPA cases are NPS cases in the TR era, so a MAPPA
-            // registration on a CRC case is escalated at once.
-            if let (true, true, Some(Provider::Crc(crc)), None) = (
-                ctx.ruleset.is_two_provider(),
-                kind.is_mappa(),
-                &state.provider,
-                &state.pending_escalation,
-            ) {
-                events.push(
-                    RiskEscalationRequested {
-                        requested_on: *on,
-                        requested_by: crc.clone(),
-                        proposed_rosh: state.risk.rosh.unwrap_or(RoshLevel::Medium),
-                        evidence: None,
-                        decision: ctx.decision(reason::MAPPA_ELIGIBLE),
-                    }
-                    .into(),
-                );
-            }
-            Ok(events)
-        }
+        } => add_registration(ctx, *on, *kind, *review_on),
         C::RemoveRegistration {
             on,
             registration_id,
             reason,
-        } => {
-            let Some(registration) = state.registrations.get(registration_id) else {
-                return Err(DomainError::UnknownItem {
-                    crn: ctx.crn.clone(),
-                    what: "registration",
-                    id: u32::from(*registration_id),
-                });
-            };
-            if let Some(removed) = registration.removed_on {
-                return Err(ctx.refuse(
-                    "remove the registration",
-                    format!("registration {registration_id} was already removed on {removed}"),
-                ));
-            }
-            super::not_before(
-                "the removal date",
-                *on,
-                "the registration date",
-                registration.registered_on,
-            )?;
-            Ok(vec![RegistrationRemoved {
-                registration_id: *registration_id,
-                removed_on: *on,
-                reason: reason.clone(),
-            }
-            .into()])
-        }
+        } => remove_registration(ctx, *on, *registration_id, reason),
         C::ScreenForMappa {
             on,
             eligible,
             category,
             recommended_level,
-        } => {
-            // BR-D4 (seed 004 l.30): an auditable screening; an eligible case has a category.
-            if *eligible && category.is_none() {
-                return Err(ctx.rule(
-                    "record MAPPA screening",
-                    "an eligible case needs its MAPPA category (1–4)",
-                    "BR-D4, seed 004 l.30",
-                ));
-            }
-            if !*eligible && (category.is_some() || recommended_level.is_some()) {
-                return Err(ctx.rule(
-                    "record MAPPA screening",
-                    "a case screened not eligible has no MAPPA category or level",
-                    "BR-D4, seed 004 l.30",
-                ));
-            }
-            Ok(vec![MappaScreened {
-                screened_on: *on,
-                eligible: *eligible,
-                category: *category,
-                recommended_level: *recommended_level,
-            }
-            .into()])
-        }
-        C::ReferToMappa { on, level, by } => {
-            let action = "refer the case to a MAPPA panel";
-            if level.get() < 2 {
-                return Err(ctx.rule(
-                    action,
-                    format!(
-                        "referrals go to MAPPA level 2 and 3 panels, not level {}",
-                        level.get()
-                    ),
-                    "BR-A12, seed 000 l.9",
-                ));
-            }
-            if *by != Organisation::Nps {
-                return Err(DomainError::WrongOrganisation {
-                    crn: ctx.crn.clone(),
-                    action,
-                    allowed: "the NPS",
-                    acting: by.to_string(),
-                    rule: "BR-A12, seed 000 l.9",
-                });
-            }
-            if !state.mappa_eligible() {
-                return Err(ctx.rule(
-                    action,
-                    "the case is not MAPPA-eligible; screen it first",
-                    "BR-D4, seed 004 l.30",
-                ));
-            }
-            Ok(vec![MappaReferred {
-                referred_on: *on,
-                level: *level,
-                referred_by: by.clone(),
-                decision: ctx.decision(reason::NPS_REFERRAL),
-            }
-            .into()])
-        }
+        } => screen_for_mappa(ctx, *on, *eligible, *category, *recommended_level),
+        C::ReferToMappa { on, level, by } => refer_to_mappa(ctx, *on, *level, by),
         C::SetMappaLevel {
             on,
             category,
             level,
             by,
-        } => {
-            let action = "set the MAPPA level";
-            if !matches!(by, Organisation::MappaPanel | Organisation::Nps) {
-                return Err(DomainError::WrongOrganisation {
-                    crn: ctx.crn.clone(),
-                    action,
-                    allowed: "a MAPPA panel or the NPS",
-                    acting: by.to_string(),
-                    rule: "BR-D3, seed 003 l.755",
-                });
-            }
-            if !state.mappa_eligible() && state.mappa.referred.is_none() {
-                return Err(ctx.rule(
-                    action,
-                    "the case has not been screened MAPPA-eligible or referred",
-                    "BR-D4, seed 004 l.30",
-                ));
-            }
-            Ok(vec![MappaLevelSet {
-                set_on: *on,
-                category: *category,
-                level: *level,
-                decision: ctx.decision(reason::PANEL_DECISION),
-            }
-            .into()])
-        }
+        } => set_mappa_level(ctx, *on, *category, *level, by),
         C::RecordTier {
             on,
             tier,
             inputs_digest,
             reason_code,
-        } => {
-            let previous_tier = state.tier.as_ref().map(|t| t.tier);
-            // BR-C6 (seed 003 l.777): a tier change may call for reallocation either way; with
-            // BR-C4 (seed 003 l.817) a PSO holds medium and low RoSH, so protect level A/B on a
-            // PSO's case, or C/D on a PO's, is flagged for the SPO.
-            let changed = previous_tier.as_ref() != Some(tier);
-            let reallocation_advised = changed
-                && !ctx.ruleset.is_two_provider()
-                && state.practitioner.as_ref().is_some_and(|p| {
-                    let high = matches!(tier.protect, ProtectLevel::A | ProtectLevel::B);
-                    match p.practitioner.grade {
-                        Grade::ProbationServicesOfficer => high,
-                        Grade::ProbationOfficer => !high,
-                        _ => false,
-                    }
-                });
-            Ok(vec![TierCalculated {
-                calculated_on: *on,
-                tier: *tier,
-                previous_tier,
-                inputs_digest: inputs_digest.clone(),
-                reallocation_advised,
-                decision: Decision {
-                    ruleset_id: ctx.ruleset.id,
-                    reason_code: reason_code.clone(),
-                },
-            }
-            .into()])
-        }
+        } => record_tier(ctx, *on, *tier, inputs_digest, reason_code),
         C::RecordTierV3 {
             on,
             tier,
             provisional,
             inputs_digest,
             reason_code,
-        } => Ok(vec![TierV3Calculated {
-            calculated_on: *on,
-            tier: *tier,
-            provisional: *provisional,
-            previous_tier: state.tier_v3.as_ref().map(|t| t.tier),
-            inputs_digest: inputs_digest.clone(),
-            decision: Decision {
-                ruleset_id: ctx.ruleset.id,
-                reason_code: reason_code.clone(),
-            },
-        }
-        .into()]),
+        } => record_tier_v3(ctx, *on, *tier, *provisional, inputs_digest, reason_code),
         _ => Err(ctx.refuse("route the command", "it is not a risk command")),
     }
+}
+
+/// A risk assessment ([`assess`]) with the V3 predictors it gave, if any: predictors V3
+/// cannot score are refused with the assessment, so nothing is written (tier-rules.md §1
+/// `v3`, §6.2).
+fn assess_risk(
+    ctx: &Ctx<'_>,
+    assessment: &Assessment<'_>,
+    predictors: Option<&V3Predictors>,
+) -> Result<Vec<Event>, DomainError> {
+    if let Some(predictors) = predictors {
+        predictors.validate().map_err(ValueError::from)?;
+    }
+    let mut events = assess(ctx, assessment)?;
+    if let Some(predictors) = predictors {
+        events.push(
+            PredictorScoresAssessed {
+                assessed_on: assessment.on,
+                predictors: *predictors,
+            }
+            .into(),
+        );
+    }
+    Ok(events)
+}
+
+/// The tier V3 calculator's result, with the tier it follows (tier-rules.md §6–§8).
+fn record_tier_v3(
+    ctx: &Ctx<'_>,
+    on: Date,
+    tier: V3Tier,
+    provisional: bool,
+    inputs_digest: &InputsDigest,
+    reason_code: &ReasonCode,
+) -> Result<Vec<Event>, DomainError> {
+    Ok(vec![TierV3Calculated {
+        calculated_on: on,
+        tier,
+        provisional,
+        previous_tier: ctx.state.tier_v3.as_ref().map(|t| t.tier),
+        inputs_digest: inputs_digest.clone(),
+        decision: Decision {
+            ruleset_id: ctx.ruleset.id,
+            reason_code: reason_code.clone(),
+        },
+    }
+    .into()])
+}
+
+/// A registration (risk flag) on the register, at most [`REGISTRATIONS_PER_CASE_MAX`]; a MAPPA
+/// registration in the TR era only by the NPS (BR-A4, seed 000 l.9).
+fn add_registration(
+    ctx: &Ctx<'_>,
+    on: Date,
+    kind: RegistrationKind,
+    review_on: Option<Date>,
+) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    let action = "add the registration";
+    let id = next_id(
+        ctx,
+        state.registrations.len(),
+        REGISTRATIONS_PER_CASE_MAX,
+        "registrations",
+    )?;
+    if let Some(review) = review_on {
+        super::not_before("the review date", review, "the registration date", on)?;
+    }
+    let duplicate = state.registrations.values().any(|r| {
+        r.removed_on.is_none() && (r.kind == kind || (r.kind.is_mappa() && kind.is_mappa()))
+    });
+    if duplicate {
+        return Err(ctx.refuse(
+            action,
+            format!(
+                "an active {} registration already exists; remove it first",
+                kind.delius_code()
+            ),
+        ));
+    }
+    let mut events: Vec<Event> = vec![RegistrationAdded {
+        registration_id: u16::try_from(id).unwrap_or(u16::MAX),
+        kind,
+        registered_on: on,
+        review_on,
+    }
+    .into()];
+    // BR-A4 (seed 000 l.9): MAPPA cases are NPS cases in the TR era, so a MAPPA
+    // registration on a CRC case is escalated at once.
+    if let (true, true, Some(Provider::Crc(crc)), None) = (
+        ctx.ruleset.is_two_provider(),
+        kind.is_mappa(),
+        &state.provider,
+        &state.pending_escalation,
+    ) {
+        events.push(
+            RiskEscalationRequested {
+                requested_on: on,
+                requested_by: crc.clone(),
+                proposed_rosh: state.risk.rosh.unwrap_or(RoshLevel::Medium),
+                evidence: None,
+                decision: ctx.decision(reason::MAPPA_ELIGIBLE),
+            }
+            .into(),
+        );
+    }
+    Ok(events)
+}
+
+/// A registration that is on the register comes off it, with the reason, on or after the
+/// date it was added.
+fn remove_registration(
+    ctx: &Ctx<'_>,
+    on: Date,
+    registration_id: u16,
+    reason: &Text,
+) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    let Some(registration) = state.registrations.get(&registration_id) else {
+        return Err(DomainError::UnknownItem {
+            crn: ctx.crn.clone(),
+            what: "registration",
+            id: u32::from(registration_id),
+        });
+    };
+    if let Some(removed) = registration.removed_on {
+        return Err(ctx.refuse(
+            "remove the registration",
+            format!("registration {registration_id} was already removed on {removed}"),
+        ));
+    }
+    super::not_before(
+        "the removal date",
+        on,
+        "the registration date",
+        registration.registered_on,
+    )?;
+    Ok(vec![RegistrationRemoved {
+        registration_id,
+        removed_on: on,
+        reason: reason.clone(),
+    }
+    .into()])
+}
+
+/// BR-D4 (seed 004 l.30): an auditable MAPPA screening; an eligible case has a category.
+fn screen_for_mappa(
+    ctx: &Ctx<'_>,
+    on: Date,
+    eligible: bool,
+    category: Option<MappaCategory>,
+    recommended_level: Option<MappaLevel>,
+) -> Result<Vec<Event>, DomainError> {
+    // BR-D4 (seed 004 l.30): an auditable screening; an eligible case has a category.
+    if eligible && category.is_none() {
+        return Err(ctx.rule(
+            "record MAPPA screening",
+            "an eligible case needs its MAPPA category (1–4)",
+            "BR-D4, seed 004 l.30",
+        ));
+    }
+    if !eligible && (category.is_some() || recommended_level.is_some()) {
+        return Err(ctx.rule(
+            "record MAPPA screening",
+            "a case screened not eligible has no MAPPA category or level",
+            "BR-D4, seed 004 l.30",
+        ));
+    }
+    Ok(vec![MappaScreened {
+        screened_on: on,
+        eligible,
+        category,
+        recommended_level,
+    }
+    .into()])
+}
+
+/// BR-A12 (seed 000 l.9): the NPS refers a screened-eligible case to a MAPPA level 2 or 3
+/// panel (BR-D4, seed 004 l.30).
+fn refer_to_mappa(
+    ctx: &Ctx<'_>,
+    on: Date,
+    level: MappaLevel,
+    by: &Organisation,
+) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    let action = "refer the case to a MAPPA panel";
+    if level.get() < 2 {
+        return Err(ctx.rule(
+            action,
+            format!(
+                "referrals go to MAPPA level 2 and 3 panels, not level {}",
+                level.get()
+            ),
+            "BR-A12, seed 000 l.9",
+        ));
+    }
+    if *by != Organisation::Nps {
+        return Err(DomainError::WrongOrganisation {
+            crn: ctx.crn.clone(),
+            action,
+            allowed: "the NPS",
+            acting: by.to_string(),
+            rule: "BR-A12, seed 000 l.9",
+        });
+    }
+    if !state.mappa_eligible() {
+        return Err(ctx.rule(
+            action,
+            "the case is not MAPPA-eligible; screen it first",
+            "BR-D4, seed 004 l.30",
+        ));
+    }
+    Ok(vec![MappaReferred {
+        referred_on: on,
+        level,
+        referred_by: by.clone(),
+        decision: ctx.decision(reason::NPS_REFERRAL),
+    }
+    .into()])
+}
+
+/// BR-D3 (seed 003 l.755): the MAPPA category and level are set for a screened-eligible case
+/// (BR-D4, seed 004 l.30).
+fn set_mappa_level(
+    ctx: &Ctx<'_>,
+    on: Date,
+    category: MappaCategory,
+    level: MappaLevel,
+    by: &Organisation,
+) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    let action = "set the MAPPA level";
+    if !matches!(by, Organisation::MappaPanel | Organisation::Nps) {
+        return Err(DomainError::WrongOrganisation {
+            crn: ctx.crn.clone(),
+            action,
+            allowed: "a MAPPA panel or the NPS",
+            acting: by.to_string(),
+            rule: "BR-D3, seed 003 l.755",
+        });
+    }
+    if !state.mappa_eligible() && state.mappa.referred.is_none() {
+        return Err(ctx.rule(
+            action,
+            "the case has not been screened MAPPA-eligible or referred",
+            "BR-D4, seed 004 l.30",
+        ));
+    }
+    Ok(vec![MappaLevelSet {
+        set_on: on,
+        category,
+        level,
+        decision: ctx.decision(reason::PANEL_DECISION),
+    }
+    .into()])
+}
+
+/// The tier calculator's V2 result (tier-rules.md §5); BR-C6 (seed 003 l.777) and BR-C4
+/// (seed 003 l.817) say whether it advises reallocation.
+fn record_tier(
+    ctx: &Ctx<'_>,
+    on: Date,
+    tier: V2Tier,
+    inputs_digest: &InputsDigest,
+    reason_code: &ReasonCode,
+) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    let previous_tier = state.tier.as_ref().map(|t| t.tier);
+    // BR-C6 (seed 003 l.777): a tier change may call for reallocation either way; with
+    // BR-C4 (seed 003 l.817) a PSO holds medium and low RoSH, so protect level A/B on a
+    // PSO's case, or C/D on a PO's, is flagged for the SPO.
+    let changed = previous_tier.as_ref() != Some(&tier);
+    let reallocation_advised = changed
+        && !ctx.ruleset.is_two_provider()
+        && state.practitioner.as_ref().is_some_and(|p| {
+            let high = matches!(tier.protect, ProtectLevel::A | ProtectLevel::B);
+            match p.practitioner.grade {
+                Grade::ProbationServicesOfficer => high,
+                Grade::ProbationOfficer => !high,
+                _ => false,
+            }
+        });
+    Ok(vec![TierCalculated {
+        calculated_on: on,
+        tier,
+        previous_tier,
+        inputs_digest: inputs_digest.clone(),
+        reallocation_advised,
+        decision: Decision {
+            ruleset_id: ctx.ruleset.id,
+            reason_code: reason_code.clone(),
+        },
+    }
+    .into()])
 }
 
 /// One risk assessment as the command gives it; [`Assessment::event`] records it with the
