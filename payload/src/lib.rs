@@ -7,10 +7,10 @@
 //!   struct alone (the store codec's options), with no enum variant index: reordering or
 //!   inserting variants of [`Event`] cannot change what stored bytes mean;
 //! - **version 1** of the types that existed when every payload was `bincode(Event)` is read by
-//!   a frozen decoder ([`legacy`]): the 4-byte variant index is checked against a frozen table
+//!   a frozen decoder (`legacy.rs`): the 4-byte variant index is checked against a frozen table
 //!   of that enum's order, the rest is the type's version-1 struct;
 //! - an **older shape** is kept frozen under a versioned name and turned into the current shape
-//!   by one upcaster per type and version ([`upcast`]), so every reader — fold, projections,
+//!   by one upcaster per type and version (`upcast/`), so every reader — fold, projections,
 //!   replay, explain, the relay — sees only the current shape.
 //!
 //! [`stored_json`] and [`from_stored_json`] show a payload as JSON in the shape of its own
