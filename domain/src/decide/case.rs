@@ -7,12 +7,12 @@ use super::{next_id, not_before, not_future, Ctx, SENTENCES_PER_CASE_MAX};
 use crate::command::DomainCommand;
 use crate::error::DomainError;
 use crate::event::*;
-use crate::identity::{Crn, Person, TeamCode};
+use crate::identity::{Crn, EventRef, Person, TeamCode, Text};
 use crate::reference::Pdu;
 use crate::ruleset::Ruleset;
 use crate::sealable::Sealable;
 use crate::sentence::{
-    Requirement, RequirementId, SentenceDates, SentenceId, SentenceType,
+    Requirement, RequirementId, SentenceDates, SentenceId, SentenceType, TerminationReason,
     REQUIREMENTS_PER_SENTENCE_MAX,
 };
 use crate::state::CaseState;
@@ -134,42 +134,12 @@ fn name_of(abbreviation: &'static str) -> &'static str {
 
 pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event>, DomainError> {
     use DomainCommand as C;
-    let state = ctx.state;
     match command {
         C::RequestPreSentenceReport { on, court, due_on } => {
-            if let Some(due) = due_on {
-                not_before("the report due date", *due, "the request date", *on)?;
-            }
-            Ok(vec![PreSentenceReportRequested {
-                requested_on: *on,
-                court: court.clone(),
-                due_on: *due_on,
-            }
-            .into()])
+            request_pre_sentence_report(*on, *due_on, court)
         }
         C::CompletePreSentenceReport { on, proposal } => {
-            let Some(open) = state
-                .pre_sentence_reports
-                .iter()
-                .rev()
-                .find(|p| p.completed_on.is_none())
-            else {
-                return Err(ctx.refuse(
-                    "complete a pre-sentence report",
-                    "no pre-sentence report has been requested",
-                ));
-            };
-            not_before(
-                "the completion date",
-                *on,
-                "the request date",
-                open.requested_on,
-            )?;
-            Ok(vec![PreSentenceReportCompleted {
-                completed_on: *on,
-                proposal: proposal.clone(),
-            }
-            .into()])
+            complete_pre_sentence_report(ctx, *on, proposal)
         }
         C::ImposeSentence {
             on,
@@ -178,97 +148,31 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             length_months,
             dates,
             requirements,
-        } => {
-            let mut events = reopen_if_closed(
-                ctx,
-                *on,
-                "a new sentence was imposed",
-                reason::REOPENED_FOR_NEW_SENTENCE,
-            )?;
-            events.extend(impose_sentence(
-                ctx,
-                *on,
-                *sentence_type,
-                court,
-                *length_months,
-                dates,
-                requirements,
-            )?);
-            Ok(events)
-        }
+        } => reopen_and_impose(
+            ctx,
+            *on,
+            *sentence_type,
+            court,
+            *length_months,
+            dates,
+            requirements,
+        ),
         C::RecalculateSentenceDates {
             on,
             sentence_id,
             dates,
             reason,
-        } => {
-            let sentence = ctx.active_sentence(*sentence_id, "recalculate sentence dates")?;
-            check_dates(sentence.sentenced_on, dates)?;
-            Ok(vec![SentenceDatesRecalculated {
-                sentence_id: *sentence_id,
-                recalculated_on: *on,
-                dates: dates.clone(),
-                reason: reason.clone(),
-            }
-            .into()])
-        }
+        } => recalculate_sentence_dates(ctx, *on, *sentence_id, dates, reason),
         C::CreateSentencePlan {
             on,
             sentence_id,
             service_user_involved,
-        } => {
-            let sentence = ctx.active_sentence(*sentence_id, "create a sentence plan")?;
-            if let Some(created) = sentence.sentence_plan_created_on {
-                return Err(ctx.refuse(
-                    "create a sentence plan",
-                    format!(
-                        "sentence {} already has a plan created on {created}; review it instead",
-                        sentence_id.0
-                    ),
-                ));
-            }
-            not_before(
-                "the plan date",
-                *on,
-                "the sentence date",
-                sentence.sentenced_on,
-            )?;
-            Ok(vec![SentencePlanCreated {
-                sentence_id: *sentence_id,
-                created_on: *on,
-                service_user_involved: *service_user_involved,
-                // BR-E2: the count the 15-working-day deadline is measured in.
-                working_days_since_sentence: crate::calendar::working_days_after(
-                    sentence.sentenced_on,
-                    *on,
-                )
-                .ok(),
-            }
-            .into()])
-        }
+        } => create_sentence_plan(ctx, *on, *sentence_id, *service_user_involved),
         C::ReviewSentencePlan {
             on,
             sentence_id,
             service_user_involved,
-        } => {
-            let sentence = ctx.active_sentence(*sentence_id, "review a sentence plan")?;
-            let Some(created) = sentence.sentence_plan_created_on else {
-                return Err(ctx.refuse(
-                    "review a sentence plan",
-                    format!(
-                        "sentence {} has no plan yet; create it first (BR-E2)",
-                        sentence_id.0
-                    ),
-                ));
-            };
-            not_before("the review date", *on, "the plan date", created)?;
-            Ok(vec![SentencePlanReviewed {
-                sentence_id: *sentence_id,
-                reviewed_on: *on,
-                service_user_involved: *service_user_involved,
-            }
-            .into()])
-        }
+        } => review_sentence_plan(ctx, *on, *sentence_id, *service_user_involved),
         C::RecordAccommodation {
             on,
             status,
@@ -294,118 +198,312 @@ pub(super) fn decide(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event
             to_pdu,
             to_team,
             reason,
-        } => {
-            let Some(from_pdu) = state.pdu else {
-                return Err(DomainError::CaseNotOpen);
-            };
-            if from_pdu == *to_pdu {
-                return Err(ctx.refuse(
-                    "transfer the case",
-                    format!("the case is already in {from_pdu}"),
-                ));
-            }
-            // XFER-1: one service across 12 regions including Wales (seed 003 l.2086,
-            // l.3494), so a case may move between England and Wales; from the transfer on, the
-            // receiving nation's rules apply (`Ruleset::for_date` with the case's nation), and a
-            // CRC case entering a nation whose CRC contracts have ended joins the unified
-            // service on the transfer day (RULES-1, `commands::due::rule_changes`).
-            Ok(vec![CaseTransferredBetweenPdus {
-                transferred_on: *on,
-                from_pdu,
-                to_pdu: *to_pdu,
-                to_team: to_team.clone(),
-                between_regions: from_pdu.region() != to_pdu.region(),
-                reason: reason.clone(),
-            }
-            .into()])
-        }
+        } => transfer_case(ctx, *on, *to_pdu, to_team, reason),
         C::TerminateSentence {
             on,
             sentence_id,
             reason,
-        } => {
-            let sentence = ctx.active_sentence(*sentence_id, "terminate it")?;
-            not_before(
-                "the termination date",
-                *on,
-                "the sentence date",
-                sentence.sentenced_on,
-            )?;
-            if let Some(breach) = state
-                .breaches
-                .iter()
-                .find(|(_, b)| b.sentence_id == *sentence_id && b.concluded.is_none())
-            {
-                return Err(ctx.refuse(
-                    "terminate the sentence",
-                    format!("breach {} is still open; conclude it first", breach.0),
-                ));
-            }
-            if let Some(recall) = state
-                .recalls
-                .iter()
-                .find(|(_, r)| r.sentence_id == *sentence_id && r.concluded.is_none())
-            {
-                return Err(ctx.refuse(
-                    "terminate the sentence",
-                    format!("recall {} is still open; conclude it first", recall.0),
-                ));
-            }
-            Ok(vec![SentenceTerminated {
-                sentence_id: *sentence_id,
-                terminated_on: *on,
-                reason: *reason,
-            }
-            .into()])
-        }
-        C::CloseCase { on, reason } => {
-            if let Some((id, _)) = state.current_sentence() {
-                return Err(ctx.refuse(
-                    "close the case",
-                    format!("sentence {} is still active; terminate it first", id.0),
-                ));
-            }
-            Ok(vec![CaseClosed {
-                closed_on: *on,
-                reason: reason.clone(),
-            }
-            .into()])
-        }
-        C::ReopenCase { on, reason } => {
-            if state.closed_on.is_none() {
-                return Err(ctx.refuse(
-                    "reopen the case",
-                    "the case is open; reopen_case is for a closed case",
-                ));
-            }
-            reopen_if_closed(ctx, *on, reason.as_str(), reason::REOPENED_ON_REQUEST)
-        }
+        } => terminate_sentence(ctx, *on, *sentence_id, *reason),
+        C::CloseCase { on, reason } => close_case(ctx, *on, reason),
+        C::ReopenCase { on, reason } => reopen_case(ctx, *on, reason),
         C::CorrectEvent {
             on,
             corrected_event_id,
             corrected_event_type,
             reason,
-        } => {
-            if state
-                .corrections
-                .iter()
-                .any(|c| &c.corrected_event_id == corrected_event_id)
-            {
-                return Err(ctx.refuse(
-                    "correct the event",
-                    format!("event {corrected_event_id} has already been corrected"),
-                ));
-            }
-            Ok(vec![EventCorrected {
-                corrected_on: *on,
-                corrected_event_id: corrected_event_id.clone(),
-                corrected_event_type: corrected_event_type.clone(),
-                reason: reason.clone(),
-            }
-            .into()])
-        }
+        } => correct_event(ctx, *on, corrected_event_id, corrected_event_type, reason),
         _ => Err(ctx.refuse("route the command", "it is not a case-level command")),
     }
+}
+
+/// A sentence imposed on a closed case reopens it first (seed 003 l.2600: a returning person
+/// keeps one record), then [`impose_sentence`].
+fn reopen_and_impose(
+    ctx: &Ctx<'_>,
+    on: Date,
+    sentence_type: SentenceType,
+    court: &Text,
+    length_months: Option<u16>,
+    dates: &SentenceDates,
+    requirements: &[crate::sentence::RequirementKind],
+) -> Result<Vec<Event>, DomainError> {
+    let mut events = reopen_if_closed(
+        ctx,
+        on,
+        "a new sentence was imposed",
+        reason::REOPENED_FOR_NEW_SENTENCE,
+    )?;
+    events.extend(impose_sentence(
+        ctx,
+        on,
+        sentence_type,
+        court,
+        length_months,
+        dates,
+        requirements,
+    )?);
+    Ok(events)
+}
+
+/// T1: the court asks for a pre-sentence report, due on or after the request.
+fn request_pre_sentence_report(
+    on: Date,
+    due_on: Option<Date>,
+    court: &Text,
+) -> Result<Vec<Event>, DomainError> {
+    if let Some(due) = due_on {
+        not_before("the report due date", due, "the request date", on)?;
+    }
+    Ok(vec![PreSentenceReportRequested {
+        requested_on: on,
+        court: court.clone(),
+        due_on,
+    }
+    .into()])
+}
+
+/// T2: the pre-sentence report that was asked for is delivered, on or after the request.
+fn complete_pre_sentence_report(
+    ctx: &Ctx<'_>,
+    on: Date,
+    proposal: &Option<Text>,
+) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    let Some(open) = state
+        .pre_sentence_reports
+        .iter()
+        .rev()
+        .find(|p| p.completed_on.is_none())
+    else {
+        return Err(ctx.refuse(
+            "complete a pre-sentence report",
+            "no pre-sentence report has been requested",
+        ));
+    };
+    not_before(
+        "the completion date",
+        on,
+        "the request date",
+        open.requested_on,
+    )?;
+    Ok(vec![PreSentenceReportCompleted {
+        completed_on: on,
+        proposal: proposal.clone(),
+    }
+    .into()])
+}
+
+/// An active sentence's key dates are recalculated, checked as at sentencing.
+fn recalculate_sentence_dates(
+    ctx: &Ctx<'_>,
+    on: Date,
+    sentence_id: SentenceId,
+    dates: &SentenceDates,
+    reason: &Text,
+) -> Result<Vec<Event>, DomainError> {
+    let sentence = ctx.active_sentence(sentence_id, "recalculate sentence dates")?;
+    check_dates(sentence.sentenced_on, dates)?;
+    Ok(vec![SentenceDatesRecalculated {
+        sentence_id,
+        recalculated_on: on,
+        dates: dates.clone(),
+        reason: reason.clone(),
+    }
+    .into()])
+}
+
+/// BR-E2: the initial sentence plan of an active sentence, once, on or after its date.
+fn create_sentence_plan(
+    ctx: &Ctx<'_>,
+    on: Date,
+    sentence_id: SentenceId,
+    service_user_involved: bool,
+) -> Result<Vec<Event>, DomainError> {
+    let sentence = ctx.active_sentence(sentence_id, "create a sentence plan")?;
+    if let Some(created) = sentence.sentence_plan_created_on {
+        return Err(ctx.refuse(
+            "create a sentence plan",
+            format!(
+                "sentence {} already has a plan created on {created}; review it instead",
+                sentence_id.0
+            ),
+        ));
+    }
+    not_before(
+        "the plan date",
+        on,
+        "the sentence date",
+        sentence.sentenced_on,
+    )?;
+    Ok(vec![SentencePlanCreated {
+        sentence_id,
+        created_on: on,
+        service_user_involved,
+        // BR-E2: the count the 15-working-day deadline is measured in.
+        working_days_since_sentence: crate::calendar::working_days_after(sentence.sentenced_on, on)
+            .ok(),
+    }
+    .into()])
+}
+
+/// BR-E2: a review of a sentence plan that exists, on or after its creation.
+fn review_sentence_plan(
+    ctx: &Ctx<'_>,
+    on: Date,
+    sentence_id: SentenceId,
+    service_user_involved: bool,
+) -> Result<Vec<Event>, DomainError> {
+    let sentence = ctx.active_sentence(sentence_id, "review a sentence plan")?;
+    let Some(created) = sentence.sentence_plan_created_on else {
+        return Err(ctx.refuse(
+            "review a sentence plan",
+            format!(
+                "sentence {} has no plan yet; create it first (BR-E2)",
+                sentence_id.0
+            ),
+        ));
+    };
+    not_before("the review date", on, "the plan date", created)?;
+    Ok(vec![SentencePlanReviewed {
+        sentence_id,
+        reviewed_on: on,
+        service_user_involved,
+    }
+    .into()])
+}
+
+/// T27, XFER-1 (seed 003 l.2086, l.2192, l.3494): the case moves to another PDU, in England or
+/// Wales.
+fn transfer_case(
+    ctx: &Ctx<'_>,
+    on: Date,
+    to_pdu: Pdu,
+    to_team: &Option<TeamCode>,
+    reason: &Text,
+) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    let Some(from_pdu) = state.pdu else {
+        return Err(DomainError::CaseNotOpen);
+    };
+    if from_pdu == to_pdu {
+        return Err(ctx.refuse(
+            "transfer the case",
+            format!("the case is already in {from_pdu}"),
+        ));
+    }
+    // XFER-1: one service across 12 regions including Wales (seed 003 l.2086,
+    // l.3494), so a case may move between England and Wales; from the transfer on, the
+    // receiving nation's rules apply (`Ruleset::for_date` with the case's nation), and a
+    // CRC case entering a nation whose CRC contracts have ended joins the unified
+    // service on the transfer day (RULES-1, `commands::due::rule_changes`).
+    Ok(vec![CaseTransferredBetweenPdus {
+        transferred_on: on,
+        from_pdu,
+        to_pdu,
+        to_team: to_team.clone(),
+        between_regions: from_pdu.region() != to_pdu.region(),
+        reason: reason.clone(),
+    }
+    .into()])
+}
+
+/// T29: an active sentence ends, on or after its date, once no breach or recall on it is open.
+fn terminate_sentence(
+    ctx: &Ctx<'_>,
+    on: Date,
+    sentence_id: SentenceId,
+    reason: TerminationReason,
+) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    let sentence = ctx.active_sentence(sentence_id, "terminate it")?;
+    not_before(
+        "the termination date",
+        on,
+        "the sentence date",
+        sentence.sentenced_on,
+    )?;
+    if let Some(breach) = state
+        .breaches
+        .iter()
+        .find(|(_, b)| b.sentence_id == sentence_id && b.concluded.is_none())
+    {
+        return Err(ctx.refuse(
+            "terminate the sentence",
+            format!("breach {} is still open; conclude it first", breach.0),
+        ));
+    }
+    if let Some(recall) = state
+        .recalls
+        .iter()
+        .find(|(_, r)| r.sentence_id == sentence_id && r.concluded.is_none())
+    {
+        return Err(ctx.refuse(
+            "terminate the sentence",
+            format!("recall {} is still open; conclude it first", recall.0),
+        ));
+    }
+    Ok(vec![SentenceTerminated {
+        sentence_id,
+        terminated_on: on,
+        reason,
+    }
+    .into()])
+}
+
+/// The case is closed once no sentence is active.
+fn close_case(ctx: &Ctx<'_>, on: Date, reason: &Text) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    if let Some((id, _)) = state.current_sentence() {
+        return Err(ctx.refuse(
+            "close the case",
+            format!("sentence {} is still active; terminate it first", id.0),
+        ));
+    }
+    Ok(vec![CaseClosed {
+        closed_on: on,
+        reason: reason.clone(),
+    }
+    .into()])
+}
+
+/// A closed case is reopened on request (seed 003 l.2600: one record per person).
+fn reopen_case(ctx: &Ctx<'_>, on: Date, reason: &Text) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    if state.closed_on.is_none() {
+        return Err(ctx.refuse(
+            "reopen the case",
+            "the case is open; reopen_case is for a closed case",
+        ));
+    }
+    reopen_if_closed(ctx, on, reason.as_str(), reason::REOPENED_ON_REQUEST)
+}
+
+/// Design.md invariant 1, COR-1: an earlier event is named as wrong, once, with the reason.
+fn correct_event(
+    ctx: &Ctx<'_>,
+    on: Date,
+    corrected_event_id: &EventRef,
+    corrected_event_type: &EventTypeName,
+    reason: &Text,
+) -> Result<Vec<Event>, DomainError> {
+    let state = ctx.state;
+    if state
+        .corrections
+        .iter()
+        .any(|c| &c.corrected_event_id == corrected_event_id)
+    {
+        return Err(ctx.refuse(
+            "correct the event",
+            format!("event {corrected_event_id} has already been corrected"),
+        ));
+    }
+    Ok(vec![EventCorrected {
+        corrected_on: on,
+        corrected_event_id: corrected_event_id.clone(),
+        corrected_event_type: corrected_event_type.clone(),
+        reason: reason.clone(),
+    }
+    .into()])
 }
 
 /// A closed case reopened on `on` (seed 003 l.2600: a returning person keeps one record, so
