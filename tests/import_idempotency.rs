@@ -209,15 +209,7 @@ async fn rerun_writes_nothing(imported: &Engine, lines: &[String], original: &[O
 fn as_new_event(record: &RecordedEvent) -> NewEvent {
     NewEvent {
         event_id: Uuid::new_v4(),
-        event_type: record.event_type.clone(),
-        schema_version: record.schema_version,
-        effective_at_us: record.effective_at_us,
-        actor: record.actor.clone(),
-        command_id: record.command_id,
-        correlation_id: record.correlation_id,
-        causation_id: record.causation_id,
-        ruleset_id: record.ruleset_id.clone(),
-        payload: record.payload.clone(),
+        ..record.as_appended()
     }
 }
 

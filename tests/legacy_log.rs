@@ -13,8 +13,8 @@ use std::sync::Arc;
 use caseledger::store::codec::decode_record;
 use caseledger::store::hash::ChainVerifier;
 use caseledger::store::{
-    Clock, Durability, EventStore, ExpectedVersion, ManualClock, NewEvent, RecordedEvent,
-    SledOptions, SledStore, StreamId,
+    Clock, Durability, EventStore, ExpectedVersion, ManualClock, RecordedEvent, SledOptions,
+    SledStore, StreamId,
 };
 use serde_json::Value;
 use support::run_cli;
@@ -60,18 +60,7 @@ async fn write_store(data: &Path, records: &[RecordedEvent]) {
     .expect("open sled");
     for r in records {
         clock.set(r.recorded_at_us);
-        let event = NewEvent {
-            event_id: r.event_id,
-            event_type: r.event_type.clone(),
-            schema_version: r.schema_version,
-            effective_at_us: r.effective_at_us,
-            actor: r.actor.clone(),
-            command_id: r.command_id,
-            correlation_id: r.correlation_id,
-            causation_id: r.causation_id,
-            ruleset_id: r.ruleset_id.clone(),
-            payload: r.payload.clone(),
-        };
+        let event = r.as_appended();
         let stream = StreamId::new(r.stream_id.clone()).expect("stream");
         let expected = ExpectedVersion::Exact(r.stream_version - 1);
         let result = store

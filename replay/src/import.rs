@@ -22,8 +22,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use caseledger_store::{
-    codec, AppendResult, EventStore, ExpectedVersion, GroupedAppend, ManualClock, NewEvent,
-    RecordedEvent, StreamId, EVENTS_PER_APPEND_MAX, GROUP_APPENDS_MAX, GROUP_EVENTS_MAX,
+    codec, AppendResult, EventStore, ExpectedVersion, GroupedAppend, ManualClock, RecordedEvent,
+    StreamId, EVENTS_PER_APPEND_MAX, GROUP_APPENDS_MAX, GROUP_EVENTS_MAX,
 };
 use uuid::Uuid;
 
@@ -417,7 +417,7 @@ async fn write_group<S: EventStore + ?Sized>(
         appends.push(GroupedAppend {
             stream,
             expected: ExpectedVersion::Exact(head.stream_version.saturating_sub(1)),
-            events: records.iter().map(new_event).collect(),
+            events: records.iter().map(RecordedEvent::as_appended).collect(),
             key: key.map(Into::into),
             after: None,
         });
@@ -435,22 +435,6 @@ async fn write_group<S: EventStore + ?Sized>(
         count += records.len() as u64;
     }
     Ok((count, keyed))
-}
-
-/// The event the handler appended for `record`.
-fn new_event(r: &RecordedEvent) -> NewEvent {
-    NewEvent {
-        event_id: r.event_id,
-        event_type: r.event_type.clone(),
-        schema_version: r.schema_version,
-        effective_at_us: r.effective_at_us,
-        actor: r.actor.clone(),
-        command_id: r.command_id,
-        correlation_id: r.correlation_id,
-        causation_id: r.causation_id,
-        ruleset_id: r.ruleset_id.clone(),
-        payload: r.payload.clone(),
-    }
 }
 
 /// Why the store's answer does not place `records` where the export has them, if it does not.

@@ -209,6 +209,26 @@ pub struct RecordedEvent {
     pub hash: [u8; 32],
 }
 
+impl RecordedEvent {
+    /// The event as its caller handed it to the store: every field except those the store
+    /// assigned (position, stream version, recorded_at, hashes). Appending it at the same
+    /// place and instant records it again byte for byte (a restore, a copy of a log).
+    pub fn as_appended(&self) -> NewEvent {
+        NewEvent {
+            event_id: self.event_id,
+            event_type: self.event_type.clone(),
+            schema_version: self.schema_version,
+            effective_at_us: self.effective_at_us,
+            actor: self.actor.clone(),
+            command_id: self.command_id,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            ruleset_id: self.ruleset_id.clone(),
+            payload: self.payload.clone(),
+        }
+    }
+}
+
 /// What the caller believes the stream's version to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExpectedVersion {
