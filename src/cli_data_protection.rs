@@ -1,13 +1,24 @@
-//! `caseledger retention --due` and `caseledger subject-access CRN` (docs/commands.md,
-//! docs/operations.md "Retention" and "Subject access").
+//! `caseledger retention --due`, `caseledger subject-access CRN` and `caseledger erase CRN
+//! --reason TEXT` (docs/commands.md, docs/operations.md "Retention", "Subject access" and
+//! "Erasure").
 
 use std::io::Write;
 
+use caseledger_commands::envelope::{CommandActor, EffectiveAt};
+use caseledger_commands::{CommandEnvelope, Role};
+use caseledger_domain::identity::{Crn, Text};
 use caseledger_domain::retention::RetentionRule;
+use caseledger_domain::DomainCommand;
+use caseledger_store::{DataKeyEntry, StreamId};
 use jiff::civil::Date;
 
+use crate::cli_identity::Operator;
 use crate::cli_ops::Failure;
 use crate::engine::{Engine, EngineError};
+
+/// The organisation recorded on an operator's erasure: the host the CLI runs on, as its
+/// session records it (`audit-sessions`).
+pub const OPERATOR_ORGANISATION: &str = "host";
 
 /// The environment variable that configures the retention period, in years after closure.
 pub const RETENTION_YEARS_ENV: &str = "CASELEDGER_RETENTION_YEARS_AFTER_CLOSURE";
@@ -82,4 +93,63 @@ pub async fn subject_access(
     };
     let json = serde_json::to_string_pretty(&access).map_err(|e| Failure::Failed(e.to_string()))?;
     writeln!(out, "{json}").map_err(write_failure)
+}
+
+/// `erase CRN --reason TEXT`: erase the person's personal data on case `crn` (ERASE-1), as the
+/// operating-system user running the CLI in the role `data_protection_officer` (the session
+/// in `audit-sessions` records the OS user; the erasure's actor is that user). Prints the
+/// receipt as JSON with the state of the person's data key after it. A CRN or reason that
+/// cannot be used is exit 2, nothing written; an unknown case is refused (exit 5, recorded,
+/// nothing erased).
+pub async fn erase(
+    engine: &Engine,
+    operator: &Operator,
+    crn: &str,
+    reason: &str,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let envelope = erase_envelope(&operator.session.os_user, crn, reason)?;
+    let receipt = operator
+        .execute(engine, &envelope)
+        .await
+        .map_err(|e| Failure::from(EngineError::from(e)))?;
+    let stream =
+        StreamId::new(envelope.crn.as_str()).map_err(|e| Failure::Failed(e.to_string()))?;
+    let data_key = match engine
+        .store()
+        .key_store()
+        .data_key(&stream)
+        .await
+        .map_err(|e| Failure::Failed(e.to_string()))?
+    {
+        DataKeyEntry::Absent => "none",
+        DataKeyEntry::Wrapped(_) => "live",
+        DataKeyEntry::Destroyed => "destroyed",
+    };
+    let mut json = serde_json::to_value(&receipt).map_err(|e| Failure::Failed(e.to_string()))?;
+    json["data_key"] = data_key.into();
+    writeln!(out, "{json}").map_err(write_failure)
+}
+
+/// The erasure command of `os_user` for case `crn`, dated now (UTC).
+fn erase_envelope(os_user: &str, crn: &str, reason: &str) -> Result<CommandEnvelope, Failure> {
+    let crn = Crn::new(crn).map_err(|e| Failure::Usage(e.to_string()))?;
+    let reason = Text::new(reason).map_err(|e| Failure::Usage(format!("--reason: {e}")))?;
+    let now = jiff::Timestamp::now();
+    let effective_at = EffectiveAt::parse(&now.to_string()).map_err(Failure::Failed)?;
+    Ok(CommandEnvelope {
+        command_id: uuid::Uuid::new_v4(),
+        crn: crn.clone(),
+        actor: CommandActor {
+            id: os_user.to_owned(),
+            role: Role::DataProtectionOfficer,
+            organisation: OPERATOR_ORGANISATION.to_owned(),
+        },
+        effective_at,
+        command: DomainCommand::ErasePersonalData {
+            crn,
+            on: effective_at.date,
+            reason,
+        },
+    })
 }

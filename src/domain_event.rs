@@ -121,6 +121,7 @@ pub const PUBLICATIONS: &[Publication] = &[
     row("CaseReopened", "probation-case.case.reopened", "A closed probation case was reopened", &["reopened_on", "closed_on"], Case),
     row("SupervisionLapsed", "probation-case.supervision.lapsed", "A licence, post-sentence supervision or an order ended on its date", &["sentence_id", "lapsed_on", "period", "post_sentence_supervision_until"], Case),
     row("EventCorrected", "probation-case.event.corrected", "An earlier event was corrected", &["corrected_on", "corrected_event_id", "corrected_event_type"], Case),
+    row("PersonalDataErased", "probation-case.personal-data.erased", "The person's personal data was erased: erase any copy held", &["erased_on"], Case),
 ];
 
 /// Event types recorded on a case that are not published, and why.

@@ -379,7 +379,12 @@ impl Engine {
 
     /// Execute one command: its events (and any derived decisions) are appended, or it is
     /// refused, nothing is written to the case and the refusal is recorded.
+    /// An erasure (`erase_personal_data`) also destroys the person's data key once it is
+    /// recorded (`Engine::erase`, docs/operations.md "Erasure").
     pub async fn execute(&self, command: &CommandEnvelope) -> Result<Receipt, CommandError> {
+        if caseledger_commands::handler::is_erasure(&command.command) {
+            return self.erase(command).await;
+        }
         self.handler.execute(command).await
     }
 

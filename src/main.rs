@@ -146,6 +146,16 @@ enum Command {
     /// state, every event recorded on it, refusals addressed to it, and their data key's
     /// state (docs/operations.md "Subject access").
     SubjectAccess { crn: String },
+    /// Erase the personal data of a case's person (docs/operations.md "Erasure"): record
+    /// PersonalDataErased, then destroy their data key. Recorded as the operating-system
+    /// user in the role data_protection_officer; an erased case is a no-op.
+    Erase {
+        crn: String,
+        /// Why (at most 500 characters, kept in the log for good): the rule that ended the
+        /// retention, e.g. "retention ended (RET-1)"; never the person's name.
+        #[arg(long, required = true, value_name = "TEXT")]
+        reason: String,
+    },
     /// Rebuild every read model from the log.
     Rebuild {
         /// Print each read model's SHA-256.
@@ -396,6 +406,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::SubjectAccess { crn } => runtime()?.block_on(async {
             let engine = cli_ops::open_existing(&args).await?;
             caseledger::cli_data_protection::subject_access(&engine, &crn, &mut io::stdout()).await
+        }),
+        Command::Erase { crn, reason } => runtime()?.block_on(async {
+            let mut engine = cli_ops::open_existing(&args).await?;
+            let operator = caseledger::cli_identity::Operator::begin(
+                &mut engine,
+                "caseledger erase",
+                actor_policy.as_deref(),
+            )
+            .await?;
+            caseledger::cli_data_protection::erase(
+                &engine,
+                &operator,
+                &crn,
+                &reason,
+                &mut io::stdout(),
+            )
+            .await
         }),
         Command::Rebuild {
             digest,

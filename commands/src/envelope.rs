@@ -115,6 +115,7 @@ pub const COMMAND_TYPES: &[(&str, &str, bool)] = &[
     ("close_case", "CloseCase", false),
     ("reopen_case", "ReopenCase", false),
     ("correct_event", "CorrectEvent", false),
+    ("erase_personal_data", "ErasePersonalData", false),
 ];
 
 /// Who sends a command.
@@ -364,11 +365,13 @@ fn parse_inner(
         }
     };
     let command = parse_body(body, &organisation, header)?;
-    if let DomainCommand::OpenCase { crn: opened, .. } = &command {
-        if opened != &crn {
+    if let DomainCommand::OpenCase { crn: named, .. }
+    | DomainCommand::ErasePersonalData { crn: named, .. } = &command
+    {
+        if named != &crn {
             return Err(ParseError::new(
                 "command.crn",
-                format!("is {opened} but the command is addressed to crn {crn}"),
+                format!("is {named} but the command is addressed to crn {crn}"),
             ));
         }
     }

@@ -308,7 +308,10 @@ impl Handler {
         envelope: &CommandEnvelope,
         lease: &mut Lease<'_>,
     ) -> Option<(GroupedAppend, DecidedAhead)> {
-        if envelope.actor.role == Role::System || envelope.actor.id == ENGINE_ACTOR_ID {
+        if envelope.actor.role == Role::System
+            || envelope.actor.id == ENGINE_ACTOR_ID
+            || is_erasure(&envelope.command)
+        {
             return None;
         }
         authorise(envelope.actor.role, &envelope.command).ok()?;
@@ -347,6 +350,35 @@ impl Handler {
     /// The engine's own identity (role `system`, actor id `caseledger`) is refused here: a
     /// caller cannot write as the engine, however the envelope was built.
     pub async fn execute(&self, envelope: &CommandEnvelope) -> Result<Receipt, CommandError> {
+        if envelope.actor.role == Role::System || envelope.actor.id == ENGINE_ACTOR_ID {
+            return Err(self
+                .refuse(
+                    envelope,
+                    RefusalKind::Unauthorised,
+                    "the role system and the actor caseledger are the engine's own; a caller \
+                     cannot act as the engine",
+                )
+                .await);
+        }
+        if is_erasure(&envelope.command) {
+            return Err(self
+                .refuse(
+                    envelope,
+                    RefusalKind::BadInput,
+                    ERASURE_ONLY_THROUGH_THE_ENGINE,
+                )
+                .await);
+        }
+        self.execute_checked(envelope).await
+    }
+
+    /// Execute an erasure (`erase_personal_data`) for the engine, which destroys the
+    /// person's data key once `PersonalDataErased` is recorded (`Engine::execute`): the
+    /// same checks and append as [`Handler::execute`], which refuses an erasure by itself.
+    pub async fn execute_erasure(
+        &self,
+        envelope: &CommandEnvelope,
+    ) -> Result<Receipt, CommandError> {
         if envelope.actor.role == Role::System || envelope.actor.id == ENGINE_ACTOR_ID {
             return Err(self
                 .refuse(
@@ -690,6 +722,18 @@ impl Handler {
             Err(e) => CommandError::Store(e),
         }
     }
+}
+
+/// Why [`Handler::execute`] refuses an erasure: recording it without destroying the data key
+/// would leave the person readable while the log says they were erased.
+pub const ERASURE_ONLY_THROUGH_THE_ENGINE: &str = "an erasure (erase_personal_data) destroys \
+     the person's data key after it is recorded, which only the engine does: send it with \
+     `caseledger erase CRN --reason TEXT`, `Engine::execute` or POST /commands, not in an \
+     import";
+
+/// An erasure: recorded, then the person's data key is destroyed (by the engine).
+pub fn is_erasure(command: &DomainCommand) -> bool {
+    matches!(command, DomainCommand::ErasePersonalData { .. })
 }
 
 /// A command decided ahead of its append ([`Handler::decide_ahead`]).

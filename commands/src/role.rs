@@ -41,10 +41,14 @@ pub enum Role {
     /// unification run). It may ask for tier and handover results, but the engine checks them
     /// against its own derivation and records them as its own.
     Service,
+    /// Data protection officer: erases a person's personal data when its retention has ended
+    /// (UK GDPR Art. 17; DPA 2018 s.47; docs/decisions/0009-crypto-shredding.md). The only
+    /// role that may, and it records nothing else about a case.
+    DataProtectionOfficer,
 }
 
 impl Role {
-    pub const ALL: [Role; 11] = [
+    pub const ALL: [Role; 12] = [
         Role::ProbationOfficer,
         Role::ProbationServicesOfficer,
         Role::SeniorProbationOfficer,
@@ -56,6 +60,7 @@ impl Role {
         Role::Inspector,
         Role::Regulator,
         Role::Service,
+        Role::DataProtectionOfficer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +76,7 @@ impl Role {
             Role::Inspector => "inspector",
             Role::Regulator => "regulator",
             Role::Service => "service",
+            Role::DataProtectionOfficer => "data_protection_officer",
         }
     }
 
@@ -181,6 +187,10 @@ const HANDOVER_CONTACTS: Roles = Roles::of(&[
 const OFFICERS: Roles = Roles::of(&[ProbationOfficer, SeniorProbationOfficer]);
 /// MAPPA levels are set by the panel, recorded by its coordinator or an officer (BR-D3).
 const MAPPA_LEVEL: Roles = Roles::of(&[ProbationOfficer, SeniorProbationOfficer, MappaCoordinator]);
+/// Erasure of a person's personal data is a data protection decision, not a case-work one
+/// (UK GDPR Art. 17; DPA 2018 s.47): only the data protection officer. Destroying the data
+/// key cannot be undone, so no other role may, the engine included.
+const DATA_PROTECTION: Roles = Roles::of(&[DataProtectionOfficer]);
 /// Court outcomes of breach and termination are recorded by the court officer too.
 const COURT_OUTCOMES: Roles = Roles::of(&[
     ProbationOfficer,
@@ -260,6 +270,7 @@ pub fn permission(command: &DomainCommand) -> (&'static str, Roles) {
         C::ReopenCase { .. } => ("reopen_case", CASE_RECORDS),
         // A correction names a wrong record: management oversight (seed 003 l.3466).
         C::CorrectEvent { .. } => ("correct_event", SENIOR_ONLY),
+        C::ErasePersonalData { .. } => ("erase_personal_data", DATA_PROTECTION),
     }
 }
 
@@ -352,6 +363,29 @@ mod tests {
         assert_eq!(
             message,
             "role probation_officer may not override_responsibility; allowed roles: senior_probation_officer"
+        );
+    }
+
+    #[test]
+    fn erase_1_only_the_data_protection_officer_erases_personal_data() {
+        let erase = DomainCommand::ErasePersonalData {
+            crn: caseledger_domain::identity::Crn::new("X123456").unwrap(),
+            on: date(2026, 12, 6),
+            reason: caseledger_domain::identity::Text::new("retention ended (RET-1)").unwrap(),
+        };
+        assert_eq!(authorise(Role::DataProtectionOfficer, &erase), Ok(()));
+        for role in Role::ALL
+            .into_iter()
+            .filter(|r| *r != Role::DataProtectionOfficer)
+        {
+            assert!(authorise(role, &erase).is_err(), "{role}");
+        }
+        assert_eq!(
+            authorise(Role::SeniorProbationOfficer, &erase)
+                .unwrap_err()
+                .to_string(),
+            "role senior_probation_officer may not erase_personal_data; allowed roles: \
+             data_protection_officer"
         );
     }
 

@@ -330,6 +330,15 @@ pub enum DomainCommand {
         corrected_event_type: EventTypeName,
         reason: Text,
     },
+    /// Erase the person's personal data on case `crn` (UK GDPR Art. 17; DPA 2018 s.47): the
+    /// engine records `PersonalDataErased`, then destroys the person's data key
+    /// (docs/decisions/0009-crypto-shredding.md). The CRN is named, as when opening, so a
+    /// refusal can name the case even when there is none.
+    ErasePersonalData {
+        crn: Crn,
+        on: Date,
+        reason: Text,
+    },
 }
 
 impl DomainCommand {
@@ -387,7 +396,8 @@ impl DomainCommand {
             | TerminateSentence { on, .. }
             | CloseCase { on, .. }
             | ReopenCase { on, .. }
-            | CorrectEvent { on, .. } => *on,
+            | CorrectEvent { on, .. }
+            | ErasePersonalData { on, .. } => *on,
         }
     }
 }

@@ -65,6 +65,8 @@ pub enum DomainError {
         "no case is open on this stream; open the case (CaseOpened) before recording anything else"
     )]
     CaseNotOpen,
+    #[error("no case {crn} is recorded; check the CRN")]
+    NoSuchCase { crn: String },
     #[error("case {crn} is closed; reopen it (reopen_case) or impose a new sentence first; until then only a correction can be recorded on it")]
     CaseClosed { crn: String },
     #[error("the command names CRN {given} but this case is CRN {case}")]

@@ -306,8 +306,9 @@ pub fn assess_with_predictors(
 
 /// A long, valid life of one case that emits every event type at least once: TR-era
 /// community order with a CRC, escalation to the NPS, a custodial sentence with OMiC handover,
-/// release, recall, re-release, the move into the unified service, licence, PSS, closure and a
-/// correction. Useful as sample data for codecs, projections and catalogue checks.
+/// release, recall, re-release, the move into the unified service, licence, PSS, closure, a
+/// correction and the erasure of the person's personal data. Useful as sample data for codecs,
+/// projections and catalogue checks.
 pub fn full_lifecycle() -> Vec<DomainCommand> {
     use crate::enforcement::*;
     use crate::event::{Attendee, PomType, ReallocationReason, ReasonCode, Responsibility};
@@ -636,6 +637,12 @@ pub fn full_lifecycle() -> Vec<DomainCommand> {
         corrected_event_id: EventRef::new("0f8fad5b-d9cb-469f-a165-70867728950e").expect("valid"),
         corrected_event_type: crate::event::EventTypeName::new("RegistrationAdded").expect("valid"),
         reason: text("registration date was wrong"),
+    });
+    // Last: the person's personal data is erased once retention ends (ERASE-1).
+    commands.push(C::ErasePersonalData {
+        crn: crn(),
+        on: d(2021, 11, 3),
+        reason: text("retention ended (RET-1)"),
     });
     commands
 }

@@ -91,9 +91,10 @@ fn truncated_or_extended_payloads_of_every_type_are_corrupt_not_a_panic() {
         for bytes in [&encoded.bytes[..encoded.bytes.len() - 1], &longer[..]] {
             let err = decode(encoded.event_type, encoded.schema_version, bytes).unwrap_err();
             assert!(matches!(err, PayloadError::Corrupt { .. }), "{err}");
-            assert!(err
-                .to_string()
-                .starts_with(&format!("{} v2:", encoded.event_type)));
+            assert!(err.to_string().starts_with(&format!(
+                "{} v{}:",
+                encoded.event_type, encoded.schema_version
+            )));
         }
     }
 }

@@ -200,6 +200,7 @@ fn state_changes(before: &CaseState, after: &CaseState) -> Vec<Change> {
         pdu,
         pending_escalation,
         person,
+        personal_data_erased_on,
         practitioner,
         pre_sentence_reports,
         previous_practitioner,
@@ -249,6 +250,12 @@ fn state_changes(before: &CaseState, after: &CaseState) -> Vec<Change> {
         pending_escalation,
     );
     field(&mut set, "person", &before.person, person);
+    field(
+        &mut set,
+        "personal_data_erased_on",
+        &before.personal_data_erased_on,
+        personal_data_erased_on,
+    );
     field(&mut set, "practitioner", &before.practitioner, practitioner);
     field(
         &mut set,

@@ -59,6 +59,10 @@ pub const AUTHORITIES: &[(&str, Role)] = &[
         Role::PrisonOffenderManager,
     ),
     ("ROLE_CASELEDGER_MAPPA_COORDINATOR", Role::MappaCoordinator),
+    (
+        "ROLE_CASELEDGER_DATA_PROTECTION",
+        Role::DataProtectionOfficer,
+    ),
     ("ROLE_CASELEDGER_SERVICE", Role::Service),
 ];
 

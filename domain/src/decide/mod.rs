@@ -6,6 +6,7 @@
 
 mod case;
 mod custody;
+mod data_protection;
 mod enforcement;
 mod practitioner;
 mod provider;
@@ -52,6 +53,11 @@ pub fn decide(
     {
         return case::open_case(state, crn, person, *pdu, team, *on, ruleset, today);
     }
+    // Erasure names its CRN (an unknown case is refused naming it) and applies to a closed
+    // case too: retention ends after closure.
+    if let DomainCommand::ErasePersonalData { crn, on, reason } = command {
+        return data_protection::erase_personal_data(state, crn, *on, reason, today);
+    }
     let ctx = Ctx::new(state, ruleset, today, command)?;
     route(&ctx, command)
 }
@@ -64,6 +70,11 @@ fn route(ctx: &Ctx<'_>, command: &DomainCommand) -> Result<Vec<Event>, DomainErr
         C::OpenCase { .. } => Err(DomainError::CaseAlreadyOpen {
             crn: ctx.crn.clone(),
         }),
+        // Decided in `decide` before the case checks; never routed here.
+        C::ErasePersonalData { .. } => Err(ctx.refuse(
+            "route the command",
+            "an erasure is decided before the case checks",
+        )),
         C::RequestPreSentenceReport { .. }
         | C::CompletePreSentenceReport { .. }
         | C::ImposeSentence { .. }

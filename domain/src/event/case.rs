@@ -90,6 +90,18 @@ pub struct CaseClosed {
     pub reason: Text,
 }
 
+/// The person's personal data on this case is erased (UK GDPR Art. 17; Data Protection Act
+/// 2018 Part 3 s.47): recorded first, then the person's data key is destroyed, so what was
+/// sealed with it can never be opened again (docs/decisions/0009-crypto-shredding.md). It
+/// holds no personal data: the CRN, the day and the operator's reason, which names the rule
+/// that ended the retention (e.g. "retention ended (RET-1)"), never the person.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalDataErased {
+    pub crn: Crn,
+    pub erased_on: Date,
+    pub reason: Text,
+}
+
 /// Names an earlier event on this case as wrong and says why. The corrected fact, if any, is
 /// re-stated by a new event of its own type; both stay visible (design.md invariant 1). The
 /// corrected event's id is envelope metadata, so the command passes it and this payload

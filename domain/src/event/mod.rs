@@ -341,6 +341,9 @@ events! {
     CaseReopened = 2,
     /// Licence, post-sentence supervision or an order ends by itself on its date (LAPSE-1).
     SupervisionLapsed = 2,
+    /// The person's personal data is erased: their data key is destroyed (UK GDPR Art. 17,
+    /// DPA 2018 s.47; docs/decisions/0009).
+    PersonalDataErased = 1,
 }
 
 impl Event {
@@ -403,6 +406,7 @@ impl Event {
             Event::TierV3Calculated(e) => Some(e.calculated_on),
             Event::CaseReopened(e) => Some(e.reopened_on),
             Event::SupervisionLapsed(e) => Some(e.lapsed_on),
+            Event::PersonalDataErased(e) => Some(e.erased_on),
             Event::AppointmentScheduled(_) | Event::EventCorrected(_) => None,
         }
     }

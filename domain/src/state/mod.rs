@@ -477,6 +477,10 @@ pub struct CaseState {
     /// Closures that were ended by reopening the case, oldest first.
     #[serde(default)]
     pub reopenings: Vec<ReopeningRecord>,
+    /// The day the person's personal data was erased (`PersonalDataErased`); their person
+    /// is then [`Sealable::Erased`] for good.
+    #[serde(default)]
+    pub personal_data_erased_on: Option<Date>,
     /// Events folded so far (the stream version this state is at).
     pub version: u64,
 }

@@ -170,6 +170,9 @@ impl CaseFacts {
                     caseledger_domain::workload::young_adult_window(person.date_of_birth)
                 });
             }
+            // Erased, the date of birth is gone: the measure is unknown, as a rebuild after
+            // the erasure (which reads the opening as erased) finds it.
+            Event::PersonalDataErased(_) => self.young_adult = None,
             Event::SentenceImposed(e) => {
                 let dates = &e.dates;
                 let requirements = e

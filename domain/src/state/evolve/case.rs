@@ -1,7 +1,9 @@
 //! The case family (`crate::event::case`): opening, pre-sentence reports, sentences and their
-//! dates, transfers between PDUs, lapse, termination, closure, reopening and corrections.
+//! dates, transfers between PDUs, lapse, termination, closure, reopening, corrections and
+//! erasure of personal data.
 
 use crate::event::*;
+use crate::sealable::Sealable;
 use crate::sentence::{SentenceType, TerminationReason};
 use crate::state::{
     CaseState, CorrectionRecord, PreSentenceReportState, ReopeningRecord, RequirementState,
@@ -125,6 +127,15 @@ pub(super) fn sentence_terminated(state: &mut CaseState, e: &SentenceTerminated)
 
 pub(super) fn closed(state: &mut CaseState, e: &CaseClosed) {
     state.closed_on = Some(e.closed_on);
+}
+
+/// The person becomes erased for good; every other fact of the case stays (docs/decisions/
+/// 0009-crypto-shredding.md).
+pub(super) fn personal_data_erased(state: &mut CaseState, e: &PersonalDataErased) {
+    if let Some(person) = &mut state.person {
+        *person = Sealable::Erased;
+    }
+    state.personal_data_erased_on = Some(e.erased_on);
 }
 
 pub(super) fn reopened(state: &mut CaseState, e: &CaseReopened) {

@@ -43,6 +43,7 @@ fn apply(mut state: CaseState, event_id: Option<&EventRef>, event: &Event) -> Ca
         Event::CaseClosed(e) => case::closed(s, e),
         Event::CaseReopened(e) => case::reopened(s, e),
         Event::EventCorrected(e) => case::corrected(s, e),
+        Event::PersonalDataErased(e) => case::personal_data_erased(s, e),
         Event::CaseAllocatedToProvider(e) => allocation::to_provider(s, e),
         Event::PractitionerAllocated(e) => allocation::practitioner_allocated(s, e),
         Event::PractitionerReallocated(e) => allocation::practitioner_reallocated(s, e),
