@@ -104,8 +104,7 @@ pub async fn subject_access(
 pub async fn erase(
     engine: &Engine,
     operator: &Operator,
-    crn: &str,
-    reason: &str,
+    (crn, reason): (Crn, Text),
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let envelope = erase_envelope(&operator.session.os_user, crn, reason)?;
@@ -131,10 +130,16 @@ pub async fn erase(
     writeln!(out, "{json}").map_err(write_failure)
 }
 
-/// The erasure command of `os_user` for case `crn`, dated now (UTC).
-fn erase_envelope(os_user: &str, crn: &str, reason: &str) -> Result<CommandEnvelope, Failure> {
+/// `erase`'s CRN and `--reason`, checked before the store is opened, so an argument that
+/// cannot be used writes nothing, not even the run's operator session (exit 2).
+pub fn erase_arguments(crn: &str, reason: &str) -> Result<(Crn, Text), Failure> {
     let crn = Crn::new(crn).map_err(|e| Failure::Usage(e.to_string()))?;
     let reason = Text::new(reason).map_err(|e| Failure::Usage(format!("--reason: {e}")))?;
+    Ok((crn, reason))
+}
+
+/// The erasure command of `os_user` for case `crn`, dated now (UTC).
+fn erase_envelope(os_user: &str, crn: Crn, reason: Text) -> Result<CommandEnvelope, Failure> {
     let now = jiff::Timestamp::now();
     let effective_at = EffectiveAt::parse(&now.to_string()).map_err(Failure::Failed)?;
     Ok(CommandEnvelope {

@@ -408,6 +408,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             caseledger::cli_data_protection::subject_access(&engine, &crn, &mut io::stdout()).await
         }),
         Command::Erase { crn, reason } => runtime()?.block_on(async {
+            let arguments = caseledger::cli_data_protection::erase_arguments(&crn, &reason)?;
             let mut engine = cli_ops::open_existing(&args).await?;
             let operator = caseledger::cli_identity::Operator::begin(
                 &mut engine,
@@ -415,14 +416,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 actor_policy.as_deref(),
             )
             .await?;
-            caseledger::cli_data_protection::erase(
-                &engine,
-                &operator,
-                &crn,
-                &reason,
-                &mut io::stdout(),
-            )
-            .await
+            caseledger::cli_data_protection::erase(&engine, &operator, arguments, &mut io::stdout())
+                .await
         }),
         Command::Rebuild {
             digest,

@@ -478,8 +478,10 @@ pub struct CaseState {
     #[serde(default)]
     pub reopenings: Vec<ReopeningRecord>,
     /// The day the person's personal data was erased (`PersonalDataErased`); their person
-    /// is then [`Sealable::Erased`] for good.
-    #[serde(default)]
+    /// is then [`Sealable::Erased`] for good. Left out of the JSON until then, so a case
+    /// never erased shows as it always has (the state is JSON only: its person refuses any
+    /// binary format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal_data_erased_on: Option<Date>,
     /// Events folded so far (the stream version this state is at).
     pub version: u64,
