@@ -7,8 +7,11 @@
 //! handler that finds its entry behind folds the records after its version onto it. Nothing
 //! here decides anything; the cache only saves re-reading and re-folding.
 //!
-//! Bounded in bytes (the bincode size of each state, an estimate of its heap footprint) and
-//! evicted least recently used first.
+//! Bounded in bytes and evicted least recently used first. A state weighs the payload bytes
+//! of the events folded into it plus the state's own size: an estimate of its heap footprint
+//! (a state grows with what its events carry) that needs no walk over the state. A walk with
+//! a binary serde format cannot weigh a case at all: its person is a personal datum, which
+//! refuses binary formats (docs/decisions/0009-crypto-shredding.md).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -60,12 +63,6 @@ impl CaseCache {
         Some(state)
     }
 
-    /// Keep `state` for `stream`, weighed by its bincode size (a walk over the state).
-    pub fn put(&self, stream: &str, state: CaseState) {
-        let bytes = state_bytes(&state);
-        self.put_sized(stream, state, bytes);
-    }
-
     /// Take the state of `stream` out of the cache for one command: it comes back when the
     /// lease is dropped, advanced by what the command wrote. Taking instead of cloning keeps
     /// a command's cost independent of the size of its case's state; a second command on the
@@ -84,12 +81,13 @@ impl CaseCache {
         })
     }
 
-    /// A lease on a state just read from the store, kept when the lease is dropped.
-    pub fn lease(&self, stream: &str, state: CaseState) -> Lease<'_> {
+    /// A lease on a state just folded from the store out of events of `payload_bytes` bytes,
+    /// kept when the lease is dropped.
+    pub fn lease(&self, stream: &str, state: CaseState, payload_bytes: usize) -> Lease<'_> {
         Lease {
             cache: self,
             stream: stream.to_owned(),
-            bytes: state_bytes(&state),
+            bytes: state_bytes(payload_bytes),
             state: Some(state),
         }
     }
@@ -148,9 +146,9 @@ impl CaseCache {
     }
 }
 
-/// The weight of a state in the cache: its bincode size.
-fn state_bytes(state: &CaseState) -> usize {
-    bincode::serialized_size(state).map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX))
+/// The weight in the cache of a state folded from events of `payload_bytes` bytes.
+fn state_bytes(payload_bytes: usize) -> usize {
+    payload_bytes.saturating_add(std::mem::size_of::<CaseState>())
 }
 
 /// One command's hold on a case state (see [`CaseCache::take`]); the state goes back into the
@@ -192,10 +190,41 @@ impl Lease<'_> {
 }
 
 impl Lease<'_> {
+    /// Fold a command's events onto the state by value (no copy of the case), returning what
+    /// the fold returns beside the state. For a command not yet written: unless it is written
+    /// as decided, the lease is then given up ([`Lease::give_up`], [`Lease::discard`]).
+    pub fn fold<T>(&mut self, fold: impl FnOnce(CaseState) -> (CaseState, T)) -> T {
+        let state = self
+            .state
+            .take()
+            .expect("a lease holds its state until dropped");
+        let version = state.version;
+        let (advanced, out) = fold(state);
+        assert!(advanced.version >= version, "a fold never goes back");
+        self.state = Some(advanced);
+        out
+    }
+
+    /// Add `bytes_added` to the weight the state is kept under (the payload bytes of the
+    /// events [`Lease::fold`] folded).
+    pub fn weigh(&mut self, bytes_added: usize) {
+        self.bytes = self.bytes.saturating_add(bytes_added);
+    }
+
+    /// Whether the lease still holds a state (it was not given up).
+    pub fn is_held(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// Give the state up now, keeping the lease: nothing is put back when it is dropped.
+    pub fn give_up(&mut self) {
+        self.state = None;
+    }
+
     /// Give the state up instead of putting it back: it was advanced by commands that were
     /// not written as decided.
     pub fn discard(mut self) {
-        self.state = None;
+        self.give_up();
     }
 }
 
@@ -234,12 +263,12 @@ mod tests {
 
     #[test]
     fn least_recently_used_is_evicted_first_and_the_budget_holds() {
-        let one = bincode::serialized_size(&case(1)).unwrap() as usize + 2;
+        let one = state_bytes(0) + 2;
         let cache = CaseCache::new(one * 2);
-        cache.put("c1", case(1));
-        cache.put("c2", case(1));
+        cache.put_sized("c1", case(1), state_bytes(0));
+        cache.put_sized("c2", case(1), state_bytes(0));
         assert!(cache.get("c1").is_some(), "c1 is now the most recent");
-        cache.put("c3", case(1));
+        cache.put_sized("c3", case(1), state_bytes(0));
         assert!(cache.get("c2").is_none(), "c2 was least recently used");
         assert!(cache.get("c1").is_some() && cache.get("c3").is_some());
         let (bytes, entries) = cache.usage();
@@ -250,10 +279,10 @@ mod tests {
     #[test]
     fn an_older_fold_never_replaces_a_newer_one() {
         let cache = CaseCache::new(CASE_CACHE_BYTES_MAX_DEFAULT);
-        cache.put("c1", case(5));
-        cache.put("c1", case(3));
+        cache.put_sized("c1", case(5), state_bytes(0));
+        cache.put_sized("c1", case(3), state_bytes(0));
         assert_eq!(cache.get("c1").unwrap().version, 5);
-        cache.put("c1", case(6));
+        cache.put_sized("c1", case(6), state_bytes(0));
         assert_eq!(cache.get("c1").unwrap().version, 6);
         cache.forget("c1");
         assert!(cache.get("c1").is_none());
@@ -263,7 +292,7 @@ mod tests {
     #[test]
     fn a_lease_takes_the_state_out_and_puts_it_back_advanced_or_not_at_all_on_failure() {
         let cache = CaseCache::new(CASE_CACHE_BYTES_MAX_DEFAULT);
-        cache.put("c1", case(1));
+        cache.put_sized("c1", case(1), state_bytes(0));
         let mut lease = cache.take("c1").expect("cached");
         assert!(cache.get("c1").is_none(), "taken out while leased");
         lease.advance(10, |_| Ok::<_, ()>(case(2))).unwrap();
@@ -275,14 +304,14 @@ mod tests {
             .is_err());
         drop(lease);
         assert!(cache.get("c1").is_none(), "a failed fold is not kept");
-        drop(cache.lease("c2", case(4)));
+        drop(cache.lease("c2", case(4), 0));
         assert_eq!(cache.get("c2").unwrap().version, 4);
     }
 
     #[test]
     fn a_state_larger_than_the_budget_is_not_kept() {
         let cache = CaseCache::new(4);
-        cache.put("c1", case(1));
+        cache.put_sized("c1", case(1), state_bytes(0));
         assert!(cache.get("c1").is_none());
         assert_eq!(cache.usage(), (0, 0));
     }

@@ -26,7 +26,7 @@ use crate::audit::{
     bounded_reason, refusal_key, CommandRefused, RefusalKind, COMMAND_REFUSED,
     COMMAND_REFUSED_SCHEMA_VERSION, REFUSALS_STREAM,
 };
-use crate::derived::derived_decisions;
+use crate::derived::derived_decisions_onto;
 use crate::due::{due_commands, DueCommand};
 use crate::envelope::{
     CommandActor, CommandEnvelope, EffectiveAt, ParseError, PartialHeader, ENGINE_ACTOR_ID,
@@ -234,14 +234,16 @@ impl Handler {
     /// The case's state as the store holds it now: the cached fold plus whatever was appended
     /// after it (by this process or, on PostgreSQL, any other).
     pub async fn current_case(&self, stream: &StreamId) -> Result<CaseState, CommandError> {
-        let cached = self.cache.get(stream.as_str()).unwrap_or_default();
-        let tail = self.store.read_stream(stream, cached.version + 1).await?;
-        if tail.is_empty() {
-            return Ok(cached);
+        let (mut lease, read_now) = self.lease(stream).await?;
+        if !read_now {
+            self.catch_up(stream, &mut lease).await?;
         }
-        let state = fold_onto(cached, stream, &tail)?;
-        self.cache.put(stream.as_str(), state.clone());
-        Ok(state)
+        Ok(lease.state().clone())
+    }
+
+    /// Bytes and entries the handler's case cache holds now.
+    pub fn case_cache_usage(&self) -> (usize, usize) {
+        self.cache.usage()
     }
 
     /// The case for one command: taken out of the cache (it may be behind, which the append's
@@ -250,9 +252,15 @@ impl Handler {
         if let Some(lease) = self.cache.take(stream.as_str()) {
             return Ok((lease, false));
         }
+        Ok((self.lease_stored(stream).await?, true))
+    }
+
+    /// The case for one command, read and folded from the store now.
+    async fn lease_stored<'a>(&'a self, stream: &StreamId) -> Result<Lease<'a>, CommandError> {
         let records = self.store.read_stream(stream, 1).await?;
         let state = fold_onto(CaseState::default(), stream, &records)?;
-        Ok((self.cache.lease(stream.as_str(), state), true))
+        let payload_bytes = records.iter().map(|r| r.payload.len()).sum();
+        Ok(self.cache.lease(stream.as_str(), state, payload_bytes))
     }
 
     /// Fold what was appended after the leased state onto it.
@@ -265,29 +273,54 @@ impl Handler {
         lease.advance(bytes, |state| fold_onto(state, stream, &tail))
     }
 
-    /// Advance the lease by this command's events, folded as [`load_case`] would fold them.
-    fn remember(
-        lease: &mut Lease<'_>,
+    /// Decide `envelope` on the leased state and fold what it decided onto it, as
+    /// [`load_case`] folds the stored events: the state is taken by value, so a command costs
+    /// the same on a case of any length. The lease is then ahead of the store: unless the
+    /// events are written as decided, the caller gives it up. A refusal, or an own event that
+    /// cannot be encoded, leaves the lease as it was; a derived event that cannot be encoded
+    /// gives it up.
+    fn decide_onto(
+        &self,
         envelope: &CommandEnvelope,
-        planned: &Planned,
-        bytes: usize,
-        stream_version: u64,
-    ) {
-        let folded = lease.advance(bytes, |mut state| {
-            let events = planned.own.iter().chain(planned.derived.iter());
-            for (index, event) in events.enumerate() {
-                let id = event_id(&envelope.command_id, index as u32);
-                let id = caseledger_domain::identity::EventRef::from_u128(id.as_u128());
-                state = evolve_recorded(state, &id, event);
+        lease: &mut Lease<'_>,
+    ) -> Result<Decided, NotDecided> {
+        let today = envelope.effective_at.date;
+        let own =
+            decide_own(lease.state(), &envelope.command, today).map_err(NotDecided::Refused)?;
+        // A tier or handover result asked for from outside was checked against the engine's
+        // own derivation (`decide_own`): it is the engine's decision and is recorded as such.
+        let own_actor = if is_engine_decision(&envelope.command) {
+            engine_actor()
+        } else {
+            self.actor(envelope)
+        };
+        let mut events = Vec::with_capacity(own.len());
+        for (index, event) in own.iter().enumerate() {
+            events.push(self.new_event(envelope, index, event, own_actor.clone(), Uuid::nil())?);
+        }
+        let expected_version = lease.state().version;
+        let planned = lease.fold(|state| fold_planned(state, &envelope.command_id, own, today));
+        for (index, event) in planned.derived.iter().enumerate() {
+            let index = planned.own.len() + index;
+            match self.new_event(envelope, index, event, engine_actor(), envelope.command_id) {
+                Ok(new) => events.push(new),
+                Err(e) => {
+                    lease.give_up();
+                    return Err(e.into());
+                }
             }
-            Ok::<_, std::convert::Infallible>(state)
-        });
-        let Ok(()) = folded;
+        }
+        lease.weigh(events.iter().map(|e| e.payload.len()).sum());
         assert_eq!(
             lease.state().version,
-            stream_version,
-            "the fold and the store disagree"
+            expected_version + events.len() as u64,
+            "the fold and the events disagree"
         );
+        Ok(Decided {
+            planned,
+            events,
+            expected_version,
+        })
     }
 
     /// Take the case's state for deciding commands on it without the handler's append (a
@@ -303,6 +336,7 @@ impl Handler {
     /// advanced by its events. `None` when only `execute` can answer it — the engine's
     /// identity, an unauthorised role, a command the rules refuse or whose events cannot be
     /// encoded: a refusal is given on the case as the store holds it, after the repeat check.
+    /// A lease given up (a derived event that could not be encoded) decides nothing ahead.
     pub fn decide_ahead(
         &self,
         envelope: &CommandEnvelope,
@@ -316,14 +350,18 @@ impl Handler {
         }
         authorise(envelope.actor.role, &envelope.command).ok()?;
         let stream = StreamId::new(envelope.crn.as_str()).ok()?;
-        let planned = plan(lease.state(), &envelope.command, envelope.effective_at.date).ok()?;
-        let events = self.envelopes(envelope, &planned).ok()?;
-        let bytes: usize = events.iter().map(|e| e.payload.len()).sum();
-        let version = lease.state().version;
-        let stream_version = version + events.len() as u64;
+        if !lease.is_held() {
+            return None;
+        }
+        let Decided {
+            planned,
+            events,
+            expected_version,
+        } = self.decide_onto(envelope, lease).ok()?;
+        let stream_version = expected_version + events.len() as u64;
         let append = GroupedAppend {
             stream,
-            expected: ExpectedVersion::Exact(version),
+            expected: ExpectedVersion::Exact(expected_version),
             events,
             key: Some(IdempotencyKey {
                 id: envelope.command_id,
@@ -331,7 +369,6 @@ impl Handler {
             }),
             after: None,
         };
-        Self::remember(lease, envelope, &planned, bytes, stream_version);
         let decided = DecidedAhead {
             event_types: planned
                 .own
@@ -430,7 +467,6 @@ impl Handler {
                 .await);
         }
         let stream = StreamId::new(envelope.crn.as_str())?;
-        let today = envelope.effective_at.date;
         let fingerprint = envelope.fingerprint();
         let key = IdempotencyKey {
             id: envelope.command_id,
@@ -438,15 +474,15 @@ impl Handler {
         };
         let (mut lease, mut read_now) = self.lease(&stream).await?;
         for attempt in 0..CONFLICT_RETRIES_MAX {
-            let planned = match plan(lease.state(), &envelope.command, today) {
-                Ok(planned) => planned,
+            let decided = match self.decide_onto(envelope, &mut lease) {
+                Ok(decided) => decided,
                 // A state that may be behind must not refuse what the current one allows.
-                Err(_) if !read_now => {
+                Err(NotDecided::Refused(_)) if !read_now => {
                     self.catch_up(&stream, &mut lease).await?;
                     read_now = true;
                     continue;
                 }
-                Err(reason) => {
+                Err(NotDecided::Refused(reason)) => {
                     drop(lease);
                     // A repeat of an applied command is answered as a repeat, not refused by
                     // the rules its first application changed.
@@ -455,52 +491,67 @@ impl Handler {
                     }
                     return Err(self.refuse(envelope, RefusalKind::Rule, &reason).await);
                 }
+                Err(NotDecided::Payload(e)) => return Err(e.into()),
             };
-            let new_events = self.envelopes(envelope, &planned)?;
-            let bytes: usize = new_events.iter().map(|e| e.payload.len()).sum();
-            let expected = ExpectedVersion::Exact(lease.state().version);
+            let Decided {
+                planned,
+                events,
+                expected_version,
+            } = decided;
+            let expected = ExpectedVersion::Exact(expected_version);
             let handed = std::time::Instant::now();
             let appended = self
                 .store
-                .append_fingerprinted(&stream, expected, new_events, key)
+                .append_fingerprinted(&stream, expected, events, key)
                 .await;
-            match appended {
-                Ok(result) if result.deduplicated => {
-                    drop(lease);
+            // The lease is ahead of the store by this command: it is kept only if the command
+            // was written as decided.
+            let result = match appended {
+                Ok(result) if !result.deduplicated => result,
+                Ok(_) => {
+                    lease.discard();
                     let mut receipt = self.repeat_receipt(envelope, &stream).await?;
                     receipt.timing.retries = attempt;
                     return Ok(receipt);
                 }
-                Ok(result) => {
-                    Self::remember(&mut lease, envelope, &planned, bytes, result.stream_version);
-                    let mut receipt = receipt(
-                        envelope,
-                        &result,
-                        planned.own.iter().chain(planned.derived.iter()),
-                        planned.derived.len(),
-                    );
-                    receipt.timing = ExecutionTiming {
-                        retries: attempt,
-                        flush_wait: handed.elapsed(),
-                    };
-                    return Ok(receipt);
-                }
                 Err(StoreError::WrongExpectedVersion { .. }) => {
-                    self.catch_up(&stream, &mut lease).await?;
+                    // Written meanwhile by another: decide again on the case as stored.
+                    lease.discard();
+                    lease = self.lease_stored(&stream).await?;
                     read_now = true;
+                    continue;
                 }
                 Err(StoreError::IdempotencyConflict { stored, given, .. }) => {
-                    drop(lease);
+                    lease.discard();
                     return Err(self.refuse_conflict(envelope, &stored, &given).await);
                 }
                 Err(StoreError::IdempotencyKeyReused {
                     original_stream, ..
                 }) => {
-                    drop(lease);
+                    lease.discard();
                     return Err(self.refuse_reused(envelope, &original_stream).await);
                 }
-                Err(other) => return Err(other.into()),
-            }
+                Err(other) => {
+                    lease.discard();
+                    return Err(other.into());
+                }
+            };
+            assert_eq!(
+                lease.state().version,
+                result.stream_version,
+                "the fold and the store disagree"
+            );
+            let mut receipt = receipt(
+                envelope,
+                &result,
+                planned.own.iter().chain(planned.derived.iter()),
+                planned.derived.len(),
+            );
+            receipt.timing = ExecutionTiming {
+                retries: attempt,
+                flush_wait: handed.elapsed(),
+            };
+            return Ok(receipt);
         }
         let _ = type_name;
         Err(CommandError::Conflict {
@@ -561,50 +612,37 @@ impl Handler {
             .await
     }
 
-    fn envelopes(
-        &self,
-        envelope: &CommandEnvelope,
-        planned: &Planned,
-    ) -> Result<Vec<NewEvent>, CommandError> {
-        let actor = Actor {
+    /// The actor of `envelope`, as recorded on its events.
+    fn actor(&self, envelope: &CommandEnvelope) -> Actor {
+        Actor {
             id: envelope.actor.id.clone(),
             role: envelope.actor.role.as_str().to_owned(),
             organisation: envelope.actor.organisation.clone(),
-        };
-        // A tier or handover result asked for from outside was checked against the engine's
-        // own derivation (`plan`): it is the engine's decision and is recorded as such.
-        let own_actor = if is_engine_decision(&envelope.command) {
-            engine_actor()
-        } else {
-            actor
-        };
-        let mut out = Vec::with_capacity(planned.own.len() + planned.derived.len());
-        let all = planned
-            .own
-            .iter()
-            .map(|e| (e, own_actor.clone(), Uuid::nil()))
-            .chain(
-                planned
-                    .derived
-                    .iter()
-                    .map(|e| (e, engine_actor(), envelope.command_id)),
-            );
-        for (index, (event, actor, causation_id)) in all.enumerate() {
-            let encoded = caseledger_payload::encode(event)?;
-            out.push(NewEvent {
-                event_id: event_id(&envelope.command_id, index as u32),
-                event_type: encoded.event_type.to_owned(),
-                schema_version: encoded.schema_version,
-                effective_at_us: envelope.effective_at.instant_us,
-                actor,
-                command_id: envelope.command_id,
-                correlation_id: self.correlation(envelope.command_id),
-                causation_id,
-                ruleset_id: decision_ruleset(event).unwrap_or_default(),
-                payload: encoded.bytes,
-            });
         }
-        Ok(out)
+    }
+
+    /// The `index`-th event `envelope` writes (its own first, then derived decisions).
+    fn new_event(
+        &self,
+        envelope: &CommandEnvelope,
+        index: usize,
+        event: &Event,
+        actor: Actor,
+        causation_id: Uuid,
+    ) -> Result<NewEvent, caseledger_payload::PayloadError> {
+        let encoded = caseledger_payload::encode(event)?;
+        Ok(NewEvent {
+            event_id: event_id(&envelope.command_id, index as u32),
+            event_type: encoded.event_type.to_owned(),
+            schema_version: encoded.schema_version,
+            effective_at_us: envelope.effective_at.instant_us,
+            actor,
+            command_id: envelope.command_id,
+            correlation_id: self.correlation(envelope.command_id),
+            causation_id,
+            ruleset_id: decision_ruleset(event).unwrap_or_default(),
+            payload: encoded.bytes,
+        })
     }
 
     /// Record a refusal in `audit-refusals` and return the error to give the caller.
@@ -778,8 +816,45 @@ pub struct Planned {
     pub derived: Vec<Event>,
 }
 
-/// Pure: decide the command on `state` as of `today`, then the derived decisions.
+/// A command decided on a leased state ([`Handler::decide_onto`]): its events to append,
+/// and the version the case had before them.
+struct Decided {
+    planned: Planned,
+    events: Vec<NewEvent>,
+    expected_version: u64,
+}
+
+/// Why [`Handler::decide_onto`] decided nothing.
+enum NotDecided {
+    /// The rules refuse the command on the leased state, for this reason.
+    Refused(String),
+    Payload(caseledger_payload::PayloadError),
+}
+
+impl From<caseledger_payload::PayloadError> for NotDecided {
+    fn from(e: caseledger_payload::PayloadError) -> NotDecided {
+        NotDecided::Payload(e)
+    }
+}
+
+/// Pure: decide the command on `state` as of `today`, then the derived decisions. Copies the
+/// state once to derive on; the handler decides on a state it owns instead ([`decide_own`],
+/// [`fold_planned`]), with the same result.
 pub fn plan(state: &CaseState, command: &DomainCommand, today: Date) -> Result<Planned, String> {
+    let own = decide_own(state, command, today)?;
+    let after = own.iter().fold(state.clone(), evolve);
+    let (_, derived) =
+        derived_decisions_onto(after, &own, today, |state, _, event| evolve(state, event));
+    Ok(Planned { own, derived })
+}
+
+/// Pure: the command's own events decided on `state` as of `today`, or the reason it is
+/// refused.
+pub fn decide_own(
+    state: &CaseState,
+    command: &DomainCommand,
+    today: Date,
+) -> Result<Vec<Event>, String> {
     let nation = match (state.pdu, command) {
         (Some(pdu), _) => pdu.nation(),
         (None, DomainCommand::OpenCase { pdu, .. }) => pdu.nation(),
@@ -794,9 +869,31 @@ pub fn plan(state: &CaseState, command: &DomainCommand, today: Date) -> Result<P
     if own.is_empty() {
         return Err("the command changes nothing on this case".into());
     }
-    let after = own.iter().fold(state.clone(), evolve);
-    let derived = derived_decisions(&after, &own, today);
-    Ok(Planned { own, derived })
+    Ok(own)
+}
+
+/// Pure: `state` (owned, not copied) with the command's own events folded onto it, then the
+/// derived decisions they call for, each folded as it is stored: under the id the command's
+/// `index`-th event is stored under ([`event_id`]), as [`load_case`] folds the stream.
+pub fn fold_planned(
+    state: CaseState,
+    command_id: &Uuid,
+    own: Vec<Event>,
+    today: Date,
+) -> (CaseState, Planned) {
+    let recorded = |state: CaseState, index: usize, event: &Event| {
+        let id = event_id(command_id, index as u32);
+        let id = caseledger_domain::identity::EventRef::from_u128(id.as_u128());
+        evolve_recorded(state, &id, event)
+    };
+    let mut state = state;
+    for (index, event) in own.iter().enumerate() {
+        state = recorded(state, index, event);
+    }
+    let (state, derived) = derived_decisions_onto(state, &own, today, |state, index, event| {
+        recorded(state, own.len() + index, event)
+    });
+    (state, Planned { own, derived })
 }
 
 /// Tier and handover results are the engine's (design.md invariant 5): it derives them itself

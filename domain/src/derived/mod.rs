@@ -133,17 +133,35 @@ pub fn tier_v3_command(
 /// Empty when nothing relevant changed, when a calculator cannot produce a result for this
 /// case (e.g. outside OMiC), or when the result equals the last one recorded.
 pub fn derived_decisions(state: &CaseState, triggered_by: &[Event], today: Date) -> Vec<Event> {
+    derived_decisions_onto(state.clone(), triggered_by, today, |state, _, event| {
+        evolve(state, event)
+    })
+    .1
+}
+
+/// [`derived_decisions`] on a state given by value, which comes back with every decision
+/// event folded onto it by `fold` (called with the event's index among the decisions), in
+/// the order they are returned. The command handler folds them under the ids they are stored
+/// under (`evolve_recorded`); no decision fact records its event's id, so the decisions are
+/// the same whichever fold is given. Taking the state by value spares a caller that owns it
+/// a copy of the whole case for each command.
+pub fn derived_decisions_onto(
+    state: CaseState,
+    triggered_by: &[Event],
+    today: Date,
+    mut fold: impl FnMut(CaseState, usize, &Event) -> CaseState,
+) -> (CaseState, Vec<Event>) {
     let mut out = Vec::new();
     let Some(pdu) = state.pdu else {
-        return out;
+        return (state, out);
     };
     if state.closed_on.is_some() {
-        return out;
+        return (state, out);
     }
     let Ok(ruleset) = Ruleset::for_date(today, pdu.nation()) else {
-        return out;
+        return (state, out);
     };
-    let mut state = state.clone();
+    let mut state = state;
     if triggered_by.iter().any(triggers_handover) {
         let custodial: Vec<SentenceId> = state
             .sentences
@@ -152,23 +170,30 @@ pub fn derived_decisions(state: &CaseState, triggered_by: &[Event], today: Date)
             .map(|(id, _)| *id)
             .collect();
         for sentence_id in custodial {
+            // The next sentence's handover and the tier are decided on the case with this
+            // handover recorded.
             if let Some(event) = handover_decision(&state, &ruleset, sentence_id, today) {
-                state = evolve(state, &event);
+                state = fold(state, out.len(), &event);
                 out.push(event);
             }
         }
     }
     if let Some(trigger) = triggered_by.iter().find(|e| triggers_tier(e)) {
         let reason = trigger_reason(trigger);
+        let tiers_from = out.len();
         if let Some(event) = tier_decision(&state, &ruleset, &reason, today) {
             out.push(event);
         }
-        // V3 beside V2, on the same triggers, once the case has predictor scores.
+        // V3 beside V2, on the same triggers, once the case has predictor scores; both are
+        // decided on the same case, so neither is folded before both are decided.
         if let Some(event) = tier_v3_decision(&state, &ruleset, &reason, today) {
             out.push(event);
         }
+        for (index, event) in out.iter().enumerate().skip(tiers_from) {
+            state = fold(state, index, event);
+        }
     }
-    out
+    (state, out)
 }
 
 /// The one event `decide` emits for a derived command, or nothing. `RecordHandoverDates` and
