@@ -19,7 +19,9 @@
 //! gave it (see [`handler_idempotency_key`]).
 
 use std::fs::File;
+use std::future::Future;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::task::Poll;
 
 use caseledger_store::{
     codec, AppendResult, EventStore, ExpectedVersion, GroupedAppend, ManualClock, RecordedEvent,
@@ -205,9 +207,10 @@ pub fn stage_import<R: BufRead>(
             break;
         }
         let record = check_record_line(&buffer, line, head, &mut walker, payloads)?;
-        let leaf = canonical_record_bytes(&record).map_err(|e| line_error(line, e.to_string()))?;
-        merkle.push_leaf_bytes(&leaf);
-        let stored = codec::encode_record(&record).map_err(|e| line_error(line, e.to_string()))?;
+        // The Merkle leaf is the record in the store's encoding: the very bytes staged.
+        let stored =
+            canonical_record_bytes(&record).map_err(|e| line_error(line, e.to_string()))?;
+        merkle.push_leaf_bytes(&stored);
         let length =
             u32::try_from(stored.len()).map_err(|_| line_error(line, "record too large"))?;
         staged.write_all(&length.to_le_bytes())?;
@@ -271,24 +274,34 @@ impl StagedImport {
         };
         let mut written = 0u64;
         let mut appends_keyed = 0u64;
+        let mut keys = KeysWritten::new();
         let mut group: Vec<Vec<RecordedEvent>> = Vec::new();
+        let mut flight: Option<Flight<'_>> = None;
         while let Some(append) = staged.next_append(written)? {
             let joins = group.first().is_some_and(|first| {
                 first[0].recorded_at_us == append[0].recorded_at_us
                     && group.len() < GROUP_APPENDS_MAX
                     && group.iter().map(Vec::len).sum::<usize>() + append.len() <= GROUP_EVENTS_MAX
             });
-            if !joins {
-                let keyed;
-                (written, keyed) = write_group(target, clock, &group, written).await?;
-                appends_keyed += keyed;
-                group.clear();
+            if !joins && !group.is_empty() {
+                // The group before is written while this one was read and checked.
+                if let Some(flight) = flight.take() {
+                    (written, appends_keyed) = flight.land(written, appends_keyed).await?;
+                }
+                let appends = group_appends(target, &mut keys, &group, written).await?;
+                flight =
+                    Some(Flight::submit(target, clock, std::mem::take(&mut group), appends).await);
             }
             group.push(append);
         }
-        let keyed;
-        (written, keyed) = write_group(target, clock, &group, written).await?;
-        appends_keyed += keyed;
+        if let Some(flight) = flight.take() {
+            (written, appends_keyed) = flight.land(written, appends_keyed).await?;
+        }
+        if !group.is_empty() {
+            let appends = group_appends(target, &mut keys, &group, written).await?;
+            let flight = Flight::submit(target, clock, group, appends).await;
+            (written, appends_keyed) = flight.land(written, appends_keyed).await?;
+        }
         if written != self.head {
             return Err(ReplayError::ImportWriteFailed {
                 written,
@@ -383,25 +396,21 @@ impl Staged {
     }
 }
 
-/// Append one group of appends (consecutive, all recorded at one instant) as one group
-/// commit, each with the handler's idempotency key, and check the store put every one exactly
-/// where the export had it. Returns the new count of records written and how many appends
-/// were keyed.
+/// The appends of one group (consecutive, all recorded at one instant), each with the
+/// handler's idempotency key.
 ///
 /// A key the import already used (the log holds two appends the handler would have keyed
 /// alike: written without keys, e.g. by an earlier import) is not reused: the store would
 /// answer "deduplicated" and write nothing, or refuse a key first used on another stream. The
 /// first append keeps the key, as in the store that wrote them, and the later one is appended
-/// without a key.
-async fn write_group<S: EventStore + ?Sized>(
+/// without a key. The target was empty and only this import writes it, so a key not in
+/// `keys` was never written and the store is asked only about the others.
+async fn group_appends<S: EventStore + ?Sized>(
     target: &S,
-    clock: &ManualClock,
+    keys: &mut KeysWritten,
     group: &[Vec<RecordedEvent>],
     written: u64,
-) -> Result<(u64, u64), ReplayError> {
-    let Some(first) = group.first() else {
-        return Ok((written, 0));
-    };
+) -> Result<Vec<GroupedAppend>, ReplayError> {
     let failed = |reason: String| ReplayError::ImportWriteFailed { written, reason };
     let mut appends = Vec::with_capacity(group.len());
     let mut keys_here = std::collections::HashSet::new();
@@ -410,9 +419,14 @@ async fn write_group<S: EventStore + ?Sized>(
         let stream = StreamId::new(head.stream_id.clone()).map_err(|e| failed(e.to_string()))?;
         let mut key = handler_idempotency_key(head);
         if let Some(id) = key {
-            if !keys_here.insert(id) || target.idempotency_record(id).await?.is_some() {
+            let written_before =
+                keys.maybe_written(&id) && target.idempotency_record(id).await?.is_some();
+            if !keys_here.insert(id) || written_before {
                 key = None;
             }
+        }
+        if let Some(id) = key {
+            keys.insert(&id);
         }
         appends.push(GroupedAppend {
             stream,
@@ -422,19 +436,103 @@ async fn write_group<S: EventStore + ?Sized>(
             after: None,
         });
     }
-    let keyed = appends.iter().filter(|a| a.key.is_some()).count() as u64;
-    clock.set(first[0].recorded_at_us);
-    let answers = target
-        .append_group(appends)
-        .await
-        .map_err(|e| failed(e.to_string()))?;
-    let mut count = written;
-    for (records, answer) in group.iter().zip(answers) {
-        let result = answer.map_err(|e| failed(e.to_string()))?;
-        check_placed(records, &result).map_err(failed)?;
-        count += records.len() as u64;
+    Ok(appends)
+}
+
+type GroupAnswer =
+    Result<Vec<Result<AppendResult, caseledger_store::StoreError>>, caseledger_store::StoreError>;
+
+/// One group handed to the store as one group commit, its records kept to check where the
+/// store put them.
+struct Flight<'t> {
+    group: Vec<Vec<RecordedEvent>>,
+    keyed: u64,
+    answer: std::pin::Pin<Box<dyn Future<Output = GroupAnswer> + 't>>,
+}
+
+impl<'t> Flight<'t> {
+    /// Hand `appends` to the store, stamped with the group's instant: the first poll of the
+    /// append sends the group to the store's writer, which writes it while the caller reads
+    /// and checks the next group. Only one group is ever in flight, so the clock is set for a
+    /// group after the one before was written.
+    async fn submit<S: EventStore + ?Sized>(
+        target: &'t S,
+        clock: &ManualClock,
+        group: Vec<Vec<RecordedEvent>>,
+        appends: Vec<GroupedAppend>,
+    ) -> Flight<'t> {
+        let keyed = appends.iter().filter(|a| a.key.is_some()).count() as u64;
+        clock.set(group[0][0].recorded_at_us);
+        let mut answer: std::pin::Pin<Box<dyn Future<Output = GroupAnswer> + 't>> =
+            Box::pin(target.append_group(appends));
+        let polled = std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx))).await;
+        if let Poll::Ready(result) = polled {
+            answer = Box::pin(std::future::ready(result));
+        }
+        Flight {
+            group,
+            keyed,
+            answer,
+        }
     }
-    Ok((count, keyed))
+
+    /// Wait for the group to be written and check the store put every append exactly where
+    /// the export had it. Returns the new count of records written and of keyed appends.
+    async fn land(self, written: u64, keyed: u64) -> Result<(u64, u64), ReplayError> {
+        let failed = |reason: String| ReplayError::ImportWriteFailed { written, reason };
+        let answers = self.answer.await.map_err(|e| failed(e.to_string()))?;
+        let mut count = written;
+        for (records, answer) in self.group.iter().zip(answers) {
+            let result = answer.map_err(|e| failed(e.to_string()))?;
+            check_placed(records, &result).map_err(failed)?;
+            count += records.len() as u64;
+        }
+        Ok((count, keyed + self.keyed))
+    }
+}
+
+/// The idempotency keys this import wrote, as a fixed-size Bloom filter (16 MiB whatever the
+/// log's size): "not written" is certain, "maybe written" is settled by asking the store.
+struct KeysWritten {
+    bits: Vec<u64>,
+}
+
+impl KeysWritten {
+    const BITS_LOG2: u32 = 27;
+    const PROBES: u64 = 4;
+
+    fn new() -> KeysWritten {
+        KeysWritten {
+            bits: vec![0; 1 << (Self::BITS_LOG2 - 6)],
+        }
+    }
+
+    /// The filter's bit indices for `key`: double hashing over the key's two halves, mixed so
+    /// that the UUID's fixed version and variant bits do not cluster the probes.
+    fn probes(key: &Uuid) -> impl Iterator<Item = usize> {
+        let (high, low) = key.as_u64_pair();
+        let h1 = mix(high ^ low.rotate_left(32));
+        let h2 = mix(low ^ 0x9e37_79b9_7f4a_7c15) | 1;
+        let mask = (1u64 << Self::BITS_LOG2) - 1;
+        (0..Self::PROBES).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) & mask) as usize)
+    }
+
+    fn maybe_written(&self, key: &Uuid) -> bool {
+        Self::probes(key).all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
+    }
+
+    fn insert(&mut self, key: &Uuid) {
+        for bit in Self::probes(key) {
+            self.bits[bit / 64] |= 1 << (bit % 64);
+        }
+    }
+}
+
+/// SplitMix64's finaliser: every input bit reaches every output bit.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 /// Why the store's answer does not place `records` where the export has them, if it does not.
@@ -460,4 +558,27 @@ fn check_placed(records: &[RecordedEvent], result: &AppendResult) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_key_is_always_found_and_unwritten_keys_rarely_are() {
+        let mut keys = KeysWritten::new();
+        let written: Vec<Uuid> = (0..10_000u128)
+            .map(|n| Uuid::new_v5(&Uuid::NAMESPACE_OID, &n.to_be_bytes()))
+            .collect();
+        for key in &written {
+            keys.insert(key);
+        }
+        assert!(written.iter().all(|key| keys.maybe_written(key)));
+        let others = (10_000..20_000u128)
+            .map(|n| Uuid::new_v5(&Uuid::NAMESPACE_OID, &n.to_be_bytes()))
+            .filter(|key| keys.maybe_written(key))
+            .count();
+        // At 10,000 keys in 2^27 bits a false "maybe" is about one in 10^13.
+        assert_eq!(others, 0, "unwritten keys taken for written ones");
+    }
 }
