@@ -56,7 +56,12 @@ fn build_log(rt: &tokio::runtime::Runtime, path: &Path, events: u64) {
                 .iter()
                 .map(|e| {
                     id += 1;
-                    let encoded = caseledger::payload::encode(e).expect("encode");
+                    // A throwaway data key: these records are written around the engine.
+                    let key = caseledger::store::keystore::SubjectKey::Live(
+                        caseledger::store::crypto::DataKey::generate(),
+                    );
+                    let encoded =
+                        caseledger::payload::encode_sealed(e, crn.as_str(), &key).expect("encode");
                     NewEvent {
                         event_id: uuid::Uuid::from_u128(id),
                         event_type: encoded.event_type.to_owned(),

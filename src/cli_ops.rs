@@ -155,7 +155,7 @@ impl StoreArgs {
     /// The engine configuration; a `--store` URL that cannot be used is exit code 2 and its
     /// password is not repeated.
     pub fn engine_config(&self) -> Result<EngineConfig, Failure> {
-        let config = self.store_config()?;
+        let config = self.store_config()?.with_key_file(self.key_file_path()?);
         Ok(match self.kek()? {
             Some(kek) => config.with_kek(kek),
             None => config,

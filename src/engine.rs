@@ -95,6 +95,10 @@ pub struct EngineConfig {
     /// management"). A store that records one refuses to open without it or with another; a
     /// memory store gets a fresh one that lives as long as the engine.
     pub kek: Option<Kek>,
+    /// Where to create a KEK when none is given and the store records none yet (what
+    /// `caseledger init` does): a sled store's is the file beside its directory
+    /// (`crypto::default_key_file`). An existing file there is used. `None`: never create one.
+    pub key_file: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -102,20 +106,29 @@ impl EngineConfig {
         EngineConfig {
             store: StoreConfig::Memory,
             kek: Some(Kek::ephemeral()),
+            key_file: None,
         }
     }
 
     /// A sled store at `path`, flushed before each append is acknowledged.
     pub fn sled(path: impl Into<PathBuf>) -> EngineConfig {
+        let path = path.into();
         EngineConfig {
+            key_file: Some(caseledger_store::crypto::default_key_file(&path)),
             store: StoreConfig::Sled {
-                path: path.into(),
+                path,
                 durability: Durability::Flush,
                 cache_capacity_bytes: caseledger_store::SLED_CACHE_CAPACITY_BYTES_DEFAULT,
                 lock_wait_ms: 0,
             },
             kek: None,
         }
+    }
+
+    /// Create the KEK in `path` when none is given and the store records none yet.
+    pub fn with_key_file(mut self, path: impl Into<PathBuf>) -> EngineConfig {
+        self.key_file = Some(path.into());
+        self
     }
 
     /// Wrap persons' data keys under `kek` (read with `Kek::load`, made by `Kek::create_file`).
@@ -161,6 +174,7 @@ impl EngineConfig {
                 durability: Durability::Flush,
             },
             kek: None,
+            key_file: None,
         })
     }
 }
@@ -196,6 +210,9 @@ pub enum EngineError {
     /// wrapped under; nothing was written.
     #[error(transparent)]
     Keyring(#[from] KeyringError),
+    /// The key-encryption key file cannot be read or created.
+    #[error("key-encryption key: {0}")]
+    KeyFile(String),
 }
 
 /// What `advance_to` did.
@@ -222,6 +239,28 @@ struct CaseIndex {
     scanned_to: u64,
 }
 
+/// The KEK to open `store` with: `kek` when given; else the one in `key_file` when that
+/// file exists; else, when the store records no KEK yet, a new one created in `key_file`
+/// (what `caseledger init` does). A store that records a KEK while none is found is left to
+/// `Keyring::open`, which refuses it and names the key it expects.
+async fn kek_for(
+    store: &dyn EventStore,
+    kek: Option<Kek>,
+    key_file: Option<&std::path::Path>,
+) -> Result<Option<Kek>, EngineError> {
+    let (None, Some(path)) = (&kek, key_file) else {
+        return Ok(kek);
+    };
+    let file = |e: caseledger_store::crypto::CryptoError| EngineError::KeyFile(e.to_string());
+    if path.exists() {
+        return Kek::load(path).map(Some).map_err(file);
+    }
+    if store.key_store().kek_id().await?.is_some() {
+        return Ok(None);
+    }
+    Kek::create_file(path).map(Some).map_err(file)
+}
+
 /// The engine: one store, one handler.
 pub struct Engine {
     handler: Handler,
@@ -237,7 +276,7 @@ impl Engine {
     /// fails with `StoreError::InUse` ("store is in use"). A PostgreSQL store is refused with
     /// [`EngineError::OpenAsyncRequired`]: use [`Engine::open_async`].
     pub fn open(config: EngineConfig) -> Result<Engine, EngineError> {
-        let kek = config.kek;
+        let (kek, key_file) = (config.kek, config.key_file);
         let (store, sled): (Arc<dyn EventStore>, _) = match config.store {
             StoreConfig::Memory => (Arc::new(MemoryStore::new(Arc::new(SystemClock))), None),
             #[cfg(feature = "postgres")]
@@ -260,6 +299,12 @@ impl Engine {
                 (sled.clone() as Arc<dyn EventStore>, Some(sled))
             }
         };
+        let kek = caseledger_store::keystore::ready_now(kek_for(
+            store.as_ref(),
+            kek,
+            key_file.as_deref(),
+        ))
+        .unwrap_or(Err(EngineError::OpenAsyncRequired))?;
         let keyring = Keyring::open_now(store.clone(), kek, true)?;
         Ok(Engine::with_store_inner(store, sled, keyring))
     }
@@ -268,7 +313,7 @@ impl Engine {
     /// listener tasks live on it). Connects, creates or migrates the schema, and starts the
     /// writer. A server that does not answer is [`EngineError::PostgresOpen`].
     pub async fn open_async(config: EngineConfig) -> Result<Engine, EngineError> {
-        let kek = config.kek;
+        let (kek, key_file) = (config.kek, config.key_file);
         match config.store {
             #[cfg(feature = "postgres")]
             StoreConfig::Postgres { config, durability } => {
@@ -279,16 +324,24 @@ impl Engine {
                 let store = PostgresStore::open(*config, Arc::new(SystemClock), options)
                     .await
                     .map_err(EngineError::PostgresOpen)?;
+                let kek = kek_for(&store as &dyn EventStore, kek, key_file.as_deref()).await?;
                 Engine::with_store_and_kek(Arc::new(store), kek).await
             }
-            other => Engine::open(EngineConfig { store: other, kek }),
+            other => Engine::open(EngineConfig {
+                store: other,
+                kek,
+                key_file,
+            }),
         }
     }
 
-    /// An engine over any store (e.g. one with a manual clock), without a key-encryption
-    /// key: its keyring makes and reads no data key ([`Engine::with_store_and_kek`] has one).
+    /// An engine over any store (e.g. one with a manual clock) whose persons' data keys are
+    /// wrapped under this process's in-memory KEK (`Kek::process_ephemeral`, shared by every
+    /// such engine in the process, not recorded in the store): personal data it writes can
+    /// be read by this process only. For a store that outlives the process use
+    /// [`Engine::with_store_and_kek`] with a KEK from a key file.
     pub fn with_store(store: Arc<dyn EventStore>) -> Engine {
-        let keyring = Keyring::without_kek(store.clone());
+        let keyring = Keyring::unchecked(store.clone(), Kek::process_ephemeral());
         Engine::with_store_inner(store, None, keyring)
     }
 
@@ -307,12 +360,13 @@ impl Engine {
         sled: Option<Arc<SledStore>>,
         keyring: Keyring,
     ) -> Engine {
+        let keyring = Arc::new(keyring);
         Engine {
-            handler: Handler::new(store.clone()),
+            handler: Handler::new(store.clone(), keyring.clone()),
             store,
             sled,
             cases: Mutex::new(CaseIndex::default()),
-            keyring: Arc::new(keyring),
+            keyring,
         }
     }
 
@@ -488,7 +542,7 @@ impl Engine {
             let stream = StreamId::new(crn_text.as_str())?;
             let mut seen = BTreeSet::new();
             for _ in 0..DUE_COMMANDS_PER_CASE_MAX {
-                let case = load_case(self.store.as_ref(), &stream).await?;
+                let case = load_case(self.store.as_ref(), &self.keyring, &stream).await?;
                 let (due, blocked) = due_commands(&crn, &case.state, date);
                 let Some(next) = due.into_iter().find(|d| !seen.contains(&d.command_id)) else {
                     for b in blocked {

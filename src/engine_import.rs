@@ -274,8 +274,10 @@ impl Pipeline<'_> {
             }
         }
         let held = self.leases.get_mut(&crn).expect("leased above");
-        let Some((mut append, decided)) =
-            self.handler.decide_ahead(&item.envelope, &mut held.lease)
+        let Some((mut append, decided)) = self
+            .handler
+            .decide_ahead(&item.envelope, &mut held.lease)
+            .await
         else {
             return Err(item);
         };

@@ -85,7 +85,11 @@ async fn write_case(data: &std::path::Path) -> Uuid {
     for (n, (event, effective, recorded, ruleset)) in events.into_iter().enumerate() {
         last = Uuid::from_u128(n as u128 + 1);
         clock.set(us(recorded));
-        let encoded = caseledger::payload::encode(&event).expect("payload");
+        // A throwaway data key: these records are written around the engine.
+        let key = caseledger::store::keystore::SubjectKey::Live(
+            caseledger::store::crypto::DataKey::generate(),
+        );
+        let encoded = caseledger::payload::encode_sealed(&event, "X000001", &key).expect("payload");
         store
             .append(
                 &StreamId::new("X000001").expect("stream"),

@@ -117,7 +117,9 @@ async fn a_cached_case_is_the_case_folded_from_its_whole_stream() {
     assert_eq!(cached_cases, crns.len(), "every case is in the cache");
     for crn in crns {
         let stream = StreamId::new(crn.as_str()).unwrap();
-        let folded = load_case(engine.store().as_ref(), &stream).await.unwrap();
+        let folded = load_case(engine.store().as_ref(), engine.keyring(), &stream)
+            .await
+            .unwrap();
         let cached = engine.case(&crn).await.unwrap().expect("case exists");
         assert_eq!(cached, folded.state, "{crn}");
     }

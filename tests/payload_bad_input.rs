@@ -39,7 +39,11 @@ async fn write(data: &std::path::Path, event_type: &str, schema_version: u16, pa
         },
     )
     .expect("open sled");
-    let good = caseledger::payload::encode(&opened()).expect("payload");
+    // A throwaway data key: these records are written around the engine.
+    let key = caseledger::store::keystore::SubjectKey::Live(
+        caseledger::store::crypto::DataKey::generate(),
+    );
+    let good = caseledger::payload::encode_sealed(&opened(), "X000001", &key).expect("payload");
     let record = |n: u128, event_type: &str, schema_version: u16, payload: Vec<u8>| NewEvent {
         event_id: Uuid::from_u128(n),
         event_type: event_type.to_owned(),

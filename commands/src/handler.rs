@@ -14,9 +14,10 @@ use caseledger_domain::{
     decide, evolve, evolve_recorded, CaseState, DomainCommand, Event, Ruleset,
 };
 use caseledger_store::codec::encode_payload;
+use caseledger_store::keystore::SubjectKey;
 use caseledger_store::{
     Actor, AppendResult, EventStore, ExpectedVersion, Fingerprint, GroupedAppend, IdempotencyKey,
-    NewEvent, RecordedEvent, StoreError, StreamId,
+    Keyring, KeyringError, NewEvent, RecordedEvent, StoreError, StreamId,
 };
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -119,6 +120,9 @@ pub enum CommandError {
     /// An event the command decided cannot be encoded as a payload; nothing was written.
     #[error(transparent)]
     Payload(#[from] caseledger_payload::PayloadError),
+    /// The person's data key cannot be made or read (docs/operations.md "Key management").
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -147,22 +151,42 @@ pub fn event_id(command_id: &Uuid, index: u32) -> Uuid {
     Uuid::new_v5(&EVENT_ID_NAMESPACE, &name)
 }
 
-/// Load and fold a case stream.
+/// Load and fold a case stream, its personal data opened with `keyring`.
 pub async fn load_case(
     store: &dyn EventStore,
+    keyring: &Keyring,
     stream: &StreamId,
 ) -> Result<LoadedCase, CommandError> {
     let records = store.read_stream(stream, 1).await?;
-    let state = fold_onto(CaseState::default(), stream, &records)?;
+    let key = key_for_records(keyring, stream, &records).await?;
+    let state = fold_onto(CaseState::default(), stream, &records, key.as_ref())?;
     Ok(LoadedCase { records, state })
 }
 
+/// The subject's key when one of `records` holds sealed personal data (the fold opens it:
+/// `decide` reads the date of birth and gender), else none is fetched.
+async fn key_for_records(
+    keyring: &Keyring,
+    stream: &StreamId,
+    records: &[RecordedEvent],
+) -> Result<Option<SubjectKey>, CommandError> {
+    let sealed = records
+        .iter()
+        .any(|r| caseledger_payload::is_sealed(&r.event_type, r.schema_version));
+    if !sealed {
+        return Ok(None);
+    }
+    Ok(keyring.key_for_reading(stream).await?)
+}
+
 /// Fold `records` — the stream's records after `state.version`, in version order — onto
-/// `state`: the one fold behind [`load_case`] and the handler's [`CaseCache`].
+/// `state`, opening sealed personal data with `key`: the one fold behind [`load_case`] and
+/// the handler's [`CaseCache`].
 fn fold_onto(
     mut state: CaseState,
     stream: &StreamId,
     records: &[RecordedEvent],
+    key: Option<&SubjectKey>,
 ) -> Result<CaseState, CommandError> {
     if state.version as usize + records.len() > CASE_EVENTS_MAX {
         return Err(CommandError::CaseTooLarge {
@@ -178,6 +202,7 @@ fn fold_onto(
         );
         let event: Event =
             caseledger_payload::decode(&record.event_type, record.schema_version, &record.payload)
+                .and_then(|event| caseledger_payload::open(event, stream.as_str(), key))
                 .map_err(|e| CommandError::UnreadableEvent {
                     position: record.position,
                     reason: e.to_string(),
@@ -194,6 +219,9 @@ fn fold_onto(
 #[derive(Clone)]
 pub struct Handler {
     store: Arc<dyn EventStore>,
+    /// Persons' data keys: personal data is sealed before it is written and opened when a
+    /// case is folded.
+    keyring: Arc<Keyring>,
     /// Case states this handler folded, so a command reads only what it does not know yet.
     cache: Arc<CaseCache>,
     /// The `correlation_id` written on every event and refusal: the operator session
@@ -202,9 +230,10 @@ pub struct Handler {
 }
 
 impl Handler {
-    pub fn new(store: Arc<dyn EventStore>) -> Handler {
+    pub fn new(store: Arc<dyn EventStore>, keyring: Arc<Keyring>) -> Handler {
         Handler {
             store,
+            keyring,
             cache: Arc::new(CaseCache::new(CASE_CACHE_BYTES_MAX_DEFAULT)),
             session: None,
         }
@@ -258,7 +287,8 @@ impl Handler {
     /// The case for one command, read and folded from the store now.
     async fn lease_stored<'a>(&'a self, stream: &StreamId) -> Result<Lease<'a>, CommandError> {
         let records = self.store.read_stream(stream, 1).await?;
-        let state = fold_onto(CaseState::default(), stream, &records)?;
+        let key = key_for_records(&self.keyring, stream, &records).await?;
+        let state = fold_onto(CaseState::default(), stream, &records, key.as_ref())?;
         let payload_bytes = records.iter().map(|r| r.payload.len()).sum();
         Ok(self.cache.lease(stream.as_str(), state, payload_bytes))
     }
@@ -270,7 +300,8 @@ impl Handler {
             .read_stream(stream, lease.state().version + 1)
             .await?;
         let bytes: usize = tail.iter().map(|r| r.payload.len()).sum();
-        lease.advance(bytes, |state| fold_onto(state, stream, &tail))
+        let key = key_for_records(&self.keyring, stream, &tail).await?;
+        lease.advance(bytes, |state| fold_onto(state, stream, &tail, key.as_ref()))
     }
 
     /// Decide `envelope` on the leased state and fold what it decided onto it, as
@@ -283,6 +314,7 @@ impl Handler {
         &self,
         envelope: &CommandEnvelope,
         lease: &mut Lease<'_>,
+        key: Option<&SubjectKey>,
     ) -> Result<Decided, NotDecided> {
         let today = envelope.effective_at.date;
         let own =
@@ -296,13 +328,14 @@ impl Handler {
         };
         let mut events = Vec::with_capacity(own.len());
         for (index, event) in own.iter().enumerate() {
-            events.push(self.new_event(envelope, index, event, own_actor.clone(), Uuid::nil())?);
+            let actor = own_actor.clone();
+            events.push(self.new_event(envelope, index, event, actor, Uuid::nil(), key)?);
         }
         let expected_version = lease.state().version;
         let planned = lease.fold(|state| fold_planned(state, &envelope.command_id, own, today));
         for (index, event) in planned.derived.iter().enumerate() {
             let index = planned.own.len() + index;
-            match self.new_event(envelope, index, event, engine_actor(), envelope.command_id) {
+            match self.new_event(envelope, index, event, engine_actor(), envelope.command_id, key) {
                 Ok(new) => events.push(new),
                 Err(e) => {
                     lease.give_up();
@@ -337,7 +370,7 @@ impl Handler {
     /// identity, an unauthorised role, a command the rules refuse or whose events cannot be
     /// encoded: a refusal is given on the case as the store holds it, after the repeat check.
     /// A lease given up (a derived event that could not be encoded) decides nothing ahead.
-    pub fn decide_ahead(
+    pub async fn decide_ahead(
         &self,
         envelope: &CommandEnvelope,
         lease: &mut Lease<'_>,
@@ -353,11 +386,12 @@ impl Handler {
         if !lease.is_held() {
             return None;
         }
+        let key = self.data_key_for(&stream, envelope).await.ok()?;
         let Decided {
             planned,
             events,
             expected_version,
-        } = self.decide_onto(envelope, lease).ok()?;
+        } = self.decide_onto(envelope, lease, key.as_ref()).ok()?;
         let stream_version = expected_version + events.len() as u64;
         let append = GroupedAppend {
             stream,
@@ -445,7 +479,7 @@ impl Handler {
             command: due.command.clone(),
         };
         let stream = StreamId::new(crn.as_str())?;
-        let case = load_case(self.store.as_ref(), &stream).await?;
+        let case = load_case(self.store.as_ref(), &self.keyring, &stream).await?;
         if let Some(receipt) = already_applied(&envelope, &case.records) {
             return Ok(receipt);
         }
@@ -473,8 +507,9 @@ impl Handler {
             fingerprint: Some(fingerprint),
         };
         let (mut lease, mut read_now) = self.lease(&stream).await?;
+        let data_key = self.data_key_for(&stream, envelope).await?;
         for attempt in 0..CONFLICT_RETRIES_MAX {
-            let decided = match self.decide_onto(envelope, &mut lease) {
+            let decided = match self.decide_onto(envelope, &mut lease, data_key.as_ref()) {
                 Ok(decided) => decided,
                 // A state that may be behind must not refuse what the current one allows.
                 Err(NotDecided::Refused(_)) if !read_now => {
@@ -621,7 +656,23 @@ impl Handler {
         }
     }
 
-    /// The `index`-th event `envelope` writes (its own first, then derived decisions).
+    /// The person's data key for a command that records personal data (made on first use;
+    /// `caseledger_payload::needs_sealing` says which events hold it: a case opening's
+    /// person), else none. An event that needs sealing without a key is refused by `encode`,
+    /// never written in plaintext.
+    async fn data_key_for(
+        &self,
+        stream: &StreamId,
+        envelope: &CommandEnvelope,
+    ) -> Result<Option<SubjectKey>, CommandError> {
+        if !matches!(envelope.command, DomainCommand::OpenCase { .. }) {
+            return Ok(None);
+        }
+        Ok(Some(self.keyring.key_for_sealing(stream).await?))
+    }
+
+    /// The `index`-th event `envelope` writes (its own first, then derived decisions), its
+    /// personal data sealed with `key`.
     fn new_event(
         &self,
         envelope: &CommandEnvelope,
@@ -629,8 +680,13 @@ impl Handler {
         event: &Event,
         actor: Actor,
         causation_id: Uuid,
+        key: Option<&SubjectKey>,
     ) -> Result<NewEvent, caseledger_payload::PayloadError> {
-        let encoded = caseledger_payload::encode(event)?;
+        let sealed = match key {
+            Some(key) => caseledger_payload::seal(event, envelope.crn.as_str(), key)?,
+            None => std::borrow::Cow::Borrowed(event),
+        };
+        let encoded = caseledger_payload::encode(&sealed)?;
         Ok(NewEvent {
             event_id: event_id(&envelope.command_id, index as u32),
             event_type: encoded.event_type.to_owned(),

@@ -1,10 +1,12 @@
 //! A personal datum as the domain sees it once the log stores it sealed with the person's data
 //! key (docs/decisions/0009-crypto-shredding.md): known, erased (the key was destroyed), or
-//! withheld (sealed, and read without the key). `decide` and `evolve` stay pure: an erased or
-//! withheld datum is a state, never a fake value.
+//! withheld (sealed, and not opened: read without the key). `decide` and `evolve` stay pure:
+//! an erased or withheld datum is a state, never a fake value. A withheld datum carries its
+//! sealed bytes, so whoever holds the key can open it later (`caseledger_payload::open`).
 //!
 //! Its serde writes and reads human-readable formats only (JSON: the value itself, or
-//! `{"sealed": "erased"}` / `{"sealed": "withheld"}`). A non-human-readable format (bincode,
+//! `{"sealed": "erased"}` / `{"sealed": "withheld"}`; JSON never carries the sealed bytes, so a
+//! withheld datum read from JSON has none and can no longer be opened). A non-human-readable format (bincode,
 //! the store's codec) is refused, so a personal datum can never reach the log, a read model
 //! or a snapshot in plaintext by accident: the payload codec seals it explicitly.
 
@@ -17,8 +19,29 @@ pub enum Sealable<T> {
     Known(T),
     /// The person's data key was destroyed: the datum is gone for good.
     Erased,
-    /// The datum is sealed and was read without the person's key.
-    Withheld,
+    /// The datum is sealed and was not opened (read without the person's key).
+    Withheld(Sealed),
+}
+
+/// A sealed datum's bytes as the log stores them (`caseledger_store::crypto`: format byte,
+/// nonce, ciphertext, tag). Opaque to the domain; never shown.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Sealed(Vec<u8>);
+
+impl Sealed {
+    pub fn new(bytes: Vec<u8>) -> Sealed {
+        Sealed(bytes)
+    }
+    /// The stored bytes; empty when the datum was shown without them (JSON).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealed({} bytes)", self.0.len())
+    }
 }
 
 impl<T> Sealable<T> {
@@ -26,7 +49,7 @@ impl<T> Sealable<T> {
     pub fn known(&self) -> Option<&T> {
         match self {
             Sealable::Known(value) => Some(value),
-            Sealable::Erased | Sealable::Withheld => None,
+            Sealable::Erased | Sealable::Withheld(_) => None,
         }
     }
 
@@ -35,7 +58,7 @@ impl<T> Sealable<T> {
         match self {
             Sealable::Known(_) => "known",
             Sealable::Erased => "erased",
-            Sealable::Withheld => "withheld",
+            Sealable::Withheld(_) => "withheld",
         }
     }
 }
@@ -73,7 +96,7 @@ impl<T: Serialize> Serialize for Sealable<T> {
                 sealed: Hidden::Erased,
             }
             .serialize(serializer),
-            Sealable::Withheld => Marker {
+            Sealable::Withheld(_) => Marker {
                 sealed: Hidden::Withheld,
             }
             .serialize(serializer),
@@ -92,7 +115,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sealable<T> {
             }) => Sealable::Erased,
             Shown::Marker(Marker {
                 sealed: Hidden::Withheld,
-            }) => Sealable::Withheld,
+            }) => Sealable::Withheld(Sealed::default()),
             Shown::Value(value) => Sealable::Known(value),
         })
     }
@@ -100,7 +123,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sealable<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::Sealable;
+    use super::{Sealable, Sealed};
     use crate::identity::{Gender, Person, PersonName};
 
     fn person() -> Person {
@@ -116,7 +139,7 @@ mod tests {
         for value in [
             Sealable::Known(person()),
             Sealable::Erased,
-            Sealable::Withheld,
+            Sealable::Withheld(Sealed::default()),
         ] {
             let json = serde_json::to_value(&value).unwrap();
             let back: Sealable<Person> = serde_json::from_value(json.clone()).unwrap();

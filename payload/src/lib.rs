@@ -13,6 +13,11 @@
 //!   by one upcaster per type and version (`upcast/`), so every reader — fold, projections,
 //!   replay, explain, the relay — sees only the current shape.
 //!
+//! Personal data is written sealed with the person's data key (docs/decisions/0009): a writer
+//! [`seal`]s an event before [`encode`] (which refuses a known person), and [`decode`] gives
+//! the sealed datum withheld until a reader holding the key [`open`]s it. Both stay
+//! synchronous and pure; the key is fetched before, at the edge (`caseledger_store::Keyring`).
+//!
 //! [`stored_json`] and [`from_stored_json`] show a payload as JSON in the shape of its own
 //! version and back, byte for byte: export and import carry records unchanged, so an old
 //! record keeps its bytes and its hash.
@@ -20,9 +25,12 @@
 mod legacy;
 pub mod upcast;
 
-use caseledger_domain::event::{PayloadReader, PayloadVisitor};
+use std::borrow::Cow;
+
+use caseledger_domain::event::{CaseOpened, PayloadReader, PayloadVisitor};
 use caseledger_domain::Event;
 use caseledger_store::codec::{decode_payload, encode_payload};
+use caseledger_store::keystore::SubjectKey;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -107,6 +115,69 @@ pub fn decode(event_type: &str, schema_version: u16, bytes: &[u8]) -> Result<Eve
     decoded.map_err(|reason| PayloadError::corrupt(event_type, schema_version, reason))
 }
 
+/// Does a record of `event_type` at `schema_version` hold sealed personal data? A reader
+/// that needs it fetches the subject's key ([`caseledger_store::Keyring`]) and [`open`]s the
+/// decoded event.
+pub fn is_sealed(event_type: &str, schema_version: u16) -> bool {
+    event_type == "CaseOpened" && schema_version >= 3
+}
+
+/// `event` with its personal data sealed for `subject` (its case stream id) with `key`,
+/// ready for [`encode`]; an event without personal data comes back as it is. A destroyed key
+/// refuses: nothing personal is recorded again for an erased person.
+pub fn seal<'a>(
+    event: &'a Event,
+    subject: &str,
+    key: &SubjectKey,
+) -> Result<Cow<'a, Event>, PayloadError> {
+    match event {
+        Event::CaseOpened(opened) if opened.person.known().is_some() => {
+            let person = upcast::case_opened::seal_person(&opened.person, subject, key).map_err(
+                |reason| PayloadError::Unencodable {
+                    event_type: event.event_type().to_owned(),
+                    schema_version: event.schema_version(),
+                    reason,
+                },
+            )?;
+            Ok(Cow::Owned(Event::CaseOpened(CaseOpened {
+                person,
+                ..opened.clone()
+            })))
+        }
+        _ => Ok(Cow::Borrowed(event)),
+    }
+}
+
+/// [`seal`] then [`encode`]: the payload of `event` with its personal data sealed for
+/// `subject` with `key`.
+pub fn encode_sealed(
+    event: &Event,
+    subject: &str,
+    key: &SubjectKey,
+) -> Result<Encoded, PayloadError> {
+    encode(seal(event, subject, key)?.as_ref())
+}
+
+/// Does `event` hold personal data that [`seal`] must seal before it is written?
+pub fn needs_sealing(event: &Event) -> bool {
+    matches!(event, Event::CaseOpened(opened) if opened.person.known().is_some())
+}
+
+/// `event` with its sealed personal data opened for `subject` with `key`: known with a live
+/// key, erased with a destroyed one, left withheld without one (`None`: no key was ever
+/// made, or the reader was given none). A sealed value that does not open is an error, never
+/// data.
+pub fn open(event: Event, subject: &str, key: Option<&SubjectKey>) -> Result<Event, PayloadError> {
+    match event {
+        Event::CaseOpened(opened) => {
+            let person = upcast::case_opened::open_person(opened.person, subject, key)
+                .map_err(|reason| PayloadError::corrupt("CaseOpened", 3, reason))?;
+            Ok(Event::CaseOpened(CaseOpened { person, ..opened }))
+        }
+        other => Ok(other),
+    }
+}
+
 /// The payload as JSON in the shape of its own schema version (the fields of the struct that
 /// version wrote): what export shows, and what [`from_stored_json`] turns back into the same
 /// bytes.
@@ -163,7 +234,7 @@ fn current_version(event_type: &str, schema_version: u16) -> Result<u16, Payload
 
 /// The payload bytes of `event` in its type's current shape. A case opening is written
 /// through its stored shape (`upcast::case_opened`): its person is a sealable datum, which no
-/// binary format writes by itself.
+/// binary format writes by itself, and only a sealed one is written ([`seal`]).
 fn current_bytes(event: &Event) -> Result<Vec<u8>, String> {
     match event {
         Event::CaseOpened(opened) => to_bincode(&upcast::case_opened::to_stored(opened)?),

@@ -15,8 +15,10 @@ use std::path::PathBuf;
 use caseledger_domain::event::PayloadVisitor;
 use caseledger_domain::testing::{full_lifecycle, run};
 use caseledger_domain::{Event, EVENT_TYPES};
-use caseledger_payload::upcast::case_opened::CaseOpenedV2;
-use caseledger_payload::{decode, encode, from_stored_json, stored_json, V1_VARIANT_ORDER};
+use caseledger_payload::upcast::case_opened::CaseOpenedV3;
+use caseledger_payload::{decode, encode, from_stored_json, seal, stored_json, V1_VARIANT_ORDER};
+use caseledger_store::crypto::DataKey;
+use caseledger_store::keystore::SubjectKey;
 use serde_json::Value;
 
 const REGENERATE: &str = "CASELEDGER_REGENERATE_GOLDEN_PAYLOADS";
@@ -29,12 +31,15 @@ fn regenerating() -> bool {
     std::env::var_os(REGENERATE).is_some()
 }
 
-/// The first event of each type in the domain's sample life (which emits every type).
+/// The first event of each type in the domain's sample life (which emits every type), its
+/// personal data sealed with a fixed key so the sealed bytes are reproducible.
 fn samples() -> BTreeMap<&'static str, Event> {
     let (_, events) = run(full_lifecycle());
     let mut samples = BTreeMap::new();
+    let key = SubjectKey::Live(DataKey::from_bytes([0x42; 32]));
     for event in events {
-        samples.entry(event.event_type()).or_insert(event);
+        let sealed = seal(&event, "X123456", &key).expect("seals").into_owned();
+        samples.entry(event.event_type()).or_insert(sealed);
     }
     assert_eq!(samples.len(), EVENT_TYPES.len(), "a type has no sample");
     samples
@@ -146,8 +151,8 @@ fn struct_alone(sample: &Event) -> Vec<u8> {
     }
 }
 
-fn stored(opened: &caseledger_domain::event::CaseOpened) -> CaseOpenedV2 {
-    caseledger_payload::upcast::case_opened::to_stored(opened).expect("a known person")
+fn stored(opened: &caseledger_domain::event::CaseOpened) -> CaseOpenedV3 {
+    caseledger_payload::upcast::case_opened::to_stored(opened).expect("a sealed person")
 }
 
 /// An enum like `Event` with a variant inserted in the middle and the order changed.
@@ -155,7 +160,7 @@ fn stored(opened: &caseledger_domain::event::CaseOpened) -> CaseOpenedV2 {
 enum Reordered<'a> {
     SentencePlanCreated(&'a caseledger_domain::event::SentencePlanCreated),
     Inserted(u8),
-    CaseOpened(&'a CaseOpenedV2),
+    CaseOpened(&'a CaseOpenedV3),
 }
 
 /// Reordering `Event`'s variants or inserting one cannot change a stored record's meaning:

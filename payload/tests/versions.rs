@@ -6,7 +6,11 @@ use caseledger_domain::sentence::SentenceId;
 use caseledger_domain::testing::{full_lifecycle, run};
 use caseledger_domain::{Event, EVENT_TYPES};
 use caseledger_payload::upcast::sentence_plan_created::{upcast_v1_to_v2, SentencePlanCreatedV1};
-use caseledger_payload::{decode, encode, from_stored_json, stored_json, PayloadError};
+use caseledger_payload::{
+    decode, encode, encode_sealed, from_stored_json, stored_json, PayloadError,
+};
+use caseledger_store::crypto::DataKey;
+use caseledger_store::keystore::SubjectKey;
 use proptest::prelude::*;
 
 fn v1_record(v1: &SentencePlanCreatedV1) -> Vec<u8> {
@@ -65,10 +69,10 @@ fn unknown_types_and_versions_are_typed_errors_naming_them() {
     let err = decode("CaseOpenedd", 2, &[]).unwrap_err();
     assert!(matches!(err, PayloadError::UnknownType { .. }), "{err}");
     assert!(err.to_string().contains("CaseOpenedd v2"), "{err}");
-    for version in [0, 3, u16::MAX] {
+    for version in [0, 4, u16::MAX] {
         let err = decode("CaseOpened", version, &[]).unwrap_err();
         assert!(
-            matches!(err, PayloadError::UnknownVersion { current: 2, .. }),
+            matches!(err, PayloadError::UnknownVersion { current: 3, .. }),
             "{err}"
         );
         assert!(err.to_string().contains(&format!("CaseOpened v{version}")));
@@ -84,8 +88,9 @@ fn unknown_types_and_versions_are_typed_errors_naming_them() {
 #[test]
 fn truncated_or_extended_payloads_of_every_type_are_corrupt_not_a_panic() {
     let (_, events) = run(full_lifecycle());
+    let key = SubjectKey::Live(DataKey::generate());
     for event in &events {
-        let encoded = encode(event).unwrap();
+        let encoded = encode_sealed(event, "X123456", &key).unwrap();
         let mut longer = encoded.bytes.clone();
         longer.push(0);
         for bytes in [&encoded.bytes[..encoded.bytes.len() - 1], &longer[..]] {

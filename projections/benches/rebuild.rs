@@ -186,7 +186,12 @@ fn generate(path: &Path, events: u64, cases: u32) {
                 .iter()
                 .map(|e| {
                     id += 1;
-                    let encoded = caseledger_payload::encode(e).expect("payload encodes");
+                    // A throwaway data key: these records are written around the engine.
+                    let key = caseledger_store::keystore::SubjectKey::Live(
+                        caseledger_store::crypto::DataKey::generate(),
+                    );
+                    let encoded = caseledger_payload::encode_sealed(e, crn.as_str(), &key)
+                        .expect("payload encodes");
                     NewEvent {
                         event_id: uuid::Uuid::from_u128(id),
                         event_type: encoded.event_type.to_owned(),

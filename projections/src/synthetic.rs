@@ -847,13 +847,17 @@ pub async fn append_case<S: caseledger_store::EventStore + ?Sized>(
 ) -> Result<u64, ProjectionError> {
     let stream = caseledger_store::StreamId::new(crn)?;
     let mut version = 0u64;
+    // A data key that is not kept: a synthetic log is written around the engine's keyring,
+    // so its persons read as withheld.
+    let key =
+        caseledger_store::keystore::SubjectKey::Live(caseledger_store::crypto::DataKey::generate());
     for chunk in events.chunks(APPEND_CASE_EVENTS_PER_CALL) {
         let batch = chunk
             .iter()
             .map(|event| {
                 version += 1;
                 let id = (u128::from(version) << 32) | 1;
-                let encoded = caseledger_payload::encode(event)?;
+                let encoded = caseledger_payload::encode_sealed(event, crn, &key)?;
                 Ok(caseledger_store::NewEvent {
                     event_id: uuid::Uuid::from_u128(id),
                     event_type: encoded.event_type.to_owned(),

@@ -112,7 +112,12 @@ async fn build_case(store: &SledStore, clock: &ManualClock) -> Vec<RecordedEvent
         let effective_us = start_us + i64::from(i) * 5 * DAY_US;
         let late = if i % 10 == 9 { 30 * DAY_US } else { 0 };
         clock.set(effective_us + late + i64::from(i));
-        let encoded = caseledger_payload::encode(&event).expect("payload");
+        // A throwaway data key: these records are written around the engine.
+        let key = caseledger_store::keystore::SubjectKey::Live(
+            caseledger_store::crypto::DataKey::generate(),
+        );
+        let encoded =
+            caseledger_payload::encode_sealed(&event, stream.as_str(), &key).expect("payload");
         store
             .append(
                 &stream,

@@ -91,12 +91,45 @@ impl SecretKey {
         XChaCha20Poly1305::new(Key::from_slice(&self.0[..]))
     }
 
+    /// Seal under a fresh random nonce (wrapped keys: never compared).
     fn seal(&self, subject: &str, plaintext: &[u8]) -> Vec<u8> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        self.seal_with_nonce(
+            &XChaCha20Poly1305::generate_nonce(&mut OsRng),
+            subject,
+            plaintext,
+        )
+    }
+
+    /// Seal under a nonce derived from the key, the subject and the plaintext (a synthetic
+    /// nonce, as in SIV modes, RFC 5297): the same value sealed twice for the same person
+    /// under the same key gives the same bytes, so a command recorded twice (the pipelined
+    /// and the one-command import, a re-run) records the same payload and the same hash, and
+    /// no nonce has to be remembered. Distinct (subject, value) pairs get distinct nonces
+    /// with the collision odds of 192 random bits. What it reveals: that two records of one
+    /// person hold the same value — which their event types already say.
+    fn seal_deterministic(&self, subject: &str, plaintext: &[u8]) -> Vec<u8> {
+        let nonce_key = Sha256::new()
+            .chain_update(b"caseledger synthetic nonce key v1")
+            .chain_update(&self.0[..])
+            .finalize();
+        let digest = Sha256::new()
+            .chain_update(nonce_key)
+            .chain_update((subject.len() as u64).to_le_bytes())
+            .chain_update(subject.as_bytes())
+            .chain_update(plaintext)
+            .finalize();
+        self.seal_with_nonce(
+            XNonce::from_slice(&digest[..NONCE_BYTES]),
+            subject,
+            plaintext,
+        )
+    }
+
+    fn seal_with_nonce(&self, nonce: &XNonce, subject: &str, plaintext: &[u8]) -> Vec<u8> {
         let sealed = self
             .cipher()
             .encrypt(
-                &nonce,
+                nonce,
                 Payload {
                     msg: plaintext,
                     aad: subject.as_bytes(),
@@ -105,7 +138,7 @@ impl SecretKey {
             .expect("XChaCha20-Poly1305 encrypts any message shorter than 256 GiB");
         let mut out = Vec::with_capacity(1 + NONCE_BYTES + sealed.len());
         out.push(SEALED_FORMAT_V1);
-        out.extend_from_slice(&nonce);
+        out.extend_from_slice(nonce);
         out.extend_from_slice(&sealed);
         debug_assert_eq!(out.len(), plaintext.len() + SEAL_OVERHEAD_BYTES);
         out
@@ -151,6 +184,22 @@ impl Kek {
     /// A fresh KEK from the OS random source that lives only in memory (a memory store's).
     pub fn ephemeral() -> Kek {
         Kek::from_key(SecretKey::generate(), "a key generated in memory".into())
+    }
+
+    /// The one KEK of this process that lives only in memory, the same on every call: the
+    /// KEK of engines over a store handed in without one (`Engine::with_store`), so two such
+    /// engines over one store read each other's keys. Nothing it wraps can be read by
+    /// another process.
+    pub fn process_ephemeral() -> Kek {
+        static PROCESS_KEK: std::sync::OnceLock<Kek> = std::sync::OnceLock::new();
+        PROCESS_KEK
+            .get_or_init(|| {
+                Kek::from_key(
+                    SecretKey::generate(),
+                    "this process's in-memory key (Engine::with_store)".into(),
+                )
+            })
+            .clone()
     }
 
     fn from_key(key: SecretKey, origin: String) -> Kek {
@@ -281,9 +330,16 @@ impl DataKey {
         DataKey(SecretKey::generate())
     }
 
-    /// Seal `plaintext` for `subject` (its stream id).
+    /// Seal `plaintext` for `subject` (its stream id). Deterministic: the same plaintext for
+    /// the same subject under the same key gives the same bytes (a synthetic nonce).
     pub fn seal(&self, subject: &str, plaintext: &[u8]) -> Vec<u8> {
-        self.0.seal(subject, plaintext)
+        self.0.seal_deterministic(subject, plaintext)
+    }
+
+    /// A data key from its 32 bytes: for golden payloads and tests that must seal
+    /// reproducibly. Real keys come from [`DataKey::generate`].
+    pub fn from_bytes(bytes: [u8; KEY_BYTES]) -> DataKey {
+        DataKey(SecretKey(Zeroizing::new(bytes)))
     }
 
     /// Open a value sealed for `subject`.
@@ -330,6 +386,19 @@ mod tests {
             key.open("X123456", &sealed[..10]),
             Err(CryptoError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn a_value_seals_to_the_same_bytes_for_the_same_key_subject_and_value_only() {
+        let key = DataKey::from_bytes([7; KEY_BYTES]);
+        let once = key.seal("X123456", b"Alex Example");
+        assert_eq!(key.seal("X123456", b"Alex Example"), once);
+        assert_ne!(key.seal("X654321", b"Alex Example")[1..25], once[1..25]);
+        assert_ne!(key.seal("X123456", b"Alex Exampld")[1..25], once[1..25]);
+        assert_ne!(
+            DataKey::from_bytes([8; KEY_BYTES]).seal("X123456", b"Alex Example"),
+            once
+        );
     }
 
     #[test]

@@ -108,6 +108,13 @@ pub async fn check_kek(
     }
 }
 
+/// The output of `future` if it is ready at once (a sled or memory key store never waits),
+/// else `None`: for synchronous callers of the key store.
+pub fn ready_now<F: std::future::Future>(future: F) -> Option<F::Output> {
+    use futures_util::FutureExt;
+    future.now_or_never()
+}
+
 /// A person's data key as the keyring gives it out.
 #[derive(Clone, Debug)]
 pub enum SubjectKey {
@@ -162,11 +169,23 @@ impl Keyring {
     }
 
     /// A keyring with no KEK that checks nothing: it makes and reads no data key
-    /// ([`KeyringError::NoKek`]). For an engine over a store handed in by its caller.
+    /// ([`KeyringError::NoKek`]).
     pub fn without_kek(store: Arc<dyn EventStore>) -> Keyring {
         Keyring {
             store,
             kek: None,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A keyring with `kek` that does not check it against (or record it in) the store: for
+    /// an engine over a store handed in by its caller from synchronous code, with this
+    /// process's in-memory KEK (`Kek::process_ephemeral`). A data key wrapped under another
+    /// KEK fails to unwrap ([`KeyringError::BadDataKey`]); it is never read as data.
+    pub fn unchecked(store: Arc<dyn EventStore>, kek: Kek) -> Keyring {
+        Keyring {
+            store,
+            kek: Some(kek),
             cache: Mutex::new(HashMap::new()),
         }
     }

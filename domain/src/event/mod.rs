@@ -234,7 +234,7 @@ macro_rules! events {
 
 events! {
     /// A case is opened for a person under a CRN.
-    CaseOpened = 2,
+    CaseOpened = 3,
     /// The court asks for a pre-sentence report (T1).
     PreSentenceReportRequested = 2,
     /// The pre-sentence report is delivered (T2).

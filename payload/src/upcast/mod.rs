@@ -25,11 +25,16 @@ pub(crate) fn decode_older(event_type: &str, version: u16, body: &[u8]) -> Resul
             let v1 = from_bincode(body)?;
             Ok(sentence_plan_created::upcast_v1_to_v2(v1).into())
         }
+        ("CaseOpened", 1 | 2) => {
+            let v2 = from_bincode(body)?;
+            Ok(case_opened::upcast_v2_to_v3(v2).into())
+        }
         _ => read_current(event_type, body),
     }
 }
 
-/// The JSON of an older shape, where (`event_type`, `version`) has one.
+/// The JSON of a stored shape that is not the domain event's own, where (`event_type`,
+/// `version`) has one: an older shape, or a current one that holds sealed bytes.
 pub(crate) fn older_json(
     event_type: &str,
     version: u16,
@@ -40,11 +45,19 @@ pub(crate) fn older_json(
             from_bincode::<sentence_plan_created::SentencePlanCreatedV1>(body)
                 .and_then(|v1| serde_json::to_value(v1).map_err(|e| e.to_string())),
         ),
+        ("CaseOpened", 1 | 2) => Some(
+            from_bincode::<case_opened::CaseOpenedV2>(body)
+                .and_then(|v2| serde_json::to_value(v2).map_err(|e| e.to_string())),
+        ),
+        ("CaseOpened", 3) => Some(
+            from_bincode::<case_opened::CaseOpenedV3>(body)
+                .and_then(|v3| serde_json::to_value(v3).map_err(|e| e.to_string())),
+        ),
         _ => None,
     }
 }
 
-/// The body of an older shape from its JSON, where (`event_type`, `version`) has one.
+/// The body of a stored shape from its JSON, where [`older_json`] gives one.
 pub(crate) fn older_from_json(
     event_type: &str,
     version: u16,
@@ -55,6 +68,16 @@ pub(crate) fn older_from_json(
             sentence_plan_created::SentencePlanCreatedV1::deserialize(json)
                 .map_err(|e| e.to_string())
                 .and_then(|v1| to_bincode(&v1)),
+        ),
+        ("CaseOpened", 1 | 2) => Some(
+            case_opened::CaseOpenedV2::deserialize(json)
+                .map_err(|e| e.to_string())
+                .and_then(|v2| to_bincode(&v2)),
+        ),
+        ("CaseOpened", 3) => Some(
+            case_opened::CaseOpenedV3::deserialize(json)
+                .map_err(|e| e.to_string())
+                .and_then(|v3| to_bincode(&v3)),
         ),
         _ => None,
     }

@@ -163,7 +163,12 @@ impl TestLog {
         recorded_at_us: i64,
         effective_at_us: i64,
     ) -> u64 {
-        let encoded = caseledger_payload::encode(event).expect("payload encodes");
+        // A throwaway data key: these records are written around the engine.
+        let key = caseledger_store::keystore::SubjectKey::Live(
+            caseledger_store::crypto::DataKey::generate(),
+        );
+        let encoded =
+            caseledger_payload::encode_sealed(event, stream, &key).expect("payload encodes");
         self.rt.block_on(self.append_versioned(
             stream,
             encoded.event_type,
@@ -184,10 +189,15 @@ impl TestLog {
         effective_at_us: i64,
     ) -> u64 {
         self.clock.set(recorded_at_us);
+        // A throwaway data key: these records are written around the engine.
+        let key = caseledger_store::keystore::SubjectKey::Live(
+            caseledger_store::crypto::DataKey::generate(),
+        );
         let batch = events
             .iter()
             .map(|e| {
-                let encoded = caseledger_payload::encode(e).expect("payload encodes");
+                let encoded =
+                    caseledger_payload::encode_sealed(e, stream, &key).expect("payload encodes");
                 self.new_event(
                     encoded.event_type,
                     encoded.schema_version,

@@ -74,7 +74,12 @@ impl TestLog {
             .and_then(|id| id.as_str())
             .unwrap_or_default()
             .to_owned();
-        let encoded = caseledger_payload::encode(&event).expect("payload encodes");
+        // A throwaway data key: these records are written around the engine.
+        let key = caseledger_store::keystore::SubjectKey::Live(
+            caseledger_store::crypto::DataKey::generate(),
+        );
+        let encoded =
+            caseledger_payload::encode_sealed(&event, crn, &key).expect("payload encodes");
         let new = NewEvent {
             event_id,
             event_type: encoded.event_type.to_owned(),
