@@ -160,7 +160,7 @@ pub async fn demo(dir: Option<PathBuf>, people: u64, out: &mut dyn Write) -> Res
     let readmodels = cli_report::readmodels_path(&data);
     let mut rebuilt = Vec::new();
     cli_report::rebuild(
-        engine.store().clone(),
+        &engine,
         &readmodels,
         caseledger_projections::RebuildOptions::default(),
         false,
@@ -183,7 +183,7 @@ pub async fn demo(dir: Option<PathBuf>, people: u64, out: &mut dyn Write) -> Res
     ] {
         let mut table = Vec::new();
         cli_report::report(
-            engine.store().clone(),
+            &engine,
             &readmodels,
             name,
             &Default::default(),

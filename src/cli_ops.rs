@@ -203,9 +203,19 @@ impl StoreArgs {
 
 /// Open the engine over the log named by `args`.
 pub async fn open(args: &StoreArgs) -> Result<Engine, Failure> {
-    Engine::open_async(args.engine_config()?)
+    let engine = Engine::open_async(args.engine_config()?)
         .await
-        .map_err(Failure::from)
+        .map_err(Failure::from)?;
+    if let Some(path) = engine.key_file_created() {
+        // What `init` says, for a store first written without `init`.
+        eprintln!(
+            "created key-encryption key file {} (mode 600): keep it apart from the data and \
+             back it up; this store does not open without it (docs/operations.md \"Key \
+             management\")",
+            path.display()
+        );
+    }
+    Ok(engine)
 }
 
 /// Refuse to go on when the log `args` names does not exist: commands that only read
@@ -295,6 +305,7 @@ async fn create_key_file(args: &StoreArgs) -> Result<Option<String>, Failure> {
     };
     let mut config = without_key.store_config()?;
     config.kek = None;
+    config.key_file = None;
     drop(Engine::open_async(config).await.map_err(Failure::from)?);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         caseledger_store::create_private_dir(parent)

@@ -9,6 +9,9 @@ use std::io::{self, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use caseledger_store::crypto::Kek;
+use caseledger_store::Keyring;
+
 use clap::{Args, Subcommand, ValueEnum};
 
 use caseledger_replay::asof::{parse_bound, AsOf};
@@ -119,16 +122,34 @@ pub enum Log<'a> {
 
 /// An open log of either kind.
 enum Opened {
-    Sled(SledStore),
-    Postgres(Box<PostgresStore>),
+    Sled(Arc<SledStore>),
+    Postgres(Arc<PostgresStore>),
 }
 
 impl Opened {
     fn store(&self) -> &dyn EventStore {
         match self {
-            Opened::Sled(store) => store,
+            Opened::Sled(store) => store.as_ref(),
             Opened::Postgres(store) => store.as_ref(),
         }
+    }
+
+    fn shared(&self) -> Arc<dyn EventStore> {
+        match self {
+            Opened::Sled(store) => store.clone(),
+            Opened::Postgres(store) => store.clone(),
+        }
+    }
+
+    /// Replay of case `stream` that opens its person's sealed data with `kek`'s keyring. A
+    /// store that records a KEK refuses a missing or another one, naming the one it expects.
+    async fn case_model(&self, kek: Option<Kek>, stream: &StreamId) -> Result<DomainCase, Failure> {
+        let keyring = Keyring::open(self.shared(), kek, false)
+            .await
+            .map_err(|e| Failure::Failed(e.to_string()))?;
+        DomainCase::for_case(Arc::new(keyring), stream)
+            .await
+            .map_err(Failure::Failed)
     }
 
     /// Make everything appended durable (PostgreSQL appends are durable when acknowledged).
@@ -152,7 +173,7 @@ async fn open(
             let options = SledOptions { durability, clock };
             let cache = caseledger_store::SLED_CACHE_CAPACITY_BYTES_DEFAULT;
             SledStore::open_waiting(data, options, cache, *lock_wait_ms)
-                .map(Opened::Sled)
+                .map(|store| Opened::Sled(Arc::new(store)))
                 .map_err(|e| match e {
                     StoreError::InUse { .. } => Failure::InUse(e.to_string()),
                     other => Failure::Failed(other.to_string()),
@@ -161,7 +182,7 @@ async fn open(
         Log::Postgres(config) => {
             PostgresStore::open((**config).clone(), clock, PostgresOptions::default())
                 .await
-                .map(|store| Opened::Postgres(Box::new(store)))
+                .map(|store| Opened::Postgres(Arc::new(store)))
                 .map_err(|e| Failure::Failed(format!("cannot open the PostgreSQL store: {e}")))
         }
     }
@@ -178,7 +199,7 @@ async fn open_read_only(log: &Log<'_>) -> Result<Opened, Failure> {
             caseledger_store::SLED_CACHE_CAPACITY_BYTES_DEFAULT,
             *lock_wait_ms,
         )
-        .map(Opened::Sled)
+        .map(|store| Opened::Sled(Arc::new(store)))
         .map_err(|e| match e {
             StoreError::InUse { .. } => Failure::InUse(e.to_string()),
             other => Failure::Failed(other.to_string()),
@@ -194,8 +215,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
-/// Run one of the replay subcommands on `log`, opened once here.
-pub fn run(command: ReplayCommand, log: Log<'_>) -> Result<(), Failure> {
+/// Run one of the replay subcommands on `log`, opened once here; `kek` opens persons' sealed
+/// data for `replay` and `explain`.
+pub fn run(command: ReplayCommand, log: Log<'_>, kek: Option<Kek>) -> Result<(), Failure> {
     runtime().map_err(Failure::Failed)?.block_on(async move {
         // import-log stamps each record with its original time (a manual clock) and writes
         // Buffered, flushing once; the others read.
@@ -207,8 +229,8 @@ pub fn run(command: ReplayCommand, log: Log<'_>) -> Result<(), Failure> {
         };
         let opened = &opened;
         match command {
-            ReplayCommand::Replay(args) => replay(args, opened).await,
-            ReplayCommand::Explain(args) => explain(args, opened).await,
+            ReplayCommand::Replay(args) => replay(args, opened, kek).await,
+            ReplayCommand::Explain(args) => explain(args, opened, kek).await,
             ReplayCommand::Verify(args) => verify(args, opened).await,
             ReplayCommand::Export(args) => export(args, opened).await,
             ReplayCommand::ImportLog(args) => import(args, opened, &clock).await,
@@ -287,7 +309,7 @@ async fn for_each_page(
     }
 }
 
-async fn replay(args: ReplayArgs, opened: &Opened) -> Result<(), Failure> {
+async fn replay(args: ReplayArgs, opened: &Opened, kek: Option<Kek>) -> Result<(), Failure> {
     let as_of = AsOf {
         recorded_through_us: args
             .as_of_recorded
@@ -323,10 +345,11 @@ async fn replay(args: ReplayArgs, opened: &Opened) -> Result<(), Failure> {
             caseledger_commands::SESSIONS_STREAM
         )));
     }
+    let model = opened.case_model(kek, &stream).await?;
     // First pass: the corrections, which an entry names before they come.
     let mut corrections = Corrections::default();
     let found = for_each_page(store, &stream, |page| {
-        corrections.scan(&DomainCase, page, as_of).map_err(text)
+        corrections.scan(&model, page, as_of).map_err(text)
     })
     .await?;
     if !found {
@@ -337,7 +360,7 @@ async fn replay(args: ReplayArgs, opened: &Opened) -> Result<(), Failure> {
     let options = HistoryOptions {
         full_state: args.full_state,
     };
-    let mut walker = HistoryWalker::new(&DomainCase, stream.as_str(), as_of, corrections, options);
+    let mut walker = HistoryWalker::new(&model, stream.as_str(), as_of, corrections, options);
     let mut out = io::BufWriter::new(io::stdout().lock());
     let mut write = |text: &str| put(&mut out, text);
     let mut first = true;
@@ -471,7 +494,7 @@ fn json_compact(value: &impl serde::Serialize) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| e.to_string())
 }
 
-async fn explain(args: ExplainArgs, opened: &Opened) -> Result<(), Failure> {
+async fn explain(args: ExplainArgs, opened: &Opened, kek: Option<Kek>) -> Result<(), Failure> {
     let event_id = uuid::Uuid::parse_str(args.event_id.trim())
         .map_err(|e| Failure::Usage(format!("event id {:?} is not a UUID: {e}", args.event_id)))?;
     // The shell reads the clock; the library takes `today` as an argument.
@@ -487,7 +510,9 @@ async fn explain(args: ExplainArgs, opened: &Opened) -> Result<(), Failure> {
         .await
         .map_err(text)?;
     let records = read_case(opened.store(), &stream_id).await?;
-    let explanation = explain_decision(&records, event_id, today).map_err(failure)?;
+    let stream = StreamId::new(stream_id.as_str()).map_err(|e| Failure::Failed(e.to_string()))?;
+    let model = opened.case_model(kek, &stream).await?;
+    let explanation = explain_decision(&model, &records, event_id, today).map_err(failure)?;
     Ok(print(&match args.format {
         Format::Text => caseledger_replay::explain::explain_text(&explanation),
         Format::Json => json(&explanation)?,

@@ -22,7 +22,7 @@ pub fn readmodels_path(data: &Path) -> std::path::PathBuf {
 /// Rebuild all read models, drawing progress on stderr; with `digest`, print each read
 /// model's SHA-256 on `out`.
 pub async fn rebuild(
-    store: Arc<dyn EventStore>,
+    engine: &crate::Engine,
     readmodels: &Path,
     options: RebuildOptions,
     digest: bool,
@@ -33,7 +33,9 @@ pub async fn rebuild(
         bar.set_length(head);
         bar.set_position(position);
     };
-    let reports = rebuild_read_models(&*store, readmodels, options, &mut progress)
+    let store = engine.store().as_ref();
+    let cases = engine.case_projection();
+    let reports = rebuild_read_models(store, &cases, readmodels, options, &mut progress)
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
@@ -94,7 +96,7 @@ pub fn parse_options(by: Option<&str>) -> Result<ReportOptions, String> {
 /// Print report `name`; `today` is the date rules such as "overdue" are judged on.
 #[allow(clippy::too_many_arguments)]
 pub async fn report(
-    store: Arc<dyn EventStore>,
+    engine: &crate::Engine,
     readmodels: &Path,
     name: &str,
     options: &ReportOptions,
@@ -104,7 +106,8 @@ pub async fn report(
     out: &mut dyn Write,
 ) -> Result<(), String> {
     let format = Format::parse(format).map_err(|e| e.to_string())?;
-    let table = report_read_model_with(&*store, readmodels, name, options, as_of, today)
+    let (store, cases) = (engine.store().as_ref(), engine.case_projection());
+    let table = report_read_model_with(store, &cases, readmodels, name, options, as_of, today)
         .await
         .map_err(|e| e.to_string())?;
     out.write_all(table.render(format).as_bytes())

@@ -243,22 +243,28 @@ struct CaseIndex {
 /// file exists; else, when the store records no KEK yet, a new one created in `key_file`
 /// (what `caseledger init` does). A store that records a KEK while none is found is left to
 /// `Keyring::open`, which refuses it and names the key it expects.
+/// The second value is the file when one was created now.
 async fn kek_for(
     store: &dyn EventStore,
     kek: Option<Kek>,
     key_file: Option<&std::path::Path>,
-) -> Result<Option<Kek>, EngineError> {
+) -> Result<(Option<Kek>, Option<PathBuf>), EngineError> {
     let (None, Some(path)) = (&kek, key_file) else {
-        return Ok(kek);
+        return Ok((kek, None));
     };
     let file = |e: caseledger_store::crypto::CryptoError| EngineError::KeyFile(e.to_string());
     if path.exists() {
-        return Kek::load(path).map(Some).map_err(file);
+        return Ok((Some(Kek::load(path).map_err(file)?), None));
     }
     if store.key_store().kek_id().await?.is_some() {
-        return Ok(None);
+        return Ok((None, None));
     }
-    Kek::create_file(path).map(Some).map_err(file)
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        caseledger_store::create_private_dir(parent)
+            .map_err(|e| EngineError::KeyFile(format!("{}: {e}", parent.display())))?;
+    }
+    let kek = Kek::create_file(path).map_err(file)?;
+    Ok((Some(kek), Some(path.to_owned())))
 }
 
 /// The engine: one store, one handler.
@@ -269,6 +275,8 @@ pub struct Engine {
     cases: Mutex<CaseIndex>,
     /// Persons' data keys (caseledger_store::keystore), checked against the KEK on open.
     keyring: Arc<Keyring>,
+    /// The KEK file this open created (`EngineConfig::key_file`), for the caller to announce.
+    key_file_created: Option<PathBuf>,
 }
 
 impl Engine {
@@ -299,14 +307,16 @@ impl Engine {
                 (sled.clone() as Arc<dyn EventStore>, Some(sled))
             }
         };
-        let kek = caseledger_store::keystore::ready_now(kek_for(
+        let (kek, created) = caseledger_store::keystore::ready_now(kek_for(
             store.as_ref(),
             kek,
             key_file.as_deref(),
         ))
         .unwrap_or(Err(EngineError::OpenAsyncRequired))?;
         let keyring = Keyring::open_now(store.clone(), kek, true)?;
-        Ok(Engine::with_store_inner(store, sled, keyring))
+        let mut engine = Engine::with_store_inner(store, sled, Arc::new(keyring));
+        engine.key_file_created = created;
+        Ok(engine)
     }
 
     /// Open any store; must run inside a Tokio runtime (the PostgreSQL store's writer and
@@ -324,8 +334,11 @@ impl Engine {
                 let store = PostgresStore::open(*config, Arc::new(SystemClock), options)
                     .await
                     .map_err(EngineError::PostgresOpen)?;
-                let kek = kek_for(&store as &dyn EventStore, kek, key_file.as_deref()).await?;
-                Engine::with_store_and_kek(Arc::new(store), kek).await
+                let (kek, created) =
+                    kek_for(&store as &dyn EventStore, kek, key_file.as_deref()).await?;
+                let mut engine = Engine::with_store_and_kek(Arc::new(store), kek).await?;
+                engine.key_file_created = created;
+                Ok(engine)
             }
             other => Engine::open(EngineConfig {
                 store: other,
@@ -342,6 +355,14 @@ impl Engine {
     /// [`Engine::with_store_and_kek`] with a KEK from a key file.
     pub fn with_store(store: Arc<dyn EventStore>) -> Engine {
         let keyring = Keyring::unchecked(store.clone(), Kek::process_ephemeral());
+        Engine::with_store_inner(store, None, Arc::new(keyring))
+    }
+
+    /// An engine over `store` whose persons' data keys are `keyring`'s, kept in another
+    /// store's key store: a copy of a log that must seal with the keys of the original, or
+    /// two logs compared byte for byte (same keys and same commands give the same sealed
+    /// bytes).
+    pub fn with_store_and_keyring(store: Arc<dyn EventStore>, keyring: Arc<Keyring>) -> Engine {
         Engine::with_store_inner(store, None, keyring)
     }
 
@@ -352,22 +373,28 @@ impl Engine {
         kek: Option<Kek>,
     ) -> Result<Engine, EngineError> {
         let keyring = Keyring::open(store.clone(), kek, true).await?;
-        Ok(Engine::with_store_inner(store, None, keyring))
+        Ok(Engine::with_store_inner(store, None, Arc::new(keyring)))
     }
 
     fn with_store_inner(
         store: Arc<dyn EventStore>,
         sled: Option<Arc<SledStore>>,
-        keyring: Keyring,
+        keyring: Arc<Keyring>,
     ) -> Engine {
-        let keyring = Arc::new(keyring);
         Engine {
             handler: Handler::new(store.clone(), keyring.clone()),
             store,
             sled,
             cases: Mutex::new(CaseIndex::default()),
             keyring,
+            key_file_created: None,
         }
+    }
+
+    /// The key-encryption key file this open created, if it created one: the store had none
+    /// and no key was given (`EngineConfig::key_file`). Keep it apart from the data.
+    pub fn key_file_created(&self) -> Option<&std::path::Path> {
+        self.key_file_created.as_deref()
     }
 
     /// Persons' data keys of this engine's store.

@@ -47,6 +47,7 @@
 //! ```
 
 use std::io::Write;
+use std::sync::Arc;
 
 use caseledger_domain::identity::Crn;
 use caseledger_domain::CaseState;
@@ -134,6 +135,18 @@ impl Engine {
         Ok(self.store().read_stream(&stream, 1).await?)
     }
 
+    /// Replay of case `crn` with its person's key fetched (its sealed data opens).
+    async fn case_model(&self, crn: &str) -> Result<DomainCase, AuditError> {
+        let stream = StreamId::new(crn)?;
+        DomainCase::for_case(Arc::clone(self.keyring()), &stream)
+            .await
+            .map_err(|reason| {
+                AuditError::Replay(ReplayError::Store(caseledger_store::StoreError::Backend(
+                    reason,
+                )))
+            })
+    }
+
     /// The timeline of case `crn` as of (R, E): every event recorded by R, each with its
     /// times, actor, ruleset, reason and what it changed; events effective after E are listed
     /// but not applied. `AsOf::now()` for the whole current history.
@@ -145,8 +158,9 @@ impl Engine {
             }
             .into());
         }
+        let model = self.case_model(crn).await?;
         Ok(case_history(
-            &DomainCase,
+            &model,
             &records,
             as_of,
             HistoryOptions::default(),
@@ -171,7 +185,8 @@ impl Engine {
         if as_of.known_prefix(&records).is_empty() {
             return Ok(None);
         }
-        Ok(Some(state_as_of(&DomainCase, &records, as_of)?))
+        let model = self.case_model(crn).await?;
+        Ok(Some(state_as_of(&model, &records, as_of)?))
     }
 
     /// Explain the decision event `event_id`: its inputs as they stood, ruleset, reason and
@@ -180,7 +195,8 @@ impl Engine {
     pub async fn explain(&self, event_id: Uuid, today: Date) -> Result<Explanation, AuditError> {
         let stream = StreamId::new(stream_of_event(&**self.store(), event_id).await?)?;
         let records = self.store().read_stream(&stream, 1).await?;
-        Ok(explain_decision(&records, event_id, today)?)
+        let model = self.case_model(stream.as_str()).await?;
+        Ok(explain_decision(&model, &records, event_id, today)?)
     }
 
     /// Explain every decision event of case `crn` (facts are skipped), in log order, at most
@@ -192,12 +208,13 @@ impl Engine {
         max: usize,
     ) -> Result<Vec<Explanation>, AuditError> {
         let records = self.case_records(crn).await?;
+        let model = self.case_model(crn).await?;
         let mut out = Vec::new();
         for record in &records {
             if out.len() >= max {
                 break;
             }
-            match explain_decision(&records, record.event_id, today) {
+            match explain_decision(&model, &records, record.event_id, today) {
                 Ok(explanation) => out.push(explanation),
                 Err(ReplayError::NotADecision { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -227,7 +244,14 @@ impl Engine {
         as_of: AsOf,
         today: Date,
     ) -> Result<Table, AuditError> {
-        Ok(report_as_of(self.store().as_ref(), name, as_of, today).await?)
+        Ok(report_as_of(
+            self.store().as_ref(),
+            &self.case_projection(),
+            name,
+            as_of,
+            today,
+        )
+        .await?)
     }
 
     /// [`Engine::read_model_as_of`] with report options (the caseload grouped by provider,
@@ -239,7 +263,15 @@ impl Engine {
         as_of: AsOf,
         today: Date,
     ) -> Result<Table, AuditError> {
-        Ok(report_as_of_with(self.store().as_ref(), name, options, as_of, today).await?)
+        Ok(report_as_of_with(
+            self.store().as_ref(),
+            &self.case_projection(),
+            name,
+            options,
+            as_of,
+            today,
+        )
+        .await?)
     }
 
     /// The refused commands recorded in `audit-refusals` by `recorded_through` (inclusive;

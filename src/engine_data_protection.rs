@@ -86,11 +86,17 @@ impl Engine {
             return Ok(None);
         };
         let mut events = Vec::new();
+        self.keyring()
+            .prefetch(&[&stream])
+            .await
+            .map_err(CommandError::from)?;
         for record in self.case_events(crn).await? {
-            let event = caseledger_payload::decode(
+            let event = caseledger_payload::decode_opened(
                 &record.event_type,
                 record.schema_version,
                 &record.payload,
+                stream.as_str(),
+                Some(self.keyring()),
             )
             .map_err(|e| {
                 EngineError::Command(CommandError::UnreadableEvent {

@@ -22,6 +22,11 @@ impl Engine {
         Ok(self.store().head().await?)
     }
 
+    /// The case projection over this engine's keyring (it opens persons' sealed data).
+    pub fn case_projection(&self) -> CaseProjection {
+        CaseProjection::with_keys(Arc::clone(self.keyring()))
+    }
+
     /// Report `name` judged on `today`: for [`AsOf::Now`] the rows of `readmodels` as they
     /// stand (kept current by [`Engine::follow_read_models`]; not caught up here), otherwise
     /// folded from the log as of the given instant.
@@ -32,7 +37,15 @@ impl Engine {
         as_of: AsOf,
         today: Date,
     ) -> Result<Table, ProjectionError> {
-        report_from(self.store().as_ref(), readmodels, name, as_of, today).await
+        report_from(
+            self.store().as_ref(),
+            &self.case_projection(),
+            readmodels,
+            name,
+            as_of,
+            today,
+        )
+        .await
     }
 
     /// Keep `readmodels` level with the log until `shutdown` turns true: catch up (building
@@ -46,7 +59,8 @@ impl Engine {
     ) -> Result<u64, ProjectionError> {
         let mut progress = |_: &str, position: u64, _head: u64| on_checkpoint(position);
         let store = Arc::clone(self.store());
-        run_live(store, readmodels, &CaseProjection, shutdown, &mut progress).await
+        let cases = self.case_projection();
+        run_live(store, readmodels, &cases, shutdown, &mut progress).await
     }
 
     /// How many records of the log the read models in service have not folded yet (`None`
@@ -55,7 +69,7 @@ impl Engine {
         &self,
         readmodels: &ReadModelDb,
     ) -> Result<Option<u64>, ProjectionError> {
-        let Some(view) = readmodels.view(&CaseProjection)? else {
+        let Some(view) = readmodels.view(&CaseProjection::default())? else {
             return Ok(None);
         };
         let checkpoint = view.checkpoint();

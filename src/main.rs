@@ -311,7 +311,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     lock_wait_ms: args.lock_wait_ms,
                 },
             };
-            caseledger::cli_replay::run(command, log)
+            caseledger::cli_replay::run(command, log, args.kek()?)
         }
         Command::Demo { dir, people } => {
             runtime()?.block_on(caseledger::cli_demo::demo(dir, people, &mut io::stdout()))
@@ -430,7 +430,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .await
                 .map_err(Failure::from)?;
             caseledger::cli_report::rebuild(
-                engine.store().clone(),
+                &engine,
                 &args.readmodels_dir()?,
                 caseledger::projections::RebuildOptions {
                     streams_per_pass_max: usize::try_from(streams_per_pass).unwrap_or(usize::MAX),
@@ -472,7 +472,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             };
             let engine = cli_ops::open_existing(&args).await?;
             caseledger::cli_report::report(
-                engine.store().clone(),
+                &engine,
                 &args.readmodels_dir()?,
                 &value_name(name),
                 &options,

@@ -141,3 +141,91 @@ fn init_takes_group_and_other_access_away_from_an_existing_directory() {
     assert!(out.contains("was 755; now 700"), "init says so: {out}");
     assert_private(&data);
 }
+
+/// The person of case `i`: a name and a date of birth found nowhere else.
+fn person(i: u32) -> (String, String) {
+    (
+        format!("Quillon Marchbanks-{i:03}"),
+        format!("19{:02}-0{}-1{}", 60 + i % 30, 1 + i % 9, i % 10),
+    )
+}
+
+/// Does any file under `root` hold `needle`? Names the file.
+fn file_holding(root: &Path, needle: &[u8]) -> Option<PathBuf> {
+    let files = if root.is_dir() {
+        walk(root)
+    } else {
+        vec![(root.to_path_buf(), false, 0)]
+    };
+    files.into_iter().find_map(|(path, is_dir, _)| {
+        let bytes = if is_dir {
+            Vec::new()
+        } else {
+            std::fs::read(&path).unwrap()
+        };
+        bytes
+            .windows(needle.len())
+            .any(|w| w == needle)
+            .then_some(path)
+    })
+}
+
+/// Personal data is sealed at rest (docs/decisions/0009-crypto-shredding.md): after `init`,
+/// `import`, `rebuild`, `case` and a report, no name or date of birth from the commands is
+/// in any file of the data directory (log, key store, read models, snapshots), nor in the ack
+/// log — while `case` and `subject-access`, which hold the key, still show them.
+#[test]
+fn no_name_or_date_of_birth_from_the_commands_is_in_any_file_of_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(&caseledger(&data, &["init"]), "init");
+    let mut lines = String::new();
+    for i in 0..30 {
+        let crn = format!("P{:06}", 300_000 + i);
+        let (name, born) = person(i);
+        let mut open = open_case(&crn, NOTTINGHAM_CITY, "2022-03-01");
+        open["person"]["name"] = name.into();
+        open["person"]["date_of_birth"] = born.into();
+        lines.push_str(&as_case_administrator(&crn, "2022-03-01", open));
+        lines.push('\n');
+        let order = community_order("2022-03-01");
+        lines.push_str(&as_court_officer(&crn, "2022-03-01", order));
+        lines.push('\n');
+    }
+    let input = dir.path().join("commands.jsonl");
+    std::fs::write(&input, lines).unwrap();
+    let ack = dir.path().join("ack.log");
+    let import = [
+        "import",
+        input.to_str().unwrap(),
+        "--ack-log",
+        ack.to_str().unwrap(),
+    ];
+    ok(&caseledger(&data, &import), "import");
+    ok(&caseledger(&data, &["rebuild"]), "rebuild");
+    ok(&caseledger(&data, &["report", "caseload"]), "report");
+
+    let (name, born) = person(7);
+    let case = ok(&caseledger(&data, &["case", "P300007"]), "case");
+    assert!(case.contains(&name) && case.contains(&born), "{case}");
+    let access = ok(
+        &caseledger(&data, &["subject-access", "P300007"]),
+        "subject-access",
+    );
+    assert!(access.contains(&name) && access.contains(&born), "{access}");
+
+    for i in 0..30 {
+        let (name, born) = person(i);
+        for needle in [name.as_bytes(), born.as_bytes(), b"Quillon"] {
+            for root in [&data, &ack] {
+                let found = file_holding(root, needle);
+                assert_eq!(
+                    found,
+                    None,
+                    "{:?} is in a file",
+                    String::from_utf8_lossy(needle)
+                );
+            }
+        }
+    }
+}

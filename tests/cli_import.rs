@@ -330,7 +330,7 @@ fn an_import_killed_with_sigkill_and_rerun_applies_every_command_exactly_once() 
     let contents_of = |data: &Path| {
         tokio::runtime::Runtime::new().unwrap().block_on(async {
             let engine = Engine::open(EngineConfig::sled(data)).unwrap();
-            fault_support::contents(engine.store().as_ref()).await
+            fault_support::contents(engine.store().as_ref(), engine.keyring()).await
         })
     };
     fault_support::assert_same(&contents_of(&clean), &contents_of(&data));

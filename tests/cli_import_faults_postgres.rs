@@ -95,7 +95,7 @@ async fn an_import_whose_connections_are_killed_converges_to_the_clean_import() 
     );
     let clean = {
         let engine = Engine::open(EngineConfig::sled(&clean_dir)).unwrap();
-        contents(engine.store().as_ref()).await
+        contents(engine.store().as_ref(), engine.keyring()).await
     };
 
     // The faulty import, on PostgreSQL. The child's connections carry an application name of
@@ -140,10 +140,17 @@ async fn an_import_whose_connections_are_killed_converges_to_the_clean_import() 
     assert!(terminated_total > 0, "no connection was terminated");
     assert!(failed_runs > 0, "no run failed: the kills came too late");
 
-    let engine = Engine::open_async(EngineConfig::postgres(&schema.url()).unwrap())
+    // The KEK the child created beside its PostgreSQL log's directory under --data.
+    let location = caseledger::store::postgres::PostgresConfig::from_url(&url)
+        .unwrap()
+        .location_key();
+    let key_file =
+        caseledger::store::crypto::default_key_file(&data.join("postgres").join(location));
+    let config = EngineConfig::postgres(&schema.url()).unwrap();
+    let engine = Engine::open_async(config.with_key_file(key_file))
         .await
         .unwrap();
-    let faulty = contents(engine.store().as_ref()).await;
+    let faulty = contents(engine.store().as_ref(), engine.keyring()).await;
     assert_same(&clean, &faulty);
     eprintln!(
         "{lines} commands: {failed_runs} failed runs of {runs}, {terminated_total} connections terminated"

@@ -40,6 +40,12 @@ fn memory_engine() -> Engine {
     Engine::with_store(Arc::new(MemoryStore::new(clock)))
 }
 
+/// `engine` over its own store, sealing with `keys_of`'s data keys: two logs compared byte
+/// for byte hold the same sealed bytes only when they seal with the same keys.
+fn sharing_keys(engine: Engine, keys_of: &Engine) -> Engine {
+    Engine::with_store_and_keyring(engine.store().clone(), keys_of.keyring().clone())
+}
+
 /// What each command did: its receipt's event types and whether it was a repeat, or the
 /// refusal text.
 type Outcome = Result<(Vec<String>, bool), String>;
@@ -74,7 +80,7 @@ async fn export(engine: &Engine) -> Vec<u8> {
 async fn the_cached_and_uncached_paths_write_byte_identical_logs() {
     let lines = cohort(120, 7);
     let cached = memory_engine();
-    let uncached = memory_engine().with_case_cache_bytes_max(0);
+    let uncached = sharing_keys(memory_engine(), &cached).with_case_cache_bytes_max(0);
     let with_cache = cohort_run(&cached, &lines).await;
     let without_cache = cohort_run(&uncached, &lines).await;
     for ((line, cached), uncached) in lines.iter().zip(&with_cache).zip(&without_cache) {
@@ -196,7 +202,7 @@ async fn engines_taking_turns_on_one_postgres_log_decide_as_one_engine_would() {
     let (turns_schema, single_schema) = (TestSchema::new(&server), TestSchema::new(&server));
     let first = postgres_engine(&turns_schema).await;
     let second = postgres_engine(&turns_schema).await;
-    let single = postgres_engine(&single_schema).await;
+    let single = sharing_keys(postgres_engine(&single_schema).await, &first);
     let mut taking_turns = Vec::with_capacity(lines.len());
     for (index, line) in lines.iter().enumerate() {
         let engine = if index % 2 == 0 { &first } else { &second };
@@ -378,7 +384,8 @@ fn cohort_with_resends(people: u64, seed: u64) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pipelined_import_writes_the_one_command_log_in_memory() {
     let lines = cohort_with_resends(120, 7);
-    let (one_by_one, pipelined) = (memory_engine(), memory_engine());
+    let one_by_one = memory_engine();
+    let pipelined = sharing_keys(memory_engine(), &one_by_one);
     assert_pipelined_import_writes_the_one_command_log(&one_by_one, &pipelined, &lines).await;
     assert_eq!(export(&one_by_one).await, export(&pipelined).await);
 }
@@ -396,7 +403,7 @@ async fn the_pipelined_import_writes_the_one_command_log_on_sled() {
     let dir = tempfile::tempdir().unwrap();
     let lines = cohort_with_resends(30, 7);
     let one_by_one = sled_engine(&dir.path().join("one"));
-    let pipelined = sled_engine(&dir.path().join("pipelined"));
+    let pipelined = sharing_keys(sled_engine(&dir.path().join("pipelined")), &one_by_one);
     assert_pipelined_import_writes_the_one_command_log(&one_by_one, &pipelined, &lines).await;
 }
 
@@ -408,7 +415,7 @@ async fn the_pipelined_import_writes_the_one_command_log_on_postgres() {
     let lines = cohort_with_resends(24, 7);
     let (a, b) = (TestSchema::new(&server), TestSchema::new(&server));
     let one_by_one = postgres_engine(&a).await;
-    let pipelined = postgres_engine(&b).await;
+    let pipelined = sharing_keys(postgres_engine(&b).await, &one_by_one);
     assert_pipelined_import_writes_the_one_command_log(&one_by_one, &pipelined, &lines).await;
     drop((one_by_one, pipelined));
 }

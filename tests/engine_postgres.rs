@@ -399,6 +399,7 @@ async fn a_rebuild_over_the_postgres_log_gives_the_same_digests_as_over_sled() {
     for (engine, name) in [(&postgres, "pg-readmodels"), (&sled, "sled-readmodels")] {
         let reports = rebuild_read_models(
             engine.store().as_ref(),
+            &engine.case_projection(),
             &dirs.path().join(name),
             Default::default(),
             &mut NoProgress,

@@ -146,7 +146,7 @@ async fn store_failures_stop_the_case_and_reruns_converge_to_the_clean_import() 
     let clean = {
         let mut engine = Engine::open(EngineConfig::sled(dir.path().join("clean"))).unwrap();
         import_once(&mut engine, &file).await.expect("clean import");
-        contents(engine.store().as_ref()).await
+        contents(engine.store().as_ref(), engine.keyring()).await
     };
 
     let sled = Arc::new(
@@ -177,6 +177,10 @@ async fn store_failures_stop_the_case_and_reruns_converge_to_the_clean_import() 
         }
     }
     assert!(failed_runs >= 3, "faults were injected: {failed_runs}");
-    let faulty = contents(failing.as_ref()).await;
+    let faulty = contents(
+        failing.as_ref(),
+        Engine::with_store(failing.clone()).keyring(),
+    )
+    .await;
     assert_same(&clean, &faulty);
 }

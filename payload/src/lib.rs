@@ -75,6 +75,42 @@ pub enum PayloadError {
     },
 }
 
+/// Why a record's sealed personal data cannot be opened (docs/operations.md "Key management").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
+    #[error(transparent)]
+    Keyring(#[from] caseledger_store::KeyringError),
+}
+
+/// The event a record holds, its personal data opened with the subject's key from `keys`
+/// (read without waiting: from the keyring's cache or a key store that answers at once;
+/// a network key store's keys are fetched first with `Keyring::prefetch`). Without `keys`
+/// the personal data stays withheld. The one synchronous "decode and open" of every reader
+/// that is not the command handler (which fetches its key before it folds).
+pub fn decode_opened(
+    event_type: &str,
+    schema_version: u16,
+    bytes: &[u8],
+    subject: &str,
+    keys: Option<&caseledger_store::Keyring>,
+) -> Result<Event, OpenError> {
+    let event = decode(event_type, schema_version, bytes)?;
+    let Some(keys) = keys.filter(|_| is_sealed(event_type, schema_version)) else {
+        return Ok(event);
+    };
+    let stream = caseledger_store::StreamId::new(subject).map_err(|e| {
+        PayloadError::corrupt(
+            event_type,
+            schema_version,
+            format!("subject {subject:?}: {e}"),
+        )
+    })?;
+    let key = keys.key_now(&stream)?;
+    Ok(open(event, subject, key.as_ref())?)
+}
+
 impl PayloadError {
     fn corrupt(event_type: &str, schema_version: u16, reason: impl ToString) -> PayloadError {
         PayloadError::Corrupt {

@@ -15,6 +15,9 @@ pub enum ProjectionError {
     LogGap { checkpoint: u64, got: u64 },
     #[error("event store: {0}")]
     Store(#[from] StoreError),
+    /// A person's data key cannot be read (docs/operations.md "Key management").
+    #[error(transparent)]
+    Keyring(#[from] caseledger_store::KeyringError),
     /// An event cannot be encoded as a payload (synthetic logs); nothing was written.
     #[error(transparent)]
     Payload(#[from] caseledger_payload::PayloadError),

@@ -65,16 +65,18 @@ impl<F: FnMut(&str, u64, u64) + Send> Progress for F {
     }
 }
 
-/// Rebuild every read model of the case projection in the database at `readmodels_path`
+/// Rebuild every read model of the case projection `cases` (with the store's keyring, so the
+/// young-adult measure can read dates of birth) in the database at `readmodels_path`
 /// (usually `<data>/readmodels`) from `store`; returns each projection's report with digests.
 pub async fn rebuild_read_models(
     store: &dyn caseledger_store::EventStore,
+    cases: &case::CaseProjection,
     readmodels_path: &std::path::Path,
     options: RebuildOptions,
     progress: &mut dyn Progress,
 ) -> Result<Vec<RebuildReport>, ProjectionError> {
     let db = ReadModelDb::open(readmodels_path)?;
-    let report = rebuild_with(store, &db, &case::CaseProjection, options, progress).await?;
+    let report = rebuild_with(store, &db, cases, options, progress).await?;
     db.flush()?;
     Ok(vec![report])
 }
@@ -82,6 +84,7 @@ pub async fn rebuild_read_models(
 /// [`report_read_model_with`] with the default options.
 pub async fn report_read_model(
     store: &dyn caseledger_store::EventStore,
+    cases: &case::CaseProjection,
     readmodels_path: &std::path::Path,
     name: &str,
     as_of: AsOf,
@@ -89,6 +92,7 @@ pub async fn report_read_model(
 ) -> Result<report::Table, ProjectionError> {
     report_read_model_with(
         store,
+        cases,
         readmodels_path,
         name,
         &report::ReportOptions::default(),
@@ -103,6 +107,7 @@ pub async fn report_read_model(
 /// memory as of the given instant.
 pub async fn report_read_model_with(
     store: &dyn caseledger_store::EventStore,
+    cases: &case::CaseProjection,
     readmodels_path: &std::path::Path,
     name: &str,
     options: &report::ReportOptions,
@@ -113,12 +118,12 @@ pub async fn report_read_model_with(
     let db = match as_of {
         AsOf::Now => {
             let db = ReadModelDb::open(readmodels_path)?;
-            catch_up(store, &db, &case::CaseProjection, &mut NoProgress).await?;
+            catch_up(store, &db, cases, &mut NoProgress).await?;
             Some(db)
         }
         _ => None,
     };
-    report_from_with(store, db.as_ref(), name, options, as_of, today).await
+    report_from_with(store, cases, db.as_ref(), name, options, as_of, today).await
 }
 
 /// The table of report `name` on `today` without catching up first: for [`AsOf::Now`] the
@@ -128,6 +133,7 @@ pub async fn report_read_model_with(
 /// instant. `db` is needed only for [`AsOf::Now`].
 pub async fn report_from(
     store: &dyn caseledger_store::EventStore,
+    cases: &case::CaseProjection,
     db: Option<&ReadModelDb>,
     name: &str,
     as_of: AsOf,
@@ -135,6 +141,7 @@ pub async fn report_from(
 ) -> Result<report::Table, ProjectionError> {
     report_from_with(
         store,
+        cases,
         db,
         name,
         &report::ReportOptions::default(),
@@ -147,6 +154,7 @@ pub async fn report_from(
 /// [`report_from`] with report options (caseload grouping).
 pub async fn report_from_with(
     store: &dyn caseledger_store::EventStore,
+    cases: &case::CaseProjection,
     db: Option<&ReadModelDb>,
     name: &str,
     options: &report::ReportOptions,
@@ -162,11 +170,11 @@ pub async fn report_from_with(
                 )
             };
             let db = db.ok_or_else(never_built)?;
-            let view = db.view(&case::CaseProjection)?.ok_or_else(never_built)?;
+            let view = db.view(cases)?.ok_or_else(never_built)?;
             report::run_with(name, options, &view, today)
         }
         _ => {
-            let models = fold_store(&case::CaseProjection, store, as_of, &mut NoProgress).await?;
+            let models = fold_store(cases, store, as_of, &mut NoProgress).await?;
             report::run_with(name, options, &models, today)
         }
     }

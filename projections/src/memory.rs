@@ -609,6 +609,7 @@ async fn fold_on_this_task<P: Projection>(
     let streams = fold.streams.clone();
     let mut rest: Option<ReadAll<&dyn EventStore>> = None;
     while let Some(last) = page.last().map(|r| r.position) {
+        projection.prepare(&page).await?;
         let decoded = decode_page(projection, streams.as_ref(), page);
         let stop = fold_page(fold, decoded, head, as_of)?;
         progress.update(projection.name(), fold.checkpoint, head);

@@ -314,6 +314,7 @@ async fn fold_into<P: Projection>(
     let mut checkpoint = read_u64(tree, CHECKPOINT_KEY)?.unwrap_or(0);
     let mut pages = ReadAll::new(store, checkpoint + 1, EVENTS_PER_BATCH_MAX).through(until);
     while let Some(page) = pages.next_page().await? {
+        projection.prepare(&page).await?;
         checkpoint = fold_batch(tree, projection, checkpoint, &page)?;
         progress.update(projection.name(), checkpoint, until);
     }
@@ -810,7 +811,9 @@ pub async fn rebuild_stream<P: Projection>(
     let mut state = P::State::default();
     // Events after the checkpoint are folded by the runner later; folding them here would
     // count them twice.
-    for record in store.read_stream(stream, 1).await? {
+    let records = store.read_stream(stream, 1).await?;
+    projection.prepare(&records).await?;
+    for record in records {
         if record.position <= checkpoint {
             projection.decode_and_apply(&mut state, &record)?;
         }
@@ -929,6 +932,7 @@ pub async fn run_live<P: Projection>(
             subscription = resume_durable(&store, &consumer, checkpoint).await?;
             continue;
         }
+        projection.prepare(&records).await?;
         checkpoint = fold_batch(&tree, projection, in_service, &records)?;
         drop(writer);
         subscription.acknowledge(checkpoint).await?;

@@ -69,6 +69,18 @@ pub trait Projection: Send + Sync + 'static {
         record.effective_at_us <= at_us
     }
 
+    /// Fetch what [`Projection::decode`] needs for `records` that only an await can fetch
+    /// (the case projection: persons' data keys from a network key store), before they are
+    /// decoded. Every loop that reads a page and decodes it calls it. By default nothing.
+    fn prepare<'a>(
+        &'a self,
+        records: &'a [RecordedEvent],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ProjectionError>> + Send + 'a>>
+    {
+        let _ = records;
+        Box::pin(std::future::ready(Ok(())))
+    }
+
     /// Decode and fold in one step (catch-up batches, single-stream rebuilds).
     fn decode_and_apply(
         &self,

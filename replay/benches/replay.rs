@@ -195,11 +195,11 @@ fn main() {
             let records = runtime
                 .block_on(store.read_stream(&stream, 1))
                 .expect("read");
-            black_box(state_as_of(&DomainCase, &records, AsOf::now()).expect("replay"));
+            black_box(state_as_of(&DomainCase::default(), &records, AsOf::now()).expect("replay"));
         },
     );
     measure("full replay: decode + evolve (records in memory)", || {
-        black_box(state_as_of(&DomainCase, &records, AsOf::now()).expect("replay"));
+        black_box(state_as_of(&DomainCase::default(), &records, AsOf::now()).expect("replay"));
     });
     let middle = &records[records.len() / 2];
     let as_of = AsOf {
@@ -210,17 +210,17 @@ fn main() {
         let records = runtime
             .block_on(store.read_stream(&stream, 1))
             .expect("read");
-        black_box(state_as_of(&DomainCase, &records, as_of).expect("as-of"));
+        black_box(state_as_of(&DomainCase::default(), &records, as_of).expect("as-of"));
     });
     measure("as-of (R, E) query: fold (records in memory)", || {
-        black_box(state_as_of(&DomainCase, &records, as_of).expect("as-of"));
+        black_box(state_as_of(&DomainCase::default(), &records, as_of).expect("as-of"));
     });
     measure(
         "history timeline: JSON state + diff after every event",
         || {
             black_box(
                 case_history(
-                    &DomainCase,
+                    &DomainCase::default(),
                     &records,
                     AsOf::now(),
                     HistoryOptions::default(),

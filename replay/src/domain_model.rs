@@ -4,19 +4,38 @@ use caseledger_domain::event::{Decision, Event};
 use caseledger_domain::state::{evolve_recorded, CaseState};
 use caseledger_projections::case::{applies_as_of_effective, event_ref};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use caseledger_store::RecordedEvent;
+use caseledger_store::{Keyring, RecordedEvent, StreamId};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::diff::{escape, Change, ChangeSet};
-use crate::domain_payload::decode_event;
 use crate::model::{CaseModel, CorrectionOf, DecisionOf};
 
-/// The domain's case lifecycle, as replay sees it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DomainCase;
+/// The domain's case lifecycle, as replay sees it. With a keyring it opens the person's
+/// sealed data (docs/decisions/0009-crypto-shredding.md): known, or erased once their key is
+/// destroyed; without one the person is shown withheld (and the rules that read them take
+/// their documented defaults).
+#[derive(Clone, Default)]
+pub struct DomainCase {
+    keys: Option<Arc<Keyring>>,
+}
+
+impl DomainCase {
+    /// Replay opening persons' data with `keys`. Decoding reads a key without waiting, so a
+    /// caller on a network key store fetches the case's key first ([`DomainCase::for_case`]).
+    pub fn with_keys(keys: Arc<Keyring>) -> DomainCase {
+        DomainCase { keys: Some(keys) }
+    }
+
+    /// Replay of case `stream` with its person's key fetched now.
+    pub async fn for_case(keys: Arc<Keyring>, stream: &StreamId) -> Result<DomainCase, String> {
+        keys.prefetch(&[stream]).await.map_err(|e| e.to_string())?;
+        Ok(DomainCase::with_keys(keys))
+    }
+}
 
 /// The ruleset and reason code of a decision event (design.md invariant 5: every decision
 /// event carries them), read from its payload; `None` for facts that are not decisions.
@@ -60,7 +79,14 @@ impl CaseModel for DomainCase {
     }
 
     fn decode(&self, record: &RecordedEvent) -> Result<Event, String> {
-        decode_event(&record.event_type, record.schema_version, &record.payload)
+        caseledger_payload::decode_opened(
+            &record.event_type,
+            record.schema_version,
+            &record.payload,
+            &record.stream_id,
+            self.keys.as_deref(),
+        )
+        .map_err(|e| e.to_string())
     }
 
     fn apply(

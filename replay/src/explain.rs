@@ -177,7 +177,7 @@ fn handover_decisions<'r>(
 ) -> impl Iterator<Item = RelatedDecision> + 'r {
     records
         .filter(|r| r.event_type == "HandoverDatesCalculated")
-        .filter_map(move |r| match DomainCase.decode(r).ok()? {
+        .filter_map(move |r| match DomainCase::default().decode(r).ok()? {
             Event::HandoverDatesCalculated(h) if h.sentence_id == sentence => {
                 related_handover(r, &h)
             }
@@ -524,13 +524,14 @@ pub async fn stream_of_event(
 }
 
 /// Explain the decision `event_id` of the case whose stream is `records` (version order),
-/// with `today` for "under today's rules".
+/// with `today` for "under today's rules", the person's sealed data opened by `model` (a
+/// tier re-evaluated without it would take the default gender).
 pub fn explain_decision(
+    model: &DomainCase,
     records: &[RecordedEvent],
     event_id: Uuid,
     today: Date,
 ) -> Result<Explanation, ReplayError> {
-    let model = DomainCase;
     let index = records
         .iter()
         .position(|r| r.event_id == event_id)
@@ -553,7 +554,7 @@ pub fn explain_decision(
         recorded_through_us: Some(record.recorded_at_us),
         effective_through_us: Some(record.effective_at_us),
     };
-    let state = state_as_of(&model, &records[..index], as_of)?;
+    let state = state_as_of(model, &records[..index], as_of)?;
     let mut explanation = Explanation {
         event_id,
         stream_id: record.stream_id.clone(),

@@ -27,6 +27,7 @@ pub async fn read_models_as_of<P: Projection, S: EventStore + ?Sized>(
             // Recorded after R: so is everything after it (recorded_at never decreases).
             break;
         }
+        projection.prepare(std::slice::from_ref(&record)).await?;
         match as_of.effective_through_us {
             None => fold.fold(&record)?,
             Some(at_us) => {
@@ -43,24 +44,35 @@ pub async fn read_models_as_of<P: Projection, S: EventStore + ?Sized>(
 }
 
 /// Report `name` (one of the projections' reports: caseload, mappa, handovers, …) as of
-/// (R, E), judged on `today`.
+/// (R, E), judged on `today`, folded by `cases` (with the store's keyring, so the
+/// young-adult measure can read dates of birth).
 pub async fn report_as_of<S: EventStore + ?Sized>(
     store: &S,
+    cases: &CaseProjection,
     name: &str,
     as_of: AsOf,
     today: Date,
 ) -> Result<Table, ReplayError> {
-    report_as_of_with(store, name, &report::ReportOptions::default(), as_of, today).await
+    report_as_of_with(
+        store,
+        cases,
+        name,
+        &report::ReportOptions::default(),
+        as_of,
+        today,
+    )
+    .await
 }
 
 /// [`report_as_of`] with options (`caseload` grouped `--by` provider, PDU, team, …).
 pub async fn report_as_of_with<S: EventStore + ?Sized>(
     store: &S,
+    cases: &CaseProjection,
     name: &str,
     options: &report::ReportOptions,
     as_of: AsOf,
     today: Date,
 ) -> Result<Table, ReplayError> {
-    let models = read_models_as_of(&CaseProjection, store, as_of).await?;
+    let models = read_models_as_of(cases, store, as_of).await?;
     Ok(report::run_with(name, options, &models, today)?)
 }

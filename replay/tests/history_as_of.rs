@@ -49,7 +49,7 @@ fn rosh_as_of(records: &[RecordedEvent], recorded: &str, effective: &str) -> Opt
         recorded_through_us: Some(parse_bound("--as-of-recorded", recorded).expect("bound")),
         effective_through_us: Some(parse_bound("--as-of-effective", effective).expect("bound")),
     };
-    state_as_of(&DomainCase, records, as_of)
+    state_as_of(&DomainCase::default(), records, as_of)
         .expect("state")
         .risk
         .rosh
@@ -92,7 +92,7 @@ async fn late_recorded_risk_assessment_changes_the_as_of_answer_depending_on_r()
         effective_through_us: None,
     };
     assert_eq!(
-        state_as_of(&DomainCase, &records, before).expect("state"),
+        state_as_of(&DomainCase::default(), &records, before).expect("state"),
         caseledger_domain::state::CaseState::default()
     );
 }
@@ -101,7 +101,7 @@ async fn late_recorded_risk_assessment_changes_the_as_of_answer_depending_on_r()
 async fn history_lists_what_was_known_marks_what_was_not_yet_effective_and_shows_changes() {
     let (_log, records) = late_assessment_case().await;
     let everything = case_history(
-        &DomainCase,
+        &DomainCase::default(),
         &records,
         AsOf::now(),
         HistoryOptions { full_state: true },
@@ -135,8 +135,13 @@ async fn history_lists_what_was_known_marks_what_was_not_yet_effective_and_shows
         recorded_through_us: Some(parse_bound("r", "2025-03-01").expect("bound")),
         effective_through_us: None,
     };
-    let known = case_history(&DomainCase, &records, on_1_march, HistoryOptions::default())
-        .expect("history");
+    let known = case_history(
+        &DomainCase::default(),
+        &records,
+        on_1_march,
+        HistoryOptions::default(),
+    )
+    .expect("history");
     assert_eq!(known.entries.len(), 2);
     assert_eq!(known.recorded_later, 1);
     assert_eq!(known.state.pointer("/risk/rosh"), Some(&json!("medium")));
@@ -147,7 +152,7 @@ async fn history_lists_what_was_known_marks_what_was_not_yet_effective_and_shows
         effective_through_us: Some(parse_bound("e", "2025-01-15").expect("bound")),
     };
     let effective = case_history(
-        &DomainCase,
+        &DomainCase::default(),
         &records,
         on_15_january,
         HistoryOptions::default(),
@@ -200,7 +205,7 @@ async fn a_correction_is_shown_beside_what_it_corrects_and_the_original_stays() 
     .await;
     let records = log.read_case(CRN).await;
     let history = case_history(
-        &DomainCase,
+        &DomainCase::default(),
         &records,
         AsOf::now(),
         HistoryOptions::default(),
@@ -228,8 +233,13 @@ async fn a_correction_is_shown_beside_what_it_corrects_and_the_original_stays() 
         recorded_through_us: Some(us("2025-01-10T23:00:00Z")),
         effective_through_us: None,
     };
-    let then =
-        case_history(&DomainCase, &records, before, HistoryOptions::default()).expect("history");
+    let then = case_history(
+        &DomainCase::default(),
+        &records,
+        before,
+        HistoryOptions::default(),
+    )
+    .expect("history");
     assert_eq!(then.entries.len(), 2);
     assert!(then.entries[1].corrected_by.is_empty());
     assert_eq!(then.state.pointer("/risk/rosh"), Some(&json!("very_high")));
@@ -240,7 +250,7 @@ async fn a_stream_out_of_order_is_refused_not_replayed() {
     let (_log, mut records) = late_assessment_case().await;
     records.swap(0, 1);
     let error = case_history(
-        &DomainCase,
+        &DomainCase::default(),
         &records,
         AsOf::now(),
         HistoryOptions::default(),
@@ -249,6 +259,6 @@ async fn a_stream_out_of_order_is_refused_not_replayed() {
     assert!(error.to_string().contains("out of order"), "{error}");
     let (_log, mut records) = late_assessment_case().await;
     records[1].payload = vec![0xff; 3];
-    let error = state_as_of(&DomainCase, &records, AsOf::now()).expect_err("refused");
+    let error = state_as_of(&DomainCase::default(), &records, AsOf::now()).expect_err("refused");
     assert!(error.to_string().contains("position 2"), "{error}");
 }

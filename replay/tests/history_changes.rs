@@ -25,10 +25,10 @@ fn check(state: &mut CaseState, event: &Event) -> usize {
     let before = state.clone();
     *state = evolve(std::mem::take(state), event);
     let whole = diff(
-        &DomainCase.state_json(&before),
-        &DomainCase.state_json(state),
+        &DomainCase::default().state_json(&before),
+        &DomainCase::default().state_json(state),
     );
-    let parts = DomainCase.changes(&before, state);
+    let parts = DomainCase::default().changes(&before, state);
     if whole.len() < CHANGES_PER_EVENT_MAX {
         assert_eq!(
             sorted(parts),

@@ -18,9 +18,15 @@ fn as_of(recorded: &str, effective: &str) -> AsOf {
 
 /// The MAPPA levels of the register, by CRN.
 async fn levels(log: &TestLog, when: AsOf) -> Vec<(Value, Value)> {
-    let table = report_as_of(log.store.as_ref(), "mappa", when, date("2025-06-01"))
-        .await
-        .expect("report");
+    let table = report_as_of(
+        log.store.as_ref(),
+        &Default::default(),
+        "mappa",
+        when,
+        date("2025-06-01"),
+    )
+    .await
+    .expect("report");
     let crn = table.columns.iter().position(|c| *c == "crn").expect("crn");
     let level = table
         .columns

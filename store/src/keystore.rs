@@ -73,6 +73,10 @@ pub enum KeyringError {
     NoKek,
     #[error("the data key of {subject} cannot be used: {reason}")]
     BadDataKey { subject: String, reason: String },
+    /// A synchronous reader asked for a key a network key store was not asked for first: a
+    /// defect in the reader (it must prefetch), never served as withheld data.
+    #[error("the data key of {subject} was not fetched before a synchronous read; this is a defect: please report it")]
+    NotFetched { subject: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -245,6 +249,41 @@ impl Keyring {
             self.remember(subject, key.clone());
         }
         Ok(key)
+    }
+
+    /// `subject`'s key for reading, from synchronous code (a projection's or a replay's
+    /// decode): from the cache, or from a key store that answers at once (sled, memory). A
+    /// network key store's key must have been fetched first ([`Keyring::prefetch`]);
+    /// otherwise [`KeyringError::NotFetched`].
+    pub fn key_now(&self, subject: &StreamId) -> Result<Option<SubjectKey>, KeyringError> {
+        if let Some(key) = self.cached(subject) {
+            return Ok(Some(key));
+        }
+        ready_now(self.key_for_reading(subject)).unwrap_or_else(|| {
+            Err(KeyringError::NotFetched {
+                subject: subject.to_string(),
+            })
+        })
+    }
+
+    /// Fetch the keys of `subjects` into the cache, so [`Keyring::key_now`] finds them; at
+    /// most [`DATA_KEYS_CACHED_MAX`] subjects at a time (the cache is emptied first when
+    /// they would not fit, so none of them is evicted before it is read).
+    pub async fn prefetch(&self, subjects: &[&StreamId]) -> Result<(), KeyringError> {
+        assert!(
+            subjects.len() <= DATA_KEYS_CACHED_MAX,
+            "prefetch at most the cache's size"
+        );
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() + subjects.len() > DATA_KEYS_CACHED_MAX {
+                cache.clear();
+            }
+        }
+        for subject in subjects {
+            self.key_for_reading(subject).await?;
+        }
+        Ok(())
     }
 
     /// `subject`'s key for sealing, made (and stored durably, before anything is sealed

@@ -1,6 +1,7 @@
 //! Shared by the import fault tests: a cohort file, and what a log says about each case
 //! (every case stream's records without the fields that differ between two honest runs:
-//! positions, commit times, hashes and the operator session in `correlation_id`).
+//! positions, commit times, hashes and the operator session in `correlation_id`). Two stores
+//! seal a person with different data keys, so a sealed payload is compared opened.
 
 #![allow(dead_code)]
 
@@ -9,7 +10,7 @@ use std::path::Path;
 
 use caseledger::commands::audit::CommandRefused;
 use caseledger::store::codec::decode_payload;
-use caseledger::store::{EventStore, RecordedEvent};
+use caseledger::store::{EventStore, Keyring, RecordedEvent};
 use uuid::Uuid;
 
 /// One record of a case stream, as two runs of the same commands must agree on it.
@@ -24,11 +25,25 @@ pub struct CaseRecord {
     pub command_id: Uuid,
     pub causation_id: Uuid,
     pub ruleset_id: String,
+    /// The payload bytes, or for a sealed payload the JSON of the event opened.
     pub payload: Vec<u8>,
 }
 
-impl From<&RecordedEvent> for CaseRecord {
-    fn from(r: &RecordedEvent) -> CaseRecord {
+impl CaseRecord {
+    fn of(r: &RecordedEvent, keys: &Keyring) -> CaseRecord {
+        let payload = if caseledger::payload::is_sealed(&r.event_type, r.schema_version) {
+            let event = caseledger::payload::decode_opened(
+                &r.event_type,
+                r.schema_version,
+                &r.payload,
+                &r.stream_id,
+                Some(keys),
+            )
+            .expect("the sealed payload opens");
+            serde_json::to_vec(&event).unwrap()
+        } else {
+            r.payload.clone()
+        };
         CaseRecord {
             stream_version: r.stream_version,
             event_id: r.event_id,
@@ -43,7 +58,7 @@ impl From<&RecordedEvent> for CaseRecord {
             command_id: r.command_id,
             causation_id: r.causation_id,
             ruleset_id: r.ruleset_id.clone(),
-            payload: r.payload.clone(),
+            payload,
         }
     }
 }
@@ -55,8 +70,8 @@ pub struct LogContents {
     pub refusals: BTreeMap<Uuid, String>,
 }
 
-/// Read the whole log.
-pub async fn contents(store: &dyn EventStore) -> LogContents {
+/// Read the whole log, opening sealed payloads with `keys`.
+pub async fn contents(store: &dyn EventStore, keys: &Keyring) -> LogContents {
     let mut cases: BTreeMap<String, Vec<CaseRecord>> = BTreeMap::new();
     let mut refusals = BTreeMap::new();
     let mut from = 1;
@@ -77,7 +92,7 @@ pub async fn contents(store: &dyn EventStore) -> LogContents {
                 stream => cases
                     .entry(stream.to_owned())
                     .or_default()
-                    .push(record.into()),
+                    .push(CaseRecord::of(record, keys)),
             }
         }
     }

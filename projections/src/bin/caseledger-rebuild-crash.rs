@@ -45,7 +45,12 @@ fn run(log: &str, readmodels: &str) -> Result<u64, String> {
         let _ = stdout.flush();
     };
     let report = runtime
-        .block_on(rebuild(&store, &db, &CaseProjection, &mut progress))
+        .block_on(rebuild(
+            &store,
+            &db,
+            &CaseProjection::default(),
+            &mut progress,
+        ))
         .map_err(|e| e.to_string())?;
     db.flush().map_err(|e| e.to_string())?;
     Ok(report.generation)

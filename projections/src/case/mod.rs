@@ -5,8 +5,10 @@ pub mod facts;
 pub mod performance;
 pub mod rows;
 
+use std::sync::Arc;
+
 use caseledger_domain::identity::EventRef;
-use caseledger_store::RecordedEvent;
+use caseledger_store::{Keyring, RecordedEvent, StreamId};
 
 use crate::codec::decode_event;
 use crate::projection::{Projection, Rows};
@@ -15,9 +17,23 @@ use crate::ProjectionError;
 pub use facts::{CaseFacts, CaseView};
 pub use rows::MODELS;
 
-/// The case projection.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CaseProjection;
+/// The case projection. With a keyring it opens each person's sealed data (the young-adult
+/// measure reads the date of birth, enforcement-and-workload.md §4.1); without one, or for an
+/// erased person, that measure has no date of birth and the person counts as not a young
+/// adult.
+#[derive(Clone, Default)]
+pub struct CaseProjection {
+    keys: Option<Arc<Keyring>>,
+}
+
+impl CaseProjection {
+    /// The case projection opening persons' data with `keyring`.
+    pub fn with_keys(keyring: Arc<Keyring>) -> CaseProjection {
+        CaseProjection {
+            keys: Some(keyring),
+        }
+    }
+}
 
 impl Projection for CaseProjection {
     type State = CaseView;
@@ -38,7 +54,27 @@ impl Projection for CaseProjection {
         if !is_case_stream(&record.stream_id) {
             return Ok(None);
         }
-        decode_event(record).map(Some)
+        decode_event(record, self.keys.as_deref()).map(Some)
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        records: &'a [RecordedEvent],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), ProjectionError>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let Some(keys) = &self.keys else {
+                return Ok(());
+            };
+            let mut subjects = Vec::new();
+            for record in records {
+                if caseledger_payload::is_sealed(&record.event_type, record.schema_version) {
+                    subjects.push(StreamId::new(record.stream_id.as_str())?);
+                }
+            }
+            let subjects: Vec<&StreamId> = subjects.iter().collect();
+            Ok(keys.prefetch(&subjects).await?)
+        })
     }
 
     fn apply(
