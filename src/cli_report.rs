@@ -7,11 +7,9 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use caseledger_projections::report::{CaseloadBy, Format, ReportOptions};
 use caseledger_projections::{rebuild_read_models, report_read_model_with, AsOf, RebuildOptions};
-use caseledger_store::EventStore;
 use jiff::civil::Date;
 
 /// Where the read models live inside the data directory.

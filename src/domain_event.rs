@@ -237,7 +237,7 @@ pub fn domain_event(
                 .into(),
         ));
     };
-    let event = caseledger_projections::codec::decode_event(record)
+    let event = caseledger_projections::codec::decode_event(record, None)
         .map_err(|e| unpublishable(e.to_string()))?;
     let fields = match serde_json::to_value(&event) {
         Ok(Value::Object(mut tagged)) => match tagged.remove(row.source) {

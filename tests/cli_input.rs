@@ -273,7 +273,11 @@ fn exit_codes_arguments_that_cannot_be_used_are_2_and_bad_input_is_3_in_every_su
     let export = dir.path().join("export.jsonl");
     let (code, out, err) = caseledger(&data, &["export"], b"");
     assert_eq!(code, 0, "{err}");
-    let altered = out.replacen("Sam Example", "Sam Exampel", 1);
+    let altered = out.replacen(
+        "\"opened_on\":\"2022-03-01\"",
+        "\"opened_on\":\"2022-03-02\"",
+        1,
+    );
     assert_ne!(altered, out);
     std::fs::write(&export, altered).unwrap();
     let inputs: Vec<(Vec<&str>, &[u8])> = vec![

@@ -258,7 +258,11 @@ async fn br_a10_seed_001_escalation_story_on_postgres_gives_the_same_log_as_on_s
 
     let postgres = postgres_engine(&schema).await;
     let on_postgres = run(&postgres, &story).await;
-    let sled = sled_engine(sled_dir.path());
+    // Sealing with the PostgreSQL log's keys: the same keys give the same sealed bytes.
+    let sled = Engine::with_store_and_keyring(
+        sled_engine(sled_dir.path()).store().clone(),
+        postgres.keyring().clone(),
+    );
     let on_sled = run(&sled, &story).await;
 
     // The story's own checks, on PostgreSQL.
@@ -314,8 +318,10 @@ async fn advance_to_on_postgres_applies_what_falls_due_once_from_any_engine_on_t
     };
     let schema = TestSchema::new(&server);
     let crn = "C200001";
-    // Opened the way a service does: from the URL, with the system clock.
-    let first = Engine::open_async(EngineConfig::postgres(&schema.url()).unwrap())
+    // Opened the way a service does: from the URL, with the system clock and a KEK.
+    let kek = caseledger::store::crypto::Kek::ephemeral();
+    let config = EngineConfig::postgres(&schema.url()).unwrap();
+    let first = Engine::open_async(config.clone().with_kek(kek.clone()))
         .await
         .unwrap();
     for outcome in run(&first, &custodial_story(2_000, crn)).await {
@@ -330,9 +336,7 @@ async fn advance_to_on_postgres_applies_what_falls_due_once_from_any_engine_on_t
 
     // A second engine on the same log (another service instance) sees the case, applies
     // what is due, and the first engine's later tick finds it recorded.
-    let second = Engine::open_async(EngineConfig::postgres(&schema.url()).unwrap())
-        .await
-        .unwrap();
+    let second = Engine::open_async(config.with_kek(kek)).await.unwrap();
     let report = second.advance_to(date(2021, 5, 1)).await.unwrap();
     let applied: Vec<&str> = report
         .applied

@@ -265,7 +265,7 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
             };
             let models = rt
                 .block_on(fold_store(
-                    &CaseProjection,
+                    &CaseProjection::default(),
                     &store,
                     AsOf::Now,
                     &mut progress,
@@ -333,7 +333,7 @@ fn child(mode: &str, log: &Path, readmodels: &Path) {
                 .block_on(rebuild_with(
                     &store,
                     &db,
-                    &CaseProjection,
+                    &CaseProjection::default(),
                     RebuildOptions {
                         streams_per_pass_max,
                         events_per_pass_max,
@@ -394,7 +394,8 @@ fn phases(rt: &tokio::runtime::Runtime, store: &SledStore, head: u64) {
     for phase in ["read", "read+decode", "read+decode+fold", "all+rows+digest"] {
         let started = Instant::now();
         let mut next = 1;
-        let mut fold = MemoryFold::new(&CaseProjection).unwrap();
+        let cases = CaseProjection::default();
+        let mut fold = MemoryFold::new(&cases).unwrap();
         let mut states: std::collections::BTreeMap<String, caseledger_projections::case::CaseView> =
             Default::default();
         while next <= head {
@@ -404,11 +405,13 @@ fn phases(rt: &tokio::runtime::Runtime, store: &SledStore, head: u64) {
                 match phase {
                     "read" => {}
                     "read+decode" => {
-                        decode_event(r).unwrap();
+                        decode_event(r, None).unwrap();
                     }
                     "read+decode+fold" => {
                         let state = states.entry(r.stream_id.clone()).or_default();
-                        CaseProjection.decode_and_apply(state, r).unwrap();
+                        CaseProjection::default()
+                            .decode_and_apply(state, r)
+                            .unwrap();
                     }
                     _ => fold.fold(r).unwrap(),
                 }

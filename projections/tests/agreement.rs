@@ -69,7 +69,7 @@ fn state_as_of(records: &[RecordedEvent], as_of: AsOf) -> CaseState {
                 break;
             }
         }
-        let event = decode_event(r).unwrap();
+        let event = decode_event(r, None).unwrap();
         if let AsOf::Effective(at) = as_of {
             if !applies_as_of_effective(r, Some(&event), at) {
                 continue;
@@ -215,15 +215,15 @@ proptest! {
                 .map(|(crn, records)| (crn.clone(), state_as_of(records, as_of)))
                 .collect();
             let models = rt
-                .block_on(fold_store(&CaseProjection, log.dyn_store(), as_of, &mut NoProgress))
+                .block_on(fold_store(&CaseProjection::default(), log.dyn_store(), as_of, &mut NoProgress))
                 .unwrap();
             check_agreement(&models, &states)?;
         }
         // The persisted read models (a full rebuild) agree with the state now.
         let dir = tempfile::tempdir().unwrap();
         let db = ReadModelDb::open(dir.path().join("rm")).unwrap();
-        rt.block_on(rebuild(log.dyn_store(), &db, &CaseProjection, &mut NoProgress)).unwrap();
-        let view = db.view(&CaseProjection).unwrap().unwrap();
+        rt.block_on(rebuild(log.dyn_store(), &db, &CaseProjection::default(), &mut NoProgress)).unwrap();
+        let view = db.view(&CaseProjection::default()).unwrap().unwrap();
         let states: BTreeMap<String, CaseState> = streams
             .iter()
             .map(|(crn, records)| (crn.clone(), state_as_of(records, AsOf::Now)))

@@ -79,7 +79,7 @@ fn in_service(readmodels: &Path) -> (Option<u64>, BTreeMap<String, String>, Vec<
     let db = ReadModelDb::open(readmodels).unwrap();
     let generation = db.current_generation("cases").unwrap();
     let digests = db
-        .view(&CaseProjection)
+        .view(&CaseProjection::default())
         .unwrap()
         .unwrap()
         .digests()
@@ -109,15 +109,20 @@ fn sigkill_mid_rebuild_leaves_the_previous_generation_in_service_and_the_next_re
     fill(&rt, &store, &mut cohort, FIRST_GENERATION_EVENTS);
     {
         let db = ReadModelDb::open(&readmodels).unwrap();
-        rt.block_on(rebuild(&store, &db, &CaseProjection, &mut NoProgress))
-            .unwrap();
+        rt.block_on(rebuild(
+            &store,
+            &db,
+            &CaseProjection::default(),
+            &mut NoProgress,
+        ))
+        .unwrap();
         db.flush().unwrap();
     }
     fill(&rt, &store, &mut cohort, LOG_EVENTS_MIN);
     let head = rt.block_on(store.head()).unwrap();
     let from_scratch = rt
         .block_on(fold_store(
-            &CaseProjection,
+            &CaseProjection::default(),
             &store,
             AsOf::Now,
             &mut NoProgress,
@@ -213,7 +218,10 @@ fn sigkill_mid_rebuild_leaves_the_previous_generation_in_service_and_the_next_re
     );
     let db = ReadModelDb::open(&readmodels).unwrap();
     assert_eq!(
-        db.view(&CaseProjection).unwrap().unwrap().checkpoint(),
+        db.view(&CaseProjection::default())
+            .unwrap()
+            .unwrap()
+            .checkpoint(),
         head
     );
 }

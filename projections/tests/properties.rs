@@ -50,7 +50,7 @@ fn history(seed: u64, cases: u32, steps: u32, lifecycle: bool) -> Vec<(String, V
 fn memory_digests(log: &TestLog) -> BTreeMap<String, String> {
     runtime()
         .block_on(fold_store(
-            &CaseProjection,
+            &CaseProjection::default(),
             log.dyn_store(),
             AsOf::Now,
             &mut NoProgress,
@@ -91,22 +91,22 @@ proptest! {
                 let at = i64::try_from(done + i).unwrap();
                 log.push_events(crn, events, at, at);
                 if every_append {
-                    rt.block_on(catch_up(log.dyn_store(), &db, &CaseProjection, &mut NoProgress))
+                    rt.block_on(catch_up(log.dyn_store(), &db, &CaseProjection::default(), &mut NoProgress))
                         .unwrap();
                 }
             }
             done = cut;
-            rt.block_on(catch_up(log.dyn_store(), &db, &CaseProjection, &mut NoProgress))
+            rt.block_on(catch_up(log.dyn_store(), &db, &CaseProjection::default(), &mut NoProgress))
                 .unwrap();
         }
         let db = ReadModelDb::open(dir.path().join("rm")).unwrap();
-        let view = db.view(&CaseProjection).unwrap().unwrap();
+        let view = db.view(&CaseProjection::default()).unwrap().unwrap();
         prop_assert_eq!(view.checkpoint(), log.head());
         let incremental = view.digests().unwrap();
         prop_assert_eq!(incremental.len(), 6);
         let fresh = ReadModelDb::open(dir.path().join("fresh")).unwrap();
         let full = rt
-            .block_on(rebuild(log.dyn_store(), &fresh, &CaseProjection, &mut NoProgress))
+            .block_on(rebuild(log.dyn_store(), &fresh, &CaseProjection::default(), &mut NoProgress))
             .unwrap();
         prop_assert_eq!(&incremental, &full.digests);
         prop_assert_eq!(&incremental, &memory_digests(&log));
@@ -117,7 +117,7 @@ proptest! {
             .block_on(rebuild_with(
                 log.dyn_store(),
                 &bounded_db,
-                &CaseProjection,
+                &CaseProjection::default(),
                 RebuildOptions {
                     streams_per_pass_max: streams_per_pass,
                     events_per_pass_max: u64::MAX,
@@ -136,7 +136,7 @@ proptest! {
             .block_on(rebuild_with(
                 log.dyn_store(),
                 &by_events_db,
-                &CaseProjection,
+                &CaseProjection::default(),
                 RebuildOptions {
                     streams_per_pass_max: usize::MAX,
                     events_per_pass_max: events_per_pass,
@@ -159,7 +159,7 @@ proptest! {
         prop_assert!(passes <= streams.len() as u64);
         // A rebuild over the incrementally built database switches to the same rows.
         let again = rt
-            .block_on(rebuild(log.dyn_store(), &db, &CaseProjection, &mut NoProgress))
+            .block_on(rebuild(log.dyn_store(), &db, &CaseProjection::default(), &mut NoProgress))
             .unwrap();
         prop_assert_eq!(&again.digests, &incremental);
     }

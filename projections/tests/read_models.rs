@@ -476,13 +476,13 @@ fn persisted_and_in_memory_reports_agree_on_a_sled_log() {
         .block_on(rebuild(
             log.dyn_store(),
             &db,
-            &caseledger_projections::case::CaseProjection,
+            &caseledger_projections::case::CaseProjection::default(),
             &mut NoProgress,
         ))
         .unwrap();
     assert_eq!(built.digests, memory.digests().unwrap());
     let view = db
-        .view(&caseledger_projections::case::CaseProjection)
+        .view(&caseledger_projections::case::CaseProjection::default())
         .unwrap()
         .unwrap();
     for name in report::REPORTS {

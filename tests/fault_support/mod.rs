@@ -30,8 +30,10 @@ pub struct CaseRecord {
 }
 
 impl CaseRecord {
-    fn of(r: &RecordedEvent, keys: &Keyring) -> CaseRecord {
+    async fn of(r: &RecordedEvent, keys: &Keyring) -> CaseRecord {
         let payload = if caseledger::payload::is_sealed(&r.event_type, r.schema_version) {
+            let stream = caseledger::store::StreamId::new(r.stream_id.as_str()).unwrap();
+            keys.prefetch(&[&stream]).await.expect("the key is read");
             let event = caseledger::payload::decode_opened(
                 &r.event_type,
                 r.schema_version,
@@ -92,7 +94,7 @@ pub async fn contents(store: &dyn EventStore, keys: &Keyring) -> LogContents {
                 stream => cases
                     .entry(stream.to_owned())
                     .or_default()
-                    .push(CaseRecord::of(record, keys)),
+                    .push(CaseRecord::of(record, keys).await),
             }
         }
     }

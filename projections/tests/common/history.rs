@@ -215,7 +215,7 @@ pub fn fold_log(log: &super::TestLog, as_of: AsOf) -> MemoryReadModels {
         .build()
         .unwrap();
     rt.block_on(fold_store(
-        &CaseProjection,
+        &CaseProjection::default(),
         log.dyn_store(),
         as_of,
         &mut NoProgress,
