@@ -203,9 +203,7 @@ impl StoreArgs {
 
 /// Open the engine over the log named by `args`.
 pub async fn open(args: &StoreArgs) -> Result<Engine, Failure> {
-    let engine = Engine::open_async(args.engine_config()?)
-        .await
-        .map_err(Failure::from)?;
+    let engine = open_quiet(args).await?;
     if let Some(path) = engine.key_file_created() {
         // What `init` says, for a store first written without `init`.
         eprintln!(
@@ -216,6 +214,14 @@ pub async fn open(args: &StoreArgs) -> Result<Engine, Failure> {
         );
     }
     Ok(engine)
+}
+
+/// [`open`] without saying on stderr that a key file was created: for `serve`, whose stderr
+/// is its JSON log (it logs it there; `Engine::key_file_created`).
+pub async fn open_quiet(args: &StoreArgs) -> Result<Engine, Failure> {
+    Engine::open_async(args.engine_config()?)
+        .await
+        .map_err(Failure::from)
 }
 
 /// Refuse to go on when the log `args` names does not exist: commands that only read

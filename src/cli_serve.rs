@@ -156,7 +156,14 @@ pub async fn serve(store: &StoreArgs, args: &ServeArgs) -> Result<(), Failure> {
         StoreConfig::Sled { .. } => "sled",
         StoreConfig::Postgres { .. } => "postgres",
     };
-    let engine = cli_ops::open(store).await?;
+    let engine = cli_ops::open_quiet(store).await?;
+    if let Some(path) = engine.key_file_created() {
+        tracing::warn!(
+            key_file = %path.display(),
+            "created the key-encryption key file: keep it apart from the data and back it up; \
+             this store does not open without it"
+        );
+    }
     let readmodels_dir = store.readmodels_dir()?;
     let readmodels = ReadModelDb::open(&readmodels_dir).map_err(|e| match e {
         caseledger_projections::ProjectionError::DatabaseInUse { .. } => {

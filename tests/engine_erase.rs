@@ -228,8 +228,10 @@ async fn erase_1_without_a_key_encryption_key_is_refused_saying_so() {
     let store = std::sync::Arc::new(caseledger::store::MemoryStore::new(std::sync::Arc::new(
         caseledger::store::SystemClock,
     )));
-    let engine = Engine::with_store(store);
-    engine
+    // The case is written by an engine with keys; another engine over the same store has no
+    // key-encryption key.
+    let writer = Engine::with_store(store.clone());
+    writer
         .execute_json(&as_case_administrator(
             CRN,
             "2022-03-01",
@@ -237,11 +239,12 @@ async fn erase_1_without_a_key_encryption_key_is_refused_saying_so() {
         ))
         .await
         .expect("applied");
-    let before = engine.case(CRN).await.unwrap().unwrap();
+    let before = writer.case(CRN).await.unwrap().unwrap();
+    let engine = Engine::with_store_and_kek(store, None).await.unwrap();
     let e = engine
         .execute(&envelope(&erase_line(1, CRN, "data_protection_officer")))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("no key-encryption key"), "{e}");
-    assert_eq!(engine.case(CRN).await.unwrap().unwrap(), before);
+    assert_eq!(writer.case(CRN).await.unwrap().unwrap(), before);
 }

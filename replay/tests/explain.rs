@@ -10,7 +10,6 @@ use caseledger_domain::identity::Text;
 use caseledger_domain::risk::{MappaLevel, RoshLevel};
 use caseledger_domain::ruleset::RulesetId;
 use caseledger_domain::sentence::{SentenceDates, SentenceId, SentenceType};
-use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::explain::{explain_decision, explain_text, InputsSource};
 use caseledger_replay::ReplayError;
 use caseledger_store::RecordedEvent;
@@ -127,8 +126,7 @@ async fn handover_decided_in_2019_is_explained_today_same_under_omic_2019_differ
 ) {
     let (records, decision) = case_with_2019_handover_decision(None).await;
     let today = date("2026-11-22");
-    let explanation =
-        explain_decision(&DomainCase::default(), &records, decision, today).expect("explained");
+    let explanation = explain_decision(&model(), &records, decision, today).expect("explained");
 
     assert_eq!(explanation.event_type, "HandoverDatesCalculated");
     assert_eq!(explanation.actor.id, "POM-0042");
@@ -215,7 +213,7 @@ async fn a_decision_whose_inputs_the_case_record_cannot_reproduce_is_flagged() {
     let forged = "0".repeat(64);
     let (records, decision) = case_with_2019_handover_decision(Some(&forged)).await;
     let explanation = explain_decision(
-        &DomainCase::default(),
+        &model(),
         &records,
         decision,
         date("2026-11-22"),
@@ -240,12 +238,12 @@ async fn facts_and_unknown_ids_are_refused_with_a_typed_error() {
     let (records, _) = case_with_2019_handover_decision(None).await;
     let fact = records[0].event_id; // CaseOpened
     assert!(matches!(
-        explain_decision(&DomainCase::default(), &records, fact, date("2026-11-22")),
+        explain_decision(&model(), &records, fact, date("2026-11-22")),
         Err(ReplayError::NotADecision { .. })
     ));
     assert!(matches!(
         explain_decision(
-            &DomainCase::default(),
+            &model(),
             &records,
             Uuid::from_u128(999),
             date("2026-11-22")
@@ -262,7 +260,7 @@ async fn a_decision_without_a_calculator_shows_its_recorded_context() {
         .find(|r| r.event_type == "MappaLevelSet")
         .expect("MAPPA decision");
     let explanation = explain_decision(
-        &DomainCase::default(),
+        &model(),
         &records,
         mappa.event_id,
         date("2026-11-22"),
@@ -362,8 +360,8 @@ async fn tr_case_with_provider_allocation(tamper: bool) -> (Vec<RecordedEvent>, 
 #[tokio::test]
 async fn br_a3_tr_provider_allocation_re_decided_same_under_tr_2014_refused_under_todays_rules() {
     let (records, id) = tr_case_with_provider_allocation(false).await;
-    let explanation = explain_decision(&DomainCase::default(), &records, id, date("2026-11-22"))
-        .expect("explained");
+    let explanation =
+        explain_decision(&model(), &records, id, date("2026-11-22")).expect("explained");
     assert_eq!(
         explanation.reason_code.as_deref(),
         Some("lower_risk_to_crc")
@@ -394,8 +392,8 @@ async fn br_a3_tr_provider_allocation_re_decided_same_under_tr_2014_refused_unde
 #[tokio::test]
 async fn br_a3_a_recorded_allocation_the_rules_never_gave_is_flagged_as_different() {
     let (records, id) = tr_case_with_provider_allocation(true).await;
-    let explanation = explain_decision(&DomainCase::default(), &records, id, date("2026-11-22"))
-        .expect("explained");
+    let explanation =
+        explain_decision(&model(), &records, id, date("2026-11-22")).expect("explained");
     let then = explanation.reevaluation.as_ref().expect("re-decided");
     assert!(!then.same_as_recorded);
     let paths: Vec<&str> = then.differences.iter().map(|c| c.path.as_str()).collect();

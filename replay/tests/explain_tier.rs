@@ -15,7 +15,6 @@ use caseledger_domain::sentence::{
 };
 use caseledger_domain::tier::V2Tier;
 use caseledger_domain::{evolve, CaseState};
-use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::explain::{explain_decision, explain_text, InputsSource};
 use caseledger_store::RecordedEvent;
 use serde_json::json;
@@ -121,8 +120,8 @@ async fn tr_case_with_tier(recorded: Recorded) -> (Vec<RecordedEvent>, Uuid) {
 #[tokio::test]
 async fn tier_9_tier_made_in_2016_is_re_evaluated_under_tr_2014_and_shown_under_todays_rules() {
     let (records, id) = tr_case_with_tier(Recorded::AsTheEngineMadeIt).await;
-    let explanation = explain_decision(&DomainCase::default(), &records, id, date("2026-11-22"))
-        .expect("explained");
+    let explanation =
+        explain_decision(&model(), &records, id, date("2026-11-22")).expect("explained");
     assert_eq!(explanation.event_type, "TierCalculated");
     assert_eq!(explanation.reason_code.as_deref(), Some("risk_assessed"));
     let recorded_tier = explanation
@@ -182,8 +181,8 @@ async fn tier_9_tier_made_in_2016_is_re_evaluated_under_tr_2014_and_shown_under_
 #[tokio::test]
 async fn tier_9_a_recorded_tier_the_rules_never_gave_is_flagged() {
     let (records, id) = tr_case_with_tier(Recorded::TierTheRulesNeverGave).await;
-    let explanation = explain_decision(&DomainCase::default(), &records, id, date("2026-11-22"))
-        .expect("explained");
+    let explanation =
+        explain_decision(&model(), &records, id, date("2026-11-22")).expect("explained");
     let then = explanation.reevaluation.as_ref().expect("re-evaluated");
     assert!(!then.same_as_recorded);
     let tier_change = then
@@ -198,8 +197,8 @@ async fn tier_9_a_recorded_tier_the_rules_never_gave_is_flagged() {
 #[tokio::test]
 async fn tier_9_a_tier_digest_the_case_record_cannot_reproduce_is_flagged() {
     let (records, id) = tr_case_with_tier(Recorded::DigestTheCaseCannotReproduce).await;
-    let explanation = explain_decision(&DomainCase::default(), &records, id, date("2026-11-22"))
-        .expect("explained");
+    let explanation =
+        explain_decision(&model(), &records, id, date("2026-11-22")).expect("explained");
     match &explanation.inputs_source {
         InputsSource::RederivedFromCaseState {
             digest_matches,

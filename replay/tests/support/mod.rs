@@ -53,6 +53,25 @@ pub fn actor(id: &str, role: &str) -> Actor {
     }
 }
 
+/// The data keys every test log seals persons with: one key store for the whole test
+/// process, so a replay given [`model`] opens them.
+pub fn keys() -> Arc<caseledger_store::Keyring> {
+    static KEYS: std::sync::OnceLock<Arc<caseledger_store::Keyring>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let store = Arc::new(MemoryStore::new(Arc::new(ManualClock::new(0))));
+        Arc::new(caseledger_store::Keyring::unchecked(
+            store,
+            caseledger_store::crypto::Kek::process_ephemeral(),
+        ))
+    })
+    .clone()
+}
+
+/// Replay of the test logs' cases with their persons opened.
+pub fn model() -> caseledger_replay::domain_model::DomainCase {
+    caseledger_replay::domain_model::DomainCase::with_keys(keys())
+}
+
 impl TestLog {
     /// Append one event to `crn`, effective at `effective_us`, recorded at `recorded_us`.
     /// Returns its event id.
@@ -74,10 +93,10 @@ impl TestLog {
             .and_then(|id| id.as_str())
             .unwrap_or_default()
             .to_owned();
-        // A throwaway data key: these records are written around the engine.
-        let key = caseledger_store::keystore::SubjectKey::Live(
-            caseledger_store::crypto::DataKey::generate(),
-        );
+        let key = keys()
+            .key_for_sealing(&StreamId::new(crn).expect("stream id"))
+            .await
+            .expect("a data key");
         let encoded =
             caseledger_payload::encode_sealed(&event, crn, &key).expect("payload encodes");
         let new = NewEvent {
