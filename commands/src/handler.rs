@@ -335,7 +335,14 @@ impl Handler {
         let planned = lease.fold(|state| fold_planned(state, &envelope.command_id, own, today));
         for (index, event) in planned.derived.iter().enumerate() {
             let index = planned.own.len() + index;
-            match self.new_event(envelope, index, event, engine_actor(), envelope.command_id, key) {
+            match self.new_event(
+                envelope,
+                index,
+                event,
+                engine_actor(),
+                envelope.command_id,
+                key,
+            ) {
                 Ok(new) => events.push(new),
                 Err(e) => {
                     lease.give_up();

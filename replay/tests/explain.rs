@@ -212,13 +212,8 @@ async fn handover_decided_in_2019_is_explained_today_same_under_omic_2019_differ
 async fn a_decision_whose_inputs_the_case_record_cannot_reproduce_is_flagged() {
     let forged = "0".repeat(64);
     let (records, decision) = case_with_2019_handover_decision(Some(&forged)).await;
-    let explanation = explain_decision(
-        &model(),
-        &records,
-        decision,
-        date("2026-11-22"),
-    )
-    .expect("explained");
+    let explanation =
+        explain_decision(&model(), &records, decision, date("2026-11-22")).expect("explained");
     match &explanation.inputs_source {
         InputsSource::RederivedFromCaseState {
             digest_matches,
@@ -242,12 +237,7 @@ async fn facts_and_unknown_ids_are_refused_with_a_typed_error() {
         Err(ReplayError::NotADecision { .. })
     ));
     assert!(matches!(
-        explain_decision(
-            &model(),
-            &records,
-            Uuid::from_u128(999),
-            date("2026-11-22")
-        ),
+        explain_decision(&model(), &records, Uuid::from_u128(999), date("2026-11-22")),
         Err(ReplayError::NoSuchEvent { .. })
     ));
 }
@@ -259,13 +249,8 @@ async fn a_decision_without_a_calculator_shows_its_recorded_context() {
         .iter()
         .find(|r| r.event_type == "MappaLevelSet")
         .expect("MAPPA decision");
-    let explanation = explain_decision(
-        &model(),
-        &records,
-        mappa.event_id,
-        date("2026-11-22"),
-    )
-    .expect("explained");
+    let explanation = explain_decision(&model(), &records, mappa.event_id, date("2026-11-22"))
+        .expect("explained");
     assert_eq!(explanation.reason_code.as_deref(), Some("panel_decision"));
     assert!(explanation.reevaluation.is_none());
     assert!(explanation.not_reevaluated.is_some());
