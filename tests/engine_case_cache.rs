@@ -155,7 +155,10 @@ async fn a_state_decided_for_an_append_that_was_not_written_is_never_kept() {
     assert!(crns.len() >= 40);
     for crn in crns {
         let stream = StreamId::new(crn.as_str()).unwrap();
-        let folded = load_case(store.as_ref(), engines[0].keyring(), &stream).await.unwrap().state;
+        let folded = load_case(store.as_ref(), engines[0].keyring(), &stream)
+            .await
+            .unwrap()
+            .state;
         for engine in &engines {
             assert_eq!(
                 engine.case(&crn).await.unwrap().as_ref(),

@@ -393,7 +393,10 @@ impl Handler {
         if !lease.is_held() {
             return None;
         }
-        let key = self.data_key_for(&stream, envelope).await.ok()?;
+        let key = self
+            .data_key_for(&stream, envelope, lease.state().version)
+            .await
+            .ok()?;
         let Decided {
             planned,
             events,
@@ -514,8 +517,9 @@ impl Handler {
             fingerprint: Some(fingerprint),
         };
         let (mut lease, mut read_now) = self.lease(&stream).await?;
-        let data_key = self.data_key_for(&stream, envelope).await?;
         for attempt in 0..CONFLICT_RETRIES_MAX {
+            let version = lease.state().version;
+            let data_key = self.data_key_for(&stream, envelope, version).await?;
             let decided = match self.decide_onto(envelope, &mut lease, data_key.as_ref()) {
                 Ok(decided) => decided,
                 // A state that may be behind must not refuse what the current one allows.
@@ -663,16 +667,19 @@ impl Handler {
         }
     }
 
-    /// The person's data key for a command that records personal data (made on first use;
-    /// `caseledger_payload::needs_sealing` says which events hold it: a case opening's
-    /// person), else none. An event that needs sealing without a key is refused by `encode`,
-    /// never written in plaintext.
+    /// The person's data key for a command that records personal data — the opening of a
+    /// case not yet recorded (`version` 0; `caseledger_payload::needs_sealing` says which
+    /// events hold it) — made on first use; else none. An event that needs sealing without a
+    /// key is refused by `encode`, never written in plaintext. A case already recorded gets no
+    /// new key: its opening is refused anyway, and a key made for a case whose key is missing
+    /// (a log restored without its keys) would not open what is sealed.
     async fn data_key_for(
         &self,
         stream: &StreamId,
         envelope: &CommandEnvelope,
+        version: u64,
     ) -> Result<Option<SubjectKey>, CommandError> {
-        if !matches!(envelope.command, DomainCommand::OpenCase { .. }) {
+        if version > 0 || !matches!(envelope.command, DomainCommand::OpenCase { .. }) {
             return Ok(None);
         }
         Ok(Some(self.keyring.key_for_sealing(stream).await?))
