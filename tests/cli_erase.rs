@@ -1,5 +1,7 @@
 //! `caseledger erase CRN --reason TEXT` through the real binary, and erasure over HTTP from a
-//! real `caseledger serve` child process (ERASE-1; docs/operations.md "Erasure").
+//! real `caseledger serve` child process (ERASE-1; docs/operations.md "Erasure"): afterwards
+//! `case`, `replay` and `export` hold neither the person's name nor their date of birth, and
+//! `verify --extends` with a root taken before the erasure passes.
 
 mod engine_support;
 mod serve_support;
@@ -128,6 +130,28 @@ fn erase_1_erases_the_person_keeps_every_other_fact_and_the_chain_extends_the_ea
     assert_eq!(erased["actor_id"], os_user());
     let text_of_event = erased["event"].to_string();
     assert!(!text_of_event.contains(NAME) && !text_of_event.contains(DATE_OF_BIRTH));
+
+    // The person was sealed in the log and their key is destroyed: neither the export nor a
+    // replay of the case holds the name or the date of birth; the case not erased still
+    // replays with them.
+    let export = caseledger(&data, &["export"]);
+    assert!(export.status.success(), "{}", text(&export));
+    let exported = String::from_utf8_lossy(&export.stdout);
+    assert!(exported.contains("PersonalDataErased"), "the whole log");
+    assert!(!exported.contains(NAME) && !exported.contains(DATE_OF_BIRTH));
+    let replay = caseledger(&data, &["replay", "P500001", "--format", "json"]);
+    assert!(replay.status.success(), "{}", text(&replay));
+    let replayed = String::from_utf8_lossy(&replay.stdout);
+    assert!(
+        !replayed.contains(NAME) && !replayed.contains(DATE_OF_BIRTH),
+        "{replayed}"
+    );
+    let kept = caseledger(&data, &["replay", "P500002", "--format", "json"]);
+    let kept = String::from_utf8_lossy(&kept.stdout);
+    assert!(
+        kept.contains(NAME) && kept.contains(DATE_OF_BIRTH),
+        "{kept}"
+    );
 
     // The chain is intact and extends the root published before the erasure.
     let verify = caseledger(&data, &["verify", "--extends", &published]);
