@@ -8,7 +8,8 @@
 //! [`StagedImport::commit`] then reads the staged records back (each decoded and its hash and
 //! chain checked again, which costs little next to parsing JSON) and writes them, in position
 //! order, to an empty store, the appends recorded at one instant in one group commit
-//! ([`EventStore::append_group`]), with a [`ManualClock`] set to that original `recorded_at`:
+//! ([`EventStore::append_group`], written while the next group is read back and checked), with
+//! a [`ManualClock`] set to that original `recorded_at`:
 //! the store assigns the same positions and stream versions and computes the same hashes, so
 //! the result is byte-identical (checked: positions and times per append, and the last hash,
 //! which chains every other).
