@@ -10,11 +10,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use caseledger_store::crypto::Kek;
-use caseledger_store::Keyring;
+use caseledger_store::keystore::check_kek;
+use caseledger_store::{Keyring, KeyringError};
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use caseledger_replay::asof::{parse_bound, AsOf};
+use caseledger_replay::backup_keys::{
+    check_keys, first_not_in_export, load_keys, scan_export, write_keys_file, KeysReader,
+    KeysSummary,
+};
 use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::domain_payload::DomainPayloads;
 use caseledger_replay::explain::{explain_decision, stream_of_event};
@@ -103,12 +108,22 @@ pub struct ExportArgs {
     /// then builds a new store from the valid prefix.
     #[arg(long)]
     pub salvage: bool,
+    /// Also write the data keys of the exported cases to FILE (mode 600): each wrapped under
+    /// the key-encryption key, or the tombstone of an erased person; never a plaintext key.
+    /// `import-log --keys FILE` restores them; without them every person reads as withheld.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub struct ImportArgs {
     /// The export (JSON Lines) to import.
     pub file: PathBuf,
+    /// The keys file `export --keys` wrote with this export: its data keys are loaded into
+    /// the new store, which must be opened with the key-encryption key they are wrapped under
+    /// (--key-file). Without it every person in the export reads as withheld.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
 }
 
 /// The log a replay subcommand reads (or, for `import-log`, fills).
@@ -233,7 +248,7 @@ pub fn run(command: ReplayCommand, log: Log<'_>, kek: Option<Kek>) -> Result<(),
             ReplayCommand::Explain(args) => explain(args, opened, kek).await,
             ReplayCommand::Verify(args) => verify(args, opened).await,
             ReplayCommand::Export(args) => export(args, opened).await,
-            ReplayCommand::ImportLog(args) => import(args, opened, &clock).await,
+            ReplayCommand::ImportLog(args) => import(args, opened, &clock, kek).await,
         }
     })
 }
@@ -249,7 +264,12 @@ fn failure(e: ReplayError) -> Failure {
         ReplayError::BadCheckpoint { .. } | ReplayError::BadAsOf { .. } => {
             Failure::Usage(e.to_string())
         }
-        ReplayError::ImportLine { .. } => Failure::BadInput(e.to_string()),
+        ReplayError::ImportLine { .. }
+        | ReplayError::KeysLine { .. }
+        | ReplayError::KeysSubjectNotInExport { .. } => Failure::BadInput(e.to_string()),
+        ReplayError::KeysUnderAnotherKek { .. } | ReplayError::KeysForAnotherExport { .. } => {
+            Failure::Usage(e.to_string())
+        }
         other => Failure::Failed(other.to_string()),
     }
 }
@@ -558,7 +578,7 @@ async fn export(args: ExportArgs, opened: &Opened) -> Result<(), Failure> {
                 summary.head
             ),
         }
-        return Ok(());
+        return export_keys(args.keys.as_deref(), opened, &published).await;
     }
     let summary = export_log(opened.store(), &DomainPayloads, BufWriter::new(stdout))
         .await
@@ -568,23 +588,62 @@ async fn export(args: ExportArgs, opened: &Opened) -> Result<(), Failure> {
         position: summary.head,
     };
     eprintln!("exported {} records; root {published}", summary.head);
+    export_keys(args.keys.as_deref(), opened, &published).await
+}
+
+/// `export --keys FILE`: the key store's entries for the cases of the export `published`,
+/// read after the log so every exported case is keyed.
+async fn export_keys(
+    path: Option<&Path>,
+    opened: &Opened,
+    published: &Checkpoint,
+) -> Result<(), Failure> {
+    let Some(path) = path else { return Ok(()) };
+    let export = published.to_string();
+    let written = write_keys_file(opened.store(), &export, published.position, path)
+        .await
+        .map_err(|e| Failure::Failed(format!("--keys {}: {e}", path.display())))?;
+    eprintln!(
+        "wrote the data keys of {} persons ({} erased) to {} (mode 600), wrapped under the \
+         key-encryption key: keep the key file apart from both (docs/operations.md \
+         \"Backup and restore\")",
+        written.live + written.destroyed,
+        written.destroyed,
+        path.display()
+    );
     Ok(())
 }
 
-/// Buffered appends and one flush at the end: a bulk load, checked before and after.
+/// Buffered appends and one flush at the end: a bulk load, checked before and after. With
+/// `--keys`, the keys file is checked whole (its KEK, its export, every line, every subject
+/// in the export) before anything is written, then loaded before the log.
 async fn import(
     args: ImportArgs,
     opened: &Opened,
     clock: &Arc<ManualClock>,
+    kek: Option<Kek>,
 ) -> Result<(), Failure> {
     let store = opened.store();
     let head = store.head().await.map_err(|e| e.to_string())?;
     if head != 0 {
         return Err(failure(ReplayError::TargetNotEmpty { head }));
     }
-    let file =
-        File::open(&args.file).map_err(|e| format!("cannot open {}: {e}", args.file.display()))?;
-    let staged = stage_import(BufReader::new(file), &DomainPayloads).map_err(failure)?;
+    let staged = stage_import(open_file(&args.file)?, &DomainPayloads).map_err(failure)?;
+    let export = Checkpoint {
+        root: staged.root(),
+        position: staged.head(),
+    }
+    .to_string();
+    let keys = match &args.keys {
+        Some(path) => Some(check_restore(path, &args.file, kek.as_ref(), &export, store).await?),
+        None => {
+            warn_sealed_without_keys(&args.file)?;
+            None
+        }
+    };
+    if let Some(path) = &args.keys {
+        load_restore(path, kek.as_ref(), &export, store).await?;
+    }
     let summary = staged
         .commit(store, clock, &DomainPayloads)
         .await
@@ -594,8 +653,98 @@ async fn import(
         root: summary.root,
         position: summary.head,
     };
+    let restored = keys.map_or(String::new(), |k| {
+        format!(
+            "; restored the data keys of {} persons ({} erased)",
+            k.live + k.destroyed,
+            k.destroyed
+        )
+    });
     Ok(print(&format!(
-        "imported {} records; root {published}\n",
+        "imported {} records; root {published}{restored}\n",
         summary.head
     ))?)
+}
+
+fn open_file(path: &Path) -> Result<BufReader<File>, Failure> {
+    File::open(path)
+        .map(BufReader::new)
+        .map_err(|e| Failure::Failed(format!("cannot open {}: {e}", path.display())))
+}
+
+/// Check a keys file whole against the export and the new store, writing nothing: its
+/// header (KEK and export), every line, every subject's case in the export; the store opens
+/// with that KEK. Warns of sealed records whose person has no key in it.
+async fn check_restore(
+    keys: &Path,
+    export_file: &Path,
+    kek: Option<&Kek>,
+    export: &str,
+    store: &dyn EventStore,
+) -> Result<KeysSummary, Failure> {
+    let mut reader = KeysReader::open(open_file(keys)?, kek, export).map_err(failure)?;
+    let mut subjects = check_keys(&mut reader).map_err(failure)?;
+    let sealing = scan_export(open_file(export_file)?, &mut subjects).map_err(failure)?;
+    if let Some((line, subject)) = first_not_in_export(&subjects) {
+        return Err(failure(ReplayError::KeysSubjectNotInExport {
+            line,
+            subject: subject.to_owned(),
+        }));
+    }
+    if reader.kek_id().is_some() {
+        check_kek(store.key_store(), kek, false)
+            .await
+            .map_err(keyring_failure)?;
+    }
+    if sealing.sealed_without_key > 0 {
+        eprintln!(
+            "warning: {} sealed records belong to persons with no key in {}; those persons \
+             will read as withheld",
+            sealing.sealed_without_key,
+            keys.display()
+        );
+    }
+    Ok(reader.summary().clone())
+}
+
+/// Record the KEK in the new store and load the checked keys file into its key store.
+async fn load_restore(
+    keys: &Path,
+    kek: Option<&Kek>,
+    export: &str,
+    store: &dyn EventStore,
+) -> Result<(), Failure> {
+    let mut reader = KeysReader::open(open_file(keys)?, kek, export).map_err(failure)?;
+    if reader.kek_id().is_some() {
+        check_kek(store.key_store(), kek, true)
+            .await
+            .map_err(keyring_failure)?;
+    }
+    load_keys(store, &mut reader).await.map_err(failure)?;
+    Ok(())
+}
+
+fn keyring_failure(e: KeyringError) -> Failure {
+    match e {
+        KeyringError::MissingKek { .. } | KeyringError::WrongKek { .. } => {
+            Failure::Usage(e.to_string())
+        }
+        other => Failure::Failed(other.to_string()),
+    }
+}
+
+/// `import-log` without `--keys`: an export holding sealed persons restores them withheld
+/// unless their keys are restored too; say so (a warning: the log itself is restored whole).
+fn warn_sealed_without_keys(export_file: &Path) -> Result<(), Failure> {
+    let sealing = scan_export(open_file(export_file)?, &mut Default::default()).map_err(failure)?;
+    if sealing.sealed_records > 0 {
+        eprintln!(
+            "warning: the export holds {} records of persons sealed with their data keys, and \
+             no --keys file was given: those persons will read as withheld unless their keys \
+             are restored; import again into a new, empty store with --keys FILE (the file \
+             `caseledger export --keys` wrote) and the key-encryption key (--key-file)",
+            sealing.sealed_records
+        );
+    }
+    Ok(())
 }

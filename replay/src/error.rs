@@ -61,6 +61,14 @@ pub enum ReplayError {
     ImportLine { line: u64, reason: String },
     #[error("import refused: the target store is not empty (head position {head}); import only into a new, empty store; nothing was imported")]
     TargetNotEmpty { head: u64 },
+    #[error("keys file refused at line {line}: {reason}; nothing was imported")]
+    KeysLine { line: u64, reason: String },
+    #[error("keys file refused: its keys are wrapped under key-encryption key {keys_kek}, but the new store is opened with key {store_kek}: name the file of key {keys_kek} with --key-file (or CASELEDGER_KEY_FILE) and import into a new store; nothing was imported")]
+    KeysUnderAnotherKek { keys_kek: String, store_kek: String },
+    #[error("keys file refused: it belongs to the export {keys_export}, not to this one ({export}); use the keys file written by the same `caseledger export --keys` run; nothing was imported")]
+    KeysForAnotherExport { keys_export: String, export: String },
+    #[error("keys file refused at line {line}: case {subject} is not in the export; use the keys file written with this export; nothing was imported")]
+    KeysSubjectNotInExport { line: u64, subject: String },
     #[error("import stopped after writing {written} records: {reason}; the target store is incomplete — delete it and import again")]
     ImportWriteFailed { written: u64, reason: String },
 }

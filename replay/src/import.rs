@@ -88,25 +88,26 @@ fn line_error(line: u64, reason: impl Into<String>) -> ReplayError {
     }
 }
 
-/// Read one line of at most [`EXPORT_LINE_BYTES_MAX`] bytes (newline excluded) into `buffer`.
+/// Read one line of at most `line_bytes_max` bytes (newline excluded) into `buffer`.
 /// Returns `Ok(false)` at end of input.
-fn read_line_bounded<R: BufRead>(
+pub(crate) fn read_line_bounded<R: BufRead>(
     input: &mut R,
     buffer: &mut Vec<u8>,
     line: u64,
+    line_bytes_max: usize,
 ) -> Result<bool, ReplayError> {
     buffer.clear();
-    let limit = EXPORT_LINE_BYTES_MAX as u64 + 1;
+    let limit = line_bytes_max as u64 + 1;
     let read = input.by_ref().take(limit).read_until(b'\n', buffer)?;
     if read == 0 {
         return Ok(false);
     }
     if buffer.last() == Some(&b'\n') {
         buffer.pop();
-    } else if buffer.len() > EXPORT_LINE_BYTES_MAX {
+    } else if buffer.len() > line_bytes_max {
         return Err(line_error(
             line,
-            format!("line is longer than {EXPORT_LINE_BYTES_MAX} bytes"),
+            format!("line is longer than {line_bytes_max} bytes"),
         ));
     }
     Ok(true)
@@ -190,7 +191,7 @@ pub fn stage_import<R: BufRead>(
     payloads: &dyn PayloadJson,
 ) -> Result<StagedImport, ReplayError> {
     let mut buffer = Vec::new();
-    if !read_line_bounded(&mut input, &mut buffer, 1)? {
+    if !read_line_bounded(&mut input, &mut buffer, 1, EXPORT_LINE_BYTES_MAX)? {
         return Err(line_error(
             1,
             "the export is empty; a header line is required",
@@ -204,7 +205,7 @@ pub fn stage_import<R: BufRead>(
     let mut line = 1u64;
     loop {
         line += 1;
-        if !read_line_bounded(&mut input, &mut buffer, line)? {
+        if !read_line_bounded(&mut input, &mut buffer, line, EXPORT_LINE_BYTES_MAX)? {
             break;
         }
         let record = check_record_line(&buffer, line, head, &mut walker, payloads)?;

@@ -6,6 +6,7 @@
 //!   tampered line before writing anything.
 
 pub mod asof;
+pub mod backup_keys;
 pub mod diff;
 pub mod domain_model;
 pub mod domain_payload;

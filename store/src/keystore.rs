@@ -56,6 +56,16 @@ pub trait KeyStore: Send + Sync {
     /// when there was none or it was already destroyed (a tombstone is left either way).
     /// Durable before it returns.
     async fn destroy_data_key(&self, subject: &StreamId) -> Result<bool, StoreError>;
+
+    /// At most `limit` entries (keys and tombstones, never [`DataKeyEntry::Absent`]) whose
+    /// subjects come after `after` (from the first when `None`), in the backend's order of
+    /// subjects; the next page starts after the last subject of this one. For a backup of the
+    /// key store (`caseledger export --keys`); the KEK id is not an entry.
+    async fn data_keys_page(
+        &self,
+        after: Option<&StreamId>,
+        limit: u32,
+    ) -> Result<Vec<(StreamId, DataKeyEntry)>, StoreError>;
 }
 
 /// Why the keyring cannot be used.

@@ -241,4 +241,25 @@ impl KeyStore for MemoryStore {
             .insert(subject.as_str().to_owned(), None);
         Ok(matches!(before, Some(Some(_))))
     }
+
+    async fn data_keys_page(
+        &self,
+        after: Option<&StreamId>,
+        limit: u32,
+    ) -> Result<Vec<(StreamId, DataKeyEntry)>, StoreError> {
+        use std::ops::Bound;
+        let state = self.state();
+        let from = after.map_or(Bound::Unbounded, |s| Bound::Excluded(s.as_str().to_owned()));
+        state
+            .data_keys
+            .range((from, Bound::Unbounded))
+            .take(limit as usize)
+            .map(|(subject, key)| {
+                let entry = key
+                    .clone()
+                    .map_or(DataKeyEntry::Destroyed, DataKeyEntry::Wrapped);
+                Ok((StreamId::new(subject.clone())?, entry))
+            })
+            .collect()
+    }
 }

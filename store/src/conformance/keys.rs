@@ -70,6 +70,71 @@ pub async fn check_key_store(store: &SharedStore) {
     );
 }
 
+/// Every entry of the key store, listed in pages of `limit`: each subject once, keys and
+/// tombstones, never the KEK id.
+async fn all_data_keys(store: &SharedStore, limit: u32) -> Vec<(StreamId, DataKeyEntry)> {
+    let mut all: Vec<(StreamId, DataKeyEntry)> = Vec::new();
+    loop {
+        let after = all.last().map(|(subject, _)| subject.clone());
+        let page = store
+            .key_store()
+            .data_keys_page(after.as_ref(), limit)
+            .await
+            .unwrap();
+        assert!(
+            page.len() <= limit as usize,
+            "a page holds at most its limit"
+        );
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// The key store lists its entries page by page for a backup: every key and tombstone once,
+/// whatever the page size; the KEK id is not an entry.
+pub async fn check_data_keys_page(store: &SharedStore) {
+    let keys = store.key_store();
+    let kek = Kek::ephemeral();
+    assert!(
+        all_data_keys(store, 2).await.is_empty(),
+        "a fresh store lists nothing"
+    );
+    keys.claim_kek_id(kek.id()).await.unwrap();
+    assert!(
+        all_data_keys(store, 2).await.is_empty(),
+        "the KEK id is not an entry"
+    );
+    let mut expected = std::collections::BTreeMap::new();
+    for n in 1..=5 {
+        let subject = stream(&format!("X90010{n}"));
+        let wrapped = kek.wrap(subject.as_str(), &DataKey::generate());
+        keys.insert_data_key(&subject, &wrapped).await.unwrap();
+        expected.insert(subject.as_str().to_owned(), DataKeyEntry::Wrapped(wrapped));
+    }
+    let erased = stream("X900103");
+    keys.destroy_data_key(&erased).await.unwrap();
+    expected.insert(erased.as_str().to_owned(), DataKeyEntry::Destroyed);
+    let never_keyed = stream("X900199");
+    keys.destroy_data_key(&never_keyed).await.unwrap();
+    expected.insert(never_keyed.as_str().to_owned(), DataKeyEntry::Destroyed);
+    for limit in [1, 2, 3, 100] {
+        let listed = all_data_keys(store, limit).await;
+        let as_map: std::collections::BTreeMap<_, _> = listed
+            .iter()
+            .map(|(s, e)| (s.as_str().to_owned(), e.clone()))
+            .collect();
+        assert_eq!(
+            listed.len(),
+            as_map.len(),
+            "each subject once (page {limit})"
+        );
+        assert_eq!(as_map, expected, "page size {limit}");
+    }
+    assert!(keys.data_keys_page(None, 0).await.unwrap().is_empty());
+}
+
 /// The keyring over a fresh store: a KEK is recorded on first open; a missing or another KEK
 /// is refused naming the expected id; keys are made once, open what they sealed, and read as
 /// destroyed after the erasure.

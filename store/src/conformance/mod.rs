@@ -150,5 +150,7 @@ where
     let (s, _) = fresh().await;
     check_key_store(&s).await;
     let (s, _) = fresh().await;
+    check_data_keys_page(&s).await;
+    let (s, _) = fresh().await;
     check_keyring(&s).await;
 }

@@ -62,20 +62,7 @@ impl KeyStore for PostgresStore {
         let Some(row) = rows.first() else {
             return Ok(DataKeyEntry::Absent);
         };
-        Ok(match row.get::<_, Option<Vec<u8>>>(0) {
-            None => DataKeyEntry::Destroyed,
-            Some(bytes) => {
-                let len = bytes.len();
-                DataKeyEntry::Wrapped(WrappedKey::from_stored(bytes).ok_or_else(|| {
-                    StoreError::Corrupt {
-                        position: 0,
-                        reason: format!(
-                            "the stored data key of {subject} is {len} bytes, not a wrapped key"
-                        ),
-                    }
-                })?)
-            }
-        })
+        entry_from_row(subject, row.get(0))
     }
 
     async fn insert_data_key(
@@ -102,4 +89,48 @@ impl KeyStore for PostgresStore {
             .await?;
         Ok(rows.first().is_some_and(|row| row.get::<_, bool>(0)))
     }
+
+    async fn data_keys_page(
+        &self,
+        after: Option<&StreamId>,
+        limit: u32,
+    ) -> Result<Vec<(StreamId, DataKeyEntry)>, StoreError> {
+        // "" sorts before every subject (each is at least one byte long) in any collation.
+        let after = after.map_or("", StreamId::as_str);
+        let rows = self
+            .run_key_sql(
+                statements::DATA_KEYS_PAGE_SQL,
+                &[&after, &i64::from(limit)],
+                "list data keys",
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let subject = StreamId::new(row.get::<_, String>(0))?;
+                let entry = entry_from_row(&subject, row.get(1))?;
+                Ok((subject, entry))
+            })
+            .collect()
+    }
+}
+
+/// The entry a stored `wrapped` column holds (NULL: destroyed).
+fn entry_from_row(
+    subject: &StreamId,
+    wrapped: Option<Vec<u8>>,
+) -> Result<DataKeyEntry, StoreError> {
+    Ok(match wrapped {
+        None => DataKeyEntry::Destroyed,
+        Some(bytes) => {
+            let len = bytes.len();
+            DataKeyEntry::Wrapped(WrappedKey::from_stored(bytes).ok_or_else(|| {
+                StoreError::Corrupt {
+                    position: 0,
+                    reason: format!(
+                        "the stored data key of {subject} is {len} bytes, not a wrapped key"
+                    ),
+                }
+            })?)
+        }
+    })
 }

@@ -89,6 +89,11 @@ pub const DESTROY_DATA_KEY_SQL: &str =
      ON CONFLICT (subject) DO UPDATE SET wrapped = NULL, destroyed_at = now() \
      WHERE {schema}.data_keys.wrapped IS NOT NULL RETURNING (xmax <> 0) AS replaced";
 
+/// At most `$2` entries (subject, wrapped; NULL: destroyed) with subjects after `$1`, in
+/// subject order: one page of a key store backup.
+pub const DATA_KEYS_PAGE_SQL: &str = "SELECT subject, wrapped FROM {schema}.data_keys \
+     WHERE subject > $1 ORDER BY subject LIMIT $2";
+
 /// The key store's statements (they never touch `events`).
 pub const KEY_STORE_STATEMENTS: &[(&str, &str)] = &[
     ("kek_id", KEK_ID_SQL),
@@ -96,6 +101,7 @@ pub const KEY_STORE_STATEMENTS: &[(&str, &str)] = &[
     ("data_key", DATA_KEY_SQL),
     ("insert_data_key", INSERT_DATA_KEY_SQL),
     ("destroy_data_key", DESTROY_DATA_KEY_SQL),
+    ("data_keys_page", DATA_KEYS_PAGE_SQL),
 ];
 
 /// `template` with `{schema}` replaced by `schema`.

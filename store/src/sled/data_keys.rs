@@ -134,4 +134,36 @@ impl KeyStore for SledStore {
         self.make_keys_durable()?;
         Ok(before.is_some_and(|v| !v.is_empty()))
     }
+
+    async fn data_keys_page(
+        &self,
+        after: Option<&StreamId>,
+        limit: u32,
+    ) -> Result<Vec<(StreamId, DataKeyEntry)>, StoreError> {
+        use std::ops::Bound;
+        let from = after.map_or(Bound::Unbounded, |s| {
+            Bound::Excluded(s.as_str().as_bytes().to_vec())
+        });
+        let mut page = Vec::new();
+        for item in self.data_keys.range::<Vec<u8>, _>((from, Bound::Unbounded)) {
+            if page.len() >= limit as usize {
+                break;
+            }
+            let (key, value) = item.map_err(|e| backend("listing data keys", e))?;
+            // The KEK id's key starts with a byte no subject has.
+            if key.starts_with(b"\0") {
+                continue;
+            }
+            let subject = std::str::from_utf8(&key)
+                .ok()
+                .and_then(|s| StreamId::new(s).ok())
+                .ok_or_else(|| StoreError::Corrupt {
+                    position: 0,
+                    reason: "a data key is stored under a key that is not a stream id".into(),
+                })?;
+            let entry = entry_from(&subject, Some(value))?;
+            page.push((subject, entry));
+        }
+        Ok(page)
+    }
 }
