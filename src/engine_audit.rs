@@ -53,6 +53,7 @@ use caseledger_domain::identity::Crn;
 use caseledger_domain::CaseState;
 use caseledger_projections::report::{ReportOptions, Table};
 use caseledger_replay::asof::AsOf;
+use caseledger_replay::backup_keys::{write_keys, KeysSummary};
 use caseledger_replay::domain_model::DomainCase;
 use caseledger_replay::domain_payload::DomainPayloads;
 use caseledger_replay::explain::{explain_decision, stream_of_event, Explanation};
@@ -234,6 +235,23 @@ impl Engine {
     /// reads). A log whose chain is broken is refused before anything is written.
     pub async fn export<W: Write>(&self, out: W) -> Result<ExportSummary, AuditError> {
         Ok(export_log(self.store().as_ref(), &DomainPayloads, out).await?)
+    }
+
+    /// Write the data keys of the cases in the export `summary` describes to `out`, in the
+    /// keys file format `import-log --keys` reads: each wrapped under the KEK, or the
+    /// tombstone of an erased person, never a plaintext key. Call it right after
+    /// [`Engine::export`]; without these keys a restore reads every person as withheld.
+    pub async fn export_keys<W: Write>(
+        &self,
+        summary: &ExportSummary,
+        out: W,
+    ) -> Result<KeysSummary, AuditError> {
+        let export = Checkpoint {
+            root: summary.root,
+            position: summary.head,
+        };
+        let store = self.store();
+        Ok(write_keys(store.as_ref(), &export.to_string(), summary.head, out).await?)
     }
 
     /// Read model `name` (caseload, mappa, handovers, … as the projections' reports name

@@ -296,6 +296,26 @@ async fn verify_root_is_stable_across_reopening_a_sled_store() {
     assert_eq!(summary.head, grown.head);
     let lines = out.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
     assert_eq!(lines as u64, summary.head + 1);
+
+    // Its keys: the case's person's data key, wrapped, for the export `ROOT@HEAD`.
+    let mut keys = Vec::new();
+    let held = engine.export_keys(&summary, &mut keys).await.unwrap();
+    assert_eq!((held.live, held.destroyed), (1, 0));
+    let keys = String::from_utf8(keys).unwrap();
+    let lines: Vec<&str> = keys.lines().collect();
+    assert_eq!(lines.len(), 3, "{keys}");
+    let header: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(header["export"], published_of(&summary));
+    assert!(lines[1].starts_with(&format!("{{\"subject\":\"{CRN}\",\"key\":\"")));
+    assert_eq!(lines[2], r#"{"keys":1}"#);
+}
+
+fn published_of(summary: &caseledger::replay::export::ExportSummary) -> String {
+    caseledger::replay::verify::Checkpoint {
+        root: summary.root,
+        position: summary.head,
+    }
+    .to_string()
 }
 
 /// Any read model as of a recorded instant: before the case was recorded the

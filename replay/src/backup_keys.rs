@@ -350,7 +350,10 @@ fn check_kek(header: &KeysHeader, kek: Option<&Kek>) -> Result<(), ReplayError> 
         Some(kek) if kek.id().as_str() == keys_kek => Ok(()),
         given => Err(ReplayError::KeysUnderAnotherKek {
             keys_kek: keys_kek.clone(),
-            store_kek: given.map_or_else(|| "none".to_owned(), |k| k.id().to_string()),
+            store_kek: given.map_or_else(
+                || "none (no key file was found)".to_owned(),
+                |k| k.id().to_string(),
+            ),
         }),
     }
 }
