@@ -431,15 +431,8 @@ impl Handler {
     /// The engine's own identity (role `system`, actor id `caseledger`) is refused here: a
     /// caller cannot write as the engine, however the envelope was built.
     pub async fn execute(&self, envelope: &CommandEnvelope) -> Result<Receipt, CommandError> {
-        if envelope.actor.role == Role::System || envelope.actor.id == ENGINE_ACTOR_ID {
-            return Err(self
-                .refuse(
-                    envelope,
-                    RefusalKind::Unauthorised,
-                    "the role system and the actor caseledger are the engine's own; a caller \
-                     cannot act as the engine",
-                )
-                .await);
+        if let Some(refused) = self.refuse_engine_identity(envelope).await {
+            return Err(refused);
         }
         if is_erasure(&envelope.command) {
             return Err(self
@@ -460,17 +453,24 @@ impl Handler {
         &self,
         envelope: &CommandEnvelope,
     ) -> Result<Receipt, CommandError> {
-        if envelope.actor.role == Role::System || envelope.actor.id == ENGINE_ACTOR_ID {
-            return Err(self
-                .refuse(
-                    envelope,
-                    RefusalKind::Unauthorised,
-                    "the role system and the actor caseledger are the engine's own; a caller \
-                     cannot act as the engine",
-                )
-                .await);
+        if let Some(refused) = self.refuse_engine_identity(envelope).await {
+            return Err(refused);
         }
         self.execute_checked(envelope).await
+    }
+
+    /// The refusal of an envelope that claims the engine's own identity (role `system`, actor
+    /// id `caseledger`), recorded; `None` for any other actor.
+    async fn refuse_engine_identity(&self, envelope: &CommandEnvelope) -> Option<CommandError> {
+        if envelope.actor.role != Role::System && envelope.actor.id != ENGINE_ACTOR_ID {
+            return None;
+        }
+        let reason = "the role system and the actor caseledger are the engine's own; a caller \
+                      cannot act as the engine";
+        Some(
+            self.refuse(envelope, RefusalKind::Unauthorised, reason)
+                .await,
+        )
     }
 
     /// Execute, as the engine, a time-driven command on `crn`: accepted only when
