@@ -14,7 +14,7 @@
 //!    with a fresh keyring (every person's key read from the key store, unwrapped, and every
 //!    person opened) against `CaseProjection::default()` (persons withheld, nothing opened).
 //!
-//! Run with `cargo bench --bench encryption`; `PEOPLE=2000 ROUNDS=3 PAYLOAD_OPS=200000` are
+//! Run with `cargo bench --bench encryption`; `PEOPLE=1000 ROUNDS=3 PAYLOAD_OPS=200000` are
 //! the defaults. Each row shows the median round. Numbers: docs/benchmarks.md, "Encryption".
 
 mod support;
@@ -243,7 +243,12 @@ fn payload_rows(samples: &Samples, ops: usize, rounds: u32) -> [f64; 4] {
             })
         },
     );
-    [per_op(seal_s), per_op(encode_s), per_op(open_s), per_op(decode_s)]
+    [
+        per_op(seal_s),
+        per_op(encode_s),
+        per_op(open_s),
+        per_op(decode_s),
+    ]
 }
 
 /// Seconds of an in-memory fold of the case projection over `store`.
@@ -268,7 +273,11 @@ fn rebuild_rows(store: Arc<dyn EventStore>, kek: &Kek, rounds: u32) -> (f64, f64
                 let keyring = Keyring::open(store.clone(), Some(kek.clone()), false)
                     .await
                     .expect("keyring");
-                rebuild(store.as_ref(), &CaseProjection::with_keys(Arc::new(keyring))).await
+                rebuild(
+                    store.as_ref(),
+                    &CaseProjection::with_keys(Arc::new(keyring)),
+                )
+                .await
             })
         },
         || runtime.block_on(rebuild(store.as_ref(), &CaseProjection::default())),
@@ -284,12 +293,15 @@ fn generate(work: &Path, people: u64) -> (std::path::PathBuf, u64) {
         .status()
         .expect("generate");
     assert!(status.success());
-    let lines = std::fs::read_to_string(&commands).expect("read").lines().count();
+    let lines = std::fs::read_to_string(&commands)
+        .expect("read")
+        .lines()
+        .count();
     (commands, lines as u64)
 }
 
 fn main() {
-    let people: u64 = env_or("PEOPLE", 2_000);
+    let people: u64 = env_or("PEOPLE", 1_000);
     let rounds: u32 = env_or("ROUNDS", 3);
     let ops: usize = env_or("PAYLOAD_OPS", 200_000);
     let work = tempfile::tempdir().expect("tempdir");
