@@ -249,8 +249,8 @@ fn an_import_killed_with_sigkill_and_rerun_applies_every_command_exactly_once() 
         count_events(&engine).await
     });
 
-    // The first run reads the FIFO: half the commands, then, once some are acknowledged, the
-    // rest while it is killed — it is killed with groups being decided and written.
+    // The import to be killed reads the FIFO: half the commands, then, once some are
+    // acknowledged, the rest while it is killed — with groups being decided and written.
     let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
         .arg("--data")
         .arg(&data)
