@@ -164,7 +164,7 @@ impl Opened {
             .map_err(|e| Failure::Failed(e.to_string()))?;
         DomainCase::for_case(Arc::new(keyring), stream)
             .await
-            .map_err(Failure::Failed)
+            .map_err(|e| Failure::Failed(e.to_string()))
     }
 
     /// Make everything appended durable (PostgreSQL appends are durable when acknowledged).

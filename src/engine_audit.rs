@@ -115,6 +115,9 @@ pub enum AuditError {
     BadCrn(String),
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    /// The person's data key cannot be read (docs/operations.md "Key management").
+    #[error(transparent)]
+    Keyring(#[from] caseledger_store::KeyringError),
 }
 
 impl From<caseledger_store::StoreError> for AuditError {
@@ -139,13 +142,7 @@ impl Engine {
     /// Replay of case `crn` with its person's key fetched (its sealed data opens).
     async fn case_model(&self, crn: &str) -> Result<DomainCase, AuditError> {
         let stream = StreamId::new(crn)?;
-        DomainCase::for_case(Arc::clone(self.keyring()), &stream)
-            .await
-            .map_err(|reason| {
-                AuditError::Replay(ReplayError::Store(caseledger_store::StoreError::Backend(
-                    reason,
-                )))
-            })
+        Ok(DomainCase::for_case(Arc::clone(self.keyring()), &stream).await?)
     }
 
     /// The timeline of case `crn` as of (R, E): every event recorded by R, each with its

@@ -6,7 +6,7 @@ use caseledger_projections::case::{applies_as_of_effective, event_ref};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use caseledger_store::{Keyring, RecordedEvent, StreamId};
+use caseledger_store::{Keyring, KeyringError, RecordedEvent, StreamId};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -31,8 +31,11 @@ impl DomainCase {
     }
 
     /// Replay of case `stream` with its person's key fetched now.
-    pub async fn for_case(keys: Arc<Keyring>, stream: &StreamId) -> Result<DomainCase, String> {
-        keys.prefetch(&[stream]).await.map_err(|e| e.to_string())?;
+    pub async fn for_case(
+        keys: Arc<Keyring>,
+        stream: &StreamId,
+    ) -> Result<DomainCase, KeyringError> {
+        keys.prefetch(&[stream]).await?;
         Ok(DomainCase::with_keys(keys))
     }
 }

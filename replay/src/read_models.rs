@@ -21,26 +21,39 @@ pub async fn read_models_as_of<P: Projection, S: EventStore + ?Sized>(
 ) -> Result<MemoryReadModels, ReplayError> {
     let head = store.head().await?;
     let mut fold = MemoryFold::new(projection)?;
-    let mut records = ReadAll::new(store, 1, READ_ALL_PAGE_EVENTS_MAX).through(head);
-    while let Some(record) = records.next().await? {
-        if !as_of.knows(&record) {
-            // Recorded after R: so is everything after it (recorded_at never decreases).
-            break;
+    let mut pages = ReadAll::new(store, 1, READ_ALL_PAGE_EVENTS_MAX).through(head);
+    while let Some(page) = pages.next_page().await? {
+        // Recorded after R: so is everything after it (recorded_at never decreases).
+        let known = page.iter().take_while(|r| as_of.knows(r)).count();
+        projection.prepare(&page[..known]).await?;
+        for record in &page[..known] {
+            fold_as_of(projection, &mut fold, record, as_of)?;
         }
-        projection.prepare(std::slice::from_ref(&record)).await?;
-        match as_of.effective_through_us {
-            None => fold.fold(&record)?,
-            Some(at_us) => {
-                // Effective by E as the projection dates the fact (ASOF-1).
-                let decoded = projection.decode(&record);
-                match decoded {
-                    Ok(d) if !projection.effective_by(&record, &d, at_us) => fold.skip(&record),
-                    decoded => fold.fold_decoded(&record, decoded)?,
-                }
-            }
+        if known < page.len() {
+            break;
         }
     }
     Ok(fold.finish()?)
+}
+
+/// Fold (or skip, when it is not effective by E) one record known by R.
+fn fold_as_of<P: Projection>(
+    projection: &P,
+    fold: &mut MemoryFold<'_, P>,
+    record: &caseledger_store::RecordedEvent,
+    as_of: AsOf,
+) -> Result<(), ReplayError> {
+    match as_of.effective_through_us {
+        None => fold.fold(record)?,
+        Some(at_us) => {
+            // Effective by E as the projection dates the fact (ASOF-1).
+            match projection.decode(record) {
+                Ok(d) if !projection.effective_by(record, &d, at_us) => fold.skip(record),
+                decoded => fold.fold_decoded(record, decoded)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Report `name` (one of the projections' reports: caseload, mappa, handovers, …) as of
