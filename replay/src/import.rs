@@ -1,10 +1,12 @@
 //! Import of an export into an empty store.
 //!
-//! Two steps. [`stage_import`] reads the export line by line and checks everything — header,
-//! each line's shape, payload re-encoding, hash recomputed and chained, positions consecutive,
-//! the line byte-for-byte canonical, the count and the Merkle root against the header — while
-//! copying the checked records, in the store's own encoding, into a private staging file.
-//! Nothing touches the target store. The first bad line is named and the import stops.
+//! Two steps. [`stage_import`] reads the export and checks everything — header, each line's
+//! shape, payload re-encoding, hash recomputed and chained, positions consecutive, the line
+//! byte-for-byte canonical, the count and the Merkle root against the header — while copying
+//! the checked records, in the store's own encoding, into a private staging file. The checks
+//! of a line that do not need the lines before it run on worker threads; the rest, and the
+//! verdict, in line order. Nothing touches the target store. The first bad line is named and
+//! the import stops.
 //! [`StagedImport::commit`] then reads the staged records back (each decoded and its hash and
 //! chain checked again, which costs little next to parsing JSON) and writes them, in position
 //! order, to an empty store, the appends recorded at one instant in one group commit
@@ -31,13 +33,17 @@ use caseledger_store::{
 use uuid::Uuid;
 
 use crate::error::ReplayError;
-use crate::export::{
-    HeaderLine, RecordLine, EXPORT_FORMAT_NAME, EXPORT_FORMAT_VERSION, EXPORT_LINE_BYTES_MAX,
-};
+use crate::export::{HeaderLine, EXPORT_FORMAT_NAME, EXPORT_FORMAT_VERSION, EXPORT_LINE_BYTES_MAX};
 use crate::merkle::{Hash32, MerkleAccumulator};
 use crate::payload::PayloadJson;
-use crate::store_glue::canonical_record_bytes;
 use caseledger_store::hash::ChainVerifier;
+use lines::LineChecked;
+
+mod lines;
+
+pub use lines::{
+    STAGE_CHUNKS_IN_FLIGHT_MAX, STAGE_CHUNK_BYTES_MAX, STAGE_CHUNK_LINES_MAX, STAGE_WORKERS_MAX,
+};
 
 /// An export that passed every check, held in a private staging file.
 #[derive(Debug)]
@@ -145,50 +151,14 @@ fn parse_header(text: &[u8]) -> Result<(HeaderLine, Hash32), ReplayError> {
     Ok((header, root))
 }
 
-/// Check one record line (line number `line`) against the chain so far; return the record.
-fn check_record_line(
-    text: &[u8],
-    line: u64,
-    head: u64,
-    walker: &mut ChainVerifier,
-    payloads: &dyn PayloadJson,
-) -> Result<RecordedEvent, ReplayError> {
-    let parsed: RecordLine = serde_json::from_slice(text)
-        .map_err(|e| line_error(line, format!("not a record line: {e}")))?;
-    if parsed.position > head {
-        return Err(line_error(
-            line,
-            format!(
-                "position {} is beyond the head position {head} named in the header (inserted line?)",
-                parsed.position
-            ),
-        ));
-    }
-    let record = parsed
-        .to_record(payloads)
-        .map_err(|e| line_error(line, e))?;
-    walker.accept(&record).map_err(|e| line_error(line, e))?;
-    // Last: the hash and chain checks above name the more useful fault when both apply.
-    // The line export would write for this record, payload re-rendered from its bytes: any
-    // text that parses to the same record but is not that line (an unknown payload field the
-    // event ignores, spacing, escapes) is an alteration too.
-    let canonical = RecordLine::from_record(&record, payloads)
-        .map_err(|e| line_error(line, e.to_string()))?
-        .to_line()
-        .map_err(|e| line_error(line, e))?;
-    if canonical.as_bytes() != text {
-        return Err(line_error(
-            line,
-            "the line differs from what export writes for this record (altered formatting or fields)",
-        ));
-    }
-    Ok(record)
-}
-
 /// Check a whole export and stage it. Nothing is written anywhere but the private staging file.
+///
+/// The checks of each line that do not need the lines before it run on worker threads
+/// ([`lines`]); [`Ordered`] takes their results in line order and does the rest, so the first
+/// bad line is named, for the same fault, as if every line were checked in turn.
 pub fn stage_import<R: BufRead>(
     mut input: R,
-    payloads: &dyn PayloadJson,
+    payloads: &(dyn PayloadJson + Sync),
 ) -> Result<StagedImport, ReplayError> {
     let mut buffer = Vec::new();
     if !read_line_bounded(&mut input, &mut buffer, 1, EXPORT_LINE_BYTES_MAX)? {
@@ -199,26 +169,15 @@ pub fn stage_import<R: BufRead>(
     }
     let (header, root) = parse_header(&buffer)?;
     let head = header.head_position;
-    let mut staged = BufWriter::new(tempfile::tempfile()?);
-    let mut walker = ChainVerifier::new();
-    let mut merkle = MerkleAccumulator::new();
-    let mut line = 1u64;
-    loop {
-        line += 1;
-        if !read_line_bounded(&mut input, &mut buffer, line, EXPORT_LINE_BYTES_MAX)? {
-            break;
-        }
-        let record = check_record_line(&buffer, line, head, &mut walker, payloads)?;
-        // The Merkle leaf is the record in the store's encoding: the very bytes staged.
-        let stored =
-            canonical_record_bytes(&record).map_err(|e| line_error(line, e.to_string()))?;
-        merkle.push_leaf_bytes(&stored);
-        let length =
-            u32::try_from(stored.len()).map_err(|_| line_error(line, "record too large"))?;
-        staged.write_all(&length.to_le_bytes())?;
-        staged.write_all(&stored)?;
-    }
-    let records = walker.records_checked();
+    let mut ordered = Ordered {
+        walker: ChainVerifier::new(),
+        merkle: MerkleAccumulator::new(),
+        staged: BufWriter::new(tempfile::tempfile()?),
+    };
+    let line = lines::check_lines(input, 2, head, payloads, |line, checked| {
+        ordered.take(line, checked)
+    })?;
+    let records = ordered.walker.records_checked();
     if records < head {
         return Err(line_error(
             line,
@@ -228,24 +187,54 @@ pub fn stage_import<R: BufRead>(
         ));
     }
     debug_assert_eq!(records, head);
-    if merkle.root() != root {
+    if ordered.merkle.root() != root {
         return Err(line_error(
             1,
             format!(
                 "the header's root {} differs from the root {} of the records that follow",
                 header.root,
-                hex::encode(merkle.root())
+                hex::encode(ordered.merkle.root())
             ),
         ));
     }
-    let mut staged = staged.into_inner().map_err(|e| e.into_error())?;
+    let mut staged = ordered.staged.into_inner().map_err(|e| e.into_error())?;
     staged.seek(SeekFrom::Start(0))?;
     Ok(StagedImport {
         head,
         root,
-        last_hash: walker.last_hash(),
+        last_hash: ordered.walker.last_hash(),
         staged,
     })
+}
+
+/// What staging does with the lines in order: the chain links (each record follows the one
+/// before), the Merkle tree and the staging file.
+struct Ordered {
+    walker: ChainVerifier,
+    merkle: MerkleAccumulator,
+    staged: BufWriter<File>,
+}
+
+impl Ordered {
+    /// Take line `line` as a worker checked it, reporting its first fault in the order a
+    /// line-by-line check finds them: the line's own shape, then the chain (position,
+    /// previous_hash, recorded_at, hash), then the canonical line and the store encoding.
+    fn take(&mut self, line: u64, checked: LineChecked) -> Result<(), ReplayError> {
+        let checked = match checked {
+            LineChecked::Refused(reason) => return Err(line_error(line, reason)),
+            LineChecked::Panicked(payload) => std::panic::resume_unwind(payload),
+            LineChecked::Record(checked) => checked,
+        };
+        self.walker
+            .accept_hashed(&checked.record, checked.recomputed)
+            .map_err(|e| line_error(line, e))?;
+        let staged = checked.staged.map_err(|e| line_error(line, e))?;
+        // The Merkle leaf is the record in the store's encoding: the very bytes staged.
+        self.merkle.push_leaf_hash(staged.leaf);
+        self.staged.write_all(&staged.length.to_le_bytes())?;
+        self.staged.write_all(&staged.bytes)?;
+        Ok(())
+    }
 }
 
 impl StagedImport {

@@ -10,7 +10,7 @@ use caseledger_domain::risk::RoshLevel;
 use caseledger_domain::ruleset::RulesetId;
 use caseledger_replay::domain_payload::DomainPayloads;
 use caseledger_replay::export::export_log;
-use caseledger_replay::import::stage_import;
+use caseledger_replay::import::{stage_import, STAGE_CHUNK_LINES_MAX};
 use caseledger_replay::verify::verify_log;
 use caseledger_replay::ReplayError;
 use caseledger_store::codec::encode_record;
@@ -350,6 +350,172 @@ async fn import_into_a_store_that_is_not_empty_writes_nothing() {
         "{error}"
     );
     assert_eq!(log.store.head().await.expect("head"), 13);
+}
+
+/// A log longer than three of import's chunks of lines: one case opened, then registrations
+/// recorded a microsecond apart.
+async fn long_log() -> TestLog {
+    let mut log = new_log();
+    let officer = actor("PO-0001", "probation_officer");
+    log.open_case("X000001", "2025-01-06", officer.clone())
+        .await;
+    for id in 1..=3 * STAGE_CHUNK_LINES_MAX as u16 + 10 {
+        log.append(
+            "X000001",
+            registration_added(id, "2025-01-10"),
+            day_us("2025-01-10"),
+            us("2025-01-10T10:00:00Z") + i64::from(id),
+            officer.clone(),
+        )
+        .await;
+    }
+    log
+}
+
+/// `line` with the string field `field` set to `value`, the rest of the text untouched.
+fn with_field(line: &str, field: &str, value: &str) -> String {
+    let parsed: serde_json::Value = serde_json::from_str(line).expect("a record line");
+    let old = parsed[field].as_str().expect("a string field");
+    let (from, to) = (
+        format!("\"{field}\":\"{old}\""),
+        format!("\"{field}\":\"{value}\""),
+    );
+    assert!(line.contains(&from), "{field} in {line}");
+    line.replacen(&from, &to, 1)
+}
+
+/// `line` with its position set to `position`.
+fn with_position(line: &str, position: usize) -> String {
+    let at = line.find(",\"stream_id\"").expect("a record line");
+    format!("{{\"position\":{position}{}", &line[at..])
+}
+
+/// A 64-digit hex string other than `hex`.
+fn other_hash(hex: &str) -> String {
+    let first = if hex.starts_with('0') { '1' } else { '0' };
+    format!("{first}{}", &hex[1..])
+}
+
+fn field(line: &str, name: &str) -> String {
+    let parsed: serde_json::Value = serde_json::from_str(line).expect("a record line");
+    parsed[name].as_str().expect("a string field").to_owned()
+}
+
+#[tokio::test]
+async fn the_first_bad_line_is_named_however_deep_and_whatever_comes_after() {
+    let text = export_text(&long_log().await.store).await;
+    let all = lines(&text);
+    let chunk = STAGE_CHUNK_LINES_MAX;
+    assert!(all.len() > 3 * chunk + 1, "{} lines", all.len());
+    let (second, third) = (chunk + 20, 2 * chunk + 5);
+    let hash_altered = |all: &mut Vec<String>, at: usize| {
+        let hash = other_hash(&field(&all[at], "hash"));
+        all[at] = with_field(&all[at], "hash", &hash);
+    };
+    // One fault, in the third chunk.
+    let mut one = all.clone();
+    hash_altered(&mut one, third);
+    let (line, reason) = refusal(&join(&one)).await;
+    assert_eq!(
+        (line, reason.contains("stored hash")),
+        (third as u64 + 1, true),
+        "{reason}"
+    );
+    // Two, in different chunks: the later one's fault is found first on a line-by-line
+    // reading of its own line (not JSON at all), the earlier one's last (not canonical).
+    let mut two = all.clone();
+    two[second] = two[second].replacen("{\"position\"", "{ \"position\"", 1);
+    two[third] = "not json".to_owned();
+    let (line, reason) = refusal(&join(&two)).await;
+    assert_eq!(line, second as u64 + 1);
+    assert!(
+        reason.contains("differs from what export writes"),
+        "{reason}"
+    );
+    // A line too long to read, later, does not hide an earlier bad line either.
+    let mut long = all.clone();
+    hash_altered(&mut long, second);
+    long[third] = "x".repeat(caseledger_replay::export::EXPORT_LINE_BYTES_MAX + 1);
+    let (line, reason) = refusal(&join(&long)).await;
+    assert_eq!(
+        (line, reason.contains("stored hash")),
+        (second as u64 + 1, true),
+        "{reason}"
+    );
+    // Alone, it is named at its line.
+    let mut long = all.clone();
+    long[third] = "x".repeat(caseledger_replay::export::EXPORT_LINE_BYTES_MAX + 1);
+    let (line, reason) = refusal(&join(&long)).await;
+    assert_eq!(
+        (line, reason.contains("longer than")),
+        (third as u64 + 1, true),
+        "{reason}"
+    );
+    // Lines deleted at the end of a long export.
+    let (line, reason) = refusal(&join(&all[..all.len() - 3])).await;
+    assert_eq!(line, all.len() as u64 - 2);
+    assert!(reason.contains("missing"), "{reason}");
+}
+
+#[tokio::test]
+async fn of_several_faults_on_one_line_the_same_one_is_named_as_checked_in_turn() {
+    let text = export_text(&long_log().await.store).await;
+    let all = lines(&text);
+    let at = 2 * STAGE_CHUNK_LINES_MAX + 5;
+    let head = all.len() - 1;
+    let record = all[at].clone();
+    let position = at; // line at + 1 holds position at
+    let hash = other_hash(&field(&record, "hash"));
+    let previous_hash = other_hash(&field(&record, "previous_hash"));
+    let reformatted = |line: &str| line.replacen("{\"position\"", "{ \"position\"", 1);
+    let cases = [
+        // Not JSON of a record line, whatever else.
+        (
+            format!("{}x", with_position(&record, head + 5)),
+            "not a record line",
+        ),
+        // Beyond the head, with the hash not matching either.
+        (
+            with_field(&with_position(&record, head + 5), "hash", &hash),
+            "beyond the head position",
+        ),
+        // Not convertible to a record (hash not hex), at a position not due.
+        (
+            with_field(&with_position(&record, position + 1), "hash", "zz"),
+            "hash is not hex",
+        ),
+        // Not the position due, with the hash not matching either.
+        (
+            with_field(&with_position(&record, position + 1), "hash", &hash),
+            &format!("position {position} was due"),
+        ),
+        // A broken link, with the hash and the formatting altered too.
+        (
+            reformatted(&with_field(
+                &with_field(&record, "previous_hash", &previous_hash),
+                "hash",
+                &hash,
+            )),
+            "does not match the hash",
+        ),
+        // Recorded before the record before it, which changes its hash.
+        (
+            with_field(&record, "recorded_at", "2025-01-01T00:00:00Z"),
+            "must not decrease",
+        ),
+        // The hash altered and the formatting too.
+        (
+            reformatted(&with_field(&record, "hash", &hash)),
+            "stored hash",
+        ),
+    ];
+    for (altered, expected) in cases {
+        let mut tampered = all.clone();
+        tampered[at] = altered;
+        let (line, reason) = refusal(&join(&tampered)).await;
+        assert_eq!(line, at as u64 + 1, "{reason}");
+        assert!(reason.contains(expected), "{expected:?} expected: {reason}");
+    }
 }
 
 proptest! {

@@ -195,6 +195,19 @@ impl ChainVerifier {
     /// Check `record` as the next one. On failure nothing changes and the reason says which
     /// check failed.
     pub fn accept(&mut self, record: &RecordedEvent) -> Result<(), String> {
+        self.accept_hashed(record, record_hash(record))
+    }
+
+    /// [`ChainVerifier::accept`] with the hash already recomputed: `recomputed` is what
+    /// [`record_hash`] gave for `record`, computed elsewhere (import computes it on a worker
+    /// thread while this verifier, which must see records in order, stays on one). The
+    /// checks and their order are the same, so a record with several faults is named for the
+    /// same one whoever computed the hash.
+    pub fn accept_hashed(
+        &mut self,
+        record: &RecordedEvent,
+        recomputed: Result<[u8; 32], StoreError>,
+    ) -> Result<(), String> {
         let due = self.next_position;
         if record.position != due {
             return Err(format!(
@@ -220,8 +233,8 @@ impl ChainVerifier {
                 due.saturating_sub(1)
             ));
         }
-        let recomputed = record_hash(record)
-            .map_err(|e| format!("the record cannot be encoded canonically: {e}"))?;
+        let recomputed =
+            recomputed.map_err(|e| format!("the record cannot be encoded canonically: {e}"))?;
         if recomputed != record.hash {
             return Err(format!(
                 "stored hash {} differs from the hash {} recomputed from the record's contents (the record was altered)",
