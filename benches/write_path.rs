@@ -4,6 +4,9 @@
 //! 1. `caseledger import` (the release binary, durable) of `generate --people P --seed 11`:
 //!    commands/s and the process's peak RSS;
 //! 2. `caseledger import-log` of that store's export: records/s, and import's time over it;
+//!    then raw sled writing the very keys and values the import left in its store, in as many
+//!    batches as the export has recorded instants (one group commit each), one `apply_batch`
+//!    per batch and one `flush`: what sled alone costs for what import-log writes;
 //! 3. the next command on a case of 20,000 events against one on a case of 10 events (the
 //!    library, warm: the case was loaded once), mean of `COMMANDS` commands each;
 //! 4. one command on a warm store (`Engine::execute_json`, durable) against one raw durable
@@ -48,6 +51,74 @@ fn caseledger(data: &Path) -> Command {
 fn lines_of(path: &Path) -> u64 {
     let text = std::fs::read_to_string(path).expect("read");
     text.lines().count() as u64
+}
+
+/// The number of distinct `recorded_at` values in an export: import-log's group commits.
+fn recorded_instants(export: &Path) -> usize {
+    let text = std::fs::read_to_string(export).expect("read export");
+    let instants: std::collections::HashSet<String> = text
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).expect("record line");
+            value["recorded_at"]
+                .as_str()
+                .expect("recorded_at")
+                .to_owned()
+        })
+        .collect();
+    instants.len()
+}
+
+/// Seconds for raw sled to write the entries of the sled store at `restored` into a fresh
+/// database at `raw`, in `batches` batches of one `apply_batch` each and one `flush` at the end
+/// (import-log writes buffered and flushes once, as nothing is acknowledged before). Records and
+/// blocks go in position order, a slice per batch, as the writer appends them; stream index
+/// chunks and idempotency entries are spread over the batches by a hash of their key, as a
+/// group commit touches many streams and random command ids.
+fn raw_sled_seconds(restored: &Path, raw: &Path, batches: usize) -> f64 {
+    let source = sled::open(restored).expect("open the restored store with sled");
+    let log = source.open_tree("log").expect("log tree");
+    let mut by_position: Vec<(sled::IVec, sled::IVec)> = Vec::new();
+    let mut scattered: Vec<Vec<(sled::IVec, sled::IVec)>> = vec![Vec::new(); batches];
+    for entry in log.iter() {
+        let (key, value) = entry.expect("entry");
+        match key.first() {
+            Some(b'r' | b'b') => by_position.push((key, value)),
+            _ => {
+                let at = key
+                    .iter()
+                    .fold(0u64, |h, b| h.wrapping_mul(31) ^ u64::from(*b));
+                scattered[(at % batches as u64) as usize].push((key, value));
+            }
+        }
+    }
+    drop(log);
+    drop(source);
+    let per_batch = by_position.len().div_ceil(batches).max(1);
+    let mut positions = by_position.chunks(per_batch);
+    let prepared: Vec<sled::Batch> = scattered
+        .into_iter()
+        .map(|others| {
+            let mut batch = sled::Batch::default();
+            for (key, value) in positions.next().into_iter().flatten().chain(&others) {
+                batch.insert(key.clone(), value.clone());
+            }
+            batch
+        })
+        .collect();
+    let target = sled::Config::new()
+        .path(raw)
+        .flush_every_ms(None)
+        .open()
+        .expect("open raw sled");
+    let tree = target.open_tree("log").expect("raw tree");
+    let started = Instant::now();
+    for batch in prepared {
+        tree.apply_batch(batch).expect("apply_batch");
+    }
+    target.flush().expect("flush");
+    started.elapsed().as_secs_f64()
 }
 
 /// Rows 1 and 2: (commands, import s, import peak MiB, records, import-log s).
@@ -184,6 +255,12 @@ fn main() {
     let count: u32 = env_or("COMMANDS", 200);
     let work = tempfile::tempdir().expect("tempdir");
     let (commands, import_s, import_mib, records, restore_s) = import_rows(work.path(), people);
+    let instants = recorded_instants(&work.path().join("export.jsonl"));
+    let raw_sled_s = raw_sled_seconds(
+        &work.path().join("restored"),
+        &work.path().join("raw-sled"),
+        instants,
+    );
     let (long, short, command, raw) = command_rows(work.path(), count);
     println!("sled write path, release build, durable (people {people}, seed 11)");
     println!(
@@ -194,6 +271,11 @@ fn main() {
         "import-log  {records:>9} records  {restore_s:>8.1} s {:>10.0} records/s   import / import-log time {:.2}",
         records as f64 / restore_s,
         import_s / restore_s
+    );
+    println!(
+        "raw sled    {records:>9} records  {raw_sled_s:>8.1} s {:>10.0} records/s   the same entries in {instants} batches; import-log / raw sled time {:.2}",
+        records as f64 / raw_sled_s,
+        restore_s / raw_sled_s
     );
     println!(
         "next command on a 20,000-event case {:.3} ms, on a 10-event case {:.3} ms: ratio {:.2}",

@@ -37,6 +37,7 @@ use crate::export::{HeaderLine, EXPORT_FORMAT_NAME, EXPORT_FORMAT_VERSION, EXPOR
 use crate::merkle::{Hash32, MerkleAccumulator};
 use crate::payload::PayloadJson;
 use caseledger_store::hash::ChainVerifier;
+use caseledger_store::key_filter::{KeyFilter, KEY_FILTER_BITS_LOG2_MAX};
 use lines::LineChecked;
 
 mod lines;
@@ -265,7 +266,9 @@ impl StagedImport {
         };
         let mut written = 0u64;
         let mut appends_keyed = 0u64;
-        let mut keys = KeysWritten::new();
+        // The keys this import wrote, 16 MiB whatever the log's size: "not written" is certain,
+        // "maybe written" is settled by asking the store.
+        let mut keys = KeyFilter::new(KEY_FILTER_BITS_LOG2_MAX);
         let mut group: Vec<Vec<RecordedEvent>> = Vec::new();
         let mut flight: Option<Flight<'_>> = None;
         while let Some(append) = staged.next_append(written)? {
@@ -398,7 +401,7 @@ impl Staged {
 /// `keys` was never written and the store is asked only about the others.
 async fn group_appends<S: EventStore + ?Sized>(
     target: &S,
-    keys: &mut KeysWritten,
+    keys: &mut KeyFilter,
     group: &[Vec<RecordedEvent>],
     written: u64,
 ) -> Result<Vec<GroupedAppend>, ReplayError> {
@@ -411,7 +414,7 @@ async fn group_appends<S: EventStore + ?Sized>(
         let mut key = handler_idempotency_key(head);
         if let Some(id) = key {
             let written_before =
-                keys.maybe_written(&id) && target.idempotency_record(id).await?.is_some();
+                keys.may_contain(&id) && target.idempotency_record(id).await?.is_some();
             if !keys_here.insert(id) || written_before {
                 key = None;
             }
@@ -482,50 +485,6 @@ impl<'t> Flight<'t> {
     }
 }
 
-/// The idempotency keys this import wrote, as a fixed-size Bloom filter (16 MiB whatever the
-/// log's size): "not written" is certain, "maybe written" is settled by asking the store.
-struct KeysWritten {
-    bits: Vec<u64>,
-}
-
-impl KeysWritten {
-    const BITS_LOG2: u32 = 27;
-    const PROBES: u64 = 4;
-
-    fn new() -> KeysWritten {
-        KeysWritten {
-            bits: vec![0; 1 << (Self::BITS_LOG2 - 6)],
-        }
-    }
-
-    /// The filter's bit indices for `key`: double hashing over the key's two halves, mixed so
-    /// that the UUID's fixed version and variant bits do not cluster the probes.
-    fn probes(key: &Uuid) -> impl Iterator<Item = usize> {
-        let (high, low) = key.as_u64_pair();
-        let h1 = mix(high ^ low.rotate_left(32));
-        let h2 = mix(low ^ 0x9e37_79b9_7f4a_7c15) | 1;
-        let mask = (1u64 << Self::BITS_LOG2) - 1;
-        (0..Self::PROBES).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) & mask) as usize)
-    }
-
-    fn maybe_written(&self, key: &Uuid) -> bool {
-        Self::probes(key).all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
-    }
-
-    fn insert(&mut self, key: &Uuid) {
-        for bit in Self::probes(key) {
-            self.bits[bit / 64] |= 1 << (bit % 64);
-        }
-    }
-}
-
-/// SplitMix64's finaliser: every input bit reaches every output bit.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 /// Why the store's answer does not place `records` where the export has them, if it does not.
 fn check_placed(records: &[RecordedEvent], result: &AppendResult) -> Result<(), String> {
     let (first, last) = (&records[0], &records[records.len() - 1]);
@@ -549,27 +508,4 @@ fn check_placed(records: &[RecordedEvent], result: &AppendResult) -> Result<(), 
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_written_key_is_always_found_and_unwritten_keys_rarely_are() {
-        let mut keys = KeysWritten::new();
-        let written: Vec<Uuid> = (0..10_000u128)
-            .map(|n| Uuid::new_v5(&Uuid::NAMESPACE_OID, &n.to_be_bytes()))
-            .collect();
-        for key in &written {
-            keys.insert(key);
-        }
-        assert!(written.iter().all(|key| keys.maybe_written(key)));
-        let others = (10_000..20_000u128)
-            .map(|n| Uuid::new_v5(&Uuid::NAMESPACE_OID, &n.to_be_bytes()))
-            .filter(|key| keys.maybe_written(key))
-            .count();
-        // At 10,000 keys in 2^27 bits a false "maybe" is about one in 10^13.
-        assert_eq!(others, 0, "unwritten keys taken for written ones");
-    }
 }

@@ -17,7 +17,8 @@
 //! (`Subscription`, `ReadAll`, and `subscribe` for every backend via [`EventStoreExt`]),
 //! [`consumer`] (durable named consumers: checkpoints kept in the store, `subscribe_durable`),
 //! [`conformance`] (the one suite every backend must pass), [`clock`] (injected clocks),
-//! [`crypto`] and [`keystore`] (persons' data keys beside the log, for crypto-shredding).
+//! [`crypto`] and [`keystore`] (persons' data keys beside the log, for crypto-shredding),
+//! [`key_filter`] (the Bloom filter that spares writers idempotency lookups that find nothing).
 //! `validate` and `planner` are the input checks and the append decision shared by all
 //! backends. Operations: `docs/operations.md`; numbers: `docs/benchmarks.md`.
 
@@ -31,6 +32,7 @@ pub mod conformance;
 pub mod consumer;
 pub mod crypto;
 pub mod hash;
+pub mod key_filter;
 pub mod keystore;
 pub mod memory;
 mod planner;

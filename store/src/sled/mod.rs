@@ -95,6 +95,7 @@ use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
 use crate::consumer::{check_acknowledgement, ConsumerCheckpoint, ConsumerName, CONSUMERS_MAX};
+use crate::key_filter::{KeyFilter, KEY_FILTER_BITS_LOG2_WRITER};
 use crate::planner::{Batch, IdempotencyEntry, Lookup, Tip};
 use crate::validate::validate_append;
 use crate::{

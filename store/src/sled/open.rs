@@ -220,6 +220,7 @@ impl SledStore {
         let data_keys = db
             .open_tree(TREE_DATA_KEYS)
             .map_err(|e| backend(&format!("opening tree {TREE_DATA_KEYS}"), e))?;
+        let keys_written = KeysWritten::at_open(&log)?;
         let (head, head_rx) = watch::channel(tip.head);
         let counters = Arc::new(Counters::default());
         let shared = Arc::new(Shared {
@@ -233,6 +234,7 @@ impl SledStore {
                 head: head.clone(),
                 counters: Arc::clone(&counters),
                 versions: StreamVersions::default(),
+                keys_written,
                 sealed_through,
                 unsealed,
                 failed: None,

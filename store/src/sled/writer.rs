@@ -40,6 +40,46 @@ pub(super) fn version_of_last_chunk(last: &LastChunk) -> u64 {
 pub(super) struct SledLookup<'a> {
     pub(super) log: &'a sled::Tree,
     pub(super) versions: &'a mut StreamVersions,
+    pub(super) keys_written: &'a KeysWritten,
+}
+
+/// The idempotency keys in the store, as far as the writer can vouch for them: when the
+/// index was empty at open, every key since was written by this writer and is in the filter,
+/// so a key the filter has never seen is not in the index and needs no lookup. Otherwise
+/// (`Unknown`) every key is looked up.
+pub(super) enum KeysWritten {
+    AllSinceEmpty(KeyFilter),
+    Unknown,
+}
+
+impl KeysWritten {
+    /// For a store whose log tree is `log`: complete when its idempotency index is empty.
+    pub(super) fn at_open(log: &sled::Tree) -> Result<KeysWritten, StoreError> {
+        let first_key = log
+            .scan_prefix([KEY_PREFIX_IDEMPOTENCY])
+            .keys()
+            .next()
+            .transpose()
+            .map_err(|e| backend("reading the idempotency index", e))?;
+        Ok(match first_key {
+            None => KeysWritten::AllSinceEmpty(KeyFilter::new(KEY_FILTER_BITS_LOG2_WRITER)),
+            Some(_) => KeysWritten::Unknown,
+        })
+    }
+
+    /// False when `key` is certainly not in the index.
+    fn may_be_written(&self, key: &Uuid) -> bool {
+        match self {
+            KeysWritten::AllSinceEmpty(filter) => filter.may_contain(key),
+            KeysWritten::Unknown => true,
+        }
+    }
+
+    fn insert(&mut self, key: &Uuid) {
+        if let KeysWritten::AllSinceEmpty(filter) = self {
+            filter.insert(key);
+        }
+    }
 }
 
 impl Lookup for SledLookup<'_> {
@@ -53,6 +93,9 @@ impl Lookup for SledLookup<'_> {
         Ok(version)
     }
     fn idempotency(&mut self, key: &Uuid) -> Result<Option<IdempotencyEntry>, StoreError> {
+        if !self.keys_written.may_be_written(key) {
+            return Ok(None);
+        }
         match self
             .log
             .get(idempotency_key(key))
@@ -235,6 +278,8 @@ pub(super) struct Writer {
     pub(super) head: watch::Sender<u64>,
     pub(super) counters: Arc<Counters>,
     pub(super) versions: StreamVersions,
+    /// The idempotency keys written, when the writer has seen them all.
+    pub(super) keys_written: KeysWritten,
     /// The last position sealed into a block; the records after it are `unsealed`.
     pub(super) sealed_through: u64,
     /// The stored bytes of the records `sealed_through + 1 ..= head`, fewer than one full
@@ -271,6 +316,7 @@ impl Writer {
         let mut lookup = SledLookup {
             log: &self.log,
             versions: &mut self.versions,
+            keys_written: &self.keys_written,
         };
         let mut answers: Vec<Answer> = Vec::with_capacity(appends.len());
         for a in appends {
@@ -395,6 +441,9 @@ impl Writer {
                 self.unsealed = still_unsealed;
                 for (stream, last) in last_chunks {
                     self.versions.insert(stream, last);
+                }
+                for key in batch.keys().keys() {
+                    self.keys_written.insert(key);
                 }
             }
             Err(e) => self.failed = Some(e.to_string()),

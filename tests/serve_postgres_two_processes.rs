@@ -1,0 +1,287 @@
+//! Two `caseledger serve` processes on one PostgreSQL log, each with its own case cache:
+//! whenever the other process wrote a case last, a process's cached case is behind. Nothing
+//! may be lost (every command in the log once, every stream gapless) and nothing decided on a
+//! stale state (every answer and every case as one server alone gives them). Real binary,
+//! real server, commands of the synthetic cohort over HTTP with tokens of their actors.
+
+mod pg_support;
+mod serve_support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use pg_support::TestSchema;
+use reqwest::Client;
+use serde_json::Value;
+use serve_support::{claims, hs256, Keys, Server};
+
+const PEOPLE: &str = "8";
+const SEED: &str = "5";
+
+/// The cohort's commands, each as (token of its actor, body without the actor).
+fn cohort(work: &Path) -> Vec<(String, Value)> {
+    let generated = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+        .arg("--data")
+        .arg(work.join("unused"))
+        .args(["generate", "--people", PEOPLE, "--seed", SEED])
+        .output()
+        .unwrap();
+    assert!(generated.status.success());
+    let mut tokens = BTreeMap::<String, String>::new();
+    String::from_utf8(generated.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut body: Value = serde_json::from_str(line).unwrap();
+            let actor = body.as_object_mut().unwrap().remove("actor").unwrap();
+            let token = tokens.entry(actor.to_string()).or_insert_with(|| {
+                let field = |name: &str| actor[name].as_str().unwrap().to_owned();
+                hs256(&claims(
+                    &field("id"),
+                    &field("role"),
+                    &field("organisation"),
+                ))
+            });
+            (token.clone(), body)
+        })
+        .collect()
+}
+
+/// `caseledger init` of `schema`, creating the key-encryption key file when missing.
+fn init(work: &Path, schema: &TestSchema, key_file: &Path) {
+    let output = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+        .arg("--data")
+        .arg(work.join("init"))
+        .args(["--store", &schema.url()])
+        .arg("--key-file")
+        .arg(key_file)
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn server(data: &Path, schema: &TestSchema, key_file: &Path) -> Server {
+    let store = schema.url();
+    let key_file = key_file.to_str().unwrap();
+    Server::start_with(
+        data,
+        Keys::Hs256,
+        &["--store", &store, "--key-file", key_file],
+    )
+}
+
+/// (HTTP status, the receipt's event types or the problem's type) of one command.
+async fn send(client: &Client, server: &Server, token: &str, body: &Value) -> (u16, Value) {
+    let response = client
+        .post(server.url("/commands"))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.unwrap();
+    let what = match answer.get("event_types") {
+        Some(types) => types.clone(),
+        None => answer["type"].clone(),
+    };
+    (status, what)
+}
+
+/// The export's records: (stream id, stream version, event type, command id).
+fn export(data: &Path, schema: &TestSchema, key_file: &Path) -> Vec<(String, u64, String, String)> {
+    let output = Command::new(env!("CARGO_BIN_EXE_caseledger"))
+        .arg("--data")
+        .arg(data)
+        .args(["--store", &schema.url()])
+        .arg("--key-file")
+        .arg(key_file)
+        .arg("export")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            let text = |v: &Value| v.as_str().unwrap().to_owned();
+            (
+                text(&record["stream_id"]),
+                record["stream_version"].as_u64().unwrap(),
+                text(&record["payload"]["event_type"]),
+                text(&record["command_id"]),
+            )
+        })
+        .collect()
+}
+
+/// Every stream gapless from version 1, and each command's records one run in one stream:
+/// a command applied twice would show as two runs.
+fn assert_gapless_and_once(records: &[(String, u64, String, String)]) {
+    let mut versions = BTreeMap::<&str, u64>::new();
+    let mut runs = BTreeSet::<&str>::new();
+    let mut previous: Option<(&str, &str)> = None;
+    for (stream, version, _, command) in records {
+        let expected = versions.entry(stream).or_default();
+        *expected += 1;
+        assert_eq!(*version, *expected, "{stream} is gapless");
+        let nil = command.bytes().all(|b| b == b'0' || b == b'-');
+        if !nil && previous != Some((stream, command)) {
+            assert!(runs.insert(command), "command {command} applied twice");
+        }
+        previous = Some((stream, command));
+    }
+}
+
+/// The event types of each case stream, in version order.
+fn event_types_by_case(records: &[(String, u64, String, String)]) -> BTreeMap<String, Vec<String>> {
+    let mut cases = BTreeMap::<String, Vec<String>>::new();
+    for (stream, _, event_type, _) in records {
+        if !stream.starts_with("audit-") {
+            cases
+                .entry(stream.clone())
+                .or_default()
+                .push(event_type.clone());
+        }
+    }
+    cases
+}
+
+/// Each case as `GET /cases/{crn}` of `server` gives it.
+async fn cases(client: &Client, server: &Server, crns: &BTreeSet<String>) -> Vec<Value> {
+    let token = hs256(&claims("reader-1", "probation_officer", "nps"));
+    let mut states = Vec::new();
+    for crn in crns {
+        let response = client
+            .get(server.url(&format!("/cases/{crn}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{crn}");
+        states.push(response.json().await.unwrap());
+    }
+    states
+}
+
+/// The cohort sent command by command to `server` alone: the answers, and the server.
+async fn reference(
+    work: &Path,
+    schema: &TestSchema,
+    key_file: &Path,
+    commands: &[(String, Value)],
+) -> (Vec<(u16, Value)>, Server) {
+    let alone = server(&work.join("alone"), schema, key_file);
+    let client = Client::new();
+    let mut answers = Vec::with_capacity(commands.len());
+    for (token, body) in commands {
+        answers.push(send(&client, &alone, token, body).await);
+    }
+    (answers, alone)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_taking_turns_on_one_postgres_log_answer_as_one_server_would() {
+    let Some(pg) = pg_support::server() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let key_file = work.path().join("kek");
+    let (shared, alone_schema) = (TestSchema::new(&pg), TestSchema::new(&pg));
+    let commands = cohort(work.path());
+    init(work.path(), &shared, &key_file);
+    init(work.path(), &alone_schema, &key_file);
+    let (expected, alone) = reference(work.path(), &alone_schema, &key_file, &commands).await;
+    let servers = [
+        server(&work.path().join("first"), &shared, &key_file),
+        server(&work.path().join("second"), &shared, &key_file),
+    ];
+    let client = Client::new();
+    for (index, ((token, body), expected)) in commands.iter().zip(&expected).enumerate() {
+        let answer = send(&client, &servers[index % 2], token, body).await;
+        assert_eq!(&answer, expected, "{body}");
+    }
+    let records = export(&work.path().join("export"), &shared, &key_file);
+    assert_gapless_and_once(&records);
+    let crns: BTreeSet<String> = event_types_by_case(&records).into_keys().collect();
+    let reference_cases = cases(&client, &alone, &crns).await;
+    for server in &servers {
+        assert_eq!(cases(&client, server, &crns).await, reference_cases);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_sent_every_command_at_once_lose_no_update_and_agree_with_one_server() {
+    let Some(pg) = pg_support::server() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let key_file = work.path().join("kek");
+    let (shared, alone_schema) = (TestSchema::new(&pg), TestSchema::new(&pg));
+    let commands = cohort(work.path());
+    init(work.path(), &shared, &key_file);
+    init(work.path(), &alone_schema, &key_file);
+    let (_, alone) = reference(work.path(), &alone_schema, &key_file, &commands).await;
+    let servers = [
+        server(&work.path().join("first"), &shared, &key_file),
+        server(&work.path().join("second"), &shared, &key_file),
+    ];
+    // Each server gets the whole cohort in order, at the same time as the other.
+    let sent: Vec<_> = servers
+        .iter()
+        .map(|server| {
+            let (commands, base) = (commands.clone(), server.base.clone());
+            tokio::spawn(async move {
+                let client = Client::new();
+                let mut written = 0u64;
+                for (token, body) in &commands {
+                    let response = client
+                        .post(format!("{base}/commands"))
+                        .bearer_auth(token)
+                        .json(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    let receipt: Value = response.json().await.unwrap();
+                    written += u64::from(receipt["deduplicated"] == Value::Bool(false));
+                }
+                written
+            })
+        })
+        .collect();
+    let mut written_by_each = Vec::new();
+    for task in sent {
+        written_by_each.push(task.await.unwrap());
+    }
+    // Both wrote: each server's cache was behind the other's writes at times.
+    assert!(
+        written_by_each.iter().all(|n| *n > 0),
+        "{written_by_each:?}"
+    );
+    let records = export(&work.path().join("export"), &shared, &key_file);
+    assert_gapless_and_once(&records);
+    let reference_records = export(&work.path().join("export"), &alone_schema, &key_file);
+    assert_eq!(
+        event_types_by_case(&records),
+        event_types_by_case(&reference_records),
+        "the same events, case by case (written by each server: {written_by_each:?})"
+    );
+    let client = Client::new();
+    let crns: BTreeSet<String> = event_types_by_case(&records).into_keys().collect();
+    let reference_cases = cases(&client, &alone, &crns).await;
+    for server in &servers {
+        assert_eq!(cases(&client, server, &crns).await, reference_cases);
+    }
+}
