@@ -728,19 +728,16 @@ fn required_string<'a>(
 impl CommandEnvelope {
     /// The public JSON of this command (the inverse of [`parse_command`]).
     pub fn to_json(&self) -> Value {
-        let mut body = match serde_json::to_value(&self.command) {
-            Ok(Value::Object(mut outer)) => match outer.iter_mut().next() {
-                Some((_, Value::Object(inner))) => std::mem::take(inner),
-                _ => Map::new(),
+        // A unit variant or a serialisation failure cannot happen for DomainCommand (every
+        // variant has fields); fall back to an empty body rather than panic.
+        let (variant, mut body) = match serde_json::to_value(&self.command) {
+            Ok(Value::Object(outer)) => match outer.into_iter().next() {
+                Some((variant, Value::Object(inner))) => (variant, inner),
+                Some((variant, _)) => (variant, Map::new()),
+                None => (String::new(), Map::new()),
             },
-            // A unit variant or a serialisation failure cannot happen for DomainCommand (every
-            // variant has fields); fall back to an empty body rather than panic.
-            _ => Map::new(),
+            _ => (String::new(), Map::new()),
         };
-        let variant = serde_json::to_value(&self.command)
-            .ok()
-            .and_then(|v| v.as_object().and_then(|o| o.keys().next().cloned()))
-            .unwrap_or_default();
         let type_name = type_entry_by_variant(&variant)
             .map(|(snake, _, _)| *snake)
             .unwrap_or("unknown");
@@ -767,7 +764,22 @@ impl CommandEnvelope {
     /// case, date or actor — is told apart from a true repeat.
     pub fn fingerprint(&self) -> caseledger_store::Fingerprint {
         use sha2::{Digest, Sha256};
-        Sha256::digest(self.to_json().to_string().as_bytes()).into()
+        /// Feeds the compact JSON straight into the hash: the same bytes `to_string` gives,
+        /// without building the string.
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.update(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut hashing = Hashing(Sha256::new());
+        serde_json::to_writer(&mut hashing, &self.to_json())
+            .expect("a JSON value always serialises, and hashing never fails to write");
+        hashing.0.finalize().into()
     }
 
     /// The public type name of the command (`assess_risk`, …).
@@ -930,6 +942,20 @@ mod tests {
         let low = parse_command(&ASSESS.replace("\"high\"", "\"low\"")).unwrap();
         assert_eq!(low.command_id, envelope.command_id);
         assert_ne!(low.fingerprint(), envelope.fingerprint());
+    }
+
+    /// Stores keep the fingerprints of every command they applied: a build that computed them
+    /// differently would take a true repeat for a conflicting command.
+    #[test]
+    fn the_fingerprint_is_the_sha256_of_the_compact_canonical_json_as_stored() {
+        use sha2::{Digest, Sha256};
+        let envelope = parse_command(ASSESS).unwrap();
+        let by_definition: [u8; 32] = Sha256::digest(envelope.to_json().to_string()).into();
+        assert_eq!(envelope.fingerprint(), by_definition);
+        assert_eq!(
+            hex::encode(envelope.fingerprint()),
+            "1fc06910fa6ebf0a92cb4e2efb445185d974a0f455ab135f5625ed624f420a6d"
+        );
     }
 
     #[test]
