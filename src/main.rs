@@ -492,7 +492,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
 /// whole page, however little of it is used: `perf` of `import-log` found 8–10% of its CPU in
 /// the kernel's `clear_page_erms`, and without huge pages `import` and `import-log` ran faster
 /// and peaked lower (docs/benchmarks.md "Write path"). mimalloc's own switches cannot do it
-/// from here: it reserves its first arena before `main` runs.
+/// from here: it reserves its first arena before `main` runs (docs/decisions/0012).
 fn without_transparent_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes four integer arguments and only sets a flag on this
