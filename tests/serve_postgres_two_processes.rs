@@ -176,20 +176,68 @@ async fn cases(client: &Client, server: &Server, crns: &BTreeSet<String>) -> Vec
     states
 }
 
-/// The cohort sent command by command to `server` alone: the answers, and the server.
-async fn reference(
-    work: &Path,
-    schema: &TestSchema,
-    key_file: &Path,
-    commands: &[(String, Value)],
-) -> (Vec<(u16, Value)>, Server) {
-    let alone = server(&work.join("alone"), schema, key_file);
-    let client = Client::new();
-    let mut answers = Vec::with_capacity(commands.len());
-    for (token, body) in commands {
-        answers.push(send(&client, &alone, token, body).await);
+/// Two servers on one log, and what one server alone answered to the cohort on another log.
+/// Fields drop in order: the servers stop before their schemas are dropped.
+struct Scene {
+    servers: [Server; 2],
+    alone: Server,
+    expected: Vec<(u16, Value)>,
+    commands: Vec<(String, Value)>,
+    shared: TestSchema,
+    alone_schema: TestSchema,
+    key_file: std::path::PathBuf,
+    work: tempfile::TempDir,
+}
+
+impl Scene {
+    /// The cohort sent command by command to one server on a log of its own, then two servers
+    /// started on the shared log.
+    async fn new(pg: &str) -> Scene {
+        let work = tempfile::tempdir().unwrap();
+        let key_file = work.path().join("kek");
+        let (shared, alone_schema) = (TestSchema::new(pg), TestSchema::new(pg));
+        let commands = cohort(work.path());
+        init(work.path(), &shared, &key_file);
+        init(work.path(), &alone_schema, &key_file);
+        let alone = server(&work.path().join("alone"), &alone_schema, &key_file);
+        let client = Client::new();
+        let mut expected = Vec::with_capacity(commands.len());
+        for (token, body) in &commands {
+            expected.push(send(&client, &alone, token, body).await);
+        }
+        let servers = [
+            server(&work.path().join("first"), &shared, &key_file),
+            server(&work.path().join("second"), &shared, &key_file),
+        ];
+        Scene {
+            servers,
+            alone,
+            expected,
+            commands,
+            shared,
+            alone_schema,
+            key_file,
+            work,
+        }
     }
-    (answers, alone)
+
+    fn export(&self, schema: &TestSchema) -> Vec<(String, u64, String, String)> {
+        export(&self.work.path().join("export"), schema, &self.key_file)
+    }
+
+    /// The shared log has every stream gapless and every command once, and both servers read
+    /// every case as the server alone does.
+    async fn assert_as_one_server(&self) -> Vec<(String, u64, String, String)> {
+        let records = self.export(&self.shared);
+        assert_gapless_and_once(&records);
+        let client = Client::new();
+        let crns: BTreeSet<String> = event_types_by_case(&records).into_keys().collect();
+        let reference_cases = cases(&client, &self.alone, &crns).await;
+        for server in &self.servers {
+            assert_eq!(cases(&client, server, &crns).await, reference_cases);
+        }
+        records
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,29 +245,14 @@ async fn two_servers_taking_turns_on_one_postgres_log_answer_as_one_server_would
     let Some(pg) = pg_support::server() else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let key_file = work.path().join("kek");
-    let (shared, alone_schema) = (TestSchema::new(&pg), TestSchema::new(&pg));
-    let commands = cohort(work.path());
-    init(work.path(), &shared, &key_file);
-    init(work.path(), &alone_schema, &key_file);
-    let (expected, alone) = reference(work.path(), &alone_schema, &key_file, &commands).await;
-    let servers = [
-        server(&work.path().join("first"), &shared, &key_file),
-        server(&work.path().join("second"), &shared, &key_file),
-    ];
+    let scene = Scene::new(&pg).await;
     let client = Client::new();
-    for (index, ((token, body), expected)) in commands.iter().zip(&expected).enumerate() {
-        let answer = send(&client, &servers[index % 2], token, body).await;
+    let sent = scene.commands.iter().zip(&scene.expected).enumerate();
+    for (index, ((token, body), expected)) in sent {
+        let answer = send(&client, &scene.servers[index % 2], token, body).await;
         assert_eq!(&answer, expected, "{body}");
     }
-    let records = export(&work.path().join("export"), &shared, &key_file);
-    assert_gapless_and_once(&records);
-    let crns: BTreeSet<String> = event_types_by_case(&records).into_keys().collect();
-    let reference_cases = cases(&client, &alone, &crns).await;
-    for server in &servers {
-        assert_eq!(cases(&client, server, &crns).await, reference_cases);
-    }
+    scene.assert_as_one_server().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,61 +260,50 @@ async fn two_servers_sent_every_command_at_once_lose_no_update_and_agree_with_on
     let Some(pg) = pg_support::server() else {
         return;
     };
-    let work = tempfile::tempdir().unwrap();
-    let key_file = work.path().join("kek");
-    let (shared, alone_schema) = (TestSchema::new(&pg), TestSchema::new(&pg));
-    let commands = cohort(work.path());
-    init(work.path(), &shared, &key_file);
-    init(work.path(), &alone_schema, &key_file);
-    let (_, alone) = reference(work.path(), &alone_schema, &key_file, &commands).await;
-    let servers = [
-        server(&work.path().join("first"), &shared, &key_file),
-        server(&work.path().join("second"), &shared, &key_file),
-    ];
-    // Each server gets the whole cohort in order, at the same time as the other.
-    let sent: Vec<_> = servers
-        .iter()
-        .map(|server| {
-            let (commands, base) = (commands.clone(), server.base.clone());
+    let scene = Scene::new(&pg).await;
+    // Two clients send the whole cohort in order at the same time, command n of client c to
+    // server (n + c) mod 2: whichever client is ahead writes through both servers in turn, and
+    // the one behind repeats each command through the other server.
+    let bases: Vec<String> = scene.servers.iter().map(|s| s.base.clone()).collect();
+    let clients: Vec<_> = (0..2usize)
+        .map(|client_index| {
+            let (commands, bases) = (scene.commands.clone(), bases.clone());
             tokio::spawn(async move {
                 let client = Client::new();
-                let mut written = 0u64;
-                for (token, body) in &commands {
+                let mut written_by_server = [0u64; 2];
+                for (n, (token, body)) in commands.iter().enumerate() {
+                    let server = (n + client_index) % 2;
                     let response = client
-                        .post(format!("{base}/commands"))
+                        .post(format!("{}/commands", bases[server]))
                         .bearer_auth(token)
                         .json(body)
                         .send()
                         .await
                         .unwrap();
                     let receipt: Value = response.json().await.unwrap();
-                    written += u64::from(receipt["deduplicated"] == Value::Bool(false));
+                    if receipt["deduplicated"] == Value::Bool(false) {
+                        written_by_server[server] += 1;
+                    }
                 }
-                written
+                written_by_server
             })
         })
         .collect();
-    let mut written_by_each = Vec::new();
-    for task in sent {
-        written_by_each.push(task.await.unwrap());
+    let mut written_by_each = [0u64; 2];
+    for client in clients {
+        let written = client.await.unwrap();
+        written_by_each[0] += written[0];
+        written_by_each[1] += written[1];
     }
     // Both wrote: each server's cache was behind the other's writes at times.
     assert!(
         written_by_each.iter().all(|n| *n > 0),
         "{written_by_each:?}"
     );
-    let records = export(&work.path().join("export"), &shared, &key_file);
-    assert_gapless_and_once(&records);
-    let reference_records = export(&work.path().join("export"), &alone_schema, &key_file);
+    let records = scene.assert_as_one_server().await;
     assert_eq!(
         event_types_by_case(&records),
-        event_types_by_case(&reference_records),
+        event_types_by_case(&scene.export(&scene.alone_schema)),
         "the same events, case by case (written by each server: {written_by_each:?})"
     );
-    let client = Client::new();
-    let crns: BTreeSet<String> = event_types_by_case(&records).into_keys().collect();
-    let reference_cases = cases(&client, &alone, &crns).await;
-    for server in &servers {
-        assert_eq!(cases(&client, server, &crns).await, reference_cases);
-    }
 }
