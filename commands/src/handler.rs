@@ -170,10 +170,7 @@ async fn key_for_records(
     stream: &StreamId,
     records: &[RecordedEvent],
 ) -> Result<Option<SubjectKey>, CommandError> {
-    let sealed = records
-        .iter()
-        .any(|r| caseledger_payload::is_sealed(&r.event_type, r.schema_version));
-    if !sealed {
+    if caseledger_payload::sealed_subjects(records)?.is_empty() {
         return Ok(None);
     }
     Ok(keyring.key_for_reading(stream).await?)

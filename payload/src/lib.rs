@@ -158,6 +158,21 @@ pub fn is_sealed(event_type: &str, schema_version: u16) -> bool {
     event_type == "CaseOpened" && schema_version >= 3
 }
 
+/// The subjects (case streams) whose keys a reader of `records` needs to open them: those of
+/// the records that hold sealed personal data ([`is_sealed`]), each once, in the order first
+/// seen. The one answer to "which keys to fetch" for every reader that folds records.
+pub fn sealed_subjects(
+    records: &[caseledger_store::RecordedEvent],
+) -> Result<Vec<caseledger_store::StreamId>, caseledger_store::StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    records
+        .iter()
+        .filter(|r| is_sealed(&r.event_type, r.schema_version))
+        .filter(|r| seen.insert(r.stream_id.as_str()))
+        .map(|r| caseledger_store::StreamId::new(r.stream_id.as_str()))
+        .collect()
+}
+
 /// `event` with its personal data sealed for `subject` (its case stream id) with `key`,
 /// ready for [`encode`]; an event without personal data comes back as it is. A destroyed key
 /// refuses: nothing personal is recorded again for an erased person.

@@ -72,3 +72,37 @@ fn nothing_personal_is_sealed_again_for_an_erased_person() {
     let err = seal(&opened(), "X123456", &SubjectKey::Destroyed).unwrap_err();
     assert!(err.to_string().contains("erased"), "{err}");
 }
+
+/// The keys a reader must fetch: the subjects of the sealed records only, each once.
+#[test]
+fn sealed_subjects_are_those_of_the_sealed_records_each_once() {
+    use caseledger_store::{Actor, RecordedEvent};
+    let record = |stream: &str, event_type: &str, schema_version: u16| RecordedEvent {
+        position: 1,
+        stream_id: stream.into(),
+        stream_version: 1,
+        recorded_at_us: 0,
+        event_id: Default::default(),
+        event_type: event_type.into(),
+        schema_version,
+        effective_at_us: 0,
+        actor: Actor::default(),
+        command_id: Default::default(),
+        correlation_id: Default::default(),
+        causation_id: Default::default(),
+        ruleset_id: String::new(),
+        payload: Vec::new(),
+        previous_hash: [0; 32],
+        hash: [0; 32],
+    };
+    let records = [
+        record("X000001", "CaseOpened", 3),
+        record("X000002", "CaseOpened", 2),
+        record("X000003", "TierCalculated", 1),
+        record("X000004", "CaseOpened", 3),
+        record("X000001", "CaseOpened", 3),
+    ];
+    let subjects = caseledger_payload::sealed_subjects(&records).unwrap();
+    let names: Vec<&str> = subjects.iter().map(|s| s.as_str()).collect();
+    assert_eq!(names, ["X000001", "X000004"]);
+}

@@ -66,12 +66,7 @@ impl Projection for CaseProjection {
             let Some(keys) = &self.keys else {
                 return Ok(());
             };
-            let mut subjects = Vec::new();
-            for record in records {
-                if caseledger_payload::is_sealed(&record.event_type, record.schema_version) {
-                    subjects.push(StreamId::new(record.stream_id.as_str())?);
-                }
-            }
+            let subjects = caseledger_payload::sealed_subjects(records)?;
             let subjects: Vec<&StreamId> = subjects.iter().collect();
             Ok(keys.prefetch(&subjects).await?)
         })
