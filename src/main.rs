@@ -489,9 +489,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 /// Turn transparent huge pages off for this process. mimalloc asks for huge pages on its
 /// arenas (`madvise`), so a fresh arena page costs the kernel a 2 MiB fault that zeroes the
-/// whole page, however little of it is used: `perf` of `import-log` found 8–10% of its CPU in
-/// the kernel's `clear_page_erms`, and without huge pages `import` and `import-log` ran faster
-/// and peaked lower (docs/benchmarks.md "Write path"). mimalloc's own switches cannot do it
+/// whole page, however little of it is used: `perf` of `import-log` found a tenth of its CPU
+/// in the kernel's `clear_page_erms`, and without huge pages `import` and `import-log` ran
+/// faster and peaked lower (docs/benchmarks.md "Write path"). mimalloc's own switches cannot do it
 /// from here: it reserves its first arena before `main` runs (docs/decisions/0012).
 fn without_transparent_huge_pages() {
     #[cfg(target_os = "linux")]

@@ -5,8 +5,8 @@
 //! store whose idempotency index was empty when it opened (every key since went through the
 //! writer, so a key the filter has never seen was never written), and the import of an
 //! export, for the keys it has written itself. A negative lookup in sled's index costs a tree
-//! descent (a few µs) per keyed append, which a bulk load of a fresh store pays for every
-//! command; the filter answers in four memory probes.
+//! descent per keyed append, which a bulk load of a fresh store pays for every command; the
+//! filter answers in four memory probes.
 //!
 //! The filter never forgets and never overflows: as it fills, "maybe" answers grow more
 //! frequent, so more lookups go to the index, and answers stay correct.
