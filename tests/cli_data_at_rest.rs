@@ -2,39 +2,21 @@
 //! files 0600) — the store, the files sled creates later (snapshots, blobs), the read-model
 //! database and the ack log — even when the process runs with umask 000.
 
+mod cli_support;
 mod engine_support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use cli_support::Cli;
 use engine_support::*;
 
 const NOTTINGHAM_CITY: u8 = 79;
 
-/// Run the binary under `umask 000`, so that only the modes caseledger asks for protect the
-/// files (with the usual 022 a file would be 0644: readable by every user).
-fn caseledger(data: &Path, args: &[&str]) -> Output {
-    Command::new("sh")
-        .arg("-c")
-        .arg("umask 000 && exec \"$@\"")
-        .arg("sh")
-        .arg(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(output: &Output, what: &str) -> String {
-    assert!(
-        output.status.success(),
-        "{what}: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+/// Runs `args` on `data` under `umask 000` (see [`Cli::umask_000`]), insisting it exits 0;
+/// its stdout.
+fn ok(data: &Path, args: &[&str]) -> String {
+    Cli::on(data).umask_000().ok(args).stdout
 }
 
 fn mode(path: &Path) -> u32 {
@@ -94,7 +76,7 @@ fn commands(cases: u32) -> String {
 fn init_import_and_rebuild_leave_every_file_private_to_its_owner() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    ok(&caseledger(&data, &["init"]), "init");
+    ok(&data, &["init"]);
     assert_eq!(mode(&data), 0o700);
     assert!(data.join("db").exists(), "sled's log file");
     assert_private(&data);
@@ -108,13 +90,13 @@ fn init_import_and_rebuild_leave_every_file_private_to_its_owner() {
         "--ack-log",
         ack.to_str().unwrap(),
     ];
-    ok(&caseledger(&data, &args), "import");
+    ok(&data, &args);
     assert_eq!(mode(&ack), 0o600, "the ack log names cases");
     assert!(std::fs::read_to_string(&ack).unwrap().lines().count() >= 120);
 
     // Reopening writes a new sled snapshot; rebuild creates the read-model database.
-    ok(&caseledger(&data, &["rebuild"]), "rebuild");
-    ok(&caseledger(&data, &["case", "P200000"]), "case");
+    ok(&data, &["rebuild"]);
+    ok(&data, &["case", "P200000"]);
     let snapshots = std::fs::read_dir(&data)
         .unwrap()
         .filter(|e| {
@@ -137,7 +119,7 @@ fn init_takes_group_and_other_access_away_from_an_existing_directory() {
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = ok(&caseledger(&data, &["init"]), "init");
+    let out = ok(&data, &["init"]);
     assert!(out.contains("was 755; now 700"), "init says so: {out}");
     assert_private(&data);
 }
@@ -178,7 +160,7 @@ fn file_holding(root: &Path, needle: &[u8]) -> Option<PathBuf> {
 fn no_name_or_date_of_birth_from_the_commands_is_in_any_file_of_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    ok(&caseledger(&data, &["init"]), "init");
+    ok(&data, &["init"]);
     let mut lines = String::new();
     for i in 0..30 {
         let crn = format!("P{:06}", 300_000 + i);
@@ -201,17 +183,14 @@ fn no_name_or_date_of_birth_from_the_commands_is_in_any_file_of_the_data_directo
         "--ack-log",
         ack.to_str().unwrap(),
     ];
-    ok(&caseledger(&data, &import), "import");
-    ok(&caseledger(&data, &["rebuild"]), "rebuild");
-    ok(&caseledger(&data, &["report", "caseload"]), "report");
+    ok(&data, &import);
+    ok(&data, &["rebuild"]);
+    ok(&data, &["report", "caseload"]);
 
     let (name, born) = person(7);
-    let case = ok(&caseledger(&data, &["case", "P300007"]), "case");
+    let case = ok(&data, &["case", "P300007"]);
     assert!(case.contains(&name) && case.contains(&born), "{case}");
-    let access = ok(
-        &caseledger(&data, &["subject-access", "P300007"]),
-        "subject-access",
-    );
+    let access = ok(&data, &["subject-access", "P300007"]);
     assert!(access.contains(&name) && access.contains(&born), "{access}");
 
     for i in 0..30 {

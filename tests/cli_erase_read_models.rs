@@ -5,62 +5,27 @@
 //! instant before the erasure (the key is destroyed for every reader); every other fact
 //! stays, and nothing fails.
 
+mod cli_support;
 mod engine_support;
 
 use std::path::Path;
-use std::process::Command;
 
+use cli_support::Cli;
 use engine_support::*;
 use serde_json::{json, Value};
 
 const CRN: &str = "Y300001";
 
+/// Runs `args` on `data`, insisting it exits 0; its stdout.
 fn caseledger(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .env_remove("CASELEDGER_KEY_FILE")
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("run caseledger");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    Cli::on(data).ok(args).stdout
 }
 
-/// A young adult (born 2005-01-10) on a community order with a high-RoSH initial assessment:
-/// tier B2, the T2A row while they are 18 to 24.
+/// The young adult's case ([`young_adult_on_a_community_order`]): tier B2, the T2A row while
+/// they are 18 to 24.
 fn young_adult_case(dir: &Path, data: &Path) {
-    let lines = [
-        as_case_administrator(
-            CRN,
-            "2024-06-03",
-            json!({"type": "open_case", "crn": CRN, "pdu": 79, "team": null, "on": "2024-06-03",
-                   "person": {"name": "Sam Example", "date_of_birth": "2005-01-10", "gender": "male"}}),
-        ),
-        as_court_officer(
-            CRN,
-            "2024-06-03",
-            json!({"type": "impose_sentence", "on": "2024-06-03", "sentence_type": "community_order",
-                   "court": "Nottingham Magistrates' Court", "length_months": 12,
-                   "dates": {"sentence_expiry_date": "2025-06-02"},
-                   "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
-        ),
-        as_probation_officer(
-            CRN,
-            "2024-06-05",
-            json!({"type": "assess_risk", "on": "2024-06-05", "kind": "initial", "rosh": "high",
-                   "rsr": null, "ogrs": 100, "needs": {"accommodation": "standard"}}),
-        ),
-    ];
-    let file = dir.join("commands.jsonl");
-    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let imported = caseledger(data, &["import", file.to_str().unwrap()]);
-    assert!(imported.contains(" 0 refused"), "{imported}");
+    let lines = young_adult_on_a_community_order(CRN);
+    Cli::on(data).import_none_refused(dir, "commands.jsonl", &lines);
 }
 
 /// The case's caseload row on 2024-07-01 (the person is 19), with `extra` report options.
@@ -131,7 +96,7 @@ fn erase_1_an_erased_case_rebuilds_and_answers_as_of_queries_without_its_date_of
         "{replay}"
     );
     assert!(replay.contains("erased"), "{replay}");
-    let case: Value = serde_json::from_str(&caseledger(&data, &["case", CRN])).unwrap();
+    let case = Cli::on(&data).case(CRN);
     assert_eq!(case["person"], json!({"sealed": "erased"}));
     assert_eq!(
         case["sentences"].as_object().map(|s| s.len()),

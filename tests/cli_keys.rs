@@ -6,28 +6,16 @@
 //! (sled itself rewrites the tail of its files whenever a store is opened, so "nothing
 //! written" is checked on the log, not on the files' bytes.)
 
+mod cli_support;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn caseledger(data: &Path, key_file: Option<&Path>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
-    command
-        .env_remove("CASELEDGER_KEY_FILE")
-        .arg("--data")
-        .arg(data);
-    if let Some(key_file) = key_file {
-        command.arg("--key-file").arg(key_file);
-    }
-    command.args(args).output().expect("the binary runs")
-}
+use cli_support::{Cli, Ran};
 
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// `caseledger --data DATA [--key-file KEY] ARGS…`.
+fn caseledger(data: &Path, key_file: Option<&Path>, args: &[&str]) -> Ran {
+    Cli::on(data).key_file(key_file).run(args)
 }
 
 /// The KEK id `init` printed.
@@ -44,9 +32,9 @@ fn init_creates_a_private_key_file_beside_the_data_and_says_where() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let init = caseledger(&data, None, &["init"]);
-    assert!(init.status.success(), "{}", text(&init));
+    assert!(init.success(), "{}", init.text());
     let key_file = dir.path().join("data.key");
-    let said = text(&init);
+    let said = init.text();
     assert!(said.contains(&key_file.display().to_string()), "{said}");
     assert_eq!(printed_id(&said).len(), 32, "{said}");
     let mode = std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777;
@@ -57,13 +45,13 @@ fn init_creates_a_private_key_file_beside_the_data_and_says_where() {
     );
     // A second init uses the key it finds and says nothing about keys.
     let again = caseledger(&data, None, &["init"]);
-    assert!(again.status.success(), "{}", text(&again));
-    assert!(!text(&again).contains("created key-encryption key"));
+    assert!(again.success(), "{}", again.text());
+    assert!(!again.text().contains("created key-encryption key"));
     // An explicit --key-file that does not exist is created by init there.
     let other = dir.path().join("elsewhere");
     let named = dir.path().join("kek-elsewhere");
     let init = caseledger(&other, Some(&named), &["init"]);
-    assert!(init.status.success(), "{}", text(&init));
+    assert!(init.success(), "{}", init.text());
     assert!(named.is_file());
     assert!(!dir.path().join("elsewhere.key").exists());
 }
@@ -73,40 +61,35 @@ fn a_store_with_a_kek_refuses_a_missing_or_wrong_key_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let init = caseledger(&data, None, &["init"]);
-    assert!(init.status.success(), "{}", text(&init));
-    let expected = printed_id(&text(&init));
+    assert!(init.success(), "{}", init.text());
+    let expected = printed_id(&init.text());
     let key_file = dir.path().join("data.key");
     let moved = dir.path().join("kek-moved");
     std::fs::rename(&key_file, &moved).unwrap();
 
     let missing = caseledger(&data, None, &["tick", "--to", "2024-01-01"]);
-    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing));
-    let said = text(&missing);
+    assert_eq!(missing.code, 2, "{}", missing.text());
+    let said = missing.text();
     assert!(said.contains(&expected), "names the expected key: {said}");
     assert!(said.contains("CASELEDGER_KEY_FILE"), "{said}");
 
     let wrong = dir.path().join("kek-wrong");
     let other = caseledger(&dir.path().join("other"), Some(&wrong), &["init"]);
-    assert!(other.status.success(), "{}", text(&other));
-    let given = printed_id(&text(&other));
+    assert!(other.success(), "{}", other.text());
+    let given = printed_id(&other.text());
     let refused = caseledger(&data, Some(&wrong), &["tick", "--to", "2024-01-01"]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
-    let said = text(&refused);
+    assert_eq!(refused.code, 2, "{}", refused.text());
+    let said = refused.text();
     assert!(said.contains(&expected) && said.contains(&given), "{said}");
 
     // init makes no new key for a store that records one: it names the key it expects.
     let nowhere = dir.path().join("nowhere");
     let named_missing = caseledger(&data, Some(&nowhere), &["init"]);
-    assert_eq!(
-        named_missing.status.code(),
-        Some(2),
-        "{}",
-        text(&named_missing)
-    );
+    assert_eq!(named_missing.code, 2, "{}", named_missing.text());
     assert!(
-        text(&named_missing).contains(&expected),
+        named_missing.text().contains(&expected),
         "{}",
-        text(&named_missing)
+        named_missing.text()
     );
     assert!(
         !nowhere.exists(),
@@ -114,11 +97,11 @@ fn a_store_with_a_kek_refuses_a_missing_or_wrong_key_and_writes_nothing() {
     );
 
     let right = caseledger(&data, Some(&moved), &["init"]);
-    assert!(right.status.success(), "{}", text(&right));
+    assert!(right.success(), "{}", right.text());
     assert!(
-        text(&right).contains("(head position 0)"),
+        right.text().contains("(head position 0)"),
         "the refused opens wrote nothing to the log: {}",
-        text(&right)
+        right.text()
     );
 }
 
@@ -130,11 +113,11 @@ fn a_readable_or_malformed_key_file_is_refused_with_what_to_do() {
     std::fs::write(&key_file, "0".repeat(64)).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let open = caseledger(&data, Some(&key_file), &["init"]);
-    assert_eq!(open.status.code(), Some(2), "{}", text(&open));
-    assert!(text(&open).contains("chmod 600"), "{}", text(&open));
+    assert_eq!(open.code, 2, "{}", open.text());
+    assert!(open.text().contains("chmod 600"), "{}", open.text());
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(&key_file, "short").unwrap();
     let open = caseledger(&data, Some(&key_file), &["init"]);
-    assert_eq!(open.status.code(), Some(2), "{}", text(&open));
-    assert!(text(&open).contains("64 hex digits"), "{}", text(&open));
+    assert_eq!(open.code, 2, "{}", open.text());
+    assert!(open.text().contains("64 hex digits"), "{}", open.text());
 }

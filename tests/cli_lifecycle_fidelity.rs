@@ -2,48 +2,18 @@
 //! commands imported as JSON Lines, then `case`, `replay`, `explain` and the read models. Each
 //! test is named by its rule and seed line.
 
+mod cli_support;
 mod engine_support;
 
 use std::path::Path;
-use std::process::Command;
 
+use cli_support::{caseledger, Cli, Ran};
 use engine_support::*;
 use serde_json::{json, Value};
 
-fn caseledger(data: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("run caseledger");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// Import `lines` (command JSON) and insist none is refused.
-fn import(dir: &Path, data: &Path, name: &str, lines: &[String]) {
-    let file = dir.join(name);
-    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
-    let (code, out, err) = caseledger(data, &["import", file.to_str().unwrap()]);
-    assert_eq!(code, 0, "import: {out}{err}");
-    assert!(out.contains(" 0 refused"), "nothing refused: {out}{err}");
-}
-
-fn case(data: &Path, crn: &str) -> Value {
-    let (code, out, err) = caseledger(data, &["case", crn]);
-    assert_eq!(code, 0, "case {crn}: {out}{err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("case JSON: {e}\n{out}"))
-}
-
 /// The event ids of `event_type` on the case, in stream order.
 fn event_ids(data: &Path, crn: &str, event_type: &str) -> Vec<String> {
-    let (code, out, err) = caseledger(data, &["replay", crn, "--format", "json"]);
-    assert_eq!(code, 0, "replay {crn}: {out}{err}");
-    let history: Value = serde_json::from_str(&out).unwrap();
+    let history = caseledger(data, &["replay", crn, "--format", "json"]).json();
     history["entries"]
         .as_array()
         .unwrap()
@@ -54,12 +24,11 @@ fn event_ids(data: &Path, crn: &str, event_type: &str) -> Vec<String> {
 }
 
 fn explain(data: &Path, event_id: &str, today: &str) -> Value {
-    let (code, out, err) = caseledger(
+    caseledger(
         data,
         &["explain", event_id, "--today", today, "--format", "json"],
-    );
-    assert_eq!(code, 0, "explain: {out}{err}");
-    serde_json::from_str(&out).unwrap()
+    )
+    .json()
 }
 
 fn woman_with_recall(crn: &str, outcome: &str) -> Vec<String> {
@@ -126,10 +95,10 @@ fn tier_3_4_a_rejected_recall_does_not_raise_a_womans_tier_seed_003_l2914() {
     let data = dir.path().join("data");
     let mut lines = woman_with_recall("F200001", "REC03");
     lines.extend(woman_with_recall("F200002", "REC02"));
-    import(dir.path(), &data, "commands.jsonl", &lines);
+    Cli::on(&data).import_none_refused(dir.path(), "commands.jsonl", &lines);
 
-    assert_eq!(case(&data, "F200001")["tier"]["tier"], "C1");
-    assert_eq!(case(&data, "F200002")["tier"]["tier"], "B1");
+    assert_eq!(Cli::on(&data).case("F200001")["tier"]["tier"], "C1");
+    assert_eq!(Cli::on(&data).case("F200002")["tier"]["tier"], "B1");
 
     let tiers = event_ids(&data, "F200001", "TierCalculated");
     let explanation = explain(&data, tiers.last().unwrap(), "2024-05-01");
@@ -148,9 +117,8 @@ fn tier_3_4_a_rejected_recall_does_not_raise_a_womans_tier_seed_003_l2914() {
         "{explanation:#}"
     );
 
-    let (code, out, err) = caseledger(&data, &["rebuild"]);
-    assert_eq!(code, 0, "rebuild: {out}{err}");
-    let (code, out, err) = caseledger(
+    caseledger(&data, &["rebuild"]).succeeded("rebuild");
+    let out = caseledger(
         &data,
         &[
             "report",
@@ -160,58 +128,24 @@ fn tier_3_4_a_rejected_recall_does_not_raise_a_womans_tier_seed_003_l2914() {
             "--format",
             "json",
         ],
-    );
-    assert_eq!(code, 0, "report: {out}{err}");
+    )
+    .succeeded("report")
+    .stdout;
     assert!(out.contains("B1:1") && out.contains("C1:1"), "{out}");
 }
 
 /// Run `caseledger exec` with one command line on stdin.
-fn exec(data: &Path, line: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .arg("exec")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run caseledger exec");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{line}\n").as_bytes())
-        .expect("write the command");
-    let out = child.wait_with_output().expect("wait for caseledger");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn exec(data: &Path, line: &str) -> Ran {
+    let input = format!("{line}\n");
+    Cli::on(data).input(input.as_bytes()).run(&["exec"])
 }
 
 fn community_case_with_predictors(crn: &str, predictors: Value) -> Vec<String> {
     let mut assessment = assess("2024-06-05", "initial", "high");
     assessment["predictors"] = predictors;
-    vec![
-        as_case_administrator(
-            crn,
-            "2024-06-03",
-            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2024-06-03",
-                   "person": {"name": "Sam Example", "date_of_birth": "1980-01-15", "gender": "male"}}),
-        ),
-        as_court_officer(
-            crn,
-            "2024-06-03",
-            json!({
-            "type": "impose_sentence", "on": "2024-06-03", "sentence_type": "community_order",
-            "court": "Nottingham Magistrates' Court", "length_months": 12,
-            "dates": {"sentence_expiry_date": "2025-06-02"},
-            "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
-        ),
-        as_probation_officer(crn, "2024-06-05", assessment),
-    ]
+    let mut lines = sentenced_on_2024_06_03(crn, "1980-01-15");
+    lines.push(as_probation_officer(crn, "2024-06-05", assessment));
+    lines
 }
 
 /// tier-rules.md §6.2, §8 (seed 003 l.769): through the binary, `assess_risk` with V3
@@ -222,16 +156,15 @@ fn community_case_with_predictors(crn: &str, predictors: Value) -> Vec<String> {
 fn tier_6_2_v3_tier_through_the_binary_seed_003_l769() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    import(
+    Cli::on(&data).import_none_refused(
         dir.path(),
-        &data,
         "commands.jsonl",
         &community_case_with_predictors(
             "V200001",
             json!({"arp": 9150, "arp_static": false, "csrp": 700, "csrp_static": false}),
         ),
     );
-    let case_json = case(&data, "V200001");
+    let case_json = Cli::on(&data).case("V200001");
     assert_eq!(case_json["tier_v3"]["tier"], "A", "{case_json:#}");
     assert_eq!(case_json["tier_v3"]["provisional"], json!(false));
     assert_eq!(
@@ -251,7 +184,11 @@ fn tier_6_2_v3_tier_through_the_binary_seed_003_l769() {
     let events_before = event_ids(&data, "V200001", "RiskAssessed").len();
     let mut too_high = assess("2024-06-10", "review", "high");
     too_high["predictors"] = json!({"arp": 10001});
-    let (code, out, err) = exec(
+    let Ran {
+        code,
+        stdout: out,
+        stderr: err,
+    } = exec(
         &data,
         &as_probation_officer("V200001", "2024-06-10", too_high),
     );
@@ -288,11 +225,10 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
     ] {
         lines.push(as_court_officer(crn, "2023-03-01", body));
     }
-    import(dir.path(), &data, "first.jsonl", &lines);
+    Cli::on(&data).import_none_refused(dir.path(), "first.jsonl", &lines);
     let caseload = |data: &Path| {
-        let (code, out, err) = caseledger(data, &["rebuild"]);
-        assert_eq!(code, 0, "rebuild: {out}{err}");
-        let (code, out, err) = caseledger(
+        caseledger(data, &["rebuild"]).succeeded("rebuild");
+        let out = caseledger(
             data,
             &[
                 "report",
@@ -302,8 +238,9 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
                 "--format",
                 "json",
             ],
-        );
-        assert_eq!(code, 0, "report: {out}{err}");
+        )
+        .succeeded("report")
+        .stdout;
         let rows: Value = serde_json::from_str(&out).unwrap();
         rows.as_array()
             .unwrap()
@@ -313,7 +250,11 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
     };
     assert_eq!(caseload(&data), 0, "closed: not on a caseload");
 
-    let (code, out, err) = exec(
+    let Ran {
+        code,
+        stdout: out,
+        stderr: err,
+    } = exec(
         &data,
         &as_case_administrator(
             crn,
@@ -325,9 +266,8 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
     assert_eq!(code, 5, "refused: {out}{err}");
     assert!(err.contains("reopen_case"), "{err}");
 
-    import(
+    Cli::on(&data).import_none_refused(
         dir.path(),
-        &data,
         "return.jsonl",
         &[as_court_officer(
             crn,
@@ -335,8 +275,9 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
             community_order("2024-05-07"),
         )],
     );
-    let (code, out, err) = caseledger(&data, &["replay", crn, "--format", "json"]);
-    assert_eq!(code, 0, "replay: {out}{err}");
+    let out = caseledger(&data, &["replay", crn, "--format", "json"])
+        .succeeded("replay")
+        .stdout;
     let history: Value = serde_json::from_str(&out).unwrap();
     let types: Vec<&str> = history["entries"]
         .as_array()
@@ -347,7 +288,7 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
     let reopened = types.iter().position(|t| *t == "CaseReopened").unwrap();
     assert_eq!(types[reopened + 1], "SentenceImposed", "{types:?}");
     assert!(types[..reopened].contains(&"CaseClosed"), "{types:?}");
-    assert_eq!(case(&data, crn)["closed_on"], Value::Null);
+    assert_eq!(Cli::on(&data).case(crn)["closed_on"], Value::Null);
     assert_eq!(caseload(&data), 1, "open again: on a caseload");
 }
 
@@ -359,40 +300,16 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
 fn workload_4_1_young_adult_t2a_row_through_the_binary_seed_003_l3119() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let crn = "Y200001";
-    let lines = vec![
-        as_case_administrator(
-            crn,
-            "2024-06-03",
-            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2024-06-03",
-                   "person": {"name": "Sam Example", "date_of_birth": "2005-01-10", "gender": "male"}}),
-        ),
-        as_court_officer(
-            crn,
-            "2024-06-03",
-            json!({
-            "type": "impose_sentence", "on": "2024-06-03", "sentence_type": "community_order",
-            "court": "Nottingham Magistrates' Court", "length_months": 12,
-            "dates": {"sentence_expiry_date": "2025-06-02"},
-            "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
-        ),
-        as_probation_officer(
-            crn,
-            "2024-06-05",
-            json!({
-            "type": "assess_risk", "on": "2024-06-05", "kind": "initial", "rosh": "high",
-            "rsr": null, "ogrs": 100, "needs": {"accommodation": "standard"}}),
-        ),
-    ];
-    import(dir.path(), &data, "commands.jsonl", &lines);
-    let (code, out, err) = caseledger(&data, &["rebuild"]);
-    assert_eq!(code, 0, "rebuild: {out}{err}");
+    let lines = young_adult_on_a_community_order("Y200001");
+    Cli::on(&data).import_none_refused(dir.path(), "commands.jsonl", &lines);
+    caseledger(&data, &["rebuild"]).succeeded("rebuild");
     let points = |today: &str| {
-        let (code, out, err) = caseledger(
+        let out = caseledger(
             &data,
             &["report", "caseload", "--today", today, "--format", "json"],
-        );
-        assert_eq!(code, 0, "report: {out}{err}");
+        )
+        .succeeded("report")
+        .stdout;
         let rows: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(rows.as_array().unwrap().len(), 1, "{out}");
         assert_eq!(rows[0]["by_tier"], "B2:1", "{out}");
@@ -408,18 +325,17 @@ fn workload_4_1_young_adult_t2a_row_through_the_binary_seed_003_l3119() {
 
 /// `report caseload --format json --today TODAY` with `extra` options, after a rebuild.
 fn caseload_report(data: &Path, today: &str, extra: &[&str]) -> Vec<Value> {
-    let (code, out, err) = caseledger(data, &["rebuild"]);
-    assert_eq!(code, 0, "rebuild: {out}{err}");
+    caseledger(data, &["rebuild"]).succeeded("rebuild");
     let mut args = vec!["report", "caseload", "--today", today, "--format", "json"];
     args.extend_from_slice(extra);
-    let (code, out, err) = caseledger(data, &args);
-    assert_eq!(code, 0, "report: {out}{err}");
+    let out = caseledger(data, &args).succeeded("report").stdout;
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("report JSON: {e}\n{out}"))
 }
 
 fn tick(data: &Path, to: &str) -> Value {
-    let (code, out, err) = caseledger(data, &["tick", "--to", to, "--format", "json"]);
-    assert_eq!(code, 0, "tick: {out}{err}");
+    let out = caseledger(data, &["tick", "--to", to, "--format", "json"])
+        .succeeded("tick")
+        .stdout;
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("tick JSON: {e}\n{out}"))
 }
 
@@ -468,14 +384,17 @@ fn lapse_1_tick_ends_licences_pss_and_orders_on_their_dates_seed_002_l53() {
             "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
         ),
     ];
-    import(dir.path(), &data, "commands.jsonl", &lines);
+    Cli::on(&data).import_none_refused(dir.path(), "commands.jsonl", &lines);
 
     let first = tick(&data, "2024-06-01");
     assert_eq!(first["applied"].as_array().unwrap().len(), 2, "{first}");
-    let s = &case(&data, licence)["sentences"]["1"];
+    let s = &Cli::on(&data).case(licence)["sentences"]["1"];
     assert_eq!(s["status"], "post_sentence_supervision", "{s}");
     assert_eq!(s["post_sentence_supervision_ends_on"], "2024-09-01");
-    assert_eq!(case(&data, order)["sentences"]["1"]["status"], "terminated");
+    assert_eq!(
+        Cli::on(&data).case(order)["sentences"]["1"]["status"],
+        "terminated"
+    );
     let lapsed = event_ids(&data, licence, "SupervisionLapsed");
     let explanation = explain(&data, &lapsed[0], "2024-06-01");
     assert!(
@@ -493,7 +412,7 @@ fn lapse_1_tick_ends_licences_pss_and_orders_on_their_dates_seed_002_l53() {
 
     tick(&data, "2024-10-01");
     assert_eq!(
-        case(&data, licence)["sentences"]["1"]["status"],
+        Cli::on(&data).case(licence)["sentences"]["1"]["status"],
         "supervision_ended"
     );
     let after = caseload_report(&data, "2024-10-01", &[]);
@@ -506,13 +425,13 @@ fn lapse_1_tick_ends_licences_pss_and_orders_on_their_dates_seed_002_l53() {
 }
 
 fn report(data: &Path, name: &str, today: &str) -> Vec<Value> {
-    let (code, out, err) = caseledger(data, &["rebuild"]);
-    assert_eq!(code, 0, "rebuild: {out}{err}");
-    let (code, out, err) = caseledger(
+    caseledger(data, &["rebuild"]).succeeded("rebuild");
+    let out = caseledger(
         data,
         &["report", name, "--today", today, "--format", "json"],
-    );
-    assert_eq!(code, 0, "report {name}: {out}{err}");
+    )
+    .succeeded(&format!("report {name}"))
+    .stdout;
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("report JSON: {e}\n{out}"))
 }
 
@@ -521,30 +440,19 @@ fn as_senior_probation_officer(crn: &str, effective_at: &str, body: Value) -> St
 }
 
 fn community_case_allocated(crn: &str) -> Vec<String> {
-    vec![
-        as_case_administrator(
-            crn,
-            "2024-06-03",
-            json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2024-06-03",
-                   "person": {"name": "Sam Example", "date_of_birth": "1980-02-03", "gender": "male"}}),
-        ),
-        as_court_officer(
-            crn,
-            "2024-06-03",
-            json!({
-            "type": "impose_sentence", "on": "2024-06-03", "sentence_type": "community_order",
-            "court": "Nottingham Magistrates' Court", "length_months": 12,
-            "dates": {"sentence_expiry_date": "2025-06-02"},
-            "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
-        ),
-        as_probation_officer(crn, "2024-06-05", assess("2024-06-05", "initial", "medium")),
-        as_senior_probation_officer(
-            crn,
-            "2024-06-06",
-            json!({"type": "allocate_practitioner", "on": "2024-06-06", "team": "N07-T1",
-                   "practitioner": {"staff_code": "N07P001", "name": "Jo Officer", "grade": "PO"}}),
-        ),
-    ]
+    let mut lines = sentenced_on_2024_06_03(crn, "1980-02-03");
+    lines.push(as_probation_officer(
+        crn,
+        "2024-06-05",
+        assess("2024-06-05", "initial", "medium"),
+    ));
+    lines.push(as_senior_probation_officer(
+        crn,
+        "2024-06-06",
+        json!({"type": "allocate_practitioner", "on": "2024-06-06", "team": "N07-T1",
+               "practitioner": {"staff_code": "N07P001", "name": "Jo Officer", "grade": "PO"}}),
+    ));
+    lines
 }
 
 /// ALLOC-1 (seed 003 l.775): through the binary, an order that ended on its date (`tick`) is
@@ -556,16 +464,10 @@ fn alloc_1_a_new_order_reaches_the_allocation_queue_and_the_measure_seed_003_l77
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let crn = "A200001";
-    import(
-        dir.path(),
-        &data,
-        "first.jsonl",
-        &community_case_allocated(crn),
-    );
+    Cli::on(&data).import_none_refused(dir.path(), "first.jsonl", &community_case_allocated(crn));
     tick(&data, "2025-06-03");
-    import(
+    Cli::on(&data).import_none_refused(
         dir.path(),
-        &data,
         "second.jsonl",
         &[as_court_officer(
             crn,
@@ -577,14 +479,13 @@ fn alloc_1_a_new_order_reaches_the_allocation_queue_and_the_measure_seed_003_l77
             "requirements": [{"rehabilitation_activity": {"days": 20}}]}),
         )],
     );
-    assert_eq!(case(&data, crn)["practitioner"], Value::Null);
+    assert_eq!(Cli::on(&data).case(crn)["practitioner"], Value::Null);
     let queue = report(&data, "allocations", "2025-07-02");
     assert_eq!(queue.len(), 1, "{queue:?}");
     assert_eq!(queue[0]["sentenced_on"], "2025-07-01");
 
-    import(
+    Cli::on(&data).import_none_refused(
         dir.path(),
-        &data,
         "third.jsonl",
         &[as_senior_probation_officer(
             crn,
@@ -630,7 +531,7 @@ fn xfer_1_a_transfer_into_wales_through_the_binary_seed_003_l2086() {
         json!({"type": "transfer_case", "on": "2024-07-01", "to_pdu": 106, "to_team": null,
                "reason": "moved to Cardiff"}),
     ));
-    import(dir.path(), &data, "commands.jsonl", &lines);
+    Cli::on(&data).import_none_refused(dir.path(), "commands.jsonl", &lines);
     let rows = caseload_report(&data, "2024-07-02", &[]);
     assert!(
         rows.iter().all(|r| r["staff_code"] != "N07P001"),
