@@ -2,11 +2,13 @@
 //! and a command id reused on another case is a recorded refusal (`idempotency_conflict`,
 //! exit 5), through the Engine and through the real binary.
 
+mod cli_support;
 mod engine_support;
 
 use caseledger::commands::audit::RefusalKind;
 use caseledger::commands::handler::CommandError;
 use caseledger::{Engine, EngineConfig, EngineError};
+use cli_support::Cli;
 use engine_support::*;
 use uuid::Uuid;
 
@@ -46,29 +48,9 @@ async fn a_command_id_reused_on_another_case_is_a_recorded_refusal() {
     assert_eq!(recorded[0].kind, RefusalKind::IdempotencyConflict);
 }
 
+/// Run the binary on `data` with `stdin`; (exit code, stdout, stderr).
 fn caseledger(data: &std::path::Path, args: &[&str], stdin: &str) -> (i32, String, String) {
-    use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    Cli::on(data).input(stdin.as_bytes()).run(args).parts()
 }
 
 #[test]

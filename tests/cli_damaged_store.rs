@@ -3,29 +3,18 @@
 //! the first damaged one and says where it stopped; `import-log` builds a new, intact store
 //! from that.
 
+mod cli_support;
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use caseledger::projections::synthetic::{append_case, long_case};
 use caseledger::store::{Durability, SledOptions, SledStore, SystemClock};
+use cli_support::{caseledger, Ran};
 
 const CRN: &str = "L200001";
 /// Most places the test damages before giving up.
 const FLIPS_MAX: usize = 256;
-
-fn caseledger(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// The number after `word` in `haystack`.
 fn number_after(haystack: &str, word: &str) -> u64 {
@@ -43,7 +32,7 @@ fn number_after(haystack: &str, word: &str) -> u64 {
 
 /// Flip 8 bytes at a time, 4 KiB apart from the middle of sled's data file on, until `verify`
 /// meets the damage (a byte that only sled's free space holds changes nothing); its output.
-fn damage_until_verify_fails(data: &Path) -> Output {
+fn damage_until_verify_fails(data: &Path) -> Ran {
     let db = data.join("db");
     let mut bytes = std::fs::read(&db).unwrap();
     let len = bytes.len();
@@ -58,7 +47,7 @@ fn damage_until_verify_fails(data: &Path) -> Output {
         }
         std::fs::write(&db, &bytes).unwrap();
         let verify = caseledger(data, &["verify"]);
-        if !verify.status.success() {
+        if !verify.success() {
             return verify;
         }
     }
@@ -87,17 +76,13 @@ fn damage_sled_meets_while_recovering_its_tail_is_reported_not_a_crash() {
     let data = dir.path().join("data");
     long_case_store(&data);
     let verify = damage_until_verify_fails(&data);
-    let message = text(&verify.stderr);
-    assert_eq!(
-        verify.status.code(),
-        Some(1),
-        "exit 1, not a panic: {message}"
-    );
+    let message = &verify.stderr;
+    assert_eq!(verify.code, 1, "exit 1, not a panic: {message}");
     let export = caseledger(&data, &["export", "--salvage"]);
     assert!(
-        matches!(export.status.code(), Some(0 | 1)),
+        matches!(export.code, 0 | 1),
         "salvage either writes the prefix or says why not: {}",
-        text(&export.stderr)
+        export.stderr
     );
 }
 
@@ -110,15 +95,15 @@ fn verify_names_the_damaged_positions_and_salvage_rebuilds_the_valid_prefix() {
     // snapshot covers the whole log: the damage below is then met when a record is read, not
     // while sled recovers its tail.
     let reopened = caseledger(&data, &["init"]);
-    assert!(reopened.status.success(), "{}", text(&reopened.stderr));
+    assert!(reopened.success(), "{}", reopened.stderr);
     let intact = caseledger(&data, &["verify"]);
-    assert!(intact.status.success(), "{}", text(&intact.stderr));
+    assert!(intact.success(), "{}", intact.stderr);
 
     let verify = damage_until_verify_fails(&data);
-    let message = text(&verify.stderr);
-    assert_eq!(verify.status.code(), Some(1), "{message}");
+    let message = &verify.stderr;
+    assert_eq!(verify.code, 1, "{message}");
     assert!(message.contains("cannot be read at positions"), "{message}");
-    let first_damaged = number_after(&message, "at positions ");
+    let first_damaged = number_after(message, "at positions ");
     assert!(first_damaged >= 1 && first_damaged <= total, "{message}");
     assert!(
         message.contains("export --salvage"),
@@ -126,12 +111,12 @@ fn verify_names_the_damaged_positions_and_salvage_rebuilds_the_valid_prefix() {
     );
 
     let plain = caseledger(&data, &["export"]);
-    assert_eq!(plain.status.code(), Some(1), "a plain export refuses");
+    assert_eq!(plain.code, 1, "a plain export refuses");
 
     let salvage = caseledger(&data, &["export", "--salvage"]);
-    let said = text(&salvage.stderr);
-    assert!(salvage.status.success(), "{said}");
-    let salvaged = number_after(&said, "salvaged records 1..=");
+    let said = &salvage.stderr;
+    assert!(salvage.success(), "{said}");
+    let salvaged = number_after(said, "salvaged records 1..=");
     assert_eq!(
         salvaged,
         first_damaged - 1,
@@ -141,7 +126,7 @@ fn verify_names_the_damaged_positions_and_salvage_rebuilds_the_valid_prefix() {
         said.contains(&format!("stopped at position {first_damaged}")),
         "{said}"
     );
-    let lines = text(&salvage.stdout).lines().count() as u64;
+    let lines = salvage.stdout.lines().count() as u64;
     assert_eq!(
         lines,
         salvaged + 1,
@@ -151,12 +136,12 @@ fn verify_names_the_damaged_positions_and_salvage_rebuilds_the_valid_prefix() {
     let export = dir.path().join("salvaged.jsonl");
     std::fs::write(&export, &salvage.stdout).unwrap();
     let rebuilt = dir.path().join("rebuilt");
-    assert!(caseledger(&rebuilt, &["init"]).status.success());
+    assert!(caseledger(&rebuilt, &["init"]).success());
     let import = caseledger(&rebuilt, &["import-log", export.to_str().unwrap()]);
-    assert!(import.status.success(), "{}", text(&import.stderr));
+    assert!(import.success(), "{}", import.stderr);
     let check = caseledger(&rebuilt, &["verify"]);
-    assert!(check.status.success(), "{}", text(&check.stderr));
-    let out = text(&check.stdout);
+    assert!(check.success(), "{}", check.stderr);
+    let out = &check.stdout;
     assert!(
         out.contains(&format!("chain intact: {salvaged} records checked")),
         "{out}"

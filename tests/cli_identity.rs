@@ -1,31 +1,22 @@
 //! Identity through the real binary: the operating-system user recorded beside the declared
 //! actor, `--actor-policy`, duplicate keys and the engine's own identity refused.
 
+mod cli_support;
 mod engine_support;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use caseledger::{Engine, EngineConfig};
+use cli_support::{Cli, Ran};
 use engine_support::*;
 
 const CRN: &str = "X300001";
 
-fn caseledger(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
+/// Run the binary on `data`, with `stdin` (empty when `None`).
+fn caseledger(data: &Path, args: &[&str], stdin: Option<&str>) -> Ran {
+    let input = stdin.unwrap_or("").as_bytes();
+    Cli::on(data).input(input).run(args)
 }
 
 /// The user name as another program sees it (`id -un`), to check the binary's own reading.
@@ -42,10 +33,6 @@ fn lines() -> Vec<String> {
     ]
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 #[test]
 fn every_event_leads_to_the_os_user_who_ran_the_cli() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,9 +41,9 @@ fn every_event_leads_to_the_os_user_who_ran_the_cli() {
     let all = lines();
     std::fs::write(&file, format!("{}\n{}\n", all[0], all[1])).unwrap();
     let out = caseledger(&data, &["import", file.to_str().unwrap()], None);
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.success(), "{}", out.stderr);
     let out = caseledger(&data, &["exec"], Some(&all[2]));
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.success(), "{}", out.stderr);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -107,15 +94,15 @@ fn an_actor_policy_limits_whom_the_os_user_may_act_as() {
     let all = lines();
     for line in &all[..2] {
         let out = caseledger(&data, &["--actor-policy", policy_arg, "exec"], Some(line));
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(out.success(), "{}", out.stderr);
     }
     let out = caseledger(
         &data,
         &["--actor-policy", policy_arg, "exec"],
         Some(&all[2]),
     );
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
-    let message = stderr(&out);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    let message = &out.stderr;
     assert!(
         message.contains(&format!(
             "operating-system user {me} may not act as probation_officer-1"
@@ -128,7 +115,7 @@ fn an_actor_policy_limits_whom_the_os_user_may_act_as() {
         &["exec"],
         Some(&all[2].replace(&command_id_of(&all[2]), &uuid::Uuid::new_v4().to_string())),
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.success(), "{}", out.stderr);
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -148,8 +135,8 @@ fn an_actor_policy_limits_whom_the_os_user_may_act_as() {
         &["--actor-policy", policy_arg, "exec"],
         Some(&all[2]),
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("--actor-policy"), "{}", stderr(&out));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--actor-policy"), "{}", out.stderr);
 }
 
 #[test]
@@ -158,17 +145,17 @@ fn duplicate_keys_and_the_engines_identity_are_bad_input() {
     let data = dir.path().join("data");
     let all = lines();
     let out = caseledger(&data, &["exec"], Some(&all[0]));
-    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.success(), "{}", out.stderr);
     let twice = all[1].replace(
         "\"role\":\"court_officer\"",
         "\"role\":\"inspector\",\"role\":\"court_officer\"",
     );
     let out = caseledger(&data, &["exec"], Some(&twice));
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
-        stderr(&out).contains("actor.role: appears twice"),
+        out.stderr.contains("actor.role: appears twice"),
         "{}",
-        stderr(&out)
+        out.stderr
     );
 
     let forged = command(
@@ -180,14 +167,14 @@ fn duplicate_keys_and_the_engines_identity_are_bad_input() {
             "inputs_digest": "0".repeat(64), "reason_code": "risk_assessed"}),
     );
     let out = caseledger(&data, &["exec"], Some(&forged));
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("actor.role"), "{}", stderr(&out));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("actor.role"), "{}", out.stderr);
     let forged = forged.replace("\"role\":\"system\"", "\"role\":\"service\"");
     let out = caseledger(&data, &["exec"], Some(&forged));
-    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(out.code, 5, "{}", out.stderr);
     assert!(
-        stderr(&out).contains("not what the engine derives"),
+        out.stderr.contains("not what the engine derives"),
         "{}",
-        stderr(&out)
+        out.stderr
     );
 }

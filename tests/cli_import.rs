@@ -2,30 +2,23 @@
 //! re-runs, an import killed with SIGKILL while it decides and writes, then re-run to the log
 //! of an uninterrupted import, exec, tick, case, store in use.
 
+mod cli_support;
 mod engine_support;
 mod fault_support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use caseledger::{Engine, EngineConfig};
+use cli_support::{caseledger, Cli};
 use engine_support::*;
 
 const NOTTINGHAM_CITY: u8 = 79;
 /// Longest a test waits for the child to acknowledge something before killing it.
 const ACK_WAIT_MAX: Duration = Duration::from_secs(60);
-
-fn caseledger(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 /// `cases` cases of `1 + 1 + 1 + reviews` commands each, interleaved across cases so that
 /// batches mix cases (per-case order is still file order).
@@ -157,8 +150,8 @@ fn import_stops_at_a_malformed_line_naming_it_and_reruns_idempotently() {
             ack.to_str().unwrap(),
         ],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 3, "{stderr}");
     let expected = format!(
         "{}:16: command.rosh: unknown variant `extreme`",
         file.display()
@@ -190,7 +183,7 @@ fn import_stops_at_a_malformed_line_naming_it_and_reruns_idempotently() {
             ack.to_str().unwrap(),
         ],
     );
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.code, 3);
     let acks = ack_lines(&ack);
     assert_eq!(acks.len(), 30);
     assert!(acks[15..].iter().all(|a| a["status"] == "duplicate"));
@@ -200,13 +193,8 @@ fn import_stops_at_a_malformed_line_naming_it_and_reruns_idempotently() {
     lines[15] = good_line_16;
     write_lines(&file, &lines);
     let out = caseledger(&data, &["import", file.to_str().unwrap()]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let stdout = &out.stdout;
     assert!(
         stdout.contains("3 applied, 15 already applied, 0 refused"),
         "{stdout}"
@@ -308,12 +296,7 @@ fn an_import_killed_with_sigkill_and_rerun_applies_every_command_exactly_once() 
                 ack.to_str().unwrap(),
             ],
         );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
     };
     rerun(&data);
     assert_eq!(events_per_command(&data), reference);
@@ -341,39 +324,17 @@ fn exec_tick_and_case_through_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let init = caseledger(&data, &["init"]);
-    assert_eq!(init.status.code(), Some(0));
+    assert_eq!(init.code, 0);
 
-    let exec = |line: String| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-            .arg("--data")
-            .arg(&data)
-            .arg("exec")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(line.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let exec = |line: String| Cli::on(&data).input(line.as_bytes()).run(&["exec"]);
     let crn = "E300001";
     let out = exec(as_case_administrator(
         crn,
         "2022-03-01",
         open_case(crn, NOTTINGHAM_CITY, "2022-03-01"),
     ));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let receipt: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let receipt: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(receipt["event_types"][0], "CaseOpened");
 
     // Refused by role: exit 5, recorded.
@@ -384,36 +345,31 @@ fn exec_tick_and_case_through_the_binary() {
         "2022-03-02",
         assess("2022-03-02", "initial", "low"),
     ));
-    assert_eq!(out.status.code(), Some(5));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("never change them"));
+    assert_eq!(out.code, 5);
+    assert!(out.stderr.contains("never change them"));
     // Bad input: exit 3, the field named.
     let out = exec(as_probation_officer(
         crn,
         "not-a-date",
         assess("2022-03-02", "initial", "low"),
     ));
-    assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("stdin: effective_at:"));
+    assert_eq!(out.code, 3);
+    assert!(out.stderr.contains("stdin: effective_at:"));
 
     let out = caseledger(&data, &["case", crn]);
-    assert_eq!(out.status.code(), Some(0));
-    let state: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.code, 0);
+    let state: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(state["crn"], crn);
     let out = caseledger(&data, &["case", "E399999"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.code, 1);
 
     let out = caseledger(&data, &["tick", "--to", "2023-01-01", "--format", "json"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(report["cases"], 1);
     // A --to that is not a date is an argument that cannot be used: exit 2.
     let out = caseledger(&data, &["tick", "--to", "2023-13-01"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code, 2);
 }
 
 #[test]
@@ -422,7 +378,7 @@ fn a_second_process_gets_store_in_use() {
     let data = dir.path().join("data");
     let _engine = Engine::open(EngineConfig::sled(&data)).unwrap();
     let out = caseledger(&data, &["case", "X123456"]);
-    assert_eq!(out.status.code(), Some(4));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, 4);
+    let stderr = &out.stderr;
     assert!(stderr.contains("store is in use"), "{stderr}");
 }

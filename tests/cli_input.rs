@@ -3,12 +3,12 @@
 //! nil UUID as command id (INPUT-ID), and the exit codes of every subcommand (2: an argument
 //! that cannot be used; 3: bad input read from a file or stdin).
 
+mod cli_support;
 mod engine_support;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
+use cli_support::Cli;
 use engine_support::*;
 use serde_json::json;
 use uuid::Uuid;
@@ -17,22 +17,7 @@ const NOTTINGHAM_CITY: u8 = 79;
 
 /// Run the binary on `data` with `stdin`; (exit code, stdout, stderr).
 fn caseledger(data: &Path, args: &[&str], stdin: &[u8]) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    Cli::on(data).input(stdin).run(args).parts()
 }
 
 fn open_line(crn: &str, on: &str) -> String {

@@ -184,14 +184,11 @@ fn tier_6_2_v3_tier_through_the_binary_seed_003_l769() {
     let events_before = event_ids(&data, "V200001", "RiskAssessed").len();
     let mut too_high = assess("2024-06-10", "review", "high");
     too_high["predictors"] = json!({"arp": 10001});
-    let Ran {
-        code,
-        stdout: out,
-        stderr: err,
-    } = exec(
+    let (code, out, err) = exec(
         &data,
         &as_probation_officer("V200001", "2024-06-10", too_high),
-    );
+    )
+    .parts();
     assert_eq!(code, 3, "bad input: {out}{err}");
     assert!(err.contains("command.predictors.arp"), "{err}");
     assert_eq!(
@@ -250,11 +247,7 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
     };
     assert_eq!(caseload(&data), 0, "closed: not on a caseload");
 
-    let Ran {
-        code,
-        stdout: out,
-        stderr: err,
-    } = exec(
+    let (code, out, err) = exec(
         &data,
         &as_case_administrator(
             crn,
@@ -262,7 +255,7 @@ fn reopen_seed_003_l2600_a_returning_person_is_sentenced_on_the_same_record() {
             json!({"type": "open_case", "crn": crn, "pdu": 79, "team": null, "on": "2024-05-07",
                    "person": {"name": "Sam Example", "date_of_birth": "1985-04-02", "gender": "male"}}),
         ),
-    );
+    ).parts();
     assert_eq!(code, 5, "refused: {out}{err}");
     assert!(err.contains("reopen_case"), "{err}");
 

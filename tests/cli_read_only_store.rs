@@ -4,18 +4,13 @@
 //! the real binary and leave every file of the store byte for byte and time for time as it
 //! was, with no file added.
 
+mod cli_support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn caseledger(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use cli_support::caseledger;
 
 /// Every file under `dir` with its bytes, length and modification time.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
@@ -47,11 +42,7 @@ fn store(dir: &Path) -> PathBuf {
     std::fs::write(&commands, &out.stdout).unwrap();
     let data = dir.join("source");
     let out = caseledger(&data, &["import", commands.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.success(), "{}", out.stderr);
     data
 }
 
@@ -114,21 +105,11 @@ fn fill(path: &Path) {
 fn verify_and_export_change_nothing(data: &Path, reference_export: &str) {
     let before = snapshot(data);
     let out = caseledger(data, &["verify"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("chain intact"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("chain intact"));
     let out = caseledger(data, &["export"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), reference_export);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, reference_export);
     let after = snapshot(data);
     assert_eq!(
         before.keys().collect::<Vec<_>>(),
@@ -147,8 +128,8 @@ fn verify_and_export_read_a_store_on_a_full_disk_without_writing_to_it() {
     let dir = tempfile::tempdir().unwrap();
     let source = store(dir.path());
     let reference = caseledger(&source, &["export"]);
-    assert!(reference.status.success());
-    let reference = String::from_utf8(reference.stdout).unwrap();
+    assert!(reference.success());
+    let reference = reference.stdout;
     // Root may mount a tmpfs just big enough for the store and fill it; anyone else gets a
     // directory they may not write to.
     let size = snapshot(&source)
@@ -199,12 +180,7 @@ fn a_read_only_reader_keeps_writers_out_and_writes_nothing() {
     assert!(reader.is_read_only());
     // A writer cannot open the store while it is being read.
     let out = caseledger(&source, &["init"]);
-    assert_eq!(
-        out.status.code(),
-        Some(4),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.code, 4, "{}", out.stderr);
     // Nothing can be appended through the reader.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

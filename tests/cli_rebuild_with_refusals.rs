@@ -1,21 +1,9 @@
 //! A store whose log holds a refused command (stream `audit-refusals`, payload
 //! `CommandRefused`, not a domain event) still rebuilds its read models: system streams feed no
 //! read model (projections/src/case/mod.rs `is_case_stream`).
-use std::process::Command;
+mod cli_support;
 
-fn caseledger(data: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("run caseledger");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use cli_support::caseledger;
 
 #[test]
 fn rebuild_and_reports_skip_the_refusals_stream() {
@@ -32,15 +20,17 @@ fn rebuild_and_reports_skip_the_refusals_stream() {
         ),
     )
     .unwrap();
-    let (code, out, err) = caseledger(&data, &["import", commands.to_str().unwrap()]);
-    assert_eq!(code, 0, "import: {out}{err}");
+    let out = caseledger(&data, &["import", commands.to_str().unwrap()])
+        .succeeded("import")
+        .stdout;
     assert!(
         out.contains("1 refused"),
         "the inspector's write is refused: {out}"
     );
 
-    let (code, out, err) = caseledger(&data, &["rebuild", "--digest"]);
-    assert_eq!(code, 0, "rebuild over a log with a refusal: {out}{err}");
+    let out = caseledger(&data, &["rebuild", "--digest"])
+        .succeeded("rebuild over a log with a refusal")
+        .stdout;
     for model in [
         "allocation",
         "caseload",
@@ -54,7 +44,7 @@ fn rebuild_and_reports_skip_the_refusals_stream() {
             "{model} digest printed: {out}"
         );
     }
-    let (code, out, err) = caseledger(
+    caseledger(
         &data,
         &[
             "report",
@@ -64,8 +54,7 @@ fn rebuild_and_reports_skip_the_refusals_stream() {
             "--format",
             "json",
         ],
-    );
-    assert_eq!(code, 0, "report: {out}{err}");
-    let (code, out, _) = caseledger(&data, &["verify"]);
-    assert_eq!(code, 0, "verify: {out}");
+    )
+    .succeeded("report");
+    caseledger(&data, &["verify"]).succeeded("verify");
 }

@@ -2,22 +2,17 @@
 //! its command on stdin), the other waits for it — exit 4 once the wait is over, or carries on
 //! as soon as the holder lets go.
 
+mod cli_support;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use cli_support::caseledger;
 
 /// Longest the test waits for the holder to take the store.
 const HOLDER_START_MAX: Duration = Duration::from_secs(60);
-
-fn caseledger(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 /// An `exec` that opens the store and then waits for its command on stdin; the caller waits
 /// for it ([`release`]).
@@ -37,7 +32,7 @@ fn hold(data: &Path) -> Child {
     // The holder has the store once a second opener is refused with exit code 4.
     loop {
         let probe = caseledger(data, &["verify"]);
-        if probe.status.code() == Some(4) {
+        if probe.code == 4 {
             return holder;
         }
         if start.elapsed() > HOLDER_START_MAX {
@@ -59,7 +54,7 @@ fn release(mut holder: Child) {
 fn a_second_process_waits_for_the_store_then_gives_up_with_exit_4() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    assert!(caseledger(&data, &["init"]).status.success());
+    assert!(caseledger(&data, &["init"]).success());
     let holder = hold(&data);
     for args in [
         vec!["--wait", "2", "verify"],
@@ -68,23 +63,15 @@ fn a_second_process_waits_for_the_store_then_gives_up_with_exit_4() {
         let start = Instant::now();
         let out = caseledger(&data, &args);
         let waited = start.elapsed();
-        assert_eq!(
-            out.status.code(),
-            Some(4),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("in use"),
-            "names the reason"
-        );
+        assert_eq!(out.code, 4, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("in use"), "names the reason");
         assert!(
             waited >= Duration::from_millis(1_900),
             "{args:?} gave up after {waited:?}, before its wait"
         );
     }
     // Without --wait: refused at once, as before.
-    assert_eq!(caseledger(&data, &["verify"]).status.code(), Some(4));
+    assert_eq!(caseledger(&data, &["verify"]).code, 4);
     release(holder);
 }
 
@@ -92,7 +79,7 @@ fn a_second_process_waits_for_the_store_then_gives_up_with_exit_4() {
 fn a_waiting_process_carries_on_when_the_holder_lets_go() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    assert!(caseledger(&data, &["init"]).status.success());
+    assert!(caseledger(&data, &["init"]).success());
     let mut holder = hold(&data);
     let waiter = Command::new(env!("CARGO_BIN_EXE_caseledger"))
         .arg("--data")
@@ -123,6 +110,6 @@ fn a_waiting_process_carries_on_when_the_holder_lets_go() {
 fn a_wait_over_an_hour_is_an_unusable_argument() {
     let dir = tempfile::tempdir().unwrap();
     let out = caseledger(dir.path(), &["--wait", "3601", "verify"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--wait"));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--wait"));
 }

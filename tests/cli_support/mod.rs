@@ -35,15 +35,19 @@ pub fn command_file(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
 pub struct Ran {
     /// The exit code; -1 when a signal ended the process.
     pub code: i32,
+    /// What it printed on stdout.
     pub stdout: String,
+    /// What it printed on stderr (a byte that is not UTF-8 read as U+FFFD).
     pub stderr: String,
 }
 
 impl Ran {
+    /// Insists stdout is UTF-8, as everything the binary prints there is (JSON, reports,
+    /// exports), so that a test reading it as text checks that too; stderr is read lossily.
     fn of(output: Output) -> Self {
         Ran {
             code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stdout: String::from_utf8(output.stdout).expect("the binary prints UTF-8"),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
@@ -57,6 +61,11 @@ impl Ran {
     /// not care which stream said it.
     pub fn text(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// (exit code, stdout, stderr), for a test that names the three apart.
+    pub fn parts(self) -> (i32, String, String) {
+        (self.code, self.stdout, self.stderr)
     }
 
     /// Insists the run exited 0, naming `what` ran and all it said otherwise.
