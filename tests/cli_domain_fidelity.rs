@@ -2,29 +2,29 @@
 //! binary on a real sled store: `exec`, `case`, `rebuild`, `report` (as-of too). One test per
 //! rule, named by rule id and seed line (docs/rules.md).
 
+mod cli_support;
 mod engine_support;
-mod support;
 
 use std::path::{Path, PathBuf};
 
 use engine_support::*;
 use serde_json::{json, Value};
-use support::run_cli;
 
 /// Nottingham City (TOM Annex C), served by DLNR CRC in the TR era (seed 001 l.10).
 const NOTTINGHAM_CITY: u8 = 79;
 const CRC_DLNR: &str = "crc:DLNR CRC";
 
-struct Cli {
+/// A fresh data directory, initialised, and the runs the tests make on it.
+struct Ledger {
     _dir: tempfile::TempDir,
     data: PathBuf,
 }
 
-impl Cli {
-    fn new() -> Cli {
+impl Ledger {
+    fn new() -> Ledger {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let cli = Cli { _dir: dir, data };
+        let cli = Ledger { _dir: dir, data };
         let (code, _, err) = cli.run(&["init"], "");
         assert_eq!(code, 0, "{err}");
         cli
@@ -34,10 +34,12 @@ impl Cli {
         &self.data
     }
 
+    /// `caseledger --data DATA ARGS…` fed `stdin`: (exit code, stdout, stderr).
     fn run(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
-        let mut all = vec!["--data", self.data().to_str().unwrap()];
-        all.extend_from_slice(args);
-        run_cli(&all, stdin)
+        cli_support::Cli::on(self.data())
+            .input(stdin.as_bytes())
+            .run(args)
+            .parts()
     }
 
     fn exec(&self, line: String) -> Value {
@@ -77,7 +79,7 @@ impl Cli {
 /// registration was removed, after a rebuild too, and still lists it as of an earlier date.
 #[test]
 fn mappa_1_seed_000_l9_report_mappa_drops_a_removed_registration_from_its_date() {
-    let cli = Cli::new();
+    let cli = Ledger::new();
     let crn = "M200001";
     cli.open_with_order(crn, "2022-03-01");
     cli.exec(as_probation_officer(
@@ -112,7 +114,7 @@ fn mappa_1_seed_000_l9_report_mappa_drops_a_removed_registration_from_its_date()
 /// `report caseload` counts the new RoSH and the recalculated tier and workload points.
 #[test]
 fn rosh_1_seed_001_l55_report_caseload_follows_the_nps_escalation_decision() {
-    let cli = Cli::new();
+    let cli = Ledger::new();
     let crn = "N200002";
     cli.open_with_order(crn, "2016-03-01");
     cli.exec(as_probation_officer(
@@ -158,7 +160,7 @@ fn rosh_1_seed_001_l55_report_caseload_follows_the_nps_escalation_decision() {
 /// the correction shows what was believed then.
 #[test]
 fn cor_1_report_caseload_stops_counting_a_corrected_assessment_from_the_correction_on() {
-    let cli = Cli::new();
+    let cli = Ledger::new();
     let crn = "E200003";
     cli.open_with_order(crn, "2022-03-01");
     cli.exec(as_probation_officer(
@@ -209,7 +211,7 @@ fn cor_1_report_caseload_stops_counting_a_corrected_assessment_from_the_correcti
 /// command that recorded it carried a later `effective_at`.
 #[test]
 fn asof_1_report_as_of_effective_counts_a_fact_from_its_own_date() {
-    let cli = Cli::new();
+    let cli = Ledger::new();
     let crn = "E200004";
     cli.open_with_order(crn, "2022-03-01");
     cli.exec(as_probation_officer(
@@ -234,7 +236,7 @@ fn asof_1_report_as_of_effective_counts_a_fact_from_its_own_date() {
 /// unknown grouping is an unusable argument (exit 2).
 #[test]
 fn caseload_by_seed_004_l68_report_caseload_by_provider_in_every_format() {
-    let cli = Cli::new();
+    let cli = Ledger::new();
     for (crn, rosh) in [("N200010", "high"), ("N200011", "low")] {
         cli.open_with_order(crn, "2016-03-01");
         cli.exec(as_probation_officer(
@@ -315,7 +317,7 @@ fn caseload_by_seed_004_l68_report_caseload_by_provider_in_every_format() {
 /// for a 2016 sentence and `report performance` has no row for a month before June 2021.
 #[test]
 fn pm_from_seed_003_l1844_reports_measure_nothing_before_june_2021() {
-    let cli = Cli::new();
+    let cli = Ledger::new();
     cli.open_with_order("N200020", "2016-03-01");
     cli.open_with_order("E200021", "2022-03-01");
     let queue = cli.report("allocations", &["--today", "2022-06-01"]);
@@ -338,7 +340,7 @@ fn pm_from_seed_003_l1844_reports_measure_nothing_before_june_2021() {
 /// a 2-year sentence is refused PSS (exit 5) naming the rule.
 #[test]
 fn pss_1_seed_002_l53_licence_then_pss_through_the_binary() {
-    let cli = Cli::new();
+    let cli = Ledger::new();
     for (crn, length) in [("E200030", 12), ("E200031", 24)] {
         cli.exec(as_case_administrator(
             crn,
@@ -400,7 +402,7 @@ fn pss_1_seed_002_l53_licence_then_pss_through_the_binary() {
 /// prisoner's handover under OMiC 2022 — once: a second tick applies nothing.
 #[test]
 fn rules_1_seed_003_l358_tick_applies_rule_changes_to_cases_in_flight_once() {
-    let cli = Cli::new();
+    let cli = Ledger::new();
     let crc = "N200040";
     cli.open_with_order(crc, "2020-03-02");
     cli.exec(as_probation_officer(

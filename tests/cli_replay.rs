@@ -1,7 +1,7 @@
 //! `caseledger replay | explain | verify | export | import-log` through the real binary on a
 //! real sled store.
 
-mod support;
+mod cli_support;
 
 use std::sync::Arc;
 
@@ -15,8 +15,8 @@ use caseledger::store::{
     Actor, Clock, Durability, EventStore, ExpectedVersion, ManualClock, NewEvent, SledOptions,
     SledStore, StreamId,
 };
+use cli_support::{caseledger, verify_root};
 use serde_json::Value;
-use support::run_cli;
 use uuid::Uuid;
 
 fn us(instant: &str) -> i64 {
@@ -118,86 +118,50 @@ async fn write_case(data: &std::path::Path) -> Uuid {
     last
 }
 
-fn root_line(stdout: &str) -> String {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("root "))
-        .expect("verify prints a root line")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn verify_export_import_replay_and_explain_through_the_binary() {
     let dir = tempfile::tempdir().expect("tempdir");
     let source = dir.path().join("source");
     let late = write_case(&source).await;
-    let source_arg = source.to_str().expect("utf-8 path");
 
-    let (code, out, err) = run_cli(&["verify", "--data", source_arg], "");
+    let (code, out, err) = caseledger(&source, &["verify"]).parts();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("chain intact: 3 records checked"), "{out}");
-    let checkpoint = root_line(&out);
+    let checkpoint = verify_root(&out);
     assert!(checkpoint.ends_with("@3"), "{checkpoint}");
 
-    let (code, _, err) = run_cli(
-        &["verify", "--data", source_arg, "--extends", &checkpoint],
-        "",
-    );
+    let (code, _, err) = caseledger(&source, &["verify", "--extends", &checkpoint]).parts();
     assert_eq!(code, 0, "{err}");
-    let (code, out, _) = run_cli(
-        &[
-            "verify",
-            "--data",
-            source_arg,
-            "--extends",
-            &format!("{}@3", "0".repeat(64)),
-        ],
-        "",
-    );
+    let (code, out, _) = caseledger(
+        &source,
+        &["verify", "--extends", &format!("{}@3", "0".repeat(64))],
+    )
+    .parts();
     assert_eq!(code, 1);
     assert!(out.contains("DIVERGES"), "{out}");
-    let (code, _, err) = run_cli(
-        &["verify", "--data", source_arg, "--extends", "nonsense"],
-        "",
-    );
+    let (code, _, err) = caseledger(&source, &["verify", "--extends", "nonsense"]).parts();
     assert_eq!(
         code, 2,
         "an --extends that is not ROOT@POSITION is an unusable argument"
     );
     assert!(err.contains("ROOT@POSITION"), "{err}");
 
-    let (code, export, err) = run_cli(&["export", "--data", source_arg], "");
+    let (code, export, err) = caseledger(&source, &["export"]).parts();
     assert_eq!(code, 0, "{err}");
     assert_eq!(export.lines().count(), 4);
     let file = dir.path().join("export.jsonl");
     std::fs::write(&file, &export).expect("write export");
 
     let target = dir.path().join("target");
-    let target_arg = target.to_str().expect("utf-8 path");
-    let (code, out, err) = run_cli(
-        &[
-            "import-log",
-            "--data",
-            target_arg,
-            file.to_str().expect("path"),
-        ],
-        "",
-    );
+    let (code, out, err) =
+        caseledger(&target, &["import-log", file.to_str().expect("path")]).parts();
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, _) = run_cli(&["verify", "--data", target_arg], "");
+    let (code, out, _) = caseledger(&target, &["verify"]).parts();
     assert_eq!(code, 0);
-    assert_eq!(root_line(&out), checkpoint, "same root after import");
+    assert_eq!(verify_root(&out), checkpoint, "same root after import");
 
     // Into a store that is not empty: refused.
-    let (code, _, err) = run_cli(
-        &[
-            "import-log",
-            "--data",
-            target_arg,
-            file.to_str().expect("path"),
-        ],
-        "",
-    );
+    let (code, _, err) = caseledger(&target, &["import-log", file.to_str().expect("path")]).parts();
     assert_eq!(code, 1);
     assert!(err.contains("not empty"), "{err}");
 
@@ -207,29 +171,19 @@ async fn verify_export_import_replay_and_explain_through_the_binary() {
     let bad = dir.path().join("tampered.jsonl");
     std::fs::write(&bad, &tampered).expect("write");
     let fresh = dir.path().join("fresh");
-    let fresh_arg = fresh.to_str().expect("utf-8 path");
-    let (code, _, err) = run_cli(
-        &[
-            "import-log",
-            "--data",
-            fresh_arg,
-            bad.to_str().expect("path"),
-        ],
-        "",
-    );
+    let (code, _, err) = caseledger(&fresh, &["import-log", bad.to_str().expect("path")]).parts();
     assert_eq!(code, 3, "an altered export line is bad input");
     assert!(err.contains("import refused at line 4"), "{err}");
     assert!(err.contains("nothing was imported"), "{err}");
-    let (_, out, _) = run_cli(&["verify", "--data", fresh_arg], "");
+    let (_, out, _) = caseledger(&fresh, &["verify"]).parts();
     assert!(out.contains("head position 0"), "{out}");
 
     // Replay, as known on 1 March and as known now.
-    let (code, out, err) = run_cli(
+    let (code, out, err) = caseledger(
+        &source,
         &[
             "replay",
             "X000001",
-            "--data",
-            source_arg,
             "--as-of-recorded",
             "2025-03-01",
             "--as-of-effective",
@@ -237,8 +191,8 @@ async fn verify_export_import_replay_and_explain_through_the_binary() {
             "--format",
             "json",
         ],
-        "",
-    );
+    )
+    .parts();
     assert_eq!(code, 0, "{err}");
     let history: Value = serde_json::from_str(&out).expect("json");
     assert_eq!(
@@ -246,27 +200,21 @@ async fn verify_export_import_replay_and_explain_through_the_binary() {
         Some(&Value::from("medium"))
     );
     assert_eq!(history.pointer("/recorded_later"), Some(&Value::from(1)));
-    let (code, out, err) = run_cli(&["replay", "X000001", "--data", source_arg], "");
+    let (code, out, err) = caseledger(&source, &["replay", "X000001"]).parts();
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("changed /risk/rosh: \"medium\" -> \"high\""),
         "{out}"
     );
     assert!(out.contains("recorded 2025-03-03T15:00:00Z"), "{out}");
-    let (code, _, err) = run_cli(&["replay", "X999999", "--data", source_arg], "");
+    let (code, _, err) = caseledger(&source, &["replay", "X999999"]).parts();
     assert_eq!(code, 1);
     assert!(err.contains("no case X999999"), "{err}");
-    let (code, _, err) = run_cli(
-        &[
-            "replay",
-            "X000001",
-            "--data",
-            source_arg,
-            "--as-of-recorded",
-            "yesterday",
-        ],
-        "",
-    );
+    let (code, _, err) = caseledger(
+        &source,
+        &["replay", "X000001", "--as-of-recorded", "yesterday"],
+    )
+    .parts();
     assert_eq!(
         code, 2,
         "an --as-of-recorded that is not an instant is an unusable argument"
@@ -274,21 +222,15 @@ async fn verify_export_import_replay_and_explain_through_the_binary() {
     assert!(err.contains("--as-of-recorded"), "{err}");
 
     // Explain the late assessment (a decision without a calculator: context, no re-run).
-    let (code, out, err) = run_cli(
-        &[
-            "explain",
-            &late.to_string(),
-            "--data",
-            source_arg,
-            "--today",
-            "2026-11-22",
-        ],
-        "",
-    );
+    let (code, out, err) = caseledger(
+        &source,
+        &["explain", &late.to_string(), "--today", "2026-11-22"],
+    )
+    .parts();
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("decision RiskAssessed"), "{out}");
     assert!(out.contains("reason risk_reassessed"), "{out}");
-    let (code, _, err) = run_cli(&["explain", "not-a-uuid", "--data", source_arg], "");
+    let (code, _, err) = caseledger(&source, &["explain", "not-a-uuid"]).parts();
     assert_eq!(
         code, 2,
         "an event id that is not a UUID is an unusable argument"

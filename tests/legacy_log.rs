@@ -5,7 +5,7 @@
 //! upcaster, which supplies no working days since the sentence — and it exports and imports
 //! into a copy with the same root.
 
-mod support;
+mod cli_support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,8 +16,8 @@ use caseledger::store::{
     Clock, Durability, EventStore, ExpectedVersion, ManualClock, RecordedEvent, SledOptions,
     SledStore, StreamId,
 };
+use cli_support::caseledger;
 use serde_json::Value;
-use support::run_cli;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -86,10 +86,9 @@ async fn write_store(data: &Path, records: &[RecordedEvent]) {
     );
 }
 
-fn cli(data: &str, args: &[&str]) -> String {
-    let mut all = vec!["--data", data];
-    all.extend_from_slice(args);
-    let (code, out, err) = run_cli(&all, "");
+/// `caseledger --data DATA ARGS…`'s stdout, insisting it exits 0.
+fn cli(data: &Path, args: &[&str]) -> String {
+    let (code, out, err) = caseledger(data, args).parts();
     assert_eq!(code, 0, "caseledger {args:?}: {err}");
     out
 }
@@ -118,10 +117,9 @@ fn a_log_written_with_the_first_payload_encoding_opens_and_replays_identically()
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(write_store(&data, &records));
-    let data = data.to_str().unwrap();
 
-    assert_eq!(cli(data, &["verify"]), read_fixture("verify.txt"));
-    let digests: String = cli(data, &["rebuild", "--digest"])
+    assert_eq!(cli(&data, &["verify"]), read_fixture("verify.txt"));
+    let digests: String = cli(&data, &["rebuild", "--digest"])
         .lines()
         .filter(|l| !l.starts_with("rebuilt"))
         .map(|l| format!("{l}\n"))
@@ -130,10 +128,10 @@ fn a_log_written_with_the_first_payload_encoding_opens_and_replays_identically()
     for line in read_fixture("cases.jsonl").lines() {
         let expected: Value = serde_json::from_str(line).unwrap();
         let crn = expected["crn"].as_str().expect("crn");
-        let now: Value = serde_json::from_str(&cli(data, &["case", crn])).unwrap();
+        let now: Value = serde_json::from_str(&cli(&data, &["case", crn])).unwrap();
         assert_eq!(now, expected, "case {crn}");
     }
-    let replay = cli(data, &["replay", "A000004", "--format", "json"]);
+    let replay = cli(&data, &["replay", "A000004", "--format", "json"]);
     assert_eq!(
         serde_json::from_str::<Value>(&replay).unwrap(),
         expected_replay()
@@ -141,9 +139,8 @@ fn a_log_written_with_the_first_payload_encoding_opens_and_replays_identically()
 
     // Export shows each record in its own version's shape; import writes back the same bytes.
     let export = dir.path().join("log.jsonl");
-    std::fs::write(&export, cli(data, &["export"])).unwrap();
+    std::fs::write(&export, cli(&data, &["export"])).unwrap();
     let copy = dir.path().join("copy");
-    let copy = copy.to_str().unwrap();
-    cli(copy, &["import-log", export.to_str().unwrap()]);
-    assert_eq!(cli(copy, &["verify"]), read_fixture("verify.txt"));
+    cli(&copy, &["import-log", export.to_str().unwrap()]);
+    assert_eq!(cli(&copy, &["verify"]), read_fixture("verify.txt"));
 }

@@ -2,7 +2,7 @@
 //! the version they claim — is a typed error naming the record's position, event type and
 //! version from every reader of the real binary, never a panic.
 
-mod support;
+mod cli_support;
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use caseledger::store::{
     Actor, Clock, Durability, EventStore, ExpectedVersion, ManualClock, NewEvent, SledOptions,
     SledStore, StreamId,
 };
-use support::run_cli;
+use cli_support::caseledger;
 use uuid::Uuid;
 
 fn opened() -> caseledger::domain::Event {
@@ -94,15 +94,12 @@ fn an_unreadable_payload_is_an_error_naming_its_position_type_and_version() {
         tokio::runtime::Runtime::new()
             .unwrap()
             .block_on(write(&data, event_type, version, payload));
-        let data = data.to_str().unwrap();
         for args in [
             vec!["case", "X000001"],
             vec!["replay", "X000001"],
             vec!["rebuild"],
         ] {
-            let mut all = vec!["--data", data];
-            all.extend_from_slice(&args);
-            let (code, _, err) = run_cli(&all, "");
+            let (code, _, err) = caseledger(&data, &args).parts();
             assert!(code != 0 && code != 101, "{args:?}: exit {code}: {err}");
             assert!(err.contains("position 2"), "{args:?}: {err}");
             assert!(err.contains(named), "{args:?}: {err}");

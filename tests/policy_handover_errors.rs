@@ -1,7 +1,7 @@
 //! Malformed input to `caseledger policy handover` (policy-cli-contract.md;
 //! handover-rules.md §3.3): every bad line gets its own error naming the field, and the rest
 //! of the batch is still processed.
-mod support;
+mod cli_support;
 
 use caseledger::policy_cli::handover::evaluate_line;
 use proptest::prelude::*;
@@ -101,7 +101,7 @@ fn each_malformed_line_gets_its_own_error_and_the_batch_continues() {
         .map(|(line, _, _)| format!("{line}\n"))
         .collect::<String>()
         + "\n   \n"; // blank lines are ignored, not answered
-    let (code, stdout, stderr) = support::run_cli(&["policy", "handover"], &stdin);
+    let (code, stdout, stderr) = cli_support::policy("handover", &stdin).parts();
     assert_eq!(code, 0, "per-line errors still exit 0; stderr: {stderr}");
     let outputs: Vec<Value> = stdout
         .lines()

@@ -1,7 +1,7 @@
 //! Malformed lines through the real `caseledger policy tier` binary: each gets its own
 //! `{"id", "error"}` line naming the field, and the rest of the batch is still processed
 //! (policy-cli-contract.md "Rules for both commands"; tier-rules.md §1 validation).
-mod support;
+mod cli_support;
 
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -101,7 +101,7 @@ fn malformed_lines_get_per_line_errors_and_the_batch_continues() {
         input.push(GOOD.replace("ok-1", "ok-after"));
     }
     input.push(String::new()); // blank lines are ignored
-    let (code, stdout, stderr) = support::run_cli(&["policy", "tier"], &(input.join("\n") + "\n"));
+    let (code, stdout, stderr) = cli_support::policy("tier", &(input.join("\n") + "\n")).parts();
     assert_eq!(code, 0, "stderr: {stderr}");
     let outputs: Vec<Value> = stdout
         .lines()
@@ -133,10 +133,11 @@ fn malformed_lines_get_per_line_errors_and_the_batch_continues() {
 /// A line that fails names every unknown field at once, sorted, with its path.
 #[test]
 fn unknown_fields_are_listed_together() {
-    let (code, stdout, _) = support::run_cli(
-        &["policy", "tier"],
+    let (code, stdout, _) = cli_support::policy(
+        "tier",
         r#"{"id":"u","today":"2025-06-15","zeta":1,"alpha":2}"#,
-    );
+    )
+    .parts();
     assert_eq!(code, 0);
     let out: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(out["error"], "unknown field: alpha, zeta");
@@ -156,7 +157,7 @@ fn v3_provisional_through_the_binary() {
         base.replace("ROSH", "\"very_high\""),
     ]
     .join("\n");
-    let (code, stdout, _) = support::run_cli(&["policy", "tier"], &input);
+    let (code, stdout, _) = cli_support::policy("tier", &input).parts();
     assert_eq!(code, 0);
     let out: Vec<Value> = stdout
         .lines()

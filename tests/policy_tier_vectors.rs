@@ -1,5 +1,6 @@
 //! Every line of `shared/vectors/tier-public.jsonl` through the real binary
 //! (`caseledger policy tier`), comparing the keys each line's `expect` lists.
+mod cli_support;
 mod support;
 
 #[test]

@@ -1,6 +1,7 @@
-//! Running the real `caseledger` binary in the CLI tests: one runner ([`Cli`]) with the few
-//! ways a test varies a run (a key file, a store URL, standard input, a umask that protects
-//! nothing), what a run left ([`Ran`]), and the store set-ups more than one test file makes.
+//! Running the real `caseledger` binary in the integration tests: one runner ([`Cli`]) with
+//! the few ways a test varies a run (no data directory, a key file, a store URL, standard
+//! input, a umask that protects nothing), what a run left ([`Ran`]), and the store set-ups
+//! more than one test file makes.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -21,6 +22,23 @@ const SETTINGS: [&str; 4] = [
 /// `caseledger --data DATA ARGS…`: the plain run most tests make.
 pub fn caseledger(data: &Path, args: &[&str]) -> Ran {
     Cli::on(data).run(args)
+}
+
+/// `caseledger policy CALCULATOR` with `input` (its JSON Lines) on standard input: the policy
+/// calculators read no store, so the run names no data directory.
+pub fn policy(calculator: &str, input: &str) -> Ran {
+    Cli::without_data()
+        .input(input.as_bytes())
+        .run(&["policy", calculator])
+}
+
+/// The `ROOT@POSITION` of the `root ` line `verify` printed (`stdout`), insisting there is one.
+pub fn verify_root(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("root "))
+        .expect("verify prints a root line")
+        .to_owned()
 }
 
 /// Writes `lines` (one command's JSON each) as the JSON Lines file `dir/name`; its path.
@@ -81,11 +99,11 @@ impl Ran {
     }
 }
 
-/// How to run the binary on one data directory: `caseledger --data DATA [--key-file KEY]
-/// [--store URL] ARGS…`, with the environment's settings removed ([`SETTINGS`]).
+/// How to run the binary: `caseledger [--data DATA] [--key-file KEY] [--store URL] ARGS…`,
+/// with the environment's settings removed ([`SETTINGS`]).
 #[derive(Clone, Copy)]
 pub struct Cli<'a> {
-    data: &'a Path,
+    data: Option<&'a Path>,
     key_file: Option<&'a Path>,
     store: Option<&'a str>,
     input: Option<&'a [u8]>,
@@ -96,7 +114,16 @@ impl<'a> Cli<'a> {
     /// Runs on the data directory `data`, with nothing else set.
     pub fn on(data: &'a Path) -> Self {
         Cli {
-            data,
+            data: Some(data),
+            ..Cli::without_data()
+        }
+    }
+
+    /// Runs without `--data`, for the commands that open no store (`policy`, `generate`):
+    /// with [`SETTINGS`] removed, nothing points them at one either.
+    pub fn without_data() -> Self {
+        Cli {
+            data: None,
             key_file: None,
             store: None,
             input: None,
@@ -158,13 +185,7 @@ impl<'a> Cli<'a> {
 
     /// `ROOT@POSITION` from `verify`'s output, insisting the chain verifies.
     pub fn verified_root(&self) -> String {
-        let verify = self.ok(&["verify"]);
-        verify
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("root "))
-            .expect("verify prints a root line")
-            .to_owned()
+        verify_root(&self.ok(&["verify"]).stdout)
     }
 
     /// `init`, then `import` of `lines` written to `dir/commands.jsonl`; both must exit 0.
@@ -199,7 +220,9 @@ impl<'a> Cli<'a> {
         for setting in SETTINGS {
             command.env_remove(setting);
         }
-        command.arg("--data").arg(self.data);
+        if let Some(data) = self.data {
+            command.arg("--data").arg(data);
+        }
         if let Some(key_file) = self.key_file {
             command.arg("--key-file").arg(key_file);
         }

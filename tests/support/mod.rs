@@ -1,11 +1,10 @@
-//! Shared helpers for end-to-end tests: locating `../shared` and running the real
-//! `caseledger` binary.
+//! Shared helpers for the reference-vector tests: locating `../shared` and checking its
+//! vectors through the real binary. The binary runs through `tests/cli_support`, which a test
+//! using this module declares too (`mod cli_support;`).
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -22,30 +21,6 @@ pub fn shared_dir() -> PathBuf {
         dir.display()
     );
     dir
-}
-
-/// Run the real `caseledger` binary with `args`, feeding `stdin`; returns (exit code, stdout, stderr).
-pub fn run_cli(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the caseledger binary");
-    let mut child_stdin = child.stdin.take().expect("stdin");
-    let input = stdin.to_owned();
-    // Write from another thread so a large output cannot deadlock against a full stdin pipe.
-    let writer = std::thread::spawn(move || {
-        let _ = child_stdin.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().expect("wait for caseledger");
-    writer.join().expect("stdin writer");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    )
 }
 
 /// Run every vector of `shared/vectors/<file>` through `caseledger policy <calculator>` and
@@ -72,7 +47,8 @@ pub fn check_vectors(file: &str, calculator: &str) -> usize {
         inputs.push(serde_json::to_string(&v).unwrap());
         expects.push((n + 1, v["id"].clone(), expect));
     }
-    let (code, stdout, stderr) = run_cli(&["policy", calculator], &(inputs.join("\n") + "\n"));
+    let (code, stdout, stderr) =
+        crate::cli_support::policy(calculator, &(inputs.join("\n") + "\n")).parts();
     assert_eq!(code, 0, "exit status; stderr: {stderr}");
     let outputs: Vec<Value> = stdout
         .lines()
