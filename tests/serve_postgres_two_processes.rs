@@ -4,13 +4,14 @@
 //! stale state (every answer and every case as one server alone gives them). Real binary,
 //! real server, commands of the synthetic cohort over HTTP with tokens of their actors.
 
+mod cli_support;
 mod pg_support;
 mod serve_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
+use cli_support::Cli;
 use pg_support::TestSchema;
 use reqwest::Client;
 use serde_json::Value;
@@ -21,16 +22,11 @@ const SEED: &str = "5";
 
 /// The cohort's commands, each as (token of its actor, body without the actor).
 fn cohort(work: &Path) -> Vec<(String, Value)> {
-    let generated = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(work.join("unused"))
-        .args(["generate", "--people", PEOPLE, "--seed", SEED])
-        .output()
-        .unwrap();
-    assert!(generated.status.success());
+    let unused = work.join("unused");
+    let generated = Cli::on(&unused).ok(&["generate", "--people", PEOPLE, "--seed", SEED]);
     let mut tokens = BTreeMap::<String, String>::new();
-    String::from_utf8(generated.stdout)
-        .unwrap()
+    generated
+        .stdout
         .lines()
         .map(|line| {
             let mut body: Value = serde_json::from_str(line).unwrap();
@@ -50,20 +46,13 @@ fn cohort(work: &Path) -> Vec<(String, Value)> {
 
 /// `caseledger init` of `schema`, creating the key-encryption key file when missing.
 fn init(work: &Path, schema: &TestSchema, key_file: &Path) {
-    let output = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(work.join("init"))
-        .args(["--store", &schema.url()])
-        .arg("--key-file")
-        .arg(key_file)
-        .arg("init")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let data = work.join("init");
+    on_log(&data, &schema.url(), key_file).ok(&["init"]);
+}
+
+/// The binary on the PostgreSQL log at `url`, its read models in `data`.
+fn on_log<'a>(data: &'a Path, url: &'a str, key_file: &'a Path) -> Cli<'a> {
+    Cli::on(data).store(Some(url)).key_file(Some(key_file))
 }
 
 fn server(data: &Path, schema: &TestSchema, key_file: &Path) -> Server {
@@ -96,22 +85,9 @@ async fn send(client: &Client, server: &Server, token: &str, body: &Value) -> (u
 
 /// The export's records: (stream id, stream version, event type, command id).
 fn export(data: &Path, schema: &TestSchema, key_file: &Path) -> Vec<(String, u64, String, String)> {
-    let output = Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .arg("--data")
-        .arg(data)
-        .args(["--store", &schema.url()])
-        .arg("--key-file")
-        .arg(key_file)
-        .arg("export")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
+    on_log(data, &schema.url(), key_file)
+        .ok(&["export"])
+        .stdout
         .lines()
         .skip(1)
         .map(|line| {
