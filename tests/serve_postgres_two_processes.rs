@@ -65,17 +65,37 @@ fn server(data: &Path, schema: &TestSchema, key_file: &Path) -> Server {
     )
 }
 
+/// Attempts at one command when the connection fails before an answer arrives.
+const SEND_ATTEMPTS_MAX: u32 = 3;
+
+/// POST one command to the server at `base`: (HTTP status, the answer). A connection that
+/// fails before the answer (a pooled connection closed under load) is retried with the same
+/// command id, as a client of an idempotent API does: applied once or not at all, a repeat is
+/// answered with the original receipt. Each server's log is checked for panics at the end, so
+/// a retry cannot hide a server that fell over.
+async fn post_command(client: &Client, base: &str, token: &str, body: &Value) -> (u16, Value) {
+    let mut attempt = 1;
+    loop {
+        let sent = client
+            .post(format!("{base}/commands"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                return (status, response.json().await.unwrap());
+            }
+            Err(e) if attempt < SEND_ATTEMPTS_MAX && !e.is_status() => attempt += 1,
+            Err(e) => panic!("{base}: {e}"),
+        }
+    }
+}
+
 /// (HTTP status, the receipt's event types or the problem's type) of one command.
 async fn send(client: &Client, server: &Server, token: &str, body: &Value) -> (u16, Value) {
-    let response = client
-        .post(server.url("/commands"))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let answer: Value = response.json().await.unwrap();
+    let (status, answer) = post_command(client, &server.base, token, body).await;
     let what = match answer.get("event_types") {
         Some(types) => types.clone(),
         None => answer["type"].clone(),
@@ -201,8 +221,8 @@ impl Scene {
         export(&self.work.path().join("export"), schema, &self.key_file)
     }
 
-    /// The shared log has every stream gapless and every command once, and both servers read
-    /// every case as the server alone does.
+    /// The shared log has every stream gapless and every command once, both servers read
+    /// every case as the server alone does, and no server panicked.
     async fn assert_as_one_server(&self) -> Vec<(String, u64, String, String)> {
         let records = self.export(&self.shared);
         assert_gapless_and_once(&records);
@@ -211,6 +231,9 @@ impl Scene {
         let reference_cases = cases(&client, &self.alone, &crns).await;
         for server in &self.servers {
             assert_eq!(cases(&client, server, &crns).await, reference_cases);
+        }
+        for server in self.servers.iter().chain([&self.alone]) {
+            assert!(!server.log().contains("panicked"), "{}", server.log());
         }
         records
     }
@@ -249,14 +272,7 @@ async fn two_servers_sent_every_command_at_once_lose_no_update_and_agree_with_on
                 let mut written_by_server = [0u64; 2];
                 for (n, (token, body)) in commands.iter().enumerate() {
                     let server = (n + client_index) % 2;
-                    let response = client
-                        .post(format!("{}/commands", bases[server]))
-                        .bearer_auth(token)
-                        .json(body)
-                        .send()
-                        .await
-                        .unwrap();
-                    let receipt: Value = response.json().await.unwrap();
+                    let (_, receipt) = post_command(&client, &bases[server], token, body).await;
                     if receipt["deduplicated"] == Value::Bool(false) {
                         written_by_server[server] += 1;
                     }
