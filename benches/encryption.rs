@@ -22,9 +22,10 @@ mod support;
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
+use support::{caseledger, env_or};
 
 use caseledger::domain::Event;
 use caseledger::payload;
@@ -38,19 +39,6 @@ use caseledger::store::{
 
 /// Records per page when the bench reads the log itself.
 const PAGE_RECORDS: u32 = 512;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn caseledger(data: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
-    command.arg("--data").arg(data);
-    command
-}
 
 fn median(mut seconds: Vec<f64>) -> f64 {
     seconds.sort_by(f64::total_cmp);

@@ -12,20 +12,16 @@
 //!
 //! Numbers and how to read them: docs/benchmarks.md, "PostgreSQL write path and its peer".
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+use support::env_or;
 
 const URL_DEFAULT: &str = "postgres://postgres@127.0.0.1:5432/test";
 const SCHEMA: &str = "bench_write_path";
 const PEER_SCHEMA: &str = "bench_write_path_peer";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn run(command: &mut Command, what: &str) -> String {
     let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));

@@ -10,9 +10,12 @@
 //! checks the stream holds exactly the messages the relay reported, and deletes the stream.
 //! Run with `cargo bench --bench publish_catch_up`.
 
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
+use support::env_or;
 
 use caseledger::projections::synthetic::Cohort;
 use caseledger::store::{
@@ -23,13 +26,6 @@ const EVENTS_PER_CASE: u64 = 100;
 /// Appends in flight while the log is written (distinct cases each round).
 const APPENDS_IN_FLIGHT: u32 = 256;
 const TARGET_EVENTS_PER_S: f64 = 20_000.0;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: not a number")))
-        .unwrap_or(default)
-}
 
 /// Write `events` domain events of a synthetic cohort to a new sled log at `path`.
 fn build_log(rt: &tokio::runtime::Runtime, path: &Path, events: u64) {

@@ -19,9 +19,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Instant;
+use support::{caseledger, env_or};
 
 use caseledger::projections::synthetic::{append_case, long_case};
 use caseledger::store::{
@@ -34,19 +35,6 @@ use uuid::Uuid;
 
 const LONG_CRN: &str = "L100001";
 const SHORT_CRN: &str = "L100002";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn caseledger(data: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
-    command.arg("--data").arg(data);
-    command
-}
 
 fn lines_of(path: &Path) -> u64 {
     let text = std::fs::read_to_string(path).expect("read");

@@ -1,7 +1,26 @@
-//! Shared by the benchmark binaries: run a child process to the end and read its peak RSS.
+//! Shared by the benchmark binaries: their settings from the environment, the binary as a
+//! child process, and a child's peak RSS. Each binary uses part of it.
+#![allow(dead_code)]
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
+
+/// The setting `name` from the environment, or `default` when it is not set; a value that
+/// does not parse stops the benchmark rather than measuring something else.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}: not a number")))
+        .unwrap_or(default)
+}
+
+/// The release binary on the data directory `data`.
+pub fn caseledger(data: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_caseledger"));
+    command.arg("--data").arg(data);
+    command
+}
 
 /// Run `command` to the end (it must succeed); (peak RSS in MiB, seconds).
 // The child is waited for with `wait4`, which std's `Child::wait` does not expose.
